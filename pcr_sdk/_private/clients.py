@@ -1,0 +1,50 @@
+"""The boto3 clients pcr-sdk talks through, built only when asked for, never at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_batch import BatchClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_s3 import S3Client
+
+DEFAULT_CONFIG: Final = Config(
+    retries={"mode": "standard", "total_max_attempts": 8},
+    max_pool_connections=32,
+    user_agent_appid="pcr-sdk",
+)
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    """The Batch, S3 and CloudWatch Logs clients of one account and region.
+
+    Swapping this object is how a backend is swapped: moto in tests, the embedded local backend
+    on a laptop, AWS in production. The services never branch on which one they talk to.
+    """
+
+    batch: BatchClient
+    s3: S3Client
+    logs: CloudWatchLogsClient
+
+    @classmethod
+    def from_session(
+        cls,
+        session: boto3.Session | None = None,
+        *,
+        region_name: str | None = None,
+        config: Config | None = None,
+    ) -> AwsClients:
+        """Clients from `session` (default: a new default session) with standard retries."""
+        session = session or boto3.Session(region_name=region_name)
+        cfg = DEFAULT_CONFIG.merge(config) if config else DEFAULT_CONFIG
+        return cls(
+            batch=session.client("batch", region_name=region_name, config=cfg),
+            s3=session.client("s3", region_name=region_name, config=cfg),
+            logs=session.client("logs", region_name=region_name, config=cfg),
+        )

@@ -1,0 +1,69 @@
+"""The S3 layout and the container environment contract of the original PCR system.
+
+Job k of a batch owns `jobs/<batch_id>/<k, 6 digits>`; its input is `config.json` and its output
+`output.json` below that prefix. Containers read the variables below (the misspelt one included).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from pcr_sdk._private.errors import InvalidJobSpecError
+
+ENV_BUCKET: Final = "S3_JOB_BUCKET"
+ENV_CONFIG_KEY: Final = "S3_JOB_CONFIG_KEY"
+ENV_PREFIX: Final = "S3_JOB_PREFIX"
+ENV_OUTPUT_KEY: Final = "S3_OUTPUT_OJBECT_KEY"  # sic: existing containers read this spelling
+ENV_BATCH_ID: Final = "BATCH_ID"
+CONTRACT_VARIABLES: Final = (ENV_BUCKET, ENV_CONFIG_KEY, ENV_PREFIX, ENV_OUTPUT_KEY, ENV_BATCH_ID)
+
+JOBS_ROOT: Final = "jobs"
+CONFIG_NAME: Final = "config.json"
+OUTPUT_NAME: Final = "output.json"
+
+
+def check_relative_key(name: str) -> str:
+    """Accept a key below a job prefix only if it cannot escape it."""
+    parts = name.split("/")
+    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise InvalidJobSpecError(
+            f"resource name {name!r} must be a relative path without empty, '.' or '..' parts",
+            field="name",
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLayout:
+    """Where a batch's objects live in the job bucket."""
+
+    batch_id: str
+
+    @property
+    def root(self) -> str:
+        return f"{JOBS_ROOT}/{self.batch_id}"
+
+    def prefix(self, index: int) -> str:
+        if index < 0:
+            raise ValueError(f"job index must be >= 0, got {index}")
+        return f"{self.root}/{index:06d}"
+
+    def config_key(self, index: int) -> str:
+        return f"{self.prefix(index)}/{CONFIG_NAME}"
+
+    def output_key(self, index: int) -> str:
+        return f"{self.prefix(index)}/{OUTPUT_NAME}"
+
+    def resource_key(self, index: int, name: str) -> str:
+        return f"{self.prefix(index)}/{check_relative_key(name)}"
+
+    def environment(self, *, bucket: str, index: int) -> dict[str, str]:
+        """The variables one job's container is started with."""
+        return {
+            ENV_BUCKET: bucket,
+            ENV_CONFIG_KEY: self.config_key(index),
+            ENV_PREFIX: self.prefix(index),
+            ENV_OUTPUT_KEY: self.output_key(index),
+            ENV_BATCH_ID: self.batch_id,
+        }

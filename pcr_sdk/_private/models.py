@@ -1,0 +1,287 @@
+"""Frozen pydantic models: batch names and ids, job definitions, job specs, statuses, results.
+
+Every AWS Batch limit that can be checked without a network call is checked here
+(../shared/notes/aws-batch-facts.md has the table).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import string
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from enum import Enum
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
+
+from pcr_sdk._private.errors import InvalidBatchNameError, InvalidJobSpecError
+
+BATCH_NAME_MAX_LENGTH: Final = 90
+MAX_DEPENDENCIES: Final = 20
+MIN_TIMEOUT_SECONDS: Final = 60
+MAX_RETRY_ATTEMPTS: Final = 10
+MAX_TAGS: Final = 50
+
+_NAME_FIRST: Final = frozenset(string.ascii_letters + string.digits)
+_NAME_REST: Final = _NAME_FIRST | frozenset("-_")
+_ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_UUID_LENGTH: Final = 36
+
+
+def check_batch_name(value: object) -> str:
+    """Return `value` if it obeys the seed's batch-name rule, else raise saying which part failed."""
+    if not isinstance(value, str):
+        raise InvalidBatchNameError(
+            f"batch name must be a string, not {type(value).__name__}", name=repr(value), reason="type"
+        )
+    if not value:
+        raise InvalidBatchNameError("batch name must not be empty", name=value, reason="empty")
+    if len(value) > BATCH_NAME_MAX_LENGTH:
+        raise InvalidBatchNameError(
+            f"batch name has {len(value)} characters; at most {BATCH_NAME_MAX_LENGTH} are allowed",
+            name=value,
+            reason="length",
+        )
+    if value[0] not in _NAME_FIRST:
+        raise InvalidBatchNameError(
+            f"batch name must start with an ASCII letter or digit, not {value[0]!r}",
+            name=value,
+            reason="first-character",
+        )
+    bad = sorted({c for c in value[1:] if c not in _NAME_REST})
+    if bad:
+        raise InvalidBatchNameError(
+            "batch name may contain only ASCII letters, digits, '-' and '_'; "
+            f"found {''.join(bad)!r}",
+            name=value,
+            reason="characters",
+        )
+    return value
+
+
+class BatchName(RootModel[str]):
+    """A human-readable batch name: the seed's rule, enforced exactly."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @field_validator("root", mode="before")
+    @classmethod
+    def _check(cls, value: object) -> str:
+        return check_batch_name(value)
+
+    @classmethod
+    def of(cls, value: str) -> BatchName:
+        """Validate `value`, raising `InvalidBatchNameError` (not pydantic's error)."""
+        return cls.model_construct(check_batch_name(value))
+
+    def __str__(self) -> str:
+        return self.root
+
+
+class BatchId(BaseModel):
+    """`<batch name>_<uuid4>`: names the job definition, the jobs and the S3 prefix of a batch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: BatchName
+    uuid: uuid.UUID
+
+    @classmethod
+    def new(cls, name: str | BatchName, uuid_factory: Callable[[], uuid.UUID] = uuid.uuid4) -> BatchId:
+        """A fresh id for a batch called `name`."""
+        batch_name = name if isinstance(name, BatchName) else BatchName.of(name)
+        return cls(name=batch_name, uuid=uuid_factory())
+
+    @classmethod
+    def parse(cls, text: str) -> BatchId:
+        """Read a batch id back from its string form."""
+        name, sep, tail = text[: -_UUID_LENGTH - 1], text[-_UUID_LENGTH - 1], text[-_UUID_LENGTH:]
+        if len(text) <= _UUID_LENGTH + 1 or sep != "_":
+            raise InvalidBatchNameError(
+                f"{text!r} is not a batch id (<name>_<uuid>)", name=text, reason="batch-id"
+            )
+        try:
+            parsed = uuid.UUID(tail)
+        except ValueError as err:
+            raise InvalidBatchNameError(
+                f"{text!r} does not end in a UUID", name=text, reason="batch-id"
+            ) from err
+        if str(parsed) != tail:
+            raise InvalidBatchNameError(
+                f"{text!r} does not end in a canonical UUID", name=text, reason="batch-id"
+            )
+        return cls(name=BatchName.of(name), uuid=parsed)
+
+    def __str__(self) -> str:
+        return f"{self.name.root}_{self.uuid}"
+
+
+class JobStatus(str, Enum):
+    """The seven states of an AWS Batch job, in their order."""
+
+    SUBMITTED = "SUBMITTED"
+    PENDING = "PENDING"
+    RUNNABLE = "RUNNABLE"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+    @property
+    def is_finished(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+def _check_environment(env: Mapping[str, str]) -> dict[str, str]:
+    from pcr_sdk._private.contract import CONTRACT_VARIABLES
+
+    for key in env:
+        if not _ENV_NAME.fullmatch(key):
+            raise ValueError(f"environment variable name {key!r} is not a valid name")
+        if key.startswith("AWS_BATCH"):
+            raise ValueError(f"environment variable {key!r}: names may not start with AWS_BATCH")
+        if key in CONTRACT_VARIABLES:
+            raise ValueError(f"environment variable {key!r} is set by pcr-sdk itself")
+    return dict(env)
+
+
+class JobDefinitionSpec(BaseModel):
+    """What one batch's job definition asks of AWS Batch. Defaults: 1 vCPU, no GPU."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    image: str = Field(min_length=1, max_length=1024)
+    vcpus: int = Field(default=1, ge=1, le=256)
+    memory_mib: int = Field(default=1024, ge=4, le=4_194_304)
+    gpus: int = Field(default=0, ge=0, le=64)
+    timeout_seconds: int = Field(default=20 * 3600, ge=MIN_TIMEOUT_SECONDS)
+    retry_attempts: int = Field(default=1, ge=1, le=MAX_RETRY_ATTEMPTS)
+    environment: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_TAGS - 2)
+    job_role_arn: str | None = None
+
+    @field_validator("environment")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_environment(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key.startswith(("aws:", "pcr:")):
+                raise ValueError(f"tag {key!r}: the prefixes aws: and pcr: are reserved")
+        return value
+
+    @classmethod
+    def build(cls, **fields: Any) -> JobDefinitionSpec:
+        """Like the constructor, but raise `InvalidJobSpecError` naming the field."""
+        try:
+            return cls(**fields)
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise InvalidJobSpecError(f"job definition: {field}: {first['msg']}", field=field) from err
+
+
+def dump_input(data: object) -> str:
+    """Serialize a job input as compact UTF-8 JSON; NaN and Infinity are refused."""
+    try:
+        return json.dumps(data, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as err:
+        raise InvalidJobSpecError(f"job input is not JSON-serializable: {err}", field="input") from err
+
+
+class JobSpec(BaseModel):
+    """One job: its JSON input (already serialized) and the ids of the jobs it waits for."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_json: str
+    depends_on: tuple[str, ...] = Field(default=(), max_length=MAX_DEPENDENCIES)
+
+    @field_validator("input_json")
+    @classmethod
+    def _is_json(cls, value: str) -> str:
+        json.loads(value, parse_constant=_refuse_constant)
+        return value
+
+    @field_validator("depends_on")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not job_id for job_id in value):
+            raise ValueError("a dependency id must not be empty")
+        return tuple(dict.fromkeys(value))
+
+    @classmethod
+    def of(cls, data: object, depends_on: Sequence[str] | None = None) -> JobSpec:
+        """Build from a JSON-serializable input; raise `InvalidJobSpecError` on bad input."""
+        deps = tuple(depends_on or ())
+        if len(deps) > MAX_DEPENDENCIES:
+            raise InvalidJobSpecError(
+                f"a job may depend on at most {MAX_DEPENDENCIES} jobs, got {len(deps)}",
+                field="depends_on",
+            )
+        try:
+            return cls(input_json=dump_input(data), depends_on=deps)
+        except ValidationError as err:
+            raise InvalidJobSpecError(f"job spec: {err.errors()[0]['msg']}") from err
+
+    @property
+    def input(self) -> Any:
+        return json.loads(self.input_json)
+
+
+def _refuse_constant(name: str) -> float:
+    if name in ("NaN", "Infinity", "-Infinity"):
+        raise ValueError(f"{name} is not JSON")
+    return math.nan  # pragma: no cover - json only calls this for the three constants
+
+
+class JobState(BaseModel):
+    """What AWS Batch last said about one job."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    status: JobStatus
+    status_reason: str | None = None
+    exit_code: int | None = None
+    attempts: int = 0
+    log_stream_name: str | None = None
+
+
+class SubmittedJob(BaseModel):
+    """A job this process submitted: enough to find its data and rebuild the batch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    index: int = Field(ge=0)
+    depends_on: tuple[str, ...] = ()
+
+
+class JobResult(BaseModel):
+    """The outcome of one job, as far as AWS Batch and S3 know it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    index: int
+    status: JobStatus
+    status_reason: str | None = None
+    exit_code: int | None = None
+    attempts: int = 0
+    log_stream_name: str | None = None
+    output_key: str
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is JobStatus.SUCCEEDED
+
+    @property
+    def finished(self) -> bool:
+        return self.status.is_finished

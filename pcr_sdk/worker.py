@@ -1,0 +1,157 @@
+"""The container side of pcr-sdk: read the job's input, write its output.
+
+A worker script::
+
+    from pcr_sdk.worker import run
+
+    def handler(data):
+        return {"x+y": data["x"] + data["y"], "x*y": data["x"] * data["y"]}
+
+    if __name__ == "__main__":
+        run(handler)
+
+Everything comes from the environment contract (S3_JOB_BUCKET, S3_JOB_CONFIG_KEY, S3_JOB_PREFIX,
+S3_OUTPUT_OJBECT_KEY, BATCH_ID). The S3 client is boto3's default one, so `AWS_ENDPOINT_URL`
+(set by the local backend) and the container's role credentials (on AWS) both just work.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pcr_sdk._private.contract import (
+    CONTRACT_VARIABLES,
+    ENV_BATCH_ID,
+    ENV_BUCKET,
+    ENV_CONFIG_KEY,
+    ENV_OUTPUT_KEY,
+    ENV_PREFIX,
+    check_relative_key,
+)
+from pcr_sdk._private.errors import WorkerEnvironmentError
+from pcr_sdk._private.models import dump_input
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["JobContext", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+def _default_s3() -> S3Client:
+    import boto3
+
+    return boto3.client("s3")
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """Where this job's data lives, read from the container's environment."""
+
+    bucket: str
+    config_key: str
+    prefix: str
+    output_key: str
+    batch_id: str
+    job_id: str | None = None
+    s3: S3Client | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, s3: S3Client | None = None
+    ) -> JobContext:
+        """Read the contract; raise `WorkerEnvironmentError` naming every missing variable."""
+        env = os.environ if environ is None else environ
+        missing = [name for name in CONTRACT_VARIABLES if not env.get(name)]
+        if missing:
+            raise WorkerEnvironmentError(
+                "the job's environment lacks " + ", ".join(missing)
+                + " (is this running as a pcr-sdk job?)",
+                missing=missing,
+            )
+        return cls(
+            bucket=env[ENV_BUCKET],
+            config_key=env[ENV_CONFIG_KEY],
+            prefix=env[ENV_PREFIX],
+            output_key=env[ENV_OUTPUT_KEY],
+            batch_id=env[ENV_BATCH_ID],
+            job_id=env.get("AWS_BATCH_JOB_ID"),
+            s3=s3,
+        )
+
+    @property
+    def client(self) -> S3Client:
+        return self.s3 if self.s3 is not None else _client_cache.get()
+
+    def load_input(self) -> Any:
+        """The job's input, parsed from config.json."""
+        body = self.client.get_object(Bucket=self.bucket, Key=self.config_key)["Body"].read()
+        return json.loads(body)
+
+    def save_output(self, result: object) -> None:
+        """Write `result` as output.json; NaN and Infinity are refused like inputs are."""
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.output_key,
+            Body=dump_input(result).encode(),
+            ContentType="application/json",
+        )
+
+    def resource_key(self, name: str) -> str:
+        return f"{self.prefix}/{check_relative_key(name)}"
+
+    def put_resource(self, name: str, data: bytes) -> str:
+        """Store extra bytes under this job's prefix; return their s3:// URI."""
+        key = self.resource_key(name)
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        return f"s3://{self.bucket}/{key}"
+
+    def get_resource(self, name: str) -> bytes:
+        """Read extra bytes stored under this job's prefix."""
+        return self.client.get_object(Bucket=self.bucket, Key=self.resource_key(name))["Body"].read()
+
+
+class _ClientCache:
+    """One default S3 client per process, created on first use (never at import)."""
+
+    def __init__(self) -> None:
+        self._client: S3Client | None = None
+
+    def get(self) -> S3Client:
+        if self._client is None:
+            self._client = _default_s3()
+        return self._client
+
+
+_client_cache = _ClientCache()
+
+
+def run(
+    handler: Callable[[Any], object],
+    *,
+    environ: Mapping[str, str] | None = None,
+    s3: S3Client | None = None,
+) -> None:
+    """Load the input, call `handler`, save its return value.
+
+    An exception in the handler is logged with its traceback and ends the process with exit
+    code 1, which AWS Batch reports as the job's failure (with the log as its explanation).
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    context = JobContext.from_env(environ, s3=s3)
+    logger.info("job %s of batch %s: loading %s", context.job_id, context.batch_id, context.config_key)
+    try:
+        result = handler(context.load_input())
+        context.save_output(result)
+    except Exception as err:  # noqa: BLE001 - any handler failure must become exit code 1
+        logger.exception("job %s failed", context.job_id)
+        raise SystemExit(1) from err
+    logger.info("job %s: wrote %s", context.job_id, context.output_key)
