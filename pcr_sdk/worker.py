@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import boto3
+
 from pcr_sdk._private.contract import (
     CONTRACT_VARIABLES,
     ENV_BATCH_ID,
@@ -46,8 +48,6 @@ logger = logging.getLogger(__name__)
 
 
 def _default_s3() -> S3Client:
-    import boto3
-
     return boto3.client("s3")
 
 
@@ -72,7 +72,8 @@ class JobContext:
         missing = [name for name in CONTRACT_VARIABLES if not env.get(name)]
         if missing:
             raise WorkerEnvironmentError(
-                "the job's environment lacks " + ", ".join(missing)
+                "the job's environment lacks "
+                + ", ".join(missing)
                 + " (is this running as a pcr-sdk job?)",
                 missing=missing,
             )
@@ -115,7 +116,9 @@ class JobContext:
 
     def get_resource(self, name: str) -> bytes:
         """Read extra bytes stored under this job's prefix."""
-        return self.client.get_object(Bucket=self.bucket, Key=self.resource_key(name))["Body"].read()
+        return self.client.get_object(Bucket=self.bucket, Key=self.resource_key(name))[
+            "Body"
+        ].read()
 
 
 class _ClientCache:
@@ -147,11 +150,13 @@ def run(
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     context = JobContext.from_env(environ, s3=s3)
-    logger.info("job %s of batch %s: loading %s", context.job_id, context.batch_id, context.config_key)
+    logger.info(
+        "job %s of batch %s: loading %s", context.job_id, context.batch_id, context.config_key
+    )
     try:
         result = handler(context.load_input())
         context.save_output(result)
-    except Exception as err:  # noqa: BLE001 - any handler failure must become exit code 1
+    except Exception as err:  # any handler failure must become exit code 1
         logger.exception("job %s failed", context.job_id)
         raise SystemExit(1) from err
     logger.info("job %s: wrote %s", context.job_id, context.output_key)

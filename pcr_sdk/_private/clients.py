@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG: Final = Config(
     retries={"mode": "standard", "total_max_attempts": 8},
     max_pool_connections=32,
-    user_agent_appid="pcr-sdk",
+    user_agent_extra="pcr-sdk",
 )
 
 

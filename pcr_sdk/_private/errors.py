@@ -1,23 +1,23 @@
 """The exception tree of pcr-sdk, and the one place where botocore errors are mapped onto it.
 
-    PcrError
-    ├── PcrInputError (ValueError)                bad input, raised before any network call
-    │   ├── InvalidBatchNameError
-    │   ├── InvalidJobSpecError
-    │   └── UnknownDependencyError
-    ├── JobNotFoundError (KeyError)               a job id this batch does not know
-    ├── OutputError
-    │   ├── OutputNotFoundError                   output.json missing
-    │   └── OutputMalformedError                  output.json not UTF-8 JSON
-    ├── BatchClosedError                          the job definition is already deregistered
-    ├── WaitTimeoutError (TimeoutError)           wait_until_jobs_finished(timeout=...) ran out
-    ├── WorkerEnvironmentError                    the container's environment contract is broken
-    └── AwsError                                  a botocore error, mapped
-        ├── ThrottledError
-        ├── AccessDeniedError
-        ├── BucketNotFoundError
-        ├── JobQueueNotFoundError
-        └── AwsConnectionError
+PcrError
+├── PcrInputError (ValueError)                bad input, raised before any network call
+│   ├── InvalidBatchNameError
+│   ├── InvalidJobSpecError
+│   └── UnknownDependencyError
+├── JobNotFoundError (KeyError)               a job id this batch does not know
+├── OutputError
+│   ├── OutputNotFoundError                   output.json missing
+│   └── OutputMalformedError                  output.json not UTF-8 JSON
+├── BatchClosedError                          the job definition is already deregistered
+├── WaitTimeoutError (TimeoutError)           wait_until_jobs_finished(timeout=...) ran out
+├── WorkerEnvironmentError                    the container's environment contract is broken
+└── AwsError                                  a botocore error, mapped
+    ├── ThrottledError
+    ├── AccessDeniedError
+    ├── BucketNotFoundError
+    ├── JobQueueNotFoundError
+    └── AwsConnectionError
 """
 
 from __future__ import annotations
@@ -163,7 +163,13 @@ class AwsConnectionError(AwsError):
 
 
 _THROTTLING: Final = frozenset(
-    {"TooManyRequestsException", "ThrottlingException", "Throttling", "SlowDown", "RequestLimitExceeded"}
+    {
+        "TooManyRequestsException",
+        "ThrottlingException",
+        "Throttling",
+        "SlowDown",
+        "RequestLimitExceeded",
+    }
 )
 _DENIED: Final = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 _NO_BUCKET: Final = frozenset({"NoSuchBucket"})
@@ -179,24 +185,33 @@ def map_client_error(
     job_queue: str | None = None,
 ) -> AwsError:
     """Translate a botocore error into the most specific `AwsError`."""
-    context = {"operation": operation, "bucket": bucket, "key": key, "job_id": job_id}
+    kind: type[AwsError] = AwsError
+    code: str | None = None
+    text = f"{operation}: {err}"
     if isinstance(err, (EndpointConnectionError, BotoConnectionError)):
-        return AwsConnectionError(f"{operation}: {err}", job_queue=job_queue, **context)
-    if not isinstance(err, ClientError):
-        return AwsError(f"{operation}: {err}", job_queue=job_queue, **context)
-    error = err.response.get("Error", {})
-    code = error.get("Code", "")
-    message = error.get("Message", "") or str(err)
-    text = f"{operation} failed ({code}): {message}"
-    if code in _THROTTLING:
-        return ThrottledError(text, code=code, job_queue=job_queue, **context)
-    if code in _DENIED:
-        return AccessDeniedError(text, code=code, job_queue=job_queue, **context)
-    if code in _NO_BUCKET:
-        return BucketNotFoundError(text, code=code, job_queue=job_queue, **context)
-    if job_queue is not None and code == "ClientException" and "queue" in message.lower():
-        return JobQueueNotFoundError(text, code=code, job_queue=job_queue, **context)
-    return AwsError(text, code=code, job_queue=job_queue, **context)
+        kind = AwsConnectionError
+    elif isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        code = error.get("Code", "")
+        message = error.get("Message", "") or str(err)
+        text = f"{operation} failed ({code}): {message}"
+        if code in _THROTTLING:
+            kind = ThrottledError
+        elif code in _DENIED:
+            kind = AccessDeniedError
+        elif code in _NO_BUCKET:
+            kind = BucketNotFoundError
+        elif job_queue is not None and code == "ClientException" and "queue" in message.lower():
+            kind = JobQueueNotFoundError
+    return kind(
+        text,
+        operation=operation,
+        code=code,
+        bucket=bucket,
+        key=key,
+        job_id=job_id,
+        job_queue=job_queue,
+    )
 
 
 @contextmanager

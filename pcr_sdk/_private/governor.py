@@ -41,7 +41,9 @@ class RateGovernor:
         self._lock = threading.Lock()
 
     @classmethod
-    def per_second(cls, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> RateGovernor:
+    def per_second(
+        cls, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+    ) -> RateGovernor:
         """At most `rate` calls per second; a fractional rate becomes one call per 1/rate s."""
         if rate <= 0:
             raise ValueError(f"rate must be > 0, got {rate}")

@@ -10,13 +10,14 @@ import json
 import math
 import re
 import string
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any, Final
+from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
 
+from pcr_sdk._private.contract import CONTRACT_VARIABLES
 from pcr_sdk._private.errors import InvalidBatchNameError, InvalidJobSpecError
 
 BATCH_NAME_MAX_LENGTH: Final = 90
@@ -32,10 +33,12 @@ _UUID_LENGTH: Final = 36
 
 
 def check_batch_name(value: object) -> str:
-    """Return `value` if it obeys the seed's batch-name rule, else raise saying which part failed."""
+    """Return `value` if it obeys the seed's batch-name rule, else say which part failed."""
     if not isinstance(value, str):
         raise InvalidBatchNameError(
-            f"batch name must be a string, not {type(value).__name__}", name=repr(value), reason="type"
+            f"batch name must be a string, not {type(value).__name__}",
+            name=repr(value),
+            reason="type",
         )
     if not value:
         raise InvalidBatchNameError("batch name must not be empty", name=value, reason="empty")
@@ -87,10 +90,10 @@ class BatchId(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: BatchName
-    uuid: uuid.UUID
+    uuid: UUID
 
     @classmethod
-    def new(cls, name: str | BatchName, uuid_factory: Callable[[], uuid.UUID] = uuid.uuid4) -> BatchId:
+    def new(cls, name: str | BatchName, uuid_factory: Callable[[], UUID] = uuid4) -> BatchId:
         """A fresh id for a batch called `name`."""
         batch_name = name if isinstance(name, BatchName) else BatchName.of(name)
         return cls(name=batch_name, uuid=uuid_factory())
@@ -104,7 +107,7 @@ class BatchId(BaseModel):
                 f"{text!r} is not a batch id (<name>_<uuid>)", name=text, reason="batch-id"
             )
         try:
-            parsed = uuid.UUID(tail)
+            parsed = UUID(tail)
         except ValueError as err:
             raise InvalidBatchNameError(
                 f"{text!r} does not end in a UUID", name=text, reason="batch-id"
@@ -136,8 +139,6 @@ class JobStatus(str, Enum):
 
 
 def _check_environment(env: Mapping[str, str]) -> dict[str, str]:
-    from pcr_sdk._private.contract import CONTRACT_VARIABLES
-
     for key in env:
         if not _ENV_NAME.fullmatch(key):
             raise ValueError(f"environment variable name {key!r} is not a valid name")
@@ -184,7 +185,9 @@ class JobDefinitionSpec(BaseModel):
         except ValidationError as err:
             first = err.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
-            raise InvalidJobSpecError(f"job definition: {field}: {first['msg']}", field=field) from err
+            raise InvalidJobSpecError(
+                f"job definition: {field}: {first['msg']}", field=field
+            ) from err
 
 
 def dump_input(data: object) -> str:
@@ -192,7 +195,9 @@ def dump_input(data: object) -> str:
     try:
         return json.dumps(data, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError) as err:
-        raise InvalidJobSpecError(f"job input is not JSON-serializable: {err}", field="input") from err
+        raise InvalidJobSpecError(
+            f"job input is not JSON-serializable: {err}", field="input"
+        ) from err
 
 
 class JobSpec(BaseModel):

@@ -1,0 +1,1 @@
+"""Implementation modules of pcr-sdk; import from `pcr_sdk` instead."""

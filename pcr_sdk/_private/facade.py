@@ -1,0 +1,285 @@
+"""JobSubmitter: the seed's API, composed of BatchRegistry, InputStore, Submitter and Poller."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import boto3
+
+from pcr_sdk._private.clients import AwsClients
+from pcr_sdk._private.contract import BatchLayout
+from pcr_sdk._private.errors import (
+    BatchClosedError,
+    JobNotFoundError,
+    OutputError,
+    PcrInputError,
+    UnknownDependencyError,
+)
+from pcr_sdk._private.governor import Clock, RateGovernor, Sleep
+from pcr_sdk._private.models import (
+    BatchId,
+    JobDefinitionSpec,
+    JobResult,
+    JobSpec,
+    JobState,
+    JobStatus,
+    SubmittedJob,
+)
+from pcr_sdk._private.poller import Poller
+from pcr_sdk._private.progress import PrintProgress, ProgressReporter
+from pcr_sdk._private.registry import BatchRegistry
+from pcr_sdk._private.store import InputStore
+from pcr_sdk._private.submitter import DEFAULT_SUBMIT_RATE, Submitter
+
+logger = logging.getLogger("pcr_sdk")
+
+
+class JobSubmitter:
+    """Starts a batch of jobs on AWS Batch (or any backend behind `clients`).
+
+    The seed's API, unchanged: instantiate, `submit_job()`, `wait_until_jobs_finished()`,
+    `get_all_outputs()`; also `get_batch_id()`, `get_job_directory()`, `get_output()`.
+    New and keyword-only: injected `session` or `clients`, `vcpus`/`gpus`, `get_result()`, and
+    use as a context manager, which deregisters the job definition on exit, on error too.
+    """
+
+    def __init__(
+        self,
+        batch_name: str,
+        job_queue: str,
+        container: str,
+        job_bucket: str,
+        memory_in_mb: int = 1024,
+        aws_region: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        timeout_in_hours: float = 20,
+        polling_interval_seconds: float = 60,
+        request_throttling_milliseconds: float = 200,
+        *,
+        vcpus: int = 4,
+        gpus: int = 1,
+        retry_attempts: int = 1,
+        environment: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        job_role_arn: str | None = None,
+        session: boto3.Session | None = None,
+        clients: AwsClients | None = None,
+        submit_rate_per_second: float = DEFAULT_SUBMIT_RATE,
+        progress: ProgressReporter | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        uuid_factory: Callable[[], uuid.UUID] = uuid.uuid4,
+    ) -> None:
+        # Everything is validated before the first client exists or any request goes out.
+        batch_id = BatchId.new(batch_name, uuid_factory)
+        spec = JobDefinitionSpec.build(
+            image=container,
+            vcpus=vcpus,
+            memory_mib=memory_in_mb,
+            gpus=gpus,
+            timeout_seconds=round(timeout_in_hours * 3600),
+            retry_attempts=retry_attempts,
+            environment=dict(environment or {}),
+            tags=dict(tags or {}),
+            job_role_arn=job_role_arn,
+        )
+        if not job_queue or not job_bucket:
+            raise PcrInputError("job_queue and job_bucket must not be empty")
+        if clients is not None and (
+            session is not None or aws_access_key_id or aws_secret_access_key
+        ):
+            raise PcrInputError("pass either clients, or a session / credentials, not both")
+        if clients is None:
+            session = session or boto3.Session(
+                aws_access_key_id=aws_access_key_id,
+                aws_secret_access_key=aws_secret_access_key,
+                region_name=aws_region,
+            )
+            clients = AwsClients.from_session(session, region_name=aws_region)
+
+        self._batch_id = batch_id
+        self.clients = clients
+        self.job_queue = job_queue
+        self.job_bucket = job_bucket
+        self.layout = BatchLayout(str(batch_id))
+        self.progress: ProgressReporter = progress if progress is not None else PrintProgress()
+        self.registry = BatchRegistry(clients.batch, batch_id, spec)
+        self.store = InputStore(clients.s3, job_bucket, self.layout)
+        self.poller = Poller(
+            clients.batch,
+            polling_interval_seconds=polling_interval_seconds,
+            request_throttling_milliseconds=request_throttling_milliseconds,
+            clock=clock,
+            sleep=sleep,
+        )
+        self._governor = RateGovernor.per_second(submit_rate_per_second, clock=clock, sleep=sleep)
+        self._jobs: dict[str, SubmittedJob] = {}
+        self._callbacks: dict[str, Callable[[], object]] = {}
+        self._states: dict[str, JobState] = {}
+        self._lock = threading.Lock()
+        self.submitter = Submitter(
+            clients.batch,
+            job_queue=job_queue,
+            bucket=job_bucket,
+            layout=self.layout,
+            job_definition=self.registry.register(),
+            governor=self._governor,
+        )
+
+    # -- the seed's API -------------------------------------------------------------------
+
+    def submit_job(
+        self,
+        input_data: Any,
+        depends_on_job_ids: Sequence[str] | None = None,
+        callback: Callable[[], object] | None = None,
+    ) -> str:
+        """Write `input_data` as the job's config.json and submit the job; return its job id.
+
+        `callback` (no arguments) runs once, during `wait_until_jobs_finished()`, when the job
+        has succeeded or failed.
+        """
+        spec = JobSpec.of(input_data, depends_on_job_ids)
+        for dep in spec.depends_on:
+            if dep not in self._jobs:
+                raise UnknownDependencyError(
+                    f"dependency {dep!r} is not a job of batch {self._batch_id}", job_id=dep
+                )
+        if self.registry.closed:
+            raise BatchClosedError(
+                f"batch {self._batch_id} is finished; its job definition is deregistered",
+                batch_id=str(self._batch_id),
+            )
+        with self._lock:
+            index = len(self._jobs)
+            self.store.put_input(index, spec)
+            job_id = self.submitter.submit(
+                index,
+                depends_on=spec.depends_on,
+                timeout_seconds=self.registry.spec.timeout_seconds,
+            )
+            self._jobs[job_id] = SubmittedJob(
+                job_id=job_id, index=index, depends_on=spec.depends_on
+            )
+            if callback is not None:
+                self._callbacks[job_id] = callback
+        logger.info("batch %s: submitted job %d as %s", self._batch_id, index, job_id)
+        return job_id
+
+    def wait_until_jobs_finished(self, *, timeout: float | None = None) -> None:
+        """Poll until every job succeeded or failed, then deregister the job definition.
+
+        Progress goes to the progress reporter (stdout by default). The definition is
+        deregistered on the way out however the wait ends (Ctrl-C and timeouts included).
+        """
+        try:
+            self.poller.wait(
+                list(self._jobs),
+                known=self._states,
+                on_finished=self._on_finished,
+                on_progress=self.progress.on_progress,
+                timeout=timeout,
+            )
+        finally:
+            self.registry.deregister()
+
+    def get_all_outputs(self) -> list[str | None]:
+        """Every job's output JSON string in submission order; None where it cannot be read."""
+        outputs: list[str | None] = []
+        for job in self._jobs.values():
+            try:
+                outputs.append(self.store.get_output_text(job.index, job_id=job.job_id))
+            except OutputError as err:
+                logger.info("no output for job %s: %s", job.job_id, err)
+                outputs.append(None)
+        return outputs
+
+    def get_batch_id(self) -> str:
+        """The batch id: the S3 prefix's and the job definition's name."""
+        return str(self._batch_id)
+
+    def get_job_directory(self, job_id: str) -> str:
+        """The S3 prefix under which job `job_id` keeps its data."""
+        return self.layout.prefix(self._job(job_id).index)
+
+    def get_output(self, job_id: str) -> str:
+        """Job `job_id`'s output JSON string; `OutputNotFoundError` if it wrote none."""
+        job = self._job(job_id)
+        return self.store.get_output_text(job.index, job_id=job_id)
+
+    # -- beyond the seed ------------------------------------------------------------------
+
+    @property
+    def batch_id(self) -> BatchId:
+        return self._batch_id
+
+    @property
+    def jobs(self) -> tuple[SubmittedJob, ...]:
+        """The submitted jobs in submission order."""
+        return tuple(self._jobs.values())
+
+    def get_result(self, job_id: str) -> JobResult:
+        """Job `job_id`'s status, reason, exit code, attempts and log stream."""
+        job = self._job(job_id)
+        state = self._states.get(job_id)
+        if state is None or not state.status.is_finished:
+            state = self.poller.describe([job_id]).get(job_id, state)
+            if state is not None:
+                self._states[job_id] = state
+        return self._result(job, state)
+
+    def close(self) -> None:
+        """Deregister the job definition (once; later calls do nothing)."""
+        self.registry.deregister()
+
+    def __enter__(self) -> JobSubmitter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"JobSubmitter(batch_id={str(self._batch_id)!r}, job_queue={self.job_queue!r}, "
+            f"job_bucket={self.job_bucket!r}, jobs={len(self._jobs)})"
+        )
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _job(self, job_id: str) -> SubmittedJob:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise JobNotFoundError(job_id, batch_id=str(self._batch_id)) from None
+
+    def _result(self, job: SubmittedJob, state: JobState | None) -> JobResult:
+        return JobResult(
+            job_id=job.job_id,
+            index=job.index,
+            status=state.status if state else JobStatus.SUBMITTED,
+            status_reason=state.status_reason if state else None,
+            exit_code=state.exit_code if state else None,
+            attempts=state.attempts if state else 0,
+            log_stream_name=state.log_stream_name if state else None,
+            output_key=self.layout.output_key(job.index),
+        )
+
+    def _on_finished(self, state: JobState) -> None:
+        self._states[state.job_id] = state
+        if state.status is JobStatus.FAILED:
+            self.progress.on_job_failed(self._result(self._jobs[state.job_id], state))
+        callback = self._callbacks.pop(state.job_id, None)
+        if callback is not None:
+            callback()

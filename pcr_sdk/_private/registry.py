@@ -1,0 +1,121 @@
+"""BatchRegistry: one job definition per batch, registered once, deregistered exactly once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import TracebackType
+from typing import TYPE_CHECKING, Final
+
+from pcr_sdk._private.errors import BatchClosedError, aws_call
+from pcr_sdk._private.models import BatchId, JobDefinitionSpec
+
+if TYPE_CHECKING:
+    from mypy_boto3_batch import BatchClient
+    from mypy_boto3_batch.type_defs import (
+        ContainerPropertiesTypeDef,
+        RegisterJobDefinitionRequestTypeDef,
+        ResourceRequirementTypeDef,
+    )
+
+logger = logging.getLogger(__name__)
+
+TAG_MANAGED_BY: Final = "pcr:managed-by"
+TAG_BATCH_ID: Final = "pcr:batch-id"
+MANAGED_BY_VALUE: Final = "pcr-sdk"
+
+
+def register_request(
+    batch_id: BatchId, spec: JobDefinitionSpec
+) -> RegisterJobDefinitionRequestTypeDef:
+    """The RegisterJobDefinition request for `spec`, named after the batch and tagged as ours."""
+    resources: list[ResourceRequirementTypeDef] = [
+        {"type": "VCPU", "value": str(spec.vcpus)},
+        {"type": "MEMORY", "value": str(spec.memory_mib)},
+    ]
+    if spec.gpus:
+        resources.append({"type": "GPU", "value": str(spec.gpus)})
+    container: ContainerPropertiesTypeDef = {
+        "image": spec.image,
+        "resourceRequirements": resources,
+        "environment": [{"name": k, "value": v} for k, v in sorted(spec.environment.items())],
+    }
+    if spec.job_role_arn:
+        container["jobRoleArn"] = spec.job_role_arn
+    request: RegisterJobDefinitionRequestTypeDef = {
+        "jobDefinitionName": str(batch_id),
+        "type": "container",
+        "containerProperties": container,
+        "timeout": {"attemptDurationSeconds": spec.timeout_seconds},
+        "retryStrategy": {"attempts": spec.retry_attempts},
+        "propagateTags": True,
+        "tags": {**spec.tags, TAG_MANAGED_BY: MANAGED_BY_VALUE, TAG_BATCH_ID: str(batch_id)},
+    }
+    return request
+
+
+class BatchRegistry:
+    """Owns the job definition of one batch.
+
+    `register()` is idempotent; `deregister()` runs the DeregisterJobDefinition call at most once,
+    even when called again from `__exit__` after an explicit call or from several threads.
+    """
+
+    def __init__(self, batch: BatchClient, batch_id: BatchId, spec: JobDefinitionSpec) -> None:
+        self._batch = batch
+        self.batch_id = batch_id
+        self.spec = spec
+        self._arn: str | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    @property
+    def arn(self) -> str:
+        """The registered definition's ARN; registers it on first use."""
+        return self.register()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def register(self) -> str:
+        with self._lock:
+            if self._closed:
+                raise BatchClosedError(
+                    f"the job definition of batch {self.batch_id} is deregistered",
+                    batch_id=str(self.batch_id),
+                )
+            if self._arn is None:
+                with aws_call("RegisterJobDefinition"):
+                    response = self._batch.register_job_definition(
+                        **register_request(self.batch_id, self.spec)
+                    )
+                self._arn = response["jobDefinitionArn"]
+                logger.info("registered job definition %s", self._arn)
+            return self._arn
+
+    def deregister(self) -> bool:
+        """Deregister the definition if it was registered; True if this call did it."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._closed = True
+            arn = self._arn
+        if arn is None:
+            return False
+        with aws_call("DeregisterJobDefinition"):
+            self._batch.deregister_job_definition(jobDefinition=arn)
+        logger.info("deregistered job definition %s", arn)
+        return True
+
+    def __enter__(self) -> BatchRegistry:
+        self.register()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.deregister()
