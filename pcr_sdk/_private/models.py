@@ -101,11 +101,11 @@ class BatchId(BaseModel):
     @classmethod
     def parse(cls, text: str) -> BatchId:
         """Read a batch id back from its string form."""
-        name, sep, tail = text[: -_UUID_LENGTH - 1], text[-_UUID_LENGTH - 1], text[-_UUID_LENGTH:]
-        if len(text) <= _UUID_LENGTH + 1 or sep != "_":
+        if len(text) <= _UUID_LENGTH + 1 or text[-_UUID_LENGTH - 1] != "_":
             raise InvalidBatchNameError(
                 f"{text!r} is not a batch id (<name>_<uuid>)", name=text, reason="batch-id"
             )
+        name, tail = text[: -_UUID_LENGTH - 1], text[-_UUID_LENGTH:]
         try:
             parsed = UUID(tail)
         except ValueError as err:

@@ -123,14 +123,11 @@ class Poller:
         deadline = None if timeout is None else self._clock() + timeout
         cycle = 0
         while pending:
-            if deadline is not None and self._clock() >= deadline:
-                raise WaitTimeoutError(
-                    f"{len(pending)} of {len(ids)} jobs unfinished after {timeout} s",
-                    unfinished={
-                        i: states[i].status.value if i in states else "UNKNOWN" for i in pending
-                    },
-                )
-            self._sleep(self.polling_interval_seconds)
+            pause = self.polling_interval_seconds
+            if deadline is not None:
+                remaining = deadline - self._clock()
+                pause = min(pause, max(remaining, 0.0))
+            self._sleep(pause)
             cycle += 1
             fresh = self.describe(pending)
             missing = [i for i in pending if i not in fresh]
@@ -147,4 +144,11 @@ class Poller:
             if on_progress is not None:
                 counts = Counter(s.status for s in states.values())
                 on_progress(PollProgress(cycle=cycle, total=len(ids), counts=dict(counts)))
+            if pending and deadline is not None and self._clock() >= deadline:
+                raise WaitTimeoutError(
+                    f"{len(pending)} of {len(ids)} jobs unfinished after {timeout} s",
+                    unfinished={
+                        i: states[i].status.value if i in states else "UNKNOWN" for i in pending
+                    },
+                )
         return states

@@ -1,0 +1,47 @@
+"""`pcr_sdk.__all__` is exactly the public surface, and every name in it exists."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.resources
+import types
+
+import pcr_sdk
+
+EXPECTED = {
+    "AccessDeniedError", "AwsClients", "AwsConnectionError", "AwsError", "BatchClosedError",
+    "BatchId", "BatchLayout", "BatchName", "BatchRegistry", "BucketNotFoundError", "InputStore",
+    "InvalidBatchNameError", "InvalidJobSpecError", "JobDefinitionSpec", "JobNotFoundError",
+    "JobQueueNotFoundError", "JobResult", "JobSpec", "JobState", "JobStatus", "JobSubmitter",
+    "OutputError", "OutputMalformedError", "OutputNotFoundError", "PcrError", "PcrInputError",
+    "PollProgress", "Poller", "PrintProgress", "ProgressReporter", "RateGovernor",
+    "SilentProgress", "SubmittedJob", "Submitter", "ThrottledError", "UnknownDependencyError",
+    "WaitTimeoutError", "WorkerEnvironmentError", "__version__",
+}  # fmt: skip
+
+
+def test_all_is_exactly_the_public_surface() -> None:
+    assert set(pcr_sdk.__all__) == EXPECTED
+    public = {
+        name
+        for name, value in vars(pcr_sdk).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    } - {"annotations"}
+    assert public <= EXPECTED | {"__version__"}
+    for name in pcr_sdk.__all__:
+        assert hasattr(pcr_sdk, name), name
+
+
+def test_every_error_derives_from_the_root() -> None:
+    errors = [getattr(pcr_sdk, n) for n in pcr_sdk.__all__ if n.endswith("Error")]
+    assert errors
+    assert all(issubclass(e, pcr_sdk.PcrError) for e in errors)
+
+
+def test_worker_module_is_public_and_light() -> None:
+    worker = importlib.import_module("pcr_sdk.worker")
+    assert set(worker.__all__) == {"JobContext", "run"}
+
+
+def test_package_ships_py_typed() -> None:
+    assert importlib.resources.files("pcr_sdk").joinpath("py.typed").is_file()
