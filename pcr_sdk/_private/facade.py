@@ -14,6 +14,7 @@ import boto3
 
 from pcr_sdk._private.clients import AwsClients
 from pcr_sdk._private.contract import BatchLayout
+from pcr_sdk._private.discovery import find_batch_jobs
 from pcr_sdk._private.errors import (
     BatchClosedError,
     JobNotFoundError,
@@ -104,13 +105,88 @@ class JobSubmitter:
             )
             clients = AwsClients.from_session(session, region_name=aws_region)
 
+        self._setup(
+            batch_id,
+            BatchRegistry(clients.batch, batch_id, spec),
+            clients,
+            job_queue=job_queue,
+            job_bucket=job_bucket,
+            polling_interval_seconds=polling_interval_seconds,
+            request_throttling_milliseconds=request_throttling_milliseconds,
+            submit_rate_per_second=submit_rate_per_second,
+            progress=progress,
+            clock=clock,
+            sleep=sleep,
+        )
+        self.registry.register()
+
+    @classmethod
+    def attach(
+        cls,
+        batch_id: str,
+        *,
+        job_queue: str,
+        job_bucket: str,
+        aws_region: str | None = None,
+        session: boto3.Session | None = None,
+        clients: AwsClients | None = None,
+        polling_interval_seconds: float = 60,
+        request_throttling_milliseconds: float = 200,
+        submit_rate_per_second: float = DEFAULT_SUBMIT_RATE,
+        progress: ProgressReporter | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> JobSubmitter:
+        """A JobSubmitter for a batch another process started, rebuilt from AWS Batch.
+
+        The jobs are found by the batch's job name and their `pcr:index` tags (AWS Batch shows
+        finished jobs for about a day); the job definition by the batch id.
+        """
+        parsed = BatchId.parse(batch_id)
+        if clients is None:
+            clients = AwsClients.from_session(session, region_name=aws_region)
+        self = cls.__new__(cls)
+        self._setup(
+            parsed,
+            BatchRegistry.find(clients.batch, parsed),
+            clients,
+            job_queue=job_queue,
+            job_bucket=job_bucket,
+            polling_interval_seconds=polling_interval_seconds,
+            request_throttling_milliseconds=request_throttling_milliseconds,
+            submit_rate_per_second=submit_rate_per_second,
+            progress=progress,
+            clock=clock,
+            sleep=sleep,
+        )
+        for job, state in find_batch_jobs(clients.batch, job_queue=job_queue, batch_id=batch_id):
+            self._jobs[job.job_id] = job
+            self._states[job.job_id] = state
+        logger.info("attached to batch %s: %d jobs", batch_id, len(self._jobs))
+        return self
+
+    def _setup(
+        self,
+        batch_id: BatchId,
+        registry: BatchRegistry,
+        clients: AwsClients,
+        *,
+        job_queue: str,
+        job_bucket: str,
+        polling_interval_seconds: float,
+        request_throttling_milliseconds: float,
+        submit_rate_per_second: float,
+        progress: ProgressReporter | None,
+        clock: Clock,
+        sleep: Sleep,
+    ) -> None:
         self._batch_id = batch_id
         self.clients = clients
         self.job_queue = job_queue
         self.job_bucket = job_bucket
         self.layout = BatchLayout(str(batch_id))
         self.progress: ProgressReporter = progress if progress is not None else PrintProgress()
-        self.registry = BatchRegistry(clients.batch, batch_id, spec)
+        self.registry = registry
         self.store = InputStore(clients.s3, job_bucket, self.layout)
         self.poller = Poller(
             clients.batch,
@@ -119,7 +195,6 @@ class JobSubmitter:
             clock=clock,
             sleep=sleep,
         )
-        self._governor = RateGovernor.per_second(submit_rate_per_second, clock=clock, sleep=sleep)
         self._jobs: dict[str, SubmittedJob] = {}
         self._callbacks: dict[str, Callable[[], object]] = {}
         self._states: dict[str, JobState] = {}
@@ -129,8 +204,8 @@ class JobSubmitter:
             job_queue=job_queue,
             bucket=job_bucket,
             layout=self.layout,
-            job_definition=self.registry.register(),
-            governor=self._governor,
+            job_definition=str(batch_id),
+            governor=RateGovernor.per_second(submit_rate_per_second, clock=clock, sleep=sleep),
         )
 
     # -- the seed's API -------------------------------------------------------------------

@@ -69,6 +69,36 @@ class BatchRegistry:
         self._closed = False
         self._lock = threading.Lock()
 
+    @classmethod
+    def find(cls, batch: BatchClient, batch_id: BatchId) -> BatchRegistry:
+        """The registry of an existing batch, read back from its newest job definition."""
+        with aws_call("DescribeJobDefinitions"):
+            found = batch.describe_job_definitions(jobDefinitionName=str(batch_id))
+        definitions = sorted(found["jobDefinitions"], key=lambda d: d["revision"])
+        if not definitions:
+            raise BatchClosedError(
+                f"batch {batch_id} has no job definition (never registered, or long gone)",
+                batch_id=str(batch_id),
+            )
+        newest = definitions[-1]
+        props = newest.get("containerProperties", {})
+        resources = {r["type"]: int(r["value"]) for r in props.get("resourceRequirements", [])}
+        registry = cls(
+            batch,
+            batch_id,
+            JobDefinitionSpec(
+                image=props.get("image", "unknown"),
+                vcpus=resources.get("VCPU", 1),
+                memory_mib=resources.get("MEMORY", 1024),
+                gpus=resources.get("GPU", 0),
+                timeout_seconds=newest.get("timeout", {}).get("attemptDurationSeconds", 72000),
+                retry_attempts=newest.get("retryStrategy", {}).get("attempts", 1),
+            ),
+        )
+        registry._arn = newest["jobDefinitionArn"]
+        registry._closed = newest.get("status") != "ACTIVE"
+        return registry
+
     @property
     def arn(self) -> str:
         """The registered definition's ARN; registers it on first use."""

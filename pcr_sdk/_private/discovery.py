@@ -1,0 +1,62 @@
+"""Find a batch's jobs in AWS Batch again, from the job name and tags every job is submitted with.
+
+Every job of batch B is named B and tagged `pcr:index`, so a new process can rebuild the list
+while AWS Batch still shows the jobs (about a day after they finish).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from pcr_sdk._private.contract import ENV_PREFIX
+from pcr_sdk._private.errors import aws_call
+from pcr_sdk._private.models import JobState, SubmittedJob
+from pcr_sdk._private.poller import DESCRIBE_JOBS_MAX_IDS, job_state
+from pcr_sdk._private.submitter import TAG_INDEX
+
+if TYPE_CHECKING:
+    from mypy_boto3_batch import BatchClient
+    from mypy_boto3_batch.type_defs import JobDetailTypeDef
+
+logger = logging.getLogger(__name__)
+
+
+def _index_of(detail: JobDetailTypeDef) -> int | None:
+    tag = detail.get("tags", {}).get(TAG_INDEX)
+    if tag is not None and tag.isdigit():
+        return int(tag)
+    for pair in detail.get("container", {}).get("environment", []):
+        if pair.get("name") == ENV_PREFIX:
+            tail = pair.get("value", "").rsplit("/", 1)[-1]
+            if tail.isdigit():
+                return int(tail)
+    return None
+
+
+def find_batch_jobs(
+    batch: BatchClient, *, job_queue: str, batch_id: str
+) -> list[tuple[SubmittedJob, JobState]]:
+    """Every job of `batch_id` in `job_queue`, in index order, with its current state."""
+    job_ids: list[str] = []
+    paginator = batch.get_paginator("list_jobs")
+    with aws_call("ListJobs", job_queue=job_queue):
+        for page in paginator.paginate(
+            jobQueue=job_queue, filters=[{"name": "JOB_NAME", "values": [batch_id]}]
+        ):
+            job_ids.extend(s["jobId"] for s in page["jobSummaryList"] if s["jobName"] == batch_id)
+    found: dict[int, tuple[SubmittedJob, JobState]] = {}
+    for start in range(0, len(job_ids), DESCRIBE_JOBS_MAX_IDS):
+        with aws_call("DescribeJobs"):
+            details = batch.describe_jobs(jobs=job_ids[start : start + DESCRIBE_JOBS_MAX_IDS])
+        for detail in details["jobs"]:
+            index = _index_of(detail)
+            if index is None:
+                logger.warning("job %s of %s carries no index; skipped", detail["jobId"], batch_id)
+                continue
+            deps = tuple(d["jobId"] for d in detail.get("dependsOn", []) if "jobId" in d)
+            job = SubmittedJob(job_id=detail["jobId"], index=index, depends_on=deps)
+            if index in found:
+                logger.warning("index %d of %s appears twice: %s", index, batch_id, job.job_id)
+            found.setdefault(index, (job, job_state(detail)))
+    return [found[i] for i in sorted(found)]
