@@ -105,9 +105,11 @@ class JobSubmitter:
             )
             clients = AwsClients.from_session(session, region_name=aws_region)
 
+        registry = BatchRegistry(clients.batch, batch_id, spec)
+        registry.register()
         self._setup(
             batch_id,
-            BatchRegistry(clients.batch, batch_id, spec),
+            registry,
             clients,
             job_queue=job_queue,
             job_bucket=job_bucket,
@@ -118,7 +120,6 @@ class JobSubmitter:
             clock=clock,
             sleep=sleep,
         )
-        self.registry.register()
 
     @classmethod
     def attach(
@@ -204,7 +205,7 @@ class JobSubmitter:
             job_queue=job_queue,
             bucket=job_bucket,
             layout=self.layout,
-            job_definition=str(batch_id),
+            job_definition=registry.reference,
             governor=RateGovernor.per_second(submit_rate_per_second, clock=clock, sleep=sleep),
         )
 

@@ -108,6 +108,11 @@ class BatchRegistry:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def reference(self) -> str:
+        """What SubmitJob names: the exact revision's ARN once known, else the batch id."""
+        return self._arn or str(self.batch_id)
+
     def register(self) -> str:
         with self._lock:
             if self._closed:
