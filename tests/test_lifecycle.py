@@ -134,9 +134,14 @@ def test_seed_job_definition_defaults_and_new_keywords() -> None:
 def test_context_manager_deregisters_on_error_too() -> None:
     with MotoWorld() as world:
         submitter = make_submitter(world, FakeClock())
-        with pytest.raises(RuntimeError, match="user code"), submitter:
-            submitter.submit_job({"x": 1, "y": 1})
-            raise RuntimeError("user code")
+
+        def user_code() -> None:
+            with submitter:
+                submitter.submit_job({"x": 1, "y": 1})
+                raise RuntimeError("user code")
+
+        with pytest.raises(RuntimeError, match="user code"):
+            user_code()
         (definition,) = world.clients.batch.describe_job_definitions(jobDefinitionName=BATCH_ID)[
             "jobDefinitions"
         ]
