@@ -28,16 +28,22 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from pcr_sdk._private.contract import (
+    ARRAY_VARIABLES,
     CONTRACT_VARIABLES,
+    ENV_ARRAY_BASE_INDEX,
+    ENV_ARRAY_INDEX,
+    ENV_ARRAY_INPUTS_KEY,
     ENV_BATCH_ID,
     ENV_BUCKET,
     ENV_CONFIG_KEY,
     ENV_OUTPUT_KEY,
     ENV_PREFIX,
+    BatchLayout,
     check_relative_key,
 )
 from pcr_sdk._private.errors import WorkerEnvironmentError
 from pcr_sdk._private.models import dump_input
+from pcr_sdk._private.packing import read_entry
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -53,7 +59,12 @@ def _default_s3() -> S3Client:
 
 @dataclass(frozen=True)
 class JobContext:
-    """Where this job's data lives, read from the container's environment."""
+    """Where this job's data lives, read from the container's environment.
+
+    A plain job reads its keys from the contract's variables. A child of an array job finds its
+    job index as PCR_ARRAY_BASE_INDEX + AWS_BATCH_JOB_ARRAY_INDEX, its input in the array's
+    packed inputs object, and writes its output to the same per-job prefix as a plain job.
+    """
 
     bucket: str
     config_key: str
@@ -61,6 +72,9 @@ class JobContext:
     output_key: str
     batch_id: str
     job_id: str | None = None
+    index: int | None = None
+    inputs_key: str | None = None
+    array_index: int | None = None
     s3: S3Client | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -69,14 +83,10 @@ class JobContext:
     ) -> JobContext:
         """Read the contract; raise `WorkerEnvironmentError` naming every missing variable."""
         env = os.environ if environ is None else environ
-        missing = [name for name in CONTRACT_VARIABLES if not env.get(name)]
-        if missing:
-            raise WorkerEnvironmentError(
-                "the job's environment lacks "
-                + ", ".join(missing)
-                + " (is this running as a pcr-sdk job?)",
-                missing=missing,
-            )
+        if env.get(ENV_ARRAY_INPUTS_KEY):
+            return cls._array_child(env, s3)
+        _require(env, CONTRACT_VARIABLES)
+        tail = env[ENV_PREFIX].rsplit("/", 1)[-1]
         return cls(
             bucket=env[ENV_BUCKET],
             config_key=env[ENV_CONFIG_KEY],
@@ -84,6 +94,32 @@ class JobContext:
             output_key=env[ENV_OUTPUT_KEY],
             batch_id=env[ENV_BATCH_ID],
             job_id=env.get("AWS_BATCH_JOB_ID"),
+            index=int(tail) if tail.isdigit() else None,
+            s3=s3,
+        )
+
+    @classmethod
+    def _array_child(cls, env: Mapping[str, str], s3: S3Client | None) -> JobContext:
+        _require(env, (*ARRAY_VARIABLES, ENV_ARRAY_INDEX))
+        try:
+            base, child = int(env[ENV_ARRAY_BASE_INDEX]), int(env[ENV_ARRAY_INDEX])
+        except ValueError as err:
+            raise WorkerEnvironmentError(
+                f"{ENV_ARRAY_BASE_INDEX} and {ENV_ARRAY_INDEX} must be integers: {err}",
+                missing=(),
+            ) from err
+        layout = BatchLayout(env[ENV_BATCH_ID])
+        index = base + child
+        return cls(
+            bucket=env[ENV_BUCKET],
+            config_key=layout.config_key(index),
+            prefix=layout.prefix(index),
+            output_key=layout.output_key(index),
+            batch_id=env[ENV_BATCH_ID],
+            job_id=env.get("AWS_BATCH_JOB_ID"),
+            index=index,
+            inputs_key=env[ENV_ARRAY_INPUTS_KEY],
+            array_index=child,
             s3=s3,
         )
 
@@ -92,7 +128,17 @@ class JobContext:
         return self.s3 if self.s3 is not None else _client_cache.get()
 
     def load_input(self) -> Any:
-        """The job's input, parsed from config.json."""
+        """The job's input: config.json, or this child's entry of its array's packed inputs."""
+        if self.inputs_key is not None and self.array_index is not None:
+            inputs_key = self.inputs_key
+
+            def read_range(first: int, last: int) -> bytes:
+                response = self.client.get_object(
+                    Bucket=self.bucket, Key=inputs_key, Range=f"bytes={first}-{last}"
+                )
+                return response["Body"].read()
+
+            return json.loads(read_entry(read_range, self.array_index))
         body = self.client.get_object(Bucket=self.bucket, Key=self.config_key)["Body"].read()
         return json.loads(body)
 
@@ -119,6 +165,17 @@ class JobContext:
         return self.client.get_object(Bucket=self.bucket, Key=self.resource_key(name))[
             "Body"
         ].read()
+
+
+def _require(env: Mapping[str, str], names: tuple[str, ...]) -> None:
+    missing = [name for name in names if not env.get(name)]
+    if missing:
+        raise WorkerEnvironmentError(
+            "the job's environment lacks "
+            + ", ".join(missing)
+            + " (is this running as a pcr-sdk job?)",
+            missing=missing,
+        )
 
 
 class _ClientCache:

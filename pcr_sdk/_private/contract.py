@@ -18,6 +18,13 @@ ENV_OUTPUT_KEY: Final = "S3_OUTPUT_OJBECT_KEY"  # sic: existing containers read 
 ENV_BATCH_ID: Final = "BATCH_ID"
 CONTRACT_VARIABLES: Final = (ENV_BUCKET, ENV_CONFIG_KEY, ENV_PREFIX, ENV_OUTPUT_KEY, ENV_BATCH_ID)
 
+# Array children share one environment; each finds its own job from these and its array index.
+ENV_ARRAY_INPUTS_KEY: Final = "PCR_ARRAY_INPUTS_KEY"
+ENV_ARRAY_BASE_INDEX: Final = "PCR_ARRAY_BASE_INDEX"
+ENV_ARRAY_INDEX: Final = "AWS_BATCH_JOB_ARRAY_INDEX"
+ARRAY_VARIABLES: Final = (ENV_BUCKET, ENV_BATCH_ID, ENV_ARRAY_INPUTS_KEY, ENV_ARRAY_BASE_INDEX)
+RESERVED_VARIABLES: Final = frozenset(CONTRACT_VARIABLES + ARRAY_VARIABLES)
+
 JOBS_ROOT: Final = "jobs"
 CONFIG_NAME: Final = "config.json"
 OUTPUT_NAME: Final = "output.json"
@@ -54,6 +61,19 @@ class BatchLayout:
 
     def output_key(self, index: int) -> str:
         return f"{self.prefix(index)}/{OUTPUT_NAME}"
+
+    def array_inputs_key(self, base_index: int) -> str:
+        """The packed inputs of the array whose first child is job `base_index`."""
+        return f"{self.root}/arrays/{base_index:06d}.pack"
+
+    def array_environment(self, *, bucket: str, base_index: int) -> dict[str, str]:
+        """The variables every child of an array job is started with."""
+        return {
+            ENV_BUCKET: bucket,
+            ENV_BATCH_ID: self.batch_id,
+            ENV_ARRAY_INPUTS_KEY: self.array_inputs_key(base_index),
+            ENV_ARRAY_BASE_INDEX: str(base_index),
+        }
 
     def resource_key(self, index: int, name: str) -> str:
         return f"{self.prefix(index)}/{check_relative_key(name)}"

@@ -11,13 +11,14 @@ import math
 import re
 import string
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
 
-from pcr_sdk._private.contract import CONTRACT_VARIABLES
+from pcr_sdk._private.contract import RESERVED_VARIABLES
 from pcr_sdk._private.errors import InvalidBatchNameError, InvalidJobSpecError
 
 BATCH_NAME_MAX_LENGTH: Final = 90
@@ -144,7 +145,7 @@ def _check_environment(env: Mapping[str, str]) -> dict[str, str]:
             raise ValueError(f"environment variable name {key!r} is not a valid name")
         if key.startswith("AWS_BATCH"):
             raise ValueError(f"environment variable {key!r}: names may not start with AWS_BATCH")
-        if key in CONTRACT_VARIABLES:
+        if key in RESERVED_VARIABLES:
             raise ValueError(f"environment variable {key!r} is set by pcr-sdk itself")
     return dict(env)
 
@@ -246,10 +247,9 @@ def _refuse_constant(name: str) -> float:
     return math.nan  # pragma: no cover - json only calls this for the three constants
 
 
-class JobState(BaseModel):
-    """What AWS Batch last said about one job."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class JobState:
+    """What AWS Batch last said about one job (a slots dataclass: one exists per tracked job)."""
 
     job_id: str
     status: JobStatus
@@ -259,14 +259,21 @@ class JobState(BaseModel):
     log_stream_name: str | None = None
 
 
-class SubmittedJob(BaseModel):
-    """A job this process submitted: enough to find its data and rebuild the batch."""
+@dataclass(frozen=True, slots=True)
+class SubmittedJob:
+    """A job of this batch: its AWS Batch id, its index (its S3 prefix) and its dependencies.
 
-    model_config = ConfigDict(frozen=True)
+    `array_id` is the parent's id for a child of an array job (`job_id` is `<array_id>:<i>`).
+    """
 
     job_id: str
-    index: int = Field(ge=0)
+    index: int
     depends_on: tuple[str, ...] = ()
+    array_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.index < 0:
+            raise ValueError(f"job index must be >= 0, got {self.index}")
 
 
 class JobResult(BaseModel):

@@ -1,0 +1,73 @@
+"""Test your pcr-sdk code against a mocked AWS account: ``pip install "pcr-sdk[testing]"``.
+
+`MotoWorld` starts moto with a Batch job queue (unmanaged compute environment, no Docker) and an
+S3 bucket, and scripts what every submitted job does. Nothing touches real AWS: while a world is
+active every ``AWS_*`` variable is hidden, credentials are dummies, the user's config files are
+not read, ``boto3.DEFAULT_SESSION`` is the world's session, and botocore's retry backoff is zero
+(no test really sleeps). Exiting restores all of it. One world can be active at a time.
+
+Example::
+
+    from pcr_sdk.testing import Fault, MotoWorld
+
+    def test_batch_runs() -> None:
+        with MotoWorld(polls_to_finish=2) as world:
+            world.script.worker(lambda data: {"x+y": data["x"] + data["y"]})
+            world.script.fail(index=1, exit_code=3, log_lines=["ValueError: boom"])
+            world.faults.add(service="batch", operation="SubmitJob", kind=Fault.THROTTLE)
+
+            run_my_code(world.clients)  # or any boto3 client made from world.session
+
+            assert len(world.submitted()) == 2  # SubmitJob calls as sent (retries not doubled)
+            assert world.faults.injected == 1
+
+With pytest, enable the fixtures in your ``conftest.py``::
+
+    pytest_plugins = ["pcr_sdk.testing.fixtures"]
+
+    @pytest.mark.moto_world(polls_to_finish=3)  # optional: MotoWorld's keyword arguments
+    def test_it(moto_world: MotoWorld, aws_clients: AwsClients) -> None: ...
+
+How jobs behave (`JobScript`):
+
+- A job stays unfinished for ``polls_to_finish`` DescribeJobs calls that include it, showing
+  SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING (one step per describe); the next describe
+  finishes it SUCCEEDED (exit code 0). ``script.polls(index=..., n=...)`` changes that per job.
+- ``script.fail(index=k, exit_code=..., reason=..., log_lines=[...])`` (or ``fail_where`` with
+  a predicate over `JobView`) ends it FAILED with that statusReason, container.exitCode, an
+  attempt, a logStreamName, and the lines as events in log group ``/aws/batch/job``.
+  ``exit_code=None`` is an infrastructure failure (reason only). ``index`` is job k of its batch,
+  read from the job's S3_JOB_PREFIX.
+- ``script.worker(handler)``: a job that succeeds runs ``handler(input)`` on its config.json and
+  writes the JSON result to its S3_OUTPUT_OJBECT_KEY; if the handler raises, the job fails with
+  exit code 1 and the exception as its log line.
+- TerminateJob fails any unfinished job with the given reason; CancelJob does so for jobs not yet
+  STARTING. A job waits in PENDING until its dependsOn jobs finish and fails ("Dependent Job
+  failed") if one of them failed.
+
+Faults (`FaultInjector`) are injected below botocore's retry layer, so the client's real retry
+policy handles them: THROTTLE, SERVER_ERROR, CONNECTION_ERROR (none of them reach moto) and
+LOST_RESPONSE (moto applies the request, then the connection closes). Each rule fires on the
+next ``times`` matching attempts, retries included. Faults and `submitted` apply to clients of
+`session` (including ``boto3.client(...)`` while the world is active), not to other sessions.
+"""
+
+from __future__ import annotations
+
+from pcr_sdk.testing._batch import DEPENDENCY_FAILED, LOG_GROUP
+from pcr_sdk.testing._faults import Fault, FaultHandle, FaultInjector
+from pcr_sdk.testing._script import ESSENTIAL_CONTAINER_EXITED, JobScript, JobView
+from pcr_sdk.testing._world import MotoWorld, SubmittedCall
+
+__all__ = [
+    "DEPENDENCY_FAILED",
+    "ESSENTIAL_CONTAINER_EXITED",
+    "LOG_GROUP",
+    "Fault",
+    "FaultHandle",
+    "FaultInjector",
+    "JobScript",
+    "JobView",
+    "MotoWorld",
+    "SubmittedCall",
+]

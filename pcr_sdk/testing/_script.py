@@ -1,0 +1,181 @@
+"""What each mocked job does: how many polls it takes, whether it fails, what its worker does."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from pcr_sdk._private.contract import ENV_PREFIX
+
+ESSENTIAL_CONTAINER_EXITED: Final = "Essential container in task exited"
+"""The statusReason AWS Batch gives a job whose container exited on its own."""
+
+Handler = Callable[[Any], object]
+H = TypeVar("H", bound=Handler)
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What the script knows about a submitted job, handed to predicates."""
+
+    job_id: str
+    job_name: str
+    environment: Mapping[str, str]
+    """The container environment overrides exactly as submitted."""
+    order: int
+    """0 for the first job submitted in the world, then 1, 2, ..."""
+    index: int | None
+    """The last path segment of S3_JOB_PREFIX as an int (job k of its batch), or None."""
+    depends_on: tuple[str, ...] = ()
+
+    @staticmethod
+    def index_from(environment: Mapping[str, str]) -> int | None:
+        """Job k's index from its S3_JOB_PREFIX (`jobs/<batch_id>/<k, 6 digits>`)."""
+        last = environment.get(ENV_PREFIX, "").rstrip("/").rsplit("/", 1)[-1]
+        return int(last) if last.isdigit() else None
+
+
+Predicate = Callable[[JobView], bool]
+
+
+def environment_of(pairs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Batch's `[{"name": k, "value": v}, ...]` as a dict."""
+    return {str(pair["name"]): str(pair.get("value", "")) for pair in pairs}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How a scripted job fails: exit code (None: infrastructure failure), reason, log lines."""
+
+    exit_code: int | None
+    reason: str
+    log_lines: tuple[str, ...] = ()
+
+
+def _select(index: int | None, job_id: str | None, job_name: str | None) -> Predicate:
+    if index is None and job_id is None and job_name is None:
+        raise ValueError("give at least one of index=, job_id=, job_name= (or use *_where)")
+
+    def predicate(view: JobView) -> bool:
+        return (
+            (index is None or view.index == index)
+            and (job_id is None or view.job_id == job_id)
+            and (job_name is None or view.job_name == job_name)
+        )
+
+    return predicate
+
+
+class JobScript:
+    """Scripts the fate of every job submitted in a `MotoWorld`.
+
+    A job stays unfinished for `polls_to_finish` DescribeJobs calls that include it, showing
+    SUBMITTED, PENDING, RUNNABLE, STARTING, then RUNNING; the next describe finishes it. It
+    succeeds unless a `fail` rule matches it or its `worker` raises. Rules are consulted lazily
+    (when the job moves), so they may be added after submission; the latest matching rule wins.
+    ListJobs shows the current status without moving anything. A job with dependsOn waits in
+    PENDING (its polls not counted) until its dependencies finish.
+    """
+
+    def __init__(self, *, polls_to_finish: int = 0) -> None:
+        if polls_to_finish < 0:
+            raise ValueError(f"polls_to_finish must be >= 0, got {polls_to_finish}")
+        self.polls_to_finish = polls_to_finish
+        self._failures: list[tuple[Predicate, Failure]] = []
+        self._polls: list[tuple[Predicate, int]] = []
+        self._handler: Handler | None = None
+        self._lock = threading.Lock()
+
+    def fail(
+        self,
+        *,
+        index: int | None = None,
+        job_id: str | None = None,
+        job_name: str | None = None,
+        exit_code: int | None = 1,
+        reason: str = ESSENTIAL_CONTAINER_EXITED,
+        log_lines: Sequence[str] = (),
+    ) -> None:
+        """Make the matching job(s) end FAILED (all given selectors must match).
+
+        `exit_code=None` models an infrastructure failure: no exit code, only `reason`.
+        `log_lines` become the job's CloudWatch Logs events (group /aws/batch/job).
+        """
+        self.fail_where(
+            _select(index, job_id, job_name),
+            exit_code=exit_code,
+            reason=reason,
+            log_lines=log_lines,
+        )
+
+    def fail_where(
+        self,
+        predicate: Predicate,
+        *,
+        exit_code: int | None = 1,
+        reason: str = ESSENTIAL_CONTAINER_EXITED,
+        log_lines: Sequence[str] = (),
+    ) -> None:
+        """Make every job for which `predicate(view)` is true end FAILED."""
+        if exit_code == 0:
+            raise ValueError("a failed job needs a non-zero exit_code (or None)")
+        if not reason:
+            raise ValueError("reason must not be empty")
+        if isinstance(log_lines, str):
+            raise TypeError("log_lines must be a sequence of lines, not one string")
+        failure = Failure(exit_code=exit_code, reason=reason, log_lines=tuple(log_lines))
+        with self._lock:
+            self._failures.append((predicate, failure))
+
+    def polls(
+        self,
+        *,
+        n: int,
+        index: int | None = None,
+        job_id: str | None = None,
+        job_name: str | None = None,
+    ) -> None:
+        """Keep the matching job(s) unfinished for `n` describes instead of `polls_to_finish`."""
+        self.polls_where(_select(index, job_id, job_name), n=n)
+
+    def polls_where(self, predicate: Predicate, *, n: int) -> None:
+        """Keep every job matching `predicate` unfinished for `n` describes."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        with self._lock:
+            self._polls.append((predicate, n))
+
+    def worker(self, handler: H) -> H:
+        """Simulate the container: on success, write `json.dumps(handler(input))` as output.
+
+        Returns `handler`, so it can decorate. A handler that raises fails the job with exit
+        code 1 and the exception as its log line.
+        """
+        with self._lock:
+            self._handler = handler
+        return handler
+
+    @property
+    def handler(self) -> Handler | None:
+        return self._handler
+
+    def reset(self) -> None:
+        """Drop every rule and the worker (`polls_to_finish` stays)."""
+        with self._lock:
+            self._failures.clear()
+            self._polls.clear()
+            self._handler = None
+
+    def failure_for(self, view: JobView) -> Failure | None:
+        """The latest failure rule matching `view`, if any."""
+        with self._lock:
+            rules = list(self._failures)
+        return next((failure for pred, failure in reversed(rules) if pred(view)), None)
+
+    def polls_for(self, view: JobView) -> int:
+        """How many describes `view`'s job stays unfinished."""
+        with self._lock:
+            rules = list(self._polls)
+        return next((n for pred, n in reversed(rules) if pred(view)), self.polls_to_finish)

@@ -1,0 +1,40 @@
+"""pytest fixtures for pcr-sdk's mocked AWS.
+
+Enable them with ``pytest_plugins = ["pcr_sdk.testing.fixtures"]`` in a top-level conftest.py.
+
+``moto_world`` yields an entered `MotoWorld`; ``@pytest.mark.moto_world(**kwargs)`` on a test
+passes keyword arguments to it (e.g. ``polls_to_finish=3``). ``aws_clients`` is its clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pcr_sdk._private.clients import AwsClients
+from pcr_sdk.testing._world import MotoWorld
+
+__all__ = ["aws_clients", "moto_world"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``moto_world`` marker (so ``--strict-markers`` accepts it)."""
+    config.addinivalue_line(
+        "markers", "moto_world(**kwargs): keyword arguments for the moto_world fixture's MotoWorld"
+    )
+
+
+@pytest.fixture
+def moto_world(request: pytest.FixtureRequest) -> Iterator[MotoWorld]:
+    """An entered `MotoWorld`, closed (every patch undone) after the test."""
+    marker = request.node.get_closest_marker("moto_world")
+    kwargs = dict(marker.kwargs) if marker is not None else {}
+    with MotoWorld(**kwargs) as world:
+        yield world
+
+
+@pytest.fixture
+def aws_clients(moto_world: MotoWorld) -> AwsClients:
+    """The world's Batch, S3 and Logs clients."""
+    return moto_world.clients
