@@ -31,6 +31,10 @@ def sum_and_product(data: Any) -> dict[str, int]:
     return {"x+y": data["x"] + data["y"], "x*y": data["x"] * data["y"]}
 
 
+def parsed(outputs: list[str | None]) -> list[Any]:
+    return [None if text is None else json.loads(text) for text in outputs]
+
+
 def make_submitter(world: MotoWorld, clock: FakeClock, **kw: Any) -> JobSubmitter:
     return JobSubmitter(
         "example",
@@ -60,10 +64,10 @@ def test_lifecycle_with_dependency_polls_callbacks_failure_and_cleanup() -> None
         submitter.wait_until_jobs_finished()
 
         assert calls == ["first", "second"]  # each exactly once; the dependent finished later
-        assert submitter.get_all_outputs() == [
-            json.dumps({"x+y": 5, "x*y": 6}),
+        assert parsed(submitter.get_all_outputs()) == [
+            {"x+y": 5, "x*y": 6},
             None,
-            json.dumps({"x+y": 9, "x*y": 20}),
+            {"x+y": 9, "x*y": 20},
         ]
         # several poll cycles, each after the seed's 60 s interval: `first` needs 4 describes,
         # its dependents wait in PENDING for it and then need 3 more
@@ -212,8 +216,5 @@ def test_attach_rebuilds_a_batch_from_another_process() -> None:
         assert [(j.job_id, j.index) for j in again.jobs] == [(a, 0), (b, 1)]
         assert again.jobs[1].depends_on == (a,)
         again.wait_until_jobs_finished()
-        assert again.get_all_outputs() == [
-            json.dumps({"x+y": 5, "x*y": 6}),
-            json.dumps({"x+y": 7, "x*y": 12}),
-        ]
+        assert parsed(again.get_all_outputs()) == [{"x+y": 5, "x*y": 6}, {"x+y": 7, "x*y": 12}]
         assert again.registry.closed

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from pcr_sdk._private.contract import ENV_PREFIX
 from pcr_sdk._private.errors import aws_call
+from pcr_sdk._private.governor import RateGovernor
 from pcr_sdk._private.models import JobState, SubmittedJob
 from pcr_sdk._private.poller import DESCRIBE_JOBS_MAX_IDS, job_state
 from pcr_sdk._private.submitter import TAG_INDEX
@@ -35,18 +36,34 @@ def _index_of(detail: JobDetailTypeDef) -> int | None:
 
 
 def find_batch_jobs(
-    batch: BatchClient, *, job_queue: str, batch_id: str
-) -> list[tuple[SubmittedJob, JobState]]:
-    """Every job of `batch_id` in `job_queue`, in index order, with its current state."""
+    batch: BatchClient, *, job_queue: str, batch_id: str, governor: RateGovernor | None = None
+) -> list[tuple[SubmittedJob, JobState | None]]:
+    """Every job of `batch_id` in `job_queue`, in index order, with its state where known.
+
+    An array job stands for its children `<id>:<i>` (jobs base + i); their states are left to
+    the poller, which settles them through the parent.
+    """
+
+    def acquire() -> None:
+        if governor is not None:
+            governor.acquire()
+
     job_ids: list[str] = []
-    paginator = batch.get_paginator("list_jobs")
-    with aws_call("ListJobs", job_queue=job_queue):
-        for page in paginator.paginate(
+    pages = iter(
+        batch.get_paginator("list_jobs").paginate(
             jobQueue=job_queue, filters=[{"name": "JOB_NAME", "values": [batch_id]}]
-        ):
-            job_ids.extend(s["jobId"] for s in page["jobSummaryList"] if s["jobName"] == batch_id)
-    found: dict[int, tuple[SubmittedJob, JobState]] = {}
+        )
+    )
+    while True:
+        acquire()
+        with aws_call("ListJobs", job_queue=job_queue):
+            page = next(pages, None)
+        if page is None:
+            break
+        job_ids.extend(s["jobId"] for s in page["jobSummaryList"] if s["jobName"] == batch_id)
+    found: dict[int, tuple[SubmittedJob, JobState | None]] = {}
     for start in range(0, len(job_ids), DESCRIBE_JOBS_MAX_IDS):
+        acquire()
         with aws_call("DescribeJobs"):
             details = batch.describe_jobs(jobs=job_ids[start : start + DESCRIBE_JOBS_MAX_IDS])
         for detail in details["jobs"]:
@@ -55,6 +72,13 @@ def find_batch_jobs(
                 logger.warning("job %s of %s carries no index; skipped", detail["jobId"], batch_id)
                 continue
             deps = tuple(d["jobId"] for d in detail.get("dependsOn", []) if "jobId" in d)
+            size = detail.get("arrayProperties", {}).get("size")
+            if size:
+                parent = detail["jobId"]
+                for i in range(size):
+                    child = SubmittedJob(f"{parent}:{i}", index + i, deps, array_id=parent)
+                    found.setdefault(index + i, (child, None))
+                continue
             job = SubmittedJob(job_id=detail["jobId"], index=index, depends_on=deps)
             if index in found:
                 logger.warning("index %d of %s appears twice: %s", index, batch_id, job.job_id)

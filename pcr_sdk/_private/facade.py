@@ -6,7 +6,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
@@ -22,7 +23,13 @@ from pcr_sdk._private.errors import (
     PcrInputError,
     UnknownDependencyError,
 )
-from pcr_sdk._private.governor import Clock, RateGovernor, Sleep
+from pcr_sdk._private.governor import (
+    DEFAULT_BATCH_RATE,
+    Clock,
+    RateGovernor,
+    Sleep,
+    shared_batch_governor,
+)
 from pcr_sdk._private.models import (
     BatchId,
     JobDefinitionSpec,
@@ -36,9 +43,11 @@ from pcr_sdk._private.poller import Poller
 from pcr_sdk._private.progress import PrintProgress, ProgressReporter
 from pcr_sdk._private.registry import BatchRegistry
 from pcr_sdk._private.store import InputStore
-from pcr_sdk._private.submitter import DEFAULT_SUBMIT_RATE, Submitter
+from pcr_sdk._private.submitter import MAX_ARRAY_SIZE, Submitter
 
 logger = logging.getLogger("pcr_sdk")
+
+DEFAULT_IO_WORKERS = 16
 
 
 class JobSubmitter:
@@ -72,7 +81,8 @@ class JobSubmitter:
         job_role_arn: str | None = None,
         session: boto3.Session | None = None,
         clients: AwsClients | None = None,
-        submit_rate_per_second: float = DEFAULT_SUBMIT_RATE,
+        governor: RateGovernor | None = None,
+        io_workers: int = DEFAULT_IO_WORKERS,
         progress: ProgressReporter | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
@@ -105,7 +115,8 @@ class JobSubmitter:
             )
             clients = AwsClients.from_session(session, region_name=aws_region)
 
-        registry = BatchRegistry(clients.batch, batch_id, spec)
+        governor = _governor(governor, clock, sleep)
+        registry = BatchRegistry(clients.batch, batch_id, spec, governor=governor)
         registry.register()
         self._setup(
             batch_id,
@@ -115,7 +126,8 @@ class JobSubmitter:
             job_bucket=job_bucket,
             polling_interval_seconds=polling_interval_seconds,
             request_throttling_milliseconds=request_throttling_milliseconds,
-            submit_rate_per_second=submit_rate_per_second,
+            governor=governor,
+            io_workers=io_workers,
             progress=progress,
             clock=clock,
             sleep=sleep,
@@ -133,7 +145,8 @@ class JobSubmitter:
         clients: AwsClients | None = None,
         polling_interval_seconds: float = 60,
         request_throttling_milliseconds: float = 200,
-        submit_rate_per_second: float = DEFAULT_SUBMIT_RATE,
+        governor: RateGovernor | None = None,
+        io_workers: int = DEFAULT_IO_WORKERS,
         progress: ProgressReporter | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
@@ -146,23 +159,29 @@ class JobSubmitter:
         parsed = BatchId.parse(batch_id)
         if clients is None:
             clients = AwsClients.from_session(session, region_name=aws_region)
+        governor = _governor(governor, clock, sleep)
         self = cls.__new__(cls)
         self._setup(
             parsed,
-            BatchRegistry.find(clients.batch, parsed),
+            BatchRegistry.find(clients.batch, parsed, governor=governor),
             clients,
             job_queue=job_queue,
             job_bucket=job_bucket,
             polling_interval_seconds=polling_interval_seconds,
             request_throttling_milliseconds=request_throttling_milliseconds,
-            submit_rate_per_second=submit_rate_per_second,
+            governor=governor,
+            io_workers=io_workers,
             progress=progress,
             clock=clock,
             sleep=sleep,
         )
-        for job, state in find_batch_jobs(clients.batch, job_queue=job_queue, batch_id=batch_id):
-            self._jobs[job.job_id] = job
-            self._states[job.job_id] = state
+        found = find_batch_jobs(
+            clients.batch, job_queue=job_queue, batch_id=batch_id, governor=governor
+        )
+        for job, state in found:
+            self._record(job)
+            if state is not None:
+                self._states[job.job_id] = state
         logger.info("attached to batch %s: %d jobs", batch_id, len(self._jobs))
         return self
 
@@ -176,11 +195,14 @@ class JobSubmitter:
         job_bucket: str,
         polling_interval_seconds: float,
         request_throttling_milliseconds: float,
-        submit_rate_per_second: float,
+        governor: RateGovernor,
+        io_workers: int,
         progress: ProgressReporter | None,
         clock: Clock,
         sleep: Sleep,
     ) -> None:
+        if io_workers < 1:
+            raise PcrInputError(f"io_workers must be >= 1, got {io_workers}")
         self._batch_id = batch_id
         self.clients = clients
         self.job_queue = job_queue
@@ -193,10 +215,14 @@ class JobSubmitter:
             clients.batch,
             polling_interval_seconds=polling_interval_seconds,
             request_throttling_milliseconds=request_throttling_milliseconds,
+            governor=governor,
             clock=clock,
             sleep=sleep,
         )
+        self.io_workers = io_workers
         self._jobs: dict[str, SubmittedJob] = {}
+        self._arrays: dict[str, int] = {}  # array parent id -> number of children
+        self._next_index = 0
         self._callbacks: dict[str, Callable[[], object]] = {}
         self._states: dict[str, JobState] = {}
         self._lock = threading.Lock()
@@ -206,7 +232,7 @@ class JobSubmitter:
             bucket=job_bucket,
             layout=self.layout,
             job_definition=registry.reference,
-            governor=RateGovernor.per_second(submit_rate_per_second, clock=clock, sleep=sleep),
+            governor=governor,
         )
 
     # -- the seed's API -------------------------------------------------------------------
@@ -223,31 +249,103 @@ class JobSubmitter:
         has succeeded or failed.
         """
         spec = JobSpec.of(input_data, depends_on_job_ids)
-        for dep in spec.depends_on:
-            if dep not in self._jobs:
-                raise UnknownDependencyError(
-                    f"dependency {dep!r} is not a job of batch {self._batch_id}", job_id=dep
-                )
-        if self.registry.closed:
-            raise BatchClosedError(
-                f"batch {self._batch_id} is finished; its job definition is deregistered",
-                batch_id=str(self._batch_id),
-            )
+        self._check_open(spec.depends_on)
+        index = self._reserve(1)
+        self.store.put_input(index, spec)
+        job_id = self.submitter.submit(
+            index, depends_on=spec.depends_on, timeout_seconds=self.registry.spec.timeout_seconds
+        )
         with self._lock:
-            index = len(self._jobs)
-            self.store.put_input(index, spec)
-            job_id = self.submitter.submit(
-                index,
-                depends_on=spec.depends_on,
-                timeout_seconds=self.registry.spec.timeout_seconds,
-            )
-            self._jobs[job_id] = SubmittedJob(
-                job_id=job_id, index=index, depends_on=spec.depends_on
-            )
+            self._record(SubmittedJob(job_id=job_id, index=index, depends_on=spec.depends_on))
             if callback is not None:
                 self._callbacks[job_id] = callback
         logger.info("batch %s: submitted job %d as %s", self._batch_id, index, job_id)
         return job_id
+
+    def submit_jobs(
+        self,
+        inputs: Iterable[Any],
+        *,
+        array: bool = True,
+        depends_on_job_ids: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Submit one job per input, in order; return their job ids.
+
+        `array=True` (default) sends up to 10,000 inputs as one array job: one packed S3 object
+        and one SubmitJob per 10,000 jobs, child ids `<array id>:<i>`. Its workers must read their
+        input with `pcr_sdk.worker` (children have no config.json). `array=False` writes each
+        job's config.json and submits it on its own, concurrently up to the governor's rate: for
+        workers that read S3_JOB_CONFIG_KEY themselves. Every job depends on
+        `depends_on_job_ids` (for an array: its parent does).
+        """
+        specs = [JobSpec.of(data, depends_on_job_ids) for data in inputs]
+        if not specs:
+            return []
+        deps = specs[0].depends_on
+        self._check_open(deps)
+        if array and len(specs) > 1:
+            ids: list[str] = []
+            for start in range(0, len(specs), MAX_ARRAY_SIZE):
+                chunk = specs[start : start + MAX_ARRAY_SIZE]
+                ids += self._submit_array(chunk) if len(chunk) > 1 else self._submit_many(chunk)
+            return ids
+        return self._submit_many(specs)
+
+    def _submit_array(self, specs: Sequence[JobSpec]) -> list[str]:
+        base = self._reserve(len(specs))
+        self.store.put_packed_inputs(base, specs)
+        array_id = self.submitter.submit_array(
+            base,
+            len(specs),
+            depends_on=specs[0].depends_on,
+            timeout_seconds=self.registry.spec.timeout_seconds,
+        )
+        children = [
+            SubmittedJob(
+                job_id=f"{array_id}:{i}",
+                index=base + i,
+                depends_on=specs[0].depends_on,
+                array_id=array_id,
+            )
+            for i in range(len(specs))
+        ]
+        with self._lock:
+            self._arrays[array_id] = len(specs)
+            for child in children:
+                self._record(child)
+        logger.info("batch %s: submitted jobs %d.. as array %s", self._batch_id, base, array_id)
+        return [c.job_id for c in children]
+
+    def _submit_many(self, specs: Sequence[JobSpec]) -> list[str]:
+        """Per-job submission on the I/O pool; indexes fixed up front, in input order."""
+        base = self._reserve(len(specs))
+        timeout = self.registry.spec.timeout_seconds
+
+        def one(offset: int) -> str:
+            spec = specs[offset]
+            self.store.put_input(base + offset, spec)
+            return self.submitter.submit(
+                base + offset, depends_on=spec.depends_on, timeout_seconds=timeout
+            )
+
+        with ThreadPoolExecutor(max_workers=min(self.io_workers, len(specs))) as pool:
+            futures = [pool.submit(one, offset) for offset in range(len(specs))]
+        ids: list[str] = []
+        first_error: BaseException | None = None
+        with self._lock:
+            for offset, future in enumerate(futures):
+                error = future.exception()
+                if error is not None:
+                    first_error = first_error or error
+                    continue
+                job_id = future.result()
+                ids.append(job_id)
+                spec = specs[offset]
+                self._record(SubmittedJob(job_id, base + offset, spec.depends_on))
+        if first_error is not None:
+            # the jobs that did go out are recorded above: nothing submitted is forgotten
+            raise first_error
+        return ids
 
     def wait_until_jobs_finished(self, *, timeout: float | None = None) -> None:
         """Poll until every job succeeded or failed, then deregister the job definition.
@@ -258,6 +356,7 @@ class JobSubmitter:
         try:
             self.poller.wait(
                 list(self._jobs),
+                arrays=list(self._arrays),
                 known=self._states,
                 on_finished=self._on_finished,
                 on_progress=self.progress.on_progress,
@@ -267,15 +366,24 @@ class JobSubmitter:
             self.registry.deregister()
 
     def get_all_outputs(self) -> list[str | None]:
-        """Every job's output JSON string in submission order; None where it cannot be read."""
-        outputs: list[str | None] = []
-        for job in self._jobs.values():
+        """Every job's output JSON string in submission order; None where it cannot be read.
+
+        Read on a pool of `io_workers` threads. Only a missing or unreadable output becomes None;
+        any other error (access denied, no bucket) is raised.
+        """
+
+        def read(job: SubmittedJob) -> str | None:
             try:
-                outputs.append(self.store.get_output_text(job.index, job_id=job.job_id))
+                return self.store.get_output_text(job.index, job_id=job.job_id)
             except OutputError as err:
                 logger.info("no output for job %s: %s", job.job_id, err)
-                outputs.append(None)
-        return outputs
+                return None
+
+        jobs = self.jobs
+        if not jobs:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.io_workers, len(jobs))) as pool:
+            return list(pool.map(read, jobs))
 
     def get_batch_id(self) -> str:
         """The batch id: the S3 prefix's and the job definition's name."""
@@ -298,8 +406,8 @@ class JobSubmitter:
 
     @property
     def jobs(self) -> tuple[SubmittedJob, ...]:
-        """The submitted jobs in submission order."""
-        return tuple(self._jobs.values())
+        """The submitted jobs in index (submission) order."""
+        return tuple(sorted(self._jobs.values(), key=lambda job: job.index))
 
     def get_result(self, job_id: str) -> JobResult:
         """Job `job_id`'s status, reason, exit code, attempts and log stream."""
@@ -334,6 +442,31 @@ class JobSubmitter:
 
     # -- internals ------------------------------------------------------------------------
 
+    def _check_open(self, depends_on: Sequence[str]) -> None:
+        for dep in depends_on:
+            if dep not in self._jobs and dep not in self._arrays:
+                raise UnknownDependencyError(
+                    f"dependency {dep!r} is not a job of batch {self._batch_id}", job_id=dep
+                )
+        if self.registry.closed:
+            raise BatchClosedError(
+                f"batch {self._batch_id} is finished; its job definition is deregistered",
+                batch_id=str(self._batch_id),
+            )
+
+    def _reserve(self, count: int) -> int:
+        """Reserve `count` consecutive job indexes; return the first."""
+        with self._lock:
+            base = self._next_index
+            self._next_index += count
+            return base
+
+    def _record(self, job: SubmittedJob) -> None:
+        self._jobs[job.job_id] = job
+        if job.array_id is not None:
+            self._arrays.setdefault(job.array_id, 0)
+        self._next_index = max(self._next_index, job.index + 1)
+
     def _job(self, job_id: str) -> SubmittedJob:
         try:
             return self._jobs[job_id]
@@ -359,3 +492,12 @@ class JobSubmitter:
         callback = self._callbacks.pop(state.job_id, None)
         if callback is not None:
             callback()
+
+
+def _governor(governor: RateGovernor | None, clock: Clock, sleep: Sleep) -> RateGovernor:
+    """The given governor; else the process's shared one, or a private one on an injected clock."""
+    if governor is not None:
+        return governor
+    if clock is time.monotonic and sleep is time.sleep:
+        return shared_batch_governor()
+    return RateGovernor.per_second(DEFAULT_BATCH_RATE, clock=clock, sleep=sleep)

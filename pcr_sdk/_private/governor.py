@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 Clock: TypeAlias = Callable[[], float]
 Sleep: TypeAlias = Callable[[float], None]
@@ -57,9 +58,32 @@ class RateGovernor:
             now = self._clock()
             slot = now
             if len(self._slots) == self.max_calls:
-                slot = max(now, self._slots[0] + self.period)
+                oldest = self._slots[0]
+                slot = max(now, oldest + self.period)
+                while slot - oldest < self.period:  # keep the gap a full period as measured
+                    slot = math.nextafter(slot, math.inf)
             self._slots.append(slot)
-        wait = slot - now
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+        if slot > now:
+            self._sleep(slot - now)
+            # `now + (slot - now)` can round to just below `slot`; one more exact step fixes it.
+            # Never loop: an injected sleep need not move the injected clock.
+            current = self._clock()
+            if now < current < slot:
+                self._sleep(slot - current)
+        return slot - now
+
+
+DEFAULT_BATCH_RATE: Final = 40.0
+"""Batch calls per second; AWS's SubmitJob quota is 50 per account and region, not raisable."""
+
+_shared: RateGovernor | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_batch_governor() -> RateGovernor:
+    """The process's one governor for Batch calls (real clock), created on first use."""
+    global _shared  # noqa: PLW0603 - one governor per process is the point
+    with _shared_lock:
+        if _shared is None:
+            _shared = RateGovernor.per_second(DEFAULT_BATCH_RATE)
+        return _shared

@@ -257,6 +257,8 @@ class JobState:
     exit_code: int | None = None
     attempts: int = 0
     log_stream_name: str | None = None
+    children: Mapping[str, int] | None = None
+    """For an array parent: how many children are in each status (AWS's statusSummary)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -15,11 +16,12 @@ from pcr_sdk._private.models import JobState, JobStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
-    from mypy_boto3_batch.type_defs import JobDetailTypeDef
+    from mypy_boto3_batch.type_defs import JobDetailTypeDef, JobSummaryTypeDef
 
 logger = logging.getLogger(__name__)
 
 DESCRIBE_JOBS_MAX_IDS: Final = 100
+JITTER: Final = 0.1
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ def job_state(detail: JobDetailTypeDef) -> JobState:
         last = attempts[-1].get("container", {})
         exit_code = last.get("exitCode", exit_code)
         log_stream = last.get("logStreamName", log_stream)
+    summary = detail.get("arrayProperties", {}).get("statusSummary")
     return JobState(
         job_id=detail["jobId"],
         status=JobStatus(detail["status"]),
@@ -60,15 +63,36 @@ def job_state(detail: JobDetailTypeDef) -> JobState:
         exit_code=exit_code,
         attempts=len(attempts),
         log_stream_name=log_stream,
+        children=dict(summary) if summary is not None else None,
     )
+
+
+def summary_state(summary: JobSummaryTypeDef) -> JobState:
+    """Read one ListJobs entry (less detail than DescribeJobs) into a `JobState`."""
+    container = summary.get("container", {})
+    return JobState(
+        job_id=summary["jobId"],
+        status=JobStatus(summary["status"]),
+        status_reason=summary.get("statusReason") or container.get("reason"),
+        exit_code=container.get("exitCode"),
+    )
+
+
+def parent_of(job_id: str) -> str:
+    """`<parent>` of an array child id `<parent>:<i>`; the id itself for any other job."""
+    return job_id.rsplit(":", 1)[0] if ":" in job_id else job_id
 
 
 class Poller:
     """Waits for jobs the way the seed did, without its costs.
 
     Each cycle sleeps `polling_interval_seconds`, then describes only the unfinished jobs, at most
-    100 ids a request, with at least `request_throttling_milliseconds` between requests. Every
-    job's `on_finished` runs exactly once, when the poller first sees it finished.
+    100 ids a request, with at least `request_throttling_milliseconds` between requests. An array
+    job costs one id (its parent: the statusSummary counts the children), plus one ListJobs of its
+    FAILED children once failures appear. Every job's `on_finished` runs exactly once.
+
+    `adaptive=True` polls soon after a change and backs off (doubling, up to the interval)
+    while nothing changes, with +-10 % jitter from the injected `random`.
     """
 
     def __init__(
@@ -77,25 +101,38 @@ class Poller:
         *,
         polling_interval_seconds: float = 60,
         request_throttling_milliseconds: float = 200,
+        governor: RateGovernor | None = None,
+        adaptive: bool = False,
+        min_interval_seconds: float = 1.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
+        random_source: Callable[[], float] = random.random,
     ) -> None:
         if polling_interval_seconds < 0 or request_throttling_milliseconds < 0:
             raise ValueError("polling interval and request throttling must be >= 0")
         self._batch = batch
         self.polling_interval_seconds = polling_interval_seconds
+        self.adaptive = adaptive
+        self.min_interval_seconds = min(min_interval_seconds, polling_interval_seconds)
         self._clock = clock
         self._sleep = sleep
+        self._random = random_source
+        self._governor = governor
         self._throttle = RateGovernor(
             1, request_throttling_milliseconds / 1000, clock=clock, sleep=sleep
         )
+
+    def _acquire(self) -> None:
+        self._throttle.acquire()
+        if self._governor is not None:
+            self._governor.acquire()
 
     def describe(self, job_ids: Sequence[str]) -> dict[str, JobState]:
         """The current state of `job_ids`; ids AWS Batch no longer knows are left out."""
         states: dict[str, JobState] = {}
         for start in range(0, len(job_ids), DESCRIBE_JOBS_MAX_IDS):
             chunk = list(job_ids[start : start + DESCRIBE_JOBS_MAX_IDS])
-            self._throttle.acquire()
+            self._acquire()
             with aws_call("DescribeJobs"):
                 response = self._batch.describe_jobs(jobs=chunk)
             for detail in response["jobs"]:
@@ -103,10 +140,26 @@ class Poller:
                 states[state.job_id] = state
         return states
 
+    def failed_children(self, array_id: str) -> dict[str, JobState]:
+        """The FAILED children of array job `array_id` (ListJobs, every page)."""
+        states: dict[str, JobState] = {}
+        pages = iter(
+            self._batch.get_paginator("list_jobs").paginate(arrayJobId=array_id, jobStatus="FAILED")
+        )
+        while True:
+            self._acquire()
+            with aws_call("ListJobs", job_id=array_id):
+                page = next(pages, None)
+            if page is None:
+                return states
+            for summary in page["jobSummaryList"]:
+                states[summary["jobId"]] = summary_state(summary)
+
     def wait(
         self,
         job_ids: Iterable[str],
         *,
+        arrays: Iterable[str] = (),
         known: Mapping[str, JobState] | None = None,
         on_finished: Callable[[JobState], None] | None = None,
         on_progress: Callable[[PollProgress], None] | None = None,
@@ -114,41 +167,133 @@ class Poller:
     ) -> dict[str, JobState]:
         """Poll until every job in `job_ids` is SUCCEEDED or FAILED; return their final states.
 
-        `known` holds states seen before (finished ones are not asked about again and get no
-        callback). Raises `WaitTimeoutError` once `timeout` seconds have passed.
+        Children `<parent>:<i>` of the array jobs named in `arrays` are followed through their
+        parent. `known` holds states seen before (finished ones are not asked about again and get
+        no callback). Raises `WaitTimeoutError` once `timeout` seconds have passed.
         """
         ids = list(dict.fromkeys(job_ids))
+        parents = set(arrays)
         states: dict[str, JobState] = {i: known[i] for i in ids if known and i in known}
-        pending = [i for i in ids if i not in states or not states[i].status.is_finished]
+        unfinished = {i for i in ids if i not in states or not states[i].status.is_finished}
+        children: dict[str, list[str]] = {}
+        for job_id in ids:
+            if job_id in unfinished and parent_of(job_id) in parents:
+                children.setdefault(parent_of(job_id), []).append(job_id)
+        plain = [i for i in ids if i in unfinished and parent_of(i) not in parents]
+        parent_states: dict[str, JobState] = {}
+        failures_seen: Counter[str] = Counter()
         deadline = None if timeout is None else self._clock() + timeout
+        interval = self.min_interval_seconds if self.adaptive else self.polling_interval_seconds
         cycle = 0
-        while pending:
-            pause = self.polling_interval_seconds
-            if deadline is not None:
-                remaining = deadline - self._clock()
-                pause = min(pause, max(remaining, 0.0))
-            self._sleep(pause)
+        while plain or children:
+            self._sleep(self._pause(interval, deadline))
             cycle += 1
-            fresh = self.describe(pending)
-            missing = [i for i in pending if i not in fresh]
+            fresh = self.describe(plain + list(children))
+            missing = [i for i in (*plain, *children) if i not in fresh]
             if missing:
                 logger.warning(
                     "DescribeJobs did not return %d job(s), e.g. %s", len(missing), missing[0]
                 )
-            states.update(fresh)
-            done = [i for i in pending if i in fresh and fresh[i].status.is_finished]
-            pending = [i for i in pending if i not in fresh or not fresh[i].status.is_finished]
+            states.update((i, fresh[i]) for i in plain if i in fresh)
+            done = [i for i in plain if i in fresh and fresh[i].status.is_finished]
+            plain = [i for i in plain if i not in fresh or not fresh[i].status.is_finished]
+            done += self._poll_arrays(fresh, children, parent_states, failures_seen, states)
             if on_finished is not None:
                 for job_id in done:
                     on_finished(states[job_id])
             if on_progress is not None:
-                counts = Counter(s.status for s in states.values())
-                on_progress(PollProgress(cycle=cycle, total=len(ids), counts=dict(counts)))
-            if pending and deadline is not None and self._clock() >= deadline:
+                on_progress(self._progress(cycle, ids, states, children, parent_states))
+            interval = self._next_interval(interval, changed=bool(done))
+            unfinished_now = [*plain, *(c for cs in children.values() for c in cs)]
+            if unfinished_now and deadline is not None and self._clock() >= deadline:
                 raise WaitTimeoutError(
-                    f"{len(pending)} of {len(ids)} jobs unfinished after {timeout} s",
-                    unfinished={
-                        i: states[i].status.value if i in states else "UNKNOWN" for i in pending
-                    },
+                    f"{len(unfinished_now)} of {len(ids)} jobs unfinished after {timeout} s",
+                    unfinished={i: _last_status(i, states, parent_states) for i in unfinished_now},
                 )
         return states
+
+    def _poll_arrays(
+        self,
+        fresh: Mapping[str, JobState],
+        children: dict[str, list[str]],
+        parent_states: dict[str, JobState],
+        failures_seen: Counter[str],
+        states: dict[str, JobState],
+    ) -> list[str]:
+        """Settle the children of every array whose parent finished or shows new failures."""
+        done: list[str] = []
+        for array_id in list(children):
+            parent = fresh.get(array_id)
+            if parent is None:
+                continue
+            parent_states[array_id] = parent
+            failed_now = (parent.children or {}).get("FAILED", 0)
+            if parent.status.is_finished or failed_now > failures_seen[array_id]:
+                failures_seen[array_id] = failed_now
+                done += self._settle(array_id, parent, children, states)
+        return done
+
+    def _settle(
+        self,
+        array_id: str,
+        parent: JobState,
+        children: dict[str, list[str]],
+        states: dict[str, JobState],
+    ) -> list[str]:
+        """Record the children of `array_id` that are known finished; return their ids."""
+        waiting = children[array_id]
+        failed = self.failed_children(array_id) if (parent.children or {}).get("FAILED") else {}
+        if parent.status is JobStatus.FAILED and not parent.children and not failed:
+            failed = self.failed_children(array_id)
+        done = [c for c in waiting if c in failed]
+        for child in done:
+            states[child] = failed[child]
+        if parent.status.is_finished:
+            rest = [c for c in waiting if c not in failed]
+            for child in rest:
+                states[child] = JobState(job_id=child, status=JobStatus.SUCCEEDED)
+            done += rest
+            del children[array_id]
+        else:
+            children[array_id] = [c for c in waiting if c not in failed]
+        return done
+
+    def _pause(self, interval: float, deadline: float | None) -> float:
+        pause = interval
+        if self.adaptive:
+            pause *= 1 + JITTER * (2 * self._random() - 1)
+        if deadline is not None:
+            pause = min(pause, max(deadline - self._clock(), 0.0))
+        return pause
+
+    def _next_interval(self, interval: float, *, changed: bool) -> float:
+        if not self.adaptive:
+            return interval
+        if changed:
+            return self.min_interval_seconds
+        return min(max(interval, 1e-3) * 2, self.polling_interval_seconds)
+
+    @staticmethod
+    def _progress(
+        cycle: int,
+        ids: Sequence[str],
+        states: Mapping[str, JobState],
+        children: Mapping[str, list[str]],
+        parent_states: Mapping[str, JobState],
+    ) -> PollProgress:
+        counts = Counter(states[i].status for i in ids if i in states)
+        for array_id in children:
+            summary = (
+                parent_states.get(array_id) or JobState(array_id, JobStatus.SUBMITTED)
+            ).children
+            for status, n in (summary or {}).items():
+                if status not in ("SUCCEEDED", "FAILED"):
+                    counts[JobStatus(status)] += n
+        return PollProgress(cycle=cycle, total=len(ids), counts=dict(counts))
+
+
+def _last_status(
+    job_id: str, states: Mapping[str, JobState], parent_states: Mapping[str, JobState]
+) -> str:
+    state = states.get(job_id) or parent_states.get(parent_of(job_id))
+    return state.status.value if state else "UNKNOWN"

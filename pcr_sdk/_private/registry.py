@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
 from pcr_sdk._private.errors import BatchClosedError, aws_call
+from pcr_sdk._private.governor import RateGovernor
 from pcr_sdk._private.models import BatchId, JobDefinitionSpec
 
 if TYPE_CHECKING:
@@ -61,8 +62,16 @@ class BatchRegistry:
     even when called again from `__exit__` after an explicit call or from several threads.
     """
 
-    def __init__(self, batch: BatchClient, batch_id: BatchId, spec: JobDefinitionSpec) -> None:
+    def __init__(
+        self,
+        batch: BatchClient,
+        batch_id: BatchId,
+        spec: JobDefinitionSpec,
+        *,
+        governor: RateGovernor | None = None,
+    ) -> None:
         self._batch = batch
+        self._governor = governor
         self.batch_id = batch_id
         self.spec = spec
         self._arn: str | None = None
@@ -70,8 +79,12 @@ class BatchRegistry:
         self._lock = threading.Lock()
 
     @classmethod
-    def find(cls, batch: BatchClient, batch_id: BatchId) -> BatchRegistry:
+    def find(
+        cls, batch: BatchClient, batch_id: BatchId, *, governor: RateGovernor | None = None
+    ) -> BatchRegistry:
         """The registry of an existing batch, read back from its newest job definition."""
+        if governor is not None:
+            governor.acquire()
         with aws_call("DescribeJobDefinitions"):
             found = batch.describe_job_definitions(jobDefinitionName=str(batch_id))
         definitions = sorted(found["jobDefinitions"], key=lambda d: d["revision"])
@@ -94,6 +107,7 @@ class BatchRegistry:
                 timeout_seconds=newest.get("timeout", {}).get("attemptDurationSeconds", 72000),
                 retry_attempts=newest.get("retryStrategy", {}).get("attempts", 1),
             ),
+            governor=governor,
         )
         registry._arn = newest["jobDefinitionArn"]
         registry._closed = newest.get("status") != "ACTIVE"
@@ -121,6 +135,7 @@ class BatchRegistry:
                     batch_id=str(self.batch_id),
                 )
             if self._arn is None:
+                self._acquire()
                 with aws_call("RegisterJobDefinition"):
                     response = self._batch.register_job_definition(
                         **register_request(self.batch_id, self.spec)
@@ -138,10 +153,15 @@ class BatchRegistry:
             arn = self._arn
         if arn is None:
             return False
+        self._acquire()
         with aws_call("DeregisterJobDefinition"):
             self._batch.deregister_job_definition(jobDefinition=arn)
         logger.info("deregistered job definition %s", arn)
         return True
+
+    def _acquire(self) -> None:
+        if self._governor is not None:
+            self._governor.acquire()
 
     def __enter__(self) -> BatchRegistry:
         self.register()

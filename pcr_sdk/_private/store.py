@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -16,6 +17,7 @@ from pcr_sdk._private.errors import (
     map_client_error,
 )
 from pcr_sdk._private.models import JobSpec
+from pcr_sdk._private.packing import pack
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -40,6 +42,12 @@ class InputStore:
         """Write job `index`'s config.json; return its key."""
         key = self.layout.config_key(index)
         self._put(key, spec.input_json.encode(), content_type="application/json")
+        return key
+
+    def put_packed_inputs(self, base_index: int, specs: Sequence[JobSpec]) -> str:
+        """Write the inputs of an array job as one packed object; return its key."""
+        key = self.layout.array_inputs_key(base_index)
+        self._put(key, pack([spec.input_json.encode() for spec in specs]))
         return key
 
     def get_input(self, index: int) -> Any:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final
 
 from pcr_sdk._private.contract import BatchLayout
 from pcr_sdk._private.errors import InvalidJobSpecError, aws_call
-from pcr_sdk._private.governor import RateGovernor
+from pcr_sdk._private.governor import RateGovernor, shared_batch_governor
 from pcr_sdk._private.models import MAX_DEPENDENCIES, MIN_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
@@ -18,12 +18,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SUBMIT_RATE: Final = 40.0
-"""SubmitJob calls per second; AWS's quota is 50 per account and region, not raisable."""
 MAX_SUBMIT_PAYLOAD_BYTES: Final = 30 * 1024
+MIN_ARRAY_SIZE: Final = 2
+MAX_ARRAY_SIZE: Final = 10_000
 MAX_OVERRIDES_CHARS: Final = 8192
 TAG_INDEX: Final = "pcr:index"
 TAG_BATCH_ID: Final = "pcr:batch-id"
+TAG_ARRAY_SIZE: Final = "pcr:array-size"
 
 
 class Submitter:
@@ -44,7 +45,7 @@ class Submitter:
         self.bucket = bucket
         self.layout = layout
         self.job_definition = job_definition
-        self.governor = governor or RateGovernor.per_second(DEFAULT_SUBMIT_RATE)
+        self.governor = governor or shared_batch_governor()
 
     def request(
         self,
@@ -55,32 +56,30 @@ class Submitter:
         environment: Mapping[str, str] | None = None,
     ) -> SubmitJobRequestTypeDef:
         """The SubmitJob request for job `index`, checked against AWS's limits."""
-        if len(depends_on) > MAX_DEPENDENCIES:
+        contract = self.layout.environment(bucket=self.bucket, index=index)
+        return self._request(
+            contract, {TAG_INDEX: str(index)}, depends_on, timeout_seconds, environment
+        )
+
+    def array_request(
+        self,
+        base_index: int,
+        size: int,
+        *,
+        depends_on: Sequence[str] = (),
+        timeout_seconds: int | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> SubmitJobRequestTypeDef:
+        """The SubmitJob request for an array of `size` children, jobs base_index.. of the batch."""
+        if not MIN_ARRAY_SIZE <= size <= MAX_ARRAY_SIZE:
             raise InvalidJobSpecError(
-                f"a job may depend on at most {MAX_DEPENDENCIES} jobs, got {len(depends_on)}",
-                field="depends_on",
+                f"an array job has {MIN_ARRAY_SIZE}..{MAX_ARRAY_SIZE} children, got {size}",
+                field="size",
             )
-        env = {**(environment or {}), **self.layout.environment(bucket=self.bucket, index=index)}
-        request: SubmitJobRequestTypeDef = {
-            "jobName": self.layout.batch_id,
-            "jobQueue": self.job_queue,
-            "jobDefinition": self.job_definition,
-            "containerOverrides": {
-                "environment": [{"name": k, "value": v} for k, v in env.items()],
-            },
-            "tags": {TAG_BATCH_ID: self.layout.batch_id, TAG_INDEX: str(index)},
-            "propagateTags": True,
-        }
-        if depends_on:
-            request["dependsOn"] = [{"jobId": job_id} for job_id in depends_on]
-        if timeout_seconds is not None:
-            if timeout_seconds < MIN_TIMEOUT_SECONDS:
-                raise InvalidJobSpecError(
-                    f"timeout must be at least {MIN_TIMEOUT_SECONDS} s, got {timeout_seconds}",
-                    field="timeout_seconds",
-                )
-            request["timeout"] = {"attemptDurationSeconds": timeout_seconds}
-        _check_size(request)
+        contract = self.layout.array_environment(bucket=self.bucket, base_index=base_index)
+        tags = {TAG_INDEX: str(base_index), TAG_ARRAY_SIZE: str(size)}
+        request = self._request(contract, tags, depends_on, timeout_seconds, environment)
+        request["arrayProperties"] = {"size": size}
         return request
 
     def submit(
@@ -95,12 +94,71 @@ class Submitter:
         request = self.request(
             index, depends_on=depends_on, timeout_seconds=timeout_seconds, environment=environment
         )
+        return self.send(request)
+
+    def submit_array(
+        self,
+        base_index: int,
+        size: int,
+        *,
+        depends_on: Sequence[str] = (),
+        timeout_seconds: int | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> str:
+        """Submit an array job whose child i is job base_index + i; return the parent's id."""
+        request = self.array_request(
+            base_index,
+            size,
+            depends_on=depends_on,
+            timeout_seconds=timeout_seconds,
+            environment=environment,
+        )
+        return self.send(request)
+
+    def send(self, request: SubmitJobRequestTypeDef) -> str:
+        """One governed SubmitJob call."""
         self.governor.acquire()
         with aws_call("SubmitJob", job_queue=self.job_queue):
             response = self._batch.submit_job(**request)
         job_id = response["jobId"]
-        logger.debug("submitted job %d of %s as %s", index, self.layout.batch_id, job_id)
+        logger.debug("submitted %s of %s as %s", request["tags"], self.layout.batch_id, job_id)
         return job_id
+
+    def _request(
+        self,
+        contract: Mapping[str, str],
+        tags: Mapping[str, str],
+        depends_on: Sequence[str],
+        timeout_seconds: int | None,
+        environment: Mapping[str, str] | None,
+    ) -> SubmitJobRequestTypeDef:
+        if len(depends_on) > MAX_DEPENDENCIES:
+            raise InvalidJobSpecError(
+                f"a job may depend on at most {MAX_DEPENDENCIES} jobs, got {len(depends_on)}",
+                field="depends_on",
+            )
+        env = {**(environment or {}), **contract}
+        request: SubmitJobRequestTypeDef = {
+            "jobName": self.layout.batch_id,
+            "jobQueue": self.job_queue,
+            "jobDefinition": self.job_definition,
+            "containerOverrides": {
+                "environment": [{"name": k, "value": v} for k, v in env.items()],
+            },
+            "tags": {TAG_BATCH_ID: self.layout.batch_id, **tags},
+            "propagateTags": True,
+        }
+        if depends_on:
+            request["dependsOn"] = [{"jobId": job_id} for job_id in depends_on]
+        if timeout_seconds is not None:
+            if timeout_seconds < MIN_TIMEOUT_SECONDS:
+                raise InvalidJobSpecError(
+                    f"timeout must be at least {MIN_TIMEOUT_SECONDS} s, got {timeout_seconds}",
+                    field="timeout_seconds",
+                )
+            request["timeout"] = {"attemptDurationSeconds": timeout_seconds}
+        _check_size(request)
+        return request
 
 
 def _check_size(request: SubmitJobRequestTypeDef) -> None:

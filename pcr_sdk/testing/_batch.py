@@ -9,7 +9,6 @@ honoured, and moto's growing-environment bug in DescribeJobs is neutralised.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -23,7 +22,7 @@ from unittest import mock
 from moto.batch.models import BatchBackend, Job
 from moto.batch_simple.models import BatchSimpleBackend
 
-from pcr_sdk._private.contract import ENV_BUCKET, ENV_CONFIG_KEY, ENV_OUTPUT_KEY
+from pcr_sdk._private.contract import ENV_ARRAY_INDEX
 from pcr_sdk.testing._script import (
     ESSENTIAL_CONTAINER_EXITED,
     Failure,
@@ -31,6 +30,7 @@ from pcr_sdk.testing._script import (
     JobView,
     environment_of,
 )
+from pcr_sdk.worker import JobContext
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -72,15 +72,13 @@ class HarnessIO:
         self._default_bucket = default_bucket
 
     def run_worker(self, handler: Callable[[Any], object], environment: dict[str, str]) -> None:
-        """Read config.json, call `handler`, write output.json, as the job's container would."""
-        bucket = environment.get(ENV_BUCKET, self._default_bucket)
-        config_key = environment[ENV_CONFIG_KEY]
-        output_key = environment[ENV_OUTPUT_KEY]
-        body = self._s3.get_object(Bucket=bucket, Key=config_key)["Body"].read()
-        output = json.dumps(handler(json.loads(body)))
-        self._s3.put_object(
-            Bucket=bucket, Key=output_key, Body=output.encode(), ContentType="application/json"
-        )
+        """Read the job's input, call `handler`, write output.json, as its container would.
+
+        Goes through `pcr_sdk.worker.JobContext`, so plain jobs (config.json) and array
+        children (packed inputs) are resolved exactly as in a real container.
+        """
+        context = JobContext.from_env(environment, s3=self._s3)
+        context.save_output(handler(context.load_input()))
 
     def put_logs(self, stream: str, lines: Iterable[str]) -> None:
         """Append `lines` to `stream` in /aws/batch/job, creating both as needed."""
@@ -157,6 +155,10 @@ class BatchSimulator:
 
     def register(self, job: Job) -> None:
         environment = environment_of(job.container_overrides.get("environment") or [])
+        child_index = job.array_properties.get("index")
+        if child_index is not None:
+            # moto gives children no AWS_BATCH_JOB_ARRAY_INDEX; AWS Batch does
+            environment[ENV_ARRAY_INDEX] = str(child_index)
         with self._lock:
             view = JobView(
                 job_id=job.job_id,
@@ -262,7 +264,7 @@ class BatchSimulator:
             return
         failure = self._script.failure_for(state.view)
         handler = self._script.handler
-        if failure is None and handler is not None and not state.array_child:
+        if failure is None and handler is not None:
             failure = self._run_worker(state, handler)
         if failure is None:
             self._finish(state, "SUCCEEDED", exit_code=0, reason=ESSENTIAL_CONTAINER_EXITED)

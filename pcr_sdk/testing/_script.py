@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from pcr_sdk._private.contract import ENV_PREFIX
+from pcr_sdk._private.contract import ENV_ARRAY_BASE_INDEX, ENV_ARRAY_INDEX, ENV_PREFIX
 
 ESSENTIAL_CONTAINER_EXITED: Final = "Essential container in task exited"
 """The statusReason AWS Batch gives a job whose container exited on its own."""
@@ -32,7 +32,11 @@ class JobView:
 
     @staticmethod
     def index_from(environment: Mapping[str, str]) -> int | None:
-        """Job k's index from its S3_JOB_PREFIX (`jobs/<batch_id>/<k, 6 digits>`)."""
+        """Job k's index: from its S3_JOB_PREFIX, or for an array child base + array index."""
+        base = environment.get(ENV_ARRAY_BASE_INDEX, "")
+        child = environment.get(ENV_ARRAY_INDEX, "")
+        if base.isdigit() and child.isdigit():
+            return int(base) + int(child)
         last = environment.get(ENV_PREFIX, "").rstrip("/").rsplit("/", 1)[-1]
         return int(last) if last.isdigit() else None
 

@@ -1,0 +1,283 @@
+"""`LocalBackend`: embedded S3 (moto server on loopback) + in-process Batch and Logs endpoints."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from types import TracebackType
+from typing import TYPE_CHECKING, Final
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto.server import ThreadedMotoServer
+
+from pcr_sdk._private.clients import DEFAULT_CONFIG, AwsClients
+from pcr_sdk.local._engine import ACCOUNT_ID, BatchEngine
+from pcr_sdk.local._logs import LogStore
+from pcr_sdk.local._process import (
+    DUMMY_ACCESS_KEY_ID,
+    DUMMY_SECRET_ACCESS_KEY,
+    LocalLauncher,
+)
+from pcr_sdk.local._wire import JsonEndpoint, RestJsonEndpoint, service_model
+
+if TYPE_CHECKING:
+    from mypy_boto3_batch import BatchClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+logger = logging.getLogger(__name__)
+
+_LOOPBACK: Final = "127.0.0.1"
+_QUIET_LOGGERS: Final = ("werkzeug",)
+
+
+def _isolated_session(region: str) -> boto3.Session:
+    """A session with dummy credentials that ignores the user's AWS profile, files and env."""
+    core = botocore.session.Session(
+        session_vars={
+            "profile": (None, None, None, None),
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None),
+            "ignore_configured_endpoint_urls": (None, None, True, None),
+        }
+    )
+    return boto3.Session(
+        botocore_session=core,
+        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
+        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
+        region_name=region,
+    )
+
+
+def _check_command(
+    command: Sequence[str] | Mapping[str, Sequence[str]] | None,
+) -> Sequence[str] | Mapping[str, Sequence[str]] | None:
+    argvs = command.values() if isinstance(command, Mapping) else [command]
+    for argv in argvs:
+        if argv is None:
+            continue
+        if isinstance(argv, (str, bytes)) or not all(isinstance(part, str) for part in argv):
+            raise TypeError(f"a command is an argv list of strings, not {argv!r}")
+        if not argv:
+            raise ValueError("a command must not be empty")
+    return command
+
+
+class LocalBackend:
+    """A real AWS Batch-shaped backend on this machine: no AWS account, no Docker daemon.
+
+    `clients` holds real boto3 clients: S3 talks to a moto server on 127.0.0.1, Batch and
+    CloudWatch Logs are answered in-process by a local engine that runs each job attempt as
+    a subprocess (or `docker run` with `docker=True`). Use it as a context manager.
+
+    `timeout_scale` multiplies every `attemptDurationSeconds` (AWS's minimum is 60 s; a test
+    can pass 1/60 to time out a job after one second).
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+        *,
+        max_parallel: int | None = None,
+        bucket: str = "pcr-local",
+        queue: str = "pcr-local",
+        region: str = "us-east-1",
+        docker: bool = False,
+        cwd: str | os.PathLike[str] | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        timeout_scale: float = 1.0,
+    ) -> None:
+        self._command = _check_command(command)
+        self.max_parallel = max_parallel if max_parallel is not None else (os.cpu_count() or 1)
+        if self.max_parallel < 1:
+            raise ValueError(f"max_parallel must be at least 1, got {max_parallel}")
+        if not timeout_scale > 0:
+            raise ValueError(f"timeout_scale must be positive, got {timeout_scale}")
+        self.bucket = bucket
+        self.queue = queue
+        self.region = region
+        self.docker = docker
+        self.timeout_scale = timeout_scale
+        self._cwd = cwd
+        self._extra_env = dict(extra_env or {})
+        self._stack: ExitStack | None = None
+        self._clients: AwsClients | None = None
+        self._session: boto3.Session | None = None
+        self._endpoint_url: str | None = None
+        self._buckets: list[str] = []
+
+    # -- what callers use --------------------------------------------------------------------
+
+    @property
+    def clients(self) -> AwsClients:
+        """The Batch, S3 and Logs clients; available between `__enter__` and `__exit__`."""
+        if self._clients is None:
+            raise RuntimeError("LocalBackend is not running: use it as `with LocalBackend(...)`")
+        return self._clients
+
+    @property
+    def session(self) -> boto3.Session:
+        """The session behind `clients` (dummy credentials); its Batch and Logs clients are local.
+
+        S3 clients made from it need `endpoint_url=backend.endpoint_url`.
+        """
+        if self._session is None:
+            raise RuntimeError("LocalBackend is not running: use it as `with LocalBackend(...)`")
+        return self._session
+
+    @property
+    def endpoint_url(self) -> str:
+        """The embedded S3 endpoint, `http://127.0.0.1:<port>`."""
+        if self._endpoint_url is None:
+            raise RuntimeError("LocalBackend is not running: use it as `with LocalBackend(...)`")
+        return self._endpoint_url
+
+    @property
+    def queue_arn(self) -> str:
+        """The queue's ARN (SubmitJob and ListJobs take it as well as the name)."""
+        return f"arn:aws:batch:{self.region}:{ACCOUNT_ID}:job-queue/{self.queue}"
+
+    def create_bucket(self, name: str) -> None:
+        """Create a bucket in the embedded S3 (no error if it exists); dropped again on exit."""
+        s3 = self.clients.s3
+        try:
+            if self.region == "us-east-1":
+                s3.create_bucket(Bucket=name)
+            else:
+                s3.create_bucket(
+                    Bucket=name,
+                    CreateBucketConfiguration={"LocationConstraint": self.region},  # type: ignore[typeddict-item] # any region name goes locally
+                )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") not in (
+                "BucketAlreadyOwnedByYou",
+                "BucketAlreadyExists",
+            ):
+                raise
+            logger.info("local S3: bucket %s exists already (shared, kept on exit)", name)
+        else:
+            self._buckets.append(name)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalBackend:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the S3 server and the Batch engine, create the bucket."""
+        if self._stack is not None:
+            raise RuntimeError("LocalBackend is already running")
+        with ExitStack() as stack:
+            # Callbacks run in reverse: forget, stop the engine (kills jobs), drop the buckets,
+            # close the clients, stop the server, restore the loggers.
+            for name in _QUIET_LOGGERS:
+                quiet = logging.getLogger(name)
+                stack.callback(quiet.setLevel, quiet.level)
+                quiet.setLevel(logging.ERROR)
+
+            server = ThreadedMotoServer(ip_address=_LOOPBACK, port=0, verbose=False)
+            server.start()
+            stack.callback(server.stop)
+            _, port = server.get_host_and_port()
+            endpoint_url = f"http://{_LOOPBACK}:{port}"
+
+            logs = LogStore(clock_ms=_epoch_ms)
+            engine = BatchEngine(
+                LocalLauncher(
+                    self._command,
+                    endpoint_url=endpoint_url,
+                    region=self.region,
+                    docker=self.docker,
+                    cwd=self._cwd,
+                    extra_env=self._extra_env,
+                ),
+                logs,
+                queue=self.queue,
+                region=self.region,
+                max_parallel=self.max_parallel,
+                timeout_scale=self.timeout_scale,
+            )
+            session = _isolated_session(self.region)
+            batch_endpoint = RestJsonEndpoint(service_model("batch"), engine.operations())
+            logs_endpoint = JsonEndpoint({"GetLogEvents": logs.get_log_events})
+            # before-send handlers answer with a response; the stubs type handlers as -> None
+            session.events.register_first("before-send.batch", batch_endpoint)  # type: ignore[arg-type]
+            session.events.register_first("before-send.cloudwatch-logs", logs_endpoint)  # type: ignore[arg-type]
+
+            config = DEFAULT_CONFIG.merge(Config(s3={"addressing_style": "path"}))
+            batch: BatchClient = session.client(
+                "batch", region_name=self.region, endpoint_url=endpoint_url, config=config
+            )
+            stack.callback(batch.close)
+            s3: S3Client = session.client(
+                "s3", region_name=self.region, endpoint_url=endpoint_url, config=config
+            )
+            stack.callback(s3.close)
+            logs_client: CloudWatchLogsClient = session.client(
+                "logs", region_name=self.region, endpoint_url=endpoint_url, config=config
+            )
+            stack.callback(logs_client.close)
+            self._buckets = []
+            stack.callback(_drop_buckets, s3, self._buckets)
+            stack.callback(engine.close)
+            engine.start()
+            stack.callback(self._forget)
+
+            self._clients = AwsClients(batch=batch, s3=s3, logs=logs_client)
+            self._session = session
+            self._endpoint_url = endpoint_url
+            self.create_bucket(self.bucket)
+            logger.info(
+                "local backend: S3 at %s, bucket %s, queue %s, %d parallel job(s)",
+                endpoint_url,
+                self.bucket,
+                self.queue,
+                self.max_parallel,
+            )
+            self._stack = stack.pop_all()
+
+    def close(self) -> None:
+        """Kill running jobs, stop the engine and the S3 server, close the clients."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.close()
+
+    def _forget(self) -> None:
+        self._clients = None
+        self._session = None
+        self._endpoint_url = None
+
+
+def _epoch_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _drop_buckets(s3: S3Client, names: list[str]) -> None:
+    """Empty and delete the buckets a backend created: moto's state outlives its server."""
+    for name in names:
+        try:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+                keys: list[ObjectIdentifierTypeDef] = [
+                    {"Key": item["Key"]} for item in page.get("Contents", [])
+                ]
+                if keys:
+                    s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+            s3.delete_bucket(Bucket=name)
+        except ClientError as err:
+            logger.warning("local S3: could not remove bucket %s: %s", name, err)

@@ -1,0 +1,212 @@
+"""Answer boto3 requests in-process, as an AWS endpoint would.
+
+A botocore `before-send` handler receives the signed HTTP request a real client would send,
+decodes it the way the service does (rest-json for Batch: operation from method and URL path;
+json for CloudWatch Logs: operation from the `X-Amz-Target` header), calls the local operation
+and returns an `AWSResponse` that botocore parses exactly like one from the network. Errors are
+answered as AWS answers them (status, error code, message), so callers see a normal `ClientError`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
+from botocore.loaders import create_loader
+from botocore.model import ServiceModel
+
+logger = logging.getLogger(__name__)
+
+JsonObject = dict[str, Any]
+Operation = Callable[[JsonObject], JsonObject]
+
+_LABEL: Final = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
+_ANSWERED_HOST: Final = "pcr-local.invalid"
+
+
+def _claim(request: AWSPreparedRequest) -> None:
+    """Point an answered request at a host nobody serves.
+
+    Every `before-send` handler sees the request; moto's mock (if one is active) would also
+    execute it when the URL still names an AWS endpoint.
+    """
+    url = urlsplit(request.url)
+    request.url = urlunsplit((url.scheme, _ANSWERED_HOST, url.path, url.query, url.fragment))
+
+
+class ServiceError(Exception):
+    """An error answer: HTTP status, AWS error code and message."""
+
+    def __init__(self, code: str, message: str, *, status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def client_exception(message: str) -> ServiceError:
+    """AWS Batch's answer to a bad request."""
+    return ServiceError("ClientException", message)
+
+
+class _RawBody:
+    """The `raw` object botocore reads a response body from."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def _response(url: str, status: int, body: bytes, headers: Mapping[str, str]) -> AWSResponse:
+    http_headers = HTTPHeaders()
+    for name, value in headers.items():
+        http_headers[name] = value
+    http_headers["x-amzn-RequestId"] = str(uuid.uuid4())
+    http_headers["Content-Length"] = str(len(body))
+    return AWSResponse(url, status, http_headers, _RawBody(body))
+
+
+def _body_text(request: AWSPreparedRequest) -> str:
+    body = request.body
+    if body is None:
+        return ""
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body).decode("utf-8")
+    if isinstance(body, str):
+        return body
+    data = body.read()
+    return data.decode("utf-8") if isinstance(data, bytes) else data
+
+
+def _load_object(text: str) -> JsonObject:
+    if not text.strip():
+        return {}
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ServiceError("SerializationException", f"request body is not JSON: {err}") from err
+    if not isinstance(loaded, dict):
+        raise ServiceError("SerializationException", "request body is not a JSON object")
+    return loaded
+
+
+def service_model(name: str) -> ServiceModel:
+    """botocore's model of service `name` (the one its clients are built from)."""
+    return ServiceModel(create_loader().load_service_model(name, "service-2"), service_name=name)
+
+
+class _Route:
+    def __init__(self, operation: str, method: str, template: str, model: ServiceModel) -> None:
+        self.operation = operation
+        self.method = method
+        path = template.split("?", 1)[0]
+        pattern = ""
+        last = 0
+        for match in _LABEL.finditer(path):
+            pattern += re.escape(path[last : match.start()])
+            pattern += f"(?P<{match.group(1)}>{'.+' if match.group(2) else '[^/]+'})"
+            last = match.end()
+        pattern += re.escape(path[last:])
+        self.regex = re.compile(f"^{pattern}/?$")
+        self.query: dict[str, tuple[str, bool]] = {}
+        op_model = model.operation_model(operation)
+        members = op_model.input_shape.members if op_model.input_shape is not None else {}
+        for member, shape in members.items():
+            if shape.serialization.get("location") == "querystring":
+                self.query[shape.serialization.get("name", member)] = (
+                    member,
+                    shape.type_name == "list",
+                )
+
+
+class RestJsonEndpoint:
+    """A `before-send` handler serving a rest-json service (AWS Batch) from local operations."""
+
+    def __init__(self, model: ServiceModel, operations: Mapping[str, Operation]) -> None:
+        self._operations = dict(operations)
+        self._routes = [
+            _Route(
+                name,
+                model.operation_model(name).http["method"],
+                model.operation_model(name).http["requestUri"],
+                model,
+            )
+            for name in model.operation_names
+        ]
+
+    def __call__(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        url = request.url
+        _claim(request)
+        try:
+            body = self._dispatch(request, url)
+        except ServiceError as err:
+            logger.debug("local %s -> %s", url, err)
+            payload = json.dumps({"message": err.message}).encode()
+            return _response(
+                url,
+                err.status,
+                payload,
+                {"Content-Type": "application/json", "x-amzn-ErrorType": err.code},
+            )
+        return _response(url, 200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+    def _dispatch(self, request: AWSPreparedRequest, full_url: str) -> JsonObject:
+        url = urlsplit(full_url)
+        for route in self._routes:
+            if route.method != request.method.upper():
+                continue
+            match = route.regex.match(url.path)
+            if match is None:
+                continue
+            params = _load_object(_body_text(request))
+            params.update({name: unquote(value) for name, value in match.groupdict().items()})
+            for key, values in parse_qs(url.query).items():
+                if key in route.query:
+                    member, is_list = route.query[key]
+                    params[member] = values if is_list else values[0]
+            operation = self._operations.get(route.operation)
+            if operation is None:
+                raise client_exception(
+                    f"{route.operation} is not implemented by pcr-sdk's local backend"
+                )
+            return operation(params)
+        raise ServiceError(
+            "UnknownOperationException", f"no operation at {request.method} {url.path}"
+        )
+
+
+class JsonEndpoint:
+    """A `before-send` handler serving a json-protocol service (CloudWatch Logs)."""
+
+    def __init__(self, operations: Mapping[str, Operation]) -> None:
+        self._operations = dict(operations)
+
+    def __call__(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        header: object = request.headers.get("X-Amz-Target")  # bytes at run time, str in stubs
+        target = header.decode() if isinstance(header, bytes) else str(header or "")
+        name = target.rsplit(".", 1)[-1]
+        headers = {"Content-Type": "application/x-amz-json-1.1"}
+        url = request.url
+        _claim(request)
+        try:
+            operation = self._operations.get(name)
+            if operation is None:
+                raise ServiceError(
+                    "InvalidOperationException",
+                    f"{name or target!r} is not implemented by pcr-sdk's local backend",
+                )
+            body = operation(_load_object(_body_text(request)))
+        except ServiceError as err:
+            logger.debug("local %s -> %s", target, err)
+            payload = json.dumps({"__type": err.code, "message": err.message}).encode()
+            return _response(url, err.status, payload, headers)
+        return _response(url, 200, json.dumps(body).encode(), headers)

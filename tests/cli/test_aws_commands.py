@@ -1,0 +1,267 @@
+"""The AWS commands against a mocked account (`MotoWorld`): submit, status, outputs, wait,
+logs, cancel, and the two scoped maintenance commands."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from pcr_sdk import JobSubmitter, SilentProgress
+from pcr_sdk.cli._runtime import Runtime
+from pcr_sdk.testing import MotoWorld
+from tests.cli._helpers import assert_clean_exit, invoke, lines, write_jobs
+
+SUM_PRODUCT = ['{"x": 2, "y": 3}', '{"x": 10, "y": 4}', '{"x": -1, "y": 7}']
+EXPECTED = ['{"x+y":5,"x*y":6}', '{"x+y":14,"x*y":40}', '{"x+y":6,"x*y":-7}']
+
+
+def _where(world: MotoWorld) -> list[str]:
+    return ["--queue", world.queue, "--bucket", world.bucket]
+
+
+def _submit(world: MotoWorld, aws: Runtime, tmp_path: Path, *extra: str) -> str:
+    jobs = write_jobs(tmp_path / "jobs.jsonl", SUM_PRODUCT)
+    result = invoke(["submit", str(jobs), *_where(world), "--image", "img:1", *extra], obj=aws)
+    assert_clean_exit(result, 0)
+    (batch_id,) = lines(result.stdout)
+    return batch_id
+
+
+def _definition_status(world: MotoWorld, name: str) -> list[str]:
+    found = world.clients.batch.describe_job_definitions(jobDefinitionName=name)
+    return [d["status"] for d in found["jobDefinitions"]]
+
+
+def _submitter(world: MotoWorld, name: str) -> JobSubmitter:
+    return JobSubmitter(
+        name,
+        world.queue,
+        "img:1",
+        world.bucket,
+        clients=world.clients,
+        progress=SilentProgress(),
+        sleep=lambda seconds: None,
+        gpus=0,
+        vcpus=1,
+    )
+
+
+def test_submit_then_status_outputs_and_wait(
+    world: MotoWorld, aws: Runtime, tmp_path: Path
+) -> None:
+    batch_id = _submit(world, aws, tmp_path, "--name", "cli-test", "--memory", "512")
+    assert batch_id.startswith("cli-test_")
+    assert _definition_status(world, batch_id) == ["ACTIVE"]  # the jobs still need it
+    assert [c.job_name for c in world.submitted()] == [batch_id] * 3
+
+    status = invoke(["status", batch_id, *_where(world)], obj=aws)
+    assert_clean_exit(status, 0)
+    assert json.loads(status.stdout) == {
+        "batch_id": batch_id,
+        "jobs": 3,
+        "counts": {"SUCCEEDED": 3},
+        "outputs": 3,
+    }
+    assert "SUCCEEDED" in status.stderr
+
+    outputs = invoke(["outputs", batch_id, *_where(world)], obj=aws)
+    assert_clean_exit(outputs, 0)
+    assert lines(outputs.stdout) == EXPECTED
+
+    waited = invoke(["wait", batch_id, *_where(world)], obj=aws)
+    assert_clean_exit(waited, 0)
+    assert lines(waited.stdout) == EXPECTED
+    assert "summary" in waited.stderr
+    assert _definition_status(world, batch_id) == ["INACTIVE"]  # wait cleaned up
+
+
+def test_submit_wait_with_a_failed_job(world: MotoWorld, aws: Runtime, tmp_path: Path) -> None:
+    world.script.fail(index=1, exit_code=3, log_lines=["loading", "ValueError: boom"])
+    jobs = write_jobs(tmp_path / "jobs.jsonl", SUM_PRODUCT)
+    result = invoke(["submit", str(jobs), *_where(world), "--image", "i", "--wait"], obj=aws)
+    assert_clean_exit(result, 1)
+    assert lines(result.stdout) == [EXPECTED[0], "null", EXPECTED[2]]
+    assert "ValueError: boom" in result.stderr  # the failed job's log tail
+    call = world.submitted()[0]
+    assert _definition_status(world, call.job_definition.split("/")[-1].split(":")[0]) == [
+        "INACTIVE"
+    ]
+
+
+def test_run_on_aws_is_submit_wait(world: MotoWorld, aws: Runtime, tmp_path: Path) -> None:
+    jobs = write_jobs(tmp_path / "jobs.jsonl", SUM_PRODUCT)
+    result = invoke(["run", str(jobs), *_where(world), "--image", "i", "--vcpus", "2"], obj=aws)
+    assert_clean_exit(result, 0)
+    assert lines(result.stdout) == EXPECTED
+
+
+def test_logs_prints_the_tail(world: MotoWorld, aws: Runtime) -> None:
+    world.script.fail(index=0, exit_code=1, log_lines=["one", "two", "three"])
+    with _submitter(world, "logs") as submitter:
+        job_id = submitter.submit_job({"x": 1, "y": 1})
+        submitter.wait_until_jobs_finished()
+    result = invoke(["logs", job_id, "--tail", "2"], obj=aws)
+    assert_clean_exit(result, 0)
+    assert lines(result.stdout) == ["two", "three"]
+
+
+def test_logs_of_an_unknown_job(aws: Runtime) -> None:
+    result = invoke(["logs", "no-such-job"], obj=aws)
+    assert_clean_exit(result, 1)
+    assert "no job no-such-job" in result.stderr
+
+
+def test_logs_of_a_job_not_started(slow_world: MotoWorld, slow_aws: Runtime) -> None:
+    job_id = _submitter(slow_world, "early").submit_job({"x": 1, "y": 1})
+    result = invoke(["logs", job_id], obj=slow_aws)
+    assert_clean_exit(result, 1)
+    assert "has no log stream" in result.stderr
+
+
+def test_status_errors_are_one_line(aws: Runtime, world: MotoWorld) -> None:
+    bad = invoke(["status", "not-a-batch-id", "--queue", world.queue], obj=aws)
+    assert_clean_exit(bad, 2)
+    assert "is not a batch id" in bad.stderr
+    unknown_id = "ghost_6f1c1bd6-4d2c-4f0c-9d7e-1d0b7f2c7a11"
+    unknown = invoke(["status", unknown_id, "--queue", world.queue], obj=aws)
+    assert_clean_exit(unknown, 1)
+    assert f"no jobs of batch {unknown_id}" in unknown.stderr
+    assert len(lines(unknown.stderr)) == 1
+
+
+def test_cancel_terminates_unfinished_jobs(slow_world: MotoWorld, slow_aws: Runtime) -> None:
+    submitter = _submitter(slow_world, "to-cancel")
+    ids = [submitter.submit_job({"x": i, "y": 1}) for i in range(3)]
+    batch_id = submitter.get_batch_id()
+    result = invoke(
+        ["cancel", batch_id, "--queue", slow_world.queue, "--reason", "test says stop"],
+        obj=slow_aws,
+    )
+    assert_clean_exit(result, 0)
+    report = json.loads(result.stdout)
+    assert report == {
+        "batch_id": batch_id,
+        "jobs": 3,
+        "terminated": 3,
+        "counts": {"FAILED": 3},
+    }
+    details = slow_world.clients.batch.describe_jobs(jobs=ids)["jobs"]
+    assert {d["statusReason"] for d in details} == {"test says stop"}
+    assert _definition_status(slow_world, batch_id) == ["INACTIVE"]
+
+
+def test_cleanup_touches_only_pcr_definitions(slow_world: MotoWorld, slow_aws: Runtime) -> None:
+    foreign = slow_world.register_job_definition("not-ours")
+    leftover = _submitter(slow_world, "leftover")  # registered, never closed: an orphan
+    busy = _submitter(slow_world, "busy")
+    busy.submit_job({"x": 1, "y": 1})  # unfinished: its definition is still in use
+
+    listed = invoke(["cleanup", "--dry-run"], obj=slow_aws)
+    assert_clean_exit(listed, 0)
+    assert leftover.get_batch_id() in listed.stderr
+    assert busy.get_batch_id() in listed.stderr
+    assert "not-ours" not in listed.stderr
+    assert listed.stdout == ""
+
+    declined = invoke(["cleanup"], obj=slow_aws, input="n\n")
+    assert_clean_exit(declined, 1)
+    assert "Deregister 1 job definition(s)?" in declined.stderr
+    assert _definition_status(slow_world, leftover.get_batch_id()) == ["ACTIVE"]
+
+    confirmed = invoke(["cleanup"], obj=slow_aws, input="y\n")
+    assert_clean_exit(confirmed, 0)
+    assert lines(confirmed.stdout) == [leftover.registry.arn]
+    assert _definition_status(slow_world, leftover.get_batch_id()) == ["INACTIVE"]
+    assert _definition_status(slow_world, busy.get_batch_id()) == ["ACTIVE"]
+
+    forced = invoke(["cleanup", "--yes", "--include-in-use"], obj=slow_aws)
+    assert_clean_exit(forced, 0)
+    assert lines(forced.stdout) == [busy.registry.arn]
+    assert _definition_status(slow_world, busy.get_batch_id()) == ["INACTIVE"]
+    assert _definition_status(slow_world, "not-ours") == ["ACTIVE"]
+    assert foreign.endswith("not-ours:1")
+
+    nothing = invoke(["cleanup", "--yes"], obj=slow_aws)
+    assert_clean_exit(nothing, 0)
+    assert "nothing to do" in nothing.stderr
+
+
+def _runnable(world: MotoWorld, job_ids: list[str]) -> None:
+    for _ in range(3):  # SUBMITTED -> PENDING -> RUNNABLE: the harness moves a step per describe
+        world.clients.batch.describe_jobs(jobs=job_ids)
+
+
+def _failed_ids(world: MotoWorld) -> list[str]:
+    found = world.clients.batch.list_jobs(jobQueue=world.queue, jobStatus="FAILED")
+    return sorted(s["jobId"] for s in found["jobSummaryList"])
+
+
+def test_stop_runnable_touches_only_pcr_jobs(slow_world: MotoWorld, slow_aws: Runtime) -> None:
+    batch = slow_world.clients.batch
+    ours = _submitter(slow_world, "stuck")
+    first = [ours.submit_job({"x": i, "y": 1}) for i in range(2)]
+    definition = slow_world.register_job_definition("foreign")
+    foreign = batch.submit_job(
+        jobName="foreign", jobQueue=slow_world.queue, jobDefinition=definition
+    )
+    _runnable(slow_world, [*first, foreign["jobId"]])
+
+    declined = invoke(["stop-runnable", slow_world.queue], obj=slow_aws, input="n\n")
+    assert_clean_exit(declined, 1)
+    assert all(job_id in declined.stderr for job_id in first)
+    assert foreign["jobId"] not in declined.stderr
+    assert "leaving alone 1 RUNNABLE job(s) not submitted by pcr-sdk" in declined.stderr
+    assert "Terminate 2 RUNNABLE job(s) in pcr-test-queue? [y/N]" in declined.stderr
+    assert declined.stdout == ""
+    assert _failed_ids(slow_world) == []
+
+    second = [ours.submit_job({"x": i, "y": 2}) for i in range(2)]
+    _runnable(slow_world, second)  # (the harness moved the first ones on to STARTING)
+    stopped = invoke(["stop-runnable", slow_world.queue, "--yes"], obj=slow_aws)
+    assert_clean_exit(stopped, 0)
+    assert sorted(lines(stopped.stdout)) == sorted(second)
+    assert _failed_ids(slow_world) == sorted(second)
+
+
+def test_a_question_without_an_answer_changes_nothing(
+    slow_world: MotoWorld, slow_aws: Runtime
+) -> None:
+    orphan = _submitter(slow_world, "orphan")
+    result = invoke(["cleanup"], obj=slow_aws, input="")
+    assert_clean_exit(result, 1)
+    assert "no answer on stdin; pass --yes" in result.stderr
+    assert _definition_status(slow_world, orphan.get_batch_id()) == ["ACTIVE"]
+
+
+COMMANDS = [
+    "demo", "run", "submit", "status", "wait", "outputs", "logs", "cancel", "cleanup",
+    "stop-runnable",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = invoke([command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage: pcr " + command in result.stdout
+
+
+def test_version() -> None:
+    result = invoke(["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("pcr-sdk ")
+
+
+def test_default_clients_are_built_inside_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    batch_id = "b_6f1c1bd6-4d2c-4f0c-9d7e-1d0b7f2c7a11"
+    result = invoke(["status", batch_id, "--queue", "q"])  # no region: fails before any request
+    assert_clean_exit(result, 1)
+    assert result.stderr == "pcr: error: You must specify a region.\n"

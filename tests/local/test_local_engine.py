@@ -1,0 +1,177 @@
+"""The Batch engine with a scripted launcher: every status of the lifecycle, deterministically."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pcr_sdk.local._engine import BatchEngine
+from pcr_sdk.local._logs import LogStore
+from pcr_sdk.local._process import ContainerRun, LineSink, ProcessHandle
+
+
+class _Handle:
+    def __init__(self, sink: LineSink) -> None:
+        self.sink = sink
+        self.exit_code = 0
+        self.done = threading.Event()
+
+    def finish(self, exit_code: int) -> None:
+        self.exit_code = exit_code
+        self.done.set()
+
+    def wait(self) -> int:
+        self.done.wait()
+        return self.exit_code
+
+    def kill(self) -> None:
+        self.finish(137)
+
+
+class _Launcher:
+    """Starts nothing: each start blocks until the test opens the gate for that job."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, threading.Event] = {}
+        self.handles: dict[str, _Handle] = {}
+        self.started = threading.Condition()
+        self.runs: list[ContainerRun] = []
+
+    def gate(self, job_id: str) -> threading.Event:
+        with self.started:
+            return self.gates.setdefault(job_id, threading.Event())
+
+    def start(self, run: ContainerRun, sink: LineSink) -> ProcessHandle:
+        self.gate(run.job_id).wait()
+        handle = _Handle(sink)
+        sink(f"started {run.job_id}")
+        with self.started:
+            self.runs.append(run)
+            self.handles[run.job_id] = handle
+            self.started.notify_all()
+        return handle
+
+    def handle(self, job_id: str) -> _Handle:
+        with self.started:
+            self.started.wait_for(lambda: job_id in self.handles, timeout=5)
+            return self.handles[job_id]
+
+
+@pytest.fixture
+def launcher() -> _Launcher:
+    return _Launcher()
+
+
+@pytest.fixture
+def engine(launcher: _Launcher) -> Iterator[BatchEngine]:
+    ids = (uuid.UUID(int=n) for n in range(1, 10_000))
+    engine = BatchEngine(
+        launcher,
+        LogStore(clock_ms=lambda: 42),
+        queue="q",
+        region="us-east-1",
+        max_parallel=1,
+        clock=lambda: 1_700_000_000.0,
+        new_id=lambda: next(ids),
+    )
+    yield engine
+    for gate in launcher.gates.values():
+        gate.set()
+    engine.close()
+
+
+def _definition(engine: BatchEngine) -> str:
+    answer = engine.register_job_definition(
+        {"jobDefinitionName": "d", "type": "container", "containerProperties": {"image": "img"}}
+    )
+    return str(answer["jobDefinitionArn"])
+
+
+def _submit(engine: BatchEngine, definition: str, **extra: Any) -> str:
+    request = {"jobName": "j", "jobQueue": "q", "jobDefinition": definition, **extra}
+    return str(engine.submit_job(request)["jobId"])
+
+
+def _status(engine: BatchEngine, job_id: str) -> dict[str, Any]:
+    jobs: list[dict[str, Any]] = engine.describe_jobs({"jobs": [job_id]})["jobs"]
+    return jobs[0]
+
+
+def _until(engine: BatchEngine, job_id: str, status: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 5
+    pause = threading.Event()
+    while (job := _status(engine, job_id))["status"] != status:
+        assert time.monotonic() < deadline, f"{job_id} stuck in {job['status']}, not {status}"
+        pause.wait(0.005)
+    return job
+
+
+def test_every_status_in_order(engine: BatchEngine, launcher: _Launcher) -> None:
+    definition = _definition(engine)
+    first = _submit(engine, definition)
+    second = _submit(engine, definition, dependsOn=[{"jobId": first}])
+    assert _status(engine, first)["status"] == "SUBMITTED"  # the scheduler is not running yet
+
+    engine.start()
+    _until(engine, first, "STARTING")  # holds the only slot; the launch is gated
+    assert _status(engine, second)["status"] == "PENDING"
+    launcher.gate(first).set()
+    running = _until(engine, first, "RUNNING")
+    assert running["startedAt"] == 1_700_000_000_000
+    assert running["container"]["logStreamName"].startswith("d/default/")
+    launcher.handle(first).finish(0)
+    done = _until(engine, first, "SUCCEEDED")
+    assert done["statusReason"] == "Essential container in task exited"
+    _until(engine, second, "STARTING")
+    launcher.gate(second).set()
+    launcher.handle(second).finish(0)
+    _until(engine, second, "SUCCEEDED")
+
+    assert [run.job_id for run in launcher.runs] == [first, second]
+    assert launcher.runs[0].environment["AWS_BATCH_JOB_ID"] == first
+    assert launcher.runs[0].environment["AWS_BATCH_JQ_NAME"] == "q"
+    assert launcher.runs[0].image == "img"
+
+
+def test_a_queued_job_stays_runnable_while_the_slot_is_taken(
+    engine: BatchEngine, launcher: _Launcher
+) -> None:
+    definition = _definition(engine)
+    first = _submit(engine, definition)
+    second = _submit(engine, definition)
+    engine.start()
+    launcher.gate(first).set()
+    _until(engine, first, "RUNNING")
+    assert _status(engine, second)["status"] == "RUNNABLE"
+
+    engine.cancel_job({"jobId": second, "reason": "changed my mind"})
+    cancelled = _until(engine, second, "FAILED")
+    assert cancelled["statusReason"] == "changed my mind"
+    engine.terminate_job({"jobId": first, "reason": "stop"})
+    terminated = _until(engine, first, "FAILED")
+    assert terminated["statusReason"] == "stop"
+    assert terminated["container"]["exitCode"] == 137
+    assert launcher.gates.keys() == {first}  # the cancelled job never started
+
+
+def test_retry_goes_back_to_runnable(engine: BatchEngine, launcher: _Launcher) -> None:
+    job_id = _submit(engine, _definition(engine), retryStrategy={"attempts": 2})
+    engine.start()
+    launcher.gate(job_id).set()
+    first = launcher.handle(job_id)
+    with launcher.started:
+        del launcher.handles[job_id]
+    first.finish(5)
+    second = launcher.handle(job_id)
+    retried = _status(engine, job_id)
+    assert retried["status"] in ("STARTING", "RUNNING")
+    assert [a["container"]["exitCode"] for a in retried["attempts"]] == [5]
+    second.finish(0)
+    done = _until(engine, job_id, "SUCCEEDED")
+    assert [a["container"]["exitCode"] for a in done["attempts"]] == [5, 0]
+    assert [run.attempt for run in launcher.runs] == [1, 2]

@@ -1,0 +1,224 @@
+"""The local backend's parts without processes: public API, launcher argv and env, logs, wire."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from botocore.awsrequest import AWSPreparedRequest
+from botocore.compat import HTTPHeaders
+from botocore.exceptions import ClientError
+
+import pcr_sdk.local
+from pcr_sdk.local import LocalBackend
+from pcr_sdk.local._logs import LogStore
+from pcr_sdk.local._process import ContainerRun, LaunchError, LocalLauncher, exit_status
+from pcr_sdk.local._wire import JsonEndpoint, RestJsonEndpoint, ServiceError, service_model
+
+
+def test_public_surface() -> None:
+    assert pcr_sdk.local.__all__ == ["LocalBackend"]
+    public = {name for name in vars(pcr_sdk.local) if not name.startswith("_")}
+    assert public - {"annotations"} == {"LocalBackend"}
+
+
+def test_constructor_checks_its_arguments() -> None:
+    with pytest.raises(TypeError, match="argv list"):
+        LocalBackend("python worker.py")
+    with pytest.raises(ValueError, match="max_parallel"):
+        LocalBackend(["x"], max_parallel=0)
+    with pytest.raises(ValueError, match="timeout_scale"):
+        LocalBackend(["x"], timeout_scale=0)
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = LocalBackend(["x"]).clients
+
+
+def _run(**changes: Any) -> ContainerRun:
+    fields: dict[str, Any] = {
+        "job_id": "abc:2",
+        "attempt": 1,
+        "image": "repo/worker:1",
+        "command": None,
+        "definition_command": ("python", "/app/worker.py"),
+        "environment": {"S3_JOB_BUCKET": "b", "AWS_BATCH_JOB_ID": "abc:2"},
+    }
+    fields.update(changes)
+    return ContainerRun(**fields)
+
+
+def _launcher(command: Any = None, **options: Any) -> LocalLauncher:
+    return LocalLauncher(
+        command,
+        endpoint_url="http://127.0.0.1:4566",
+        region="eu-central-1",
+        parent_environ={
+            "PATH": "/bin",
+            "HOME": "/home/me",
+            "PYTHONPATH": "/src",
+            "LC_ALL": "C.UTF-8",
+            "AWS_ACCESS_KEY_ID": "AKIAREAL",
+            "AWS_PROFILE": "prod",
+            "DOCKER_HOST": "unix:///run/docker.sock",
+            "SECRET_TOKEN": "x",
+        },
+        **options,
+    )
+
+
+def test_command_precedence() -> None:
+    mapping = _launcher({"repo/worker:1": ["python", "local.py"]})
+    assert mapping.command(_run()) == ("python", "local.py")
+    assert mapping.command(_run(image="other")) == ("python", "/app/worker.py")
+    assert mapping.command(_run(command=("python", "override.py"))) == ("python", "override.py")
+    assert _launcher(["run-it"]).command(_run()) == ("run-it",)
+    with pytest.raises(LaunchError, match="no local command"):
+        _launcher().argv_and_env(_run(definition_command=None))
+
+
+def test_local_process_environment() -> None:
+    argv, env = _launcher(["run-it"], extra_env={"EXTRA": "1"}).argv_and_env(_run())
+    assert argv == ["run-it"]
+    assert env["PATH"] == "/bin"
+    assert env["PYTHONPATH"] == "/src"
+    assert env["LC_ALL"] == "C.UTF-8"
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+    assert env["AWS_ACCESS_KEY_ID"] != "AKIAREAL"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-central-1"
+    assert env["S3_JOB_BUCKET"] == "b"
+    assert env["EXTRA"] == "1"
+    assert "AWS_PROFILE" not in env
+    assert "SECRET_TOKEN" not in env
+    assert "DOCKER_HOST" not in env
+
+
+def test_docker_argv() -> None:
+    argv, env = _launcher(docker=True, extra_env={"EXTRA": "1"}).argv_and_env(_run())
+
+    assert argv[:7] == ["docker", "run", "--rm", "--network", "host", "--name", "pcr-local-abc-2-1"]
+    assert argv[-3:] == ["repo/worker:1", "python", "/app/worker.py"]
+    pairs = dict(argv[i + 1].split("=", 1) for i, part in enumerate(argv) if part == "-e")
+    assert pairs["S3_JOB_BUCKET"] == "b"
+    assert pairs["AWS_BATCH_JOB_ID"] == "abc:2"
+    assert pairs["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+    assert pairs["EXTRA"] == "1"
+    assert "PATH" not in pairs  # the image's own PATH applies inside the container
+    assert env["DOCKER_HOST"] == "unix:///run/docker.sock"  # for the docker CLI itself
+    assert "AWS_ACCESS_KEY_ID" not in env
+    no_command, _ = _launcher(docker=True).argv_and_env(_run(definition_command=None))
+    assert no_command[-1] == "repo/worker:1"  # the image's own CMD
+
+
+def test_exit_status_of_a_killed_process() -> None:
+    assert exit_status(-9) == 137
+    assert exit_status(3) == 3
+
+
+def test_log_events_paging() -> None:
+    clock = iter(range(1000, 2000))
+    logs = LogStore(clock_ms=lambda: next(clock))
+    for n in range(5):
+        logs.append("s", f"line {n}")
+
+    def page(**params: Any) -> tuple[list[str], str, str]:
+        answer = logs.get_log_events(
+            {"logGroupName": "/aws/batch/job", "logStreamName": "s", **params}
+        )
+        messages = [event["message"] for event in answer["events"]]
+        return messages, answer["nextForwardToken"], answer["nextBackwardToken"]
+
+    assert page(limit=2)[0] == ["line 3", "line 4"]
+    head, forward, _ = page(limit=2, startFromHead=True)
+    assert head == ["line 0", "line 1"]
+    middle, forward, _ = page(limit=2, nextToken=forward)
+    assert middle == ["line 2", "line 3"]
+    last, end, _ = page(limit=2, nextToken=forward)
+    assert last == ["line 4"]
+    assert page(limit=2, nextToken=end)[:2] == ([], end)  # no news: the same token again
+    _, _, backward = page(limit=2)
+    assert page(limit=2, nextToken=backward)[0] == ["line 1", "line 2"]
+    assert page(startTime=1002, endTime=1004)[0] == ["line 2", "line 3"]
+    with pytest.raises(ServiceError, match="log stream"):
+        logs.get_log_events({"logGroupName": "/aws/batch/job", "logStreamName": "other"})
+    with pytest.raises(ServiceError, match="log group"):
+        logs.get_log_events({"logGroupName": "/elsewhere", "logStreamName": "s"})
+
+
+def _request(method: str, url: str, body: bytes, **headers: str) -> AWSPreparedRequest:
+    http_headers = HTTPHeaders()
+    for name, value in headers.items():
+        http_headers[name] = value
+    return AWSPreparedRequest(method, url, http_headers, body, stream_output=False)
+
+
+def test_rest_json_routing_and_errors() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def untag(params: dict[str, Any]) -> dict[str, Any]:
+        seen.append(params)
+        return {}
+
+    def refuse(params: dict[str, Any]) -> dict[str, Any]:
+        raise ServiceError("ClientException", f"no {params['jobId']}")
+
+    endpoint = RestJsonEndpoint(
+        service_model("batch"), {"UntagResource": untag, "CancelJob": refuse}
+    )
+    arn = "arn:aws:batch:us-east-1:123456789012:job/abc"
+    response = endpoint(
+        _request("DELETE", f"https://h/v1/tags/{quote(arn, safe='')}?tagKeys=a&tagKeys=b", b"")
+    )
+    assert response.status_code == 200
+    assert seen == [{"resourceArn": arn, "tagKeys": ["a", "b"]}]
+
+    refused = endpoint(_request("POST", "https://h/v1/canceljob", b'{"jobId": "j", "reason": "r"}'))
+    assert refused.status_code == 400
+    assert refused.headers["x-amzn-ErrorType"] == "ClientException"
+    assert json.loads(refused.content) == {"message": "no j"}
+    missing = endpoint(_request("POST", "https://h/v1/submitjob", b"{}"))
+    assert b"not implemented" in missing.content
+
+
+def test_json_target_routing() -> None:
+    endpoint = JsonEndpoint({"GetLogEvents": lambda params: {"events": [], "seen": params}})
+    ok = endpoint(
+        _request(
+            "POST", "https://h/", b'{"a": 1}', **{"X-Amz-Target": "Logs_20140328.GetLogEvents"}
+        )
+    )
+    assert json.loads(ok.content) == {"events": [], "seen": {"a": 1}}
+    unknown = endpoint(
+        _request("POST", "https://h/", b"{}", **{"X-Amz-Target": "Logs.PutLogEvents"})
+    )
+    assert unknown.status_code == 400
+    assert json.loads(unknown.content)["__type"] == "InvalidOperationException"
+
+
+def test_unimplemented_operations_fail_like_aws(tmp_path: Path) -> None:
+    with LocalBackend(["true"], cwd=tmp_path) as local:
+        with pytest.raises(ClientError, match="not implemented"):
+            local.clients.batch.describe_compute_environments()
+        with pytest.raises(ClientError, match="not implemented"):
+            local.clients.logs.describe_log_groups()
+        # clients made later from the backend's session are answered locally too
+        batch = local.session.client("batch")
+        assert batch.describe_job_queues()["jobQueues"][0]["jobQueueName"] == local.queue
+        batch.close()
+
+
+def test_answered_requests_never_reach_an_active_moto_mock() -> None:
+    from moto import mock_aws
+    from moto.batch.models import batch_backends
+
+    with mock_aws(), LocalBackend(["true"]) as local:
+        batch = local.session.client("batch")  # the AWS endpoint URL, as a user would make it
+        batch.register_job_definition(
+            jobDefinitionName="only-local", type="container", containerProperties={"image": "i"}
+        )
+        assert local.clients.batch.describe_job_definitions(jobDefinitionName="only-local")[
+            "jobDefinitions"
+        ]
+        assert not batch_backends["123456789012"]["us-east-1"].describe_job_definitions()
+        batch.close()
