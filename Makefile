@@ -35,7 +35,7 @@ pytest: $(STAMP_DEV)
 test: lint typecheck pytest
 
 bench: $(STAMP_DEV)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -68,3 +68,11 @@ def test_fractional_rate_spaces_calls() -> None:
 def test_rate_must_be_positive(rate: float) -> None:
     with pytest.raises(ValueError, match="rate"):
         RateGovernor.per_second(rate)
+
+
+def test_a_sleep_that_does_not_move_the_clock_never_hangs() -> None:
+    sleeps: list[float] = []
+    governor = RateGovernor(1, 0.5, clock=lambda: 0.0, sleep=sleeps.append)
+    for _ in range(3):
+        governor.acquire()
+    assert sleeps == [0.5, 1.0]  # each reserved slot waited for once, then the call goes out
