@@ -144,8 +144,19 @@ def run_workloads(n: int, latency: float) -> list[Phase]:
     return results
 
 
+class _Events:
+    def register_first(self, *_: Any, **__: Any) -> None:
+        return None
+
+
+class _Meta:
+    events = _Events()
+
+
 class _FakeBatch:
     """Just enough Batch for the memory measurement: arrays that finish at once."""
+
+    meta = _Meta()
 
     def __init__(self) -> None:
         self.sizes: dict[str, int] = {}

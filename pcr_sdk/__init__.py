@@ -32,14 +32,17 @@ from pcr_sdk._private.errors import (
 )
 from pcr_sdk._private.facade import JobSubmitter
 from pcr_sdk._private.governor import RateGovernor
+from pcr_sdk._private.logs import LogReader
 from pcr_sdk._private.models import (
     BatchId,
     BatchName,
+    FailureKind,
     JobDefinitionSpec,
     JobResult,
     JobSpec,
     JobState,
     JobStatus,
+    S3Encryption,
     SubmittedJob,
 )
 from pcr_sdk._private.poller import Poller, PollProgress
@@ -61,6 +64,7 @@ __all__ = [
     "BatchName",
     "BatchRegistry",
     "BucketNotFoundError",
+    "FailureKind",
     "InputStore",
     "InvalidBatchNameError",
     "InvalidJobSpecError",
@@ -72,6 +76,7 @@ __all__ = [
     "JobState",
     "JobStatus",
     "JobSubmitter",
+    "LogReader",
     "OutputError",
     "OutputMalformedError",
     "OutputNotFoundError",
@@ -82,6 +87,7 @@ __all__ = [
     "PrintProgress",
     "ProgressReporter",
     "RateGovernor",
+    "S3Encryption",
     "SilentProgress",
     "SubmittedJob",
     "Submitter",

@@ -108,6 +108,8 @@ def test_exact_s3_layout_and_environment_contract() -> None:
         assert call.job_name == BATCH_ID
         assert call.timeout_seconds == 20 * 3600
         assert call.job_definition.endswith(f"job-definition/{BATCH_ID}:1")
+        submission = call.tags.pop("pcr:submission")  # one-time token, for lost responses
+        assert len(submission) == 32
         assert call.tags == {"pcr:batch-id": BATCH_ID, "pcr:index": "0"}
         submitter.close()
 

@@ -17,6 +17,7 @@ EXPECTED = {
     "PollProgress", "Poller", "PrintProgress", "ProgressReporter", "RateGovernor",
     "SilentProgress", "SubmittedJob", "Submitter", "ThrottledError", "UnknownDependencyError",
     "WaitTimeoutError", "WorkerEnvironmentError", "__version__",
+    "FailureKind", "LogReader", "S3Encryption",
 }  # fmt: skip
 
 

@@ -62,6 +62,10 @@ class BatchLayout:
     def output_key(self, index: int) -> str:
         return f"{self.prefix(index)}/{OUTPUT_NAME}"
 
+    @property
+    def manifest_prefix(self) -> str:
+        return f"{self.root}/manifest/"
+
     def array_inputs_key(self, base_index: int) -> str:
         """The packed inputs of the array whose first child is job `base_index`."""
         return f"{self.root}/arrays/{base_index:06d}.pack"

@@ -104,11 +104,23 @@ class BatchClosedError(PcrError):
 
 
 class WaitTimeoutError(PcrError, TimeoutError):
-    """Waiting for the batch ran out of time; `unfinished` maps job id to its last status."""
+    """Waiting ran out of time.
 
-    def __init__(self, message: str, *, unfinished: dict[str, str]) -> None:
+    `unfinished` maps each unfinished job id to its last status; `runnable_seconds` says how
+    long each job still RUNNABLE has waited for compute capacity (a queue with no capacity
+    keeps jobs RUNNABLE forever).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        unfinished: dict[str, str],
+        runnable_seconds: dict[str, float] | None = None,
+    ) -> None:
         super().__init__(message)
         self.unfinished = unfinished
+        self.runnable_seconds = runnable_seconds or {}
 
 
 class WorkerEnvironmentError(PcrError):

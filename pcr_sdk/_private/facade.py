@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 import boto3
+from pydantic import SecretStr
 
 from pcr_sdk._private.clients import AwsClients
 from pcr_sdk._private.contract import BatchLayout
@@ -22,6 +23,7 @@ from pcr_sdk._private.errors import (
     OutputError,
     PcrInputError,
     UnknownDependencyError,
+    WaitTimeoutError,
 )
 from pcr_sdk._private.governor import (
     DEFAULT_BATCH_RATE,
@@ -30,13 +32,17 @@ from pcr_sdk._private.governor import (
     Sleep,
     shared_batch_governor,
 )
+from pcr_sdk._private.logs import LogReader
+from pcr_sdk._private.manifest import ArrayRecord, BatchRecord, Manifest
 from pcr_sdk._private.models import (
     BatchId,
+    FailureKind,
     JobDefinitionSpec,
     JobResult,
     JobSpec,
     JobState,
     JobStatus,
+    S3Encryption,
     SubmittedJob,
 )
 from pcr_sdk._private.poller import Poller
@@ -83,6 +89,9 @@ class JobSubmitter:
         clients: AwsClients | None = None,
         governor: RateGovernor | None = None,
         io_workers: int = DEFAULT_IO_WORKERS,
+        cancel_on_error: bool = False,
+        expected_bucket_owner: str | None = None,
+        encryption: S3Encryption | None = None,
         progress: ProgressReporter | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
@@ -108,11 +117,15 @@ class JobSubmitter:
         ):
             raise PcrInputError("pass either clients, or a session / credentials, not both")
         if clients is None:
+            # the secret lives only as a SecretStr until boto3 takes it: never in our attributes,
+            # reprs, logs or errors
+            secret = SecretStr(aws_secret_access_key) if aws_secret_access_key else None
             session = session or boto3.Session(
                 aws_access_key_id=aws_access_key_id,
-                aws_secret_access_key=aws_secret_access_key,
+                aws_secret_access_key=secret.get_secret_value() if secret else None,
                 region_name=aws_region,
             )
+            del secret, aws_secret_access_key
             clients = AwsClients.from_session(session, region_name=aws_region)
 
         governor = _governor(governor, clock, sleep)
@@ -128,10 +141,13 @@ class JobSubmitter:
             request_throttling_milliseconds=request_throttling_milliseconds,
             governor=governor,
             io_workers=io_workers,
+            expected_bucket_owner=expected_bucket_owner,
+            encryption=encryption,
             progress=progress,
             clock=clock,
             sleep=sleep,
         )
+        self.cancel_on_error = cancel_on_error
 
     @classmethod
     def attach(
@@ -147,6 +163,8 @@ class JobSubmitter:
         request_throttling_milliseconds: float = 200,
         governor: RateGovernor | None = None,
         io_workers: int = DEFAULT_IO_WORKERS,
+        expected_bucket_owner: str | None = None,
+        encryption: S3Encryption | None = None,
         progress: ProgressReporter | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
@@ -171,19 +189,56 @@ class JobSubmitter:
             request_throttling_milliseconds=request_throttling_milliseconds,
             governor=governor,
             io_workers=io_workers,
+            expected_bucket_owner=expected_bucket_owner,
+            encryption=encryption,
             progress=progress,
             clock=clock,
             sleep=sleep,
         )
-        found = find_batch_jobs(
-            clients.batch, job_queue=job_queue, batch_id=batch_id, governor=governor
-        )
-        for job, state in found:
+        self._reattach(governor)
+        return self
+
+    def _reattach(self, governor: RateGovernor) -> None:
+        """Rebuild the job list from the manifest, then add what only AWS Batch knows."""
+        loaded = Manifest.load(self.store)
+        for job in loaded.all_jobs():
             self._record(job)
+        for array in loaded.arrays:
+            self._arrays[array.array_id] = array.size
+        known = {job.index: job.job_id for job in self._jobs.values()}
+        found = find_batch_jobs(
+            self.clients.batch,
+            job_queue=self.job_queue,
+            batch_id=str(self._batch_id),
+            governor=governor,
+        )
+        recovered = 0
+        for job, state in found:
+            if job.index in known and known[job.index] != job.job_id:
+                logger.warning(
+                    "job %d of %s: manifest says %s, AWS Batch also has %s; keeping the manifest's",
+                    job.index, self._batch_id, known[job.index], job.job_id,
+                )  # fmt: skip
+                continue
+            if job.index not in known:
+                self._record(job)
+                if job.array_id is None:
+                    self.manifest.add(job)
+                recovered += 1
             if state is not None:
                 self._states[job.job_id] = state
-        logger.info("attached to batch %s: %d jobs", batch_id, len(self._jobs))
-        return self
+        for array_id in {j.array_id for j, _ in found if j.array_id} - set(self._arrays):
+            children = [j for j, _ in found if j.array_id == array_id]
+            self._arrays[array_id] = len(children)
+            base = min(c.index for c in children)
+            self.manifest.add_array(
+                ArrayRecord(array_id, base, len(children), children[0].depends_on)
+            )
+        self.manifest.flush()
+        logger.info(
+            "attached to %s: %d jobs (%d from the manifest, %d found only in AWS Batch)",
+            self._batch_id, len(self._jobs), len(self._jobs) - recovered, recovered,
+        )  # fmt: skip
 
     def _setup(
         self,
@@ -197,6 +252,8 @@ class JobSubmitter:
         request_throttling_milliseconds: float,
         governor: RateGovernor,
         io_workers: int,
+        expected_bucket_owner: str | None,
+        encryption: S3Encryption | None,
         progress: ProgressReporter | None,
         clock: Clock,
         sleep: Sleep,
@@ -210,7 +267,13 @@ class JobSubmitter:
         self.layout = BatchLayout(str(batch_id))
         self.progress: ProgressReporter = progress if progress is not None else PrintProgress()
         self.registry = registry
-        self.store = InputStore(clients.s3, job_bucket, self.layout)
+        self.store = InputStore(
+            clients.s3,
+            job_bucket,
+            self.layout,
+            expected_bucket_owner=expected_bucket_owner,
+            encryption=encryption,
+        )
         self.poller = Poller(
             clients.batch,
             polling_interval_seconds=polling_interval_seconds,
@@ -220,8 +283,14 @@ class JobSubmitter:
             sleep=sleep,
         )
         self.io_workers = io_workers
+        self.manifest = Manifest(
+            self.store, BatchRecord(str(batch_id), job_queue, job_bucket, registry.reference)
+        )
+        self.cancel_on_error = False
+        self.log_reader = LogReader(clients.logs)
         self._jobs: dict[str, SubmittedJob] = {}
         self._arrays: dict[str, int] = {}  # array parent id -> number of children
+        self._terminated: set[str] = set()  # jobs and arrays this process terminated
         self._next_index = 0
         self._callbacks: dict[str, Callable[[], object]] = {}
         self._states: dict[str, JobState] = {}
@@ -256,9 +325,11 @@ class JobSubmitter:
             index, depends_on=spec.depends_on, timeout_seconds=self.registry.spec.timeout_seconds
         )
         with self._lock:
-            self._record(SubmittedJob(job_id=job_id, index=index, depends_on=spec.depends_on))
+            job = SubmittedJob(job_id=job_id, index=index, depends_on=spec.depends_on)
+            self._record(job)
             if callback is not None:
                 self._callbacks[job_id] = callback
+        self.manifest.add(job)
         logger.info("batch %s: submitted job %d as %s", self._batch_id, index, job_id)
         return job_id
 
@@ -313,6 +384,7 @@ class JobSubmitter:
             self._arrays[array_id] = len(specs)
             for child in children:
                 self._record(child)
+        self.manifest.add_array(ArrayRecord(array_id, base, len(specs), specs[0].depends_on))
         logger.info("batch %s: submitted jobs %d.. as array %s", self._batch_id, base, array_id)
         return [c.job_id for c in children]
 
@@ -338,10 +410,11 @@ class JobSubmitter:
                 if error is not None:
                     first_error = first_error or error
                     continue
-                job_id = future.result()
-                ids.append(job_id)
-                spec = specs[offset]
-                self._record(SubmittedJob(job_id, base + offset, spec.depends_on))
+                job = SubmittedJob(future.result(), base + offset, specs[offset].depends_on)
+                ids.append(job.job_id)
+                self._record(job)
+                self.manifest.add(job)
+        self.manifest.flush()
         if first_error is not None:
             # the jobs that did go out are recorded above: nothing submitted is forgotten
             raise first_error
@@ -354,6 +427,7 @@ class JobSubmitter:
         deregistered on the way out however the wait ends (Ctrl-C and timeouts included).
         """
         try:
+            self.manifest.flush()
             self.poller.wait(
                 list(self._jobs),
                 arrays=list(self._arrays),
@@ -419,9 +493,64 @@ class JobSubmitter:
                 self._states[job_id] = state
         return self._result(job, state)
 
+    def get_output_json(self, job_id: str) -> Any:
+        """Job `job_id`'s output, parsed: `OutputNotFoundError` or `OutputMalformedError`."""
+        job = self._job(job_id)
+        return self.store.get_output(job.index, job_id=job_id)
+
+    def logs(self, job_id: str, *, tail: int = 50) -> list[str]:
+        """The last `tail` lines job `job_id` wrote (CloudWatch Logs; [] before it started)."""
+        result = self.get_result(job_id)
+        if result.log_stream_name is None:
+            return []
+        return self.log_reader.tail(result.log_stream_name, tail)
+
+    def cancel(
+        self,
+        reason: str = "Cancelled by pcr-sdk",
+        *,
+        wait: bool = True,
+        timeout: float | None = 300,
+    ) -> dict[str, JobResult]:
+        """Terminate every unfinished job of the batch; return the final results of those jobs.
+
+        TerminateJob stops jobs in any unfinished state (CancelJob would miss STARTING and
+        RUNNING ones). An array is terminated through its parent. With `wait`, polls until the
+        terminated jobs are FAILED (or `timeout` runs out: then their last known states). The
+        job definition is deregistered.
+        """
+        if not reason:
+            raise PcrInputError("cancel needs a reason (AWS Batch records it on every job)")
+        unfinished = [
+            job
+            for job in self.jobs
+            if job.job_id not in self._states or not self._states[job.job_id].status.is_finished
+        ]
+        targets = list(dict.fromkeys(job.array_id or job.job_id for job in unfinished))
+        for target in targets:
+            self.submitter.terminate(target, reason)
+            self._terminated.add(target)
+        ids = [job.job_id for job in unfinished]
+        if wait and ids:
+            try:
+                self.poller.wait(
+                    ids,
+                    arrays=[t for t in targets if t in self._arrays],
+                    known=self._states,
+                    on_finished=self._on_finished,
+                    timeout=timeout,
+                )
+            except WaitTimeoutError as err:
+                logger.warning("cancel: %d job(s) not yet stopped: %s", len(err.unfinished), err)
+        self.close()
+        return {job.job_id: self._result(job, self._states.get(job.job_id)) for job in unfinished}
+
     def close(self) -> None:
-        """Deregister the job definition (once; later calls do nothing)."""
-        self.registry.deregister()
+        """Flush the manifest and deregister the job definition (once; later calls do nothing)."""
+        try:
+            self.manifest.flush()
+        finally:
+            self.registry.deregister()
 
     def __enter__(self) -> JobSubmitter:
         return self
@@ -432,7 +561,11 @@ class JobSubmitter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        try:
+            if exc_type is not None and self.cancel_on_error and self._jobs:
+                self.cancel(f"pcr-sdk: {exc_type.__name__} in the submitting process", wait=False)
+        finally:
+            self.close()
 
     def __repr__(self) -> str:
         return (
@@ -483,7 +616,17 @@ class JobSubmitter:
             attempts=state.attempts if state else 0,
             log_stream_name=state.log_stream_name if state else None,
             output_key=self.layout.output_key(job.index),
+            failure=self._failure(job, state),
+            container_reason=state.container_reason if state else None,
         )
+
+    def _failure(self, job: SubmittedJob, state: JobState | None) -> FailureKind | None:
+        if state is None or state.failure is None:
+            return None
+        ours = job.job_id in self._terminated or job.array_id in self._terminated
+        if ours and state.failure is not FailureKind.DEPENDENCY_FAILED:
+            return FailureKind.TERMINATED  # AWS does not always flag isTerminated
+        return state.failure
 
     def _on_finished(self, state: JobState) -> None:
         self._states[state.job_id] = state

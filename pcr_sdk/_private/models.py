@@ -13,10 +13,18 @@ import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, Literal
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pcr_sdk._private.contract import RESERVED_VARIABLES
 from pcr_sdk._private.errors import InvalidBatchNameError, InvalidJobSpecError
@@ -191,6 +199,21 @@ class JobDefinitionSpec(BaseModel):
             ) from err
 
 
+class S3Encryption(BaseModel):
+    """Server-side encryption for the objects pcr-sdk writes: SSE-S3, or SSE-KMS with a key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    algorithm: Literal["AES256", "aws:kms"] = "AES256"
+    kms_key_id: str | None = None
+
+    @model_validator(mode="after")
+    def _key_only_for_kms(self) -> S3Encryption:
+        if self.kms_key_id is not None and self.algorithm != "aws:kms":
+            raise ValueError("kms_key_id goes with algorithm 'aws:kms'")
+        return self
+
+
 def dump_input(data: object) -> str:
     """Serialize a job input as compact UTF-8 JSON; NaN and Infinity are refused."""
     try:
@@ -259,6 +282,13 @@ class JobState:
     log_stream_name: str | None = None
     children: Mapping[str, int] | None = None
     """For an array parent: how many children are in each status (AWS's statusSummary)."""
+    container_reason: str | None = None
+    cancelled: bool = False
+    terminated: bool = False
+
+    @property
+    def failure(self) -> FailureKind | None:
+        return classify_failure(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +308,48 @@ class SubmittedJob:
             raise ValueError(f"job index must be >= 0, got {self.index}")
 
 
+class FailureKind(str, Enum):
+    """Why a job failed, read from what AWS Batch reports."""
+
+    NON_ZERO_EXIT = "non-zero-exit"
+    OUT_OF_MEMORY = "out-of-memory"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    TERMINATED = "terminated"
+    DEPENDENCY_FAILED = "dependency-failed"
+    INFRASTRUCTURE = "infrastructure"
+
+
+DEPENDENCY_FAILED_REASON: Final = "Dependent Job failed"
+TIMEOUT_REASON: Final = "Job attempt duration exceeded timeout"
+
+
+_FAILURE_RULES: Final[tuple[tuple[Callable[[JobState], bool], FailureKind], ...]] = (
+    (
+        lambda s: (s.status_reason or "").startswith(DEPENDENCY_FAILED_REASON),
+        FailureKind.DEPENDENCY_FAILED,
+    ),
+    (lambda s: s.cancelled, FailureKind.CANCELLED),
+    (lambda s: s.terminated, FailureKind.TERMINATED),
+    (lambda s: TIMEOUT_REASON.lower() in (s.status_reason or "").lower(), FailureKind.TIMEOUT),
+    (
+        lambda s: "OutOfMemory" in f"{s.container_reason} {s.status_reason}",
+        FailureKind.OUT_OF_MEMORY,
+    ),
+    (lambda s: s.exit_code not in (None, 0), FailureKind.NON_ZERO_EXIT),
+)  # fmt: skip
+
+
+def classify_failure(state: JobState) -> FailureKind | None:
+    """The kind of a FAILED job's failure (first matching rule); None for any other status."""
+    if state.status is not JobStatus.FAILED:
+        return None
+    for matches, kind in _FAILURE_RULES:
+        if matches(state):
+            return kind
+    return FailureKind.INFRASTRUCTURE
+
+
 class JobResult(BaseModel):
     """The outcome of one job, as far as AWS Batch and S3 know it."""
 
@@ -291,6 +363,8 @@ class JobResult(BaseModel):
     attempts: int = 0
     log_stream_name: str | None = None
     output_key: str
+    failure: FailureKind | None = None
+    container_reason: str | None = None
 
     @property
     def succeeded(self) -> bool:

@@ -56,6 +56,9 @@ def job_state(detail: JobDetailTypeDef) -> JobState:
         exit_code = last.get("exitCode", exit_code)
         log_stream = last.get("logStreamName", log_stream)
     summary = detail.get("arrayProperties", {}).get("statusSummary")
+    container_reason = container.get("reason")
+    if attempts:
+        container_reason = attempts[-1].get("container", {}).get("reason", container_reason)
     return JobState(
         job_id=detail["jobId"],
         status=JobStatus(detail["status"]),
@@ -64,6 +67,9 @@ def job_state(detail: JobDetailTypeDef) -> JobState:
         attempts=len(attempts),
         log_stream_name=log_stream,
         children=dict(summary) if summary is not None else None,
+        container_reason=container_reason,
+        cancelled=bool(detail.get("isCancelled")),
+        terminated=bool(detail.get("isTerminated")),
     )
 
 
@@ -73,8 +79,9 @@ def summary_state(summary: JobSummaryTypeDef) -> JobState:
     return JobState(
         job_id=summary["jobId"],
         status=JobStatus(summary["status"]),
-        status_reason=summary.get("statusReason") or container.get("reason"),
+        status_reason=summary.get("statusReason"),
         exit_code=container.get("exitCode"),
+        container_reason=container.get("reason"),
     )
 
 
@@ -182,6 +189,7 @@ class Poller:
         plain = [i for i in ids if i in unfinished and parent_of(i) not in parents]
         parent_states: dict[str, JobState] = {}
         failures_seen: Counter[str] = Counter()
+        runnable_since: dict[str, float] = {}  # how long a job waits for capacity
         deadline = None if timeout is None else self._clock() + timeout
         interval = self.min_interval_seconds if self.adaptive else self.polling_interval_seconds
         cycle = 0
@@ -195,6 +203,12 @@ class Poller:
                     "DescribeJobs did not return %d job(s), e.g. %s", len(missing), missing[0]
                 )
             states.update((i, fresh[i]) for i in plain if i in fresh)
+            now = self._clock()
+            for job_id in plain:
+                if job_id in fresh and fresh[job_id].status is JobStatus.RUNNABLE:
+                    runnable_since.setdefault(job_id, now)
+                else:
+                    runnable_since.pop(job_id, None)
             done = [i for i in plain if i in fresh and fresh[i].status.is_finished]
             plain = [i for i in plain if i not in fresh or not fresh[i].status.is_finished]
             done += self._poll_arrays(fresh, children, parent_states, failures_seen, states)
@@ -206,9 +220,13 @@ class Poller:
             interval = self._next_interval(interval, changed=bool(done))
             unfinished_now = [*plain, *(c for cs in children.values() for c in cs)]
             if unfinished_now and deadline is not None and self._clock() >= deadline:
+                now = self._clock()
+                runnable = {i: now - t for i, t in runnable_since.items() if i in unfinished_now}
+                stuck = f"; {len(runnable)} RUNNABLE (no capacity?)" if runnable else ""
                 raise WaitTimeoutError(
-                    f"{len(unfinished_now)} of {len(ids)} jobs unfinished after {timeout} s",
+                    f"{len(unfinished_now)} of {len(ids)} jobs unfinished after {timeout} s{stuck}",
                     unfinished={i: _last_status(i, states, parent_states) for i in unfinished_now},
+                    runnable_seconds=runnable,
                 )
         return states
 

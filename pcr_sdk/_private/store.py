@@ -16,7 +16,7 @@ from pcr_sdk._private.errors import (
     aws_call,
     map_client_error,
 )
-from pcr_sdk._private.models import JobSpec
+from pcr_sdk._private.models import JobSpec, S3Encryption
 from pcr_sdk._private.packing import pack
 
 if TYPE_CHECKING:
@@ -30,10 +30,29 @@ _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 class InputStore:
     """Reads and writes one batch's objects: config.json in, output.json out, extra resources."""
 
-    def __init__(self, s3: S3Client, bucket: str, layout: BatchLayout) -> None:
+    def __init__(
+        self,
+        s3: S3Client,
+        bucket: str,
+        layout: BatchLayout,
+        *,
+        expected_bucket_owner: str | None = None,
+        encryption: S3Encryption | None = None,
+    ) -> None:
         self._s3 = s3
         self.bucket = bucket
         self.layout = layout
+        self.expected_bucket_owner = expected_bucket_owner
+        self.encryption = encryption
+        # ExpectedBucketOwner makes S3 refuse the call if someone else owns a bucket by that name
+        self._owner: dict[str, Any] = (
+            {"ExpectedBucketOwner": expected_bucket_owner} if expected_bucket_owner else {}
+        )
+        self._sse: dict[str, Any] = {}
+        if encryption is not None:
+            self._sse["ServerSideEncryption"] = encryption.algorithm
+            if encryption.kms_key_id:
+                self._sse["SSEKMSKeyId"] = encryption.kms_key_id
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -80,6 +99,25 @@ class InputStore:
                 job_id=job_id,
             ) from err
 
+    def put_json(self, key: str, value: object) -> None:
+        """Write a small JSON document pcr-sdk keeps for itself (the manifest)."""
+        self._put(
+            key, json.dumps(value, separators=(",", ":")).encode(), content_type="application/json"
+        )
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self._get(key))
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key under `prefix`, in key order."""
+        keys: list[str] = []
+        with aws_call("ListObjectsV2", bucket=self.bucket, key=prefix):
+            for page in self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix, **self._owner
+            ):
+                keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        return keys
+
     def put_resource(self, index: int, name: str, data: bytes) -> str:
         """Store extra bytes under job `index`'s prefix; return their s3:// URI."""
         key = self.layout.resource_key(index, name)
@@ -90,17 +128,15 @@ class InputStore:
         return self._get(self.layout.resource_key(index, name))
 
     def _put(self, key: str, body: bytes, *, content_type: str | None = None) -> None:
+        extra: dict[str, Any] = {**self._owner, **self._sse}
+        if content_type:
+            extra["ContentType"] = content_type
         with aws_call("PutObject", bucket=self.bucket, key=key):
-            if content_type:
-                self._s3.put_object(
-                    Bucket=self.bucket, Key=key, Body=body, ContentType=content_type
-                )
-            else:
-                self._s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
 
     def _get(self, key: str, *, job_id: str | None = None) -> bytes:
         try:
-            return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            return self._s3.get_object(Bucket=self.bucket, Key=key, **self._owner)["Body"].read()
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") in _MISSING_CODES:
                 raise OutputNotFoundError(

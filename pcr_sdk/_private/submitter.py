@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Final
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 
 from pcr_sdk._private.contract import BatchLayout
-from pcr_sdk._private.errors import InvalidJobSpecError, aws_call
+from pcr_sdk._private.errors import AwsError, InvalidJobSpecError, aws_call
 from pcr_sdk._private.governor import RateGovernor, shared_batch_governor
 from pcr_sdk._private.models import MAX_DEPENDENCIES, MIN_TIMEOUT_SECONDS
 
@@ -25,6 +28,31 @@ MAX_OVERRIDES_CHARS: Final = 8192
 TAG_INDEX: Final = "pcr:index"
 TAG_BATCH_ID: Final = "pcr:batch-id"
 TAG_ARRAY_SIZE: Final = "pcr:array-size"
+TAG_SUBMISSION: Final = "pcr:submission"
+MAX_AMBIGUOUS_ATTEMPTS: Final = 4
+_HANDLER_ID: Final = "pcr-sdk-no-blind-submit-retry"
+
+
+class _AmbiguousSubmit(Exception):
+    """A SubmitJob attempt failed after AWS may have applied it."""
+
+
+def _no_blind_retry(
+    response: tuple[Any, Any] | None = None,
+    caught_exception: BaseException | None = None,
+    **_: Any,
+) -> None:
+    """Stop botocore from resending a SubmitJob that may already have created a job.
+
+    SubmitJob has no client token: a blind retry after a lost response creates a second job.
+    Throttling and refused connections were not applied, so botocore may retry those.
+    """
+    if caught_exception is not None:
+        if isinstance(caught_exception, (EndpointConnectionError, ConnectTimeoutError)):
+            return
+        raise _AmbiguousSubmit(repr(caught_exception)) from caught_exception
+    if response is not None and response[0].status_code >= 500:
+        raise _AmbiguousSubmit(f"HTTP {response[0].status_code}")
 
 
 class Submitter:
@@ -39,8 +67,14 @@ class Submitter:
         layout: BatchLayout,
         job_definition: str,
         governor: RateGovernor | None = None,
+        token_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self._batch = batch
+        self._token = token_factory
+        # unique_id makes this a no-op when another Submitter already registered it
+        batch.meta.events.register_first(
+            "needs-retry.batch.SubmitJob", _no_blind_retry, unique_id=_HANDLER_ID
+        )
         self.job_queue = job_queue
         self.bucket = bucket
         self.layout = layout
@@ -116,13 +150,57 @@ class Submitter:
         return self.send(request)
 
     def send(self, request: SubmitJobRequestTypeDef) -> str:
-        """One governed SubmitJob call."""
+        """One governed SubmitJob; after an ambiguous failure, find the job before resending."""
+        token = self._token()
+        request = {**request, "tags": {**request.get("tags", {}), TAG_SUBMISSION: token}}
+        cause: _AmbiguousSubmit | None = None
+        for _ in range(MAX_AMBIGUOUS_ATTEMPTS):
+            self.governor.acquire()
+            try:
+                with aws_call("SubmitJob", job_queue=self.job_queue):
+                    response = self._batch.submit_job(**request)
+            except _AmbiguousSubmit as err:
+                cause = err
+                found = self.find_by_token(token)
+                if found is not None:
+                    logger.warning("SubmitJob answer lost (%s); the job exists: %s", err, found)
+                    return found
+                logger.warning("SubmitJob answer lost (%s) and no job was created; resending", err)
+                continue
+            job_id = response["jobId"]
+            logger.debug("submitted %s of %s as %s", request["tags"], self.layout.batch_id, job_id)
+            return job_id
+        raise AwsError(
+            f"SubmitJob failed {MAX_AMBIGUOUS_ATTEMPTS} times without an answer: {cause}",
+            operation="SubmitJob",
+            job_queue=self.job_queue,
+        ) from cause
+
+    def find_by_token(self, token: str) -> str | None:
+        """The id of this batch's job tagged with `token`, if AWS Batch has it."""
+        ids: list[str] = []
+        paginator = self._batch.get_paginator("list_jobs")
         self.governor.acquire()
-        with aws_call("SubmitJob", job_queue=self.job_queue):
-            response = self._batch.submit_job(**request)
-        job_id = response["jobId"]
-        logger.debug("submitted %s of %s as %s", request["tags"], self.layout.batch_id, job_id)
-        return job_id
+        with aws_call("ListJobs", job_queue=self.job_queue):
+            for page in paginator.paginate(
+                jobQueue=self.job_queue,
+                filters=[{"name": "JOB_NAME", "values": [self.layout.batch_id]}],
+            ):
+                ids.extend(summary["jobId"] for summary in page["jobSummaryList"])
+        for start in range(0, len(ids), 100):
+            self.governor.acquire()
+            with aws_call("DescribeJobs"):
+                details = self._batch.describe_jobs(jobs=ids[start : start + 100])["jobs"]
+            for detail in details:
+                if detail.get("tags", {}).get(TAG_SUBMISSION) == token:
+                    return detail["jobId"]
+        return None
+
+    def terminate(self, job_id: str, reason: str) -> None:
+        """TerminateJob: stops the job in any unfinished state (an array: all its children)."""
+        self.governor.acquire()
+        with aws_call("TerminateJob", job_id=job_id):
+            self._batch.terminate_job(jobId=job_id, reason=reason)
 
     def _request(
         self,

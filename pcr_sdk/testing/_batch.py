@@ -219,15 +219,28 @@ class BatchSimulator:
                 self._step(state)
 
     def stop(self, job_id: str, reason: str, *, only_before_starting: bool) -> None:
-        """TerminateJob / CancelJob: an unfinished job ends FAILED with `reason`."""
+        """TerminateJob / CancelJob: an unfinished job ends FAILED with `reason`.
+
+        Stopping an array parent stops its unfinished children too, as on AWS.
+        """
         with self._lock:
             state = self._states.get(job_id)
             if state is None or state.finished:
                 return
-            started = PROGRESSION[state.position] not in _BEFORE_STARTING
-            if only_before_starting and started:
-                return  # like AWS: CancelJob does not stop a STARTING or RUNNING job
-            self._finish(state, "FAILED", exit_code=None, reason=reason, ran=started)
+            if state.array_parent:
+                for child in state.job._child_jobs or []:
+                    child_state = self._states.get(child.job_id)
+                    if child_state is not None:
+                        self._stop(child_state, reason, only_before_starting=only_before_starting)
+            self._stop(state, reason, only_before_starting=only_before_starting)
+
+    def _stop(self, state: _JobState, reason: str, *, only_before_starting: bool) -> None:
+        if state.finished:
+            return
+        started = PROGRESSION[state.position] not in _BEFORE_STARTING
+        if only_before_starting and started:
+            return  # like AWS: CancelJob does not stop a STARTING or RUNNING job
+        self._finish(state, "FAILED", exit_code=None, reason=reason, ran=started)
 
     # --- transitions ------------------------------------------------------------------------
 

@@ -1,0 +1,39 @@
+"""LogReader: the tail of a job's CloudWatch Logs stream (the local backend serves the same API)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from botocore.exceptions import ClientError
+
+from pcr_sdk._private.errors import map_client_error
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+
+BATCH_LOG_GROUP: Final = "/aws/batch/job"
+
+
+class LogReader:
+    """Reads job logs from the group AWS Batch writes them to."""
+
+    def __init__(self, logs: CloudWatchLogsClient, *, log_group: str = BATCH_LOG_GROUP) -> None:
+        self._logs = logs
+        self.log_group = log_group
+
+    def tail(self, log_stream_name: str, lines: int = 50) -> list[str]:
+        """The last `lines` messages of the stream, oldest first; [] if the stream is gone."""
+        if lines < 1:
+            return []
+        try:
+            response = self._logs.get_log_events(
+                logGroupName=self.log_group,
+                logStreamName=log_stream_name,
+                limit=min(lines, 10_000),
+                startFromHead=False,
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return []
+            raise map_client_error(err, operation="GetLogEvents") from err
+        return [event.get("message", "") for event in response["events"]][-lines:]

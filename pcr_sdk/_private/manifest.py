@@ -1,0 +1,149 @@
+"""The durable manifest: what a new process needs to rebuild a batch, kept in the job bucket.
+
+Records go out as immutable chunk objects `jobs/<batch_id>/manifest/<first index>-<token>.json`,
+each a self-contained JSON document (the batch record plus some jobs). Nothing is ever read,
+modified and written back, so a crash at any instant leaves the manifest consistent: it lacks at
+most the records not flushed yet, and those jobs are found again in AWS Batch by name and tag
+(`find_batch_jobs`). Flushes happen every `flush_every` jobs, after every array job, before a
+wait and on close.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from pcr_sdk._private.models import SubmittedJob
+from pcr_sdk._private.store import InputStore
+
+logger = logging.getLogger(__name__)
+
+VERSION: Final = 1
+DEFAULT_FLUSH_EVERY: Final = 100
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """The batch itself: enough to find its jobs, its definition and its data again."""
+
+    batch_id: str
+    job_queue: str
+    job_bucket: str
+    job_definition: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "batch_id": self.batch_id,
+            "job_queue": self.job_queue,
+            "job_bucket": self.job_bucket,
+            "job_definition": self.job_definition,
+        }
+
+
+@dataclass(frozen=True)
+class ArrayRecord:
+    array_id: str
+    base_index: int
+    size: int
+    depends_on: tuple[str, ...] = ()
+
+    def children(self) -> list[SubmittedJob]:
+        return [
+            SubmittedJob(
+                f"{self.array_id}:{i}", self.base_index + i, self.depends_on, self.array_id
+            )
+            for i in range(self.size)
+        ]
+
+
+@dataclass
+class LoadedManifest:
+    batch: BatchRecord | None = None
+    jobs: list[SubmittedJob] = field(default_factory=list)
+    arrays: list[ArrayRecord] = field(default_factory=list)
+
+    def all_jobs(self) -> list[SubmittedJob]:
+        """Plain jobs and array children, in index order."""
+        found = {job.index: job for job in self.jobs}
+        for array in self.arrays:
+            for child in array.children():
+                found.setdefault(child.index, child)
+        return [found[i] for i in sorted(found)]
+
+
+class Manifest:
+    """Buffers job records and writes them as immutable chunks."""
+
+    def __init__(
+        self,
+        store: InputStore,
+        batch: BatchRecord,
+        *,
+        flush_every: int = DEFAULT_FLUSH_EVERY,
+        token_factory: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
+    ) -> None:
+        self._store = store
+        self.batch = batch
+        self.flush_every = flush_every
+        self._token = token_factory
+        self._jobs: list[SubmittedJob] = []
+        self._arrays: list[ArrayRecord] = []
+        self._lock = threading.Lock()
+
+    def add(self, job: SubmittedJob) -> None:
+        """Record a plain job; flushes once `flush_every` records wait."""
+        with self._lock:
+            self._jobs.append(job)
+            full = len(self._jobs) >= self.flush_every
+        if full:
+            self.flush()
+
+    def add_array(self, array: ArrayRecord) -> None:
+        """Record an array job (one record for all its children) and flush at once."""
+        with self._lock:
+            self._arrays.append(array)
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what is buffered as one new chunk object; nothing if the buffer is empty."""
+        with self._lock:
+            jobs, self._jobs = self._jobs, []
+            arrays, self._arrays = self._arrays, []
+        if not jobs and not arrays:
+            return
+        first = min([j.index for j in jobs] + [a.base_index for a in arrays])
+        key = f"{self._store.layout.manifest_prefix}{first:06d}-{self._token()}.json"
+        document = {
+            "version": VERSION,
+            "batch": self.batch.to_json(),
+            "jobs": [[j.job_id, j.index, list(j.depends_on)] for j in jobs],
+            "arrays": [[a.array_id, a.base_index, a.size, list(a.depends_on)] for a in arrays],
+        }
+        try:
+            self._store.put_json(key, document)
+        except BaseException:
+            with self._lock:  # keep the records for the next flush
+                self._jobs[:0] = jobs
+                self._arrays[:0] = arrays
+            raise
+        logger.debug("manifest: wrote %s (%d jobs, %d arrays)", key, len(jobs), len(arrays))
+
+    @staticmethod
+    def load(store: InputStore) -> LoadedManifest:
+        """Every chunk of the batch's manifest, merged."""
+        loaded = LoadedManifest()
+        for key in store.list_keys(store.layout.manifest_prefix):
+            document: dict[str, Any] = store.get_json(key)
+            if document.get("version") != VERSION:
+                logger.warning("manifest chunk %s has unknown version; skipped", key)
+                continue
+            loaded.batch = loaded.batch or BatchRecord(**document["batch"])
+            loaded.jobs += [SubmittedJob(j, int(i), tuple(d)) for j, i, d in document["jobs"]]
+            loaded.arrays += [
+                ArrayRecord(a, int(b), int(n), tuple(d)) for a, b, n, d in document["arrays"]
+            ]
+        return loaded
