@@ -487,7 +487,7 @@ class JobSubmitter:
         """Job `job_id`'s status, reason, exit code, attempts and log stream."""
         job = self._job(job_id)
         state = self._states.get(job_id)
-        if state is None or not state.status.is_finished:
+        if state is None or not state.status.is_finished or state.summary_only:
             state = self.poller.describe([job_id]).get(job_id, state)
             if state is not None:
                 self._states[job_id] = state

@@ -285,6 +285,8 @@ class JobState:
     container_reason: str | None = None
     cancelled: bool = False
     terminated: bool = False
+    summary_only: bool = False
+    """True when inferred from an array parent or ListJobs: DescribeJobs knows more."""
 
     @property
     def failure(self) -> FailureKind | None:

@@ -82,6 +82,7 @@ def summary_state(summary: JobSummaryTypeDef) -> JobState:
         status_reason=summary.get("statusReason"),
         exit_code=container.get("exitCode"),
         container_reason=container.get("reason"),
+        summary_only=True,
     )
 
 
@@ -264,12 +265,13 @@ class Poller:
         if parent.status is JobStatus.FAILED and not parent.children and not failed:
             failed = self.failed_children(array_id)
         done = [c for c in waiting if c in failed]
+        details = self.describe(done)  # reasons, exit codes and log streams for the callbacks
         for child in done:
-            states[child] = failed[child]
+            states[child] = details.get(child, failed[child])
         if parent.status.is_finished:
             rest = [c for c in waiting if c not in failed]
             for child in rest:
-                states[child] = JobState(job_id=child, status=JobStatus.SUCCEEDED)
+                states[child] = JobState(child, JobStatus.SUCCEEDED, summary_only=True)
             done += rest
             del children[array_id]
         else:
