@@ -119,3 +119,29 @@ def test_a_job_aws_forgot_keeps_the_wait_going_until_timeout() -> None:
 def test_negative_intervals_are_rejected() -> None:
     with pytest.raises(ValueError, match=">= 0"):
         Poller(FakeBatch(FakeClock(), {}).as_client(), polling_interval_seconds=-1)
+
+
+def test_adaptive_interval_backs_off_while_idle_and_jitters() -> None:
+    clock = FakeClock()
+    batch = FakeBatch(clock, {"slow": 5, "fast": 0})
+    draws = iter([0.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5])
+    poller = Poller(
+        batch.as_client(), polling_interval_seconds=8, request_throttling_milliseconds=0,
+        adaptive=True, min_interval_seconds=1, clock=clock, sleep=clock.sleep,
+        random_source=lambda: next(draws),
+    )  # fmt: skip
+    poller.wait(["slow", "fast"])
+    # 1 s (-10 %), a change resets to 1 s (+10 %), then 2, 4, 8, 8 while nothing finishes,
+    # and the last cycle finds "slow" done
+    assert clock.sleeps == pytest.approx([0.9, 1.1, 2, 4, 8, 8])
+
+
+def test_fixed_interval_is_the_default_and_has_no_jitter() -> None:
+    clock = FakeClock()
+    batch = FakeBatch(clock, {"a": 2})
+    poller = Poller(
+        batch.as_client(), polling_interval_seconds=5, request_throttling_milliseconds=0,
+        clock=clock, sleep=clock.sleep, random_source=lambda: 1.0,
+    )  # fmt: skip
+    poller.wait(["a"])
+    assert clock.sleeps == [5, 5, 5]
