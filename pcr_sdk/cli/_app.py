@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from pcr_sdk.cli._demo import demo
+from pcr_sdk.cli._infra import iam_policy, infra_app
 from pcr_sdk.cli._inspect import cancel, logs, outputs, status, wait
 from pcr_sdk.cli._maintenance import cleanup, stop_runnable
 from pcr_sdk.cli._submit import run, submit
@@ -55,6 +56,8 @@ app.command(rich_help_panel="Follow a batch")(logs)
 app.command(rich_help_panel="Follow a batch")(cancel)
 app.command(rich_help_panel="Maintenance")(cleanup)
 app.command("stop-runnable", rich_help_panel="Maintenance")(stop_runnable)
+app.add_typer(infra_app, rich_help_panel="Infrastructure")
+app.command("iam-policy", rich_help_panel="Infrastructure")(iam_policy)
 
 
 def main() -> None:

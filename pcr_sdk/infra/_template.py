@@ -1,0 +1,23 @@
+"""The CloudFormation template shipped in the package (`stack.yaml`)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Final
+
+TEMPLATE_NAME: Final = "stack.yaml"
+STACK_OUTPUTS: Final = (
+    "JobQueue",
+    "JobBucket",
+    "Repository",
+    "JobRoleArn",
+    "SubmitterPolicyArn",
+    "SubmittersGroup",
+    "ComputeEnvironment",
+)
+"""The outputs every deployment has (ExecutionRoleArn only with Fargate)."""
+
+
+def template_text() -> str:
+    """The CloudFormation template (YAML) that `pcr infra template` prints."""
+    return resources.files(__package__).joinpath(TEMPLATE_NAME).read_text(encoding="utf-8")
