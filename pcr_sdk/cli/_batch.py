@@ -16,15 +16,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from pcr_sdk._private.clients import AwsClients
-from pcr_sdk._private.errors import PcrInputError
+from pcr_sdk._private.errors import PcrError, PcrInputError
 from pcr_sdk._private.facade import JobSubmitter
+from pcr_sdk._private.logs import BATCH_LOG_GROUP, LogReader
 from pcr_sdk._private.models import JobResult, JobSpec, JobStatus
 from pcr_sdk.cli._progress import RichProgress, failures_table, key_value_table
 from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, Runtime
 
 STDIN: Final = "-"
 MAX_FAILURE_ROWS: Final = 20
-LOG_GROUP: Final = "/aws/batch/job"
+LOG_GROUP: Final = BATCH_LOG_GROUP
 LOG_TAIL_JOBS: Final = 3
 LOG_TAIL_LINES: Final = 5
 
@@ -192,12 +193,10 @@ def print_summary(
 def log_tail(clients: AwsClients, stream: str, lines: int) -> list[str]:
     """The last `lines` lines of a job's log stream; empty if they cannot be read."""
     try:
-        events = clients.logs.get_log_events(
-            logGroupName=LOG_GROUP, logStreamName=stream, limit=lines, startFromHead=False
-        )["events"]
-    except (BotoCoreError, ClientError):
+        messages = LogReader(clients.logs).tail(stream, lines)
+    except (PcrError, BotoCoreError, ClientError):
         return []  # a hint only: the job's failure is reported either way
-    return [event.get("message", "").rstrip("\n") for event in events]
+    return [message.rstrip("\n") for message in messages]
 
 
 def print_log_tail(console: Console, clients: AwsClients, result: JobResult) -> None:

@@ -16,6 +16,7 @@ from pcr_sdk._private.contract import BatchLayout
 from pcr_sdk._private.discovery import find_batch_jobs
 from pcr_sdk._private.errors import BatchClosedError, aws_call
 from pcr_sdk._private.facade import JobSubmitter
+from pcr_sdk._private.logs import LogReader
 from pcr_sdk._private.models import BatchId, JobResult, JobState, JobStatus, SubmittedJob
 from pcr_sdk._private.poller import Poller, job_state
 from pcr_sdk._private.progress import SilentProgress
@@ -284,14 +285,11 @@ def logs(
         stream = state.log_stream_name
         if not stream:
             fail(f"job {job_id} is {state.status.value} and has no log stream (not started yet?)")
-        with aws_call("GetLogEvents", job_id=job_id):
-            events = clients.logs.get_log_events(
-                logGroupName=LOG_GROUP, logStreamName=stream, limit=tail, startFromHead=False
-            )["events"]
-        for event in events:
-            typer.echo(event.get("message", "").rstrip("\n"))
+        lines = LogReader(clients.logs).tail(stream, tail)
+        for line in lines:
+            typer.echo(line.rstrip("\n"))
         console.print(
-            f"[dim]{len(events)} line(s) of {LOG_GROUP}/{escape(stream)}; "
+            f"[dim]{len(lines)} line(s) of {LOG_GROUP}/{escape(stream)}; "
             f"job {escape(job_id)} is {state.status.value}[/]"
         )
     raise typer.Exit(EXIT_OK)

@@ -36,8 +36,29 @@ LOCAL_POLL_SECONDS: Final = 0.2
 LOCAL_IMAGE: Final = "pcr-local"
 
 
-def _aws_poll(poll_seconds: float | None) -> float:
-    return AWS_POLL_SECONDS if poll_seconds is None else poll_seconds
+def _aws_settings(
+    name: str,
+    queue: str,
+    bucket: str,
+    image: str,
+    memory: int,
+    vcpus: int,
+    gpus: int,
+    timeout_hours: float,
+    poll_seconds: float | None,
+) -> BatchSettings:
+    """The settings of a batch on AWS (polling every AWS_POLL_SECONDS unless told)."""
+    return BatchSettings(
+        name=name,
+        queue=queue,
+        bucket=bucket,
+        image=image,
+        memory_mib=memory,
+        vcpus=vcpus,
+        gpus=gpus,
+        timeout_hours=timeout_hours,
+        poll_seconds=AWS_POLL_SECONDS if poll_seconds is None else poll_seconds,
+    )
 
 
 def _require_aws_target(
@@ -181,17 +202,10 @@ def run(
                 fail("--command, --parallel and --docker need --local", EXIT_USAGE)
             aws_queue, aws_bucket, aws_image = _require_aws_target(queue, bucket, image)
             inputs = read_jobs(jobs)
-            settings = BatchSettings(
-                name=name,
-                queue=aws_queue,
-                bucket=aws_bucket,
-                image=aws_image,
-                memory_mib=memory,
-                vcpus=vcpus,
-                gpus=gpus,
-                timeout_hours=timeout_hours,
-                poll_seconds=_aws_poll(poll_seconds),
-            )
+            settings = _aws_settings(
+                name, aws_queue, aws_bucket, aws_image, memory, vcpus, gpus, timeout_hours,
+                poll_seconds,
+            )  # fmt: skip
             code = run_batch(
                 settings,
                 runtime.aws_clients(region),
@@ -233,16 +247,8 @@ def submit(
     started = runtime.clock()
     with cli_errors(console):
         inputs = read_jobs(jobs)
-        settings = BatchSettings(
-            name=name,
-            queue=queue,
-            bucket=bucket,
-            image=image,
-            memory_mib=memory,
-            vcpus=vcpus,
-            gpus=gpus,
-            timeout_hours=timeout_hours,
-            poll_seconds=_aws_poll(poll_seconds),
+        settings = _aws_settings(
+            name, queue, bucket, image, memory, vcpus, gpus, timeout_hours, poll_seconds
         )
         clients = runtime.aws_clients(region)
         if wait:
