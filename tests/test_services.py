@@ -17,6 +17,7 @@ from pcr_sdk import (
     InvalidJobSpecError,
     JobDefinitionSpec,
     JobSpec,
+    JobSubmitter,
     OutputMalformedError,
     OutputNotFoundError,
     RateGovernor,
@@ -162,3 +163,35 @@ def test_access_denied_is_mapped(moto_world: MotoWorld) -> None:
         InputStore(s3, moto_world.bucket, BatchLayout("b_1")).put_input(0, JobSpec.of({}))
     assert info.value.key == "jobs/b_1/000000/config.json"
     assert info.value.bucket == moto_world.bucket
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"platform": "FARGATE", "gpus": 1, "execution_role_arn": "r"}, "GPUs"),
+        ({"platform": "FARGATE"}, "execution_role_arn"),
+        ({"platform": "FARGATE", "vcpus": 3, "execution_role_arn": "r"}, "vCPUs"),
+        ({"execution_role_arn": "r"}, "FARGATE"),
+    ],
+)
+def test_fargate_rules(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidJobSpecError, match=message):
+        JobDefinitionSpec.build(image="img", **fields)
+
+
+def test_fargate_job_definition_and_attach_reads_it_back(moto_world: MotoWorld) -> None:
+    role = moto_world.role_arn
+    submitter = JobSubmitter(
+        "fargate", moto_world.queue, "img", moto_world.bucket, clients=moto_world.clients,
+        platform="FARGATE", execution_role_arn=role, gpus=0, vcpus=1,
+    )  # fmt: skip
+    batch = moto_world.clients.batch
+    (d,) = batch.describe_job_definitions(jobDefinitionName=submitter.get_batch_id())[
+        "jobDefinitions"
+    ]
+    assert d["platformCapabilities"] == ["FARGATE"]
+    assert d["containerProperties"]["executionRoleArn"] == role
+    assert d["containerProperties"]["networkConfiguration"] == {"assignPublicIp": "ENABLED"}
+    found = BatchRegistry.find(batch, submitter.batch_id)
+    assert (found.spec.platform, found.spec.execution_role_arn) == ("FARGATE", role)
+    submitter.close()

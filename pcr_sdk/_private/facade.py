@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from pydantic import SecretStr
@@ -85,6 +85,8 @@ class JobSubmitter:
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         job_role_arn: str | None = None,
+        platform: Literal["EC2", "FARGATE"] = "EC2",
+        execution_role_arn: str | None = None,
         session: boto3.Session | None = None,
         clients: AwsClients | None = None,
         governor: RateGovernor | None = None,
@@ -110,6 +112,8 @@ class JobSubmitter:
             environment=dict(environment or {}),
             tags=dict(tags or {}),
             job_role_arn=job_role_arn,
+            platform=platform,
+            execution_role_arn=execution_role_arn,
         )
         if not job_queue or not job_bucket:
             raise PcrInputError("job_queue and job_bucket must not be empty")

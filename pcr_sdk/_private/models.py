@@ -34,6 +34,7 @@ MAX_DEPENDENCIES: Final = 20
 MIN_TIMEOUT_SECONDS: Final = 60
 MAX_RETRY_ATTEMPTS: Final = 10
 MAX_TAGS: Final = 50
+FARGATE_VCPUS: Final = frozenset({1, 2, 4, 8, 16})
 
 _NAME_FIRST: Final = frozenset(string.ascii_letters + string.digits)
 _NAME_REST: Final = _NAME_FIRST | frozenset("-_")
@@ -172,6 +173,24 @@ class JobDefinitionSpec(BaseModel):
     environment: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_TAGS - 2)
     job_role_arn: str | None = None
+    platform: Literal["EC2", "FARGATE"] = "EC2"
+    execution_role_arn: str | None = None
+    """Fargate only: the role ECS pulls the image and writes logs with."""
+    assign_public_ip: bool = True
+    """Fargate only: tasks in public subnets need a public IP to reach ECR and S3."""
+
+    @model_validator(mode="after")
+    def _fargate(self) -> JobDefinitionSpec:
+        if self.platform == "FARGATE":
+            if self.gpus:
+                raise ValueError("Fargate jobs cannot use GPUs")
+            if self.vcpus not in FARGATE_VCPUS:
+                raise ValueError(f"Fargate jobs take {sorted(FARGATE_VCPUS)} vCPUs")
+            if not self.execution_role_arn:
+                raise ValueError("Fargate jobs need an execution_role_arn")
+        elif self.execution_role_arn:
+            raise ValueError("execution_role_arn is for platform 'FARGATE'")
+        return self
 
     @field_validator("environment")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 from pcr_sdk._private.errors import BatchClosedError, aws_call
 from pcr_sdk._private.governor import RateGovernor
@@ -43,6 +43,12 @@ def register_request(
     }
     if spec.job_role_arn:
         container["jobRoleArn"] = spec.job_role_arn
+    if spec.platform == "FARGATE" and spec.execution_role_arn:
+        container["executionRoleArn"] = spec.execution_role_arn
+        container["networkConfiguration"] = {
+            "assignPublicIp": "ENABLED" if spec.assign_public_ip else "DISABLED"
+        }
+        container["fargatePlatformConfiguration"] = {"platformVersion": "LATEST"}
     request: RegisterJobDefinitionRequestTypeDef = {
         "jobDefinitionName": str(batch_id),
         "type": "container",
@@ -50,6 +56,7 @@ def register_request(
         "timeout": {"attemptDurationSeconds": spec.timeout_seconds},
         "retryStrategy": {"attempts": spec.retry_attempts},
         "propagateTags": True,
+        "platformCapabilities": [spec.platform],
         "tags": {**spec.tags, TAG_MANAGED_BY: MANAGED_BY_VALUE, TAG_BATCH_ID: str(batch_id)},
     }
     return request
@@ -96,6 +103,9 @@ class BatchRegistry:
         newest = definitions[-1]
         props = newest.get("containerProperties", {})
         resources = {r["type"]: int(r["value"]) for r in props.get("resourceRequirements", [])}
+        platform: Literal["EC2", "FARGATE"] = (
+            "FARGATE" if "FARGATE" in newest.get("platformCapabilities", []) else "EC2"
+        )
         registry = cls(
             batch,
             batch_id,
@@ -106,6 +116,8 @@ class BatchRegistry:
                 gpus=resources.get("GPU", 0),
                 timeout_seconds=newest.get("timeout", {}).get("attemptDurationSeconds", 72000),
                 retry_attempts=newest.get("retryStrategy", {}).get("attempts", 1),
+                platform=platform,
+                execution_role_arn=props.get("executionRoleArn") if platform == "FARGATE" else None,
             ),
             governor=governor,
         )

@@ -50,6 +50,14 @@ def iam_policy(
             show_default=False,
         ),
     ] = None,
+    execution_role_arn: Annotated[
+        str | None,
+        typer.Option(
+            "--execution-role-arn",
+            help="Fargate execution role the user passes to jobs (adds iam:PassRole on it only).",
+            show_default=False,
+        ),
+    ] = None,
     kms_key_arn: Annotated[
         str | None,
         typer.Option(
@@ -72,6 +80,7 @@ def iam_policy(
             region=region,
             account=account,
             job_role_arn=job_role_arn,
+            execution_role_arn=execution_role_arn,
             kms_key_arn=kms_key_arn,
         )
     typer.echo(json.dumps(policy, indent=2))

@@ -12,7 +12,8 @@ resources IAM lets a policy name:
 - s3:GetObject and s3:PutObject on ``<bucket>/jobs/*``; s3:ListBucket on the bucket only for
   prefixes under ``jobs/`` (condition ``s3:prefix``).
 - logs:GetLogEvents on the log group AWS Batch writes to, ``/aws/batch/job``.
-- iam:PassRole on the job role, only when one is given; kms:GenerateDataKey and kms:Decrypt on
+- iam:PassRole on the job role (and Fargate execution role), only when given;
+  kms:GenerateDataKey and kms:Decrypt on
   the bucket's KMS key, only when one is given.
 
 Why some actions have ``"Resource": "*"``: batch:DescribeJobs, batch:ListJobs,
@@ -135,13 +136,15 @@ def submitter_policy(
     account: str = "*",
     partition: str | None = None,
     job_role_arn: str | None = None,
+    execution_role_arn: str | None = None,
     kms_key_arn: str | None = None,
 ) -> PolicyDocument:
     """The least-privilege policy of a user who runs pcr-sdk batches on `queue` and `bucket`.
 
     `queue` is a job queue name or ARN. `region` and `account` narrow every ARN (default "*":
-    any). Give `job_role_arn` if jobs run with a job role (the user must pass it), and
-    `kms_key_arn` if the bucket encrypts with a customer managed KMS key.
+    any). Give `job_role_arn` if jobs run with a job role and `execution_role_arn` for Fargate
+    jobs (the user passes both to AWS Batch), and `kms_key_arn` if the bucket encrypts with a
+    customer managed KMS key.
     """
     _check(bucket, queue, region, account)
     part = partition or partition_of(region)
@@ -209,13 +212,14 @@ def submitter_policy(
             "Resource": [f"arn:{part}:logs:{region}:{account}:log-group:{BATCH_LOG_GROUP}:*"],
         },
     ]
-    if job_role_arn:
+    roles = [arn for arn in (job_role_arn, execution_role_arn) if arn]
+    if roles:
         statements.append(
             {
                 "Sid": "PassTheJobRole",
                 "Effect": "Allow",
                 "Action": ["iam:PassRole"],
-                "Resource": [job_role_arn],
+                "Resource": roles,
             }
         )
     if kms_key_arn:

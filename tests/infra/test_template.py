@@ -204,12 +204,14 @@ def test_roles_are_least_privilege(template: dict[str, Any]) -> None:
     assert group["ManagedPolicyArns"] == [{"Ref": "SubmitterPolicy"}]
 
 
-@pytest.mark.parametrize("kms", [False, True])
+@pytest.mark.parametrize(("kms", "fargate"), [(False, False), (True, False), (False, True)])
 def test_the_stack_policy_is_the_policy_pcr_iam_policy_prints(
-    template: dict[str, Any], kms: bool
+    template: dict[str, Any], kms: bool, fargate: bool
 ) -> None:
     key = "arn:aws:kms:eu-central-1:123456789012:key/k" if kms else ""
-    document = resolved(template, KmsKeyArn=key)["SubmitterPolicy"]["Properties"]["PolicyDocument"]
+    model = "FARGATE" if fargate else "EC2"
+    resources = resolved(template, KmsKeyArn=key, ProvisioningModel=model)
+    document = resources["SubmitterPolicy"]["Properties"]["PolicyDocument"]
 
     def unsub(node: Any) -> Any:
         """The template's ${...} strings, as submitter_policy's placeholders render them."""
@@ -228,6 +230,7 @@ def test_the_stack_policy_is_the_policy_pcr_iam_policy_prints(
         account="${AWS::AccountId}",
         partition="${AWS::Partition}",
         job_role_arn="${JobRole.Arn}",
+        execution_role_arn="${ExecutionRole.Arn}" if fargate else None,
         kms_key_arn="${KmsKeyArn}" if kms else None,
     )
     text = json.dumps(expected).replace('"arn:the-queue"', '"${JobQueue}"')
