@@ -260,3 +260,21 @@ def test_expected_bucket_owner_and_encryption_go_with_every_s3_call() -> None:
 def test_kms_key_needs_kms() -> None:
     with pytest.raises(ValueError, match="aws:kms"):
         S3Encryption(algorithm="AES256", kms_key_id="k")
+
+
+def test_an_array_known_only_to_aws_batch_is_made_durable_on_reattach(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    with MotoWorld() as world:
+        first = make(world, clock)
+        monkeypatch.setattr(first.manifest, "add_array", lambda array: None)  # "crash" before it
+        children = first.submit_jobs([{"i": i} for i in range(3)])
+        batch_id = first.get_batch_id()
+        assert manifest_keys(world, batch_id) == []
+        monkeypatch.undo()
+        again = attach(world, batch_id, clock)
+        assert [j.job_id for j in again.jobs] == children
+        (key,) = manifest_keys(world, batch_id)
+        chunk = json.loads(world.clients.s3.get_object(Bucket=world.bucket, Key=key)["Body"].read())
+        assert chunk["arrays"] == [[children[0].split(":")[0], 0, 3, []]]

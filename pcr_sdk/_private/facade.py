@@ -211,8 +211,7 @@ class JobSubmitter:
         loaded = Manifest.load(self.store)
         for job in loaded.all_jobs():
             self._record(job)
-        for array in loaded.arrays:
-            self._arrays[array.array_id] = array.size
+        in_manifest = set(self._arrays)
         known = {job.index: job.job_id for job in self._jobs.values()}
         found = find_batch_jobs(
             self.clients.batch,
@@ -235,9 +234,8 @@ class JobSubmitter:
                 recovered += 1
             if state is not None:
                 self._states[job.job_id] = state
-        for array_id in {j.array_id for j, _ in found if j.array_id} - set(self._arrays):
+        for array_id in {j.array_id for j, _ in found if j.array_id} - in_manifest:
             children = [j for j, _ in found if j.array_id == array_id]
-            self._arrays[array_id] = len(children)
             base = min(c.index for c in children)
             self.manifest.add_array(
                 ArrayRecord(array_id, base, len(children), children[0].depends_on)
@@ -299,7 +297,7 @@ class JobSubmitter:
         self.cancel_on_error = False
         self.log_reader = LogReader(clients.logs)
         self._jobs: dict[str, SubmittedJob] = {}
-        self._arrays: dict[str, int] = {}  # array parent id -> number of children
+        self._arrays: set[str] = set()  # ids of the array parents
         self._terminated: set[str] = set()  # jobs and arrays this process terminated
         self._next_index = 0
         self._callbacks: dict[str, Callable[[], object]] = {}
@@ -391,7 +389,7 @@ class JobSubmitter:
             for i in range(len(specs))
         ]
         with self._lock:
-            self._arrays[array_id] = len(specs)
+            self._arrays.add(array_id)
             for child in children:
                 self._record(child)
         self.manifest.add_array(ArrayRecord(array_id, base, len(specs), specs[0].depends_on))
@@ -607,7 +605,7 @@ class JobSubmitter:
     def _record(self, job: SubmittedJob) -> None:
         self._jobs[job.job_id] = job
         if job.array_id is not None:
-            self._arrays.setdefault(job.array_id, 0)
+            self._arrays.add(job.array_id)
         self._next_index = max(self._next_index, job.index + 1)
 
     def _job(self, job_id: str) -> SubmittedJob:
