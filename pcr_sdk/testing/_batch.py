@@ -113,8 +113,21 @@ class BatchSimulator:
         sim = self
         original_describe = Job.describe
         original_describe_jobs = BatchBackend.describe_jobs
+        original_list_jobs = BatchBackend.list_jobs
+        original_submit = BatchSimpleBackend.submit_job
         original_terminate = BatchBackend.terminate_job
         original_cancel = BatchBackend.cancel_job
+
+        # moto's job table is a plain dict: a DescribeJobs or ListJobs iterating it while another
+        # thread's SubmitJob adds to it fails ("dictionary changed size during iteration"). AWS
+        # has no such limit, so the calls that touch the table take the simulator's lock.
+        def submit_job(backend: BatchSimpleBackend, *args: Any, **kwargs: Any) -> Any:
+            with sim._lock:
+                return original_submit(backend, *args, **kwargs)
+
+        def list_jobs(backend: BatchBackend, *args: Any, **kwargs: Any) -> Any:
+            with sim._lock:
+                return original_list_jobs(backend, *args, **kwargs)
 
         def store_only(backend: BatchSimpleBackend, include_start_attempt: bool, job: Job) -> None:
             del include_start_attempt
@@ -131,19 +144,24 @@ class BatchSimulator:
             return sim.describe(job, original_describe)
 
         def describe_jobs(backend: BatchBackend, jobs: list[str] | None) -> list[dict[str, Any]]:
-            sim.advance(jobs)
-            return original_describe_jobs(backend, jobs)
+            with sim._lock:
+                sim.advance(jobs)
+                return original_describe_jobs(backend, jobs)
 
         def terminate_job(backend: BatchBackend, job_id: str, reason: str) -> None:
-            original_terminate(backend, job_id, reason)
-            sim.stop(job_id, reason, only_before_starting=False)
+            with sim._lock:
+                original_terminate(backend, job_id, reason)
+                sim.stop(job_id, reason, only_before_starting=False)
 
         def cancel_job(backend: BatchBackend, job_id: str, reason: str) -> None:
-            original_cancel(backend, job_id, reason)
-            sim.stop(job_id, reason, only_before_starting=True)
+            with sim._lock:
+                original_cancel(backend, job_id, reason)
+                sim.stop(job_id, reason, only_before_starting=True)
 
         return [
             mock.patch.object(BatchSimpleBackend, "_mark_job_as_finished", store_only),
+            mock.patch.object(BatchSimpleBackend, "submit_job", submit_job),
+            mock.patch.object(BatchBackend, "list_jobs", list_jobs),
             mock.patch.object(Job, "status", property(get_status, set_status)),
             mock.patch.object(Job, "describe", describe),
             mock.patch.object(BatchBackend, "describe_jobs", describe_jobs),

@@ -1,0 +1,41 @@
+"""The mock's job table under concurrent SubmitJob, DescribeJobs and ListJobs calls."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from pcr_sdk.testing import MotoWorld
+from tests.testing.support import Jobs
+
+
+@pytest.fixture
+def eager_thread_switches() -> Iterator[None]:
+    """Switch threads as often as the interpreter can, so races show up at once."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(before)
+
+
+@pytest.mark.usefixtures("eager_thread_switches")
+def test_submits_racing_describes_and_lists_keep_the_mock_consistent(
+    world: MotoWorld, jobs: Jobs
+) -> None:
+    early = [jobs.submit(i) for i in range(50)]
+    batch = world.clients.batch
+
+    def submit_or_look(index: int) -> int:
+        if index % 2:
+            jobs.submit(index)
+            return 1
+        listed = batch.list_jobs(jobQueue=world.queue)["jobSummaryList"]
+        return len(listed) + len(jobs.describe(*early))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(submit_or_look, range(50, 250)))
+    assert all(n >= 100 for n in results[::2])
+    assert len(world.jobs()) == 150
