@@ -27,7 +27,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final
 
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    HTTPClientError,
+)
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 logger = logging.getLogger("pcr_sdk")
@@ -171,7 +176,7 @@ class JobQueueNotFoundError(AwsError):
 
 
 class AwsConnectionError(AwsError):
-    """AWS could not be reached."""
+    """AWS could not be reached, or the connection broke before its answer arrived."""
 
 
 _THROTTLING: Final = frozenset(
@@ -200,7 +205,8 @@ def map_client_error(
     kind: type[AwsError] = AwsError
     code: str | None = None
     text = f"{operation}: {err}"
-    if isinstance(err, (EndpointConnectionError, BotoConnectionError)):
+    # HTTPClientError: the connection closed or timed out mid-call (the answer was lost)
+    if isinstance(err, (EndpointConnectionError, BotoConnectionError, HTTPClientError)):
         kind = AwsConnectionError
     elif isinstance(err, ClientError):
         error = err.response.get("Error", {})

@@ -7,7 +7,8 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal
 
-from pcr_sdk._private.errors import BatchClosedError, aws_call
+from pcr_sdk._private.ambiguous import AmbiguousCall, stop_blind_retries
+from pcr_sdk._private.errors import AwsError, BatchClosedError, aws_call
 from pcr_sdk._private.governor import RateGovernor
 from pcr_sdk._private.models import BatchId, JobDefinitionSpec
 
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 TAG_MANAGED_BY: Final = "pcr:managed-by"
 TAG_BATCH_ID: Final = "pcr:batch-id"
 MANAGED_BY_VALUE: Final = "pcr-sdk"
+MAX_AMBIGUOUS_ATTEMPTS: Final = 4
 
 
 def register_request(
@@ -83,7 +85,10 @@ class BatchRegistry:
         self.spec = spec
         self._arn: str | None = None
         self._closed = False
+        self._ambiguous = False
+        """An answer was lost: more than one revision may be ACTIVE."""
         self._lock = threading.Lock()
+        stop_blind_retries(batch, "RegisterJobDefinition")
 
     @classmethod
     def find(
@@ -147,14 +152,63 @@ class BatchRegistry:
                     batch_id=str(self.batch_id),
                 )
             if self._arn is None:
-                self._acquire()
-                with aws_call("RegisterJobDefinition"):
-                    response = self._batch.register_job_definition(
-                        **register_request(self.batch_id, self.spec)
-                    )
-                self._arn = response["jobDefinitionArn"]
+                try:
+                    self._arn = self._register()
+                except AwsError:
+                    if self._ambiguous:
+                        self._remove_unadopted()
+                    raise
                 logger.info("registered job definition %s", self._arn)
             return self._arn
+
+    def _register(self) -> str:
+        """RegisterJobDefinition; after a lost answer, adopt the revision it made, if any.
+
+        RegisterJobDefinition has no client token: a blind resend would leave a second ACTIVE
+        revision that nothing ever deregisters.
+        """
+        request = register_request(self.batch_id, self.spec)
+        cause: AmbiguousCall | None = None
+        for _ in range(MAX_AMBIGUOUS_ATTEMPTS):
+            self._acquire()
+            try:
+                with aws_call("RegisterJobDefinition"):
+                    return self._batch.register_job_definition(**request)["jobDefinitionArn"]
+            except AmbiguousCall as err:
+                cause = err
+                self._ambiguous = True
+                active = self._active_arns()
+                if active:
+                    logger.warning("RegisterJobDefinition answer lost (%s); found %s", err, active)
+                    return active[-1]
+                logger.warning("RegisterJobDefinition answer lost (%s); none made, resending", err)
+        raise AwsError(
+            f"RegisterJobDefinition failed {MAX_AMBIGUOUS_ATTEMPTS} times without an answer: "
+            f"{cause}",
+            operation="RegisterJobDefinition",
+        ) from cause
+
+    def _remove_unadopted(self) -> None:
+        """Registering failed after a lost answer: deregister what that answer may have made."""
+        try:
+            for arn in self._active_arns():
+                self._deregister(arn)
+        except AwsError as err:
+            logger.warning(
+                "job definition %s may be left ACTIVE (%s); `pcr cleanup` removes it",
+                self.batch_id,
+                err,
+            )
+
+    def _active_arns(self) -> list[str]:
+        """The ARNs of this batch's ACTIVE revisions, oldest first (the name is the batch id)."""
+        self._acquire()
+        with aws_call("DescribeJobDefinitions"):
+            found = self._batch.describe_job_definitions(
+                jobDefinitionName=str(self.batch_id), status="ACTIVE"
+            )
+        definitions = sorted(found["jobDefinitions"], key=lambda d: d["revision"])
+        return [d["jobDefinitionArn"] for d in definitions]
 
     def deregister(self) -> bool:
         """Deregister the definition if it was registered; True if this call did it."""
@@ -162,14 +216,22 @@ class BatchRegistry:
             if self._closed:
                 return False
             self._closed = True
-            arn = self._arn
-        if arn is None:
+            arn, ambiguous = self._arn, self._ambiguous
+        if ambiguous:  # after a lost answer a revision may exist that was never adopted
+            arns = self._active_arns()
+        elif arn is None:
             return False
+        else:
+            arns = [arn]
+        for each in arns:
+            self._deregister(each)
+        return bool(arns)
+
+    def _deregister(self, arn: str) -> None:
         self._acquire()
         with aws_call("DeregisterJobDefinition"):
             self._batch.deregister_job_definition(jobDefinition=arn)
         logger.info("deregistered job definition %s", arn)
-        return True
 
     def _acquire(self) -> None:
         if self._governor is not None:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from pcr_sdk._private.contract import BatchLayout
 from pcr_sdk._private.errors import (
@@ -142,6 +142,10 @@ class InputStore:
                 raise OutputNotFoundError(
                     f"no object at {self.uri(key)}", key=key, job_id=job_id
                 ) from err
+            raise map_client_error(
+                err, operation="GetObject", bucket=self.bucket, key=key, job_id=job_id
+            ) from err
+        except BotoCoreError as err:  # connection errors, once botocore's retries are spent
             raise map_client_error(
                 err, operation="GetObject", bucket=self.bucket, key=key, job_id=job_id
             ) from err

@@ -6,10 +6,9 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
-from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
-
+from pcr_sdk._private.ambiguous import AmbiguousCall, stop_blind_retries
 from pcr_sdk._private.contract import BatchLayout
 from pcr_sdk._private.errors import AwsError, InvalidJobSpecError, aws_call
 from pcr_sdk._private.governor import RateGovernor, shared_batch_governor
@@ -30,29 +29,6 @@ TAG_BATCH_ID: Final = "pcr:batch-id"
 TAG_ARRAY_SIZE: Final = "pcr:array-size"
 TAG_SUBMISSION: Final = "pcr:submission"
 MAX_AMBIGUOUS_ATTEMPTS: Final = 4
-_HANDLER_ID: Final = "pcr-sdk-no-blind-submit-retry"
-
-
-class _AmbiguousSubmit(Exception):
-    """A SubmitJob attempt failed after AWS may have applied it."""
-
-
-def _no_blind_retry(
-    response: tuple[Any, Any] | None = None,
-    caught_exception: BaseException | None = None,
-    **_: Any,
-) -> None:
-    """Stop botocore from resending a SubmitJob that may already have created a job.
-
-    SubmitJob has no client token: a blind retry after a lost response creates a second job.
-    Throttling and refused connections were not applied, so botocore may retry those.
-    """
-    if caught_exception is not None:
-        if isinstance(caught_exception, (EndpointConnectionError, ConnectTimeoutError)):
-            return
-        raise _AmbiguousSubmit(repr(caught_exception)) from caught_exception
-    if response is not None and response[0].status_code >= 500:
-        raise _AmbiguousSubmit(f"HTTP {response[0].status_code}")
 
 
 class Submitter:
@@ -71,10 +47,7 @@ class Submitter:
     ) -> None:
         self._batch = batch
         self._token = token_factory
-        # unique_id makes this a no-op when another Submitter already registered it
-        batch.meta.events.register_first(
-            "needs-retry.batch.SubmitJob", _no_blind_retry, unique_id=_HANDLER_ID
-        )
+        stop_blind_retries(batch, "SubmitJob")
         self.job_queue = job_queue
         self.bucket = bucket
         self.layout = layout
@@ -153,13 +126,13 @@ class Submitter:
         """One governed SubmitJob; after an ambiguous failure, find the job before resending."""
         token = self._token()
         request = {**request, "tags": {**request.get("tags", {}), TAG_SUBMISSION: token}}
-        cause: _AmbiguousSubmit | None = None
+        cause: AmbiguousCall | None = None
         for _ in range(MAX_AMBIGUOUS_ATTEMPTS):
             self.governor.acquire()
             try:
                 with aws_call("SubmitJob", job_queue=self.job_queue):
                     response = self._batch.submit_job(**request)
-            except _AmbiguousSubmit as err:
+            except AmbiguousCall as err:
                 cause = err
                 found = self.find_by_token(token)
                 if found is not None:
