@@ -60,7 +60,12 @@ def find_batch_jobs(
             page = next(pages, None)
         if page is None:
             break
-        job_ids.extend(s["jobId"] for s in page["jobSummaryList"] if s["jobName"] == batch_id)
+        # an array child ("<parent>:<i>", listed by some backends) is found through its parent
+        job_ids.extend(
+            s["jobId"]
+            for s in page["jobSummaryList"]
+            if s["jobName"] == batch_id and ":" not in s["jobId"]
+        )
     found: dict[int, tuple[SubmittedJob, JobState | None]] = {}
     for start in range(0, len(job_ids), DESCRIBE_JOBS_MAX_IDS):
         acquire()

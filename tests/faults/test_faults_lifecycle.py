@@ -1,0 +1,582 @@
+"""Whole batch lifecycles while S3 and Batch calls are throttled, fail, or lose their answers.
+
+A hypothesis state machine drives `JobSubmitter` on a `MotoWorld`: start a batch, submit jobs
+(one by one, with dependencies, as arrays, concurrently), wait, read outputs, cancel, close, and
+"crash" (drop the submitter without closing it, then `attach` from the batch id as a new process
+would). Between any two steps it injects faults below botocore's retry layer, so botocore's own
+retries absorb most of them and some exhaust the retries. An SDK error (`AwsError` and its
+subclasses, `WaitTimeoutError` from a wait with a timeout) is an allowed outcome of a step; the
+model records what may then have reached AWS Batch.
+
+Checked after every step: AWS Batch never holds two jobs for one index of the batch, and the
+live submitter knows every job a call returned, at the index AWS has, and nothing AWS lacks.
+Checked when a batch ends (with faults cleared): a submitter attached afresh knows every job AWS
+Batch has exactly once, every finished job's output is read back (the worker's result for a
+job that succeeded, None for one that failed), job states match what the inputs asked for, and
+no job definition is left ACTIVE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final, Literal
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, note, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from pcr_sdk import (
+    AwsError,
+    BatchClosedError,
+    JobSubmitter,
+    PcrError,
+    SilentProgress,
+    WaitTimeoutError,
+)
+from pcr_sdk.testing import Fault, MotoWorld
+from tests.fakes import FakeClock
+from tests.faults._counts import FaultCounts
+from tests.faults._support import (
+    batch_jobs,
+    expected_output,
+    indexes,
+    parent_of,
+    reconcile,
+    work,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_batch import BatchClient
+
+Service = Literal["batch", "s3"]
+
+OPERATIONS: Final[tuple[tuple[Service, str], ...]] = (
+    ("s3", "PutObject"),
+    ("s3", "GetObject"),
+    ("s3", "ListObjectsV2"),
+    ("batch", "SubmitJob"),
+    ("batch", "DescribeJobs"),
+    ("batch", "ListJobs"),
+    ("batch", "RegisterJobDefinition"),
+    ("batch", "DeregisterJobDefinition"),
+    ("batch", "DescribeJobDefinitions"),
+    ("batch", "TerminateJob"),
+)
+FAULTS: Final = [(service, operation, kind) for service, operation in OPERATIONS for kind in Fault]
+# pcr-sdk's clients make 8 attempts in all: 8 faults in a row spend every retry
+TIMES: Final = st.sampled_from([1, 1, 2, 3, 8])
+FAILS: Final = st.sampled_from([False, False, False, True])
+POLLING_INTERVAL: Final = 30.0
+FINISHED: Final = frozenset({"SUCCEEDED", "FAILED"})
+
+PROFILE: Final = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+PROFILE_SETTINGS: Final = settings()  # the profile tests/conftest.py loaded
+FAULT_SETTINGS: Final = settings(
+    PROFILE_SETTINGS,
+    # ci (the default): 50 examples; dev: 10; thorough: 666
+    max_examples=max(5, PROFILE_SETTINGS.max_examples // 3),
+    stateful_step_count=30,
+    deadline=None,
+    # CI replays the same examples every run; other profiles explore
+    derandomize=PROFILE == "ci",
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+@dataclass
+class BatchModel:
+    """What the test knows about the current batch, whatever the SDK says."""
+
+    batch_id: str
+    io_workers: int
+    planned: int
+    """Submit calls to make before the batch may end."""
+    flush_every: int
+    sub: JobSubmitter | None
+    """The live submitter; None after a crash until an attach succeeds."""
+    fail: dict[int, bool] = field(default_factory=dict)
+    """Every input given to this batch: n -> whether the worker is asked to fail."""
+    n_of: dict[str, int] = field(default_factory=dict)
+    """job id -> n, for every job a submit call returned."""
+    index_of: dict[str, int] = field(default_factory=dict)
+    deps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """job id (or array parent id) -> the ids it depends on."""
+    arrays: dict[str, list[str]] = field(default_factory=dict)
+    """array parent id -> its children's ids."""
+    uncertain: set[str] = field(default_factory=set)
+    """AWS jobs created during a submit call that raised."""
+    submit_calls: int = 0
+    cancelled: bool = False
+    closed: bool | None = False
+    """Whether the definition is deregistered; None once a DeregisterJobDefinition failed."""
+
+    def succeeds(self, job_id: str) -> bool:
+        """Whether `job_id` must succeed when nothing is cancelled."""
+        if job_id in self.arrays:
+            return all(self.succeeds(child) for child in self.arrays[job_id])
+        deps = self.deps[job_id]
+        return not self.fail[self.n_of[job_id]] and all(self.succeeds(d) for d in deps)
+
+
+class FaultMachine(RuleBasedStateMachine):
+    """One `MotoWorld` per example; batches one after another inside it."""
+
+    def __init__(self, counts: FaultCounts) -> None:
+        super().__init__()
+        self.counts = counts
+        self._stack = ExitStack()
+        self.world = self._stack.enter_context(MotoWorld(polls_to_finish=2))
+        self.world.script.worker(work)
+        # the harness's clients see the faults; this one (another session) does not, and
+        # ListJobs shows states without moving the scripted jobs
+        self.observer: BatchClient = boto3.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name=self.world.region,
+        ).client("batch")
+        self._stack.callback(self.observer.close)
+        self.clock = FakeClock()
+        self.batch: BatchModel | None = None
+        self.started = 0
+        self.next_n = 0
+        self.broken = False
+
+    # --- rules ---------------------------------------------------------------------------
+
+    @precondition(lambda self: self.batch is None)
+    @rule(
+        io_workers=st.sampled_from([1, 4]),
+        planned=st.integers(1, 5),
+        flush_every=st.sampled_from([1, 3, 100]),
+    )
+    def start_batch(self, io_workers: int, planned: int, flush_every: int) -> None:
+        with self._step():
+            self.started += 1
+            fixed = uuid.UUID(int=self.started)
+            try:
+                sub = JobSubmitter(
+                    "fz", self.world.queue, "python:3.11", self.world.bucket,
+                    clients=self.world.clients, io_workers=io_workers,
+                    polling_interval_seconds=POLLING_INTERVAL, progress=SilentProgress(),
+                    clock=self.clock, sleep=self.clock.sleep, uuid_factory=lambda: fixed,
+                )  # fmt: skip
+            except AwsError as err:
+                self._allowed(err, "start_batch")
+                return  # the teardown checks that no definition of it is ACTIVE
+            assert sub.get_batch_id() == f"fz_{fixed}"
+            sub.manifest.flush_every = flush_every  # small: many manifest chunks to merge
+            self.batch = BatchModel(sub.get_batch_id(), io_workers, planned, flush_every, sub)
+
+    @precondition(lambda self: self._open())
+    @rule(fail=FAILS, data=st.data())
+    def submit_job(self, fail: bool, data: st.DataObject) -> None:
+        with self._step():
+            model, sub = self._model(), self._sub()
+            deps = self._draw_deps(data)
+            n = self._new_input(fail)
+            closed = self._expect_closed()
+            model.submit_calls += 1
+            before = len(self.world.jobs())
+            try:
+                job_id = sub.submit_job({"n": n, "fail": fail}, deps)
+            except PcrError as err:
+                new = self._new_jobs(before)
+                self._allowed(err, "submit_job", closed=closed)
+                assert len(new) <= 1, f"one submit_job created {len(new)} jobs: {new}"
+                assert all(":" not in job_id for job_id in new)
+                model.uncertain |= set(new)
+                return
+            assert not closed, "submit_job on a closed batch returned"
+            assert list(self._new_jobs(before)) == [job_id]
+            self._learn(job_id, n, deps)
+
+    @precondition(lambda self: self._open())
+    @rule(fails=st.lists(FAILS, min_size=1, max_size=4), array=st.booleans(), data=st.data())
+    def submit_jobs(self, fails: list[bool], array: bool, data: st.DataObject) -> None:
+        with self._step():
+            model, sub = self._model(), self._sub()
+            deps = self._draw_deps(data)
+            ns = [self._new_input(fail) for fail in fails]
+            closed = self._expect_closed()
+            model.submit_calls += 1
+            as_array = array and len(ns) > 1
+            before = len(self.world.jobs())
+            inputs = [{"n": n, "fail": fail} for n, fail in zip(ns, fails, strict=True)]
+            try:
+                ids = sub.submit_jobs(inputs, array=array, depends_on_job_ids=deps)
+            except PcrError as err:
+                new = self._new_jobs(before)
+                self._allowed(err, "submit_jobs", closed=closed)
+                assert len(new) <= len(ns), f"{len(ns)} inputs created {len(new)} jobs"
+                parents = {parent_of(job_id) for job_id in new if ":" in job_id}
+                assert len(parents) <= (1 if as_array else 0), f"arrays created: {parents}"
+                model.uncertain |= set(new)
+                return
+            assert not closed, "submit_jobs on a closed batch returned"
+            assert len(ids) == len(ns)
+            assert set(self._new_jobs(before)) == set(ids)
+            if as_array:
+                parent = parent_of(ids[0])
+                assert ids == [f"{parent}:{i}" for i in range(len(ns))]
+                model.arrays[parent] = ids
+                model.deps[parent] = deps
+            else:
+                assert all(":" not in job_id for job_id in ids)
+            for job_id, n in zip(ids, ns, strict=True):
+                self._learn(job_id, n, deps)
+
+    @precondition(lambda self: self._live() is not None and not self._open())
+    @rule(array=st.booleans())
+    def submit_to_closed_batch(self, array: bool) -> None:
+        with self._step():
+            sub = self._sub()
+            before = len(self.world.jobs())
+            inputs = [{"n": self._new_input(False), "fail": False} for _ in range(2)]
+            with pytest.raises(BatchClosedError):
+                self._submit_either(sub, inputs, array=array)
+            assert not self._new_jobs(before), "a closed batch took a job"
+
+    @precondition(lambda self: self._ready())
+    @rule(how=st.sampled_from(["wait", "wait", "wait", "wait_with_timeout", "cancel", "close"]))
+    def finish(self, how: str) -> None:
+        """How the user ends a batch (again, after an error: each may be retried)."""
+        with self._step():
+            if how == "cancel":
+                self._cancel()
+            elif how == "close":
+                self._close()
+            else:
+                self._wait(150.0 if how == "wait_with_timeout" else None)
+
+    @precondition(lambda self: self._ready(1))
+    @rule()
+    def get_all_outputs(self) -> None:
+        with self._step():
+            sub = self._sub()
+            try:
+                outputs = sub.get_all_outputs()
+            except AwsError as err:
+                self._allowed(err, "get_all_outputs")
+                return
+            jobs = sub.jobs
+            assert len(outputs) == len(jobs)
+            states = self._statuses()
+            for job, output in zip(jobs, outputs, strict=True):
+                self._check_output(job.job_id, output, states[job.job_id])
+
+    @precondition(lambda self: self._ready(1))
+    @rule(attach_now=st.booleans())
+    def crash(self, attach_now: bool) -> None:
+        """The process dies: no close, no manifest flush; a new one attaches by batch id."""
+        with self._step():
+            self._model().sub = None
+            if attach_now:
+                self._attach()
+
+    @precondition(lambda self: self.batch is not None and self.batch.sub is None)
+    @rule()
+    def reattach(self) -> None:
+        with self._step():
+            self._attach()
+
+    @rule(fault=st.sampled_from(FAULTS), times=TIMES)
+    def inject(self, fault: tuple[Service, str, Fault], times: int) -> None:
+        service, operation, kind = fault
+        self.world.faults.add(service=service, operation=operation, kind=kind, times=times)
+
+    @precondition(lambda self: self.batch is not None and not self._open())
+    @rule()
+    def end_batch(self) -> None:
+        with self._step():
+            self._verify()
+            self.batch = None
+
+    @invariant()
+    def aws_and_the_live_submitter_agree(self) -> None:
+        model = self.batch
+        if model is None:
+            return
+        with self._step():
+            aws = batch_jobs(self.world.jobs(), model.batch_id)
+            indexes = Counter(view.index for view in aws.values())
+            twice = {index: n for index, n in indexes.items() if n > 1}
+            assert not twice, f"AWS Batch holds two jobs for index(es) {twice}"
+            assert None not in indexes
+            if model.sub is None:
+                return
+            live = {job.job_id: job for job in model.sub.jobs}
+            assert set(live) <= set(aws), f"known, not in AWS: {set(live) - set(aws)}"
+            assert set(aws) - set(live) <= model.uncertain, "a returned job was forgotten"
+            for job_id, job in live.items():
+                assert job.index == aws[job_id].index, (job, aws[job_id])
+            for job_id, index in model.index_of.items():
+                assert live[job_id].index == index, (job_id, index, live[job_id])
+
+    def teardown(self) -> None:
+        try:
+            if not self.broken:
+                if self.batch is not None:
+                    self._verify()
+                self.world.faults.clear()
+                active = self.observer.describe_job_definitions(status="ACTIVE")
+                names = [d["jobDefinitionName"] for d in active["jobDefinitions"]]
+                assert not names, f"job definitions left ACTIVE: {names}"
+        finally:
+            self.counts.faults_injected += self.world.faults.injected
+            self._stack.close()
+
+    # --- how a batch ends ---------------------------------------------------------------
+
+    def _wait(self, timeout: float | None) -> None:
+        sub = self._sub()
+        error: PcrError | None = None
+        try:
+            sub.wait_until_jobs_finished(timeout=timeout)
+        except (AwsError, WaitTimeoutError) as err:
+            error = err
+            self._allowed(err, "wait")
+        self._closing_outcome(error)
+        assert sub.registry.closed, "wait_until_jobs_finished left the definition registered"
+        if error is None:
+            states = self._statuses()
+            unfinished = [j.job_id for j in sub.jobs if states[j.job_id] not in FINISHED]
+            assert not unfinished, f"wait returned while AWS says unfinished: {unfinished}"
+
+    def _cancel(self) -> None:
+        model, sub = self._model(), self._sub()
+        model.cancelled = True
+        try:
+            results = sub.cancel("pcr fault suite", timeout=600)
+        except AwsError as err:
+            self._allowed(err, "cancel")
+            self._closing_outcome(err)
+            return
+        self._closing_outcome(None)
+        assert sub.registry.closed
+        states = self._statuses()
+        for job_id, result in results.items():
+            assert result.status.value == states[job_id], (job_id, result, states[job_id])
+
+    def _close(self) -> None:
+        sub = self._sub()
+        error: AwsError | None = None
+        try:
+            sub.close()
+        except AwsError as err:
+            error = err
+            self._allowed(err, "close")
+        self._closing_outcome(error)
+        assert sub.registry.closed
+
+    # --- the end of a batch --------------------------------------------------------------
+
+    def _verify(self) -> None:
+        """With faults cleared: close, attach afresh, and check knowledge, outputs, definition."""
+        model = self._model()
+        self.world.faults.clear()
+        if model.sub is not None and not model.sub.registry.closed:
+            model.sub.close()  # the user's last step; nothing fails any more, so it must work
+            self._closing_outcome(None)
+        if model.closed:
+            assert not self._active(model.batch_id), "ACTIVE after close or wait"
+
+        aws = batch_jobs(self.world.jobs(), model.batch_id)
+        fresh = self._attach_quietly(model.batch_id, model.io_workers)
+        found = reconcile(fresh.jobs, indexes(aws))
+        self.counts.batches_run += 1
+        self.counts.jobs_submitted += len(aws)
+        self.counts.jobs_lost += len(found.lost)
+        self.counts.duplicates += found.duplicates
+        assert found.exact, found
+        known = {job.job_id: job.index for job in fresh.jobs}
+        assert {i: known[i] for i in model.index_of} == model.index_of
+
+        fresh.wait_until_jobs_finished()
+        outputs = fresh.get_all_outputs()
+        states = self._statuses()
+        for job, output in zip(fresh.jobs, outputs, strict=True):
+            self._check_output(job.job_id, output, states[job.job_id])
+        numbers = Counter(json.loads(o)["n"] for o in outputs if o is not None)
+        assert all(n == 1 for n in numbers.values()), f"inputs run twice: {numbers}"
+        for job_id in model.n_of:
+            state = states[job_id]
+            assert state in FINISHED, (job_id, state)
+            if not model.succeeds(job_id):
+                assert state == "FAILED", f"{job_id} should have failed: {state}"
+            elif not model.cancelled:
+                assert state == "SUCCEEDED", f"{job_id} should have succeeded: {state}"
+        assert not self._active(model.batch_id), "ACTIVE after the batch ended"
+
+    # --- helpers -------------------------------------------------------------------------
+
+    @contextmanager
+    def _step(self) -> Iterator[None]:
+        """Marks the machine broken while a step runs: the teardown then only cleans up."""
+        self.broken = True
+        yield
+        self.broken = False
+
+    def _model(self) -> BatchModel:
+        assert self.batch is not None
+        return self.batch
+
+    def _ready(self, calls: int | None = None) -> bool:
+        """A live submitter, and `calls` (default: the planned number of) submit calls made."""
+        sub = self._live()
+        if sub is None or self.batch is None:
+            return False
+        return self.batch.submit_calls >= (self.batch.planned if calls is None else calls)
+
+    def _open(self) -> bool:
+        """A live submitter whose batch still takes jobs."""
+        sub = self._live()
+        return sub is not None and not sub.registry.closed
+
+    def _live(self) -> JobSubmitter | None:
+        return None if self.batch is None else self.batch.sub
+
+    def _sub(self) -> JobSubmitter:
+        sub = self._live()
+        assert sub is not None
+        return sub
+
+    def _allowed(self, err: PcrError, step: str, *, closed: bool = False) -> None:
+        """Accept `err` as the outcome of `step` if it is one the SDK may raise there."""
+        note(f"{step}: {type(err).__name__}: {err}")
+        if closed:
+            assert isinstance(err, BatchClosedError), f"closed batch, but {err!r}"
+        elif not isinstance(err, (AwsError, WaitTimeoutError)):
+            raise err
+        self.counts.sdk_errors[type(err).__name__] += 1
+
+    def _closing_outcome(self, err: PcrError | None) -> None:
+        """After wait, cancel or close: is the definition deregistered now?"""
+        model, sub = self._model(), self._sub()
+        if isinstance(err, AwsError) and err.operation == "DeregisterJobDefinition":
+            model.closed = None  # maybe applied, maybe not; close() will not try again
+        elif sub.registry.closed and model.closed is False:
+            model.closed = True
+
+    def _expect_closed(self) -> bool:
+        """Whether the next submit must raise BatchClosedError."""
+        model = self._model()
+        return model.closed if model.closed is not None else self._sub().registry.closed
+
+    @staticmethod
+    def _submit_either(sub: JobSubmitter, inputs: Sequence[object], *, array: bool) -> None:
+        if array:
+            sub.submit_jobs(inputs)
+        else:
+            sub.submit_job(inputs[0])
+
+    def _new_input(self, fail: bool) -> int:
+        self.next_n += 1
+        self._model().fail[self.next_n] = fail
+        return self.next_n
+
+    def _draw_deps(self, data: st.DataObject) -> tuple[str, ...]:
+        model = self._model()
+        plain = sorted(job_id for job_id in model.n_of if ":" not in job_id)
+        candidates = plain + sorted(model.arrays)
+        if not candidates or not data.draw(st.booleans(), label="with dependencies"):
+            return ()
+        chosen = data.draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=2))
+        return tuple(dict.fromkeys(chosen))
+
+    def _new_jobs(self, before: int) -> list[str]:
+        """The batch's jobs AWS Batch accepted since `before` jobs (array parents left out)."""
+        model = self._model()
+        views = self.world.jobs()[before:]
+        assert all(v.job_name == model.batch_id for v in views), "a job of another batch"
+        return list(batch_jobs(views, model.batch_id))
+
+    def _learn(self, job_id: str, n: int, deps: Sequence[str]) -> None:
+        model = self._model()
+        index = {job.job_id: job.index for job in self._sub().jobs}[job_id]
+        model.n_of[job_id] = n
+        model.index_of[job_id] = index
+        model.deps[job_id] = tuple(deps)
+
+    def _statuses(self) -> dict[str, str]:
+        """Every job of the current batch (array children too) and its status in AWS Batch."""
+        states: dict[str, str] = {}
+        pages = self.observer.get_paginator("list_jobs").paginate(
+            jobQueue=self.world.queue,
+            filters=[{"name": "JOB_NAME", "values": [self._model().batch_id]}],
+        )
+        for page in pages:
+            states.update((s["jobId"], s["status"]) for s in page["jobSummaryList"])
+        return states
+
+    def _check_output(self, job_id: str, output: str | None, state: str) -> None:
+        """An output is read exactly for the jobs that succeeded, and it is the worker's."""
+        model = self._model()
+        if state != "SUCCEEDED":
+            assert output is None, f"{job_id} is {state} but has output {output}"
+            return
+        assert output is not None, f"{job_id} succeeded but its output was not read"
+        value = json.loads(output)
+        n = int(value["n"])
+        assert value == expected_output(n)
+        if job_id in model.n_of:
+            assert n == model.n_of[job_id], f"{job_id} ran input {n}, not {model.n_of[job_id]}"
+        else:
+            assert model.fail.get(n) is False, f"{job_id} ran an input never given: {value}"
+
+    def _active(self, batch_id: str) -> list[int]:
+        found = self.observer.describe_job_definitions(jobDefinitionName=batch_id)
+        return [d["revision"] for d in found["jobDefinitions"] if d["status"] == "ACTIVE"]
+
+    def _attach(self) -> None:
+        """Attach to the current batch with faults on; check it knows exactly AWS's jobs."""
+        model = self._model()
+        try:
+            sub = self._attach_quietly(model.batch_id, model.io_workers)
+        except AwsError as err:
+            self._allowed(err, "attach")
+            return
+        self.counts.reattaches += 1
+        found = reconcile(sub.jobs, indexes(batch_jobs(self.world.jobs(), model.batch_id)))
+        assert found.exact, found
+        known = {job.job_id: job.index for job in sub.jobs}
+        assert {i: known[i] for i in model.index_of} == model.index_of
+        if model.closed is not None:
+            assert sub.registry.closed == model.closed, "attach misread the definition"
+        sub.manifest.flush_every = model.flush_every
+        model.sub = sub
+
+    def _attach_quietly(self, batch_id: str, io_workers: int) -> JobSubmitter:
+        return JobSubmitter.attach(
+            batch_id, job_queue=self.world.queue, job_bucket=self.world.bucket,
+            clients=self.world.clients, io_workers=io_workers,
+            polling_interval_seconds=POLLING_INTERVAL, progress=SilentProgress(),
+            clock=self.clock, sleep=self.clock.sleep,
+        )  # fmt: skip
+
+
+# the default profile fits the suite's time budget; the others explore as long as they need
+@pytest.mark.timeout(120 if PROFILE == "ci" else 0)
+def test_batch_lifecycles_survive_injected_faults(fault_counts: FaultCounts) -> None:
+    before = (fault_counts.jobs_lost, fault_counts.duplicates)
+
+    class Machine(FaultMachine):
+        def __init__(self) -> None:
+            super().__init__(fault_counts)
+
+    run_state_machine_as_test(Machine, settings=FAULT_SETTINGS)
+    assert (fault_counts.jobs_lost, fault_counts.duplicates) == before == (0, 0)
+    assert fault_counts.faults_injected > 0
