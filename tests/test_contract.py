@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcr_sdk import BatchLayout, InvalidJobSpecError
+from pcr_sdk import BatchLayout, InvalidJobSpecError, PcrInputError
 
 BATCH = "example_c6bc6ee9-0000-4000-8000-000000000000"
 
@@ -36,5 +36,5 @@ def test_resource_names_cannot_escape_the_prefix(name: str) -> None:
 
 
 def test_negative_index_is_rejected() -> None:
-    with pytest.raises(ValueError, match=">= 0"):
+    with pytest.raises(PcrInputError, match=">= 0"):
         BatchLayout(BATCH).prefix(-1)

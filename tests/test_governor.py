@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pcr_sdk import RateGovernor
+from pcr_sdk import PcrInputError, RateGovernor
 from tests.fakes import FakeClock
 
 
@@ -76,3 +77,18 @@ def test_a_sleep_that_does_not_move_the_clock_never_hangs() -> None:
     for _ in range(3):
         governor.acquire()
     assert sleeps == [0.5, 1.0]  # each reserved slot waited for once, then the call goes out
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: RateGovernor(0),
+        lambda: RateGovernor(5, period=-1.0),
+        lambda: RateGovernor.per_second(0),
+        lambda: RateGovernor.per_second(-3.5),
+    ],
+    ids=["no calls", "negative period", "zero rate", "negative rate"],
+)
+def test_a_governor_that_admits_nothing_is_rejected(make: Callable[[], RateGovernor]) -> None:
+    with pytest.raises(PcrInputError):
+        make()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pcr_sdk import JobState, JobStatus, Poller, PollProgress, WaitTimeoutError
+from pcr_sdk import JobState, JobStatus, PcrInputError, Poller, PollProgress, WaitTimeoutError
 from tests.fakes import FakeBatch, FakeClock
 
 
@@ -117,7 +117,7 @@ def test_a_job_aws_forgot_keeps_the_wait_going_until_timeout() -> None:
 
 
 def test_negative_intervals_are_rejected() -> None:
-    with pytest.raises(ValueError, match=">= 0"):
+    with pytest.raises(PcrInputError, match=">= 0"):
         Poller(FakeBatch(FakeClock(), {}).as_client(), polling_interval_seconds=-1)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from pcr_sdk._private.errors import InvalidJobSpecError
+from pcr_sdk._private.errors import InvalidJobSpecError, PcrInputError
 
 ENV_BUCKET: Final = "S3_JOB_BUCKET"
 ENV_CONFIG_KEY: Final = "S3_JOB_CONFIG_KEY"
@@ -53,7 +53,7 @@ class BatchLayout:
 
     def prefix(self, index: int) -> str:
         if index < 0:
-            raise ValueError(f"job index must be >= 0, got {index}")
+            raise PcrInputError(f"job index must be >= 0, got {index}")
         return f"{self.root}/{index:06d}"
 
     def config_key(self, index: int) -> str:

@@ -9,6 +9,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final, TypeAlias
 
+from pcr_sdk._private.errors import PcrInputError
+
 Clock: TypeAlias = Callable[[], float]
 Sleep: TypeAlias = Callable[[float], None]
 
@@ -31,9 +33,9 @@ class RateGovernor:
         sleep: Sleep = time.sleep,
     ) -> None:
         if max_calls < 1:
-            raise ValueError(f"max_calls must be >= 1, got {max_calls}")
+            raise PcrInputError(f"max_calls must be >= 1, got {max_calls}")
         if period < 0:
-            raise ValueError(f"period must be >= 0, got {period}")
+            raise PcrInputError(f"period must be >= 0, got {period}")
         self.max_calls = max_calls
         self.period = period
         self._clock = clock
@@ -47,7 +49,7 @@ class RateGovernor:
     ) -> RateGovernor:
         """At most `rate` calls per second; a fractional rate becomes one call per 1/rate s."""
         if rate <= 0:
-            raise ValueError(f"rate must be > 0, got {rate}")
+            raise PcrInputError(f"rate must be > 0, got {rate}")
         if rate >= 1 and float(rate).is_integer():
             return cls(int(rate), 1.0, clock=clock, sleep=sleep)
         return cls(1, 1.0 / rate, clock=clock, sleep=sleep)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from pcr_sdk._private.errors import WaitTimeoutError, aws_call
+from pcr_sdk._private.errors import PcrInputError, WaitTimeoutError, aws_call
 from pcr_sdk._private.governor import Clock, RateGovernor, Sleep
 from pcr_sdk._private.models import JobState, JobStatus
 
@@ -117,7 +117,7 @@ class Poller:
         random_source: Callable[[], float] = random.random,
     ) -> None:
         if polling_interval_seconds < 0 or request_throttling_milliseconds < 0:
-            raise ValueError("polling interval and request throttling must be >= 0")
+            raise PcrInputError("polling interval and request throttling must be >= 0")
         self._batch = batch
         self.polling_interval_seconds = polling_interval_seconds
         self.adaptive = adaptive
