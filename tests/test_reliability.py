@@ -278,3 +278,24 @@ def test_an_array_known_only_to_aws_batch_is_made_durable_on_reattach(
         (key,) = manifest_keys(world, batch_id)
         chunk = json.loads(world.clients.s3.get_object(Bucket=world.bucket, Key=key)["Body"].read())
         assert chunk["arrays"] == [[children[0].split(":")[0], 0, 3, []]]
+
+
+def test_reattach_describes_array_parents_not_their_listed_children(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """moto lists children by job name; discovery finds them through the parent only."""
+    clock = FakeClock()
+    with MotoWorld() as world:
+        first = make(world, clock)
+        children = first.submit_jobs([{"i": i} for i in range(3)])
+        described: list[list[str]] = []
+
+        def record(params: dict[str, Any], **_: Any) -> None:
+            described.append(list(params["jobs"]))
+
+        world.clients.batch.meta.events.register("provide-client-params.batch.DescribeJobs", record)
+        with caplog.at_level(logging.WARNING, logger="pcr_sdk"):
+            again = attach(world, first.get_batch_id(), clock)
+        assert [j.job_id for j in again.jobs] == children
+        assert described == [[children[0].split(":")[0]]]
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
