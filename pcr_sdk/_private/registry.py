@@ -128,6 +128,8 @@ class BatchRegistry:
         )
         registry._arn = newest["jobDefinitionArn"]
         registry._closed = newest.get("status") != "ACTIVE"
+        # more than one ACTIVE revision: a lost answer made one; deregister() removes them all
+        registry._ambiguous = sum(d.get("status") == "ACTIVE" for d in definitions) > 1
         return registry
 
     @property

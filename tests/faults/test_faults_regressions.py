@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from pcr_sdk import AwsConnectionError, AwsError, JobSubmitter, SilentProgress
+from pcr_sdk._private.registry import register_request
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
 
@@ -99,3 +100,25 @@ def test_a_register_that_fails_after_a_lost_answer_leaves_nothing_active() -> No
         assert lookup.injected == 8
         definitions = world.clients.batch.describe_job_definitions()["jobDefinitions"]
         assert [(d["revision"], d["status"]) for d in definitions] == [(1, "INACTIVE")]
+
+
+def test_an_attached_batch_with_two_active_revisions_deregisters_both() -> None:
+    """A process that died after an ambiguous register may leave two; attach cleans up both."""
+    with MotoWorld(polls_to_finish=0) as world:
+        first = make(world, FakeClock())
+        first.submit_job({"n": 1})
+        batch_id = first.get_batch_id()
+        world.clients.batch.register_job_definition(
+            **register_request(first.registry.batch_id, first.registry.spec)
+        )
+        clock = FakeClock()
+        attached = JobSubmitter.attach(
+            batch_id, job_queue=world.queue, job_bucket=world.bucket, clients=world.clients,
+            clock=clock, sleep=clock.sleep, progress=SilentProgress(),
+        )  # fmt: skip
+        attached.close()
+        found = world.clients.batch.describe_job_definitions(jobDefinitionName=batch_id)
+        assert {d["revision"]: d["status"] for d in found["jobDefinitions"]} == {
+            1: "INACTIVE",
+            2: "INACTIVE",
+        }
