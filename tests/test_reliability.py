@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pcr_sdk import (
+    AwsError,
     FailureKind,
     JobState,
     JobStatus,
@@ -93,6 +94,41 @@ def test_a_crash_between_manifest_chunks_leaves_it_readable() -> None:
         assert [[j[0] for j in c["jobs"]] for c in chunks] == [ids[0:2], ids[2:4]]
         assert all(c["batch"]["batch_id"] == first.get_batch_id() for c in chunks)
         assert [j.job_id for j in attach(world, first.get_batch_id(), clock).jobs] == ids
+
+
+@pytest.mark.parametrize("how", ["submit_job", "submit_jobs(array=False)", "array"])
+def test_a_manifest_chunk_that_fails_mid_submission_loses_no_job(
+    how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The jobs are in AWS Batch: the submit call returns them, the chunk goes out later."""
+    clock = FakeClock()
+    with MotoWorld() as world:
+        first = make(world, clock)
+        first.manifest.flush_every = 2
+        real_put = first.store.put_json
+        failures = iter([True])
+
+        def put_json(key: str, value: object) -> None:
+            if next(failures, False):
+                raise AwsError("PutObject failed (InternalError)", operation="PutObject")
+            real_put(key, value)
+
+        monkeypatch.setattr(first.store, "put_json", put_json)
+        inputs = [{"i": i} for i in range(4)]
+        if how == "submit_job":
+            ids = [first.submit_job(data) for data in inputs]
+        else:
+            ids = first.submit_jobs(inputs, array=how == "array")
+        assert len(ids) == 4
+        assert [j.job_id for j in first.jobs] == ids  # the live submitter knows them all
+        first.manifest.flush()
+        written = [
+            json.loads(world.clients.s3.get_object(Bucket=world.bucket, Key=k)["Body"].read())
+            for k in manifest_keys(world, first.get_batch_id())
+        ]
+        recorded = {j[0] for c in written for j in c["jobs"]}
+        recorded |= {f"{a[0]}:{i}" for c in written for a in c["arrays"] for i in range(a[2])}
+        assert recorded == set(ids)  # nothing the failed chunk held was dropped
 
 
 def test_a_lost_submit_response_leaves_exactly_one_job() -> None:

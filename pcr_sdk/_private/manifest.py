@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from pcr_sdk._private.errors import AwsError
 from pcr_sdk._private.models import SubmittedJob
 from pcr_sdk._private.store import InputStore
 
@@ -100,13 +101,25 @@ class Manifest:
             self._jobs.append(job)
             full = len(self._jobs) >= self.flush_every
         if full:
-            self.flush()
+            self._flush_soon()
 
     def add_array(self, array: ArrayRecord) -> None:
         """Record an array job (one record for all its children) and flush at once."""
         with self._lock:
             self._arrays.append(array)
-        self.flush()
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        """Flush during submission; on an AWS error keep the records for the next flush.
+
+        The jobs are in AWS Batch already (found again by name and tag), so a submit call must
+        not fail, and leave its caller without the job ids, because a manifest chunk did not go
+        out.
+        """
+        try:
+            self.flush()
+        except AwsError as err:
+            logger.warning("manifest: chunk not written (%s); kept for the next flush", err)
 
     def flush(self) -> None:
         """Write what is buffered as one new chunk object; nothing if the buffer is empty."""
