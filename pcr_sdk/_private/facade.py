@@ -554,7 +554,10 @@ class JobSubmitter:
         return {job.job_id: self._result(job, self._states.get(job.job_id)) for job in unfinished}
 
     def close(self) -> None:
-        """Flush the manifest and deregister the job definition (once; later calls do nothing)."""
+        """Flush the manifest and deregister the job definition.
+
+        Once both have succeeded later calls do nothing; after a failure, call it again.
+        """
         try:
             self.manifest.flush()
         finally:

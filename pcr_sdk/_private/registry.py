@@ -67,8 +67,9 @@ def register_request(
 class BatchRegistry:
     """Owns the job definition of one batch.
 
-    `register()` is idempotent; `deregister()` runs the DeregisterJobDefinition call at most once,
-    even when called again from `__exit__` after an explicit call or from several threads.
+    `register()` is idempotent. `deregister()` closes the batch to new jobs at once and
+    deregisters until it has succeeded: called again (from `__exit__` after an explicit call, or
+    from several threads) it does nothing, unless the earlier call failed, then it tries again.
     """
 
     def __init__(
@@ -85,9 +86,11 @@ class BatchRegistry:
         self.spec = spec
         self._arn: str | None = None
         self._closed = False
+        self._deregistered = False
         self._ambiguous = False
-        """An answer was lost: more than one revision may be ACTIVE."""
+        """An answer was lost: which revisions are ACTIVE must be looked up."""
         self._lock = threading.Lock()
+        self._deregistering = threading.Lock()
         stop_blind_retries(batch, "RegisterJobDefinition")
 
     @classmethod
@@ -128,8 +131,10 @@ class BatchRegistry:
         )
         registry._arn = newest["jobDefinitionArn"]
         registry._closed = newest.get("status") != "ACTIVE"
-        # more than one ACTIVE revision: a lost answer made one; deregister() removes them all
-        registry._ambiguous = sum(d.get("status") == "ACTIVE" for d in definitions) > 1
+        active = sum(d.get("status") == "ACTIVE" for d in definitions)
+        registry._deregistered = active == 0
+        # another revision ACTIVE: a lost answer made one; deregister() removes them all
+        registry._ambiguous = active > (0 if registry._closed else 1)
         return registry
 
     @property
@@ -139,7 +144,13 @@ class BatchRegistry:
 
     @property
     def closed(self) -> bool:
+        """Whether the batch takes no more jobs (deregistration started)."""
         return self._closed
+
+    @property
+    def deregistered(self) -> bool:
+        """Whether deregistration has succeeded: nothing of this batch is left ACTIVE."""
+        return self._deregistered
 
     @property
     def reference(self) -> str:
@@ -213,21 +224,34 @@ class BatchRegistry:
         return [d["jobDefinitionArn"] for d in definitions]
 
     def deregister(self) -> bool:
-        """Deregister the definition if it was registered; True if this call did it."""
+        """Close the batch to new jobs and deregister its definition; True if this call did it.
+
+        A failed call (AWS unreachable, throttled) leaves the batch closed and raises; the next
+        call tries again, looking up which revisions are still ACTIVE (the failed one may have
+        been applied).
+        """
         with self._lock:
-            if self._closed:
-                return False
             self._closed = True
-            arn, ambiguous = self._arn, self._ambiguous
-        if ambiguous:  # after a lost answer a revision may exist that was never adopted
-            arns = self._active_arns()
-        elif arn is None:
-            return False
-        else:
-            arns = [arn]
-        for each in arns:
-            self._deregister(each)
-        return bool(arns)
+        with self._deregistering:
+            if self._deregistered:
+                return False
+            with self._lock:
+                arn, ambiguous = self._arn, self._ambiguous
+            if ambiguous:  # after a lost answer a revision may exist that was never adopted
+                arns = self._active_arns()
+            elif arn is None:
+                arns = []
+            else:
+                arns = [arn]
+            try:
+                for each in arns:
+                    self._deregister(each)
+            except AwsError:
+                with self._lock:
+                    self._ambiguous = True
+                raise
+            self._deregistered = True
+            return bool(arns)
 
     def _deregister(self, arn: str) -> None:
         self._acquire()

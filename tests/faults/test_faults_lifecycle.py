@@ -122,7 +122,8 @@ class BatchModel:
     submit_calls: int = 0
     cancelled: bool = False
     closed: bool | None = False
-    """Whether the definition is deregistered; None once a DeregisterJobDefinition failed."""
+    """Whether the definition is deregistered; None while a failed deregistration may or may
+    not have been applied (the batch is closed to new jobs, the next close() tries again)."""
 
     def succeeds(self, job_id: str) -> bool:
         """Whether `job_id` must succeed when nothing is cancelled."""
@@ -388,9 +389,11 @@ class FaultMachine(RuleBasedStateMachine):
         """With faults cleared: close, attach afresh, and check knowledge, outputs, definition."""
         model = self._model()
         self.world.faults.clear()
-        if model.sub is not None and not model.sub.registry.closed:
-            model.sub.close()  # the user's last step; nothing fails any more, so it must work
+        if model.sub is not None and not model.sub.registry.deregistered:
+            # the user's last step (again, after a failed one); nothing fails any more
+            model.sub.close()
             self._closing_outcome(None)
+            assert model.closed is True
         if model.closed:
             assert not self._active(model.batch_id), "ACTIVE after close or wait"
 
@@ -466,10 +469,11 @@ class FaultMachine(RuleBasedStateMachine):
     def _closing_outcome(self, err: PcrError | None) -> None:
         """After wait, cancel or close: is the definition deregistered now?"""
         model, sub = self._model(), self._sub()
-        if isinstance(err, AwsError) and err.operation == "DeregisterJobDefinition":
-            model.closed = None  # maybe applied, maybe not; close() will not try again
-        elif sub.registry.closed and model.closed is False:
+        if sub.registry.deregistered:
             model.closed = True
+        elif sub.registry.closed and model.closed is not True:
+            assert err is not None, "closing returned, but the definition is not deregistered"
+            model.closed = None
 
     def _expect_closed(self) -> bool:
         """Whether the next submit must raise BatchClosedError."""
@@ -556,6 +560,8 @@ class FaultMachine(RuleBasedStateMachine):
         assert {i: known[i] for i in model.index_of} == model.index_of
         if model.closed is not None:
             assert sub.registry.closed == model.closed, "attach misread the definition"
+        else:  # what the failed deregistration did, attach reads from AWS
+            model.closed = sub.registry.closed if sub.registry.deregistered else None
         sub.manifest.flush_every = model.flush_every
         model.sub = sub
 

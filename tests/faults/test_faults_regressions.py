@@ -6,7 +6,14 @@ from collections.abc import Callable
 
 import pytest
 
-from pcr_sdk import AwsConnectionError, AwsError, JobSubmitter, SilentProgress
+from pcr_sdk import (
+    AwsConnectionError,
+    AwsError,
+    BatchClosedError,
+    JobSubmitter,
+    SilentProgress,
+    ThrottledError,
+)
 from pcr_sdk._private.registry import register_request
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
@@ -122,3 +129,36 @@ def test_an_attached_batch_with_two_active_revisions_deregisters_both() -> None:
             1: "INACTIVE",
             2: "INACTIVE",
         }
+
+
+@pytest.mark.parametrize("lost_register", [False, True])
+def test_a_failed_deregistration_is_retried_by_close(lost_register: bool) -> None:
+    """Found by the fault suite: once deregistering failed, close() never tried again."""
+    with MotoWorld(polls_to_finish=0) as world:
+        if lost_register:  # then deregistering first looks up which revisions are ACTIVE
+            world.faults.add(
+                service="batch", operation="RegisterJobDefinition", kind=Fault.LOST_RESPONSE
+            )
+        clock = FakeClock()
+        submitter = make(world, clock)
+        submitter.submit_job({"n": 1})
+        operation = "DescribeJobDefinitions" if lost_register else "DeregisterJobDefinition"
+        world.faults.add(service="batch", operation=operation, kind=Fault.THROTTLE, times=8)
+        with pytest.raises(ThrottledError) as raised:
+            submitter.wait_until_jobs_finished()
+        assert raised.value.operation == operation
+        registry = submitter.registry
+
+        def closed_and_deregistered() -> tuple[bool, bool]:
+            return registry.closed, registry.deregistered
+
+        assert closed_and_deregistered() == (True, False)
+        with pytest.raises(BatchClosedError):
+            submitter.submit_job({"n": 2})
+        submitter.close()  # the faults are spent: this time it works
+        assert closed_and_deregistered() == (True, True)
+        found = world.clients.batch.describe_job_definitions(
+            jobDefinitionName=submitter.get_batch_id()
+        )["jobDefinitions"]
+        assert {d["status"] for d in found} == {"INACTIVE"}
+        submitter.close()  # and later calls do nothing
