@@ -44,6 +44,13 @@ def manifest_keys(world: MotoWorld, batch_id: str) -> list[str]:
     return [o["Key"] for o in listed.get("Contents", [])]
 
 
+def manifest_chunks(world: MotoWorld, batch_id: str) -> list[Any]:
+    return [
+        json.loads(world.clients.s3.get_object(Bucket=world.bucket, Key=key)["Body"].read())
+        for key in manifest_keys(world, batch_id)
+    ]
+
+
 def test_jobs_missing_from_the_manifest_are_recovered_from_aws_batch() -> None:
     clock = FakeClock()
     with MotoWorld(polls_to_finish=1) as world:
@@ -85,12 +92,8 @@ def test_a_crash_between_manifest_chunks_leaves_it_readable() -> None:
         first = make(world, clock)
         first.manifest.flush_every = 2
         ids = [first.submit_job({"i": i}) for i in range(5)]
-        keys = manifest_keys(world, first.get_batch_id())
-        assert len(keys) == 2  # jobs 0-1 and 2-3; job 4 still buffered at the "crash"
-        chunks = [
-            json.loads(world.clients.s3.get_object(Bucket=world.bucket, Key=k)["Body"].read())
-            for k in keys
-        ]
+        chunks = manifest_chunks(world, first.get_batch_id())
+        assert len(chunks) == 2  # jobs 0-1 and 2-3; job 4 still buffered at the "crash"
         assert [[j[0] for j in c["jobs"]] for c in chunks] == [ids[0:2], ids[2:4]]
         assert all(c["batch"]["batch_id"] == first.get_batch_id() for c in chunks)
         assert [j.job_id for j in attach(world, first.get_batch_id(), clock).jobs] == ids
@@ -122,10 +125,7 @@ def test_a_manifest_chunk_that_fails_mid_submission_loses_no_job(
         assert len(ids) == 4
         assert [j.job_id for j in first.jobs] == ids  # the live submitter knows them all
         first.manifest.flush()
-        written = [
-            json.loads(world.clients.s3.get_object(Bucket=world.bucket, Key=k)["Body"].read())
-            for k in manifest_keys(world, first.get_batch_id())
-        ]
+        written = manifest_chunks(world, first.get_batch_id())
         recorded = {j[0] for c in written for j in c["jobs"]}
         recorded |= {f"{a[0]}:{i}" for c in written for a in c["arrays"] for i in range(a[2])}
         assert recorded == set(ids)  # nothing the failed chunk held was dropped
@@ -311,8 +311,7 @@ def test_an_array_known_only_to_aws_batch_is_made_durable_on_reattach(
         monkeypatch.undo()
         again = attach(world, batch_id, clock)
         assert [j.job_id for j in again.jobs] == children
-        (key,) = manifest_keys(world, batch_id)
-        chunk = json.loads(world.clients.s3.get_object(Bucket=world.bucket, Key=key)["Body"].read())
+        (chunk,) = manifest_chunks(world, batch_id)
         assert chunk["arrays"] == [[children[0].split(":")[0], 0, 3, []]]
 
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 
+from pcr_sdk._private.errors import AwsError
+
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
+
+logger = logging.getLogger(__name__)
+
+MAX_AMBIGUOUS_ATTEMPTS: Final = 4
+T = TypeVar("T")
 
 
 class AmbiguousCall(Exception):
@@ -41,3 +50,32 @@ def stop_blind_retries(batch: BatchClient, operation: str) -> None:
         _no_blind_retry,
         unique_id=f"pcr-sdk-no-blind-retry-{operation}",
     )
+
+
+def send_once(
+    send: Callable[[], T],
+    find: Callable[[], T | None],
+    *,
+    operation: str,
+    job_queue: str | None = None,
+) -> T:
+    """`send()`; after an ambiguous failure, what `find()` finds of it, else send again.
+
+    Gives up with `AwsError` after `MAX_AMBIGUOUS_ATTEMPTS` ambiguous failures in a row.
+    """
+    cause: AmbiguousCall | None = None
+    for _ in range(MAX_AMBIGUOUS_ATTEMPTS):
+        try:
+            return send()
+        except AmbiguousCall as err:
+            cause = err
+            found = find()
+            if found is not None:
+                logger.warning("%s answer lost (%s); it was applied: %s", operation, err, found)
+                return found
+            logger.warning("%s answer lost (%s) and not applied; resending", operation, err)
+    raise AwsError(
+        f"{operation} failed {MAX_AMBIGUOUS_ATTEMPTS} times without an answer: {cause}",
+        operation=operation,
+        job_queue=job_queue,
+    ) from cause

@@ -7,7 +7,7 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal
 
-from pcr_sdk._private.ambiguous import AmbiguousCall, stop_blind_retries
+from pcr_sdk._private.ambiguous import send_once, stop_blind_retries
 from pcr_sdk._private.errors import AwsError, BatchClosedError, aws_call
 from pcr_sdk._private.governor import RateGovernor
 from pcr_sdk._private.models import BatchId, JobDefinitionSpec
@@ -25,7 +25,6 @@ logger = logging.getLogger(__name__)
 TAG_MANAGED_BY: Final = "pcr:managed-by"
 TAG_BATCH_ID: Final = "pcr:batch-id"
 MANAGED_BY_VALUE: Final = "pcr-sdk"
-MAX_AMBIGUOUS_ATTEMPTS: Final = 4
 
 
 def register_request(
@@ -181,25 +180,18 @@ class BatchRegistry:
         revision that nothing ever deregisters.
         """
         request = register_request(self.batch_id, self.spec)
-        cause: AmbiguousCall | None = None
-        for _ in range(MAX_AMBIGUOUS_ATTEMPTS):
+
+        def send() -> str:
             self._acquire()
-            try:
-                with aws_call("RegisterJobDefinition"):
-                    return self._batch.register_job_definition(**request)["jobDefinitionArn"]
-            except AmbiguousCall as err:
-                cause = err
-                self._ambiguous = True
-                active = self._active_arns()
-                if active:
-                    logger.warning("RegisterJobDefinition answer lost (%s); found %s", err, active)
-                    return active[-1]
-                logger.warning("RegisterJobDefinition answer lost (%s); none made, resending", err)
-        raise AwsError(
-            f"RegisterJobDefinition failed {MAX_AMBIGUOUS_ATTEMPTS} times without an answer: "
-            f"{cause}",
-            operation="RegisterJobDefinition",
-        ) from cause
+            with aws_call("RegisterJobDefinition"):
+                return self._batch.register_job_definition(**request)["jobDefinitionArn"]
+
+        def find() -> str | None:
+            self._ambiguous = True
+            active = self._active_arns()
+            return active[-1] if active else None
+
+        return send_once(send, find, operation="RegisterJobDefinition")
 
     def _remove_unadopted(self) -> None:
         """Registering failed after a lost answer: deregister what that answer may have made."""

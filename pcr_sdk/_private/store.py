@@ -137,15 +137,14 @@ class InputStore:
     def _get(self, key: str, *, job_id: str | None = None) -> bytes:
         try:
             return self._s3.get_object(Bucket=self.bucket, Key=key, **self._owner)["Body"].read()
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in _MISSING_CODES:
+        except (ClientError, BotoCoreError) as err:  # BotoCoreError: connection, retries spent
+            if (
+                isinstance(err, ClientError)
+                and err.response.get("Error", {}).get("Code") in _MISSING_CODES
+            ):
                 raise OutputNotFoundError(
                     f"no object at {self.uri(key)}", key=key, job_id=job_id
                 ) from err
-            raise map_client_error(
-                err, operation="GetObject", bucket=self.bucket, key=key, job_id=job_id
-            ) from err
-        except BotoCoreError as err:  # connection errors, once botocore's retries are spent
             raise map_client_error(
                 err, operation="GetObject", bucket=self.bucket, key=key, job_id=job_id
             ) from err

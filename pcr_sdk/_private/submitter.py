@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
-from pcr_sdk._private.ambiguous import AmbiguousCall, stop_blind_retries
+from pcr_sdk._private.ambiguous import send_once, stop_blind_retries
 from pcr_sdk._private.contract import BatchLayout
-from pcr_sdk._private.errors import AwsError, InvalidJobSpecError, aws_call
+from pcr_sdk._private.errors import InvalidJobSpecError, aws_call
 from pcr_sdk._private.governor import RateGovernor, shared_batch_governor
 from pcr_sdk._private.models import MAX_DEPENDENCIES, MIN_TIMEOUT_SECONDS
 
@@ -28,7 +28,6 @@ TAG_INDEX: Final = "pcr:index"
 TAG_BATCH_ID: Final = "pcr:batch-id"
 TAG_ARRAY_SIZE: Final = "pcr:array-size"
 TAG_SUBMISSION: Final = "pcr:submission"
-MAX_AMBIGUOUS_ATTEMPTS: Final = 4
 
 
 class Submitter:
@@ -126,28 +125,17 @@ class Submitter:
         """One governed SubmitJob; after an ambiguous failure, find the job before resending."""
         token = self._token()
         request = {**request, "tags": {**request.get("tags", {}), TAG_SUBMISSION: token}}
-        cause: AmbiguousCall | None = None
-        for _ in range(MAX_AMBIGUOUS_ATTEMPTS):
+
+        def send() -> str:
             self.governor.acquire()
-            try:
-                with aws_call("SubmitJob", job_queue=self.job_queue):
-                    response = self._batch.submit_job(**request)
-            except AmbiguousCall as err:
-                cause = err
-                found = self.find_by_token(token)
-                if found is not None:
-                    logger.warning("SubmitJob answer lost (%s); the job exists: %s", err, found)
-                    return found
-                logger.warning("SubmitJob answer lost (%s) and no job was created; resending", err)
-                continue
-            job_id = response["jobId"]
+            with aws_call("SubmitJob", job_queue=self.job_queue):
+                job_id = self._batch.submit_job(**request)["jobId"]
             logger.debug("submitted %s of %s as %s", request["tags"], self.layout.batch_id, job_id)
             return job_id
-        raise AwsError(
-            f"SubmitJob failed {MAX_AMBIGUOUS_ATTEMPTS} times without an answer: {cause}",
-            operation="SubmitJob",
-            job_queue=self.job_queue,
-        ) from cause
+
+        return send_once(
+            send, lambda: self.find_by_token(token), operation="SubmitJob", job_queue=self.job_queue
+        )
 
     def find_by_token(self, token: str) -> str | None:
         """The id of this batch's job tagged with `token`, if AWS Batch has it."""
