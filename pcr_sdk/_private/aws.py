@@ -1,0 +1,141 @@
+"""AWS facts pcr-sdk relies on, in one place: limits, names, tags, reason strings, error codes.
+
+Models, services, the local engine and `pcr_sdk.testing` all read them from here, so a limit
+or a reason string cannot differ between the SDK and the backends that emulate AWS Batch.
+Sources: the AWS Batch user guide and API reference, S3 and CloudWatch Logs API references.
+This module imports nothing but the standard library: the worker and the engine use it.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+# -- AWS Batch: statuses ---------------------------------------------------------------------
+
+
+class JobStatus(str, enum.Enum):
+    """A job's status: AWS Batch's seven, in their order, plus pcr-sdk's EXPIRED.
+
+    EXPIRED is never sent by AWS: pcr-sdk gives it to a job that AWS Batch no longer returns
+    (it keeps finished jobs about a day) so that a wait on an old batch ends.
+    """
+
+    SUBMITTED = "SUBMITTED"
+    PENDING = "PENDING"
+    RUNNABLE = "RUNNABLE"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def is_finished(self) -> bool:
+        """SUCCEEDED, FAILED or EXPIRED: nothing about the job changes any more."""
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.EXPIRED)
+
+
+BATCH_STATUSES: Final = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED",
+                         "FAILED")  # fmt: skip
+"""The statuses AWS Batch itself reports, in their order."""
+FINISHED_STATUSES: Final = frozenset({"SUCCEEDED", "FAILED"})
+CANCELLABLE_STATUSES: Final = frozenset({"SUBMITTED", "PENDING", "RUNNABLE"})
+"""CancelJob stops these; TerminateJob also STARTING and RUNNING."""
+
+# -- AWS Batch: request limits ---------------------------------------------------------------
+
+DESCRIBE_JOBS_MAX_IDS: Final = 100
+LIST_JOBS_MAX_RESULTS_FILTERED: Final = 100
+"""ListJobs pages with `filters` hold at most 100 summaries."""
+LIST_JOBS_MAX_RESULTS: Final = 1000
+"""ListJobs pages with `jobStatus` (or neither) hold at most 1000 summaries."""
+DESCRIBE_JOB_DEFINITIONS_MAX_RESULTS: Final = 100
+SUBMIT_JOB_RATE_PER_SECOND: Final = 50
+"""SubmitJob quota per account and region; not raisable."""
+MAX_SUBMIT_PAYLOAD_BYTES: Final = 30 * 1024
+MAX_CONTAINER_OVERRIDES_CHARS: Final = 8192
+"""ECS's limit: longer overrides fail the job with 'Container Overrides length must be ...'."""
+MAX_DEPENDENCIES: Final = 20
+MIN_ARRAY_SIZE: Final = 2
+MAX_ARRAY_SIZE: Final = 10_000
+MIN_TIMEOUT_SECONDS: Final = 60
+MAX_RETRY_ATTEMPTS: Final = 10
+MAX_EVALUATE_ON_EXIT_RULES: Final = 5
+MAX_NAME_LENGTH: Final = 128
+"""Job names and job definition names."""
+RESERVED_ENV_PREFIX: Final = "AWS_BATCH"
+"""Environment variable names may not start with it."""
+FARGATE_VCPUS: Final = frozenset({1, 2, 4, 8, 16})
+MAX_VCPUS: Final = 256
+MAX_GPUS: Final = 64
+MIN_MEMORY_MIB: Final = 4
+MAX_MEMORY_MIB: Final = 4_194_304
+
+# -- AWS Batch: what it writes into jobs -------------------------------------------------------
+
+DEPENDENCY_FAILED_REASON: Final = "Dependent Job failed"
+CONTAINER_EXITED_REASON: Final = "Essential container in task exited"
+TIMEOUT_REASON: Final = "Job attempt duration exceeded timeout"
+TASK_START_FAILED_REASON: Final = "Task failed to start"
+HOST_TERMINATED_REASON_PREFIX: Final = "Host EC2"
+"""Spot reclaims and host failures: 'Host EC2 (instance i-...) terminated.'"""
+ENV_JOB_ID: Final = "AWS_BATCH_JOB_ID"
+ENV_JOB_ATTEMPT: Final = "AWS_BATCH_JOB_ATTEMPT"
+ENV_ARRAY_INDEX: Final = "AWS_BATCH_JOB_ARRAY_INDEX"
+ENV_ARRAY_SIZE: Final = "AWS_BATCH_JOB_ARRAY_SIZE"
+ENV_QUEUE_NAME: Final = "AWS_BATCH_JQ_NAME"
+ENV_CE_NAME: Final = "AWS_BATCH_CE_NAME"
+BATCH_LOG_GROUP: Final = "/aws/batch/job"
+"""CloudWatch Logs group of every job's container output."""
+FINISHED_JOB_RETENTION_HOURS: Final = 24
+"""About how long DescribeJobs and ListJobs still return a finished job."""
+
+# -- Tags pcr-sdk puts on what it creates -----------------------------------------------------
+
+TAG_BATCH_ID: Final = "pcr:batch-id"
+TAG_INDEX: Final = "pcr:index"
+TAG_ARRAY_SIZE: Final = "pcr:array-size"
+TAG_SUBMISSION: Final = "pcr:submission"
+TAG_MANAGED_BY: Final = "pcr:managed-by"
+MANAGED_BY_VALUE: Final = "pcr-sdk"
+RESERVED_TAG_PREFIXES: Final = ("aws:", "pcr:")
+MAX_TAGS: Final = 50
+MAX_TAG_KEY_LENGTH: Final = 128
+MAX_TAG_VALUE_LENGTH: Final = 256
+
+# -- Error codes -------------------------------------------------------------------------------
+
+THROTTLING_ERROR_CODES: Final = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+"""What botocore's standard retry mode treats as throttling (a test keeps the two equal)."""
+ACCESS_DENIED_ERROR_CODES: Final = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+)
+EXPIRED_CREDENTIALS_ERROR_CODES: Final = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "TokenRefreshRequired",
+    }
+)
+"""Codes AWS answers when temporary credentials (STS, SSO) ran out or are no longer valid."""
+NO_SUCH_BUCKET_ERROR_CODES: Final = frozenset({"NoSuchBucket"})
+NO_SUCH_KEY_ERROR_CODES: Final = frozenset({"NoSuchKey", "404", "NotFound"})
