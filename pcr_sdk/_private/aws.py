@@ -80,6 +80,13 @@ TIMEOUT_REASON: Final = "Job attempt duration exceeded timeout"
 TASK_START_FAILED_REASON: Final = "Task failed to start"
 HOST_TERMINATED_REASON_PREFIX: Final = "Host EC2"
 """Spot reclaims and host failures: 'Host EC2 (instance i-...) terminated.'"""
+BLOCKED_BY_RESOURCES_REASON: Final = (
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU) "
+    "is higher than that can be met by the CE(s) attached to the job queue."
+)
+"""statusReason of a RUNNABLE job no compute environment of its queue can ever fit."""
+BLOCKED_REASON_PREFIXES: Final = ("MISCONFIGURATION:", "CAPACITY:")
+"""A RUNNABLE job whose statusReason starts so blocks its queue (job_stuck_in_runnable)."""
 ENV_JOB_ID: Final = "AWS_BATCH_JOB_ID"
 ENV_JOB_ATTEMPT: Final = "AWS_BATCH_JOB_ATTEMPT"
 ENV_ARRAY_INDEX: Final = "AWS_BATCH_JOB_ARRAY_INDEX"
