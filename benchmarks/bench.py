@@ -21,7 +21,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
+
+from botocore.config import Config
+from botocore.hooks import HierarchicalEmitter
+from botocore.model import ServiceId
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -144,21 +149,22 @@ def run_workloads(n: int, latency: float) -> list[Phase]:
     return results
 
 
-class _Events:
-    def register_first(self, *_: Any, **__: Any) -> None:
-        return None
-
-
 class _Meta:
-    events = _Events()
+    """What pcr-sdk reads of a client's `meta`: its events, service, region and retries."""
+
+    def __init__(self) -> None:
+        self.events = HierarchicalEmitter()
+        self.service_model = SimpleNamespace(service_id=ServiceId("Batch"))
+        self.region_name = "us-east-1"
+        self.endpoint_url = "https://batch.bench.invalid"
+        self.config = Config(retries={"mode": "standard", "total_max_attempts": 3})
 
 
 class _FakeBatch:
     """Just enough Batch for the memory measurement: arrays that finish at once."""
 
-    meta = _Meta()
-
     def __init__(self) -> None:
+        self.meta = _Meta()
         self.sizes: dict[str, int] = {}
 
     def register_job_definition(self, **_: Any) -> dict[str, Any]:
@@ -203,7 +209,7 @@ def tracking_memory(n: int) -> float:
     tracemalloc.start()
     baseline = tracemalloc.get_traced_memory()[0]
     submitter = JobSubmitter(
-        "memory", "q", "img", "b", clients=clients, polling_interval_seconds=0,
+        "memory", "q", "img", "bench-bucket", clients=clients, polling_interval_seconds=0,
         request_throttling_milliseconds=0, progress=SilentProgress(),
     )  # fmt: skip
     submitter.submit_jobs({"i": i} for i in range(n))

@@ -2,56 +2,120 @@
 
 The seed's `JobSubmitter` is here unchanged; the services it is made of (`BatchRegistry`,
 `InputStore`, `Submitter`, `Poller`) are usable on their own. Errors derive from `PcrError`.
+
+Imports are lazy (PEP 562): `import pcr_sdk.worker` in a job's container loads none of the
+submitting side (facade, pydantic models, CLI).
 """
 
 from __future__ import annotations
 
-import logging
-
-from pcr_sdk._private.clients import AwsClients
-from pcr_sdk._private.contract import BatchLayout
-from pcr_sdk._private.errors import (
-    AccessDeniedError,
-    AwsConnectionError,
-    AwsError,
-    BatchClosedError,
-    BucketNotFoundError,
-    InvalidBatchNameError,
-    InvalidJobSpecError,
-    JobNotFoundError,
-    JobQueueNotFoundError,
-    OutputError,
-    OutputMalformedError,
-    OutputNotFoundError,
-    PcrError,
-    PcrInputError,
-    ThrottledError,
-    UnknownDependencyError,
-    WaitTimeoutError,
-    WorkerEnvironmentError,
-)
-from pcr_sdk._private.facade import JobSubmitter
-from pcr_sdk._private.governor import RateGovernor
-from pcr_sdk._private.logs import LogReader
-from pcr_sdk._private.models import (
-    BatchId,
-    BatchName,
-    FailureKind,
-    JobDefinitionSpec,
-    JobResult,
-    JobSpec,
-    JobState,
-    JobStatus,
-    S3Encryption,
-    SubmittedJob,
-)
-from pcr_sdk._private.poller import Poller, PollProgress
-from pcr_sdk._private.progress import PrintProgress, ProgressReporter, SilentProgress
-from pcr_sdk._private.registry import BatchRegistry
-from pcr_sdk._private.store import InputStore
-from pcr_sdk._private.submitter import Submitter
+import importlib as _importlib
+import logging as _logging
+import typing as _typing
 
 __version__ = "0.1.0"
+
+if _typing.TYPE_CHECKING:
+    from pcr_sdk._private.aws import JobStatus
+    from pcr_sdk._private.clients import AwsClients
+    from pcr_sdk._private.contract import BatchLayout
+    from pcr_sdk._private.errors import (
+        AccessDeniedError,
+        AwsConnectionError,
+        AwsError,
+        BatchClosedError,
+        BucketNotFoundError,
+        CredentialsError,
+        CredentialsExpiredError,
+        InvalidBatchNameError,
+        InvalidJobSpecError,
+        JobNotFoundError,
+        JobQueueNotFoundError,
+        ManifestError,
+        ManifestVersionError,
+        OutputError,
+        OutputMalformedError,
+        OutputNotFoundError,
+        PackError,
+        PcrError,
+        PcrInputError,
+        ThrottledError,
+        UnknownDependencyError,
+        WaitTimeoutError,
+        WorkerEnvironmentError,
+    )
+    from pcr_sdk._private.facade import JobSubmitter
+    from pcr_sdk._private.governor import RateGovernor
+    from pcr_sdk._private.logs import LogReader
+    from pcr_sdk._private.models import (
+        BatchId,
+        BatchName,
+        FailureKind,
+        JobDefinitionSpec,
+        JobResult,
+        JobSpec,
+        JobState,
+        S3Encryption,
+        SubmittedJob,
+    )
+    from pcr_sdk._private.poller import Poller, PollProgress
+    from pcr_sdk._private.progress import PrintProgress, ProgressReporter, SilentProgress
+    from pcr_sdk._private.registry import BatchRegistry
+    from pcr_sdk._private.store import InputStore
+    from pcr_sdk._private.submitter import Submitter
+    from pcr_sdk._private.view import BatchStatus
+
+_ERRORS: _typing.Final = "pcr_sdk._private.errors"
+_MODELS: _typing.Final = "pcr_sdk._private.models"
+_WHERE: _typing.Final[dict[str, str]] = {
+    "AccessDeniedError": _ERRORS,
+    "AwsClients": "pcr_sdk._private.clients",
+    "AwsConnectionError": _ERRORS,
+    "AwsError": _ERRORS,
+    "BatchClosedError": _ERRORS,
+    "BatchId": _MODELS,
+    "BatchLayout": "pcr_sdk._private.contract",
+    "BatchName": _MODELS,
+    "BatchRegistry": "pcr_sdk._private.registry",
+    "BatchStatus": "pcr_sdk._private.view",
+    "BucketNotFoundError": _ERRORS,
+    "CredentialsError": _ERRORS,
+    "CredentialsExpiredError": _ERRORS,
+    "FailureKind": _MODELS,
+    "InputStore": "pcr_sdk._private.store",
+    "InvalidBatchNameError": _ERRORS,
+    "InvalidJobSpecError": _ERRORS,
+    "JobDefinitionSpec": _MODELS,
+    "JobNotFoundError": _ERRORS,
+    "JobQueueNotFoundError": _ERRORS,
+    "JobResult": _MODELS,
+    "JobSpec": _MODELS,
+    "JobState": _MODELS,
+    "JobStatus": "pcr_sdk._private.aws",
+    "JobSubmitter": "pcr_sdk._private.facade",
+    "LogReader": "pcr_sdk._private.logs",
+    "ManifestError": _ERRORS,
+    "ManifestVersionError": _ERRORS,
+    "OutputError": _ERRORS,
+    "OutputMalformedError": _ERRORS,
+    "OutputNotFoundError": _ERRORS,
+    "PackError": _ERRORS,
+    "PcrError": _ERRORS,
+    "PcrInputError": _ERRORS,
+    "PollProgress": "pcr_sdk._private.poller",
+    "Poller": "pcr_sdk._private.poller",
+    "PrintProgress": "pcr_sdk._private.progress",
+    "ProgressReporter": "pcr_sdk._private.progress",
+    "RateGovernor": "pcr_sdk._private.governor",
+    "S3Encryption": _MODELS,
+    "SilentProgress": "pcr_sdk._private.progress",
+    "SubmittedJob": _MODELS,
+    "Submitter": "pcr_sdk._private.submitter",
+    "ThrottledError": _ERRORS,
+    "UnknownDependencyError": _ERRORS,
+    "WaitTimeoutError": _ERRORS,
+    "WorkerEnvironmentError": _ERRORS,
+}
 
 __all__ = [
     "AccessDeniedError",
@@ -63,7 +127,10 @@ __all__ = [
     "BatchLayout",
     "BatchName",
     "BatchRegistry",
+    "BatchStatus",
     "BucketNotFoundError",
+    "CredentialsError",
+    "CredentialsExpiredError",
     "FailureKind",
     "InputStore",
     "InvalidBatchNameError",
@@ -77,9 +144,12 @@ __all__ = [
     "JobStatus",
     "JobSubmitter",
     "LogReader",
+    "ManifestError",
+    "ManifestVersionError",
     "OutputError",
     "OutputMalformedError",
     "OutputNotFoundError",
+    "PackError",
     "PcrError",
     "PcrInputError",
     "PollProgress",
@@ -98,4 +168,19 @@ __all__ = [
     "__version__",
 ]
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+def __getattr__(name: str) -> _typing.Any:
+    """Import a public name's module on first use (PEP 562)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pcr_sdk' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())

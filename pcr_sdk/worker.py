@@ -13,6 +13,10 @@ A worker script::
 Everything comes from the environment contract (S3_JOB_BUCKET, S3_JOB_CONFIG_KEY, S3_JOB_PREFIX,
 S3_OUTPUT_OJBECT_KEY, BATCH_ID). The S3 client is boto3's default one, so `AWS_ENDPOINT_URL`
 (set by the local backend) and the container's role credentials (on AWS) both just work.
+
+This module imports none of the submitting side (no facade, no pydantic, no CLI), so a job's
+container starts fast. Its errors are `PcrError`s: S3 failures are `AwsError`s, a broken
+environment contract is a `WorkerEnvironmentError`, a corrupt packed input a `PackError`.
 """
 
 from __future__ import annotations
@@ -41,8 +45,8 @@ from pcr_sdk._private.contract import (
     BatchLayout,
     check_relative_key,
 )
-from pcr_sdk._private.errors import WorkerEnvironmentError
-from pcr_sdk._private.models import dump_input
+from pcr_sdk._private.errors import WorkerEnvironmentError, aws_call
+from pcr_sdk._private.jsonio import dump_json
 from pcr_sdk._private.packing import read_entry
 
 if TYPE_CHECKING:
@@ -133,23 +137,22 @@ class JobContext:
             inputs_key = self.inputs_key
 
             def read_range(first: int, last: int) -> bytes:
-                response = self.client.get_object(
-                    Bucket=self.bucket, Key=inputs_key, Range=f"bytes={first}-{last}"
-                )
-                return response["Body"].read()
+                with aws_call("GetObject", bucket=self.bucket, key=inputs_key):
+                    response = self.client.get_object(
+                        Bucket=self.bucket, Key=inputs_key, Range=f"bytes={first}-{last}"
+                    )
+                    return response["Body"].read()
 
             return json.loads(read_entry(read_range, self.array_index))
-        body = self.client.get_object(Bucket=self.bucket, Key=self.config_key)["Body"].read()
-        return json.loads(body)
+        return json.loads(self._get(self.config_key))
 
     def save_output(self, result: object) -> None:
         """Write `result` as output.json; NaN and Infinity are refused like inputs are."""
-        self.client.put_object(
-            Bucket=self.bucket,
-            Key=self.output_key,
-            Body=dump_input(result).encode(),
-            ContentType="application/json",
-        )
+        body = dump_json(result, what="job output").encode()
+        with aws_call("PutObject", bucket=self.bucket, key=self.output_key):
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.output_key, Body=body, ContentType="application/json"
+            )
 
     def resource_key(self, name: str) -> str:
         return f"{self.prefix}/{check_relative_key(name)}"
@@ -157,14 +160,17 @@ class JobContext:
     def put_resource(self, name: str, data: bytes) -> str:
         """Store extra bytes under this job's prefix; return their s3:// URI."""
         key = self.resource_key(name)
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        with aws_call("PutObject", bucket=self.bucket, key=key):
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
         return f"s3://{self.bucket}/{key}"
 
     def get_resource(self, name: str) -> bytes:
         """Read extra bytes stored under this job's prefix."""
-        return self.client.get_object(Bucket=self.bucket, Key=self.resource_key(name))[
-            "Body"
-        ].read()
+        return self._get(self.resource_key(name))
+
+    def _get(self, key: str) -> bytes:
+        with aws_call("GetObject", bucket=self.bucket, key=key):
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
 
 def _require(env: Mapping[str, str], names: tuple[str, ...]) -> None:
@@ -201,8 +207,10 @@ def run(
 ) -> None:
     """Load the input, call `handler`, save its return value.
 
-    An exception in the handler is logged with its traceback and ends the process with exit
-    code 1, which AWS Batch reports as the job's failure (with the log as its explanation).
+    Any failure (reading the input, the handler, saving the output) is logged with its
+    traceback and ends the process with exit code 1, which AWS Batch reports as the job's
+    failure (with the log as its explanation). A handler that calls `sys.exit()` without
+    returning an output fails its job too: with its exit code, or 1 for `sys.exit(0)`.
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
@@ -213,7 +221,15 @@ def run(
     try:
         result = handler(context.load_input())
         context.save_output(result)
-    except Exception as err:  # any handler failure must become exit code 1
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) and exit_.code != 0 else 1
+        logger.error(
+            "job %s: the handler exited (sys.exit(%r)) without returning an output; "
+            "the job fails with exit code %d",
+            context.job_id, exit_.code, code,
+        )  # fmt: skip
+        raise SystemExit(code) from exit_
+    except Exception as err:  # any failure must become exit code 1
         logger.exception("job %s failed", context.job_id)
         raise SystemExit(1) from err
     logger.info("job %s: wrote %s", context.job_id, context.output_key)

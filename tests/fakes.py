@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
+
+from botocore.config import Config
+from botocore.hooks import HierarchicalEmitter
+from botocore.model import ServiceId
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -30,6 +35,17 @@ class FakeClock:
         self.now += seconds
 
 
+def fake_meta(service: str = "Batch") -> SimpleNamespace:
+    """What pcr-sdk reads of a client's `meta`: its events, service, region and retries."""
+    return SimpleNamespace(
+        events=HierarchicalEmitter(),
+        service_model=SimpleNamespace(service_id=ServiceId(service)),
+        region_name="eu-central-1",
+        endpoint_url="https://batch.fake.invalid",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
+    )
+
+
 class FakeBatch:
     """Answers describe_jobs from a script: job -> polls until finished, and its final status."""
 
@@ -40,6 +56,7 @@ class FakeBatch:
         failed: Sequence[str] = (),
         forget: Sequence[str] = (),
     ) -> None:
+        self.meta = fake_meta()
         self.clock = clock
         self.polls = dict(polls)
         self.failed = set(failed)

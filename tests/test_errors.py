@@ -12,6 +12,7 @@ from pcr_sdk import (
     AwsConnectionError,
     AwsError,
     BucketNotFoundError,
+    CredentialsError,
     JobNotFoundError,
     JobQueueNotFoundError,
     PcrError,
@@ -65,7 +66,7 @@ def test_connection_and_other_botocore_errors() -> None:
     )
     assert type(conn) is AwsConnectionError
     creds = map_client_error(NoCredentialsError(), operation="SubmitJob")
-    assert type(creds) is AwsError
+    assert type(creds) is CredentialsError
 
 
 def test_aws_call_chains_the_cause() -> None:

@@ -102,8 +102,9 @@ def test_batch_id_parse_rejects_non_ids(text: str) -> None:
 
 
 def test_job_status_finished_states() -> None:
-    assert {s for s in JobStatus if s.is_finished} == {JobStatus.SUCCEEDED, JobStatus.FAILED}
-    assert len(JobStatus) == 7
+    finished = {s for s in JobStatus if s.is_finished}
+    assert finished == {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.EXPIRED}
+    assert len(JobStatus) == 8  # AWS Batch's seven, and pcr-sdk's EXPIRED
 
 
 @pytest.mark.parametrize(

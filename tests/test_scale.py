@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pcr_sdk import AwsClients, JobStatus, JobSubmitter, SilentProgress, ThrottledError
-from pcr_sdk._private import facade
+from pcr_sdk._private import submission
 from pcr_sdk._private.packing import PackError, pack, read_entry, unpack
 from pcr_sdk.testing import Fault, MotoWorld
 from pcr_sdk.worker import JobContext
@@ -107,7 +107,7 @@ def test_array_fan_out_costs_o1_calls_and_children_work_like_jobs() -> None:
 def test_arrays_are_cut_at_the_size_limit_and_indexes_run_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(facade, "MAX_ARRAY_SIZE", 3)
+    monkeypatch.setattr(submission, "MAX_ARRAY_SIZE", 3)
     with MotoWorld() as world:
         world.script.worker(square)
         submitter = make(world, FakeClock())
@@ -141,14 +141,16 @@ def test_per_job_mode_is_ordered_and_concurrent_and_keeps_what_went_out() -> Non
         ]
 
 
-def test_a_failed_submit_in_per_job_mode_loses_none_of_the_others() -> None:
+def test_a_failed_submit_in_per_job_mode_stops_the_rest() -> None:
+    """The first job exhausts its retries: no queued job starts after it, the error is raised."""
     with MotoWorld() as world:
         submitter = make(world, FakeClock(), io_workers=1)
         world.faults.add(service="batch", operation="SubmitJob", kind=Fault.THROTTLE, times=8)
         with pytest.raises(ThrottledError):
             submitter.submit_jobs([{"n": i} for i in range(4)], array=False)
-        assert [j.index for j in submitter.jobs] == [1, 2, 3]  # job 0 exhausted its retries
-        assert len({c.job_id for c in world.submitted() if c.job_id}) == 3
+        assert submitter.jobs == ()
+        assert len(world.submitted()) == 1  # one call (8 attempts), then nothing more
+        assert not [v for v in world.jobs() if v.job_name == submitter.get_batch_id()]
 
 
 def test_dependencies_on_a_whole_array() -> None:

@@ -9,21 +9,21 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from pcr_sdk._private.aws import TAG_INDEX
 from pcr_sdk._private.contract import ENV_PREFIX
-from pcr_sdk._private.errors import aws_call
-from pcr_sdk._private.governor import RateGovernor
 from pcr_sdk._private.models import JobState, SubmittedJob
-from pcr_sdk._private.poller import DESCRIBE_JOBS_MAX_IDS, job_state
-from pcr_sdk._private.submitter import TAG_INDEX
+from pcr_sdk._private.poller import job_state
 
 if TYPE_CHECKING:
-    from mypy_boto3_batch import BatchClient
     from mypy_boto3_batch.type_defs import JobDetailTypeDef
+
+    from pcr_sdk._private.scan import BatchReads
 
 logger = logging.getLogger(__name__)
 
 
-def _index_of(detail: JobDetailTypeDef) -> int | None:
+def index_of(detail: JobDetailTypeDef) -> int | None:
+    """The job's index in its batch: its `pcr:index` tag, else its S3 prefix's last part."""
     tag = detail.get("tags", {}).get(TAG_INDEX)
     if tag is not None and tag.isdigit():
         return int(tag)
@@ -36,43 +36,17 @@ def _index_of(detail: JobDetailTypeDef) -> int | None:
 
 
 def find_batch_jobs(
-    batch: BatchClient, *, job_queue: str, batch_id: str, governor: RateGovernor | None = None
+    reads: BatchReads, *, job_queue: str, batch_id: str
 ) -> list[tuple[SubmittedJob, JobState | None]]:
     """Every job of `batch_id` in `job_queue`, in index order, with its state where known.
 
     An array job stands for its children `<id>:<i>` (jobs base + i); their states are left to
-    the poller, which settles them through the parent.
+    the poller or bulk results, which learn them through the parent.
     """
-
-    def acquire() -> None:
-        if governor is not None:
-            governor.acquire()
-
-    job_ids: list[str] = []
-    pages = iter(
-        batch.get_paginator("list_jobs").paginate(
-            jobQueue=job_queue, filters=[{"name": "JOB_NAME", "values": [batch_id]}]
-        )
-    )
-    while True:
-        acquire()
-        with aws_call("ListJobs", job_queue=job_queue):
-            page = next(pages, None)
-        if page is None:
-            break
-        # an array child ("<parent>:<i>", listed by some backends) is found through its parent
-        job_ids.extend(
-            s["jobId"]
-            for s in page["jobSummaryList"]
-            if s["jobName"] == batch_id and ":" not in s["jobId"]
-        )
     found: dict[int, tuple[SubmittedJob, JobState | None]] = {}
-    for start in range(0, len(job_ids), DESCRIBE_JOBS_MAX_IDS):
-        acquire()
-        with aws_call("DescribeJobs"):
-            details = batch.describe_jobs(jobs=job_ids[start : start + DESCRIBE_JOBS_MAX_IDS])
-        for detail in details["jobs"]:
-            index = _index_of(detail)
+    for details in reads.named(job_queue, batch_id):
+        for detail in details:
+            index = index_of(detail)
             if index is None:
                 logger.warning("job %s of %s carries no index; skipped", detail["jobId"], batch_id)
                 continue

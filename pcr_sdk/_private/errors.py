@@ -12,28 +12,51 @@ PcrError
 ├── BatchClosedError                          the job definition is already deregistered
 ├── WaitTimeoutError (TimeoutError)           wait_until_jobs_finished(timeout=...) ran out
 ├── WorkerEnvironmentError                    the container's environment contract is broken
+├── ManifestError                             a manifest chunk cannot be read
+│   └── ManifestVersionError                  written by a newer pcr-sdk
+├── PackError (ValueError)                    an array's packed inputs are corrupt
 └── AwsError                                  a botocore error, mapped
     ├── ThrottledError
     ├── AccessDeniedError
     ├── BucketNotFoundError
     ├── JobQueueNotFoundError
-    └── AwsConnectionError
+    ├── AwsConnectionError
+    └── CredentialsError                      no credentials, or they cannot be used
+        └── CredentialsExpiredError           temporary credentials ran out
+
+Every public call of pcr-sdk raises nothing else (besides the caller's own exceptions, from
+callbacks, and KeyboardInterrupt): `aws_call` maps each AWS call, and `exception_boundary`
+guards whole public methods against a botocore error that escaped a path without it.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Final
+from typing import Any, ParamSpec, TypeVar, overload
 
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    CredentialRetrievalError,
     EndpointConnectionError,
     HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    SSOError,
+    TokenRetrievalError,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from pcr_sdk._private.aws import (
+    ACCESS_DENIED_ERROR_CODES,
+    EXPIRED_CREDENTIALS_ERROR_CODES,
+    NO_SUCH_BUCKET_ERROR_CODES,
+    THROTTLING_ERROR_CODES,
+)
 
 logger = logging.getLogger("pcr_sdk")
 
@@ -113,7 +136,8 @@ class WaitTimeoutError(PcrError, TimeoutError):
 
     `unfinished` maps each unfinished job id to its last status; `runnable_seconds` says how
     long each job still RUNNABLE has waited for compute capacity (a queue with no capacity
-    keeps jobs RUNNABLE forever).
+    keeps jobs RUNNABLE forever); `blocked` names the RUNNABLE jobs AWS Batch says cannot start
+    (e.g. no compute environment fits their vCPUs, memory or GPUs), with AWS's reason.
     """
 
     def __init__(
@@ -122,10 +146,12 @@ class WaitTimeoutError(PcrError, TimeoutError):
         *,
         unfinished: dict[str, str],
         runnable_seconds: dict[str, float] | None = None,
+        blocked: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.unfinished = unfinished
         self.runnable_seconds = runnable_seconds or {}
+        self.blocked = blocked or {}
 
 
 class WorkerEnvironmentError(PcrError):
@@ -134,6 +160,26 @@ class WorkerEnvironmentError(PcrError):
     def __init__(self, message: str, *, missing: Sequence[str]) -> None:
         super().__init__(message)
         self.missing = tuple(missing)
+
+
+class ManifestError(PcrError):
+    """A chunk of a batch's manifest (its durable job list in S3) cannot be read."""
+
+    def __init__(self, message: str, *, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class ManifestVersionError(ManifestError):
+    """A manifest chunk was written by a newer pcr-sdk: upgrade to read this batch."""
+
+    def __init__(self, message: str, *, key: str, version: object) -> None:
+        super().__init__(message, key=key)
+        self.version = version
+
+
+class PackError(PcrError, ValueError):
+    """The object is not a pcr-sdk pack, or the index is outside it."""
 
 
 class AwsError(PcrError):
@@ -179,17 +225,21 @@ class AwsConnectionError(AwsError):
     """AWS could not be reached, or the connection broke before its answer arrived."""
 
 
-_THROTTLING: Final = frozenset(
-    {
-        "TooManyRequestsException",
-        "ThrottlingException",
-        "Throttling",
-        "SlowDown",
-        "RequestLimitExceeded",
-    }
-)
-_DENIED: Final = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
-_NO_BUCKET: Final = frozenset({"NoSuchBucket"})
+class CredentialsError(AwsError):
+    """No AWS credentials were found, or they could not be loaded."""
+
+
+class CredentialsExpiredError(CredentialsError):
+    """Temporary credentials (STS, SSO) ran out; nothing of the batch is lost.
+
+    The jobs keep running in AWS Batch. Renew the credentials, then resume with
+    `JobSubmitter.attach(batch_id, ...)` or `pcr wait BATCH_ID`. A session with refreshable
+    credentials (an SSO profile, or a role that botocore assumes itself) avoids this.
+    """
+
+    def __init__(self, message: str, *, batch_id: str | None = None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.batch_id = batch_id
 
 
 def map_client_error(
@@ -208,16 +258,23 @@ def map_client_error(
     # HTTPClientError: the connection closed or timed out mid-call (the answer was lost)
     if isinstance(err, (EndpointConnectionError, BotoConnectionError, HTTPClientError)):
         kind = AwsConnectionError
+    elif isinstance(err, (TokenRetrievalError, SSOError)):
+        kind = CredentialsExpiredError
+        text = f"{operation}: the AWS credentials expired and cannot be refreshed: {err}"
+    elif isinstance(err, (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)):
+        kind = CredentialsError
     elif isinstance(err, ClientError):
         error = err.response.get("Error", {})
         code = error.get("Code", "")
         message = error.get("Message", "") or str(err)
         text = f"{operation} failed ({code}): {message}"
-        if code in _THROTTLING:
+        if code in THROTTLING_ERROR_CODES:
             kind = ThrottledError
-        elif code in _DENIED:
+        elif code in EXPIRED_CREDENTIALS_ERROR_CODES:
+            kind = CredentialsExpiredError
+        elif code in ACCESS_DENIED_ERROR_CODES:
             kind = AccessDeniedError
-        elif code in _NO_BUCKET:
+        elif code in NO_SUCH_BUCKET_ERROR_CODES:
             kind = BucketNotFoundError
         elif job_queue is not None and code == "ClientException" and "queue" in message.lower():
             kind = JobQueueNotFoundError
@@ -248,3 +305,73 @@ def aws_call(
         raise map_client_error(
             err, operation=operation, bucket=bucket, key=key, job_id=job_id, job_queue=job_queue
         ) from err
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C", bound=type)
+Refine = Callable[[Any, "PcrError"], "PcrError"]
+"""Given the method's first argument (self) and the error, the error to raise instead."""
+
+
+def exception_boundary(func: Callable[P, R], *, refine: Refine | None = None) -> Callable[P, R]:
+    """Let no botocore error out of `func`: map it like `aws_call` does, chained.
+
+    Every public method of pcr-sdk's classes passes through one; `aws_call` around each AWS
+    call gives the more precise context, this catches whatever took another path. `refine`
+    may add the caller's context (a batch id, how to resume) to any pcr-sdk error.
+    """
+
+    @functools.wraps(func)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (ClientError, BotoCoreError) as err:
+            mapped: PcrError = map_client_error(err, operation=_operation_of(err, func))
+            if refine is not None and args:
+                mapped = refine(args[0], mapped)
+            raise mapped from err
+        except PcrError as err:
+            if refine is None or not args:
+                raise
+            refined = refine(args[0], err)
+            if refined is err:
+                raise
+            raise refined from err
+
+    return guarded
+
+
+def _operation_of(err: ClientError | BotoCoreError, func: Callable[..., object]) -> str:
+    if isinstance(err, ClientError):
+        return str(err.operation_name)
+    return func.__name__
+
+
+@overload
+def guard_public_methods(cls: C) -> C: ...
+
+
+@overload
+def guard_public_methods(*, refine: Refine) -> Callable[[C], C]: ...
+
+
+def guard_public_methods(cls: C | None = None, *, refine: Refine | None = None) -> Any:
+    """Class decorator: wrap every public method defined on the class in `exception_boundary`.
+
+    Generators are left alone (they map their errors themselves).
+    """
+
+    def decorate(target: C) -> C:
+        for name, member in list(vars(target).items()):
+            if name.startswith("_"):
+                continue
+            if isinstance(member, (classmethod, staticmethod)):
+                inner = member.__func__
+                if inspect.isfunction(inner) and not inspect.isgeneratorfunction(inner):
+                    setattr(target, name, type(member)(exception_boundary(inner)))
+            elif inspect.isfunction(member) and not inspect.isgeneratorfunction(member):
+                setattr(target, name, exception_boundary(member, refine=refine))
+        return target
+
+    return decorate if cls is None else decorate(cls)

@@ -1,4 +1,4 @@
-"""Client-side rate limiting with an injected clock and sleep."""
+"""Client-side rate limiting with an injected clock and sleep, slowing down when AWS throttles."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Final, TypeAlias
 
 from pcr_sdk._private.errors import PcrInputError
@@ -15,12 +15,29 @@ Clock: TypeAlias = Callable[[], float]
 Sleep: TypeAlias = Callable[[float], None]
 
 
+def _finite(name: str, value: object, *, low: float, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise PcrInputError(f"{name} must be a finite number, got {value!r}")
+    if value < low or (strict and value == low):
+        raise PcrInputError(f"{name} must be {'>' if strict else '>='} {low}, got {value}")
+    return float(value)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class RateGovernor:
     """Admit at most `max_calls` calls in any window of `period` seconds.
 
     A sliding window rather than a token bucket: a token bucket with a burst lets through up to
     burst + rate calls in one second, which is exactly what AWS's per-second quota punishes.
     With `max_calls=1` it is a minimum spacing between calls (the seed's request throttling).
+
+    When AWS throttles anyway (other processes share the account's quota), `on_throttle()`
+    halves the admitted calls per window (at most once per window) and each window without
+    throttling adds one back, up to `max_calls`: additive increase, multiplicative decrease,
+    so several processes converge on a shared quota without failing.
     Thread-safe: each caller reserves its slot under the lock and sleeps outside it.
     """
 
@@ -32,38 +49,50 @@ class RateGovernor:
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
-        if max_calls < 1:
-            raise PcrInputError(f"max_calls must be >= 1, got {max_calls}")
-        if period < 0:
-            raise PcrInputError(f"period must be >= 0, got {period}")
+        if not _is_int(max_calls) or max_calls < 1:
+            raise PcrInputError(f"max_calls must be an integer >= 1, got {max_calls!r}")
         self.max_calls = max_calls
-        self.period = period
+        self.period = _finite("period", period, low=0)
         self._clock = clock
         self._sleep = sleep
         self._slots: deque[float] = deque(maxlen=max_calls)
+        self._limit = float(max_calls)
+        self._adjusted_at: float | None = None
         self._lock = threading.Lock()
+        self.throttles = 0
+        """How often AWS throttled a call this governor admitted."""
 
     @classmethod
     def per_second(
         cls, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
     ) -> RateGovernor:
         """At most `rate` calls per second; a fractional rate becomes one call per 1/rate s."""
-        if rate <= 0:
-            raise PcrInputError(f"rate must be > 0, got {rate}")
-        if rate >= 1 and float(rate).is_integer():
+        rate = _finite("rate", rate, low=0, strict=True)
+        if rate >= 1 and rate.is_integer():
             return cls(int(rate), 1.0, clock=clock, sleep=sleep)
         return cls(1, 1.0 / rate, clock=clock, sleep=sleep)
+
+    @property
+    def limit(self) -> int:
+        """Calls admitted per window now (lower than `max_calls` after throttling)."""
+        with self._lock:
+            self._recover(self._clock())
+            return int(self._limit)
 
     def acquire(self) -> float:
         """Block until a call may go out; return the seconds waited."""
         with self._lock:
             now = self._clock()
+            self._recover(now)
+            limit = int(self._limit)
             slot = now
-            if len(self._slots) == self.max_calls:
-                oldest = self._slots[0]
+            if len(self._slots) >= limit:
+                oldest = self._slots[-limit]
                 slot = max(now, oldest + self.period)
                 while slot - oldest < self.period:  # keep the gap a full period as measured
                     slot = math.nextafter(slot, math.inf)
+            if self._slots and slot < self._slots[-1]:
+                slot = self._slots[-1]
             self._slots.append(slot)
         if slot > now:
             self._sleep(slot - now)
@@ -74,18 +103,42 @@ class RateGovernor:
                 self._sleep(slot - current)
         return slot - now
 
+    def on_throttle(self) -> None:
+        """AWS throttled a call: halve the calls per window (once per window at most)."""
+        with self._lock:
+            now = self._clock()
+            self.throttles += 1
+            if self._adjusted_at is not None and now - self._adjusted_at < self.period:
+                return
+            self._limit = max(1.0, math.floor(self._limit / 2))
+            self._adjusted_at = now
+
+    def _recover(self, now: float) -> None:
+        """One call per window back for each whole window since the last change."""
+        if self._adjusted_at is None or self._limit >= self.max_calls or self.period == 0:
+            return
+        windows = math.floor((now - self._adjusted_at) / self.period)
+        if windows > 0:
+            self._limit = min(float(self.max_calls), self._limit + windows)
+            self._adjusted_at += windows * self.period
+
 
 DEFAULT_BATCH_RATE: Final = 40.0
 """Batch calls per second; AWS's SubmitJob quota is 50 per account and region, not raisable."""
 
-_shared: RateGovernor | None = None
+_shared: dict[Hashable, RateGovernor] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_batch_governor() -> RateGovernor:
-    """The process's one governor for Batch calls (real clock), created on first use."""
-    global _shared  # noqa: PLW0603 - one governor per process is the point
+def shared_batch_governor(key: Hashable = None) -> RateGovernor:
+    """The process's one governor for Batch calls to endpoint `key` (real clock).
+
+    JobSubmitters key it by region and endpoint URL: the quota is per account and region, and
+    the account is not known without a network call, so two accounts in one region share one
+    governor (slower than needed, never faster).
+    """
     with _shared_lock:
-        if _shared is None:
-            _shared = RateGovernor.per_second(DEFAULT_BATCH_RATE)
-        return _shared
+        governor = _shared.get(key)
+        if governor is None:
+            governor = _shared[key] = RateGovernor.per_second(DEFAULT_BATCH_RATE)
+        return governor

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from pcr_sdk._private.errors import map_client_error
+from pcr_sdk._private.aws import BATCH_LOG_GROUP
+from pcr_sdk._private.errors import guard_public_methods, map_client_error
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
 
-BATCH_LOG_GROUP: Final = "/aws/batch/job"
+__all__ = ["BATCH_LOG_GROUP", "LogReader"]
+
+MAX_EVENTS_PER_CALL = 10_000
 
 
+@guard_public_methods
 class LogReader:
     """Reads job logs from the group AWS Batch writes them to."""
 
@@ -29,7 +33,7 @@ class LogReader:
             response = self._logs.get_log_events(
                 logGroupName=self.log_group,
                 logStreamName=log_stream_name,
-                limit=min(lines, 10_000),
+                limit=min(lines, MAX_EVENTS_PER_CALL),
                 startFromHead=False,
             )
         except ClientError as err:

@@ -15,9 +15,11 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
-from pcr_sdk._private.errors import AwsError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from pcr_sdk._private.errors import AwsError, ManifestError, ManifestVersionError
 from pcr_sdk._private.models import SubmittedJob
 from pcr_sdk._private.store import InputStore
 
@@ -61,6 +63,34 @@ class ArrayRecord:
         ]
 
 
+class _BatchJson(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    batch_id: str
+    job_queue: str
+    job_bucket: str
+    job_definition: str
+
+
+class _VersionJson(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    version: int
+
+
+class ChunkJson(BaseModel):
+    """One manifest chunk object, as written to S3 (version 1)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    version: int
+    batch: _BatchJson
+    jobs: list[tuple[str, int, list[str]]]
+    """[job id, index, dependency ids]"""
+    arrays: list[tuple[str, int, int, list[str]]]
+    """[array id, first index, size, dependency ids]"""
+
+
 @dataclass
 class LoadedManifest:
     batch: BatchRecord | None = None
@@ -101,15 +131,15 @@ class Manifest:
             self._jobs.append(job)
             full = len(self._jobs) >= self.flush_every
         if full:
-            self._flush_soon()
+            self.flush_soon()
 
     def add_array(self, array: ArrayRecord) -> None:
         """Record an array job (one record for all its children) and flush at once."""
         with self._lock:
             self._arrays.append(array)
-        self._flush_soon()
+        self.flush_soon()
 
-    def _flush_soon(self) -> None:
+    def flush_soon(self) -> None:
         """Flush during submission; on an AWS error keep the records for the next flush.
 
         The jobs are in AWS Batch already (found again by name and tag), so a submit call must
@@ -130,14 +160,14 @@ class Manifest:
             return
         first = min([j.index for j in jobs] + [a.base_index for a in arrays])
         key = f"{self._store.layout.manifest_prefix}{first:06d}-{self._token()}.json"
-        document = {
-            "version": VERSION,
-            "batch": self.batch.to_json(),
-            "jobs": [[j.job_id, j.index, list(j.depends_on)] for j in jobs],
-            "arrays": [[a.array_id, a.base_index, a.size, list(a.depends_on)] for a in arrays],
-        }
+        document = ChunkJson(
+            version=VERSION,
+            batch=_BatchJson(**self.batch.to_json()),
+            jobs=[(j.job_id, j.index, list(j.depends_on)) for j in jobs],
+            arrays=[(a.array_id, a.base_index, a.size, list(a.depends_on)) for a in arrays],
+        )
         try:
-            self._store.put_json(key, document)
+            self._store.put_json(key, document.model_dump(mode="json"))
         except BaseException:
             with self._lock:  # keep the records for the next flush
                 self._jobs[:0] = jobs
@@ -147,16 +177,40 @@ class Manifest:
 
     @staticmethod
     def load(store: InputStore) -> LoadedManifest:
-        """Every chunk of the batch's manifest, merged."""
+        """Every chunk of the batch's manifest, merged.
+
+        Empty objects and keys ending in "/" (folders made by the S3 console or other tools)
+        are skipped. A chunk that is not a manifest raises `ManifestError`; one written by a
+        newer pcr-sdk raises `ManifestVersionError` rather than being misread.
+        """
         loaded = LoadedManifest()
-        for key in store.list_keys(store.layout.manifest_prefix):
-            document: dict[str, Any] = store.get_json(key)
-            if document.get("version") != VERSION:
-                logger.warning("manifest chunk %s has unknown version; skipped", key)
+        for key, size in store.list_objects(store.layout.manifest_prefix):
+            if key.endswith("/") or size == 0:
                 continue
-            loaded.batch = loaded.batch or BatchRecord(**document["batch"])
-            loaded.jobs += [SubmittedJob(j, int(i), tuple(d)) for j, i, d in document["jobs"]]
-            loaded.arrays += [
-                ArrayRecord(a, int(b), int(n), tuple(d)) for a, b, n, d in document["arrays"]
-            ]
+            chunk = _parse_chunk(key, store.get_bytes(key))
+            loaded.batch = loaded.batch or BatchRecord(**chunk.batch.model_dump())
+            loaded.jobs += [SubmittedJob(j, i, tuple(d)) for j, i, d in chunk.jobs]
+            loaded.arrays += [ArrayRecord(a, b, n, tuple(d)) for a, b, n, d in chunk.arrays]
         return loaded
+
+
+def _parse_chunk(key: str, body: bytes) -> ChunkJson:
+    try:
+        version = _VersionJson.model_validate_json(body).version
+    except ValidationError as err:
+        raise ManifestError(
+            f"manifest chunk {key} is not a pcr-sdk manifest: {err.errors()[0]['msg']}", key=key
+        ) from err
+    if version != VERSION:
+        raise ManifestVersionError(
+            f"manifest chunk {key} has version {version}; this pcr-sdk reads version {VERSION} "
+            "(upgrade pcr-sdk to read this batch)",
+            key=key,
+            version=version,
+        )
+    try:
+        return ChunkJson.model_validate_json(body)
+    except ValidationError as err:
+        raise ManifestError(
+            f"manifest chunk {key} is malformed: {err.errors()[0]['msg']}", key=key
+        ) from err

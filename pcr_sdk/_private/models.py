@@ -1,7 +1,7 @@
 """Frozen pydantic models: batch names and ids, job definitions, job specs, statuses, results.
 
-Every AWS Batch limit that can be checked without a network call is checked here
-(../shared/notes/aws-batch-facts.md has the table).
+Every AWS Batch limit that can be checked without a network call is checked here; the limits
+themselves live in `pcr_sdk._private.aws`.
 """
 
 from __future__ import annotations
@@ -26,15 +26,29 @@ from pydantic import (
     model_validator,
 )
 
+from pcr_sdk._private.aws import (
+    DEPENDENCY_FAILED_REASON,
+    FARGATE_VCPUS,
+    MAX_DEPENDENCIES,
+    MAX_GPUS,
+    MAX_MEMORY_MIB,
+    MAX_RETRY_ATTEMPTS,
+    MAX_TAG_KEY_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    MAX_TAGS,
+    MAX_VCPUS,
+    MIN_MEMORY_MIB,
+    MIN_TIMEOUT_SECONDS,
+    RESERVED_ENV_PREFIX,
+    RESERVED_TAG_PREFIXES,
+    TIMEOUT_REASON,
+    JobStatus,
+)
 from pcr_sdk._private.contract import RESERVED_VARIABLES
 from pcr_sdk._private.errors import InvalidBatchNameError, InvalidJobSpecError
+from pcr_sdk._private.jsonio import dump_json
 
 BATCH_NAME_MAX_LENGTH: Final = 90
-MAX_DEPENDENCIES: Final = 20
-MIN_TIMEOUT_SECONDS: Final = 60
-MAX_RETRY_ATTEMPTS: Final = 10
-MAX_TAGS: Final = 50
-FARGATE_VCPUS: Final = frozenset({1, 2, 4, 8, 16})
 
 _NAME_FIRST: Final = frozenset(string.ascii_letters + string.digits)
 _NAME_REST: Final = _NAME_FIRST | frozenset("-_")
@@ -132,28 +146,14 @@ class BatchId(BaseModel):
         return f"{self.name.root}_{self.uuid}"
 
 
-class JobStatus(str, Enum):
-    """The seven states of an AWS Batch job, in their order."""
-
-    SUBMITTED = "SUBMITTED"
-    PENDING = "PENDING"
-    RUNNABLE = "RUNNABLE"
-    STARTING = "STARTING"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-
-    @property
-    def is_finished(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
-
-
 def _check_environment(env: Mapping[str, str]) -> dict[str, str]:
     for key in env:
         if not _ENV_NAME.fullmatch(key):
             raise ValueError(f"environment variable name {key!r} is not a valid name")
-        if key.startswith("AWS_BATCH"):
-            raise ValueError(f"environment variable {key!r}: names may not start with AWS_BATCH")
+        if key.startswith(RESERVED_ENV_PREFIX):
+            raise ValueError(
+                f"environment variable {key!r}: names may not start with {RESERVED_ENV_PREFIX}"
+            )
         if key in RESERVED_VARIABLES:
             raise ValueError(f"environment variable {key!r} is set by pcr-sdk itself")
     return dict(env)
@@ -162,12 +162,12 @@ def _check_environment(env: Mapping[str, str]) -> dict[str, str]:
 class JobDefinitionSpec(BaseModel):
     """What one batch's job definition asks of AWS Batch. Defaults: 1 vCPU, no GPU."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     image: str = Field(min_length=1, max_length=1024)
-    vcpus: int = Field(default=1, ge=1, le=256)
-    memory_mib: int = Field(default=1024, ge=4, le=4_194_304)
-    gpus: int = Field(default=0, ge=0, le=64)
+    vcpus: int = Field(default=1, ge=1, le=MAX_VCPUS)
+    memory_mib: int = Field(default=1024, ge=MIN_MEMORY_MIB, le=MAX_MEMORY_MIB)
+    gpus: int = Field(default=0, ge=0, le=MAX_GPUS)
     timeout_seconds: int = Field(default=20 * 3600, ge=MIN_TIMEOUT_SECONDS)
     retry_attempts: int = Field(default=1, ge=1, le=MAX_RETRY_ATTEMPTS)
     environment: dict[str, str] = Field(default_factory=dict)
@@ -200,9 +200,14 @@ class JobDefinitionSpec(BaseModel):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if key.startswith(("aws:", "pcr:")):
+        for key, tag_value in value.items():
+            if key.startswith(RESERVED_TAG_PREFIXES):
                 raise ValueError(f"tag {key!r}: the prefixes aws: and pcr: are reserved")
+            if not 1 <= len(key) <= MAX_TAG_KEY_LENGTH:
+                raise ValueError(f"tag key {key[:40]!r}...: 1 to {MAX_TAG_KEY_LENGTH} characters")
+            if len(tag_value) > MAX_TAG_VALUE_LENGTH:
+                raise ValueError(f"tag {key!r}: the value has more than {MAX_TAG_VALUE_LENGTH} "
+                                 "characters")  # fmt: skip
         return value
 
     @classmethod
@@ -233,16 +238,6 @@ class S3Encryption(BaseModel):
         return self
 
 
-def dump_input(data: object) -> str:
-    """Serialize a job input as compact UTF-8 JSON; NaN and Infinity are refused."""
-    try:
-        return json.dumps(data, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError) as err:
-        raise InvalidJobSpecError(
-            f"job input is not JSON-serializable: {err}", field="input"
-        ) from err
-
-
 class JobSpec(BaseModel):
     """One job: its JSON input (already serialized) and the ids of the jobs it waits for."""
 
@@ -265,8 +260,13 @@ class JobSpec(BaseModel):
         return tuple(dict.fromkeys(value))
 
     @classmethod
-    def of(cls, data: object, depends_on: Sequence[str] | None = None) -> JobSpec:
-        """Build from a JSON-serializable input; raise `InvalidJobSpecError` on bad input."""
+    def of(
+        cls, data: object, depends_on: Sequence[str] | None = None, *, what: str = "job input"
+    ) -> JobSpec:
+        """Build from a JSON-serializable input; raise `InvalidJobSpecError` on bad input.
+
+        `what` names the input in the error (e.g. "input 17" of a `submit_jobs` call).
+        """
         deps = tuple(depends_on or ())
         if len(deps) > MAX_DEPENDENCIES:
             raise InvalidJobSpecError(
@@ -274,7 +274,7 @@ class JobSpec(BaseModel):
                 field="depends_on",
             )
         try:
-            return cls(input_json=dump_input(data), depends_on=deps)
+            return cls(input_json=dump_json(data, what=what), depends_on=deps)
         except ValidationError as err:
             raise InvalidJobSpecError(f"job spec: {err.errors()[0]['msg']}") from err
 
@@ -306,6 +306,10 @@ class JobState:
     terminated: bool = False
     summary_only: bool = False
     """True when inferred from an array parent or ListJobs: DescribeJobs knows more."""
+    created_at: int | None = None
+    started_at: int | None = None
+    stopped_at: int | None = None
+    """Epoch milliseconds, as AWS Batch reports them."""
 
     @property
     def failure(self) -> FailureKind | None:
@@ -339,10 +343,8 @@ class FailureKind(str, Enum):
     TERMINATED = "terminated"
     DEPENDENCY_FAILED = "dependency-failed"
     INFRASTRUCTURE = "infrastructure"
-
-
-DEPENDENCY_FAILED_REASON: Final = "Dependent Job failed"
-TIMEOUT_REASON: Final = "Job attempt duration exceeded timeout"
+    EXPIRED = "expired"
+    """AWS Batch no longer returns the job (it keeps finished jobs about a day)."""
 
 
 _FAILURE_RULES: Final[tuple[tuple[Callable[[JobState], bool], FailureKind], ...]] = (
@@ -362,7 +364,10 @@ _FAILURE_RULES: Final[tuple[tuple[Callable[[JobState], bool], FailureKind], ...]
 
 
 def classify_failure(state: JobState) -> FailureKind | None:
-    """The kind of a FAILED job's failure (first matching rule); None for any other status."""
+    """The kind of a FAILED job's failure (first matching rule); EXPIRED for an expired job;
+    None for any other status."""
+    if state.status is JobStatus.EXPIRED:
+        return FailureKind.EXPIRED
     if state.status is not JobStatus.FAILED:
         return None
     for matches, kind in _FAILURE_RULES:
@@ -386,6 +391,10 @@ class JobResult(BaseModel):
     output_key: str
     failure: FailureKind | None = None
     container_reason: str | None = None
+    created_at: int | None = None
+    started_at: int | None = None
+    stopped_at: int | None = None
+    """Epoch milliseconds, as AWS Batch reports them (None where it reported nothing)."""
 
     @property
     def succeeded(self) -> bool:

@@ -15,14 +15,14 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from pcr_sdk._private.errors import PackError
+
+__all__ = ["MAGIC", "PackError", "offsets_range", "pack", "read_entry", "unpack"]
+
 MAGIC: Final = b"PCRPACK1"
 _HEAD: Final = struct.Struct("<8sQ")
 _OFFSET: Final = struct.Struct("<Q")
 _PAIR: Final = struct.Struct("<QQ")
-
-
-class PackError(ValueError):
-    """The object is not a pcr-sdk pack, or the index is outside it."""
 
 
 def pack(payloads: Sequence[bytes]) -> bytes:
@@ -58,6 +58,8 @@ def read_entry(read_range: Callable[[int, int], bytes], index: int) -> bytes:
 
 def unpack(data: bytes) -> list[bytes]:
     """Every entry of a whole pack (for tests, tools and the local engine)."""
+    if len(data) < _HEAD.size:
+        raise PackError("not a pcr-sdk pack (too short)")
     magic, count = _HEAD.unpack_from(data)
     if magic != MAGIC:
         raise PackError("not a pcr-sdk pack")

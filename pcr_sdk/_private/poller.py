@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections import Counter
@@ -10,9 +11,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from pcr_sdk._private.errors import PcrInputError, WaitTimeoutError, aws_call
+from pcr_sdk._private.aws import BLOCKED_REASON_PREFIXES, JobStatus
+from pcr_sdk._private.errors import PcrInputError, WaitTimeoutError, guard_public_methods
 from pcr_sdk._private.governor import Clock, RateGovernor, Sleep
-from pcr_sdk._private.models import JobState, JobStatus
+from pcr_sdk._private.models import JobState
+from pcr_sdk._private.scan import BatchReads
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -20,8 +23,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DESCRIBE_JOBS_MAX_IDS: Final = 100
 JITTER: Final = 0.1
+DEFAULT_EXPIRY_SECONDS: Final = 5.0
+EXPIRED_REASON: Final = "AWS Batch no longer returns this job (it keeps finished jobs about a day)"
+_CHILD_STATUSES: Final = ("SUCCEEDED", "FAILED", "RUNNING", "STARTING", "RUNNABLE", "PENDING",
+                          "SUBMITTED")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,8 @@ class PollProgress:
 
     @property
     def failed(self) -> int:
-        return self.counts.get(JobStatus.FAILED, 0)
+        """Jobs that FAILED or EXPIRED."""
+        return self.counts.get(JobStatus.FAILED, 0) + self.counts.get(JobStatus.EXPIRED, 0)
 
     @property
     def finished(self) -> int:
@@ -51,14 +58,13 @@ def job_state(detail: JobDetailTypeDef) -> JobState:
     attempts = detail.get("attempts", [])
     exit_code = container.get("exitCode")
     log_stream = container.get("logStreamName")
+    container_reason = container.get("reason")
     if attempts:
         last = attempts[-1].get("container", {})
         exit_code = last.get("exitCode", exit_code)
         log_stream = last.get("logStreamName", log_stream)
+        container_reason = last.get("reason", container_reason)
     summary = detail.get("arrayProperties", {}).get("statusSummary")
-    container_reason = container.get("reason")
-    if attempts:
-        container_reason = attempts[-1].get("container", {}).get("reason", container_reason)
     return JobState(
         job_id=detail["jobId"],
         status=JobStatus(detail["status"]),
@@ -70,6 +76,9 @@ def job_state(detail: JobDetailTypeDef) -> JobState:
         container_reason=container_reason,
         cancelled=bool(detail.get("isCancelled")),
         terminated=bool(detail.get("isTerminated")),
+        created_at=detail.get("createdAt"),
+        started_at=detail.get("startedAt"),
+        stopped_at=detail.get("stoppedAt"),
     )
 
 
@@ -83,7 +92,15 @@ def summary_state(summary: JobSummaryTypeDef) -> JobState:
         exit_code=container.get("exitCode"),
         container_reason=container.get("reason"),
         summary_only=True,
+        created_at=summary.get("createdAt"),
+        started_at=summary.get("startedAt"),
+        stopped_at=summary.get("stoppedAt"),
     )
+
+
+def expired_state(job_id: str) -> JobState:
+    """The state of a job AWS Batch no longer returns."""
+    return JobState(job_id, JobStatus.EXPIRED, status_reason=EXPIRED_REASON)
 
 
 def parent_of(job_id: str) -> str:
@@ -91,6 +108,41 @@ def parent_of(job_id: str) -> str:
     return job_id.rsplit(":", 1)[0] if ":" in job_id else job_id
 
 
+def _setting(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise PcrInputError(f"{name} must be a finite number, got {value!r}")
+    if value < 0:
+        raise PcrInputError(f"{name} must be >= 0, got {value}")
+    return float(value)
+
+
+def check_timeout(timeout: float | None) -> float | None:
+    """A wait's timeout: None (no limit) or a finite number of seconds >= 0."""
+    return None if timeout is None else _setting("timeout", timeout)
+
+
+class _Missing:
+    """Jobs DescribeJobs omitted: since when, and whether two looks far enough apart agree."""
+
+    def __init__(self, clock: Clock, expiry_seconds: float) -> None:
+        self._clock = clock
+        self._expiry = expiry_seconds
+        self._since: dict[str, float] = {}
+
+    def expired(self, asked: Iterable[str], returned: Mapping[str, object]) -> list[str]:
+        now = self._clock()
+        gone: list[str] = []
+        for job_id in asked:
+            if job_id in returned:
+                self._since.pop(job_id, None)
+                continue
+            first = self._since.setdefault(job_id, now)
+            if first < now and now - first >= self._expiry:
+                gone.append(job_id)
+        return gone
+
+
+@guard_public_methods
 class Poller:
     """Waits for jobs the way the seed did, without its costs.
 
@@ -98,6 +150,10 @@ class Poller:
     100 ids a request, with at least `request_throttling_milliseconds` between requests. An array
     job costs one id (its parent: the statusSummary counts the children), plus one ListJobs of its
     FAILED children once failures appear. Every job's `on_finished` runs exactly once.
+
+    A job DescribeJobs stops returning (AWS keeps finished jobs about a day) becomes EXPIRED
+    once two looks at least `expiry_seconds` apart both miss it. A RUNNABLE job whose status
+    reason says it blocks its queue (no compute environment can fit it) is logged once.
 
     `adaptive=True` polls soon after a change and backs off (doubling, up to the interval)
     while nothing changes, with +-10 % jitter from the injected `random`.
@@ -112,23 +168,27 @@ class Poller:
         governor: RateGovernor | None = None,
         adaptive: bool = False,
         min_interval_seconds: float = 1.0,
+        expiry_seconds: float = DEFAULT_EXPIRY_SECONDS,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
         random_source: Callable[[], float] = random.random,
     ) -> None:
-        if polling_interval_seconds < 0 or request_throttling_milliseconds < 0:
-            raise PcrInputError("polling interval and request throttling must be >= 0")
-        self._batch = batch
-        self.polling_interval_seconds = polling_interval_seconds
+        self.polling_interval_seconds = _setting(
+            "polling_interval_seconds", polling_interval_seconds
+        )
+        spacing = _setting("request_throttling_milliseconds", request_throttling_milliseconds)
+        self.expiry_seconds = _setting("expiry_seconds", expiry_seconds)
         self.adaptive = adaptive
-        self.min_interval_seconds = min(min_interval_seconds, polling_interval_seconds)
+        self.min_interval_seconds = min(
+            _setting("min_interval_seconds", min_interval_seconds), self.polling_interval_seconds
+        )
         self._clock = clock
         self._sleep = sleep
         self._random = random_source
         self._governor = governor
-        self._throttle = RateGovernor(
-            1, request_throttling_milliseconds / 1000, clock=clock, sleep=sleep
-        )
+        self._throttle = RateGovernor(1, spacing / 1000, clock=clock, sleep=sleep)
+        self.reads = BatchReads(batch, acquire=self._acquire, throttle_listener=governor)
+        self._blocked_logged: set[str] = set()
 
     def _acquire(self) -> None:
         self._throttle.acquire()
@@ -137,31 +197,30 @@ class Poller:
 
     def describe(self, job_ids: Sequence[str]) -> dict[str, JobState]:
         """The current state of `job_ids`; ids AWS Batch no longer knows are left out."""
-        states: dict[str, JobState] = {}
-        for start in range(0, len(job_ids), DESCRIBE_JOBS_MAX_IDS):
-            chunk = list(job_ids[start : start + DESCRIBE_JOBS_MAX_IDS])
-            self._acquire()
-            with aws_call("DescribeJobs"):
-                response = self._batch.describe_jobs(jobs=chunk)
-            for detail in response["jobs"]:
-                state = job_state(detail)
-                states[state.job_id] = state
-        return states
+        return {d["jobId"]: job_state(d) for d in self.reads.describe(job_ids)}
 
     def failed_children(self, array_id: str) -> dict[str, JobState]:
         """The FAILED children of array job `array_id` (ListJobs, every page)."""
+        return self.children(array_id, ("FAILED",))
+
+    def children(self, array_id: str, statuses: Iterable[str]) -> dict[str, JobState]:
+        """The children of array job `array_id` in `statuses` (ListJobs per status, paged)."""
         states: dict[str, JobState] = {}
-        pages = iter(
-            self._batch.get_paginator("list_jobs").paginate(arrayJobId=array_id, jobStatus="FAILED")
-        )
-        while True:
-            self._acquire()
-            with aws_call("ListJobs", job_id=array_id):
-                page = next(pages, None)
-            if page is None:
-                return states
-            for summary in page["jobSummaryList"]:
-                states[summary["jobId"]] = summary_state(summary)
+        for status in statuses:
+            for page in self.reads.pages(arrayJobId=array_id, jobStatus=status):
+                for summary in page:
+                    states[summary["jobId"]] = summary_state(summary)
+        return states
+
+    def all_children(self, array_id: str, parent: JobState) -> dict[str, JobState]:
+        """Every child of `array_id` with its state: ListJobs only for the statuses its
+        statusSummary shows (SUCCEEDED and FAILED only, once the parent finished)."""
+        summary = parent.children or {}
+        if parent.status.is_finished:
+            wanted = [s for s in ("SUCCEEDED", "FAILED") if summary.get(s, 1)]
+        else:
+            wanted = [s for s in _CHILD_STATUSES if summary.get(s, 1)]
+        return self.children(array_id, wanted)
 
     def wait(
         self,
@@ -173,12 +232,13 @@ class Poller:
         on_progress: Callable[[PollProgress], None] | None = None,
         timeout: float | None = None,
     ) -> dict[str, JobState]:
-        """Poll until every job in `job_ids` is SUCCEEDED or FAILED; return their final states.
+        """Poll until every job in `job_ids` is finished; return their final states.
 
         Children `<parent>:<i>` of the array jobs named in `arrays` are followed through their
         parent. `known` holds states seen before (finished ones are not asked about again and get
         no callback). Raises `WaitTimeoutError` once `timeout` seconds have passed.
         """
+        timeout = check_timeout(timeout)
         ids = list(dict.fromkeys(job_ids))
         parents = set(arrays)
         states: dict[str, JobState] = {i: known[i] for i in ids if known and i in known}
@@ -191,23 +251,31 @@ class Poller:
         parent_states: dict[str, JobState] = {}
         failures_seen: Counter[str] = Counter()
         runnable_since: dict[str, float] = {}  # how long a job waits for capacity
+        blocked: dict[str, str] = {}  # RUNNABLE jobs that block their queue, and why
+        missing = _Missing(self._clock, self.expiry_seconds)
         deadline = None if timeout is None else self._clock() + timeout
         interval = self.min_interval_seconds if self.adaptive else self.polling_interval_seconds
         cycle = 0
         while plain or children:
             self._sleep(self._pause(interval, deadline))
             cycle += 1
-            fresh = self.describe(plain + list(children))
-            missing = [i for i in (*plain, *children) if i not in fresh]
-            if missing:
+            asked = plain + list(children)
+            fresh = self.describe(asked)
+            gone = missing.expired(asked, fresh)
+            if gone:
                 logger.warning(
-                    "DescribeJobs did not return %d job(s), e.g. %s", len(missing), missing[0]
-                )
+                    "AWS Batch no longer returns %d job(s) (e.g. %s): they count as EXPIRED",
+                    len(gone), gone[0],
+                )  # fmt: skip
+            for job_id in gone:
+                fresh[job_id] = expired_state(job_id)
             states.update((i, fresh[i]) for i in plain if i in fresh)
             now = self._clock()
             for job_id in plain:
-                if job_id in fresh and fresh[job_id].status is JobStatus.RUNNABLE:
+                state = fresh.get(job_id)
+                if state is not None and state.status is JobStatus.RUNNABLE:
                     runnable_since.setdefault(job_id, now)
+                    self._note_blocked(state, blocked)
                 else:
                     runnable_since.pop(job_id, None)
             done = [i for i in plain if i in fresh and fresh[i].status.is_finished]
@@ -221,15 +289,43 @@ class Poller:
             interval = self._next_interval(interval, changed=bool(done))
             unfinished_now = [*plain, *(c for cs in children.values() for c in cs)]
             if unfinished_now and deadline is not None and self._clock() >= deadline:
-                now = self._clock()
-                runnable = {i: now - t for i, t in runnable_since.items() if i in unfinished_now}
-                stuck = f"; {len(runnable)} RUNNABLE (no capacity?)" if runnable else ""
-                raise WaitTimeoutError(
-                    f"{len(unfinished_now)} of {len(ids)} jobs unfinished after {timeout} s{stuck}",
-                    unfinished={i: _last_status(i, states, parent_states) for i in unfinished_now},
-                    runnable_seconds=runnable,
-                )
+                raise self._timed_out(timeout, ids, unfinished_now, states, parent_states,
+                                      runnable_since, blocked)  # fmt: skip
         return states
+
+    def _note_blocked(self, state: JobState, blocked: dict[str, str]) -> None:
+        reason = state.status_reason or ""
+        if not reason.startswith(BLOCKED_REASON_PREFIXES):
+            return
+        blocked[state.job_id] = reason
+        if state.job_id not in self._blocked_logged:
+            self._blocked_logged.add(state.job_id)
+            logger.warning("job %s is RUNNABLE and cannot start: %s", state.job_id, reason)
+
+    def _timed_out(
+        self,
+        timeout: float | None,
+        ids: Sequence[str],
+        unfinished: Sequence[str],
+        states: Mapping[str, JobState],
+        parent_states: Mapping[str, JobState],
+        runnable_since: Mapping[str, float],
+        blocked: Mapping[str, str],
+    ) -> WaitTimeoutError:
+        now = self._clock()
+        runnable = {i: now - t for i, t in runnable_since.items() if i in unfinished}
+        stuck = ""
+        if blocked:
+            first = next(iter(blocked))
+            stuck = f"; {len(blocked)} cannot start, e.g. {first}: {blocked[first]}"
+        elif runnable:
+            stuck = f"; {len(runnable)} RUNNABLE (waiting for compute capacity)"
+        return WaitTimeoutError(
+            f"{len(unfinished)} of {len(ids)} jobs unfinished after {timeout} s{stuck}",
+            unfinished={i: _last_status(i, states, parent_states) for i in unfinished},
+            runnable_seconds=runnable,
+            blocked=dict(blocked),
+        )
 
     def _poll_arrays(
         self,
@@ -246,6 +342,11 @@ class Poller:
             if parent is None:
                 continue
             parent_states[array_id] = parent
+            if parent.status is JobStatus.EXPIRED:
+                for child in children.pop(array_id):
+                    states[child] = expired_state(child)
+                    done.append(child)
+                continue
             failed_now = (parent.children or {}).get("FAILED", 0)
             if parent.status.is_finished or failed_now > failures_seen[array_id]:
                 failures_seen[array_id] = failed_now

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Protocol, TextIO, runtime_checkable
+import time
+from typing import Final, Protocol, TextIO, runtime_checkable
 
+from pcr_sdk._private.governor import Clock
 from pcr_sdk._private.models import JobResult
 from pcr_sdk._private.poller import PollProgress
+
+HEARTBEAT_SECONDS: Final = 60.0
 
 
 @runtime_checkable
@@ -19,16 +23,36 @@ class ProgressReporter(Protocol):
 
 
 class PrintProgress:
-    """The seed's behaviour: "Jobs finished: 3/10" per cycle and a warning per failed job."""
+    """The seed's "Jobs finished: 3/10" and a warning per failed job, without the noise.
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    A line is printed when the finished count changes, and otherwise at most once every
+    `heartbeat_seconds` (so a long wait still shows it is alive).
+    """
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self._stream = stream
+        self._heartbeat = heartbeat_seconds
+        self._clock = clock
+        self._last: tuple[int, int] | None = None
+        self._printed_at: float | None = None
 
     @property
     def stream(self) -> TextIO:
         return self._stream if self._stream is not None else sys.stdout
 
     def on_progress(self, progress: PollProgress) -> None:
+        now = self._clock()
+        current = (progress.finished, progress.total)
+        quiet = self._printed_at is not None and now - self._printed_at < self._heartbeat
+        if current == self._last and quiet:
+            return
+        self._last, self._printed_at = current, now
         print(f"Jobs finished: {progress.finished}/{progress.total}", file=self.stream, flush=True)
 
     def on_job_failed(self, result: JobResult) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Literal
 
-from pcr_sdk._private.ambiguous import send_once, stop_blind_retries
-from pcr_sdk._private.errors import AwsError, BatchClosedError, aws_call
+from pcr_sdk._private import calls
+from pcr_sdk._private.ambiguous import LostAnswerPolicy, send_once
+from pcr_sdk._private.aws import MANAGED_BY_VALUE, TAG_BATCH_ID, TAG_MANAGED_BY
+from pcr_sdk._private.errors import AwsError, BatchClosedError, aws_call, guard_public_methods
 from pcr_sdk._private.governor import RateGovernor
 from pcr_sdk._private.models import BatchId, JobDefinitionSpec
 
@@ -21,10 +23,6 @@ if TYPE_CHECKING:
     )
 
 logger = logging.getLogger(__name__)
-
-TAG_MANAGED_BY: Final = "pcr:managed-by"
-TAG_BATCH_ID: Final = "pcr:batch-id"
-MANAGED_BY_VALUE: Final = "pcr-sdk"
 
 
 def register_request(
@@ -63,6 +61,7 @@ def register_request(
     return request
 
 
+@guard_public_methods
 class BatchRegistry:
     """Owns the job definition of one batch.
 
@@ -78,9 +77,11 @@ class BatchRegistry:
         spec: JobDefinitionSpec,
         *,
         governor: RateGovernor | None = None,
+        lost_answers: LostAnswerPolicy | None = None,
     ) -> None:
         self._batch = batch
         self._governor = governor
+        self.lost_answers = lost_answers or LostAnswerPolicy(attempts=calls.max_attempts(batch))
         self.batch_id = batch_id
         self.spec = spec
         self._arn: str | None = None
@@ -90,16 +91,22 @@ class BatchRegistry:
         """An answer was lost: which revisions are ACTIVE must be looked up."""
         self._lock = threading.Lock()
         self._deregistering = threading.Lock()
-        stop_blind_retries(batch, "RegisterJobDefinition")
+        calls.install(batch)
 
     @classmethod
     def find(
-        cls, batch: BatchClient, batch_id: BatchId, *, governor: RateGovernor | None = None
+        cls,
+        batch: BatchClient,
+        batch_id: BatchId,
+        *,
+        governor: RateGovernor | None = None,
+        lost_answers: LostAnswerPolicy | None = None,
     ) -> BatchRegistry:
         """The registry of an existing batch, read back from its newest job definition."""
         if governor is not None:
             governor.acquire()
-        with aws_call("DescribeJobDefinitions"):
+        calls.install(batch)
+        with calls.scope(throttle_listener=governor), aws_call("DescribeJobDefinitions"):
             found = batch.describe_job_definitions(jobDefinitionName=str(batch_id))
         definitions = sorted(found["jobDefinitions"], key=lambda d: d["revision"])
         if not definitions:
@@ -127,6 +134,7 @@ class BatchRegistry:
                 execution_role_arn=props.get("executionRoleArn") if platform == "FARGATE" else None,
             ),
             governor=governor,
+            lost_answers=lost_answers,
         )
         registry._arn = newest["jobDefinitionArn"]
         registry._closed = newest.get("status") != "ACTIVE"
@@ -183,7 +191,10 @@ class BatchRegistry:
 
         def send() -> str:
             self._acquire()
-            with aws_call("RegisterJobDefinition"):
+            with (
+                calls.scope(no_blind_retry=True, throttle_listener=self._governor),
+                aws_call("RegisterJobDefinition"),
+            ):
                 return self._batch.register_job_definition(**request)["jobDefinitionArn"]
 
         def find() -> str | None:
@@ -191,7 +202,7 @@ class BatchRegistry:
             active = self._active_arns()
             return active[-1] if active else None
 
-        return send_once(send, find, operation="RegisterJobDefinition")
+        return send_once(send, find, operation="RegisterJobDefinition", policy=self.lost_answers)
 
     def _remove_unadopted(self) -> None:
         """Registering failed after a lost answer: deregister what that answer may have made."""
@@ -208,7 +219,7 @@ class BatchRegistry:
     def _active_arns(self) -> list[str]:
         """The ARNs of this batch's ACTIVE revisions, oldest first (the name is the batch id)."""
         self._acquire()
-        with aws_call("DescribeJobDefinitions"):
+        with calls.scope(throttle_listener=self._governor), aws_call("DescribeJobDefinitions"):
             found = self._batch.describe_job_definitions(
                 jobDefinitionName=str(self.batch_id), status="ACTIVE"
             )
@@ -247,7 +258,7 @@ class BatchRegistry:
 
     def _deregister(self, arn: str) -> None:
         self._acquire()
-        with aws_call("DeregisterJobDefinition"):
+        with calls.scope(throttle_listener=self._governor), aws_call("DeregisterJobDefinition"):
             self._batch.deregister_job_definition(jobDefinition=arn)
         logger.info("deregistered job definition %s", arn)
 

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pcr_sdk._private.aws import NO_SUCH_KEY_ERROR_CODES
 from pcr_sdk._private.contract import BatchLayout
 from pcr_sdk._private.errors import (
     OutputMalformedError,
     OutputNotFoundError,
     aws_call,
+    guard_public_methods,
     map_client_error,
 )
 from pcr_sdk._private.models import JobSpec, S3Encryption
@@ -24,9 +26,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
-
+@guard_public_methods
 class InputStore:
     """Reads and writes one batch's objects: config.json in, output.json out, extra resources."""
 
@@ -110,13 +111,21 @@ class InputStore:
 
     def list_keys(self, prefix: str) -> list[str]:
         """Every key under `prefix`, in key order."""
-        keys: list[str] = []
+        return [key for key, _ in self.list_objects(prefix)]
+
+    def list_objects(self, prefix: str) -> list[tuple[str, int]]:
+        """Every (key, size) under `prefix`, in key order."""
+        found: list[tuple[str, int]] = []
         with aws_call("ListObjectsV2", bucket=self.bucket, key=prefix):
             for page in self._s3.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=prefix, **self._owner
             ):
-                keys.extend(obj["Key"] for obj in page.get("Contents", []))
-        return keys
+                found.extend((obj["Key"], obj.get("Size", 0)) for obj in page.get("Contents", []))
+        return found
+
+    def get_bytes(self, key: str) -> bytes:
+        """The object at `key`; `OutputNotFoundError` if there is none."""
+        return self._get(key)
 
     def put_resource(self, index: int, name: str, data: bytes) -> str:
         """Store extra bytes under job `index`'s prefix; return their s3:// URI."""
@@ -140,7 +149,7 @@ class InputStore:
         except (ClientError, BotoCoreError) as err:  # BotoCoreError: connection, retries spent
             if (
                 isinstance(err, ClientError)
-                and err.response.get("Error", {}).get("Code") in _MISSING_CODES
+                and err.response.get("Error", {}).get("Code") in NO_SUCH_KEY_ERROR_CODES
             ):
                 raise OutputNotFoundError(
                     f"no object at {self.uri(key)}", key=key, job_id=job_id

@@ -6,13 +6,26 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
-from pcr_sdk._private.ambiguous import send_once, stop_blind_retries
+from pcr_sdk._private import calls
+from pcr_sdk._private.ambiguous import LostAnswerPolicy, send_once
+from pcr_sdk._private.aws import (
+    MAX_ARRAY_SIZE,
+    MAX_CONTAINER_OVERRIDES_CHARS,
+    MAX_DEPENDENCIES,
+    MAX_SUBMIT_PAYLOAD_BYTES,
+    MIN_ARRAY_SIZE,
+    MIN_TIMEOUT_SECONDS,
+    TAG_ARRAY_SIZE,
+    TAG_BATCH_ID,
+    TAG_INDEX,
+    TAG_SUBMISSION,
+)
 from pcr_sdk._private.contract import BatchLayout
-from pcr_sdk._private.errors import InvalidJobSpecError, aws_call
+from pcr_sdk._private.errors import InvalidJobSpecError, aws_call, guard_public_methods
 from pcr_sdk._private.governor import RateGovernor, shared_batch_governor
-from pcr_sdk._private.models import MAX_DEPENDENCIES, MIN_TIMEOUT_SECONDS
+from pcr_sdk._private.scan import BatchReads
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -20,18 +33,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MAX_SUBMIT_PAYLOAD_BYTES: Final = 30 * 1024
-MIN_ARRAY_SIZE: Final = 2
-MAX_ARRAY_SIZE: Final = 10_000
-MAX_OVERRIDES_CHARS: Final = 8192
-TAG_INDEX: Final = "pcr:index"
-TAG_BATCH_ID: Final = "pcr:batch-id"
-TAG_ARRAY_SIZE: Final = "pcr:array-size"
-TAG_SUBMISSION: Final = "pcr:submission"
 
-
+@guard_public_methods
 class Submitter:
-    """Submits the jobs of one batch to one queue; never faster than its governor allows."""
+    """Submits the jobs of one batch to one queue; never faster than its governor allows.
+
+    SubmitJob has no idempotency token: after a lost answer the job is looked up by the
+    `pcr:submission` tag each request carries before it is sent again (`LostAnswerPolicy`).
+    """
 
     def __init__(
         self,
@@ -42,16 +51,22 @@ class Submitter:
         layout: BatchLayout,
         job_definition: str,
         governor: RateGovernor | None = None,
+        lost_answers: LostAnswerPolicy | None = None,
         token_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self._batch = batch
         self._token = token_factory
-        stop_blind_retries(batch, "SubmitJob")
         self.job_queue = job_queue
         self.bucket = bucket
         self.layout = layout
         self.job_definition = job_definition
-        self.governor = governor or shared_batch_governor()
+        self.governor = governor or shared_batch_governor(
+            (batch.meta.region_name, batch.meta.endpoint_url)
+        )
+        self.lost_answers = lost_answers or LostAnswerPolicy(attempts=calls.max_attempts(batch))
+        self._reads = BatchReads(
+            batch, acquire=self.governor.acquire, throttle_listener=self.governor
+        )
 
     def request(
         self,
@@ -128,30 +143,29 @@ class Submitter:
 
         def send() -> str:
             self.governor.acquire()
-            with aws_call("SubmitJob", job_queue=self.job_queue):
+            with (
+                calls.scope(no_blind_retry=True, throttle_listener=self.governor),
+                aws_call("SubmitJob", job_queue=self.job_queue),
+            ):
                 job_id = self._batch.submit_job(**request)["jobId"]
             logger.debug("submitted %s of %s as %s", request["tags"], self.layout.batch_id, job_id)
             return job_id
 
         return send_once(
-            send, lambda: self.find_by_token(token), operation="SubmitJob", job_queue=self.job_queue
+            send,
+            lambda: self.find_by_token(token),
+            operation="SubmitJob",
+            policy=self.lost_answers,
+            job_queue=self.job_queue,
         )
 
     def find_by_token(self, token: str) -> str | None:
-        """The id of this batch's job tagged with `token`, if AWS Batch has it."""
-        ids: list[str] = []
-        paginator = self._batch.get_paginator("list_jobs")
-        self.governor.acquire()
-        with aws_call("ListJobs", job_queue=self.job_queue):
-            for page in paginator.paginate(
-                jobQueue=self.job_queue,
-                filters=[{"name": "JOB_NAME", "values": [self.layout.batch_id]}],
-            ):
-                ids.extend(summary["jobId"] for summary in page["jobSummaryList"])
-        for start in range(0, len(ids), 100):
-            self.governor.acquire()
-            with aws_call("DescribeJobs"):
-                details = self._batch.describe_jobs(jobs=ids[start : start + 100])["jobs"]
+        """The id of this batch's job tagged with `token`, if AWS Batch lists it.
+
+        Reads ListJobs newest first (AWS's order for a name filter) a page at a time and stops
+        at the first match: a lost answer is almost always about the newest job.
+        """
+        for details in self._reads.named(self.job_queue, self.layout.batch_id):
             for detail in details:
                 if detail.get("tags", {}).get(TAG_SUBMISSION) == token:
                     return detail["jobId"]
@@ -160,7 +174,10 @@ class Submitter:
     def terminate(self, job_id: str, reason: str) -> None:
         """TerminateJob: stops the job in any unfinished state (an array: all its children)."""
         self.governor.acquire()
-        with aws_call("TerminateJob", job_id=job_id):
+        with (
+            calls.scope(throttle_listener=self.governor),
+            aws_call("TerminateJob", job_id=job_id),
+        ):
             self._batch.terminate_job(jobId=job_id, reason=reason)
 
     def _request(
@@ -202,9 +219,10 @@ class Submitter:
 
 def _check_size(request: SubmitJobRequestTypeDef) -> None:
     overrides = len(json.dumps(request.get("containerOverrides", {}), separators=(",", ":")))
-    if overrides > MAX_OVERRIDES_CHARS:
+    if overrides > MAX_CONTAINER_OVERRIDES_CHARS:
         raise InvalidJobSpecError(
-            f"container overrides are {overrides} characters; ECS allows {MAX_OVERRIDES_CHARS}",
+            f"container overrides are {overrides} characters; "
+            f"ECS allows {MAX_CONTAINER_OVERRIDES_CHARS}",
             field="environment",
         )
     payload = len(json.dumps(request, separators=(",", ":")).encode())

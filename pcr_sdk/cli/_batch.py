@@ -15,11 +15,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
 
+from pcr_sdk._private.aws import JobStatus
 from pcr_sdk._private.clients import AwsClients
 from pcr_sdk._private.errors import PcrError, PcrInputError
 from pcr_sdk._private.facade import JobSubmitter
 from pcr_sdk._private.logs import BATCH_LOG_GROUP, LogReader
-from pcr_sdk._private.models import JobResult, JobSpec, JobStatus
+from pcr_sdk._private.models import JobResult, JobSpec
 from pcr_sdk.cli._progress import RichProgress, failures_table, key_value_table
 from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, Runtime
 

@@ -18,10 +18,11 @@ from typing import Annotated, Final
 import typer
 from rich.console import Console
 
+from pcr_sdk._private.aws import MAX_DEPENDENCIES, JobStatus
 from pcr_sdk._private.contract import OUTPUT_NAME
 from pcr_sdk._private.errors import OutputError
 from pcr_sdk._private.facade import JobSubmitter
-from pcr_sdk._private.models import MAX_DEPENDENCIES, JobResult, JobStatus
+from pcr_sdk._private.models import JobResult
 from pcr_sdk.cli._batch import LOG_TAIL_JOBS, MAX_FAILURE_ROWS, format_seconds, print_log_tail
 from pcr_sdk.cli._progress import RichProgress, failures_table, key_value_table, stderr_console
 from pcr_sdk.cli._runtime import (

@@ -11,16 +11,18 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from pcr_sdk._private.aws import JobStatus
 from pcr_sdk._private.clients import AwsClients
 from pcr_sdk._private.contract import BatchLayout
 from pcr_sdk._private.discovery import find_batch_jobs
 from pcr_sdk._private.errors import BatchClosedError, aws_call
 from pcr_sdk._private.facade import JobSubmitter
 from pcr_sdk._private.logs import LogReader
-from pcr_sdk._private.models import BatchId, JobResult, JobState, JobStatus, SubmittedJob
+from pcr_sdk._private.models import BatchId, JobResult, JobState, SubmittedJob
 from pcr_sdk._private.poller import Poller, job_state
 from pcr_sdk._private.progress import SilentProgress
 from pcr_sdk._private.registry import BatchRegistry
+from pcr_sdk._private.scan import BatchReads
 from pcr_sdk.cli import _options as opt
 from pcr_sdk.cli._batch import (
     LOG_GROUP,
@@ -66,7 +68,7 @@ def _batch_jobs(
     Array children, which discovery leaves without a state, are described here.
     """
     BatchId.parse(batch_id)  # a malformed id is an input error, before any request
-    found = find_batch_jobs(clients.batch, job_queue=queue, batch_id=batch_id)
+    found = find_batch_jobs(BatchReads(clients.batch), job_queue=queue, batch_id=batch_id)
     if not found:
         fail(
             f"no jobs of batch {batch_id} in queue {queue} "

@@ -14,10 +14,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from pcr_sdk._private.aws import (
+    DESCRIBE_JOBS_MAX_IDS,
+    MANAGED_BY_VALUE,
+    TAG_BATCH_ID,
+    TAG_INDEX,
+    TAG_MANAGED_BY,
+)
 from pcr_sdk._private.errors import aws_call
-from pcr_sdk._private.poller import DESCRIBE_JOBS_MAX_IDS
-from pcr_sdk._private.registry import MANAGED_BY_VALUE, TAG_MANAGED_BY
-from pcr_sdk._private.submitter import TAG_BATCH_ID, TAG_INDEX
 from pcr_sdk.cli import _options as opt
 from pcr_sdk.cli._progress import stderr_console
 from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, cli_errors, fail, runtime_of

@@ -18,7 +18,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from pcr_sdk._private.models import JobResult, JobStatus
+from pcr_sdk._private.aws import JobStatus
+from pcr_sdk._private.models import JobResult
 from pcr_sdk._private.poller import PollProgress
 
 

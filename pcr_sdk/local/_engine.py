@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from pcr_sdk._private.models import JobStatus
+from pcr_sdk._private.aws import BATCH_STATUSES, JobStatus
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._process import ContainerRun, Launcher, LaunchError, ProcessHandle
 from pcr_sdk.local._wire import JsonObject, Operation, ServiceError, client_exception
@@ -237,7 +237,7 @@ class _Job:
         return self.attempts[-1] if self.attempts else None
 
     def status_summary(self) -> dict[str, int]:
-        summary = dict.fromkeys((status.value for status in JobStatus), 0)
+        summary = dict.fromkeys(BATCH_STATUSES, 0)
         for child in self.children:
             summary[child.status.value] += 1
         return summary

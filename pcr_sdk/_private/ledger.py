@@ -1,0 +1,293 @@
+"""The ledger: one batch's job table and the rules that keep it whole.
+
+It knows every job of the batch (id, index, dependencies, array), what AWS Batch last said
+about each, which callbacks wait for which job, and which jobs this process stopped. The rules:
+
+- **reserve** consecutive indexes for new jobs; refused once the batch is closing;
+- **send**: every SubmitJob runs inside `sending()`, so `close()` can refuse new ones and wait
+  for those already under way: a job that reaches AWS Batch is always in the table and the
+  manifest before `close()` returns;
+- **record** a job the moment its SubmitJob returns (table and manifest together);
+- **reconcile** after attach: the manifest's jobs first, then what only AWS Batch knows;
+- **settle** a finished job exactly once, whichever wait sees it first: its callback runs once;
+- **label** failures: only jobs this process stopped, and that AWS Batch stopped with this
+  process's reason, count as TERMINATED or CANCELLED.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Protocol
+
+from pcr_sdk._private.aws import JobStatus
+from pcr_sdk._private.errors import BatchClosedError, JobNotFoundError, UnknownDependencyError
+from pcr_sdk._private.manifest import ArrayRecord, LoadedManifest
+from pcr_sdk._private.models import FailureKind, JobState, SubmittedJob
+
+logger = logging.getLogger(__name__)
+
+Callback = Callable[[], object]
+
+
+class Journal(Protocol):
+    """Where recorded jobs are made durable (the manifest)."""
+
+    def add(self, job: SubmittedJob) -> None: ...
+
+    def add_array(self, array: ArrayRecord) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class Ledger:
+    """The job table of one batch. Thread-safe; nothing in it makes a network call itself,
+    except through the journal it records to."""
+
+    def __init__(self, batch_id: str, journal: Journal) -> None:
+        self.batch_id = batch_id
+        self._journal = journal
+        self._cond = threading.Condition(threading.RLock())
+        self._jobs: dict[str, SubmittedJob] = {}
+        self._by_index: dict[int, str] = {}
+        self._arrays: set[str] = set()
+        self._states: dict[str, JobState] = {}
+        self._callbacks: dict[str, Callback] = {}
+        self._settled: set[str] = set()
+        self._stops: dict[str, str] = {}
+        self._next_index = 0
+        self._closing = False
+        self._in_flight = 0
+
+    # -- submission ---------------------------------------------------------------------------
+
+    def check_open(self, depends_on: Sequence[str] = ()) -> None:
+        """Raise if the batch takes no more jobs, or a dependency is not one of its jobs."""
+        with self._cond:
+            for dep in depends_on:
+                if dep not in self._jobs and dep not in self._arrays:
+                    raise UnknownDependencyError(
+                        f"dependency {dep!r} is not a job of batch {self.batch_id}", job_id=dep
+                    )
+            if self._closing:
+                raise self._closed_error()
+
+    def reserve(self, count: int) -> int:
+        """Reserve `count` consecutive job indexes; return the first."""
+        with self._cond:
+            if self._closing:
+                raise self._closed_error()
+            base = self._next_index
+            self._next_index += count
+            return base
+
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """One SubmitJob under way: refused once closing; `close()` waits for it to end."""
+        with self._cond:
+            if self._closing:
+                raise self._closed_error()
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify_all()
+
+    def record(self, job: SubmittedJob, callback: Callback | None = None) -> None:
+        """Add a job whose SubmitJob returned, to the table and the manifest."""
+        with self._cond:
+            self._put(job)
+            if callback is not None:
+                self._callbacks[job.job_id] = callback
+        self._journal.add(job)
+
+    def record_array(self, array: ArrayRecord) -> list[SubmittedJob]:
+        """Add an array job's children to the table and the array to the manifest."""
+        children = array.children()
+        with self._cond:
+            self._arrays.add(array.array_id)
+            for child in children:
+                self._put(child)
+        self._journal.add_array(array)
+        return children
+
+    def close(self) -> None:
+        """Refuse new submissions and wait until those under way are recorded."""
+        with self._cond:
+            self._closing = True
+            while self._in_flight:
+                self._cond.wait()
+
+    @property
+    def closing(self) -> bool:
+        with self._cond:
+            return self._closing
+
+    # -- what it knows ------------------------------------------------------------------------
+
+    @property
+    def jobs(self) -> tuple[SubmittedJob, ...]:
+        """Every job, in index (submission) order."""
+        with self._cond:
+            return tuple(self._jobs[self._by_index[i]] for i in sorted(self._by_index))
+
+    @property
+    def arrays(self) -> frozenset[str]:
+        """The ids of the batch's array parents."""
+        with self._cond:
+            return frozenset(self._arrays)
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._jobs)
+
+    def job(self, job_id: str) -> SubmittedJob:
+        with self._cond:
+            try:
+                return self._jobs[job_id]
+            except KeyError:
+                raise JobNotFoundError(job_id, batch_id=self.batch_id) from None
+
+    def state(self, job_id: str) -> JobState | None:
+        with self._cond:
+            return self._states.get(job_id)
+
+    def states(self) -> dict[str, JobState]:
+        with self._cond:
+            return dict(self._states)
+
+    def unfinished(self) -> list[SubmittedJob]:
+        """Jobs with no finished state known, in index order."""
+        with self._cond:
+            return [job for job in self.jobs if not self._finished(job.job_id)]
+
+    def learn(self, states: Iterable[JobState]) -> None:
+        """Remember what AWS Batch said; a finished state is never replaced by an older one."""
+        with self._cond:
+            for state in states:
+                if state.job_id in self._jobs and not self._finished(state.job_id):
+                    self._states[state.job_id] = state
+                elif state.job_id in self._jobs and not state.summary_only:
+                    known = self._states[state.job_id]
+                    if known.summary_only and state.status is known.status:
+                        self._states[state.job_id] = state  # same outcome, more detail
+
+    # -- settling -------------------------------------------------------------------------------
+
+    def settle(self, state: JobState) -> tuple[bool, Callback | None]:
+        """Record a finished state; (True, its callback) the first time only, else (False, None)."""
+        with self._cond:
+            self.learn([state])
+            if state.job_id not in self._jobs or not state.status.is_finished:
+                return False, None
+            if state.job_id in self._settled:
+                return False, None
+            self._settled.add(state.job_id)
+            return True, self._callbacks.pop(state.job_id, None)
+
+    def unsettled(self) -> list[JobState]:
+        """Finished states learned outside a wait whose jobs were not settled yet."""
+        with self._cond:
+            return [
+                state
+                for job_id, state in self._states.items()
+                if state.status.is_finished and job_id not in self._settled
+            ]
+
+    # -- stopping -------------------------------------------------------------------------------
+
+    def stopping(self, targets: Iterable[str], reason: str) -> None:
+        """This process asked AWS Batch to stop `targets` (jobs or array parents) for `reason`."""
+        with self._cond:
+            for target in targets:
+                self._stops[target] = reason
+
+    def failure(self, job: SubmittedJob, state: JobState | None) -> FailureKind | None:
+        """The job's failure kind; TERMINATED or CANCELLED only where this process stopped it."""
+        if state is None:
+            return None
+        kind = state.failure
+        with self._cond:
+            reason = self._stops.get(job.job_id)
+            if reason is None and job.array_id is not None:
+                reason = self._stops.get(job.array_id)
+        if (
+            reason is not None
+            and state.status is JobStatus.FAILED
+            and state.status_reason == reason
+            and kind is not FailureKind.DEPENDENCY_FAILED
+        ):
+            return FailureKind.CANCELLED if state.cancelled else FailureKind.TERMINATED
+        return kind
+
+    # -- attach ---------------------------------------------------------------------------------
+
+    def reconcile(
+        self,
+        loaded: LoadedManifest,
+        found: Sequence[tuple[SubmittedJob, JobState | None]],
+    ) -> int:
+        """Rebuild the table after attach: the manifest's jobs, then those only AWS Batch has.
+
+        Jobs found only in AWS Batch go to the manifest too. Returns how many were recovered.
+        """
+        for job in loaded.all_jobs():
+            with self._cond:
+                self._put(job)
+        in_manifest = {array.array_id for array in loaded.arrays}
+        with self._cond:
+            known = dict(self._by_index)
+        recovered = 0
+        for job, state in found:
+            owner = known.get(job.index)
+            if owner is not None and owner != job.job_id:
+                logger.warning(
+                    "job %d of %s: manifest says %s, AWS Batch also has %s; keeping the manifest's",
+                    job.index, self.batch_id, owner, job.job_id,
+                )  # fmt: skip
+                continue
+            if owner is None:
+                with self._cond:
+                    self._put(job)
+                if job.array_id is None:
+                    self._journal.add(job)
+                recovered += 1
+            if state is not None:
+                self.learn([state])
+        for array_id in sorted({j.array_id for j, _ in found if j.array_id} - in_manifest):
+            children = [j for j, _ in found if j.array_id == array_id]
+            base = min(c.index for c in children)
+            self._journal.add_array(
+                ArrayRecord(array_id, base, len(children), children[0].depends_on)
+            )
+        self._journal.flush()
+        return recovered
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _put(self, job: SubmittedJob) -> None:
+        self._jobs[job.job_id] = job
+        self._by_index[job.index] = job.job_id
+        if job.array_id is not None:
+            self._arrays.add(job.array_id)
+        self._next_index = max(self._next_index, job.index + 1)
+
+    def _finished(self, job_id: str) -> bool:
+        state = self._states.get(job_id)
+        return state is not None and state.status.is_finished
+
+    def _closed_error(self) -> BatchClosedError:
+        return BatchClosedError(
+            f"batch {self.batch_id} is closed: its job definition is deregistered "
+            "(or being deregistered) and it takes no more jobs",
+            batch_id=self.batch_id,
+        )
+
+
+def states_of(results: Mapping[str, JobState]) -> list[JobState]:
+    """The states of a poll's result, for `Ledger.learn`."""
+    return list(results.values())

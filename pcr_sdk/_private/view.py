@@ -1,0 +1,140 @@
+"""BatchStatus: a read-only view of a batch from AWS Batch alone (no bucket, nothing written).
+
+For tools that only look (`pcr status`, `pcr report`): the batch's jobs are found by its job
+name and `pcr:index` tags, plain jobs described 100 a call, an array's children listed by
+status through their parent. AWS Batch shows finished jobs for about a day; for older batches
+`JobSubmitter.attach` (which also reads the manifest in the bucket) is the way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pcr_sdk._private.aws import JobStatus
+from pcr_sdk._private.config import AwsSettings, build
+from pcr_sdk._private.contract import BatchLayout
+from pcr_sdk._private.discovery import find_batch_jobs
+from pcr_sdk._private.errors import BatchClosedError, PcrInputError, guard_public_methods
+from pcr_sdk._private.governor import Clock, RateGovernor, Sleep, shared_batch_governor
+from pcr_sdk._private.ledger import Ledger
+from pcr_sdk._private.manifest import ArrayRecord, LoadedManifest
+from pcr_sdk._private.models import BatchId, JobDefinitionSpec, JobResult, SubmittedJob
+from pcr_sdk._private.poller import Poller
+from pcr_sdk._private.registry import BatchRegistry
+from pcr_sdk._private.results import BatchResults
+from pcr_sdk._private.submitter import Submitter
+
+if TYPE_CHECKING:
+    import boto3
+
+    from pcr_sdk._private.clients import AwsClients
+
+
+class _NoJournal:
+    """A view writes nothing: its ledger records to nowhere."""
+
+    def add(self, job: SubmittedJob) -> None:
+        return None
+
+    def add_array(self, array: ArrayRecord) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+
+@guard_public_methods
+@dataclass(frozen=True)
+class BatchStatus:
+    """What AWS Batch shows of one batch right now: its jobs, their results, its definition."""
+
+    batch_id: str
+    job_queue: str
+    jobs: tuple[SubmittedJob, ...]
+    """Every job found, in index order (array children included)."""
+    results: tuple[JobResult, ...]
+    """Each job's result, in the same order."""
+    definition: JobDefinitionSpec | None
+    """The batch's job definition (image, resources), if AWS Batch still has it."""
+    definition_active: bool
+    """Whether the definition is still ACTIVE (the batch still takes jobs)."""
+
+    @classmethod
+    def fetch(
+        cls,
+        batch_id: str,
+        *,
+        job_queue: str,
+        clients: AwsClients | None = None,
+        session: boto3.Session | None = None,
+        aws_region: str | None = None,
+        governor: RateGovernor | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> BatchStatus:
+        """Read batch `batch_id` from `job_queue`: a few Batch calls per 100 jobs."""
+        parsed = BatchId.parse(batch_id)
+        if not job_queue:
+            raise PcrInputError("job_queue must not be empty")
+        clients = build(AwsSettings, region=aws_region).clients(session=session, clients=clients)
+        meta = clients.batch.meta
+        governor = governor or shared_batch_governor((meta.region_name, meta.endpoint_url))
+        poller = Poller(clients.batch, request_throttling_milliseconds=0, governor=governor,
+                        clock=clock, sleep=sleep)  # fmt: skip
+        ledger = Ledger(str(parsed), _NoJournal())
+        ledger.reconcile(LoadedManifest(), find_batch_jobs(
+            poller.reads, job_queue=job_queue, batch_id=str(parsed)))  # fmt: skip
+        reader = BatchResults(ledger, poller, BatchLayout(str(parsed)))
+        results = reader.results()
+        try:
+            registry = BatchRegistry.find(clients.batch, parsed, governor=governor)
+        except BatchClosedError:
+            definition, active = None, False
+        else:
+            definition, active = registry.spec, not registry.closed
+        return cls(str(parsed), job_queue, ledger.jobs, tuple(results), definition, active)
+
+    @property
+    def counts(self) -> Mapping[JobStatus, int]:
+        """How many jobs are in each status."""
+        return dict(Counter(result.status for result in self.results))
+
+    @property
+    def finished(self) -> bool:
+        """Whether every job found has finished."""
+        return all(result.finished for result in self.results)
+
+    def unfinished(self) -> list[JobResult]:
+        """The results of the jobs not finished yet."""
+        return [result for result in self.results if not result.finished]
+
+    def cancel(
+        self,
+        reason: str,
+        *,
+        clients: AwsClients,
+        governor: RateGovernor | None = None,
+    ) -> list[str]:
+        """Terminate the jobs this view saw unfinished (an array through its parent); return
+        the ids TerminateJob was sent for. Writes nothing to S3; deregisters nothing."""
+        if not reason:
+            raise PcrInputError("cancel needs a reason (AWS Batch records it on every job)")
+        meta = clients.batch.meta
+        submitter = Submitter(
+            clients.batch, job_queue=self.job_queue, bucket="unused",
+            layout=BatchLayout(self.batch_id), job_definition=self.batch_id,
+            governor=governor or shared_batch_governor((meta.region_name, meta.endpoint_url)),
+        )  # fmt: skip
+        by_id = {job.job_id: job for job in self.jobs}
+        targets = _targets(by_id, self.unfinished())
+        for target in targets:
+            submitter.terminate(target, reason)
+        return targets
+
+
+def _targets(jobs: Mapping[str, SubmittedJob], unfinished: Sequence[JobResult]) -> list[str]:
+    return list(dict.fromkeys(jobs[r.job_id].array_id or r.job_id for r in unfinished))
