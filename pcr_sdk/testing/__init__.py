@@ -48,14 +48,16 @@ How jobs behave (`JobScript`):
 Faults (`FaultInjector`) are injected below botocore's retry layer, so the client's real retry
 policy handles them: THROTTLE, SERVER_ERROR, CONNECTION_ERROR (none of them reach moto) and
 LOST_RESPONSE (moto applies the request, then the connection closes). Each rule fires on the
-next ``times`` matching attempts, retries included. Faults and `submitted` apply to clients of
+next ``times`` matching attempts, retries included. ``faults.delay_listing(answers=n)`` makes
+ListJobs eventually consistent, as on AWS: each job is missing from the first ``n`` ListJobs
+answers it would appear in. Faults and `submitted` apply to clients of
 `session` (including ``boto3.client(...)`` while the world is active), not to other sessions.
 """
 
 from __future__ import annotations
 
 from pcr_sdk.testing._batch import DEPENDENCY_FAILED, LOG_GROUP
-from pcr_sdk.testing._faults import Fault, FaultHandle, FaultInjector
+from pcr_sdk.testing._faults import Fault, FaultHandle, FaultInjector, ListingLag
 from pcr_sdk.testing._script import ESSENTIAL_CONTAINER_EXITED, JobScript, JobView
 from pcr_sdk.testing._world import MotoWorld, SubmittedCall
 
@@ -68,6 +70,7 @@ __all__ = [
     "FaultInjector",
     "JobScript",
     "JobView",
+    "ListingLag",
     "MotoWorld",
     "SubmittedCall",
 ]

@@ -22,7 +22,7 @@ from unittest import mock
 from moto.batch.models import BatchBackend, Job
 from moto.batch_simple.models import BatchSimpleBackend
 
-from pcr_sdk._private.contract import ENV_ARRAY_INDEX
+from pcr_sdk._private.aws import BATCH_LOG_GROUP, DEPENDENCY_FAILED_REASON, ENV_ARRAY_INDEX
 from pcr_sdk.testing._script import (
     ESSENTIAL_CONTAINER_EXITED,
     Failure,
@@ -39,12 +39,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LOG_GROUP: Final = "/aws/batch/job"
+LOG_GROUP: Final = BATCH_LOG_GROUP
 PROGRESSION: Final = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 _PENDING: Final = 1
 _RUNNING: Final = 4
 _BEFORE_STARTING: Final = frozenset({"SUBMITTED", "PENDING", "RUNNABLE"})
-DEPENDENCY_FAILED: Final = "Dependent Job failed"
+DEPENDENCY_FAILED: Final = DEPENDENCY_FAILED_REASON
 
 
 def _millis(moment: datetime) -> int:

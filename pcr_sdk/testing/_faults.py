@@ -116,6 +116,36 @@ def _parse_event(event_name: str) -> tuple[Service, str] | None:
     return None if service is None else (service, parts[2])
 
 
+class ListingLag:
+    """AWS Batch's ListJobs is eventually consistent: a new job may be missing from it a while.
+
+    While active, each job is left out of the first `answers` ListJobs answers it would have
+    appeared in (DescribeJobs still knows it).
+    """
+
+    def __init__(self, answers: int) -> None:
+        self.answers = answers
+        self.hidden = 0
+        """How many times a job was left out of a ListJobs answer so far."""
+        self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, parsed: dict[str, Any]) -> None:
+        summaries = parsed.get("jobSummaryList")
+        if not isinstance(summaries, list):
+            return
+        kept = []
+        with self._lock:
+            for summary in summaries:
+                job_id = summary.get("jobId")
+                seen = self._seen[job_id] = self._seen.get(job_id, 0) + 1
+                if seen <= self.answers:
+                    self.hidden += 1
+                else:
+                    kept.append(summary)
+        summaries[:] = kept
+
+
 class FaultInjector:
     """Registers faults that the world's clients meet on their next matching requests.
 
@@ -130,6 +160,7 @@ class FaultInjector:
         self._rules: list[FaultHandle] = []
         self._lock = threading.Lock()
         self._total = 0
+        self._lag: ListingLag | None = None
 
     def add(
         self,
@@ -161,10 +192,21 @@ class FaultInjector:
         with self._lock:
             return tuple(self._rules)
 
+    def delay_listing(self, answers: int = 1) -> ListingLag:
+        """Make ListJobs eventually consistent: each job is missing from the first `answers`
+        ListJobs answers it would appear in (as a job created a moment ago may be on AWS)."""
+        if answers < 1:
+            raise ValueError(f"answers must be >= 1, got {answers}")
+        lag = ListingLag(answers)
+        with self._lock:
+            self._lag = lag
+        return lag
+
     def clear(self) -> None:
-        """Forget every rule; calls go through normally again."""
+        """Forget every rule and the listing lag; calls go through normally again."""
         with self._lock:
             self._rules.clear()
+            self._lag = None
 
     def install(self, events: BaseEventHooks) -> None:
         """Hook into `events` (a session's event system) around moto's stubber."""
@@ -172,6 +214,13 @@ class FaultInjector:
         before = cast("Callable[..., None]", self._before_moto)
         events.register_first("before-send", before, unique_id="pcr-testing-faults-1")
         events.register_last("before-send", self._after_moto, unique_id="pcr-testing-faults-2")
+        events.register("after-call.batch.ListJobs", self._lag_listing, unique_id="pcr-lag")
+
+    def _lag_listing(self, parsed: dict[str, Any], **_: Any) -> None:
+        with self._lock:
+            lag = self._lag
+        if lag is not None:
+            lag.filter(parsed)
 
     def _take(self, event_name: str, *, lost: bool) -> tuple[Service, FaultHandle] | None:
         parsed = _parse_event(event_name)
