@@ -316,5 +316,5 @@ def test_the_governor_halves_on_throttling_and_climbs_back() -> None:
 
 
 def test_throttling_codes_are_botocores() -> None:
-    checker = botocore.retries.standard.ThrottledRetryableChecker
+    checker: Any = botocore.retries.standard.ThrottledRetryableChecker
     assert frozenset(checker._THROTTLED_ERROR_CODES) == THROTTLING_ERROR_CODES

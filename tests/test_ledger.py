@@ -270,7 +270,7 @@ def test_cancel_relabels_only_what_it_stopped(world: MotoWorld) -> None:
 
 def test_two_concurrent_waits_report_each_failure_once(world: MotoWorld) -> None:
     """Defect 6: two concurrent waits reported each failed job to on_job_failed twice."""
-    world.script.fail_where(lambda view: view.index % 2 == 0, exit_code=1)
+    world.script.fail_where(lambda view: (view.index or 0) % 2 == 0, exit_code=1)
     recorder = Recorder()
     sub = make(world, progress=recorder, polling_interval_seconds=0)
     calls = Counter[str]()
