@@ -12,88 +12,39 @@ from types import TracebackType
 from typing import Any, Literal
 
 import boto3
-from typing_extensions import TypedDict, Unpack
+from typing_extensions import Unpack
 
-from pcr_sdk._private.ambiguous import LostAnswerPolicy
-from pcr_sdk._private.calls import max_attempts
+from pcr_sdk._private.assembly import (
+    Parts,
+    SubmitterOptions,
+    assemble,
+    batch_settings,
+    governor_for,
+    lost_answer_policy,
+    resume_hint,
+)
 from pcr_sdk._private.clients import AwsClients
-from pcr_sdk._private.config import (
-    AwsSettings,
-    BatchSettings,
-    LostAnswerSettings,
-    PollSettings,
-    StoreSettings,
-    build,
-    finite,
-)
-from pcr_sdk._private.contract import BatchLayout
+from pcr_sdk._private.config import AwsSettings, build, finite
 from pcr_sdk._private.discovery import find_batch_jobs
-from pcr_sdk._private.errors import (
-    CredentialsExpiredError,
-    PcrError,
-    PcrInputError,
-    WaitTimeoutError,
-    guard_public_methods,
-)
-from pcr_sdk._private.governor import Clock, RateGovernor, Sleep, shared_batch_governor
-from pcr_sdk._private.ledger import Ledger
-from pcr_sdk._private.logs import LogReader
-from pcr_sdk._private.manifest import BatchRecord, Manifest
+from pcr_sdk._private.errors import PcrInputError, guard_public_methods
+from pcr_sdk._private.governor import Clock, RateGovernor, Sleep
+from pcr_sdk._private.manifest import Manifest
 from pcr_sdk._private.models import (
     BatchId,
     JobDefinitionSpec,
     JobResult,
     JobSpec,
-    JobState,
     S3Encryption,
     SubmittedJob,
 )
-from pcr_sdk._private.poller import Poller, check_timeout
-from pcr_sdk._private.progress import PrintProgress, ProgressReporter
+from pcr_sdk._private.poller import check_timeout
+from pcr_sdk._private.progress import ProgressReporter
 from pcr_sdk._private.registry import BatchRegistry
-from pcr_sdk._private.results import BatchResults
-from pcr_sdk._private.store import InputStore
-from pcr_sdk._private.submission import BatchSubmission
-from pcr_sdk._private.submitter import Submitter
 
 logger = logging.getLogger("pcr_sdk")
 
 
-def _resume_hint(submitter: object, err: PcrError) -> PcrError:
-    """Name the batch and how to resume it when the credentials ran out mid-batch."""
-    if not isinstance(err, CredentialsExpiredError) or err.batch_id is not None:
-        return err
-    batch_id = str(getattr(submitter, "batch_id", "")) or None
-    if batch_id is None:
-        return err
-    return CredentialsExpiredError(
-        f"{err} The batch {batch_id} is not lost: its jobs keep running. Renew the "
-        f"credentials, then resume with JobSubmitter.attach({batch_id!r}, ...) or "
-        f"`pcr wait {batch_id}`; a session with refreshable credentials (an SSO profile or a "
-        "role) avoids this.",
-        batch_id=batch_id,
-        operation=err.operation,
-        code=err.code,
-    )
-
-
-class SubmitterOptions(TypedDict, total=False):
-    """JobSubmitter's keyword-only settings that `attach` takes as well."""
-
-    io_workers: int
-    cancel_on_error: bool
-    adaptive_polling: bool
-    expiry_seconds: float
-    lost_answer_settle_seconds: float
-    expected_bucket_owner: str | None
-    encryption: S3Encryption | None
-    progress: ProgressReporter | None
-    clock: Clock
-    sleep: Sleep
-    random_source: Callable[[], float]
-
-
-@guard_public_methods(refine=_resume_hint)
+@guard_public_methods(refine=resume_hint)
 class JobSubmitter:
     """Starts a batch of jobs on AWS Batch (or any backend behind `clients`).
 
@@ -145,10 +96,13 @@ class JobSubmitter:
         uuid_factory: Callable[[], uuid.UUID] = uuid.uuid4,
     ) -> None:
         # 1. every setting, validated; no client exists yet
-        settings = _settings(job_queue, job_bucket, polling_interval_seconds,
-                             request_throttling_milliseconds, adaptive_polling, expiry_seconds,
-                             lost_answer_settle_seconds, io_workers, cancel_on_error,
-                             expected_bucket_owner, encryption)  # fmt: skip
+        settings = batch_settings(
+            job_queue, job_bucket, polling_interval_seconds, request_throttling_milliseconds,
+            adaptive_polling=adaptive_polling, expiry_seconds=expiry_seconds,
+            lost_answer_settle_seconds=lost_answer_settle_seconds, io_workers=io_workers,
+            cancel_on_error=cancel_on_error, expected_bucket_owner=expected_bucket_owner,
+            encryption=encryption,
+        )  # fmt: skip
         if registry is None:
             batch_id = BatchId.new(batch_name, uuid_factory)
             spec = JobDefinitionSpec.build(
@@ -165,68 +119,29 @@ class JobSubmitter:
         del aws_secret_access_key
         # 2. clients (built, nothing sent), then the services
         clients = aws.clients(session=session, clients=clients)
-        meta = clients.batch.meta
-        governor = governor or shared_batch_governor((meta.region_name, meta.endpoint_url))
-        lost = LostAnswerPolicy(
-            attempts=settings.lost_answers.attempts or max_attempts(clients.batch),
-            settle_seconds=settings.lost_answers.settle_seconds, sleep=sleep, random=random_source,
-        )  # fmt: skip
+        governor = governor_for(clients, governor)
+        lost = lost_answer_policy(settings, clients, sleep, random_source)
         if registry is None:
             registry = BatchRegistry(clients.batch, batch_id, spec, governor=governor,
                                      lost_answers=lost)  # fmt: skip
-        self._compose(settings, registry, clients, governor, lost, progress, clock, sleep,
-                      random_source)  # fmt: skip
+        self._adopt(assemble(settings, registry, clients, governor, lost, progress, clock, sleep,
+                             random_source))  # fmt: skip
         # 3. the first request (none when attaching: the definition exists)
         if not registry.closed:
             arn = registry.register()
             self.submitter.job_definition = arn
             self.manifest.batch = dataclasses.replace(self.manifest.batch, job_definition=arn)
 
-    def _compose(
-        self,
-        settings: BatchSettings,
-        registry: BatchRegistry,
-        clients: AwsClients,
-        governor: RateGovernor,
-        lost: LostAnswerPolicy,
-        progress: ProgressReporter | None,
-        clock: Clock,
-        sleep: Sleep,
-        random_source: Callable[[], float],
-    ) -> None:
-        store_settings, poll = settings.store, settings.poll
-        self.batch_id: BatchId = registry.batch_id
-        self.clients, self.registry = clients, registry
-        self.job_queue, self.job_bucket = settings.job_queue, store_settings.bucket
-        self.io_workers, self.cancel_on_error = store_settings.io_workers, settings.cancel_on_error
-        self.layout = BatchLayout(str(self.batch_id))
-        self.progress: ProgressReporter = progress if progress is not None else PrintProgress()
-        self.store = InputStore(
-            clients.s3, self.job_bucket, self.layout,
-            expected_bucket_owner=store_settings.expected_bucket_owner,
-            encryption=store_settings.encryption,
-        )  # fmt: skip
-        self.poller = Poller(
-            clients.batch, polling_interval_seconds=poll.interval_seconds,
-            request_throttling_milliseconds=poll.request_spacing_ms, governor=governor,
-            adaptive=poll.adaptive, expiry_seconds=poll.expiry_seconds, clock=clock, sleep=sleep,
-            random_source=random_source,
-        )  # fmt: skip
-        self.submitter = Submitter(
-            clients.batch, job_queue=self.job_queue, bucket=self.job_bucket, layout=self.layout,
-            job_definition=registry.reference, governor=governor, lost_answers=lost,
-        )  # fmt: skip
-        self.manifest = Manifest(
-            self.store,
-            BatchRecord(str(self.batch_id), self.job_queue, self.job_bucket, registry.reference),
-        )
-        self.log_reader = LogReader(clients.logs)
-        self._ledger = Ledger(str(self.batch_id), self.manifest)
-        self._results = BatchResults(self._ledger, self.poller, self.layout)
-        self._submission = BatchSubmission(
-            self._ledger, store=self.store, submitter=self.submitter, registry=registry,
-            manifest=self.manifest, io_workers=self.io_workers,
-        )  # fmt: skip
+    def _adopt(self, parts: Parts) -> None:
+        self.batch_id, self.clients, self.registry = parts.batch_id, parts.clients, parts.registry
+        self.layout, self.store, self.poller = parts.layout, parts.store, parts.poller
+        self.submitter, self.manifest, self.log_reader = (
+            parts.submitter, parts.manifest, parts.log_reader)  # fmt: skip
+        self.progress, self.io_workers = parts.progress, parts.settings.store.io_workers
+        self.job_queue, self.job_bucket = parts.settings.job_queue, parts.settings.store.bucket
+        self.cancel_on_error = parts.settings.cancel_on_error
+        self._ledger, self._results = parts.ledger, parts.results
+        self._submission, self._watch = parts.submission, parts.watch
 
     @classmethod
     def attach(
@@ -251,15 +166,10 @@ class JobSubmitter:
         `progress`, `clock`, `sleep`, ...); nothing is sent before all of them are valid.
         """
         parsed = BatchId.parse(batch_id)
-        _settings(job_queue, job_bucket, polling_interval_seconds,
-                  request_throttling_milliseconds, options.get("adaptive_polling", False),
-                  options.get("expiry_seconds", 5.0),
-                  options.get("lost_answer_settle_seconds", 2.0),
-                  options.get("io_workers", 16), options.get("cancel_on_error", False),
-                  options.get("expected_bucket_owner"), options.get("encryption"))  # fmt: skip
+        batch_settings(job_queue, job_bucket, polling_interval_seconds,
+                       request_throttling_milliseconds, **options)  # fmt: skip
         clients = build(AwsSettings, region=aws_region).clients(session=session, clients=clients)
-        meta = clients.batch.meta
-        governor = governor or shared_batch_governor((meta.region_name, meta.endpoint_url))
+        governor = governor_for(clients, governor)
         registry = BatchRegistry.find(clients.batch, parsed, governor=governor)
         submitter = cls(
             parsed.name.root, job_queue, registry.spec.image, job_bucket,
@@ -324,15 +234,10 @@ class JobSubmitter:
         timeout = check_timeout(timeout)
         try:
             self.manifest.flush()
-            for state in self._ledger.unsettled():
-                self._on_finished(state)
-            self.poller.wait(
-                [job.job_id for job in self._ledger.jobs], arrays=self._ledger.arrays,
-                known=self._ledger.states(), on_finished=self._on_finished,
-                on_progress=self.progress.on_progress, timeout=timeout,
-            )  # fmt: skip
+            self._watch.wait(self.progress, timeout)
         finally:
-            self._close_definition()
+            self._ledger.close()
+            self.registry.deregister()
 
     def get_all_outputs(self) -> list[str | None]:
         """Every job's output JSON string in submission order; None for a job that FAILED (or
@@ -394,22 +299,10 @@ class JobSubmitter:
             raise PcrInputError("cancel needs a reason (AWS Batch records it on every job)")
         timeout = check_timeout(timeout)
         self._ledger.close()
-        unfinished = self._ledger.unfinished()
-        targets = list(dict.fromkeys(job.array_id or job.job_id for job in unfinished))
-        self._ledger.stopping(targets, reason)
-        for target in targets:
-            self.submitter.terminate(target, reason)
-        if wait and unfinished:
-            try:
-                self.poller.wait(
-                    [job.job_id for job in unfinished], known=self._ledger.states(),
-                    arrays=[t for t in targets if t in self._ledger.arrays],
-                    on_finished=self._on_finished, timeout=timeout,
-                )  # fmt: skip
-            except WaitTimeoutError as err:
-                logger.warning("cancel: %d job(s) not yet stopped: %s", len(err.unfinished), err)
-        self.close()
-        return {job.job_id: self._results.make(job) for job in unfinished}
+        try:
+            return self._watch.cancel(reason, self.progress, wait=wait, timeout=timeout)
+        finally:
+            self.close()
 
     def close(self) -> None:
         """Stop taking jobs (waiting for submissions under way), flush the manifest and
@@ -441,45 +334,3 @@ class JobSubmitter:
             f"JobSubmitter(batch_id={str(self.batch_id)!r}, job_queue={self.job_queue!r}, "
             f"job_bucket={self.job_bucket!r}, jobs={len(self._ledger)})"
         )
-
-    # -- internals ------------------------------------------------------------------------
-
-    def _close_definition(self) -> None:
-        self._ledger.close()
-        self.registry.deregister()
-
-    def _on_finished(self, state: JobState) -> None:
-        first, callback = self._ledger.settle(state)
-        if not first:
-            return
-        if state.failure is not None:
-            self.progress.on_job_failed(self._results.make(self._ledger.job(state.job_id)))
-        if callback is not None:
-            callback()
-
-
-def _settings(
-    job_queue: str,
-    job_bucket: str,
-    polling_interval_seconds: float,
-    request_throttling_milliseconds: float,
-    adaptive_polling: bool,
-    expiry_seconds: float,
-    lost_answer_settle_seconds: float,
-    io_workers: int,
-    cancel_on_error: bool,
-    expected_bucket_owner: str | None,
-    encryption: S3Encryption | None,
-) -> BatchSettings:
-    """Every batch setting validated into frozen objects (`PcrInputError` naming the bad one)."""
-    return build(
-        BatchSettings,
-        job_queue=job_queue,
-        cancel_on_error=cancel_on_error,
-        store=build(StoreSettings, bucket=job_bucket, io_workers=io_workers,
-                    expected_bucket_owner=expected_bucket_owner, encryption=encryption),
-        poll=build(PollSettings, interval_seconds=polling_interval_seconds,
-                   request_spacing_ms=request_throttling_milliseconds, adaptive=adaptive_polling,
-                   expiry_seconds=expiry_seconds),
-        lost_answers=build(LostAnswerSettings, settle_seconds=lost_answer_settle_seconds),
-    )  # fmt: skip

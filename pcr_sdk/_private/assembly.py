@@ -1,0 +1,186 @@
+"""How a JobSubmitter is put together: settings, then clients, then services and ledger.
+
+`JobSubmitter.__init__` and `JobSubmitter.attach` both come through here; nothing in this
+module sends a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from typing_extensions import TypedDict
+
+from pcr_sdk._private.ambiguous import LostAnswerPolicy
+from pcr_sdk._private.calls import max_attempts
+from pcr_sdk._private.clients import AwsClients
+from pcr_sdk._private.config import (
+    BatchSettings,
+    LostAnswerSettings,
+    PollSettings,
+    StoreSettings,
+    build,
+)
+from pcr_sdk._private.contract import BatchLayout
+from pcr_sdk._private.errors import CredentialsExpiredError, PcrError
+from pcr_sdk._private.governor import Clock, RateGovernor, Sleep, shared_batch_governor
+from pcr_sdk._private.ledger import Ledger
+from pcr_sdk._private.logs import LogReader
+from pcr_sdk._private.manifest import BatchRecord, Manifest
+from pcr_sdk._private.models import BatchId, S3Encryption
+from pcr_sdk._private.poller import Poller
+from pcr_sdk._private.progress import PrintProgress, ProgressReporter
+from pcr_sdk._private.registry import BatchRegistry
+from pcr_sdk._private.results import BatchResults
+from pcr_sdk._private.store import InputStore
+from pcr_sdk._private.submission import BatchSubmission
+from pcr_sdk._private.submitter import Submitter
+from pcr_sdk._private.watch import BatchWatch
+
+
+class SubmitterOptions(TypedDict, total=False):
+    """JobSubmitter's keyword-only settings that `attach` takes as well."""
+
+    io_workers: int
+    cancel_on_error: bool
+    adaptive_polling: bool
+    expiry_seconds: float
+    lost_answer_settle_seconds: float
+    expected_bucket_owner: str | None
+    encryption: S3Encryption | None
+    progress: ProgressReporter | None
+    clock: Clock
+    sleep: Sleep
+    random_source: Callable[[], float]
+
+
+def batch_settings(
+    job_queue: str,
+    job_bucket: str,
+    polling_interval_seconds: float = 60,
+    request_throttling_milliseconds: float = 200,
+    *,
+    adaptive_polling: bool = False,
+    expiry_seconds: float = 5.0,
+    lost_answer_settle_seconds: float = 2.0,
+    io_workers: int = 16,
+    cancel_on_error: bool = False,
+    expected_bucket_owner: str | None = None,
+    encryption: S3Encryption | None = None,
+    **_collaborators: object,
+) -> BatchSettings:
+    """Every batch setting validated into frozen objects (`PcrInputError` naming the bad one).
+
+    Takes JobSubmitter's keywords; the collaborators among them (clock, progress...) are not
+    settings and are ignored here.
+    """
+    return build(
+        BatchSettings,
+        job_queue=job_queue,
+        cancel_on_error=cancel_on_error,
+        store=build(StoreSettings, bucket=job_bucket, io_workers=io_workers,
+                    expected_bucket_owner=expected_bucket_owner, encryption=encryption),
+        poll=build(PollSettings, interval_seconds=polling_interval_seconds,
+                   request_spacing_ms=request_throttling_milliseconds, adaptive=adaptive_polling,
+                   expiry_seconds=expiry_seconds),
+        lost_answers=build(LostAnswerSettings, settle_seconds=lost_answer_settle_seconds),
+    )  # fmt: skip
+
+
+def resume_hint(submitter: object, err: PcrError) -> PcrError:
+    """Name the batch and how to resume it when the credentials ran out mid-batch."""
+    if not isinstance(err, CredentialsExpiredError) or err.batch_id is not None:
+        return err
+    batch_id = str(getattr(submitter, "batch_id", "")) or None
+    if batch_id is None:
+        return err
+    return CredentialsExpiredError(
+        f"{err} The batch {batch_id} is not lost: its jobs keep running. Renew the "
+        f"credentials, then resume with JobSubmitter.attach({batch_id!r}, ...) or "
+        f"`pcr wait {batch_id}`; a session with refreshable credentials (an SSO profile or a "
+        "role) avoids this.",
+        batch_id=batch_id,
+        operation=err.operation,
+        code=err.code,
+    )
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Everything one JobSubmitter is made of."""
+
+    batch_id: BatchId
+    settings: BatchSettings
+    clients: AwsClients
+    registry: BatchRegistry
+    layout: BatchLayout
+    progress: ProgressReporter
+    store: InputStore
+    poller: Poller
+    submitter: Submitter
+    manifest: Manifest
+    log_reader: LogReader
+    ledger: Ledger
+    results: BatchResults
+    submission: BatchSubmission
+    watch: BatchWatch
+
+
+def governor_for(clients: AwsClients, governor: RateGovernor | None) -> RateGovernor:
+    """`governor`, else the process's shared one for the clients' Batch endpoint."""
+    meta = clients.batch.meta
+    return governor or shared_batch_governor((meta.region_name, meta.endpoint_url))
+
+
+def lost_answer_policy(
+    settings: BatchSettings, clients: AwsClients, sleep: Sleep, random_source: Callable[[], float]
+) -> LostAnswerPolicy:
+    """How SubmitJob and RegisterJobDefinition recover from lost answers."""
+    return LostAnswerPolicy(
+        attempts=settings.lost_answers.attempts or max_attempts(clients.batch),
+        settle_seconds=settings.lost_answers.settle_seconds, sleep=sleep, random=random_source,
+    )  # fmt: skip
+
+
+def assemble(
+    settings: BatchSettings,
+    registry: BatchRegistry,
+    clients: AwsClients,
+    governor: RateGovernor,
+    lost: LostAnswerPolicy,
+    progress: ProgressReporter | None,
+    clock: Clock,
+    sleep: Sleep,
+    random_source: Callable[[], float],
+) -> Parts:
+    """Build the services and the ledger of one batch (no request is sent)."""
+    batch_id, queue, bucket = registry.batch_id, settings.job_queue, settings.store.bucket
+    layout = BatchLayout(str(batch_id))
+    store = InputStore(
+        clients.s3, bucket, layout, expected_bucket_owner=settings.store.expected_bucket_owner,
+        encryption=settings.store.encryption,
+    )  # fmt: skip
+    poll = settings.poll
+    poller = Poller(
+        clients.batch, polling_interval_seconds=poll.interval_seconds,
+        request_throttling_milliseconds=poll.request_spacing_ms, governor=governor,
+        adaptive=poll.adaptive, expiry_seconds=poll.expiry_seconds, clock=clock, sleep=sleep,
+        random_source=random_source,
+    )  # fmt: skip
+    submitter = Submitter(
+        clients.batch, job_queue=queue, bucket=bucket, layout=layout,
+        job_definition=registry.reference, governor=governor, lost_answers=lost,
+    )  # fmt: skip
+    manifest = Manifest(store, BatchRecord(str(batch_id), queue, bucket, registry.reference))
+    ledger = Ledger(str(batch_id), manifest)
+    results = BatchResults(ledger, poller, layout)
+    return Parts(
+        batch_id=batch_id, settings=settings, clients=clients, registry=registry, layout=layout,
+        progress=progress if progress is not None else PrintProgress(), store=store,
+        poller=poller, submitter=submitter, manifest=manifest, log_reader=LogReader(clients.logs),
+        ledger=ledger, results=results, watch=BatchWatch(ledger, poller, results, submitter),
+        submission=BatchSubmission(
+            ledger, store=store, submitter=submitter, registry=registry, manifest=manifest,
+            io_workers=settings.store.io_workers,
+        ),
+    )  # fmt: skip

@@ -1,0 +1,69 @@
+"""Watching a batch: waits that settle each job once, and cancellation that labels honestly."""
+
+from __future__ import annotations
+
+import logging
+
+from pcr_sdk._private.errors import WaitTimeoutError
+from pcr_sdk._private.ledger import Ledger
+from pcr_sdk._private.models import JobResult, JobState
+from pcr_sdk._private.poller import Poller
+from pcr_sdk._private.progress import ProgressReporter
+from pcr_sdk._private.results import BatchResults
+from pcr_sdk._private.submitter import Submitter
+
+logger = logging.getLogger(__name__)
+
+
+class BatchWatch:
+    """Polls a batch's jobs through its ledger; callbacks and failure reports run once per job,
+    whichever wait sees the job finish first."""
+
+    def __init__(
+        self, ledger: Ledger, poller: Poller, results: BatchResults, submitter: Submitter
+    ) -> None:
+        self._ledger = ledger
+        self._poller = poller
+        self._results = results
+        self._submitter = submitter
+
+    def wait(self, progress: ProgressReporter, timeout: float | None) -> None:
+        """Poll until every job finished (jobs known finished are settled first)."""
+        for state in self._ledger.unsettled():
+            self.settle(state, progress)
+        self._poller.wait(
+            [job.job_id for job in self._ledger.jobs], arrays=self._ledger.arrays,
+            known=self._ledger.states(), on_finished=lambda s: self.settle(s, progress),
+            on_progress=progress.on_progress, timeout=timeout,
+        )  # fmt: skip
+
+    def cancel(
+        self, reason: str, progress: ProgressReporter, *, wait: bool, timeout: float | None
+    ) -> dict[str, JobResult]:
+        """Terminate every unfinished job (an array through its parent); with `wait`, poll
+        until they stopped or `timeout` ran out. The ledger must be closed already."""
+        unfinished = self._ledger.unfinished()
+        targets = list(dict.fromkeys(job.array_id or job.job_id for job in unfinished))
+        self._ledger.stopping(targets, reason)
+        for target in targets:
+            self._submitter.terminate(target, reason)
+        if wait and unfinished:
+            try:
+                self._poller.wait(
+                    [job.job_id for job in unfinished], known=self._ledger.states(),
+                    arrays=[t for t in targets if t in self._ledger.arrays],
+                    on_finished=lambda s: self.settle(s, progress), timeout=timeout,
+                )  # fmt: skip
+            except WaitTimeoutError as err:
+                logger.warning("cancel: %d job(s) not yet stopped: %s", len(err.unfinished), err)
+        return {job.job_id: self._results.make(job) for job in unfinished}
+
+    def settle(self, state: JobState, progress: ProgressReporter) -> None:
+        """A job was seen finished: report a failure and run its callback, the first time."""
+        first, callback = self._ledger.settle(state)
+        if not first:
+            return
+        if state.failure is not None:
+            progress.on_job_failed(self._results.make(self._ledger.job(state.job_id)))
+        if callback is not None:
+            callback()
