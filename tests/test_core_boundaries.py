@@ -30,6 +30,7 @@ from pcr_sdk import (
 from pcr_sdk._private.aws import THROTTLING_ERROR_CODES
 from pcr_sdk.testing import Fault, MotoWorld
 from pcr_sdk.worker import JobContext
+from tests.core_support import new_submitter
 from tests.fakes import FakeClock
 from tests.test_hardened_inputs import CallLog
 
@@ -41,13 +42,7 @@ def world() -> Iterator[MotoWorld]:
 
 
 def make(world: MotoWorld, clock: FakeClock | None = None, **kw: Any) -> JobSubmitter:
-    clock = clock or FakeClock()
-    return JobSubmitter(
-        kw.pop("name", "core"), world.queue, "img", world.bucket, clients=world.clients,
-        clock=clock, sleep=clock.sleep, progress=SilentProgress(),
-        governor=kw.pop("governor", RateGovernor.per_second(40, clock=clock, sleep=clock.sleep)),
-        **kw,
-    )  # fmt: skip
+    return new_submitter(world, clock, **{"polling_interval_seconds": 60, **kw})
 
 
 def active_definitions(world: MotoWorld) -> list[str]:

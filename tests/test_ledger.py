@@ -21,11 +21,10 @@ from pcr_sdk import (
     JobResult,
     JobStatus,
     JobSubmitter,
-    RateGovernor,
-    SilentProgress,
 )
 from pcr_sdk._private.poller import PollProgress
 from pcr_sdk.testing import MotoWorld
+from tests.core_support import attach_submitter, new_submitter
 from tests.fakes import FakeClock
 
 
@@ -36,23 +35,11 @@ def world() -> Iterator[MotoWorld]:
 
 
 def make(world: MotoWorld, clock: FakeClock | None = None, **kw: Any) -> JobSubmitter:
-    clock = clock or FakeClock()
-    return JobSubmitter(
-        kw.pop("name", "ledger"), world.queue, "img", world.bucket, clients=world.clients,
-        clock=clock, sleep=clock.sleep, progress=kw.pop("progress", SilentProgress()),
-        governor=RateGovernor.per_second(1000, clock=clock, sleep=clock.sleep),
-        polling_interval_seconds=kw.pop("polling_interval_seconds", 30), **kw,
-    )  # fmt: skip
+    return new_submitter(world, clock, **{"name": "ledger", **kw})
 
 
 def attach(world: MotoWorld, batch_id: str, clock: FakeClock | None = None) -> JobSubmitter:
-    clock = clock or FakeClock()
-    return JobSubmitter.attach(
-        batch_id, job_queue=world.queue, job_bucket=world.bucket, clients=world.clients,
-        clock=clock, sleep=clock.sleep, progress=SilentProgress(),
-        governor=RateGovernor.per_second(1000, clock=clock, sleep=clock.sleep),
-        polling_interval_seconds=30,
-    )  # fmt: skip
+    return attach_submitter(world, batch_id, clock)
 
 
 def in_aws(world: MotoWorld, batch_id: str) -> set[str]:
