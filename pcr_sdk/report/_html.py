@@ -45,6 +45,7 @@ OUTCOME_COLOURS: Final = {
 WAIT_COLOUR: Final = "#b0bec5"
 BLOCKED_COLOUR: Final = "#e3e8eb"
 
+_STRIP_ORDER: Final = ("succeeded", "running", "waiting", "expired", "failed")
 _WIDTH: Final = 1000
 _PLOT_X0: Final = 130
 _PLOT_X1: Final = 890
@@ -283,20 +284,16 @@ def _axis(span: int, scale: float, height: int) -> list[str]:
 
 
 def _bar_svg(bar: Bar, t0: int, x: _Scale, top: float, row_h: int, labels: bool) -> str:
-    y = _n(top + row_h * 0.15)
-    h = _n(row_h * 0.7)
+    y = top + row_h * 0.15
+    h = row_h * 0.7
     xs, xr, xe = x(bar.start), x(bar.ready), x(bar.end)
     xrun = x(bar.run_start) if bar.run_start is not None else None
     if xe - xs < _MIN_BAR_W:  # a bar too short to see still gets a visible box
         xe = xs + _MIN_BAR_W
-    segments = [("blocked", xs, xr, BLOCKED_COLOUR)]
+    run_end = xe
     if xrun is None:
-        segments.append(("wait", xr, xe, WAIT_COLOUR))
-    else:
-        segments.append(("wait", xr, xrun, WAIT_COLOUR))
-        segments.append(("run", xrun, xe, OUTCOME_COLOURS[bar.outcome]))
-    if all(b - a <= 0 for _, a, b, _ in segments):
-        segments[-1] = (segments[-1][0], xs, xe, segments[-1][3])
+        xrun = xe
+    segments = [("blocked", xs, xr, BLOCKED_COLOUR), ("wait", xr, xrun, WAIT_COLOUR)]
     failure = main_failure(bar)
     fail_cls = f" k-{_class(failure)}" if failure else ""
     attrs = (
@@ -308,11 +305,13 @@ def _bar_svg(bar: Bar, t0: int, x: _Scale, top: float, row_h: int, labels: bool)
     )
     out = [f"<g {attrs}><title>{_text(_bar_title(bar, t0))}</title>"]
     out += [
-        f'<rect class="seg-{name}" x="{_n(a)}" y="{y}" width="{_n(b - a)}" height="{h}" '
+        f'<rect class="seg-{name}" x="{_n(a)}" y="{_n(y)}" width="{_n(b - a)}" height="{_n(h)}" '
         f'fill="{colour}"/>'
         for name, a, b, colour in segments
         if b - a > 0
     ]
+    if bar.run_start is not None and run_end > xrun:
+        out += _run_strips(bar, xrun, run_end, y, h)
     if failure:
         out.append(
             f'<rect class="fail-mark" x="{_n(xe)}" y="{_n(top)}" width="3" height="{row_h}" '
@@ -328,6 +327,23 @@ def _bar_svg(bar: Bar, t0: int, x: _Scale, top: float, row_h: int, labels: bool)
             out.append(f'<text x="{_n(xe + 6)}" y="{ty}">{_text(failure)}</text>')
     out.append("</g>")
     return "".join(out)
+
+
+def _run_strips(bar: Bar, x0: float, x1: float, y: float, h: float) -> list[str]:
+    """The running part: one colour for a job; for a group, a strip per outcome, each as high
+    as its share of the group's jobs, so that 1 failure in 50 does not paint the bar red."""
+    strips = []
+    for name in _STRIP_ORDER:
+        count = bar.outcomes.get(name, 0)
+        if not count:
+            continue
+        height = h * count / bar.count
+        strips.append(
+            f'<rect class="seg-run" data-share="{name}" x="{_n(x0)}" y="{_n(y)}" '
+            f'width="{_n(x1 - x0)}" height="{_n(height)}" fill="{OUTCOME_COLOURS[name]}"/>'
+        )
+        y += height
+    return strips
 
 
 def _bar_title(bar: Bar, t0: int) -> str:
@@ -415,7 +431,9 @@ def duration(ms: float | None) -> str:
 
 
 def hours(value: float) -> str:
-    """Resource-hours: two decimals from 1 up, four below."""
+    """Resource-hours: two decimals from 1 up, four below, 0 for none."""
+    if value == 0:
+        return "0"
     return f"{value:.2f}" if value >= 1 else f"{value:.4f}"
 
 

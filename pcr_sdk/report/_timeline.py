@@ -14,7 +14,7 @@ from typing import Final
 
 from pcr_sdk.report._model import FAILURE_KINDS, UNKNOWN_FAILURE, JobTiming
 
-MAX_BARS: Final = 300
+MAX_BARS: Final = 200
 """More jobs than this are drawn as groups, at most this many: 10,000 jobs stay small."""
 OUTCOMES: Final = ("failed", "running", "waiting", "expired", "succeeded")
 """A bar's outcome; a group takes the first of these that any of its jobs has."""
@@ -33,6 +33,8 @@ class Bar:
     run_start: int | None
     end: int
     outcome: str
+    outcomes: dict[str, int]
+    """How many of its jobs have each outcome (one entry for a single job)."""
     statuses: dict[str, int]
     failures: dict[str, int]
     job_id: str | None
@@ -82,7 +84,7 @@ def _bar(members: list[tuple[_Place, JobTiming]]) -> Bar:
     places = [p for p, _ in members]
     timings = [t for _, t in members]
     starts = [p[2] for p in places if p[2] is not None]
-    outcomes = {outcome(t) for t in timings}
+    outcomes = Counter(outcome(t) for t in timings)
     start = min(p[0] for p in places)
     run_start = min(starts) if starts else None
     end = max(p[3] for p in places)
@@ -97,6 +99,7 @@ def _bar(members: list[tuple[_Place, JobTiming]]) -> Bar:
         run_start=run_start,
         end=end,
         outcome=next(o for o in OUTCOMES if o in outcomes),
+        outcomes={o: outcomes[o] for o in OUTCOMES if o in outcomes},
         statuses=dict(Counter(t.job.status for t in timings)),
         failures={k: failures[k] for k in sorted(failures, key=_failure_rank)},
         job_id=timings[0].job.job_id if len(timings) == 1 else None,

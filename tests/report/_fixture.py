@@ -132,12 +132,11 @@ FIXTURE: list[tuple[JobDetailTypeDef, int, str | None, tuple[str, ...]]] = [
     (_detail("job-h", "SUCCEEDED", 4, 40, 48, depends_on=("arr:2",)), 10, None, ()),
 ]
 
-EXPECTED = {
+EXPECTED_FAILURES = {"non-zero-exit": 1, "out-of-memory": 1, "timeout": 1, "dependency-failed": 1}
+EXPECTED: dict[str, object] = {
     "jobs": 11,
     "counts_by_status": {"SUCCEEDED": 7, "FAILED": 4},
-    "counts_by_failure": {
-        "non-zero-exit": 1, "out-of-memory": 1, "timeout": 1, "dependency-failed": 1,
-    },
+    "counts_by_failure": EXPECTED_FAILURES,
     "first_created_ms": T0,
     "end_ms": at(115),
     "wall_ms": 115_000,
