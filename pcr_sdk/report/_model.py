@@ -12,7 +12,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 STATUS_ORDER: Final = (
     "SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED", "EXPIRED",
 )  # fmt: skip
-"""AWS Batch's seven statuses in their order, then pcr-sdk's own EXPIRED."""
+"""AWS Batch's seven statuses in their order, then pcr-sdk's own EXPIRED. Plain strings, kept
+here rather than imported: the report reads any status it is given, even one the SDK's enums
+do not have yet."""
 FINISHED_STATUSES: Final = frozenset({"SUCCEEDED", "FAILED", "EXPIRED"})
 """Nothing about a job in one of these changes any more."""
 FAILURE_KINDS: Final = (
@@ -85,10 +87,15 @@ class ReportJob:
         failure: str | None,
         log_tail: Sequence[str] = (),
     ) -> ReportJob:
-        """Build from one entry of DescribeJobs' `jobs`; the caller knows index and failure."""
+        """Build from one entry of DescribeJobs' `jobs`; the caller knows index and failure.
+
+        A job whose id is `<array>:<i>` is a child of array `<array>` (moto leaves out the
+        child's `arrayProperties.index`, so the id decides).
+        """
         job_id = detail["jobId"]
         vcpus, gpus, memory_mib = _resources(detail.get("container"))
-        child = "index" in detail.get("arrayProperties", {}) and ":" in job_id
+        parent, _, suffix = job_id.rpartition(":")
+        child = bool(parent) and ("index" in detail.get("arrayProperties", {}) or suffix.isdigit())
         return cls(
             job_id=job_id,
             index=index,
@@ -103,7 +110,7 @@ class ReportJob:
             gpus=gpus,
             memory_mib=memory_mib,
             attempts=len(detail.get("attempts", [])),
-            array_id=job_id.rsplit(":", 1)[0] if child else None,
+            array_id=parent if child else None,
             log_tail=tuple(log_tail),
         )
 
@@ -214,7 +221,7 @@ class BatchReport:
     failed: tuple[JobTiming, ...]
     """Failed jobs by index, at most the `failed_limit` given to `build`."""
     failed_total: int
-    undrawn: int = field(default=0)
+    undrawn: int
     """Jobs with no timestamp at all, which the timeline cannot place."""
 
     @property

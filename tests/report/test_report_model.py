@@ -109,6 +109,10 @@ def test_from_detail_tolerates_nonsense_values() -> None:
         failure=None,
     )
     assert (job.vcpus, job.memory_mib, job.started_at, job.array_id) == (0.0, 0, None, None)
+    moto_child = ReportJob.from_detail(_detail(jobId="abc:4"), index=0, failure=None)
+    assert moto_child.array_id == "abc"  # moto leaves out the child's arrayProperties.index
+    odd_id = ReportJob.from_detail(_detail(jobId="abc:x"), index=0, failure=None)
+    assert odd_id.array_id is None
     no_container = ReportJob.from_detail(_detail(), index=1, failure=None)
     assert (no_container.vcpus, no_container.gpus, no_container.memory_mib) == (0.0, 0, 0)
 
