@@ -162,7 +162,13 @@ def _summary(report: BatchReport) -> str:
     )
     counts = (
         '<div class="counts">'
-        + _counts_table("by-status", "Final state", "Jobs", report.counts_by_status, _status_colour)
+        + _counts_table(
+            "by-status",
+            "Final state" if report.finished else "State",
+            "Jobs",
+            report.counts_by_status,
+            _status_colour,
+        )
         + _counts_table(
             "by-failure", "Failure kind", "Jobs", report.counts_by_failure, _failure_colour
         )

@@ -150,6 +150,7 @@ def test_summary_shows_the_fixture_figures(page: Page) -> None:
     assert "GPU-hours 0.0056" in summary
     assert "AWS Batch records no RUNNABLE timestamp" in summary
     assert "last dependency" in summary
+    assert page.inside(page.by_id("by-status"), "th")[0].text == "Final state"
     assert _counts(page, "by-status") == {"SUCCEEDED": "7", "FAILED": "4"}
     assert _counts(page, "by-failure") == {k: str(n) for k, n in EXPECTED_FAILURES.items()}
 
@@ -234,6 +235,7 @@ def test_unfinished_batch_shows_now_and_running_bars() -> None:
     assert "o-waiting" in bars["1"].classes
     assert len(page.find("line", "now")) == 1
     assert "still running" in page.text
+    assert page.inside(page.by_id("by-status"), "th")[0].text == "State"
     assert "1 jobs have no timestamp" in page.text
     assert page.by_key("wall_ms").attrs["data-value"] == "60000"
     assert "first created to now (still running)" in page.text
