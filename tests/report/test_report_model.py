@@ -280,3 +280,10 @@ def test_json_lists_every_failed_job_even_past_the_page_cap() -> None:
     assert len(report.failed) == 50
     assert report.failed_not_listed == 10
     assert len(report.to_json()["failed"]) == 60
+
+
+def test_public_names() -> None:
+    import pcr_sdk.report
+
+    assert set(pcr_sdk.report.__all__) == {"BatchReport", "JobTiming", "ReportJob", "render_html"}
+    assert all(hasattr(pcr_sdk.report, name) for name in pcr_sdk.report.__all__)
