@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest test-browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,13 @@ pytest: $(STAMP_DEV)
 
 test: lint typecheck pytest
 
+# The report's page in headless Chromium (Debian's /usr/bin/chromium: apt-get install chromium);
+# screenshots land in test-artifacts/report/. Part of `make test` too.
+test-browser: $(STAMP_DEV)
+	$(BIN)/python -m pytest -m browser
+
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis test-artifacts
