@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._engine import BatchEngine
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._process import ContainerRun, LineSink, ProcessHandle
@@ -19,6 +20,7 @@ class _Handle:
     def __init__(self, sink: LineSink) -> None:
         self.sink = sink
         self.exit_code = 0
+        self.terminated = False
         self.done = threading.Event()
 
     def finish(self, exit_code: int) -> None:
@@ -28,6 +30,9 @@ class _Handle:
     def wait(self) -> int:
         self.done.wait()
         return self.exit_code
+
+    def terminate(self) -> None:
+        self.terminated = True
 
     def kill(self) -> None:
         self.finish(137)
@@ -75,7 +80,8 @@ def engine(launcher: _Launcher) -> Iterator[BatchEngine]:
         LogStore(clock_ms=lambda: 42),
         queue="q",
         region="us-east-1",
-        max_parallel=1,
+        capacity=Resources(vcpus=1, memory_mib=1024, gpus=0),
+        grace_seconds=0,
         clock=lambda: 1_700_000_000.0,
         new_id=lambda: next(ids),
     )
