@@ -53,13 +53,24 @@ if not watched:
         orphaned()
 
     threading.Thread(target=poll, daemon=True).start()
+early = []
+
+
+def before_start(number, _):
+    early.append(number)  # later ones reach the job itself: it is in the same group
+
+
 for number in (signal.SIGTERM, signal.SIGINT):
-    signal.signal(number, lambda *_: None)  # the signal to the group reaches the job itself
+    signal.signal(number, before_start)
 try:
     pid = os.posix_spawn(path, argv, os.environ)
 except OSError as err:
     sys.stderr.write(f"{argv[0]}: {err.strerror}\n")
     os._exit(127)
+for number in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(number, lambda *_: None)
+for number in early:
+    os.kill(pid, number)  # a stop that came while the job was being started
 _, status = os.waitpid(pid, 0)
 code = os.waitstatus_to_exitcode(status)
 if code < 0:

@@ -219,7 +219,7 @@ def test_cancel_and_terminate(kit: Kit) -> None:
     definition = kit.definition("stoppable")
     sleeper = kit.submit(definition, scripted("sleep"))
     queued = kit.submit(definition, depends_on=[sleeper])
-    kit.wait_one(sleeper, statuses={"RUNNING"})
+    kit.wait_for_log(sleeper)
     kit.wait_one(queued, statuses={"PENDING"})
 
     kit.batch.cancel_job(jobId=queued, reason="not needed")
