@@ -48,8 +48,10 @@ What the engine reproduces, checked against AWS Batch's documentation (the confo
   a CloudWatch Logs stream of `/aws/batch/job`.
 
 Every attempt runs in its own process group under a small supervisor: closing the backend, an
-exception, or (on Linux) even a SIGKILL of the process holding it ends every job process with
-its children. With `docker=True` that covers the `docker run` client, not its container.
+exception, or (on Linux; elsewhere within about a second) even a SIGKILL of the process holding
+it ends every job process and the children it started in its group (not ones that moved to a
+group of their own). With `docker=True` a SIGKILL of the holder ends the `docker run` client,
+not its container.
 
 A job's process gets the basics of this process's environment (PATH, HOME, PYTHON*, LC_*, ...;
 never an AWS_* variable), the job definition's and the submission's environment, the

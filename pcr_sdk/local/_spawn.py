@@ -9,6 +9,10 @@ Linux-first; on other POSIX systems the group dies within about a second.
 
 PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, so every attempt process is
 started by one `Spawner` thread that lives as long as the backend.
+
+A job process killed together with its supervisor is reparented to init, which reaps it; on a
+host whose PID 1 does not reap orphans promptly (some containers) it lingers as a zombie (dead,
+holding no resources but its process id) until it does.
 """
 
 from __future__ import annotations
