@@ -27,7 +27,6 @@ class Stop(str, enum.Enum):
     TIMEOUT = "timeout"
     TERMINATE = "terminate"
     RECLAIM = "reclaim"
-    SHUTDOWN = "shutdown"
 
 
 @dataclass(eq=False)

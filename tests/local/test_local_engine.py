@@ -14,6 +14,7 @@ from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._engine import BatchEngine
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._process import ContainerRun, LineSink, ProcessHandle
+from pcr_sdk.local._wire import ServiceError
 
 
 class _Handle:
@@ -281,3 +282,18 @@ def test_cancelling_a_pending_array_waits_for_its_running_children(
     assert done["isCancelled"] is True
     assert done["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 1
     assert done["arrayProperties"]["statusSummary"]["FAILED"] == 1
+
+
+def test_list_jobs_refuses_what_aws_refuses(engine: BatchEngine) -> None:
+    for params in (
+        {"jobQueue": "q", "filters": [{"name": "job_name", "values": ["x"]}]},  # case sensitive
+        {"jobQueue": "q", "filters": [{"name": "JOB_NAME", "values": ["a"]}] * 2},
+        {"jobQueue": "q", "maxResults": 0},
+        {"jobQueue": "q", "nextToken": "not-a-token"},
+        {"jobQueue": "q", "jobStatus": "EXPIRED"},  # pcr-sdk's own status, not AWS's
+    ):
+        with pytest.raises(ServiceError) as err:
+            engine.list_jobs(params)
+        assert err.value.code == "ClientException", params
+    many = engine.list_jobs({"jobQueue": "q", "jobStatus": "RUNNING", "maxResults": 5000})
+    assert many == {"jobSummaryList": []}  # above 1000: a full page, not an error
