@@ -98,6 +98,28 @@ BATCH_LOG_GROUP: Final = "/aws/batch/job"
 FINISHED_JOB_RETENTION_HOURS: Final = 24
 """About how long DescribeJobs and ListJobs still return a finished job."""
 
+# -- AWS Batch: job lifecycle details the local engine reproduces -------------------------------
+
+TERMINATION_GRACE_SECONDS: Final = 30
+"""A timeout or TerminateJob sends the container SIGTERM, then SIGKILL this many seconds later."""
+HOST_TERMINATED_REASON_FORMAT: Final = "Host EC2 (instance {instance_id}) terminated."
+"""An attempt's statusReason when its instance went away (a Spot reclaim); no exit code."""
+RETRY_ACTIONS: Final = frozenset({"RETRY", "EXIT"})
+"""evaluateOnExit actions; AWS accepts them in any case."""
+MAX_EVALUATE_ON_EXIT_PATTERN_LENGTH: Final = 512
+RESOURCE_TYPES: Final = frozenset({"VCPU", "MEMORY", "GPU"})
+"""resourceRequirements types of a container job."""
+PARAMETER_REFERENCE_PREFIX: Final = "Ref::"
+"""A job definition's command argument `Ref::name` is replaced by parameter `name`."""
+LIST_JOBS_FILTER_NAMES: Final = frozenset(
+    {"JOB_NAME", "JOB_DEFINITION", "BEFORE_CREATED_AT", "AFTER_CREATED_AT", "SHARE_IDENTIFIER"}
+)
+"""ListJobs takes one of these filters at a time; with a filter, newest jobs come first."""
+LIST_JOBS_DEFAULT_STATUS: Final = "RUNNING"
+"""What ListJobs lists without `jobStatus` and without a filter."""
+MAX_STOP_REASON_LENGTH: Final = 1024
+"""CancelJob's and TerminateJob's `reason`."""
+
 # -- Tags pcr-sdk puts on what it creates -----------------------------------------------------
 
 TAG_BATCH_ID: Final = "pcr:batch-id"

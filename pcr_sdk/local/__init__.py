@@ -8,7 +8,7 @@ run unchanged against it::
     import sys
     from pcr_sdk.local import LocalBackend
 
-    with LocalBackend([sys.executable, "worker.py"], max_parallel=4) as local:
+    with LocalBackend([sys.executable, "worker.py"], vcpus=4) as local:
         clients = local.clients            # AwsClients(batch=..., s3=..., logs=...)
         clients.s3.put_object(Bucket=local.bucket, Key="jobs/b/000000/config.json", Body=b"{}")
         arn = clients.batch.register_job_definition(
@@ -18,12 +18,40 @@ run unchanged against it::
         job = clients.batch.submit_job(jobName="demo", jobQueue=local.queue, jobDefinition=arn)
         ...  # DescribeJobs, ListJobs, CancelJob, TerminateJob, logs.get_log_events
 
-What the engine reproduces: the status order SUBMITTED -> PENDING -> RUNNABLE -> STARTING ->
-RUNNING -> SUCCEEDED/FAILED; `dependsOn` (a failed dependency fails its dependents with
-"Dependent Job failed"); at most `max_parallel` attempts at once; `attemptDurationSeconds`
-(times `timeout_scale`); `retryStrategy.attempts`; CancelJob and TerminateJob; array jobs
-(`<parent>:<i>` children with `AWS_BATCH_JOB_ARRAY_INDEX`, N_TO_N and SEQUENTIAL); each
-attempt's merged stdout and stderr as a CloudWatch Logs stream of `/aws/batch/job`.
+What the engine reproduces, checked against AWS Batch's documentation (the conformance suite in
+`tests/conformance/` runs the same tests here and, on demand, against a real account):
+
+- the status order SUBMITTED -> PENDING -> RUNNABLE -> STARTING -> RUNNING -> SUCCEEDED/FAILED;
+  `dependsOn` (a failed dependency fails its dependents with "Dependent Job failed");
+- a compute environment with `vcpus`, `memory_mib` and `gpus` (defaults: this machine's CPUs
+  and memory, no GPU): jobs start in queue order while their `resourceRequirements` (or legacy
+  `vcpus`/`memory`, overridden by `containerOverrides.resourceRequirements`) fit what is free;
+  a job that can never fit stays RUNNABLE with AWS's `MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT`
+  statusReason, blocks the queue as on AWS, and is logged once as a warning. `max_parallel`
+  optionally caps how many attempts run at once besides;
+- `attemptDurationSeconds` (times `timeout_scale`): a timed-out job fails and is never retried;
+- stopping an attempt (timeout, TerminateJob) sends SIGTERM to its processes, then SIGKILL after
+  `grace_seconds` (AWS: 30 s; times `timeout_scale`);
+- `retryStrategy.attempts` and `evaluateOnExit` (exit code, reason and status reason globs, in
+  order, at most 5; no match retries); `LocalBackend.reclaim_host(job_id)` ends an attempt as a
+  Spot reclaim does ("Host EC2 (instance i-...) terminated.", no exit code) to test such rules;
+- CancelJob: SUBMITTED and RUNNABLE jobs fail at once, a PENDING one once its dependencies are
+  done; TerminateJob also stops STARTING and RUNNING ones; DescribeJobs shows `isCancelled` and
+  `isTerminated` on every finished job;
+- ListJobs: one filter at a time, JOB_NAME case-insensitive with a trailing `*` for a prefix,
+  newest first with a filter, pages of up to 100 (filtered) or 1000; DescribeJobDefinitions
+  pages of 1 to 100; paging tokens that stay valid while jobs and definitions change;
+- `Ref::name` arguments of a job definition's command, replaced from its `parameters` and the
+  submission's;
+- array jobs (`<parent>:<i>` children with `AWS_BATCH_JOB_ARRAY_INDEX` and
+  `AWS_BATCH_JOB_ARRAY_SIZE`, N_TO_N and SEQUENTIAL); each attempt's merged stdout and stderr as
+  a CloudWatch Logs stream of `/aws/batch/job`.
+
+Every attempt runs in its own process group under a small supervisor: closing the backend, an
+exception, or (on Linux; elsewhere within about a second) even a SIGKILL of the process holding
+it ends every job process and the children it started in its group (not ones that moved to a
+group of their own). With `docker=True` a SIGKILL of the holder ends the `docker run` client,
+not its container.
 
 A job's process gets the basics of this process's environment (PATH, HOME, PYTHON*, LC_*, ...;
 never an AWS_* variable), the job definition's and the submission's environment, the

@@ -16,7 +16,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
+from pcr_sdk._private import aws
 from pcr_sdk._private.clients import DEFAULT_CONFIG, AwsClients
+from pcr_sdk.local._capacity import local_capacity
 from pcr_sdk.local._engine import ACCOUNT_ID, BatchEngine
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._process import (
@@ -77,8 +79,16 @@ class LocalBackend:
     CloudWatch Logs are answered in-process by a local engine that runs each job attempt as
     a subprocess (or `docker run` with `docker=True`). Use it as a context manager.
 
+    The local compute environment has `vcpus` (default: the CPUs this process may use),
+    `memory_mib` (default: the machine's physical memory) and `gpus` (default 0: pass `gpus=`
+    to emulate some). Jobs are placed in queue order while their resource requirements fit
+    what is free; a job that can never fit stays RUNNABLE with AWS's blocked reason (and
+    blocks the queue, as on AWS). `max_parallel`, if given, also caps how many attempts run
+    at once (an extra local limit; AWS has none).
+
     `timeout_scale` multiplies every `attemptDurationSeconds` (AWS's minimum is 60 s; a test
-    can pass 1/60 to time out a job after one second).
+    can pass 1/60 to time out a job after one second) and the `grace_seconds` between SIGTERM
+    and SIGKILL when a job times out or is terminated (AWS: 30 s).
     """
 
     def __init__(
@@ -93,13 +103,25 @@ class LocalBackend:
         cwd: str | os.PathLike[str] | None = None,
         extra_env: Mapping[str, str] | None = None,
         timeout_scale: float = 1.0,
+        vcpus: float | None = None,
+        memory_mib: int | None = None,
+        gpus: int = 0,
+        grace_seconds: float = aws.TERMINATION_GRACE_SECONDS,
     ) -> None:
         self._command = _check_command(command)
-        self.max_parallel = max_parallel if max_parallel is not None else (os.cpu_count() or 1)
-        if self.max_parallel < 1:
+        if max_parallel is not None and max_parallel < 1:
             raise ValueError(f"max_parallel must be at least 1, got {max_parallel}")
         if not timeout_scale > 0:
             raise ValueError(f"timeout_scale must be positive, got {timeout_scale}")
+        if not grace_seconds >= 0:
+            raise ValueError(f"grace_seconds must not be negative, got {grace_seconds}")
+        capacity = local_capacity(vcpus, memory_mib, gpus)
+        self.max_parallel = max_parallel
+        self.vcpus = capacity.vcpus
+        self.memory_mib = capacity.memory_mib
+        self.gpus = capacity.gpus
+        self.grace_seconds = grace_seconds
+        self._capacity = capacity
         self.bucket = bucket
         self.queue = queue
         self.region = region
@@ -112,6 +134,7 @@ class LocalBackend:
         self._session: boto3.Session | None = None
         self._endpoint_url: str | None = None
         self._buckets: list[str] = []
+        self._engine: BatchEngine | None = None
 
     # -- what callers use --------------------------------------------------------------------
 
@@ -143,6 +166,19 @@ class LocalBackend:
     def queue_arn(self) -> str:
         """The queue's ARN (SubmitJob and ListJobs take it as well as the name)."""
         return f"arn:aws:batch:{self.region}:{ACCOUNT_ID}:job-queue/{self.queue}"
+
+    def reclaim_host(self, job_id: str) -> str:
+        """End the job's running attempt as a Spot reclaim does; the attempt's statusReason.
+
+        The attempt's processes get SIGTERM, then SIGKILL after the grace period; the attempt
+        ends without an exit code and with the statusReason `Host EC2 (instance i-...)
+        terminated.`, and the job's retry strategy decides (e.g. `evaluateOnExit` with
+        `onStatusReason: "Host EC2*"`). Local only: AWS has no such operation.
+        Raises KeyError for an unknown job and ValueError for one not STARTING or RUNNING.
+        """
+        if self._engine is None:
+            raise RuntimeError("LocalBackend is not running: use it as `with LocalBackend(...)`")
+        return self._engine.reclaim_host(job_id)
 
     def create_bucket(self, name: str) -> None:
         """Create a bucket in the embedded S3 (no error if it exists); dropped again on exit."""
@@ -198,20 +234,23 @@ class LocalBackend:
             endpoint_url = f"http://{_LOOPBACK}:{port}"
 
             logs = LogStore(clock_ms=_epoch_ms)
+            launcher = LocalLauncher(
+                self._command,
+                endpoint_url=endpoint_url,
+                region=self.region,
+                docker=self.docker,
+                cwd=self._cwd,
+                extra_env=self._extra_env,
+            )
             engine = BatchEngine(
-                LocalLauncher(
-                    self._command,
-                    endpoint_url=endpoint_url,
-                    region=self.region,
-                    docker=self.docker,
-                    cwd=self._cwd,
-                    extra_env=self._extra_env,
-                ),
+                launcher,
                 logs,
                 queue=self.queue,
                 region=self.region,
+                capacity=self._capacity,
                 max_parallel=self.max_parallel,
                 timeout_scale=self.timeout_scale,
+                grace_seconds=self.grace_seconds,
             )
             session = _isolated_session(self.region)
             batch_endpoint = RestJsonEndpoint(service_model("batch"), engine.operations())
@@ -235,20 +274,24 @@ class LocalBackend:
             stack.callback(logs_client.close)
             self._buckets = []
             stack.callback(_drop_buckets, s3, self._buckets)
+            launcher.open()
+            stack.callback(launcher.close)  # after the engine: supervisors watch its thread
             stack.callback(engine.close)
             engine.start()
             stack.callback(self._forget)
 
+            self._engine = engine
             self._clients = AwsClients(batch=batch, s3=s3, logs=logs_client)
             self._session = session
             self._endpoint_url = endpoint_url
             self.create_bucket(self.bucket)
             logger.info(
-                "local backend: S3 at %s, bucket %s, queue %s, %d parallel job(s)",
+                "local backend: S3 at %s, bucket %s, queue %s, compute environment %s%s",
                 endpoint_url,
                 self.bucket,
                 self.queue,
-                self.max_parallel,
+                self._capacity,
+                "" if self.max_parallel is None else f", at most {self.max_parallel} at once",
             )
             self._stack = stack.pop_all()
 
@@ -259,6 +302,7 @@ class LocalBackend:
             stack.close()
 
     def _forget(self) -> None:
+        self._engine = None
         self._clients = None
         self._session = None
         self._endpoint_url = None

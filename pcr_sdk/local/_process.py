@@ -1,20 +1,24 @@
-"""How one job attempt becomes a process on this machine: argv, environment, output, kill.
+"""How one job attempt becomes a process on this machine: argv, environment, output, signals.
 
-Each attempt runs in its own process group (a new session), so a kill reaches everything the job
-started, like stopping a container does. When the main process exits, the rest of its group is
-killed too: on AWS Batch a job ends when its essential container's main process does.
+Each attempt runs in its own process group (a new session), under the supervisor of `_spawn`,
+so a signal reaches everything the job started, like stopping a container does. When the main
+process exits, the rest of its group is killed too: on AWS Batch a job ends when its essential
+container's main process does. Stopping an attempt is SIGTERM to the group, then SIGKILL.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Final, Protocol
+
+from pcr_sdk.local._spawn import Spawner, SpawnerClosed, supervised
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +95,12 @@ class ProcessHandle(Protocol):
         """Block until the process exits and its output is delivered; the exit code."""
         ...
 
+    def terminate(self) -> None:
+        """SIGTERM to the attempt's processes, giving them a chance to shut down (idempotent)."""
+        ...
+
     def kill(self) -> None:
-        """Kill the attempt's processes (idempotent, also after exit)."""
+        """SIGKILL to the attempt's processes (idempotent, also after exit)."""
         ...
 
 
@@ -150,16 +158,23 @@ class _Subprocess:
             logger.warning("process %s exited but its output pipe is still open", pid)
         return exit_status(code)
 
-    def _kill_group(self) -> None:
+    def _signal_group(self, number: int) -> None:
         with self._lock:
             if self._reaped:
                 return
             try:
-                os.killpg(self._popen.pid, signal.SIGKILL)
+                os.killpg(self._popen.pid, number)
             except ProcessLookupError:
                 pass
             except PermissionError:  # pragma: no cover - a group member changed its credentials
-                logger.warning("could not kill every process of group %s", self._popen.pid)
+                logger.warning("could not signal every process of group %s", self._popen.pid)
+
+    def _kill_group(self) -> None:
+        self._signal_group(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        # With docker, the CLI in the group forwards SIGTERM to its container (sig-proxy).
+        self._signal_group(signal.SIGTERM)
 
     def kill(self) -> None:
         if self._on_kill is not None:
@@ -197,6 +212,7 @@ class LocalLauncher:
         extra_env: Mapping[str, str] | None = None,
         parent_environ: Mapping[str, str] | None = None,
     ) -> None:
+        self._spawner = Spawner()
         self._command = command
         self._endpoint_url = endpoint_url
         self._region = region
@@ -255,12 +271,21 @@ class LocalLauncher:
         env.update(self.job_environment(run))
         return list(command), env
 
+    def open(self) -> None:
+        """Start the thread that starts every attempt's process."""
+        self._spawner.start()
+
+    def close(self) -> None:
+        """Stop that thread; call it once every attempt has ended."""
+        self._spawner.close()
+
     def start(self, run: ContainerRun, sink: LineSink) -> ProcessHandle:
         argv, env = self.argv_and_env(run)
+        program = self._resolve(argv[0], env)
         logger.debug("job %s attempt %d: starting %s", run.job_id, run.attempt, argv)
         try:
-            popen = subprocess.Popen(
-                argv,
+            popen = self._spawner.popen(
+                supervised(program, argv),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -268,10 +293,25 @@ class LocalLauncher:
                 cwd=self._cwd,
                 start_new_session=True,
             )
+        except SpawnerClosed as err:
+            raise LaunchError(str(err)) from err
         except OSError as err:
             raise LaunchError(f"{argv[0]}: {err.strerror or err}") from err
         on_kill = self._docker_kill(container_name(run)) if self._docker else None
         return _Subprocess(popen, sink, on_kill=on_kill)
+
+    def _resolve(self, program: str, env: Mapping[str, str]) -> str:
+        """The executable `program` names, found as exec would (the job's PATH, its cwd)."""
+        if os.sep in program:
+            base = os.fspath(self._cwd) if self._cwd is not None else os.getcwd()
+            candidate = os.path.join(base, program)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+        else:
+            found = shutil.which(program, path=env.get("PATH", os.defpath))
+            if found is not None:
+                return found
+        raise LaunchError(f"{program}: executable file not found")
 
     @staticmethod
     def _docker_kill(name: str) -> Callable[[], None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -134,6 +135,32 @@ class Kit:
             logGroupName="/aws/batch/job", logStreamName=stream, startFromHead=True
         )["events"]
         return [event["message"] for event in events]
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie, dead but not yet reaped by init, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no procfs: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def wait_until_gone(pids: Iterable[int], *, timeout: float = 10.0) -> list[int]:
+    """Poll until none of `pids` runs; the ones still running after `timeout`."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        alive = [pid for pid in pids if running(pid)]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        pause.wait(0.05)
 
 
 def contract_environment(backend: LocalBackend, layout: BatchLayout, index: int) -> dict[str, str]:

@@ -10,15 +10,18 @@ from typing import Any
 
 import pytest
 
+from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._engine import BatchEngine
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._process import ContainerRun, LineSink, ProcessHandle
+from pcr_sdk.local._wire import ServiceError
 
 
 class _Handle:
     def __init__(self, sink: LineSink) -> None:
         self.sink = sink
         self.exit_code = 0
+        self.signals: list[str] = []
         self.done = threading.Event()
 
     def finish(self, exit_code: int) -> None:
@@ -29,7 +32,11 @@ class _Handle:
         self.done.wait()
         return self.exit_code
 
+    def terminate(self) -> None:
+        self.signals.append("SIGTERM")  # ignored: only SIGKILL ends this "process"
+
     def kill(self) -> None:
+        self.signals.append("SIGKILL")
         self.finish(137)
 
 
@@ -67,18 +74,27 @@ def launcher() -> _Launcher:
     return _Launcher()
 
 
-@pytest.fixture
-def engine(launcher: _Launcher) -> Iterator[BatchEngine]:
+def _engine(launcher: _Launcher, **options: Any) -> BatchEngine:
     ids = (uuid.UUID(int=n) for n in range(1, 10_000))
-    engine = BatchEngine(
+    settings: dict[str, Any] = {
+        "capacity": Resources(vcpus=1, memory_mib=1024, gpus=0),
+        "grace_seconds": 0,
+        **options,
+    }
+    return BatchEngine(
         launcher,
         LogStore(clock_ms=lambda: 42),
         queue="q",
         region="us-east-1",
-        max_parallel=1,
         clock=lambda: 1_700_000_000.0,
         new_id=lambda: next(ids),
+        **settings,
     )
+
+
+@pytest.fixture
+def engine(launcher: _Launcher) -> Iterator[BatchEngine]:
+    engine = _engine(launcher)
     yield engine
     for gate in launcher.gates.values():
         gate.set()
@@ -175,3 +191,109 @@ def test_retry_goes_back_to_runnable(engine: BatchEngine, launcher: _Launcher) -
     done = _until(engine, job_id, "SUCCEEDED")
     assert [a["container"]["exitCode"] for a in done["attempts"]] == [5, 0]
     assert [run.attempt for run in launcher.runs] == [1, 2]
+
+
+def test_terminate_sends_sigterm_and_sigkill_only_after_the_grace_period(
+    launcher: _Launcher,
+) -> None:
+    """SIGKILL follows SIGTERM once the grace period (30 s times timeout_scale) is over."""
+    engine = _engine(launcher, timeout_scale=1 / 300)  # grace: 0.1 s
+    try:
+        job_id = _submit(engine, _definition(engine))
+        engine.start()
+        launcher.gate(job_id).set()
+        handle = launcher.handle(job_id)
+        _until(engine, job_id, "RUNNING")
+
+        engine.terminate_job({"jobId": job_id, "reason": "stop"})
+        done = _until(engine, job_id, "FAILED")
+
+        assert handle.signals == ["SIGTERM", "SIGKILL"]
+        assert done["statusReason"] == "stop"
+        assert done["container"]["exitCode"] == 137
+        assert done["isTerminated"] is True
+        assert done["isCancelled"] is False
+    finally:
+        engine.close()
+
+
+def test_a_timeout_is_never_retried(launcher: _Launcher) -> None:
+    engine = _engine(launcher, timeout_scale=1 / 600, grace_seconds=0)  # timeout: 0.1 s
+    try:
+        job_id = _submit(
+            engine,
+            _definition(engine),
+            retryStrategy={"attempts": 3},
+            timeout={"attemptDurationSeconds": 60},
+        )
+        engine.start()
+        launcher.gate(job_id).set()
+        handle = launcher.handle(job_id)
+
+        done = _until(engine, job_id, "FAILED")
+
+        assert handle.signals == ["SIGTERM", "SIGKILL"]
+        assert done["statusReason"] == "Job attempt duration exceeded timeout"
+        assert [a["statusReason"] for a in done["attempts"]] == [done["statusReason"]]
+        assert "exitCode" not in done["attempts"][0]["container"]
+        assert len(launcher.runs) == 1
+    finally:
+        engine.close()
+
+
+def test_reclaim_host_needs_a_started_job(engine: BatchEngine, launcher: _Launcher) -> None:
+    job_id = _submit(engine, _definition(engine))
+    with pytest.raises(KeyError):
+        engine.reclaim_host("no-such-job")
+    with pytest.raises(ValueError, match="SUBMITTED"):
+        engine.reclaim_host(job_id)
+    engine.start()
+    launcher.gate(job_id).set()
+    _until(engine, job_id, "RUNNING")
+
+    reason = engine.reclaim_host(job_id)
+    done = _until(engine, job_id, "FAILED")
+
+    assert launcher.handle(job_id).signals == ["SIGTERM", "SIGKILL"]
+    assert done["statusReason"] == reason
+    assert reason.startswith("Host EC2 (instance i-")
+    assert "exitCode" not in done["container"]
+
+
+def test_cancelling_a_pending_array_waits_for_its_running_children(
+    engine: BatchEngine, launcher: _Launcher
+) -> None:
+    """CancelJob on an array parent: queued children fail, a running one goes on, then the
+    parent fails with the reason."""
+    parent = _submit(engine, _definition(engine), arrayProperties={"size": 2})
+    engine.start()
+    first, second = f"{parent}:0", f"{parent}:1"
+    launcher.gate(first).set()
+    _until(engine, first, "RUNNING")
+    assert _status(engine, second)["status"] == "RUNNABLE"  # one vCPU: one child at a time
+
+    engine.cancel_job({"jobId": parent, "reason": "no more"})
+    assert _until(engine, second, "FAILED")["statusReason"] == "no more"
+    assert _status(engine, parent)["status"] == "PENDING"
+    launcher.handle(first).finish(0)
+
+    done = _until(engine, parent, "FAILED")
+    assert done["statusReason"] == "no more"
+    assert done["isCancelled"] is True
+    assert done["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 1
+    assert done["arrayProperties"]["statusSummary"]["FAILED"] == 1
+
+
+def test_list_jobs_refuses_what_aws_refuses(engine: BatchEngine) -> None:
+    for params in (
+        {"jobQueue": "q", "filters": [{"name": "job_name", "values": ["x"]}]},  # case sensitive
+        {"jobQueue": "q", "filters": [{"name": "JOB_NAME", "values": ["a"]}] * 2},
+        {"jobQueue": "q", "maxResults": 0},
+        {"jobQueue": "q", "nextToken": "not-a-token"},
+        {"jobQueue": "q", "jobStatus": "EXPIRED"},  # pcr-sdk's own status, not AWS's
+    ):
+        with pytest.raises(ServiceError) as err:
+            engine.list_jobs(params)
+        assert err.value.code == "ClientException", params
+    many = engine.list_jobs({"jobQueue": "q", "jobStatus": "RUNNING", "maxResults": 5000})
+    assert many == {"jobSummaryList": []}  # above 1000: a full page, not an error
