@@ -254,16 +254,70 @@ def report(
     out(f"tracking memory: {mib:.1f} MiB for {jobs:,} jobs (array mode, tracemalloc)")
 
 
+@dataclass
+class ResultCalls:
+    """Batch calls that all results of one big array cost, after a wait and after attach."""
+
+    children: int
+    failed: int
+    wait: Counter[str]
+    after_wait: Counter[str]
+    after_attach: Counter[str]
+
+
+def array_result_calls(children: int, failed_every: int = 200) -> ResultCalls:
+    """Submit one array of `children`, every `failed_every`-th failing; count Batch calls."""
+    with MotoWorld(polls_to_finish=1) as world:
+        world.script.fail_where(lambda view: (view.index or 0) % failed_every == 0, exit_code=3)
+        meter = Meter(0.0)
+        meter.install(world.clients)
+        sub = JobSubmitter(
+            "results", world.queue, "img", world.bucket, clients=world.clients,
+            polling_interval_seconds=0, request_throttling_milliseconds=0,
+            progress=SilentProgress(),
+        )  # fmt: skip
+        sub.submit_jobs({"i": i} for i in range(children))
+        phases: list[Phase] = []
+        with meter.phase(phases, "array", "wait", children):
+            sub.wait_until_jobs_finished()
+        with meter.phase(phases, "array", "after wait", children):
+            results = sub.get_results()
+        attached = JobSubmitter.attach(
+            sub.get_batch_id(), job_queue=world.queue, job_bucket=world.bucket,
+            clients=world.clients, progress=SilentProgress(),
+        )  # fmt: skip
+        with meter.phase(phases, "array", "after attach", children):
+            again = attached.get_results()
+        assert len(results) == len(again) == children
+        failed = sum(not r.succeeded for r in again)
+        wait, after_wait, after_attach = (p.calls for p in phases)
+        return ResultCalls(children, failed, wait, after_wait, after_attach)
+
+
+def report_result_calls(calls: ResultCalls, out: Callable[[str], None]) -> None:
+    def show(counter: Counter[str]) -> str:
+        ops = ", ".join(f"{op} {c}" for op, c in sorted(counter.items()) if op != "PutObject")
+        return f"{sum(v for k, v in counter.items() if k != 'PutObject')} ({ops or 'none'})"
+
+    out("")
+    out(f"all results of one {calls.children:,}-child array ({calls.failed} failed), Batch calls:")
+    out(f"  the wait itself:                 {show(calls.wait)}")
+    out(f"  get_results() after the wait:    {show(calls.after_wait)}")
+    out(f"  get_results() after attach:      {show(calls.after_attach)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--memory-jobs", type=int, default=100_000)
+    parser.add_argument("--array-children", type=int, default=10_000)
     args = parser.parse_args(argv)
     latency = args.latency_ms / 1000
     results = run_workloads(args.jobs, latency)
     memory = (args.memory_jobs, tracking_memory(args.memory_jobs))
     report(results, args.jobs, latency, memory, print)
+    report_result_calls(array_result_calls(args.array_children), print)
     return 0
 
 

@@ -193,3 +193,7 @@ def test_benchmark_script_runs_and_counts_calls(monkeypatch: pytest.MonkeyPatch)
     assert by_key[("reference", "submit")].total_calls == 24
     assert by_key[("submit_jobs(array=False)", "submit")].total_calls == 24 + 1  # + manifest
     assert bench.tracking_memory(1000) < 5
+    calls = bench.array_result_calls(400, failed_every=100)
+    assert calls.failed == 4
+    assert sum(calls.after_wait.values()) == 0  # all results after a wait: nothing more
+    assert calls.after_attach == {"DescribeJobs": 2, "ListJobs": 2}

@@ -349,8 +349,7 @@ class Poller:
                 continue
             failed_now = (parent.children or {}).get("FAILED", 0)
             if parent.status.is_finished or failed_now > failures_seen[array_id]:
-                failures_seen[array_id] = failed_now
-                done += self._settle(array_id, parent, children, states)
+                done += self._settle(array_id, parent, children, states, failures_seen)
         return done
 
     def _settle(
@@ -359,17 +358,26 @@ class Poller:
         parent: JobState,
         children: dict[str, list[str]],
         states: dict[str, JobState],
+        failures_seen: Counter[str],
     ) -> list[str]:
-        """Record the children of `array_id` that are known finished; return their ids."""
+        """Record the children of `array_id` that are known finished; return their ids.
+
+        The children that are not listed FAILED count as SUCCEEDED once the parent finished,
+        but only when ListJobs lists as many FAILED children as the parent's statusSummary
+        counts: ListJobs is eventually consistent, and a failure it does not show yet must not
+        pass for a success (the next cycle lists again).
+        """
         waiting = children[array_id]
-        failed = self.failed_children(array_id) if (parent.children or {}).get("FAILED") else {}
+        expected = (parent.children or {}).get("FAILED", 0)
+        failed = self.failed_children(array_id) if expected else {}
         if parent.status is JobStatus.FAILED and not parent.children and not failed:
             failed = self.failed_children(array_id)
+        failures_seen[array_id] = len(failed)
         done = [c for c in waiting if c in failed]
         details = self.describe(done)  # reasons, exit codes and log streams for the callbacks
         for child in done:
             states[child] = details.get(child, failed[child])
-        if parent.status.is_finished:
+        if parent.status.is_finished and len(failed) >= expected:
             rest = [c for c in waiting if c not in failed]
             for child in rest:
                 states[child] = JobState(child, JobStatus.SUCCEEDED, summary_only=True)

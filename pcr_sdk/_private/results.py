@@ -80,8 +80,9 @@ class BatchResults:
                 gone.update(children)
                 continue
             found = self._poller.all_children(parent_id, parent)
+            unlisted = [c for c in children if c not in found]  # ListJobs lags behind
             failed = [c for c in children if c in found and found[c].status is JobStatus.FAILED]
-            found.update(self._poller.describe(failed))  # reasons, exit codes, log streams
+            found.update(self._poller.describe(failed + unlisted))  # reasons, exit codes, logs
             self._ledger.learn(found[c] for c in children if c in found)
         return gone
 

@@ -116,15 +116,19 @@ class BatchSubmission:
             max_workers=min(self.io_workers, len(specs)), thread_name_prefix="pcr-submit"
         )
         futures: list[Future[str]] = []
+        interrupted = False
         try:
             futures = [pool.submit(one, offset) for offset in range(len(specs))]
             wait(futures, return_when=FIRST_EXCEPTION)
         except BaseException:
             stop.set()  # the caller was interrupted: start no more; those under way finish
+            interrupted = True
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            landed = _drain(pool, stop, interrupted=interrupted)
             self._manifest.flush_soon()
+        if landed:
+            raise KeyboardInterrupt  # the Ctrl-C that came while the last calls finished
         errors = [
             f.exception()
             for f in futures
@@ -134,3 +138,24 @@ class BatchSubmission:
         if first is not None:
             raise first  # the jobs that went out are in the ledger already
         return [f.result() for f in futures]
+
+
+def _drain(pool: ThreadPoolExecutor, stop: threading.Event, *, interrupted: bool) -> bool:
+    """Drop queued submissions and wait for those under way, so each is recorded.
+
+    Returns whether a Ctrl-C landed during the wait. A first Ctrl-C there does not cut the
+    wait short (the calls under way end within botocore's timeouts); a second one, or one
+    after an earlier interruption, does (KeyboardInterrupt is raised at once).
+    """
+    landed = False
+    while True:
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt:
+            stop.set()
+            if interrupted or landed:
+                raise
+            landed = True
+            logger.warning("interrupted: waiting for the submissions under way to be recorded")
+            continue
+        return landed

@@ -21,6 +21,16 @@ class FaultCounts:
     crash_rounds: int = 0
     unreported_recovered: int = 0
     """Jobs a killed process submitted but never reported, found again by attach."""
+    interrupts: int = 0
+    """Per-job submissions interrupted by Ctrl-C (SIGINT) while under way."""
+    close_races: int = 0
+    """close() calls made while other threads were submitting."""
+    expired: int = 0
+    """Jobs AWS Batch stopped returning (hidden from DescribeJobs) that a wait settled EXPIRED."""
+    caller_calls: int = 0
+    """The caller's own calls on the client it shares with pcr-sdk, each with a 500 first."""
+    listing_lags: int = 0
+    """Examples with an eventually consistent ListJobs (new jobs missing from it at first)."""
     sdk_errors: Counter[str] = field(default_factory=Counter)
 
     def lines(self) -> list[str]:
@@ -31,8 +41,13 @@ class FaultCounts:
             f"crash rounds: {self.crash_rounds} (jobs the killed process never reported, "
             f"recovered: {self.unreported_recovered})"
         )
+        edges = (
+            f"Ctrl-C during submission: {self.interrupts} | close() racing submits: "
+            f"{self.close_races} | jobs expired: {self.expired} | caller's own calls on the "
+            f"shared client: {self.caller_calls} | ListJobs lag: {self.listing_lags} examples"
+        )
         errors = ", ".join(f"{name} {n}" for name, n in sorted(self.sdk_errors.items()))
-        return [main, f"SDK errors surfaced (allowed outcomes): {errors or 'none'}"]
+        return [main, edges, f"SDK errors surfaced (allowed outcomes): {errors or 'none'}"]
 
 
 COUNTS_KEY = pytest.StashKey[FaultCounts]()
