@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import random
@@ -37,6 +38,9 @@ class PollProgress:
     cycle: int
     total: int
     counts: Mapping[JobStatus, int] = field(default_factory=dict)
+    blocked: Mapping[str, str] = field(default_factory=dict)
+    """RUNNABLE jobs AWS Batch says cannot start (e.g. no compute environment fits their vCPUs,
+    memory or GPUs), with AWS's reason; they wait for ever unless something changes."""
 
     @property
     def succeeded(self) -> int:
@@ -285,7 +289,8 @@ class Poller:
                 for job_id in done:
                     on_finished(states[job_id])
             if on_progress is not None:
-                on_progress(self._progress(cycle, ids, states, children, parent_states))
+                progress = self._progress(cycle, ids, states, children, parent_states)
+                on_progress(dataclasses.replace(progress, blocked=dict(blocked)))
             interval = self._next_interval(interval, changed=bool(done))
             unfinished_now = [*plain, *(c for cs in children.values() for c in cs)]
             if unfinished_now and deadline is not None and self._clock() >= deadline:

@@ -41,12 +41,17 @@ class PrintProgress:
         self._clock = clock
         self._last: tuple[int, int] | None = None
         self._printed_at: float | None = None
+        self._blocked: set[str] = set()
 
     @property
     def stream(self) -> TextIO:
         return self._stream if self._stream is not None else sys.stdout
 
     def on_progress(self, progress: PollProgress) -> None:
+        for job_id, reason in progress.blocked.items():
+            if job_id not in self._blocked:
+                self._blocked.add(job_id)
+                print(f"Warning: job {job_id} cannot start: {reason}", file=self.stream, flush=True)
         now = self._clock()
         current = (progress.finished, progress.total)
         quiet = self._printed_at is not None and now - self._printed_at < self._heartbeat

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 
 import pytest
 
-from pcr_sdk import JobSubmitter, SilentProgress
+from pcr_sdk import JobSubmitter, PrintProgress, SilentProgress, WaitTimeoutError
 from pcr_sdk._private import aws
 from pcr_sdk.local import LocalBackend
 from tests.local.local_harness import Kit, scripted
@@ -116,3 +117,26 @@ def test_gpus_and_memory_are_counted_like_vcpus() -> None:
             kit.batch.terminate_job(jobId=first, reason="next")
 
             assert kit.wait_one(second)["status"] == "SUCCEEDED"
+
+
+def test_the_submitting_side_is_told_at_once_and_the_timeout_names_the_job(
+    no_gpu: LocalBackend,
+) -> None:
+    """The facade's progress prints the blocked reason on the first poll that sees it; a
+    wait's timeout names the job and AWS's reason instead of 'no capacity?'."""
+    out = io.StringIO()
+    submitter = JobSubmitter(
+        "told", no_gpu.queue, "python:3.11", no_gpu.bucket, clients=no_gpu.clients,
+        progress=PrintProgress(out), request_throttling_milliseconds=0,
+        polling_interval_seconds=0.05,
+    )  # fmt: skip
+    job_id = submitter.submit_job({"x": 1})
+    with pytest.raises(WaitTimeoutError) as raised:
+        submitter.wait_until_jobs_finished(timeout=1.0)
+    lines = out.getvalue().splitlines()
+    told = [line for line in lines if "cannot start" in line]
+    assert told == [f"Warning: job {job_id} cannot start: {aws.BLOCKED_BY_RESOURCES_REASON}"]
+    assert lines.index(told[0]) <= 1  # the first poll's report, not the end of the wait
+    assert raised.value.blocked == {job_id: aws.BLOCKED_BY_RESOURCES_REASON}
+    assert f"cannot start, e.g. {job_id}" in str(raised.value)
+    submitter.cancel("done", timeout=20)
