@@ -8,6 +8,12 @@ retries absorb most of them and some exhaust the retries. An SDK error (`AwsErro
 subclasses, `WaitTimeoutError` from a wait with a timeout) is an allowed outcome of a step; the
 model records what may then have reached AWS Batch.
 
+Edges of a process's life are steps too: a Ctrl-C (SIGINT) landing while `submit_jobs(array=False)`
+is under way; `close()` racing submissions from other threads; AWS Batch forgetting finished jobs
+(hidden from DescribeJobs, as after a day) that the manifest still names; the caller's own calls
+on the client it shares with pcr-sdk (a 500 first: botocore must retry them as usual); and an
+eventually consistent ListJobs (each new job missing from its first answer).
+
 Checked after every step: AWS Batch never holds two jobs for one index of the batch, and the
 live submitter knows every job a call returned, at the index AWS has, and nothing AWS lacks.
 Checked when a batch ends (with faults cleared): a submitter attached afresh knows every job AWS
@@ -20,6 +26,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -29,6 +37,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import boto3
 import pytest
+from botocore.exceptions import BotoCoreError, ClientError
 from hypothesis import HealthCheck, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -42,11 +51,13 @@ from hypothesis.stateful import (
 from pcr_sdk import (
     AwsError,
     BatchClosedError,
+    JobStatus,
     JobSubmitter,
     PcrError,
     SilentProgress,
     WaitTimeoutError,
 )
+from pcr_sdk._private.calls import AmbiguousCall
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
 from tests.faults._counts import FaultCounts
@@ -119,6 +130,9 @@ class BatchModel:
     """array parent id -> its children's ids."""
     uncertain: set[str] = field(default_factory=set)
     """AWS jobs created during a submit call that raised."""
+    unseen: set[str] = field(default_factory=set)
+    """Jobs a call returned that the live submitter does not know: it attached while ListJobs
+    lagged, and they had not reached the manifest (the window the docs name)."""
     submit_calls: int = 0
     cancelled: bool = False
     closed: bool | None = False
@@ -155,6 +169,19 @@ class FaultMachine(RuleBasedStateMachine):
         self.started = 0
         self.next_n = 0
         self.broken = False
+        self.hidden: set[str] = set()
+        """Finished jobs AWS Batch "forgot": DescribeJobs through the world's clients omits them."""
+        self.lagging = False
+        self.caller_definition: str | None = None
+        self.caller_calls = 0
+        self.world.clients.batch.meta.events.register(
+            "after-call.batch.DescribeJobs", self._forget_hidden
+        )
+
+    def _forget_hidden(self, parsed: dict[str, object], **_: object) -> None:
+        jobs = parsed.get("jobs")
+        if isinstance(jobs, list) and self.hidden:
+            jobs[:] = [j for j in jobs if j.get("jobId") not in self.hidden]
 
     # --- rules ---------------------------------------------------------------------------
 
@@ -294,6 +321,156 @@ class FaultMachine(RuleBasedStateMachine):
         with self._step():
             self._attach()
 
+    @precondition(lambda self: self._open())
+    @rule(count=st.integers(5, 7), at=st.integers(1, 3))
+    def interrupted_submission(self, count: int, at: int) -> None:
+        """A Ctrl-C lands (SIGINT to the main thread) after the `at`-th SubmitJob returned."""
+        with self._step():
+            model, sub = self._model(), self._sub()
+            ns = [self._new_input(False) for _ in range(count)]
+            closed = self._expect_closed()
+            model.submit_calls += 1
+            before = len(self.world.jobs())
+            main, sent = threading.get_ident(), Counter[str]()
+
+            def interrupt(**_: object) -> None:
+                sent["n"] += 1
+                if sent["n"] == at:
+                    signal.pthread_kill(main, signal.SIGINT)
+
+            events = self.world.clients.batch.meta.events
+            events.register("after-call.batch.SubmitJob", interrupt, unique_id="fz-interrupt")
+            try:
+                ids = sub.submit_jobs([{"n": n, "fail": False} for n in ns], array=False)
+            except KeyboardInterrupt:
+                self.counts.interrupts += 1
+                ids = None
+            except PcrError as err:
+                self._allowed(err, "interrupted_submission", closed=closed)
+                ids = None
+            finally:
+                events.unregister("after-call.batch.SubmitJob", unique_id="fz-interrupt")
+            new = self._new_jobs(before)
+            known = {job.job_id for job in sub.jobs}
+            assert set(new) <= known, f"went out, not recorded: {set(new) - known}"
+            if ids is None:
+                # how many went out depends on when the main thread takes the signal; the
+                # regression test in tests/test_ledger.py checks that the rest is not started
+                model.uncertain |= set(new)
+                return
+            for job_id, n in zip(ids, ns, strict=True):
+                self._learn(job_id, n, ())
+
+    @precondition(lambda self: self._open())
+    @rule(threads=st.integers(2, 3))
+    def close_racing_submits(self, threads: int) -> None:
+        """close() while other threads submit: none is accepted after it, none is lost."""
+        with self._step():
+            model, sub = self._model(), self._sub()
+            inputs = [[self._new_input(False) for _ in range(3)] for _ in range(threads)]
+            before = len(self.world.jobs())
+            closing = threading.Event()
+            returned: list[tuple[str, int]] = []
+            after_close: list[str] = []
+            errors: list[PcrError] = []
+            lock = threading.Lock()
+
+            def submitting(ns: list[int]) -> None:
+                for n in ns:
+                    late = closing.is_set()
+                    try:
+                        job_id = sub.submit_job({"n": n, "fail": False})
+                    except BatchClosedError:
+                        return
+                    except PcrError as err:
+                        with lock:
+                            errors.append(err)
+                        continue
+                    with lock:
+                        returned.append((job_id, n))
+                        if late:
+                            after_close.append(job_id)
+
+            workers = [threading.Thread(target=submitting, args=(ns,)) for ns in inputs]
+            for worker in workers:
+                worker.start()
+            model.submit_calls += 1
+            error: AwsError | None = None
+            try:
+                sub.close()
+            except AwsError as err:
+                error = err
+                self._allowed(err, "close while submitting")
+            closing.set()
+            for worker in workers:
+                worker.join(timeout=60)
+            self.counts.close_races += 1
+            for failure in errors:
+                self._allowed(failure, "submit while closing")
+            assert after_close == [], f"accepted after close() returned: {after_close}"
+            assert sub.registry.closed
+            for job_id, n in returned:
+                self._learn(job_id, n, ())
+            new = self._new_jobs(before)
+            assert set(new) <= {job.job_id for job in sub.jobs}, "went out, not recorded"
+            model.uncertain |= set(new) - {job_id for job_id, _ in returned}
+            self._closing_outcome(error)
+
+    @precondition(lambda self: self._ready(1))
+    @rule(data=st.data())
+    def aws_forgets_old_jobs(self, data: st.DataObject) -> None:
+        """AWS Batch stops returning finished jobs (after about a day); the manifest has them."""
+        # drawn before looking at the state: thread timing may vary it between runs, and
+        # hypothesis needs the same draws for the same choices
+        picks = data.draw(st.lists(st.integers(0, 99), max_size=2), label="jobs to forget")
+        with self._step():
+            model, sub = self._model(), self._sub()
+            try:
+                sub.manifest.flush()
+            except AwsError as err:
+                self._allowed(err, "manifest flush")
+                return
+            states = self._statuses()
+            old = sorted(
+                job_id for job_id in model.n_of
+                if ":" not in job_id and states.get(job_id) in FINISHED
+                and job_id not in self.hidden
+            )  # fmt: skip
+            if old:
+                self.hidden |= {old[i % len(old)] for i in picks}
+
+    @precondition(lambda self: self.caller_calls < 2)
+    @rule()
+    def caller_uses_the_shared_client(self) -> None:
+        """The caller's own SubmitJob on the client it shares with pcr-sdk meets a 500 first:
+        botocore resends it as usual (pcr-sdk's no-blind-retry rule is for its own calls)."""
+        with self._step():
+            if self.caller_definition is None:
+                self.caller_definition = self.world.register_job_definition("caller-own")
+            self.world.faults.add(
+                service="batch", operation="SubmitJob", kind=Fault.SERVER_ERROR, times=1
+            )
+            try:
+                job = self.world.clients.batch.submit_job(
+                    jobName="caller-own", jobQueue=self.world.queue,
+                    jobDefinition=self.caller_definition,
+                )  # fmt: skip
+            except AmbiguousCall as err:
+                raise AssertionError("pcr-sdk's hook acted on the caller's own call") from err
+            except (ClientError, BotoCoreError):
+                return  # earlier faults spent botocore's retries: the caller's usual outcome
+            assert job["ResponseMetadata"]["RetryAttempts"] >= 1
+            self.counts.caller_calls += 1
+            self.caller_calls += 1
+
+    @precondition(lambda self: not self.lagging)
+    @rule()
+    def listing_lags(self) -> None:
+        """ListJobs turns eventually consistent: each new job is missing from its first answer."""
+        self.world.faults.delay_listing(answers=1)
+        self.lagging = True
+        self.counts.listing_lags += 1
+
     @rule(fault=st.sampled_from(FAULTS), times=TIMES)
     def inject(self, fault: tuple[Service, str, Fault], times: int) -> None:
         service, operation, kind = fault
@@ -325,7 +502,8 @@ class FaultMachine(RuleBasedStateMachine):
             for job_id, job in live.items():
                 assert job.index == aws[job_id].index, (job, aws[job_id])
             for job_id, index in model.index_of.items():
-                assert live[job_id].index == index, (job_id, index, live[job_id])
+                if job_id not in model.unseen:
+                    assert live[job_id].index == index, (job_id, index, live[job_id])
 
     def teardown(self) -> None:
         try:
@@ -333,6 +511,8 @@ class FaultMachine(RuleBasedStateMachine):
                 if self.batch is not None:
                     self._verify()
                 self.world.faults.clear()
+                if self.caller_definition is not None:
+                    self.observer.deregister_job_definition(jobDefinition=self.caller_definition)
                 active = self.observer.describe_job_definitions(status="ACTIVE")
                 names = [d["jobDefinitionName"] for d in active["jobDefinitions"]]
                 assert not names, f"job definitions left ACTIVE: {names}"
@@ -370,7 +550,8 @@ class FaultMachine(RuleBasedStateMachine):
         assert sub.registry.closed
         states = self._statuses()
         for job_id, result in results.items():
-            assert result.status.value == states[job_id], (job_id, result, states[job_id])
+            expected = "EXPIRED" if job_id in self.hidden else states[job_id]
+            assert result.status.value == expected, (job_id, result, states[job_id])
 
     def _close(self) -> None:
         sub = self._sub()
@@ -389,6 +570,7 @@ class FaultMachine(RuleBasedStateMachine):
         """With faults cleared: close, attach afresh, and check knowledge, outputs, definition."""
         model = self._model()
         self.world.faults.clear()
+        self.lagging = False
         if model.sub is not None and not model.sub.registry.deregistered:
             # the user's last step (again, after a failed one); nothing fails any more
             model.sub.close()
@@ -409,6 +591,9 @@ class FaultMachine(RuleBasedStateMachine):
         assert {i: known[i] for i in model.index_of} == model.index_of
 
         fresh.wait_until_jobs_finished()
+        expired = {r.job_id for r in fresh.get_results() if r.status is JobStatus.EXPIRED}
+        assert expired == self.hidden & set(aws), "EXPIRED is exactly what AWS forgot"
+        self.counts.expired += len(expired)
         outputs = fresh.get_all_outputs()
         states = self._statuses()
         for job, output in zip(fresh.jobs, outputs, strict=True):
@@ -493,13 +678,17 @@ class FaultMachine(RuleBasedStateMachine):
         return self.next_n
 
     def _draw_deps(self, data: st.DataObject) -> tuple[str, ...]:
+        # drawn whatever the state (thread timing may vary it): indexes into the candidates
+        wanted = data.draw(st.booleans(), label="with dependencies")
+        picks = data.draw(st.lists(st.integers(0, 999), min_size=1, max_size=2), label="deps")
         model = self._model()
-        plain = sorted(job_id for job_id in model.n_of if ":" not in job_id)
-        candidates = plain + sorted(model.arrays)
-        if not candidates or not data.draw(st.booleans(), label="with dependencies"):
+        plain = sorted(j for j in model.n_of if ":" not in j and j not in model.unseen)
+        candidates = plain + sorted(
+            a for a in model.arrays if not set(model.arrays[a]) & model.unseen
+        )
+        if not candidates or not wanted:
             return ()
-        chosen = data.draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=2))
-        return tuple(dict.fromkeys(chosen))
+        return tuple(dict.fromkeys(candidates[i % len(candidates)] for i in picks))
 
     def _new_jobs(self, before: int) -> list[str]:
         """The batch's jobs AWS Batch accepted since `before` jobs (array parents left out)."""
@@ -555,9 +744,20 @@ class FaultMachine(RuleBasedStateMachine):
             return
         self.counts.reattaches += 1
         found = reconcile(sub.jobs, indexes(batch_jobs(self.world.jobs(), model.batch_id)))
-        assert found.exact, found
         known = {job.job_id: job.index for job in sub.jobs}
-        assert {i: known[i] for i in model.index_of} == model.index_of
+        model.unseen = set()
+        if self.lagging:  # ListJobs may not show yet what the manifest lacks
+            assert not found.phantoms, found
+            assert not found.duplicates, found
+            assert not found.wrong_index, found
+            model.uncertain |= found.lost
+            model.unseen = set(model.index_of) - set(known)
+            assert model.unseen <= found.lost
+        else:
+            assert found.exact, found
+        assert {i: known[i] for i in model.index_of if i not in model.unseen} == {
+            i: n for i, n in model.index_of.items() if i not in model.unseen
+        }
         if model.closed is not None:
             assert sub.registry.closed == model.closed, "attach misread the definition"
         else:  # what the failed deregistration did, attach reads from AWS
