@@ -8,7 +8,7 @@ PcrError
 ├── JobNotFoundError (KeyError)               a job id this batch does not know
 ├── OutputError
 │   ├── OutputNotFoundError                   output.json missing
-│   └── OutputMalformedError                  output.json not UTF-8 JSON
+│   └── OutputMalformedError                  output.json not UTF-8 JSON (or not the model)
 ├── BatchClosedError                          the job definition is already deregistered
 ├── WaitTimeoutError (TimeoutError)           wait_until_jobs_finished(timeout=...) ran out
 ├── WorkerEnvironmentError                    the container's environment contract is broken
@@ -107,12 +107,15 @@ class JobNotFoundError(PcrError, KeyError):
 
 
 class OutputError(PcrError):
-    """A job's output could not be read."""
+    """A job's output could not be read; `index` is the job's index in its batch, if known."""
 
-    def __init__(self, message: str, *, key: str, job_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, key: str, job_id: str | None = None, index: int | None = None
+    ) -> None:
         super().__init__(message)
         self.key = key
         self.job_id = job_id
+        self.index = index
 
 
 class OutputNotFoundError(OutputError):
@@ -120,7 +123,8 @@ class OutputNotFoundError(OutputError):
 
 
 class OutputMalformedError(OutputError):
-    """output.json exists but is not UTF-8 JSON."""
+    """output.json exists but is not UTF-8 JSON, or does not validate against the model asked
+    for (`get_outputs(Model)`)."""
 
 
 class BatchClosedError(PcrError):

@@ -40,6 +40,7 @@ from pcr_sdk._private.models import (
 from pcr_sdk._private.poller import check_timeout
 from pcr_sdk._private.progress import ProgressReporter
 from pcr_sdk._private.registry import BatchRegistry
+from pcr_sdk._private.retry import RetryPolicy, chosen_policy
 
 logger = logging.getLogger("pcr_sdk")
 
@@ -72,7 +73,8 @@ class JobSubmitter:
         *,
         vcpus: int = 4,
         gpus: int = 1,
-        retry_attempts: int = 1,
+        retry_attempts: int | None = None,
+        retry: RetryPolicy | None = None,
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         job_role_arn: str | None = None,
@@ -105,10 +107,11 @@ class JobSubmitter:
         )  # fmt: skip
         if registry is None:
             batch_id = BatchId.new(batch_name, uuid_factory)
+            attempts, rules = chosen_policy(retry_attempts, retry)
             spec = JobDefinitionSpec.build(
                 image=container, vcpus=vcpus, memory_mib=memory_in_mb, gpus=gpus,
                 timeout_seconds=round(finite("timeout_in_hours", timeout_in_hours) * 3600),
-                retry_attempts=retry_attempts, environment=dict(environment or {}),
+                retry_attempts=attempts, retry_rules=rules, environment=dict(environment or {}),
                 tags=dict(tags or {}), job_role_arn=job_role_arn, platform=platform,
                 execution_role_arn=execution_role_arn,
             )  # fmt: skip
