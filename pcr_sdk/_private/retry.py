@@ -194,12 +194,11 @@ class RetryPolicy(BaseModel):
         return cls(attempts=strategy.get("attempts", 1), rules=rules)
 
 
-def chosen_policy(
-    retry_attempts: int | None, retry: RetryPolicy | None
-) -> tuple[int, tuple[RetryRule, ...]]:
-    """The attempts and rules of JobSubmitter's `retry_attempts=` (shorthand) or `retry=`."""
+def retry_fields(retry_attempts: int | None, retry: RetryPolicy | None) -> dict[str, Any]:
+    """JobDefinitionSpec's retry fields from JobSubmitter's `retry_attempts=` (shorthand) or
+    `retry=`; `InvalidJobSpecError` if both are given, or `retry` is no RetryPolicy."""
     if retry is None:
-        return (1 if retry_attempts is None else retry_attempts), ()
+        return {"retry_attempts": 1 if retry_attempts is None else retry_attempts}
     if retry_attempts is not None:
         raise InvalidJobSpecError(
             "pass retry_attempts= or retry=RetryPolicy(...), not both "
@@ -210,4 +209,4 @@ def chosen_policy(
         raise InvalidJobSpecError(
             f"retry must be a RetryPolicy, not {type(retry).__name__}", field="retry"
         )
-    return retry.attempts, retry.rules
+    return {"retry_attempts": retry.attempts, "retry_rules": retry.rules}
