@@ -12,7 +12,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pcr_sdk import (
-    AwsClients,
     CredentialsExpiredError,
     JobResult,
     JobStatus,
@@ -25,26 +24,11 @@ from pcr_sdk._private.errors import guard_iterator
 from pcr_sdk.testing import Fault, JobView, MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.fakes import FakeClock
+from tests.test_scale import Calls
 
 
 def square(data: Any) -> dict[str, int]:
     return {"sq": data["n"] ** 2}
-
-
-class Calls:
-    """Counts the API calls made through a set of clients, per operation."""
-
-    def __init__(self, clients: AwsClients) -> None:
-        self.counts: Counter[str] = Counter()
-        for client in (clients.batch, clients.s3):
-            client.meta.events.register("before-call.*.*", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.counts[model.name] += 1
-
-    def take(self) -> Counter[str]:
-        taken, self.counts = self.counts, Counter()
-        return taken
 
 
 class Recorder:

@@ -17,18 +17,9 @@ from pcr_sdk import (
 )
 from pcr_sdk.testing import MotoWorld
 from tests.core_support import attach_submitter, new_submitter
+from tests.test_scale import Calls
 
 SPOT_REASON = "Host EC2 (instance i-0123456789abcdef0) terminated."
-
-
-class CallLog:
-    def __init__(self, world: MotoWorld) -> None:
-        self.calls: list[str] = []
-        for client in (world.clients.batch, world.clients.s3, world.clients.logs):
-            client.meta.events.register("before-call.*.*", self._record)
-
-    def _record(self, model: Any, **_: Any) -> None:
-        self.calls.append(model.name)
 
 
 def registered_strategy(world: MotoWorld, batch_id: str) -> Any:
@@ -215,8 +206,8 @@ def test_retry_attempts_stays_as_shorthand(
 )
 def test_a_bad_retry_setting_is_refused_before_any_call(kwargs: dict[str, Any]) -> None:
     with MotoWorld() as world:
-        log = CallLog(world)
+        calls = Calls(world.clients)
         with pytest.raises(PcrInputError):
             new_submitter(world, **kwargs)
-        assert log.calls == []
+        assert calls.take() == {}
         assert world.clients.batch.describe_job_definitions()["jobDefinitions"] == []
