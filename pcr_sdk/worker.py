@@ -30,8 +30,8 @@ S3_OUTPUT_OJBECT_KEY, BATCH_ID). The S3 client is boto3's default one, so `AWS_E
 
 This module imports none of the submitting side (no facade, no pydantic, no CLI), so a job's
 container starts fast; pydantic is used only for a handler whose annotations are models (the
-module defining them imported it). Its errors are `PcrError`s: S3 failures are `AwsError`s, a broken
-environment contract is a `WorkerEnvironmentError`, a corrupt packed input a `PackError`.
+module defining them imported it). Its errors are `PcrError`s: S3 failures are `AwsError`s, a
+broken environment contract is a `WorkerEnvironmentError`, a corrupt packed input a `PackError`.
 """
 
 from __future__ import annotations
@@ -237,12 +237,11 @@ def run(
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     context = JobContext.from_env(environ, s3=s3)
-    call = typed(handler)
     logger.info(
         "job %s of batch %s: loading %s", context.job_id, context.batch_id, context.config_key
     )
     try:
-        context.save_output(call(context.load_input()))
+        context.save_output(typed(handler)(context.load_input()))
     except InvalidInputError as err:
         logger.error(  # the validation errors say it all: no traceback
             "job %s: invalid input, the handler was not called (exit code %d): %s",
