@@ -82,7 +82,7 @@ def test_results_as_they_finish_then_a_wait_for_the_rest(backend: LocalBackend) 
     s = submitter(backend, "stream")
     fired: Counter[int] = Counter()
     fast = [s.submit_job({"x": i}, callback=counting(fired, i)) for i in range(2)]
-    slow = s.submit_jobs([{"x": 10 + i, "pause": 1.5} for i in range(3)])
+    slow = s.submit_jobs([{"x": 10 + i, "pause": 2.5} for i in range(3)])
     first = None
     for result in s.as_completed(timeout=60):
         first = result
