@@ -61,6 +61,7 @@ if _typing.TYPE_CHECKING:
     from pcr_sdk._private.poller import Poller, PollProgress
     from pcr_sdk._private.progress import PrintProgress, ProgressReporter, SilentProgress
     from pcr_sdk._private.registry import BatchRegistry
+    from pcr_sdk._private.retry import RetryPolicy, RetryRule
     from pcr_sdk._private.store import InputStore
     from pcr_sdk._private.submitter import Submitter
     from pcr_sdk._private.view import BatchStatus
@@ -107,6 +108,8 @@ _WHERE: _typing.Final[dict[str, str]] = {
     "PrintProgress": "pcr_sdk._private.progress",
     "ProgressReporter": "pcr_sdk._private.progress",
     "RateGovernor": "pcr_sdk._private.governor",
+    "RetryPolicy": "pcr_sdk._private.retry",
+    "RetryRule": "pcr_sdk._private.retry",
     "S3Encryption": _MODELS,
     "SilentProgress": "pcr_sdk._private.progress",
     "SubmittedJob": _MODELS,
@@ -157,6 +160,8 @@ __all__ = [
     "PrintProgress",
     "ProgressReporter",
     "RateGovernor",
+    "RetryPolicy",
+    "RetryRule",
     "S3Encryption",
     "SilentProgress",
     "SubmittedJob",

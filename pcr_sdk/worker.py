@@ -10,13 +10,28 @@ A worker script::
     if __name__ == "__main__":
         run(handler)
 
+A handler whose first parameter and return value are annotated with pydantic models gets its
+input validated (an invalid input fails the job with exit code 2, without calling it) and its
+output serialized with `model_dump(mode="json")`::
+
+    class In(BaseModel):
+        x: int
+        y: int
+
+    class Out(BaseModel):
+        total: int
+
+    def handler(data: In) -> Out:
+        return Out(total=data.x + data.y)
+
 Everything comes from the environment contract (S3_JOB_BUCKET, S3_JOB_CONFIG_KEY, S3_JOB_PREFIX,
 S3_OUTPUT_OJBECT_KEY, BATCH_ID). The S3 client is boto3's default one, so `AWS_ENDPOINT_URL`
 (set by the local backend) and the container's role credentials (on AWS) both just work.
 
 This module imports none of the submitting side (no facade, no pydantic, no CLI), so a job's
-container starts fast. Its errors are `PcrError`s: S3 failures are `AwsError`s, a broken
-environment contract is a `WorkerEnvironmentError`, a corrupt packed input a `PackError`.
+container starts fast; pydantic is used only for a handler whose annotations are models (the
+module defining them imported it). Its errors are `PcrError`s: S3 failures are `AwsError`s, a
+broken environment contract is a `WorkerEnvironmentError`, a corrupt packed input a `PackError`.
 """
 
 from __future__ import annotations
@@ -27,7 +42,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 
@@ -46,6 +61,7 @@ from pcr_sdk._private.contract import (
     check_relative_key,
 )
 from pcr_sdk._private.errors import WorkerEnvironmentError, aws_call
+from pcr_sdk._private.handlers import InvalidInputError, typed
 from pcr_sdk._private.jsonio import dump_json
 from pcr_sdk._private.packing import read_entry
 
@@ -53,6 +69,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 __all__ = ["JobContext", "run"]
+
+INVALID_INPUT_EXIT_CODE: Final = 2
+"""The exit code of a job whose input does not validate against its handler's input model."""
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +230,9 @@ def run(
     traceback and ends the process with exit code 1, which AWS Batch reports as the job's
     failure (with the log as its explanation). A handler that calls `sys.exit()` without
     returning an output fails its job too: with its exit code, or 1 for `sys.exit(0)`.
+    If `handler`'s first parameter is annotated with a pydantic model, an input that does not
+    validate ends the process with exit code 2 and the validation errors in the log, before
+    the handler runs; a model it returns is saved as `model_dump(mode="json")`.
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
@@ -219,8 +241,13 @@ def run(
         "job %s of batch %s: loading %s", context.job_id, context.batch_id, context.config_key
     )
     try:
-        result = handler(context.load_input())
-        context.save_output(result)
+        context.save_output(typed(handler)(context.load_input()))
+    except InvalidInputError as err:
+        logger.error(  # the validation errors say it all: no traceback
+            "job %s: invalid input, the handler was not called (exit code %d): %s",
+            context.job_id, INVALID_INPUT_EXIT_CODE, err,
+        )  # fmt: skip
+        raise SystemExit(INVALID_INPUT_EXIT_CODE) from err
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) and exit_.code != 0 else 1
         logger.error(

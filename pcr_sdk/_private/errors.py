@@ -8,7 +8,7 @@ PcrError
 ├── JobNotFoundError (KeyError)               a job id this batch does not know
 ├── OutputError
 │   ├── OutputNotFoundError                   output.json missing
-│   └── OutputMalformedError                  output.json not UTF-8 JSON
+│   └── OutputMalformedError                  output.json not UTF-8 JSON (or not the model)
 ├── BatchClosedError                          the job definition is already deregistered
 ├── WaitTimeoutError (TimeoutError)           wait_until_jobs_finished(timeout=...) ran out
 ├── WorkerEnvironmentError                    the container's environment contract is broken
@@ -34,7 +34,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar, overload
 
@@ -107,12 +107,15 @@ class JobNotFoundError(PcrError, KeyError):
 
 
 class OutputError(PcrError):
-    """A job's output could not be read."""
+    """A job's output could not be read; `index` is the job's index in its batch, if known."""
 
-    def __init__(self, message: str, *, key: str, job_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, key: str, job_id: str | None = None, index: int | None = None
+    ) -> None:
         super().__init__(message)
         self.key = key
         self.job_id = job_id
+        self.index = index
 
 
 class OutputNotFoundError(OutputError):
@@ -120,7 +123,8 @@ class OutputNotFoundError(OutputError):
 
 
 class OutputMalformedError(OutputError):
-    """output.json exists but is not UTF-8 JSON."""
+    """output.json exists but is not UTF-8 JSON, or does not validate against the model asked
+    for (`get_outputs(Model)`)."""
 
 
 class BatchClosedError(PcrError):
@@ -309,43 +313,73 @@ def aws_call(
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
+_END: Any = object()
 C = TypeVar("C", bound=type)
 Refine = Callable[[Any, "PcrError"], "PcrError"]
 """Given the method's first argument (self) and the error, the error to raise instead."""
 
 
+_NO_OWNER: Any = object()
+
+
+@contextmanager
+def boundary(name: str, *, refine: Refine | None = None, owner: Any = _NO_OWNER) -> Iterator[None]:
+    """Let no botocore error out of the block: map it like `aws_call` does, chained.
+
+    `name` names the operation when botocore does not; `refine(owner, error)` may add the
+    caller's context (a batch id, how to resume) to any pcr-sdk error.
+    """
+    try:
+        yield
+    except (ClientError, BotoCoreError) as err:
+        operation = str(err.operation_name) if isinstance(err, ClientError) else name
+        mapped: PcrError = map_client_error(err, operation=operation)
+        if refine is not None and owner is not _NO_OWNER:
+            mapped = refine(owner, mapped)
+        raise mapped from err
+    except PcrError as err:
+        if refine is None or owner is _NO_OWNER:
+            raise
+        refined = refine(owner, err)
+        if refined is err:
+            raise
+        raise refined from err
+
+
 def exception_boundary(func: Callable[P, R], *, refine: Refine | None = None) -> Callable[P, R]:
-    """Let no botocore error out of `func`: map it like `aws_call` does, chained.
+    """Let no botocore error out of `func` (see `boundary`).
 
     Every public method of pcr-sdk's classes passes through one; `aws_call` around each AWS
-    call gives the more precise context, this catches whatever took another path. `refine`
-    may add the caller's context (a batch id, how to resume) to any pcr-sdk error.
+    call gives the more precise context, this catches whatever took another path.
     """
 
     @functools.wraps(func)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
+        with boundary(func.__name__, refine=refine, owner=args[0] if args else _NO_OWNER):
             return func(*args, **kwargs)
-        except (ClientError, BotoCoreError) as err:
-            mapped: PcrError = map_client_error(err, operation=_operation_of(err, func))
-            if refine is not None and args:
-                mapped = refine(args[0], mapped)
-            raise mapped from err
-        except PcrError as err:
-            if refine is None or not args:
-                raise
-            refined = refine(args[0], err)
-            if refined is err:
-                raise
-            raise refined from err
 
     return guarded
 
 
-def _operation_of(err: ClientError | BotoCoreError, func: Callable[..., object]) -> str:
-    if isinstance(err, ClientError):
-        return str(err.operation_name)
-    return func.__name__
+def guard_iterator(
+    items: Generator[T, None, None],
+    *,
+    name: str,
+    refine: Refine | None = None,
+    owner: Any = _NO_OWNER,
+) -> Generator[T, None, None]:
+    """`items` with every step inside a `boundary`: what a generator method returns, since
+    `guard_public_methods` cannot wrap a generator. Closing the result closes `items`."""
+    try:
+        while True:
+            with boundary(name, refine=refine, owner=owner):
+                item = next(items, _END)
+            if item is _END:
+                return
+            yield item
+    finally:
+        items.close()
 
 
 @overload
@@ -359,7 +393,7 @@ def guard_public_methods(*, refine: Refine) -> Callable[[C], C]: ...
 def guard_public_methods(cls: C | None = None, *, refine: Refine | None = None) -> Any:
     """Class decorator: wrap every public method defined on the class in `exception_boundary`.
 
-    Generators are left alone (they map their errors themselves).
+    Generators are left alone: they map their errors themselves (`guard_iterator`).
     """
 
     def decorate(target: C) -> C:

@@ -7,7 +7,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ from pcr_sdk._private.assembly import (
 from pcr_sdk._private.clients import AwsClients
 from pcr_sdk._private.config import AwsSettings, build, finite
 from pcr_sdk._private.discovery import find_batch_jobs
-from pcr_sdk._private.errors import PcrInputError, guard_public_methods
+from pcr_sdk._private.errors import PcrInputError, guard_iterator, guard_public_methods
 from pcr_sdk._private.governor import Clock, RateGovernor, Sleep
 from pcr_sdk._private.manifest import Manifest
 from pcr_sdk._private.models import (
@@ -34,12 +34,14 @@ from pcr_sdk._private.models import (
     JobDefinitionSpec,
     JobResult,
     JobSpec,
+    M,
     S3Encryption,
     SubmittedJob,
 )
 from pcr_sdk._private.poller import check_timeout
 from pcr_sdk._private.progress import ProgressReporter
 from pcr_sdk._private.registry import BatchRegistry
+from pcr_sdk._private.retry import RetryPolicy, retry_fields
 
 logger = logging.getLogger("pcr_sdk")
 
@@ -72,7 +74,8 @@ class JobSubmitter:
         *,
         vcpus: int = 4,
         gpus: int = 1,
-        retry_attempts: int = 1,
+        retry_attempts: int | None = None,
+        retry: RetryPolicy | None = None,
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         job_role_arn: str | None = None,
@@ -108,7 +111,7 @@ class JobSubmitter:
             spec = JobDefinitionSpec.build(
                 image=container, vcpus=vcpus, memory_mib=memory_in_mb, gpus=gpus,
                 timeout_seconds=round(finite("timeout_in_hours", timeout_in_hours) * 3600),
-                retry_attempts=retry_attempts, environment=dict(environment or {}),
+                **retry_fields(retry_attempts, retry), environment=dict(environment or {}),
                 tags=dict(tags or {}), job_role_arn=job_role_arn, platform=platform,
                 execution_role_arn=execution_role_arn,
             )  # fmt: skip
@@ -198,10 +201,9 @@ class JobSubmitter:
         depends_on_job_ids: Sequence[str] | None = None,
         callback: Callable[[], object] | None = None,
     ) -> str:
-        """Write `input_data` as the job's config.json and submit the job; return its job id.
-
-        `callback` (no arguments) runs once, while a wait runs, when the job has finished.
-        """
+        """Write `input_data` (JSON data, or a pydantic model) as the job's config.json and
+        submit the job; return its job id. `callback` (no arguments) runs once, when a wait or
+        `as_completed` sees the job finished."""
         return self._submission.one(JobSpec.of(input_data, depends_on_job_ids), callback)
 
     def submit_jobs(
@@ -211,7 +213,7 @@ class JobSubmitter:
         array: bool = True,
         depends_on_job_ids: Sequence[str] | None = None,
     ) -> list[str]:
-        """Submit one job per input, in order; return their job ids.
+        """Submit one job per input (JSON data or pydantic models), in order; return the ids.
 
         `array=True` (default) sends up to 10,000 inputs as one array job: one packed S3 object
         and one SubmitJob per 10,000 jobs, child ids `<array id>:<i>`; its workers must read
@@ -264,6 +266,19 @@ class JobSubmitter:
     def jobs(self) -> tuple[SubmittedJob, ...]:
         """The submitted jobs in index (submission) order."""
         return self._ledger.jobs
+
+    def as_completed(self, *, timeout: float | None = None) -> Iterator[JobResult]:
+        """Each job's result, `output` attached, as soon as a poll sees it finished: every job
+        submitted before the call, once. Callbacks run once per job, here or in a wait. Breaking
+        out leaves the batch running and open (a later wait waits for the rest); `timeout`
+        raises `WaitTimeoutError`. See docs/as-completed.md."""
+        jobs = self._watch.as_completed(self.store, self.io_workers, self.progress,
+                                        check_timeout(timeout))  # fmt: skip
+        return guard_iterator(jobs, name="as_completed", refine=resume_hint, owner=self)
+
+    def get_outputs(self, model: type[M]) -> list[M | None]:
+        """`get_all_outputs()` validated as pydantic `model` (OutputMalformedError: id, index)."""
+        return self._results.typed_outputs(self.store, self.io_workers, model)
 
     def get_result(self, job_id: str) -> JobResult:
         """Job `job_id`'s status, reason, exit code, attempts, failure kind and times; what the

@@ -122,6 +122,10 @@ class Ledger:
             while self._in_flight:
                 self._cond.wait()
 
+    def flush(self) -> None:
+        """Make every recorded job durable now (the manifest's pending chunk)."""
+        self._journal.flush()
+
     @property
     def closing(self) -> bool:
         with self._cond:

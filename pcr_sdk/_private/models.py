@@ -13,7 +13,7 @@ import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import (
@@ -30,6 +30,7 @@ from pcr_sdk._private.aws import (
     DEPENDENCY_FAILED_REASON,
     FARGATE_VCPUS,
     MAX_DEPENDENCIES,
+    MAX_EVALUATE_ON_EXIT_RULES,
     MAX_GPUS,
     MAX_MEMORY_MIB,
     MAX_RETRY_ATTEMPTS,
@@ -45,8 +46,13 @@ from pcr_sdk._private.aws import (
     JobStatus,
 )
 from pcr_sdk._private.contract import RESERVED_VARIABLES
-from pcr_sdk._private.errors import InvalidBatchNameError, InvalidJobSpecError
+from pcr_sdk._private.errors import (
+    InvalidBatchNameError,
+    InvalidJobSpecError,
+    OutputMalformedError,
+)
 from pcr_sdk._private.jsonio import dump_json
+from pcr_sdk._private.retry import RetryPolicy, RetryRule
 
 BATCH_NAME_MAX_LENGTH: Final = 90
 
@@ -54,6 +60,8 @@ _NAME_FIRST: Final = frozenset(string.ascii_letters + string.digits)
 _NAME_REST: Final = _NAME_FIRST | frozenset("-_")
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UUID_LENGTH: Final = 36
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def check_batch_name(value: object) -> str:
@@ -170,6 +178,8 @@ class JobDefinitionSpec(BaseModel):
     gpus: int = Field(default=0, ge=0, le=MAX_GPUS)
     timeout_seconds: int = Field(default=20 * 3600, ge=MIN_TIMEOUT_SECONDS)
     retry_attempts: int = Field(default=1, ge=1, le=MAX_RETRY_ATTEMPTS)
+    retry_rules: tuple[RetryRule, ...] = Field(default=(), max_length=MAX_EVALUATE_ON_EXIT_RULES)
+    """AWS's `evaluateOnExit`: which failures are retried (see `RetryPolicy`)."""
     environment: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_TAGS - 2)
     job_role_arn: str | None = None
@@ -191,6 +201,11 @@ class JobDefinitionSpec(BaseModel):
         elif self.execution_role_arn:
             raise ValueError("execution_role_arn is for platform 'FARGATE'")
         return self
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The definition's retry policy: `retry_attempts` attempts, `retry_rules` rules."""
+        return RetryPolicy(attempts=self.retry_attempts, rules=self.retry_rules)
 
     @field_validator("environment")
     @classmethod
@@ -239,7 +254,10 @@ class S3Encryption(BaseModel):
 
 
 class JobSpec(BaseModel):
-    """One job: its JSON input (already serialized) and the ids of the jobs it waits for."""
+    """One job: its JSON input (already serialized) and the ids of the jobs it waits for.
+
+    A pydantic model as input is serialized with `model_dump(mode="json")`.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -273,6 +291,8 @@ class JobSpec(BaseModel):
                 f"a job may depend on at most {MAX_DEPENDENCIES} jobs, got {len(deps)}",
                 field="depends_on",
             )
+        if isinstance(data, BaseModel):
+            data = data.model_dump(mode="json")
         try:
             return cls(input_json=dump_json(data, what=what), depends_on=deps)
         except ValidationError as err:
@@ -395,6 +415,17 @@ class JobResult(BaseModel):
     started_at: int | None = None
     stopped_at: int | None = None
     """Epoch milliseconds, as AWS Batch reports them (None where it reported nothing)."""
+    output: str | None = None
+    """The job's output JSON text: filled by `JobSubmitter.as_completed` (None for a job that
+    failed, or whose output cannot be read); the other calls leave it None."""
+
+    def output_as(self, model: type[M]) -> M | None:
+        """`output` validated as `model` (None if there is none); `OutputMalformedError` if it
+        does not validate."""
+        if self.output is None:
+            return None
+        return parse_output(self.output, model, job_id=self.job_id, index=self.index,
+                            key=self.output_key)  # fmt: skip
 
     @property
     def succeeded(self) -> bool:
@@ -403,3 +434,18 @@ class JobResult(BaseModel):
     @property
     def finished(self) -> bool:
         return self.status.is_finished
+
+
+def parse_output(text: str, model: type[M], *, job_id: str, index: int, key: str) -> M:
+    """A job's output JSON text validated as `model`; `OutputMalformedError` naming the job id
+    and index if it does not validate."""
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "output"
+        raise OutputMalformedError(
+            f"output of job {job_id} (index {index}) is not a valid {model.__name__}: "
+            f"{where}: {first['msg']} ({err.error_count()} error(s))",
+            key=key, job_id=job_id, index=index,
+        ) from err  # fmt: skip

@@ -13,6 +13,7 @@ from pcr_sdk._private.aws import MANAGED_BY_VALUE, TAG_BATCH_ID, TAG_MANAGED_BY
 from pcr_sdk._private.errors import AwsError, BatchClosedError, aws_call, guard_public_methods
 from pcr_sdk._private.governor import RateGovernor
 from pcr_sdk._private.models import BatchId, JobDefinitionSpec
+from pcr_sdk._private.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -53,7 +54,7 @@ def register_request(
         "type": "container",
         "containerProperties": container,
         "timeout": {"attemptDurationSeconds": spec.timeout_seconds},
-        "retryStrategy": {"attempts": spec.retry_attempts},
+        "retryStrategy": spec.retry.to_aws(),
         "propagateTags": True,
         "platformCapabilities": [spec.platform],
         "tags": {**spec.tags, TAG_MANAGED_BY: MANAGED_BY_VALUE, TAG_BATCH_ID: str(batch_id)},
@@ -102,7 +103,8 @@ class BatchRegistry:
         governor: RateGovernor | None = None,
         lost_answers: LostAnswerPolicy | None = None,
     ) -> BatchRegistry:
-        """The registry of an existing batch, read back from its newest job definition."""
+        """The registry of an existing batch, read back from its newest job definition (its
+        resources, timeout and retry policy)."""
         if governor is not None:
             governor.acquire()
         calls.install(batch)
@@ -120,6 +122,7 @@ class BatchRegistry:
         platform: Literal["EC2", "FARGATE"] = (
             "FARGATE" if "FARGATE" in newest.get("platformCapabilities", []) else "EC2"
         )
+        retry = RetryPolicy.from_aws(newest.get("retryStrategy", {}))
         registry = cls(
             batch,
             batch_id,
@@ -129,7 +132,8 @@ class BatchRegistry:
                 memory_mib=resources.get("MEMORY", 1024),
                 gpus=resources.get("GPU", 0),
                 timeout_seconds=newest.get("timeout", {}).get("attemptDurationSeconds", 72000),
-                retry_attempts=newest.get("retryStrategy", {}).get("attempts", 1),
+                retry_attempts=retry.attempts,
+                retry_rules=retry.rules,
                 platform=platform,
                 execution_role_arn=props.get("executionRoleArn") if platform == "FARGATE" else None,
             ),

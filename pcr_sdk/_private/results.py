@@ -15,7 +15,7 @@ from pcr_sdk._private.aws import JobStatus
 from pcr_sdk._private.contract import BatchLayout
 from pcr_sdk._private.errors import OutputError
 from pcr_sdk._private.ledger import Ledger
-from pcr_sdk._private.models import JobResult, JobState, SubmittedJob
+from pcr_sdk._private.models import JobResult, JobState, M, SubmittedJob, parse_output
 from pcr_sdk._private.poller import Poller, expired_state
 from pcr_sdk._private.store import InputStore
 
@@ -86,7 +86,9 @@ class BatchResults:
             self._ledger.learn(found[c] for c in children if c in found)
         return gone
 
-    def make(self, job: SubmittedJob, fallback: JobState | None = None) -> JobResult:
+    def make(
+        self, job: SubmittedJob, fallback: JobState | None = None, *, output: str | None = None
+    ) -> JobResult:
         """The JobResult of `job` from its known state (or `fallback`, or SUBMITTED)."""
         state = self._ledger.state(job.job_id) or fallback
         return JobResult(
@@ -103,6 +105,7 @@ class BatchResults:
             created_at=state.created_at if state else None,
             started_at=state.started_at if state else None,
             stopped_at=state.stopped_at if state else None,
+            output=output,
         )
 
     def outputs(self, store: InputStore, io_workers: int) -> list[str | None]:
@@ -110,23 +113,45 @@ class BatchResults:
 
         Jobs whose state is not known yet (after attach) are asked about first, 100 ids a call.
         """
+        return [text for _, text in self._read_all(store, io_workers)]
+
+    def typed_outputs(self, store: InputStore, io_workers: int, model: type[M]) -> list[M | None]:
+        """`outputs`, each validated as `model`; `OutputMalformedError` names the first job
+        (id and index) whose output does not validate."""
+        return [
+            None if text is None else self.parse(job, text, model)
+            for job, text in self._read_all(store, io_workers)
+        ]
+
+    def parse(self, job: SubmittedJob, text: str, model: type[M]) -> M:
+        """Job `job`'s output text validated as `model`."""
+        key = self._layout.output_key(job.index)
+        return parse_output(text, model, job_id=job.job_id, index=job.index, key=key)
+
+    def _read_all(
+        self, store: InputStore, io_workers: int
+    ) -> list[tuple[SubmittedJob, str | None]]:
         jobs = list(self._ledger.jobs)
         if not jobs:
             return []
         self.refresh(jobs)
 
-        def read(job: SubmittedJob) -> str | None:
-            state = self._ledger.state(job.job_id)
-            if state is not None and state.status is JobStatus.FAILED:
-                return None
-            try:
-                return store.get_output_text(job.index, job_id=job.job_id)
-            except OutputError as err:
-                logger.info("no output for job %s: %s", job.job_id, err)
-                return None
+        def read(job: SubmittedJob) -> tuple[SubmittedJob, str | None]:
+            return job, read_output(store, job, self._ledger.state(job.job_id))
 
         with ThreadPoolExecutor(max_workers=min(io_workers, len(jobs))) as pool:
             return list(pool.map(read, jobs))
+
+
+def read_output(store: InputStore, job: SubmittedJob, state: JobState | None) -> str | None:
+    """The job's output text: None for a FAILED job, or when it has no readable output."""
+    if state is not None and state.status is JobStatus.FAILED:
+        return None
+    try:
+        return store.get_output_text(job.index, job_id=job.job_id)
+    except OutputError as err:
+        logger.info("no output for job %s: %s", job.job_id, err)
+        return None
 
 
 def _finished(state: JobState | None) -> bool:

@@ -1,15 +1,20 @@
-"""Watching a batch: waits that settle each job once, and cancellation that labels honestly."""
+"""Watching a batch: waits that settle each job once, results as they finish, and
+cancellation that labels honestly."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import as_completed as when_done
 
 from pcr_sdk._private.errors import WaitTimeoutError
 from pcr_sdk._private.ledger import Ledger
 from pcr_sdk._private.models import JobResult, JobState
 from pcr_sdk._private.poller import Poller
 from pcr_sdk._private.progress import ProgressReporter
-from pcr_sdk._private.results import BatchResults
+from pcr_sdk._private.results import BatchResults, read_output
+from pcr_sdk._private.store import InputStore
 from pcr_sdk._private.submitter import Submitter
 
 logger = logging.getLogger(__name__)
@@ -36,6 +41,52 @@ class BatchWatch:
             known=self._ledger.states(), on_finished=lambda s: self.settle(s, progress),
             on_progress=progress.on_progress, timeout=timeout,
         )  # fmt: skip
+
+    def as_completed(
+        self,
+        store: InputStore,
+        io_workers: int,
+        progress: ProgressReporter,
+        timeout: float | None,
+    ) -> Generator[JobResult, None, None]:
+        """Each job's final result with its output, as polls see the jobs finish (those known
+        finished first). Polls as `wait` does, plus ListJobs of an array's newly SUCCEEDED
+        children; outputs are read concurrently. A job's callback runs just before its result
+        is yielded (unless an earlier wait ran it). Closing the generator early leaves the rest
+        to a later wait: what the last poll learned is in the ledger, unsettled."""
+        self._ledger.flush()
+        jobs = self._ledger.jobs
+        known = self._ledger.states()
+        run = self._poller.run(
+            [job.job_id for job in jobs], arrays=self._ledger.arrays, known=known,
+            on_progress=progress.on_progress, timeout=timeout, identify=True,
+        )  # fmt: skip
+        first = [known[job.job_id] for job in jobs if job.job_id in known]
+        pool = ThreadPoolExecutor(max_workers=io_workers, thread_name_prefix="pcr-output")
+        try:
+            yield from self._deliver([s for s in first if s.status.is_finished], store, pool,
+                                     progress)  # fmt: skip
+            for finished in run:
+                self._ledger.learn(finished)  # kept even if the caller stops early
+                yield from self._deliver(finished, store, pool, progress)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _deliver(
+        self,
+        states: Sequence[JobState],
+        store: InputStore,
+        pool: ThreadPoolExecutor,
+        progress: ProgressReporter,
+    ) -> Iterator[JobResult]:
+        """Read the outputs of `states`' jobs concurrently; settle and yield each as it is read."""
+        reads: dict[Future[str | None], JobState] = {
+            pool.submit(read_output, store, self._ledger.job(s.job_id), s): s for s in states
+        }
+        for read in when_done(reads):
+            state, output = reads[read], read.result()
+            self.settle(state, progress)
+            yield self._results.make(self._ledger.job(state.job_id), state, output=output)
 
     def cancel(
         self, reason: str, progress: ProgressReporter, *, wait: bool, timeout: float | None

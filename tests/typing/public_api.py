@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Literal
+
 from mypy_boto3_batch import BatchClient
 from mypy_boto3_s3 import S3Client
+from pydantic import BaseModel
 from typing_extensions import assert_type
 
 from pcr_sdk import (
@@ -18,8 +22,10 @@ from pcr_sdk import (
     PcrError,
     PollProgress,
     RateGovernor,
+    RetryPolicy,
+    RetryRule,
 )
-from pcr_sdk.worker import JobContext
+from pcr_sdk.worker import JobContext, run
 
 
 def seed_usage() -> None:
@@ -66,3 +72,39 @@ def worker() -> None:
     context = JobContext.from_env()
     assert_type(context.output_key, str)
     assert_type(context.put_resource("a", b""), str)
+
+
+class In(BaseModel):
+    x: int
+
+
+class Out(BaseModel):
+    total: int
+
+
+def typed_handler(data: In) -> Out:
+    return Out(total=data.x)
+
+
+def beyond_the_seed(clients: AwsClients) -> None:
+    policy = RetryPolicy.spot_reclaims(attempts=4)
+    assert_type(policy, RetryPolicy)
+    assert_type(policy.attempts, int)
+    assert_type(policy.rules, tuple[RetryRule, ...])
+    rule = RetryRule(action="EXIT", on_exit_code="3")
+    assert_type(rule.action, Literal["RETRY", "EXIT"])
+    assert_type(policy.action_for(exit_code=1), Literal["RETRY", "EXIT"])
+    with JobSubmitter("b", "q", "img", "bucket", clients=clients, retry=policy) as submitter:
+        assert_type(submitter.submit_job(In(x=1)), str)
+        assert_type(submitter.submit_jobs([In(x=1), In(x=2)]), list[str])
+        results = submitter.as_completed(timeout=60)
+        assert_type(results, Iterator[JobResult])
+        for result in results:
+            assert_type(result.output, str | None)
+            assert_type(result.output_as(Out), Out | None)
+        assert_type(submitter.get_outputs(Out), list[Out | None])
+    JobSubmitter("b", "q", "img", "bucket", retry_attempts=3)
+
+
+def typed_worker() -> None:
+    assert_type(run(typed_handler), None)
