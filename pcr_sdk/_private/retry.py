@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pcr_sdk._private.aws import (
     HOST_TERMINATED_REASON_PREFIX,
+    MAX_EVALUATE_ON_EXIT_PATTERN_LENGTH,
     MAX_EVALUATE_ON_EXIT_RULES,
     MAX_RETRY_ATTEMPTS,
 )
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     )
 
 Action = Literal["RETRY", "EXIT"]
-MAX_PATTERN_LENGTH: Final = 512
+MAX_PATTERN_LENGTH: Final = MAX_EVALUATE_ON_EXIT_PATTERN_LENGTH
 _EXIT_CODE_PATTERN: Final = r"^[0-9]*\*?$"
 _REASON_PATTERN: Final = r"^[A-Za-z0-9.:\s]*\*?$"
 

@@ -1,8 +1,8 @@
 """Beyond the seed on the local backend: results as they finish, typed I/O, retry policies.
 
 Real subprocess workers (`workers/local_typed_worker.py`: pydantic models in and out). The
-end-to-end retry tests need an engine that honours `evaluateOnExit` and can reclaim a host
-(`LocalBackend.reclaim_host`); on an engine without them they are expected to fail (strict).
+end-to-end retry tests use the engine's `evaluateOnExit` and its Spot-reclaim simulation
+(`LocalBackend.reclaim_host`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -22,25 +22,6 @@ from pcr_sdk import JobStatus, JobSubmitter, RetryPolicy, RetryRule, SilentProgr
 from pcr_sdk.local import LocalBackend
 
 WORKER = Path(__file__).parent / "workers" / "local_typed_worker.py"
-ENGINE_RECLAIMS = hasattr(LocalBackend, "reclaim_host")
-needs_reclaim = pytest.mark.xfail(
-    not ENGINE_RECLAIMS,
-    reason="this local engine has no LocalBackend.reclaim_host (and ignores evaluateOnExit): "
-    "the engine work that adds both is not merged yet",
-    raises=AttributeError,
-    strict=True,
-)
-
-
-class Reclaims(Protocol):
-    """What the engine with Spot reclaims adds to LocalBackend."""
-
-    def reclaim_host(self, job_id: str) -> str: ...
-
-
-def reclaimer(backend: LocalBackend) -> Callable[[str], str]:
-    """`backend.reclaim_host`; AttributeError on an engine without it."""
-    return cast("Reclaims", backend).reclaim_host
 
 
 class Result(BaseModel):
@@ -136,9 +117,8 @@ def test_the_retry_policy_is_registered_with_the_definition(backend: LocalBacken
         assert RetryPolicy.from_aws(found[0]["retryStrategy"]) == policy
 
 
-@needs_reclaim
 def test_spot_reclaims_are_retried_and_bugs_are_not(backend: LocalBackend) -> None:
-    reclaim = reclaimer(backend)
+    reclaim = backend.reclaim_host
     s = submitter(backend, "spot", retry=RetryPolicy.spot_reclaims(attempts=3))
     spot, bug, ok = s.submit_jobs(
         [{"x": 1, "mode": "spot"}, {"x": 2, "mode": "bug"}, {"x": 3}], array=False
@@ -163,9 +143,7 @@ def test_spot_reclaims_are_retried_and_bugs_are_not(backend: LocalBackend) -> No
     assert outputs[0] == Result(total=1, attempt=2)
 
 
-@needs_reclaim
 def test_an_exit_code_rule_retries_what_it_names(backend: LocalBackend) -> None:
-    reclaimer(backend)  # AttributeError on an engine without evaluateOnExit either
     policy = RetryPolicy(
         attempts=2,
         rules=[
