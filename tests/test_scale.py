@@ -80,7 +80,8 @@ def test_array_fan_out_costs_o1_calls_and_children_work_like_jobs() -> None:
         submitter = make(world, clock)
         calls.take()
         ids = submitter.submit_jobs([{"n": i} for i in range(6)])
-        assert calls.take() == {"PutObject": 2, "SubmitJob": 1}  # the packed inputs, the manifest
+        # the indexes reserved ahead, the packed inputs, the manifest
+        assert calls.take() == {"PutObject": 3, "SubmitJob": 1}
         parent = ids[0].split(":")[0]
         assert ids == [f"{parent}:{i}" for i in range(6)]
         (sent,) = world.submitted()
@@ -191,7 +192,8 @@ def test_benchmark_script_runs_and_counts_calls(monkeypatch: pytest.MonkeyPatch)
     by_key = {(p.workload, p.name): p for p in results}
     assert by_key[("submit_jobs(array=True)", "submit")].total_calls <= 5
     assert by_key[("reference", "submit")].total_calls == 24
-    assert by_key[("submit_jobs(array=False)", "submit")].total_calls == 24 + 1  # + manifest
+    # + the indexes reserved ahead and the manifest chunk
+    assert by_key[("submit_jobs(array=False)", "submit")].total_calls == 24 + 2
     assert bench.tracking_memory(1000) < 5
     calls = bench.array_result_calls(400, failed_every=100)
     assert calls.failed == 4

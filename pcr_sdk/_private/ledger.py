@@ -20,7 +20,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Final, Protocol
 
 from pcr_sdk._private.aws import JobStatus
 from pcr_sdk._private.errors import BatchClosedError, JobNotFoundError, UnknownDependencyError
@@ -41,6 +41,12 @@ class Journal(Protocol):
 
     def flush(self) -> None: ...
 
+    def reserve(self, reserved_to: int) -> None: ...
+
+
+RESERVE_BLOCK: Final = 100
+"""Indexes reserved ahead in the manifest at a time (one small S3 write per block)."""
+
 
 class Ledger:
     """The job table of one batch. Thread-safe; nothing in it makes a network call itself,
@@ -58,6 +64,7 @@ class Ledger:
         self._settled: set[str] = set()
         self._stops: dict[str, str] = {}
         self._next_index = 0
+        self._reserved_to = 0
         self._closing = False
         self._in_flight = 0
 
@@ -75,11 +82,19 @@ class Ledger:
                 raise self._closed_error()
 
     def reserve(self, count: int) -> int:
-        """Reserve `count` consecutive job indexes; return the first."""
+        """Reserve `count` consecutive job indexes; return the first.
+
+        Indexes are written ahead to the manifest (in blocks) before they are handed out, so
+        no later process reuses one whose job reached AWS Batch but not the manifest.
+        """
         with self._cond:
             if self._closing:
                 raise self._closed_error()
             base = self._next_index
+            if base + count > self._reserved_to:
+                reserved_to = max(base + count, self._reserved_to + RESERVE_BLOCK)
+                self._journal.reserve(reserved_to)
+                self._reserved_to = reserved_to
             self._next_index += count
             return base
 
@@ -239,6 +254,9 @@ class Ledger:
 
         Jobs found only in AWS Batch go to the manifest too. Returns how many were recovered.
         """
+        with self._cond:
+            self._next_index = max(self._next_index, loaded.reserved_to)
+            self._reserved_to = max(self._reserved_to, loaded.reserved_to)
         for job in loaded.all_jobs():
             with self._cond:
                 self._put(job)

@@ -89,6 +89,8 @@ class ChunkJson(BaseModel):
     """[job id, index, dependency ids]"""
     arrays: list[tuple[str, int, int, list[str]]]
     """[array id, first index, size, dependency ids]"""
+    reserved_to: int | None = None
+    """Every index below this may have been used: written before the jobs are submitted."""
 
 
 @dataclass
@@ -96,6 +98,8 @@ class LoadedManifest:
     batch: BatchRecord | None = None
     jobs: list[SubmittedJob] = field(default_factory=list)
     arrays: list[ArrayRecord] = field(default_factory=list)
+    reserved_to: int = 0
+    """No index below this may be given to a new job (some may be in AWS Batch only)."""
 
     def all_jobs(self) -> list[SubmittedJob]:
         """Plain jobs and array children, in index order."""
@@ -151,6 +155,20 @@ class Manifest:
         except AwsError as err:
             logger.warning("manifest: chunk not written (%s); kept for the next flush", err)
 
+    def reserve(self, reserved_to: int) -> None:
+        """Record, before any job gets them, that indexes below `reserved_to` are taken.
+
+        Written at once (a small chunk of its own): a process that crashes after SubmitJob but
+        before its jobs reach the manifest leaves at least this behind, so a process that
+        attaches while ListJobs does not show those jobs yet still never reuses their indexes.
+        """
+        key = f"{self._store.layout.manifest_prefix}{reserved_to:06d}-{self._token()}.json"
+        document = ChunkJson(
+            version=VERSION, batch=_BatchJson(**self.batch.to_json()), jobs=[], arrays=[],
+            reserved_to=reserved_to,
+        )  # fmt: skip
+        self._store.put_json(key, document.model_dump(mode="json", exclude_none=True))
+
     def flush(self) -> None:
         """Write what is buffered as one new chunk object; nothing if the buffer is empty."""
         with self._lock:
@@ -167,7 +185,7 @@ class Manifest:
             arrays=[(a.array_id, a.base_index, a.size, list(a.depends_on)) for a in arrays],
         )
         try:
-            self._store.put_json(key, document.model_dump(mode="json"))
+            self._store.put_json(key, document.model_dump(mode="json", exclude_none=True))
         except BaseException:
             with self._lock:  # keep the records for the next flush
                 self._jobs[:0] = jobs
@@ -191,6 +209,7 @@ class Manifest:
             loaded.batch = loaded.batch or BatchRecord(**chunk.batch.model_dump())
             loaded.jobs += [SubmittedJob(j, i, tuple(d)) for j, i, d in chunk.jobs]
             loaded.arrays += [ArrayRecord(a, b, n, tuple(d)) for a, b, n, d in chunk.arrays]
+            loaded.reserved_to = max(loaded.reserved_to, chunk.reserved_to or 0)
         return loaded
 
 

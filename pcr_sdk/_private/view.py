@@ -46,6 +46,9 @@ class _NoJournal:
     def flush(self) -> None:
         return None
 
+    def reserve(self, reserved_to: int) -> None:
+        return None
+
 
 @guard_public_methods
 @dataclass(frozen=True)
