@@ -237,7 +237,7 @@ def test_a_question_without_an_answer_changes_nothing(
 
 
 COMMANDS = [
-    "demo", "run", "submit", "status", "wait", "outputs", "logs", "cancel", "cleanup",
+    "demo", "run", "submit", "status", "wait", "outputs", "logs", "cancel", "report", "cleanup",
     "stop-runnable",
 ]  # fmt: skip
 

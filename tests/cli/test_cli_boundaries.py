@@ -126,6 +126,7 @@ def test_every_batch_call_of_every_command_is_governed(
         ["status", batch_id, *where],
         ["outputs", batch_id, *where],
         ["wait", batch_id, *where],
+        ["report", batch_id, "--queue", world.queue, "--json"],
         ["run", str(jobs), *where, "--image", "i", "--array"],
         ["cancel", stuck.get_batch_id(), "--queue", world.queue],
     ]
