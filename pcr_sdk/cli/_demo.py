@@ -180,7 +180,7 @@ def demo(
         f"({' -> '.join(map(str, levels))}), on the local backend"
     )
     with cli_errors(console), handle_signals():
-        options = LocalOptions(command=[sys.executable, str(WORKER)], max_parallel=parallel)
+        options = LocalOptions.for_jobs([sys.executable, str(WORKER)], parallel=parallel)
         with runtime.local_backend(options) as backend:
             progress = batch_progress(console, clock=runtime.clock)
             submitter = backend.job_submitter(

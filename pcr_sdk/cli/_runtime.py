@@ -7,6 +7,7 @@ inside a command. Tests pass `obj=Runtime(aws_clients=lambda region: world.clien
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import time
@@ -72,6 +73,38 @@ class LocalOptions:
     max_parallel: int | None = None
     docker: bool = False
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    capacity: Mapping[str, float] = field(default_factory=dict)
+    """The local compute environment's `vcpus`, `memory_mib` and `gpus`, where the backend
+    models them (jobs then wait for free resources as on AWS)."""
+
+    @classmethod
+    def for_jobs(
+        cls,
+        command: Sequence[str] | None,
+        *,
+        parallel: int | None,
+        vcpus: int = 1,
+        memory_mib: int = 1024,
+        gpus: int = 0,
+        docker: bool = False,
+    ) -> LocalOptions:
+        """Room for `parallel` jobs of this size at once (default: one per CPU), no more."""
+        slots = parallel if parallel is not None else cpu_slots()
+        return cls(
+            command=command,
+            max_parallel=slots,
+            docker=docker,
+            capacity={"vcpus": slots * vcpus, "memory_mib": slots * memory_mib,
+                      "gpus": slots * gpus},
+        )  # fmt: skip
+
+
+def cpu_slots() -> int:
+    """The CPUs this process may use: local jobs running at once by default."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 ClientFactory = Callable[[str | None], AwsClients]
@@ -99,11 +132,14 @@ def start_local_backend(options: LocalOptions) -> AbstractContextManager[LocalEn
     """pcr-sdk's embedded local backend (imported here: it needs the `local` extra)."""
     from pcr_sdk.local import LocalBackend  # noqa: PLC0415 - optional dependency, loaded on use
 
+    accepted = inspect.signature(LocalBackend).parameters
+    sizing: dict[str, Any] = {k: v for k, v in options.capacity.items() if k in accepted}
     return LocalBackend(
         options.command,
         max_parallel=options.max_parallel,
         docker=options.docker,
         extra_env={**interpreter_path(), **options.extra_env},
+        **sizing,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pcr_sdk.cli._runtime import (
     LocalOptions,
     Runtime,
     cli_errors,
+    cpu_slots,
     fail,
     given,
     runtime_of,
@@ -172,7 +172,7 @@ def _timeout_notes(
         limit = (
             f"--parallel {parallel}"
             if parallel is not None
-            else f"--parallel, by default one per CPU ({os.cpu_count() or 1})"
+            else f"--parallel, by default one per CPU ({cpu_slots()})"
         )
         console.print(
             f"{len(err.runnable_seconds)} job(s) were waiting for a free slot: at most "
@@ -296,7 +296,9 @@ def run(
                 image = given(ctx, "image", image)
             argv = _local_command(command, docker, image)
             inputs = read_jobs(jobs)
-            options = LocalOptions(command=argv, max_parallel=parallel, docker=docker)
+            options = LocalOptions.for_jobs(
+                argv, parallel=parallel, vcpus=vcpus, memory_mib=memory, gpus=gpus, docker=docker
+            )
             with runtime.local_backend(options) as backend:
                 submitter = local_submitter(
                     settings,

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+import pcr_sdk.local
 from pcr_sdk import JobSubmitter, SilentProgress
+from pcr_sdk.cli._runtime import LocalOptions, cpu_slots, start_local_backend
 from pcr_sdk.local import LocalBackend
 from tests.cli._helpers import SDK_WORKER
 
@@ -48,3 +55,43 @@ def test_a_one_second_job_takes_about_a_second_not_a_minute() -> None:
         (result,) = submitter.get_results()
     assert result.succeeded
     assert waited < 5  # polling every 0.2 s; the seed's 60 s interval took 60.8 s
+
+
+def test_the_cli_sizes_the_local_compute_environment_for_parallel_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--parallel P` means P jobs at once: where the backend models vCPUs, GPUs and memory,
+    the CLI makes room for P jobs of the requested size (and caps them at P)."""
+    made: dict[str, Any] = {}
+
+    class SizedBackend:
+        def __init__(  # the engine's signature: a local compute environment with a size
+            self,
+            command: Any = None,
+            *,
+            max_parallel: int | None = None,
+            docker: bool = False,
+            extra_env: Any = None,
+            vcpus: float | None = None,
+            memory_mib: int | None = None,
+            gpus: int = 0,
+        ) -> None:
+            made.update(max_parallel=max_parallel, vcpus=vcpus, memory_mib=memory_mib, gpus=gpus)
+            made["path"] = extra_env["PATH"]
+
+    monkeypatch.setattr(pcr_sdk.local, "LocalBackend", SizedBackend)
+    options = LocalOptions.for_jobs(["w"], parallel=3, vcpus=2, memory_mib=512, gpus=1)
+    start_local_backend(options)
+    assert made["max_parallel"] == 3
+    assert (made["vcpus"], made["memory_mib"], made["gpus"]) == (6, 1536, 3)
+    assert made["path"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    assert LocalOptions.for_jobs(["w"], parallel=None).max_parallel == cpu_slots()
+
+    class UnsizedBackend:  # a backend that only caps the number of jobs
+        def __init__(self, command: Any = None, **options: Any) -> None:
+            made.clear()
+            made.update(options)
+
+    monkeypatch.setattr(pcr_sdk.local, "LocalBackend", UnsizedBackend)
+    start_local_backend(options)
+    assert made["max_parallel"] == 3
