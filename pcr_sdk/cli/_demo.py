@@ -156,7 +156,7 @@ def demo(
             "--parallel",
             "-p",
             min=1,
-            help="Jobs running at once (default: CPU count).",
+            help="Jobs running at once (default: one per CPU).",
             show_default=False,
         ),
     ] = None,
