@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from pcr_sdk import JobSubmitter, SilentProgress
 from pcr_sdk.cli._runtime import Runtime
@@ -140,3 +141,49 @@ def test_run_on_aws_timeout_leaves_the_jobs_running(slow_world: MotoWorld, tmp_p
     assert "gave up waiting (--timeout): 3 job(s) keep running on AWS" in result.stderr
     assert "pcr wait " in result.stderr
     assert "FAILED" not in _statuses(slow_world).values()  # not cancelled
+
+
+def test_wait_timeout_prints_what_is_known_and_how_to_resume(slow_world: MotoWorld) -> None:
+    submitter = JobSubmitter(
+        "slow", slow_world.queue, "img", slow_world.bucket, clients=slow_world.clients,
+        progress=SilentProgress(), sleep=lambda s: None, gpus=0, vcpus=1,
+    )  # fmt: skip
+    submitter.submit_jobs([{"x": i} for i in range(2)], array=False)
+    fake = FakeTime()
+    runtime = Runtime(
+        aws_clients=lambda region: slow_world.clients, sleep=fake.sleep, clock=fake.clock
+    )
+    batch_id = submitter.get_batch_id()
+    result = invoke(["wait", batch_id, *_where(slow_world), "--timeout", "25"], obj=runtime)
+    assert_clean_exit(result, 124)
+    assert lines(result.stdout) == ["null", "null"]
+    assert "gave up waiting (--timeout): 2 job(s) keep running; resume with: pcr wait" in (
+        result.stderr
+    )
+    assert "FAILED" not in _statuses(slow_world).values()
+
+
+def test_submit_failing_halfway_cancels_what_went_out(
+    slow_world: MotoWorld, slow_aws: Runtime, tmp_path: Path
+) -> None:
+    calls = 0
+
+    def third_submit_is_denied(**_: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "not you"}}
+            raise ClientError(error, "SubmitJob")  # type: ignore[arg-type]
+
+    slow_world.clients.batch.meta.events.register(
+        "before-call.batch.SubmitJob", third_submit_is_denied
+    )
+    jobs = write_jobs(tmp_path / "jobs.jsonl", [f'{{"x": {i}}}' for i in range(40)])
+    result = invoke(["submit", str(jobs), *_where(slow_world), "--image", "i"], obj=slow_aws)
+    assert_clean_exit(result, 1)
+    assert result.stdout == ""
+    assert "not you" in result.stderr
+    statuses = _statuses(slow_world)
+    assert 2 <= len(statuses) < 40
+    assert set(statuses.values()) == {"FAILED"}  # a half-submitted batch is not left running
+    assert _definitions(slow_world) == ["INACTIVE"]
