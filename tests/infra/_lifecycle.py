@@ -104,8 +104,10 @@ def run_everything(world: MotoWorld, tmp_path: Path, *, queue: str, bucket: str)
         jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [slow]}]
     )["jobSummaryList"]
     slow_ids = [s["jobId"] for s in listed]
-    while world.clients.batch.describe_jobs(jobs=slow_ids)["jobs"][0]["status"] != "RUNNABLE":
-        pass  # the harness moves a job one status per describe
+    statuses: list[str] = []  # the harness moves a job one status per describe: to RUNNABLE
+    while "RUNNABLE" not in statuses[-1:]:
+        statuses.append(world.clients.batch.describe_jobs(jobs=slow_ids)["jobs"][0]["status"])
+        assert len(statuses) < 5, statuses  # a status before RUNNABLE was left behind
     assert cli(aws, "stop-runnable", queue, "--yes")  # terminated job ids
     cli(aws, "cancel", cancelled, "--queue", queue)
     assert cli(aws, "cleanup", "--yes")  # deregistered definitions
