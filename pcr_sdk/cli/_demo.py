@@ -11,7 +11,7 @@ import json
 import math
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Final
@@ -107,15 +107,22 @@ def submit_tree(submitter: JobSubmitter, *, work_jobs: int, chunk: int) -> str:
 
 
 def run_demo(
-    submitter: JobSubmitter, progress: BatchProgress, *, work_jobs: int, chunk: int, total: int
+    submitter: JobSubmitter,
+    progress: BatchProgress,
+    *,
+    work_jobs: int,
+    chunk: int,
+    total: int,
+    clock: Callable[[], float],
 ) -> tuple[str | None, Ending]:
     """Submit the tree and wait; a signal cancels the batch (the demo owns it)."""
     final: str | None = None
     try:
         with handle_signals(submitter, owns=True), progress:
+            started = clock()
             progress.begin_submit(total, lambda: len(submitter.jobs))
             final = submit_tree(submitter, work_jobs=work_jobs, chunk=chunk)
-            progress.end_submit(len(submitter.jobs), 0.0)
+            progress.end_submit(len(submitter.jobs), clock() - started)
             progress.begin_wait(total)
             submitter.wait_until_jobs_finished()
     except InterruptedBySignal as interrupt:
@@ -195,8 +202,9 @@ def demo(
             console.print(f"batch {submitter.get_batch_id()}: {total} job(s)")
             with submitter:
                 final, ending = run_demo(
-                    submitter, progress, work_jobs=jobs, chunk=chunk, total=total
-                )
+                    submitter, progress, work_jobs=jobs, chunk=chunk, total=total,
+                    clock=runtime.clock,
+                )  # fmt: skip
             if ending.signum is not None:
                 console.print(f"interrupted by {ending.signal_name}: the demo's jobs were stopped")
             outcome = read_outcome(submitter, final, jobs * chunk)
