@@ -36,14 +36,12 @@ BatchIdArg = Annotated[
 Queue = Annotated[str, typer.Option("--queue", "-q", envvar=ENV_QUEUE, help="AWS Batch job queue.")]
 OptionalQueue = Annotated[
     str | None,
-    typer.Option(
-        "--queue", "-q", envvar=ENV_QUEUE, help="AWS Batch job queue (ignored with --local)."
-    ),
+    typer.Option("--queue", "-q", envvar=ENV_QUEUE, help="AWS Batch job queue (AWS only)."),
 ]
 Bucket = Annotated[str, typer.Option("--bucket", "-b", envvar=ENV_BUCKET, help="S3 job bucket.")]
 OptionalBucket = Annotated[
     str | None,
-    typer.Option("--bucket", "-b", envvar=ENV_BUCKET, help="S3 job bucket (ignored with --local)."),
+    typer.Option("--bucket", "-b", envvar=ENV_BUCKET, help="S3 job bucket (AWS only)."),
 ]
 Image = Annotated[
     str, typer.Option("--image", envvar=ENV_IMAGE, help="Container image every job runs.")
