@@ -21,6 +21,7 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 
 demo: $(STAMP_RUN)
 	$(BIN)/pcr demo
+	@echo "pcr is $(BIN)/pcr: run '. $(BIN)/activate' to put it (and its python) on PATH" >&2
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check pcr_sdk tests examples benchmarks

@@ -65,6 +65,7 @@ if _typing.TYPE_CHECKING:
     from pcr_sdk._private.store import InputStore
     from pcr_sdk._private.submitter import Submitter
     from pcr_sdk._private.view import BatchStatus
+    from pcr_sdk.signals import InterruptedBySignal, handle_signals
 
 _ERRORS: _typing.Final = "pcr_sdk._private.errors"
 _MODELS: _typing.Final = "pcr_sdk._private.models"
@@ -84,6 +85,7 @@ _WHERE: _typing.Final[dict[str, str]] = {
     "CredentialsExpiredError": _ERRORS,
     "FailureKind": _MODELS,
     "InputStore": "pcr_sdk._private.store",
+    "InterruptedBySignal": "pcr_sdk.signals",
     "InvalidBatchNameError": _ERRORS,
     "InvalidJobSpecError": _ERRORS,
     "JobDefinitionSpec": _MODELS,
@@ -118,6 +120,7 @@ _WHERE: _typing.Final[dict[str, str]] = {
     "UnknownDependencyError": _ERRORS,
     "WaitTimeoutError": _ERRORS,
     "WorkerEnvironmentError": _ERRORS,
+    "handle_signals": "pcr_sdk.signals",
 }
 
 __all__ = [
@@ -136,6 +139,7 @@ __all__ = [
     "CredentialsExpiredError",
     "FailureKind",
     "InputStore",
+    "InterruptedBySignal",
     "InvalidBatchNameError",
     "InvalidJobSpecError",
     "JobDefinitionSpec",
@@ -171,6 +175,7 @@ __all__ = [
     "WaitTimeoutError",
     "WorkerEnvironmentError",
     "__version__",
+    "handle_signals",
 ]
 
 

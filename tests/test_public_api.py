@@ -23,7 +23,7 @@ EXPECTED = {
     "WaitTimeoutError", "WorkerEnvironmentError", "__version__",
     "FailureKind", "LogReader", "S3Encryption", "BatchStatus", "CredentialsError",
     "CredentialsExpiredError", "ManifestError", "ManifestVersionError", "PackError",
-    "RetryPolicy", "RetryRule",
+    "RetryPolicy", "RetryRule", "InterruptedBySignal", "handle_signals",
 }  # fmt: skip
 
 

@@ -14,22 +14,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pcr_sdk import JobSubmitter, PrintProgress
+from pcr_sdk import JobSubmitter, PrintProgress, handle_signals
 
 HERE = Path(__file__).resolve().parent
 
 
 def load_jobs(path: Path) -> list[Any]:
-    """One JSON input per non-blank line."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    """One JSON input per line (a UTF-8 byte order mark is fine)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8-sig").splitlines()]
 
 
 def run_batch(submitter: JobSubmitter, jobs: Sequence[Any]) -> list[Any]:
-    """Submit every job, wait, and return the parsed outputs (None for a failed job)."""
-    for data in jobs:
-        submitter.submit_job(data)
-    submitter.wait_until_jobs_finished()
+    """Submit every job, wait, and return the parsed outputs (None for a failed job).
+
+    `handle_signals(owns=True)`: Ctrl-C or SIGTERM cancels the batch before the script ends.
+    """
+    with handle_signals(submitter, owns=True):
+        submitter.submit_jobs(jobs, array=False)  # concurrently, any worker
+        submitter.wait_until_jobs_finished()
     return [None if out is None else json.loads(out) for out in submitter.get_all_outputs()]
 
 
@@ -69,18 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         worker = HERE / f"worker_{args.worker}.py"
         with (
             LocalBackend([sys.executable, str(worker)]) as backend,
-            JobSubmitter(
-                "sum-product",
-                backend.queue,
-                "sum-product:latest",
-                backend.bucket,
-                polling_interval_seconds=0.2,
-                request_throttling_milliseconds=0,
-                vcpus=1,
-                gpus=0,
-                clients=backend.clients,
-                progress=progress,
-            ) as submitter,
+            # laptop defaults: a poll every 0.2 s, 1 vCPU and no GPU per job
+            backend.job_submitter("sum-product", progress=progress) as submitter,
         ):
             outputs = run_batch(submitter, jobs)
 

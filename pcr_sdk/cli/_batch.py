@@ -1,11 +1,14 @@
-"""What `run`, `submit`, `wait` and `outputs` share: JSONL input, submission, outputs, summary."""
+"""What `run`, `submit`, `wait`, `outputs` and `demo` share: JSONL input, driving a batch
+(submission, waiting, signals, timeouts), outputs, the summary and failed jobs' logs."""
 
 from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -15,20 +18,30 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
 
-from pcr_sdk._private.aws import JobStatus
-from pcr_sdk._private.clients import AwsClients
-from pcr_sdk._private.errors import PcrError, PcrInputError
-from pcr_sdk._private.facade import JobSubmitter
-from pcr_sdk._private.logs import BATCH_LOG_GROUP, LogReader
-from pcr_sdk._private.models import JobResult, JobSpec
-from pcr_sdk.cli._progress import RichProgress, failures_table, key_value_table
-from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, Runtime
+from pcr_sdk import (
+    AwsClients,
+    FailureKind,
+    InterruptedBySignal,
+    JobResult,
+    JobSpec,
+    JobStatus,
+    JobSubmitter,
+    LogReader,
+    PcrError,
+    PcrInputError,
+    WaitTimeoutError,
+    handle_signals,
+)
+from pcr_sdk.cli._progress import BatchProgress, failures_table, key_value_table
+from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 
 STDIN: Final = "-"
+BOM: Final = "\ufeff"
 MAX_FAILURE_ROWS: Final = 20
-LOG_GROUP: Final = BATCH_LOG_GROUP
 LOG_TAIL_JOBS: Final = 3
 LOG_TAIL_LINES: Final = 5
+LOG_FILE_LINES: Final = 1000
+"""Lines kept per failed job in the failed-logs file of a local run."""
 
 
 def _refuse_constant(name: str) -> float:
@@ -36,11 +49,25 @@ def _refuse_constant(name: str) -> float:
 
 
 def parse_jobs(text: str, *, source: str) -> list[Any]:
-    """One JSON input per non-blank line; errors name `source` and the line number."""
+    """One JSON input per line; errors name `source` and the line number.
+
+    Every line is a job, so that output line k belongs to input line k: a blank line is an
+    error (a final newline is not a blank line). A leading UTF-8 byte order mark is dropped.
+    """
+    text = text.removeprefix(BOM)
+    rows = text.split("\n")
+    if rows[-1] == "":
+        rows.pop()  # the final newline ends the last line
+    if not rows:
+        raise PcrInputError(f"{source}: no jobs (the file is empty)")
     inputs: list[Any] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, row in enumerate(rows, start=1):
+        line = row.removesuffix("\r")
         if not line.strip():
-            continue
+            raise PcrInputError(
+                f"{source}:{number}: blank line (every line must be one job's JSON input, so "
+                "that output line k belongs to input line k)"
+            )
         try:
             data = json.loads(line, parse_constant=_refuse_constant)
         except ValueError as err:  # JSONDecodeError is a ValueError, and so is NaN
@@ -50,17 +77,20 @@ def parse_jobs(text: str, *, source: str) -> list[Any]:
         except PcrInputError as err:
             raise PcrInputError(f"{source}:{number}: {err}") from err
         inputs.append(data)
-    if not inputs:
-        raise PcrInputError(f"{source}: no jobs (the file has no non-blank line)")
     return inputs
 
 
 def read_jobs(path: Path) -> list[Any]:
     """The inputs of a JSONL file, or of stdin for `-`."""
     if str(path) == STDIN:
-        return parse_jobs(sys.stdin.read(), source="<stdin>")
+        buffer = getattr(sys.stdin, "buffer", None)
+        try:
+            text = buffer.read().decode("utf-8") if buffer is not None else sys.stdin.read()
+        except UnicodeDecodeError as err:
+            raise PcrInputError(f"<stdin>: not UTF-8 text ({err.reason})") from err
+        return parse_jobs(text, source="<stdin>")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
         raise PcrInputError(f"{path}: not UTF-8 text ({err.reason})") from err
     except OSError as err:
@@ -68,50 +98,79 @@ def read_jobs(path: Path) -> list[Any]:
     return parse_jobs(text, source=str(path))
 
 
+# -- driving a batch ----------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class BatchSettings:
-    """A new batch's name, where it runs, and what each job gets."""
+class Ending:
+    """How submitting and waiting ended: all finished, a signal, or `--timeout`."""
 
-    name: str
-    queue: str
-    bucket: str
-    image: str
-    memory_mib: int = 1024
-    vcpus: int = 1
-    gpus: int = 0
-    timeout_hours: float = 20
-    poll_seconds: float = 10
-    throttle_ms: float = 200
+    signum: int | None = None
+    timeout: WaitTimeoutError | None = None
 
+    @property
+    def code(self) -> int | None:
+        """The exit code this ending forces (None: the jobs' outcome decides)."""
+        if self.signum is not None:
+            return 128 + self.signum
+        if self.timeout is not None:
+            return EXIT_TIMEOUT
+        return None
 
-def new_submitter(
-    settings: BatchSettings, clients: AwsClients, progress: RichProgress, runtime: Runtime
-) -> JobSubmitter:
-    """A `JobSubmitter` for `settings` (registers the job definition)."""
-    return JobSubmitter(
-        settings.name,
-        settings.queue,
-        settings.image,
-        settings.bucket,
-        memory_in_mb=settings.memory_mib,
-        timeout_in_hours=settings.timeout_hours,
-        polling_interval_seconds=settings.poll_seconds,
-        request_throttling_milliseconds=settings.throttle_ms,
-        vcpus=settings.vcpus,
-        gpus=settings.gpus,
-        clients=clients,
-        progress=progress,
-        clock=runtime.clock,
-        sleep=runtime.sleep,
-    )
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum is not None else ""
 
 
-def submit_all(submitter: JobSubmitter, inputs: Sequence[Any], progress: RichProgress) -> None:
-    """Submit one job per input, in order."""
-    progress.begin_submit(len(inputs))
-    for data in inputs:
-        submitter.submit_job(data)
-        progress.submitted()
+def drive(
+    submitter: JobSubmitter,
+    inputs: Sequence[Any],
+    progress: BatchProgress,
+    *,
+    array: bool,
+    timeout: float | None,
+    clock: Callable[[], float],
+    owns: bool = True,
+) -> Ending:
+    """Submit every input (concurrently, or as one array) and wait for the jobs.
+
+    A signal (Ctrl-C, SIGTERM, SIGHUP) stops submitting and, when the caller `owns` the
+    batch, cancels it; `--timeout` ends the wait. Neither is an error here: the caller prints
+    what is known and exits with the ending's code.
+    """
+    started = clock()
+    try:
+        with handle_signals(submitter, owns=owns), progress:
+            progress.begin_submit(len(inputs), lambda: len(submitter.jobs))
+            submitter.submit_jobs(inputs, array=array)
+            progress.end_submit(len(submitter.jobs), clock() - started)
+            progress.begin_wait(len(submitter.jobs))
+            submitter.wait_until_jobs_finished(timeout=timeout)
+    except InterruptedBySignal as interrupt:
+        return Ending(signum=interrupt.signum)
+    except KeyboardInterrupt:
+        return Ending(signum=signal.SIGINT)
+    except WaitTimeoutError as err:
+        return Ending(timeout=err)
+    return Ending()
+
+
+def wait_only(submitter: JobSubmitter, progress: BatchProgress, *, timeout: float | None) -> Ending:
+    """Wait for an attached batch without owning it: a signal detaches, the jobs run on."""
+    try:
+        with handle_signals(submitter, owns=False), progress:
+            progress.begin_wait(len(submitter.jobs))
+            submitter.wait_until_jobs_finished(timeout=timeout)
+    except InterruptedBySignal as interrupt:
+        return Ending(signum=interrupt.signum)
+    except KeyboardInterrupt:
+        return Ending(signum=signal.SIGINT)
+    except WaitTimeoutError as err:
+        return Ending(timeout=err)
+    return Ending()
+
+
+# -- outputs ------------------------------------------------------------------------------
 
 
 def output_line(text: str | None) -> str | None:
@@ -126,62 +185,54 @@ def output_line(text: str | None) -> str | None:
         return None
 
 
-def emit_outputs(submitter: JobSubmitter, console: Console) -> int:
-    """Print every job's output on stdout in job order (`null` where there is none).
+def emit_outputs(submitter: JobSubmitter, console: Console, *, count: int | None = None) -> int:
+    """Print outputs on stdout, one line each, `null` where there is none.
 
-    Returns how many jobs had no readable output.
+    With `count`, one line per index 0..count-1 (input line k is job k, submitted or not);
+    else one per job in index order. Returns how many lines are `null`.
     """
+    jobs = submitter.jobs
+    texts = dict(zip((job.index for job in jobs), submitter.get_all_outputs(), strict=True))
+    indexes = range(count) if count is not None else [job.index for job in jobs]
     missing = 0
-    for job, text in zip(submitter.jobs, submitter.get_all_outputs(), strict=True):
+    for index in indexes:
+        text = texts.get(index)
         line = output_line(text)
         if line is None:
             missing += 1
             if text is not None:
-                console.print(f"[yellow]warning[/]: output of job {job.index} is not JSON")
+                console.print(f"[yellow]warning[/]: output of job {index} is not JSON")
         typer.echo("null" if line is None else line)
     return missing
 
 
-def wait_for(submitter: JobSubmitter, progress: RichProgress, timeout: float | None) -> None:
-    """Wait until every job finished (the caller has the progress display running)."""
-    progress.begin_wait(len(submitter.jobs))
-    submitter.wait_until_jobs_finished(timeout=timeout)
-
-
-def report(submitter: JobSubmitter, console: Console, *, seconds: float) -> int:
-    """Print the outputs (stdout) and a summary (stderr); the exit code: 0 if all succeeded."""
-    results = [submitter.get_result(job.job_id) for job in submitter.jobs]
-    missing = emit_outputs(submitter, console)
-    print_summary(
-        console, submitter.get_batch_id(), results, missing_outputs=missing, seconds=seconds
-    )
-    failed = [r for r in results if r.status is JobStatus.FAILED and r.log_stream_name]
-    for result in failed[:LOG_TAIL_JOBS]:
-        print_log_tail(console, submitter.clients, result)
-    succeeded = all(r.status is JobStatus.SUCCEEDED for r in results)
-    return EXIT_OK if succeeded and missing == 0 else EXIT_FAILED
+# -- the summary and the failed jobs' logs ------------------------------------------------
 
 
 def print_summary(
     console: Console,
-    batch_id: str,
     results: Sequence[JobResult],
     *,
     missing_outputs: int,
     seconds: float,
+    not_submitted: int = 0,
 ) -> None:
-    """The summary table (and the failed jobs, if any) on stderr."""
+    """The failed jobs (if any) and the summary table, on stderr."""
     failed = [r for r in results if r.status is JobStatus.FAILED]
     succeeded = sum(1 for r in results if r.status is JobStatus.SUCCEEDED)
+    expired = sum(1 for r in results if r.status is JobStatus.EXPIRED)
     rows: list[tuple[str, object]] = [
-        ("batch", batch_id),
-        ("jobs", len(results)),
+        ("jobs", len(results) + not_submitted),
         ("succeeded", succeeded),
         ("failed", len(failed)),
     ]
-    unfinished = len(results) - succeeded - len(failed)
+    if expired:
+        rows.append(("expired", expired))
+    unfinished = len(results) - succeeded - len(failed) - expired
     if unfinished:
         rows.append(("unfinished", unfinished))
+    if not_submitted:
+        rows.append(("not submitted", not_submitted))
     rows += [("no output", missing_outputs), ("wall time", format_seconds(seconds))]
     if failed:
         table = failures_table(failed[:MAX_FAILURE_ROWS])
@@ -200,17 +251,101 @@ def log_tail(clients: AwsClients, stream: str, lines: int) -> list[str]:
     return [message.rstrip("\n") for message in messages]
 
 
-def print_log_tail(console: Console, clients: AwsClients, result: JobResult) -> None:
-    """A failed job's last log lines, to say why it failed."""
-    if not result.log_stream_name:
+def print_log_tails(console: Console, clients: AwsClients, failed: Sequence[JobResult]) -> None:
+    """The last lines of the first failed jobs, to say why they failed."""
+    for result in failed[:LOG_TAIL_JOBS]:
+        if not result.log_stream_name:
+            continue
+        lines = log_tail(clients, result.log_stream_name, LOG_TAIL_LINES)
+        if lines:
+            console.print(
+                f"[bold]last lines of failed job {result.index}[/] ({escape(result.job_id)}):"
+            )
+            for line in lines:
+                console.print(f"  [dim]{escape(line)}[/]")
+
+
+def failed_logs_file(batch_id: str) -> Path:
+    """Where a local run keeps every failed job's log (the embedded backend's logs go with it)."""
+    return Path(tempfile.gettempdir()) / f"{batch_id}.failed-logs.txt"
+
+
+def save_failed_logs(path: Path, clients: AwsClients, failed: Sequence[JobResult]) -> int:
+    """Write each failed job's log (its last LOG_FILE_LINES lines) to `path`; lines written."""
+    written = 0
+    with path.open("w", encoding="utf-8") as out:
+        for result in failed:
+            code = "" if result.exit_code is None else f", exit code {result.exit_code}"
+            out.write(
+                f"=== job {result.index} ({result.job_id}): "
+                f"{result.status_reason or 'no reason given'}{code}\n"
+            )
+            stream = result.log_stream_name
+            lines = log_tail(clients, stream, LOG_FILE_LINES) if stream else []
+            for line in lines or ["(no log)"]:
+                out.write(f"{line}\n")
+                written += 1
+    return written
+
+
+def report_failures(
+    console: Console,
+    submitter: JobSubmitter,
+    failed: Sequence[JobResult],
+    *,
+    local: bool,
+    stopped: bool = False,
+) -> None:
+    """Log tails of the first failed jobs; locally every failed job's log goes to a file.
+
+    `stopped`: the run was interrupted or timed out, so the jobs it terminated itself get
+    no tail on stderr (their logs only say they were running); the file has them all.
+    """
+    if not failed:
         return
-    lines = log_tail(clients, result.log_stream_name, LOG_TAIL_LINES)
-    if lines:
-        console.print(
-            f"[bold]last lines of failed job {result.index}[/] ({escape(result.job_id)}):"
-        )
-        for line in lines:
-            console.print(f"  [dim]{escape(line)}[/]", overflow="fold")
+    own = (FailureKind.TERMINATED, FailureKind.CANCELLED)
+    print_log_tails(
+        console, submitter.clients, [r for r in failed if not (stopped and r.failure in own)]
+    )
+    if local:
+        path = failed_logs_file(submitter.get_batch_id())
+        try:
+            save_failed_logs(path, submitter.clients, failed)
+        except OSError as err:
+            console.print(f"[yellow]warning[/]: could not write {escape(str(path))}: {err}")
+        else:
+            console.print(f"the logs of all {len(failed)} failed job(s) are in {escape(str(path))}")
+    elif len(failed) > LOG_TAIL_JOBS:
+        console.print("more with: pcr logs JOB_ID --tail 50")
+
+
+def exit_code(results: Sequence[JobResult], missing: int, ending: Ending) -> int:
+    """The ending's code, else 0 when every job succeeded with an output, else 1."""
+    if ending.code is not None:
+        return ending.code
+    succeeded = all(r.status is JobStatus.SUCCEEDED for r in results)
+    return EXIT_OK if succeeded and missing == 0 else EXIT_FAILED
+
+
+def conclude(
+    submitter: JobSubmitter,
+    console: Console,
+    ending: Ending,
+    *,
+    seconds: float,
+    count: int | None,
+    local: bool,
+) -> int:
+    """Print the outputs (stdout), the summary and the failures (stderr); the exit code."""
+    missing = emit_outputs(submitter, console, count=count)
+    results = submitter.get_results()
+    not_submitted = 0 if count is None else max(0, count - len(results))
+    print_summary(
+        console, results, missing_outputs=missing, seconds=seconds, not_submitted=not_submitted
+    )
+    failed = [r for r in results if r.status is JobStatus.FAILED]
+    report_failures(console, submitter, failed, local=local, stopped=ending.code is not None)
+    return exit_code(results, missing, ending)
 
 
 def format_seconds(seconds: float) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Final
@@ -18,13 +19,27 @@ from typing import Annotated, Final
 import typer
 from rich.console import Console
 
-from pcr_sdk._private.aws import MAX_DEPENDENCIES, JobStatus
-from pcr_sdk._private.contract import OUTPUT_NAME
-from pcr_sdk._private.errors import OutputError
-from pcr_sdk._private.facade import JobSubmitter
-from pcr_sdk._private.models import JobResult
-from pcr_sdk.cli._batch import LOG_TAIL_JOBS, MAX_FAILURE_ROWS, format_seconds, print_log_tail
-from pcr_sdk.cli._progress import RichProgress, failures_table, key_value_table, stderr_console
+from pcr_sdk import (
+    InterruptedBySignal,
+    JobResult,
+    JobStatus,
+    JobSubmitter,
+    OutputError,
+    handle_signals,
+)
+from pcr_sdk.cli._batch import (
+    MAX_FAILURE_ROWS,
+    Ending,
+    format_seconds,
+    report_failures,
+)
+from pcr_sdk.cli._progress import (
+    BatchProgress,
+    batch_progress,
+    failures_table,
+    key_value_table,
+    stderr_console,
+)
 from pcr_sdk.cli._runtime import (
     EXIT_FAILED,
     EXIT_OK,
@@ -33,9 +48,10 @@ from pcr_sdk.cli._runtime import (
     runtime_of,
 )
 
+MAX_DEPENDENCIES: Final = 20
+"""AWS Batch takes at most 20 dependencies per job."""
 WORKER: Final = Path(__file__).with_name("_demo_worker.py")
 DEMO_IMAGE: Final = "pcr-demo-worker"
-POLL_SECONDS: Final = 0.2
 
 
 def reduce_levels(work_jobs: int, fan_in: int = MAX_DEPENDENCIES) -> list[int]:
@@ -59,7 +75,7 @@ def sum_of_squares(n: int) -> int:
 class DemoOutcome:
     """What the demo computed and what it should have."""
 
-    final_job_id: str
+    final_job_id: str | None
     result: int | None
     terms: int | None
     expected: int
@@ -70,34 +86,60 @@ class DemoOutcome:
         return self.result == self.expected and self.terms == self.n
 
 
-def submit_tree(
-    submitter: JobSubmitter, *, work_jobs: int, chunk: int, progress: RichProgress
-) -> str:
-    """Submit the work jobs and the reduce tree above them; return the final reduce's job id."""
-    level: list[str] = []
-    for k in range(work_jobs):
-        task = {"task": "squares", "first": k * chunk + 1, "last": (k + 1) * chunk}
-        level.append(submitter.submit_job(task))
-        progress.submitted()
+def submit_tree(submitter: JobSubmitter, *, work_jobs: int, chunk: int) -> str:
+    """Submit the work jobs (concurrently) and the reduce tree above them; return the final
+    reduce's job id."""
+    tasks = [
+        {"task": "squares", "first": k * chunk + 1, "last": (k + 1) * chunk}
+        for k in range(work_jobs)
+    ]
+    level = submitter.submit_jobs(tasks, array=False)
     while True:
         parents: list[str] = []
+        index_of = {job.job_id: job.index for job in submitter.jobs}
         for start in range(0, len(level), MAX_DEPENDENCIES):
             group = level[start : start + MAX_DEPENDENCIES]
-            keys = [f"{submitter.get_job_directory(job_id)}/{OUTPUT_NAME}" for job_id in group]
+            keys = [submitter.layout.output_key(index_of[job_id]) for job_id in group]
             parents.append(submitter.submit_job({"task": "sum", "keys": keys}, group))
-            progress.submitted()
         if len(parents) == 1:
             return parents[0]
         level = parents
 
 
-def read_outcome(submitter: JobSubmitter, final_job_id: str, n: int) -> DemoOutcome:
+def run_demo(
+    submitter: JobSubmitter,
+    progress: BatchProgress,
+    *,
+    work_jobs: int,
+    chunk: int,
+    total: int,
+    clock: Callable[[], float],
+) -> tuple[str | None, Ending]:
+    """Submit the tree and wait; a signal cancels the batch (the demo owns it)."""
+    final: str | None = None
+    try:
+        with handle_signals(submitter, owns=True), progress:
+            started = clock()
+            progress.begin_submit(total, lambda: len(submitter.jobs))
+            final = submit_tree(submitter, work_jobs=work_jobs, chunk=chunk)
+            progress.end_submit(len(submitter.jobs), clock() - started)
+            progress.begin_wait(total)
+            submitter.wait_until_jobs_finished()
+    except InterruptedBySignal as interrupt:
+        return final, Ending(signum=interrupt.signum)
+    except KeyboardInterrupt:
+        return final, Ending(signum=signal.SIGINT)
+    return final, Ending()
+
+
+def read_outcome(submitter: JobSubmitter, final_job_id: str | None, n: int) -> DemoOutcome:
     """The final reduce's output next to the closed form."""
     result: int | None = None
     terms: int | None = None
     try:
-        output = json.loads(submitter.get_output(final_job_id))
-        result, terms = int(output["sum"]), int(output["terms"])
+        if final_job_id is not None:
+            output = json.loads(submitter.get_output(final_job_id))
+            result, terms = int(output["sum"]), int(output["terms"])
     except (OutputError, ValueError, KeyError, TypeError):
         pass  # reported as a wrong result below
     return DemoOutcome(
@@ -121,7 +163,7 @@ def demo(
             "--parallel",
             "-p",
             min=1,
-            help="Jobs running at once (default: CPU count).",
+            help="Jobs running at once (default: one per CPU).",
             show_default=False,
         ),
     ] = None,
@@ -144,37 +186,33 @@ def demo(
         f"pcr demo: {jobs} work job(s), {sum(levels)} reduce job(s) in {len(levels)} level(s) "
         f"({' -> '.join(map(str, levels))}), on the local backend"
     )
-    with cli_errors(console):
-        options = LocalOptions(command=[sys.executable, str(WORKER)], max_parallel=parallel)
+    with cli_errors(console), handle_signals():
+        options = LocalOptions.for_jobs([sys.executable, str(WORKER)], parallel=parallel)
         with runtime.local_backend(options) as backend:
-            progress = RichProgress(console)
-            submitter = JobSubmitter(
+            progress = batch_progress(console, clock=runtime.clock)
+            submitter = backend.job_submitter(
                 "pcr-demo",
-                backend.queue,
                 DEMO_IMAGE,
-                backend.bucket,
                 timeout_in_hours=1,
-                polling_interval_seconds=POLL_SECONDS,
-                request_throttling_milliseconds=0,
-                vcpus=1,
-                gpus=0,
-                clients=backend.clients,
+                governor=runtime.governor(),
                 progress=progress,
                 clock=runtime.clock,
                 sleep=runtime.sleep,
             )
-            with submitter, progress:
-                progress.begin_submit(total)
-                final = submit_tree(submitter, work_jobs=jobs, chunk=chunk, progress=progress)
-                progress.begin_wait(total)
-                submitter.wait_until_jobs_finished()
+            console.print(f"batch {submitter.get_batch_id()}: {total} job(s)")
+            with submitter:
+                final, ending = run_demo(
+                    submitter, progress, work_jobs=jobs, chunk=chunk, total=total,
+                    clock=runtime.clock,
+                )  # fmt: skip
+            if ending.signum is not None:
+                console.print(f"interrupted by {ending.signal_name}: the demo's jobs were stopped")
             outcome = read_outcome(submitter, final, jobs * chunk)
-            results = [submitter.get_result(job.job_id) for job in submitter.jobs]
+            results = submitter.get_results()
             seconds = runtime.clock() - started
-            print_outcome(console, submitter.get_batch_id(), outcome, results, seconds=seconds)
-            failed = [r for r in results if r.status is JobStatus.FAILED and r.log_stream_name]
-            for result in failed[:LOG_TAIL_JOBS]:
-                print_log_tail(console, backend.clients, result)
+            print_outcome(console, outcome, results, seconds=seconds)
+            failed = [r for r in results if r.status is JobStatus.FAILED]
+            report_failures(console, submitter, failed, local=True)
     typer.echo(
         json.dumps(
             {
@@ -189,12 +227,13 @@ def demo(
             separators=(",", ":"),
         )
     )
+    if ending.code is not None:
+        raise typer.Exit(ending.code)
     raise typer.Exit(EXIT_OK if outcome.correct else EXIT_FAILED)
 
 
 def print_outcome(
     console: Console,
-    batch_id: str,
     outcome: DemoOutcome,
     results: Sequence[JobResult],
     *,
@@ -208,7 +247,6 @@ def print_outcome(
     table = key_value_table(
         "pcr demo",
         [
-            ("batch", batch_id),
             ("jobs", len(results)),
             ("succeeded", sum(1 for r in results if r.status is JobStatus.SUCCEEDED)),
             ("failed", len(failed)),

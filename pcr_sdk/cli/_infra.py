@@ -70,8 +70,9 @@ def iam_policy(
     """Print the least-privilege IAM policy (JSON) of a user who submits pcr-sdk batches.
 
     Exactly the AWS actions pcr-sdk calls, each on the narrowest resources IAM supports: submit
-    to QUEUE only, read and write only `jobs/*` of BUCKET, read the Batch job logs. Create it
-    with `aws iam create-policy --policy-document file://policy.json`.
+    to QUEUE only, read, write and delete (`pcr cleanup --data`) only `jobs/*` of BUCKET, read
+    the Batch job logs. Create it with `aws iam create-policy --policy-document
+    file://policy.json`.
     """
     with cli_errors():
         policy = submitter_policy(

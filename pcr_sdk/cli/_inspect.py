@@ -1,39 +1,45 @@
-"""`pcr status`, `wait`, `outputs`, `logs` and `cancel`: batches another process submitted."""
+"""`pcr status`, `wait`, `outputs`, `logs` and `cancel`: batches another process submitted.
+
+`status` and `cancel` read the batch through the read-only `BatchStatus` view (no bucket, a
+few Batch calls per 100 jobs); `wait` and `outputs` attach a `JobSubmitter` (which also reads
+the batch's manifest in S3). Every Batch call waits for the command's governor.
+"""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Final
+from collections.abc import Mapping
+from typing import Annotated, Final
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pcr_sdk._private.aws import JobStatus
-from pcr_sdk._private.clients import AwsClients
-from pcr_sdk._private.contract import BatchLayout
-from pcr_sdk._private.discovery import find_batch_jobs
-from pcr_sdk._private.errors import BatchClosedError, aws_call
-from pcr_sdk._private.facade import JobSubmitter
-from pcr_sdk._private.logs import LogReader
-from pcr_sdk._private.models import BatchId, JobResult, JobState, SubmittedJob
-from pcr_sdk._private.poller import Poller, job_state
-from pcr_sdk._private.progress import SilentProgress
-from pcr_sdk._private.registry import BatchRegistry
-from pcr_sdk._private.scan import BatchReads
+from pcr_sdk import (
+    AwsClients,
+    BatchId,
+    BatchLayout,
+    BatchRegistry,
+    BatchStatus,
+    JobStatus,
+    JobSubmitter,
+    LogReader,
+    Poller,
+    ProgressReporter,
+    RateGovernor,
+    SilentProgress,
+    handle_signals,
+)
 from pcr_sdk.cli import _options as opt
 from pcr_sdk.cli._batch import (
-    LOG_GROUP,
     MAX_FAILURE_ROWS,
+    conclude,
     emit_outputs,
     format_seconds,
-    report,
-    wait_for,
+    wait_only,
 )
 from pcr_sdk.cli._progress import (
-    RichProgress,
+    batch_progress,
     counts_table,
     failures_table,
     key_value_table,
@@ -42,89 +48,57 @@ from pcr_sdk.cli._progress import (
 from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, Runtime, cli_errors, fail, runtime_of
 from pcr_sdk.cli._submit import AWS_POLL_SECONDS
 
-if TYPE_CHECKING:
-    from mypy_boto3_batch import BatchClient
-
 MAX_LOG_EVENTS: Final = 10_000
-REQUEST_SPACING_MS: Final = 200
 DEFAULT_CANCEL_REASON: Final = "cancelled with pcr cancel"
+NOT_FOUND: Final = "(AWS Batch shows finished jobs for about a day)"
 
-
-def _poller(clients: AwsClients, runtime: Runtime, poll_seconds: float | None = None) -> Poller:
-    return Poller(
-        clients.batch,
-        polling_interval_seconds=AWS_POLL_SECONDS if poll_seconds is None else poll_seconds,
-        request_throttling_milliseconds=REQUEST_SPACING_MS,
-        clock=runtime.clock,
-        sleep=runtime.sleep,
-    )
-
-
-def _batch_jobs(
-    clients: AwsClients, runtime: Runtime, batch_id: str, queue: str, console: Console
-) -> list[tuple[SubmittedJob, JobState]]:
-    """The batch's jobs with their current states; exit 1 if AWS Batch knows none.
-
-    Array children, which discovery leaves without a state, are described here.
-    """
-    BatchId.parse(batch_id)  # a malformed id is an input error, before any request
-    found = find_batch_jobs(BatchReads(clients.batch), job_queue=queue, batch_id=batch_id)
-    if not found:
-        fail(
-            f"no jobs of batch {batch_id} in queue {queue} "
-            "(AWS Batch shows finished jobs for about a day)"
-        )
-    unknown = [job.job_id for job, state in found if state is None]
-    fresh = _poller(clients, runtime).describe(unknown) if unknown else {}
-    settled: list[tuple[SubmittedJob, JobState]] = []
-    for job, state in found:
-        known = state if state is not None else fresh.get(job.job_id)
-        if known is not None:
-            settled.append((job, known))
-    if len(settled) < len(found):
-        console.print(
-            f"[yellow]warning[/]: AWS Batch did not describe {len(found) - len(settled)} job(s)"
-        )
-    return settled
-
-
-def _result(layout: BatchLayout, job: SubmittedJob, state: JobState) -> JobResult:
-    return JobResult(
-        job_id=job.job_id,
-        index=job.index,
-        status=state.status,
-        status_reason=state.status_reason,
-        exit_code=state.exit_code,
-        attempts=state.attempts,
-        log_stream_name=state.log_stream_name,
-        output_key=layout.output_key(job.index),
-    )
+WaitTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=0,
+        help=(
+            "Stop waiting after this many seconds: print the outputs known so far (null for "
+            "the rest) and exit 124; the jobs keep running."
+        ),
+        show_default=False,
+    ),
+]
 
 
 def _counts_json(counts: Mapping[JobStatus, int]) -> dict[str, int]:
     return {status.value: counts[status] for status in JobStatus if counts.get(status, 0)}
 
 
-def _print_states(
-    console: Console,
-    title: str,
-    layout: BatchLayout,
-    found: Sequence[tuple[SubmittedJob, JobState]],
-) -> Counter[JobStatus]:
-    counts = Counter(state.status for _, state in found)
-    console.print(counts_table(title, counts))
-    failed = [_result(layout, job, s) for job, s in found if s.status is JobStatus.FAILED]
+def fetch_view(
+    runtime: Runtime, clients: AwsClients, governor: RateGovernor, batch_id: str, queue: str
+) -> BatchStatus:
+    """The batch as AWS Batch shows it now; exit 1 if it shows no job of it."""
+    view = BatchStatus.fetch(
+        batch_id, job_queue=queue, clients=clients, governor=governor, clock=runtime.clock,
+        sleep=runtime.sleep,
+    )  # fmt: skip
+    if not view.jobs:
+        fail(f"no jobs of batch {batch_id} in queue {queue} {NOT_FOUND}")
+    return view
+
+
+def _print_view(console: Console, view: BatchStatus) -> None:
+    console.print(f"batch {escape(view.batch_id)} in queue {escape(view.job_queue)}")
+    console.print(counts_table("jobs by status", view.counts))
+    failed = [r for r in view.results if r.status is JobStatus.FAILED]
     if failed:
-        console.print(failures_table(failed[:MAX_FAILURE_ROWS]))
-    return counts
+        table = failures_table(failed[:MAX_FAILURE_ROWS])
+        if len(failed) > MAX_FAILURE_ROWS:
+            table.caption = f"and {len(failed) - MAX_FAILURE_ROWS} more"
+        console.print(table)
 
 
-def _count_outputs(clients: AwsClients, bucket: str, layout: BatchLayout) -> int:
-    paginator = clients.s3.get_paginator("list_objects_v2")
+def _count_outputs(clients: AwsClients, bucket: str, batch_id: str) -> int:
+    prefix = f"{BatchLayout(batch_id).root}/"
     count = 0
-    with aws_call("ListObjectsV2", bucket=bucket):
-        for page in paginator.paginate(Bucket=bucket, Prefix=f"{layout.root}/"):
-            count += sum(1 for o in page.get("Contents", []) if o["Key"].endswith("/output.json"))
+    for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        count += sum(1 for o in page.get("Contents", []) if o["Key"].endswith("/output.json"))
     return count
 
 
@@ -135,27 +109,31 @@ def status(
     bucket: Annotated[
         str | None,
         typer.Option(
-            "--bucket", "-b", help="S3 job bucket: also count the outputs written so far."
+            "--bucket",
+            "-b",
+            envvar=opt.ENV_BUCKET,
+            help="S3 job bucket: also count the outputs written so far.",
         ),
     ] = None,
     region: opt.Region = None,
 ) -> None:
-    """Count a batch's jobs per status (a table on stderr, one JSON line on stdout)."""
+    """Count a batch's jobs per status (tables on stderr, one JSON line on stdout)."""
     runtime = runtime_of(ctx)
     console = stderr_console()
     with cli_errors(console):
         clients = runtime.aws_clients(region)
-        found = _batch_jobs(clients, runtime, batch_id, queue, console)
-        layout = BatchLayout(batch_id)
-        counts = _print_states(console, f"batch {escape(batch_id)}", layout, found)
+        view = fetch_view(runtime, clients, runtime.governor(), batch_id, queue)
+        _print_view(console, view)
+        active = "ACTIVE (takes jobs)" if view.definition_active else "deregistered"
+        console.print(f"job definition: {active}")
         line: dict[str, object] = {
-            "batch_id": batch_id,
-            "jobs": len(found),
-            "counts": _counts_json(counts),
+            "batch_id": view.batch_id,
+            "jobs": len(view.jobs),
+            "counts": _counts_json(view.counts),
         }
         if bucket:
-            outputs = _count_outputs(clients, bucket, layout)
-            console.print(f"outputs written: {outputs}/{len(found)}")
+            outputs = _count_outputs(clients, bucket, view.batch_id)
+            console.print(f"outputs written: {outputs}/{len(view.jobs)}")
             line["outputs"] = outputs
         typer.echo(json.dumps(line, separators=(",", ":")))
     raise typer.Exit(EXIT_OK)
@@ -169,23 +147,21 @@ def _attach(
     bucket: str,
     region: str | None,
     poll_seconds: float,
-    progress: RichProgress | SilentProgress,
+    progress: ProgressReporter,
 ) -> JobSubmitter:
     submitter = JobSubmitter.attach(
         batch_id,
         job_queue=queue,
         job_bucket=bucket,
         clients=runtime.aws_clients(region),
+        governor=runtime.governor(),
         polling_interval_seconds=poll_seconds,
         progress=progress,
         clock=runtime.clock,
         sleep=runtime.sleep,
     )
     if not submitter.jobs:
-        fail(
-            f"no jobs of batch {batch_id} in queue {queue} "
-            "(AWS Batch shows finished jobs for about a day)"
-        )
+        fail(f"no jobs of batch {batch_id} in queue {queue} {NOT_FOUND}")
     return submitter
 
 
@@ -196,18 +172,19 @@ def wait(
     bucket: opt.Bucket,
     region: opt.Region = None,
     poll_seconds: opt.PollSeconds = None,
-    timeout: opt.WaitTimeout = None,
+    timeout: WaitTimeout = None,
 ) -> None:
     """Wait for a submitted batch, then print its outputs like run does.
 
-    Deregisters the batch's job definition once every job has finished. Exit 0 when every
-    job succeeded, 1 otherwise.
+    Deregisters the batch's job definition when the wait ends. It only watches: Ctrl-C,
+    SIGTERM or SIGHUP detach and leave the jobs running (exit 130, 143 or 129; it prints how
+    to resume). Exit 0 when every job succeeded, 1 otherwise, 124 when --timeout ran out.
     """
     runtime = runtime_of(ctx)
     console = stderr_console()
     started = runtime.clock()
-    with cli_errors(console):
-        progress = RichProgress(console)
+    with cli_errors(console), handle_signals():
+        progress = batch_progress(console, clock=runtime.clock)
         submitter = _attach(
             runtime,
             batch_id,
@@ -217,9 +194,27 @@ def wait(
             poll_seconds=AWS_POLL_SECONDS if poll_seconds is None else poll_seconds,
             progress=progress,
         )
-        with progress:
-            wait_for(submitter, progress, timeout)
-        code = report(submitter, console, seconds=runtime.clock() - started)
+        console.print(f"batch {escape(batch_id)}: {len(submitter.jobs)} job(s)")
+        ending = wait_only(submitter, progress, timeout=timeout)
+        resume = f"pcr wait {escape(batch_id)} --queue {escape(queue)} --bucket {escape(bucket)}"
+        if ending.signum is not None:
+            console.print(
+                f"detached ({ending.signal_name}): the jobs keep running; resume with: {resume}"
+            )
+            raise typer.Exit(128 + ending.signum)
+        if ending.timeout is not None:
+            console.print(
+                f"gave up waiting (--timeout): {len(ending.timeout.unfinished)} job(s) keep "
+                f"running; resume with: {resume}"
+            )
+        code = conclude(
+            submitter,
+            console,
+            ending,
+            seconds=runtime.clock() - started,
+            count=None,
+            local=False,
+        )
     raise typer.Exit(code)
 
 
@@ -247,11 +242,11 @@ def outputs(
             progress=SilentProgress(),
         )
         missing = emit_outputs(submitter, console)
+        console.print(f"batch {escape(batch_id)}")
         console.print(
             key_value_table(
                 "outputs",
                 [
-                    ("batch", batch_id),
                     ("jobs", len(submitter.jobs)),
                     ("with output", len(submitter.jobs) - missing),
                     ("without output", missing),
@@ -259,14 +254,6 @@ def outputs(
             )
         )
     raise typer.Exit(EXIT_OK if missing == 0 else EXIT_FAILED)
-
-
-def _describe_one(batch: BatchClient, job_id: str) -> JobState:
-    with aws_call("DescribeJobs", job_id=job_id):
-        details = batch.describe_jobs(jobs=[job_id])["jobs"]
-    if not details:
-        fail(f"no job {job_id} (AWS Batch shows finished jobs for about a day)")
-    return job_state(details[0])
 
 
 def logs(
@@ -283,15 +270,22 @@ def logs(
     console = stderr_console()
     with cli_errors(console):
         clients = runtime.aws_clients(region)
-        state = _describe_one(clients.batch, job_id)
+        poller = Poller(
+            clients.batch, request_throttling_milliseconds=0, governor=runtime.governor(),
+            clock=runtime.clock, sleep=runtime.sleep,
+        )  # fmt: skip
+        state = poller.describe([job_id]).get(job_id)
+        if state is None:
+            fail(f"no job {job_id} {NOT_FOUND}")
         stream = state.log_stream_name
         if not stream:
             fail(f"job {job_id} is {state.status.value} and has no log stream (not started yet?)")
-        lines = LogReader(clients.logs).tail(stream, tail)
+        reader = LogReader(clients.logs)
+        lines = reader.tail(stream, tail)
         for line in lines:
             typer.echo(line.rstrip("\n"))
         console.print(
-            f"[dim]{len(lines)} line(s) of {LOG_GROUP}/{escape(stream)}; "
+            f"[dim]{len(lines)} line(s) of {reader.log_group}/{escape(stream)}; "
             f"job {escape(job_id)} is {state.status.value}[/]"
         )
     raise typer.Exit(EXIT_OK)
@@ -312,52 +306,46 @@ def cancel(
 ) -> None:
     """Terminate every unfinished job of a batch, deregister its job definition, report states.
 
-    Terminating stops SUBMITTED to RUNNING jobs alike; they end FAILED with the reason.
+    Terminating stops SUBMITTED to RUNNING jobs alike; they end FAILED with the reason. An
+    array job is terminated through its parent.
     """
     runtime = runtime_of(ctx)
     console = stderr_console()
     started = runtime.clock()
     with cli_errors(console):
         clients = runtime.aws_clients(region)
-        found = _batch_jobs(clients, runtime, batch_id, queue, console)
-        unfinished = [job for job, state in found if not state.status.is_finished]
-        # Terminating an array job's parent terminates its children.
-        targets = list(dict.fromkeys(job.array_id or job.job_id for job in unfinished))
-        for target in targets:
-            with aws_call("TerminateJob", job_id=target, job_queue=queue):
-                clients.batch.terminate_job(jobId=target, reason=reason)
-        console.print(f"terminated {len(unfinished)} of {len(found)} job(s)")
-        if _deregister(clients.batch, batch_id):
-            console.print(f"deregistered job definition {escape(batch_id)}")
-        states = {job.job_id: state for job, state in found}
-        if unfinished:
-            poller = _poller(clients, runtime, poll_seconds)
-            ids = [job.job_id for job in unfinished]
-            if wait:
-                arrays = {job.array_id for job in unfinished if job.array_id}
-                states.update(poller.wait(ids, arrays=arrays, known=states))
-            else:
-                states.update(poller.describe(ids))
-        final = [(job, states[job.job_id]) for job, _ in found]
-        counts = _print_states(console, f"batch {escape(batch_id)}", BatchLayout(batch_id), final)
+        governor = runtime.governor()
+        view = fetch_view(runtime, clients, governor, batch_id, queue)
+        unfinished = view.unfinished()
+        view.cancel(reason, clients=clients, governor=governor)
+        console.print(f"terminated {len(unfinished)} of {len(view.jobs)} job(s)")
+        if view.definition_active:
+            registry = BatchRegistry.find(clients.batch, BatchId.parse(batch_id), governor=governor)
+            if registry.deregister():
+                console.print(f"deregistered job definition {escape(batch_id)}")
+        if unfinished and wait:
+            by_id = {job.job_id: job for job in view.jobs}
+            poller = Poller(
+                clients.batch,
+                polling_interval_seconds=AWS_POLL_SECONDS if poll_seconds is None else poll_seconds,
+                governor=governor, clock=runtime.clock, sleep=runtime.sleep,
+            )  # fmt: skip
+            poller.wait(
+                [r.job_id for r in unfinished],
+                arrays={a for r in unfinished if (a := by_id[r.job_id].array_id) is not None},
+            )
+        final = fetch_view(runtime, clients, governor, batch_id, queue) if unfinished else view
+        _print_view(console, final)
         console.print(f"wall time {format_seconds(runtime.clock() - started)}")
         typer.echo(
             json.dumps(
                 {
-                    "batch_id": batch_id,
-                    "jobs": len(found),
+                    "batch_id": view.batch_id,
+                    "jobs": len(view.jobs),
                     "terminated": len(unfinished),
-                    "counts": _counts_json(counts),
+                    "counts": _counts_json(final.counts),
                 },
                 separators=(",", ":"),
             )
         )
     raise typer.Exit(EXIT_OK)
-
-
-def _deregister(batch: BatchClient, batch_id: str) -> bool:
-    try:
-        registry = BatchRegistry.find(batch, BatchId.parse(batch_id))
-    except BatchClosedError:
-        return False
-    return registry.deregister()

@@ -1,39 +1,67 @@
-"""Options several commands share, declared once."""
+"""Options several commands share, declared once.
+
+Queue, bucket, region and image can come from PCR_QUEUE, PCR_BUCKET, PCR_REGION and PCR_IMAGE,
+so follow-up commands need not repeat them (`--help` shows each variable).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
+
+ENV_QUEUE: Final = "PCR_QUEUE"
+ENV_BUCKET: Final = "PCR_BUCKET"
+ENV_REGION: Final = "PCR_REGION"
+ENV_IMAGE: Final = "PCR_IMAGE"
 
 JobsFile = Annotated[
     Path,
     typer.Argument(
-        help="JSON Lines file: one job input per line, blank lines skipped ('-' reads stdin).",
+        help=(
+            "JSON Lines file: one job input per line, no blank lines; UTF-8, a byte order "
+            "mark is fine ('-' reads stdin)."
+        ),
         show_default=False,
     ),
 ]
 BatchIdArg = Annotated[
     str,
-    typer.Argument(help="The batch id (<name>_<uuid>) that submit printed.", show_default=False),
+    typer.Argument(
+        help="The batch id that `pcr submit` or `pcr run` printed (`<name>_<uuid>`).",
+        show_default=False,
+    ),
 ]
-Queue = Annotated[str, typer.Option("--queue", "-q", help="AWS Batch job queue.")]
+Queue = Annotated[str, typer.Option("--queue", "-q", envvar=ENV_QUEUE, help="AWS Batch job queue.")]
 OptionalQueue = Annotated[
-    str | None, typer.Option("--queue", "-q", help="AWS Batch job queue (not with --local).")
+    str | None,
+    typer.Option("--queue", "-q", envvar=ENV_QUEUE, help="AWS Batch job queue (AWS only)."),
 ]
-Bucket = Annotated[str, typer.Option("--bucket", "-b", help="S3 job bucket.")]
+Bucket = Annotated[str, typer.Option("--bucket", "-b", envvar=ENV_BUCKET, help="S3 job bucket.")]
 OptionalBucket = Annotated[
-    str | None, typer.Option("--bucket", "-b", help="S3 job bucket (not with --local).")
+    str | None,
+    typer.Option("--bucket", "-b", envvar=ENV_BUCKET, help="S3 job bucket (AWS only)."),
 ]
-Image = Annotated[str, typer.Option("--image", help="Container image every job runs.")]
+Image = Annotated[
+    str, typer.Option("--image", envvar=ENV_IMAGE, help="Container image every job runs.")
+]
 OptionalImage = Annotated[
     str | None,
-    typer.Option("--image", help="Container image every job runs (with --local: for --docker)."),
+    typer.Option(
+        "--image",
+        envvar=ENV_IMAGE,
+        help="Container image every job runs (with --local: only for --docker).",
+    ),
 ]
 Region = Annotated[
     str | None,
-    typer.Option("--region", help="AWS region (default: the configured one).", show_default=False),
+    typer.Option(
+        "--region",
+        envvar=ENV_REGION,
+        help="AWS region (default: the configured one).",
+        show_default=False,
+    ),
 ]
 Name = Annotated[
     str,
@@ -61,13 +89,15 @@ PollSeconds = Annotated[
         show_default=False,
     ),
 ]
-WaitTimeout = Annotated[
-    float | None,
+Array = Annotated[
+    bool,
     typer.Option(
-        "--timeout",
-        min=0,
-        help="Give up waiting after this many seconds (exit 1); jobs keep running.",
-        show_default=False,
+        "--array",
+        help=(
+            "Submit the inputs as one array job (a few API calls for up to 10,000 jobs, "
+            "instead of two per job). Only for workers that read their input with "
+            "`pcr_sdk.worker`: a plain boto3 worker reading S3_JOB_CONFIG_KEY finds nothing."
+        ),
     ),
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]

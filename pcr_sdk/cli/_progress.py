@@ -1,9 +1,17 @@
-"""Rich progress on stderr: a `ProgressReporter` with a live bar, and summary tables."""
+"""Progress and tables on stderr, so that stdout stays machine-readable.
+
+On a terminal, a live bar; anywhere else (CI logs, `2>log`, a pipe) one plain line per event:
+the batch id first, then each change, never hard-wrapped, so grep finds whole lines. Tables
+are as wide as their content (on a terminal, at most as wide as the terminal).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
+from typing import Final, Protocol
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,14 +26,23 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from pcr_sdk._private.aws import JobStatus
-from pcr_sdk._private.models import JobResult
-from pcr_sdk._private.poller import PollProgress
+from pcr_sdk import JobResult, JobStatus, PollProgress
+
+WIDE: Final = 100_000
+"""The width of a console that is not a terminal: nothing is wrapped by pcr."""
+HEARTBEAT_SECONDS: Final = 60.0
+SUBMIT_REFRESH_SECONDS: Final = 0.1
 
 
 def stderr_console() -> Console:
-    """The console every table and bar goes to: stderr, so stdout stays machine-readable."""
-    return Console(stderr=True, highlight=False)
+    """The console every table, bar and message goes to: stderr, soft-wrapped.
+
+    Off a terminal it is as wide as any line, so lines and tables are never hard-wrapped.
+    """
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(stderr=True, highlight=False, soft_wrap=True, width=WIDE)
+    return console
 
 
 def describe_counts(counts: Mapping[JobStatus, int]) -> str:
@@ -33,17 +50,106 @@ def describe_counts(counts: Mapping[JobStatus, int]) -> str:
     return ", ".join(f"{counts[s]} {s.value.lower()}" for s in JobStatus if counts.get(s, 0))
 
 
-class RichProgress:
-    """A `ProgressReporter` drawing a live progress bar on stderr, one line per failed job.
+def failure_line(result: JobResult) -> str:
+    """`FAILED job 3 (<id>): <reason>, exit code 1`, markup-escaped."""
+    reason = result.status_reason or "no reason given"
+    code = "" if result.exit_code is None else f", exit code {result.exit_code}"
+    return f"[red]FAILED[/] job {result.index} ({escape(result.job_id)}): {escape(reason)}{code}"
 
-    Use it as a context manager around submission and waiting; the bar is drawn in place on a
-    terminal, and printed once, finished, when stderr is a file or a pipe.
+
+class BatchProgress(Protocol):
+    """What the commands report while a batch is submitted and waited for.
+
+    Also a `pcr_sdk.ProgressReporter` (`on_progress`, `on_job_failed`), and a context manager
+    around submission and waiting.
     """
 
-    def __init__(self, console: Console, *, label: str = "jobs") -> None:
+    def __enter__(self) -> BatchProgress: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def begin_submit(self, total: int, count: Callable[[], int]) -> None: ...
+
+    def end_submit(self, submitted: int, seconds: float) -> None: ...
+
+    def begin_wait(self, total: int) -> None: ...
+
+    def on_progress(self, progress: PollProgress) -> None: ...
+
+    def on_job_failed(self, result: JobResult) -> None: ...
+
+
+def batch_progress(console: Console, *, clock: Callable[[], float]) -> BatchProgress:
+    """A live bar on a terminal, plain lines anywhere else."""
+    if console.is_terminal:
+        return LiveProgress(console)
+    return PlainProgress(console, clock=clock)
+
+
+class PlainProgress:
+    """One plain line per event: submission, each change of the counts, each failed job, and
+    a heartbeat at most once a minute while nothing changes."""
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    ) -> None:
         self.console = console
-        self.label = label
-        self.failed: list[JobResult] = []
+        self._clock = clock
+        self._heartbeat = heartbeat_seconds
+        self._last: tuple[int, str] | None = None
+        self._printed_at: float | None = None
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def _line(self, text: str) -> None:
+        self.console.print(text)
+        self._printed_at = self._clock()
+
+    def begin_submit(self, total: int, count: Callable[[], int]) -> None:
+        self._line(f"submitting {total} job(s)")
+
+    def end_submit(self, submitted: int, seconds: float) -> None:
+        self._line(f"submitted {submitted} job(s) in {seconds:.1f} s")
+
+    def begin_wait(self, total: int) -> None:
+        return None
+
+    def on_progress(self, progress: PollProgress) -> None:
+        detail = describe_counts(progress.counts)
+        current = (progress.finished, detail)
+        quiet = self._printed_at is not None and self._clock() - self._printed_at < self._heartbeat
+        if current == self._last and quiet:
+            return
+        self._last = current
+        self._line(f"finished {progress.finished}/{progress.total}: {detail or 'none seen yet'}")
+
+    def on_job_failed(self, result: JobResult) -> None:
+        self._line(failure_line(result))
+
+
+class LiveProgress:
+    """A live progress bar on stderr (a terminal), and one line per failed job above it."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description:<10}"),
@@ -56,8 +162,10 @@ class RichProgress:
         )
         self._submit_task: TaskID | None = None
         self._wait_task: TaskID | None = None
+        self._ticker: threading.Thread | None = None
+        self._submitting = threading.Event()
 
-    def __enter__(self) -> RichProgress:
+    def __enter__(self) -> LiveProgress:
         self._progress.start()
         return self
 
@@ -67,16 +175,35 @@ class RichProgress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._stop_ticker()
         self._progress.stop()
 
-    def begin_submit(self, total: int) -> None:
-        """Show a bar for `total` submissions."""
-        self._submit_task = self._progress.add_task("submitted", total=total, detail="")
+    def begin_submit(self, total: int, count: Callable[[], int]) -> None:
+        """A bar of submitted jobs, fed from `count` until `end_submit`."""
+        task = self._progress.add_task("submitted", total=total, detail="")
+        self._submit_task = task
+        self._submitting.set()
 
-    def submitted(self, count: int = 1) -> None:
-        """`count` more jobs were submitted."""
+        def tick() -> None:
+            while self._submitting.is_set():
+                self._progress.update(task, completed=count())
+                time.sleep(SUBMIT_REFRESH_SECONDS)
+
+        self._ticker = threading.Thread(target=tick, name="pcr-submit-progress", daemon=True)
+        self._ticker.start()
+
+    def _stop_ticker(self) -> None:
+        self._submitting.clear()
+        if self._ticker is not None:
+            self._ticker.join()
+            self._ticker = None
+
+    def end_submit(self, submitted: int, seconds: float) -> None:
+        self._stop_ticker()
         if self._submit_task is not None:
-            self._progress.advance(self._submit_task, count)
+            self._progress.update(
+                self._submit_task, completed=submitted, detail=f"in {seconds:.1f} s"
+            )
 
     def begin_wait(self, total: int) -> None:
         """Show the bar of finished jobs before the first polling cycle reports."""
@@ -85,10 +212,7 @@ class RichProgress:
                 "finished", total=total, detail="waiting for the first poll"
             )
 
-    # -- ProgressReporter ---------------------------------------------------------------------
-
     def on_progress(self, progress: PollProgress) -> None:
-        """One polling cycle's counts."""
         self.begin_wait(progress.total)
         if self._wait_task is not None:
             self._progress.update(
@@ -99,20 +223,14 @@ class RichProgress:
             )
 
     def on_job_failed(self, result: JobResult) -> None:
-        """A line above the bar naming the failed job, its reason and exit code."""
-        self.failed.append(result)
-        reason = result.status_reason or "no reason given"
-        code = "" if result.exit_code is None else f", exit code {result.exit_code}"
-        self.console.print(
-            f"[red]FAILED[/] job {result.index} ({escape(result.job_id)}): {escape(reason)}{code}"
-        )
+        self.console.print(failure_line(result))
 
 
 def key_value_table(title: str, rows: Iterable[tuple[str, object]]) -> Table:
     """A two-column table: a label and its value per row."""
     table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
     for label, value in rows:
         table.add_row(label, escape(str(value)))
     return table
@@ -134,7 +252,7 @@ def failures_table(results: Iterable[JobResult]) -> Table:
     """One row per failed job: index, id, exit code, reason."""
     table = Table(title="failed jobs", title_justify="left")
     table.add_column("index", justify="right")
-    table.add_column("job id", no_wrap=True, min_width=36)
+    table.add_column("job id", no_wrap=True)
     table.add_column("exit", justify="right")
     table.add_column("reason")
     for result in results:

@@ -2,33 +2,50 @@
 
 Nothing here creates a client or starts a backend at import time: `Runtime`'s factories run
 inside a command. Tests pass `obj=Runtime(aws_clients=lambda region: world.clients, ...)` to
-`CliRunner.invoke`.
+`CliRunner.invoke`. The commands use pcr-sdk's public API only (never `pcr_sdk._private`).
 """
 
 from __future__ import annotations
 
+import inspect
+import os
+import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn, Protocol
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
 
 import boto3
 import click
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pcr_sdk._private.clients import AwsClients
-from pcr_sdk._private.errors import PcrError, PcrInputError
-from pcr_sdk._private.governor import Clock, Sleep
+from pcr_sdk import (
+    AwsClients,
+    InterruptedBySignal,
+    JobSubmitter,
+    PcrError,
+    PcrInputError,
+    RateGovernor,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_TIMEOUT: Final = 124
+"""`--timeout` ran out (GNU timeout's code)."""
+EXIT_INTERRUPTED: Final = 130
+"""Ctrl-C; a signal n gives 128 + n (SIGTERM 143, SIGHUP 129)."""
+BATCH_CALLS_PER_SECOND: Final = 40.0
+"""Every Batch call of a command goes through one governor at this rate (AWS allows 50/s)."""
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
 
 
 class LocalEnvironment(Protocol):
@@ -43,6 +60,10 @@ class LocalEnvironment(Protocol):
     @property
     def queue(self) -> str: ...
 
+    def job_submitter(
+        self, batch_name: str, container: str = ..., **options: Any
+    ) -> JobSubmitter: ...
+
 
 @dataclass(frozen=True)
 class LocalOptions:
@@ -51,6 +72,39 @@ class LocalOptions:
     command: Sequence[str] | None
     max_parallel: int | None = None
     docker: bool = False
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    capacity: Mapping[str, float] = field(default_factory=dict)
+    """The local compute environment's `vcpus`, `memory_mib` and `gpus`, where the backend
+    models them (jobs then wait for free resources as on AWS)."""
+
+    @classmethod
+    def for_jobs(
+        cls,
+        command: Sequence[str] | None,
+        *,
+        parallel: int | None,
+        vcpus: int = 1,
+        memory_mib: int = 1024,
+        gpus: int = 0,
+        docker: bool = False,
+    ) -> LocalOptions:
+        """Room for `parallel` jobs of this size at once (default: one per CPU), no more."""
+        slots = parallel if parallel is not None else cpu_slots()
+        return cls(
+            command=command,
+            max_parallel=slots,
+            docker=docker,
+            capacity={"vcpus": slots * vcpus, "memory_mib": slots * memory_mib,
+                      "gpus": slots * gpus},
+        )  # fmt: skip
+
+
+def cpu_slots() -> int:
+    """The CPUs this process may use: local jobs running at once by default."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 ClientFactory = Callable[[str | None], AwsClients]
@@ -62,11 +116,40 @@ def aws_clients_for_region(region: str | None) -> AwsClients:
     return AwsClients.from_session(boto3.Session(region_name=region))
 
 
+def interpreter_path(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """PATH for local jobs: the bin directory of the Python running pcr first.
+
+    `--command "python worker.py"` then runs the interpreter pcr-sdk is installed in (a
+    venv's `python`), whatever PATH the shell has, so `import pcr_sdk.worker` works.
+    """
+    env = os.environ if environ is None else environ
+    here = str(Path(sys.executable).parent)  # not resolved: a venv's python is a symlink
+    rest = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != here]
+    return {"PATH": os.pathsep.join([here, *rest])}
+
+
 def start_local_backend(options: LocalOptions) -> AbstractContextManager[LocalEnvironment]:
     """pcr-sdk's embedded local backend (imported here: it needs the `local` extra)."""
     from pcr_sdk.local import LocalBackend  # noqa: PLC0415 - optional dependency, loaded on use
 
-    return LocalBackend(options.command, max_parallel=options.max_parallel, docker=options.docker)
+    accepted = inspect.signature(LocalBackend).parameters
+    sizing: dict[str, Any] = {k: v for k, v in options.capacity.items() if k in accepted}
+    return LocalBackend(
+        options.command,
+        max_parallel=options.max_parallel,
+        docker=options.docker,
+        extra_env={**interpreter_path(), **options.extra_env},
+        **sizing,
+    )
+
+
+def batch_governor() -> RateGovernor:
+    """The one governor every Batch call of a command waits for."""
+    return RateGovernor.per_second(BATCH_CALLS_PER_SECOND)
+
+
+def epoch_ms() -> int:
+    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True)
@@ -77,6 +160,9 @@ class Runtime:
     local_backend: BackendFactory = start_local_backend
     sleep: Sleep = time.sleep
     clock: Clock = time.monotonic
+    governor: Callable[[], RateGovernor] = batch_governor
+    now_ms: Callable[[], int] = epoch_ms
+    """Wall-clock epoch milliseconds (the report's "now")."""
 
 
 def runtime_of(ctx: typer.Context) -> Runtime:
@@ -91,12 +177,20 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     raise typer.Exit(code)
 
 
+def given(ctx: typer.Context, name: str, value: str | None) -> str | None:
+    """`value` if it came from the command line, None if it came from the environment."""
+    source = ctx.get_parameter_source(name)
+    return None if source is not None and source.name == "ENVIRONMENT" else value
+
+
 @contextmanager
 def cli_errors(console: Console | None = None) -> Iterator[None]:
     """The CLI boundary: expected errors become one line on stderr and an exit code.
 
-    Input errors exit 2, AWS and runtime errors 1, Ctrl-C 130; never a traceback.
+    Input errors exit 2, AWS and runtime errors 1, Ctrl-C 130 and a signal n 128 + n;
+    never a traceback.
     """
+    del console  # kept for the commands' symmetry; the one line goes through typer
     try:
         yield
     except PcrInputError as err:
@@ -107,7 +201,7 @@ def cli_errors(console: Console | None = None) -> Iterator[None]:
         fail(str(err), EXIT_FAILED)
     except (click.exceptions.Abort, typer.Abort):
         fail("aborted", EXIT_FAILED)
+    except InterruptedBySignal as err:
+        fail(str(err), err.exit_code)
     except KeyboardInterrupt:
-        if console is not None:
-            console.print("[yellow]interrupted[/]")
         fail("interrupted", EXIT_INTERRUPTED)

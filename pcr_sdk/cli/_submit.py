@@ -4,105 +4,220 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pcr_sdk._private.clients import AwsClients
-from pcr_sdk.cli import _options as opt
-from pcr_sdk.cli._batch import (
-    BatchSettings,
-    new_submitter,
-    read_jobs,
-    report,
-    submit_all,
-    wait_for,
+from pcr_sdk import (
+    AwsClients,
+    InterruptedBySignal,
+    JobSubmitter,
+    PcrError,
+    RateGovernor,
+    handle_signals,
 )
-from pcr_sdk.cli._progress import RichProgress, stderr_console
+from pcr_sdk.cli import _options as opt
+from pcr_sdk.cli._batch import Ending, conclude, drive, format_seconds, read_jobs
+from pcr_sdk.cli._progress import BatchProgress, batch_progress, stderr_console
 from pcr_sdk.cli._runtime import (
     EXIT_OK,
     EXIT_USAGE,
+    LocalEnvironment,
     LocalOptions,
     Runtime,
     cli_errors,
+    cpu_slots,
     fail,
+    given,
     runtime_of,
 )
 
 AWS_POLL_SECONDS: Final = 10.0
-LOCAL_POLL_SECONDS: Final = 0.2
 LOCAL_IMAGE: Final = "pcr-local"
+STOP_REASON: Final = "pcr run: --timeout ran out"
+
+RunTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=0,
+        help=(
+            "Give up waiting after this many seconds: print the outputs known so far (null "
+            "for the rest) and exit 124. Locally the unfinished jobs are stopped; on AWS they "
+            "keep running (follow them with `pcr wait`)."
+        ),
+        show_default=False,
+    ),
+]
 
 
-def _aws_settings(
-    name: str,
+@dataclass(frozen=True)
+class JobSettings:
+    """What every job of a new batch gets."""
+
+    name: str
+    memory_mib: int
+    vcpus: int
+    gpus: int
+    timeout_hours: float
+    poll_seconds: float | None
+
+
+def _options(settings: JobSettings) -> dict[str, Any]:
+    """JobSubmitter keywords of `settings` (polling only when given: the defaults differ)."""
+    options: dict[str, Any] = {
+        "memory_in_mb": settings.memory_mib,
+        "timeout_in_hours": settings.timeout_hours,
+        "vcpus": settings.vcpus,
+        "gpus": settings.gpus,
+    }
+    if settings.poll_seconds is not None:
+        options["polling_interval_seconds"] = settings.poll_seconds
+    return options
+
+
+def aws_submitter(
+    settings: JobSettings,
+    *,
     queue: str,
     bucket: str,
     image: str,
-    memory: int,
-    vcpus: int,
-    gpus: int,
-    timeout_hours: float,
-    poll_seconds: float | None,
-) -> BatchSettings:
-    """The settings of a batch on AWS (polling every AWS_POLL_SECONDS unless told)."""
-    return BatchSettings(
-        name=name,
-        queue=queue,
-        bucket=bucket,
-        image=image,
-        memory_mib=memory,
-        vcpus=vcpus,
-        gpus=gpus,
-        timeout_hours=timeout_hours,
-        poll_seconds=AWS_POLL_SECONDS if poll_seconds is None else poll_seconds,
+    clients: AwsClients,
+    progress: BatchProgress,
+    runtime: Runtime,
+    governor: RateGovernor,
+) -> JobSubmitter:
+    """A new batch on AWS (registers its job definition); an error cancels what went out."""
+    options = {"polling_interval_seconds": AWS_POLL_SECONDS, **_options(settings)}
+    return JobSubmitter(
+        settings.name,
+        queue,
+        image,
+        bucket,
+        clients=clients,
+        governor=governor,
+        progress=progress,
+        cancel_on_error=True,
+        clock=runtime.clock,
+        sleep=runtime.sleep,
+        **options,
     )
 
 
-def _require_aws_target(
-    queue: str | None, bucket: str | None, image: str | None
-) -> tuple[str, str, str]:
-    """Queue, bucket and image, or exit 2 naming the missing flags."""
-    if queue and bucket and image:
-        return queue, bucket, image
-    missing = [
-        flag
-        for flag, value in (("--queue", queue), ("--bucket", bucket), ("--image", image))
-        if not value
-    ]
-    fail(f"{', '.join(missing)} required to run on AWS (or pass --local to run here)", EXIT_USAGE)
+def local_submitter(
+    settings: JobSettings,
+    backend: LocalEnvironment,
+    *,
+    image: str | None,
+    progress: BatchProgress,
+    runtime: Runtime,
+    governor: RateGovernor,
+) -> JobSubmitter:
+    """A new batch on the local backend, with its laptop defaults (frequent polling)."""
+    return backend.job_submitter(
+        settings.name,
+        image or LOCAL_IMAGE,
+        governor=governor,
+        progress=progress,
+        cancel_on_error=True,
+        clock=runtime.clock,
+        sleep=runtime.sleep,
+        **_options(settings),
+    )
 
 
-def run_batch(
-    settings: BatchSettings,
-    clients: AwsClients,
+def announce(console: Console, submitter: JobSubmitter, jobs: int, where: str) -> None:
+    """The batch id, first thing, on its own line."""
+    console.print(f"batch {escape(submitter.get_batch_id())}: {jobs} job(s) {where}")
+
+
+def _local_command(command: str | None, docker: bool, image: str | None) -> list[str] | None:
+    if not command and not docker:
+        fail('--local needs --command "python worker.py" (or --docker --image IMG)', EXIT_USAGE)
+    if docker and not image:
+        fail("--docker needs --image", EXIT_USAGE)
+    try:
+        argv = shlex.split(command) if command else None
+    except ValueError as err:
+        fail(f"--command: {err}", EXIT_USAGE)
+    if command is not None and not argv:
+        fail("--command is empty", EXIT_USAGE)
+    return argv
+
+
+def _timeout_notes(
+    console: Console, ending: Ending, submitter: JobSubmitter, *, local: bool, parallel: int | None
+) -> None:
+    """What `--timeout` left unfinished, and what to do about it."""
+    err = ending.timeout
+    if err is None:
+        return
+    batch_id = escape(submitter.get_batch_id())
+    unfinished = len(err.unfinished)
+    if not local:
+        console.print(
+            f"gave up waiting (--timeout): {unfinished} job(s) keep running on AWS; "
+            f"follow them with: pcr wait {batch_id} --queue {escape(submitter.job_queue)} "
+            f"--bucket {escape(submitter.job_bucket)}  (stop them with: pcr cancel {batch_id} "
+            f"--queue {escape(submitter.job_queue)})"
+        )
+        return
+    console.print(f"gave up waiting (--timeout): stopped {unfinished} unfinished job(s)")
+    for job_id, reason in list(err.blocked.items())[:1]:
+        console.print(f"job {escape(job_id)} could never start here: {escape(reason)}")
+    if err.runnable_seconds and not err.blocked:
+        limit = (
+            f"--parallel {parallel}"
+            if parallel is not None
+            else f"--parallel, by default one per CPU ({cpu_slots()})"
+        )
+        console.print(
+            f"{len(err.runnable_seconds)} job(s) were waiting for a free slot: at most "
+            f"{limit} local jobs run at once; raise --parallel or --timeout"
+        )
+
+
+def _signal_notes(console: Console, ending: Ending, submitter: JobSubmitter) -> None:
+    if ending.signum is not None:
+        console.print(
+            f"interrupted by {ending.signal_name}: stopped submitting, cancelled the "
+            f"unfinished jobs of batch {escape(submitter.get_batch_id())}"
+        )
+
+
+def run_owned(
+    submitter: JobSubmitter,
     inputs: Sequence[Any],
     *,
     console: Console,
+    progress: BatchProgress,
     runtime: Runtime,
     started: float,
     timeout: float | None,
-    on_aws: bool,
+    array: bool,
+    local: bool,
+    parallel: int | None = None,
 ) -> int:
-    """Submit, wait, print outputs and summary; deregister the job definition however it ends."""
-    progress = RichProgress(console)
-    submitter = new_submitter(settings, clients, progress, runtime)
+    """Submit, wait, print what is known; the batch is this process's: a signal cancels it."""
     with submitter:
-        try:
-            with progress:
-                submit_all(submitter, inputs, progress)
-                wait_for(submitter, progress, timeout)
-        except BaseException:
-            if on_aws and submitter.jobs:
-                console.print(
-                    f"jobs of batch {escape(submitter.get_batch_id())} may still be running; "
-                    f"stop them with: pcr cancel {escape(submitter.get_batch_id())} "
-                    f"--queue {escape(settings.queue)}"
-                )
-            raise
-        return report(submitter, console, seconds=runtime.clock() - started)
+        ending = drive(
+            submitter, inputs, progress, array=array, timeout=timeout, clock=runtime.clock
+        )
+        if ending.timeout is not None and local:
+            submitter.cancel(STOP_REASON, wait=False)
+        _signal_notes(console, ending, submitter)
+        _timeout_notes(console, ending, submitter, local=local, parallel=parallel)
+        return conclude(
+            submitter,
+            console,
+            ending,
+            seconds=runtime.clock() - started,
+            count=len(inputs),
+            local=local,
+        )
 
 
 def run(
@@ -119,7 +234,10 @@ def run(
         typer.Option(
             "--command",
             "-c",
-            help='With --local: the worker command, e.g. "python worker.py" (shell-quoted).',
+            help=(
+                'With --local: the worker command, e.g. "python worker.py" (shell-quoted); '
+                "`python` is the interpreter pcr runs in."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -129,7 +247,7 @@ def run(
             "--parallel",
             "-p",
             min=1,
-            help="With --local: jobs running at once (default: CPU count).",
+            help="With --local: jobs running at once (default: one per CPU).",
             show_default=False,
         ),
     ] = None,
@@ -137,6 +255,7 @@ def run(
         bool,
         typer.Option("--docker", help="With --local: run each job as `docker run IMAGE`."),
     ] = False,
+    array: opt.Array = False,
     name: opt.Name = "pcr-run",
     queue: opt.OptionalQueue = None,
     bucket: opt.OptionalBucket = None,
@@ -147,76 +266,103 @@ def run(
     gpus: opt.Gpus = 0,
     timeout_hours: opt.TimeoutHours = 20,
     poll_seconds: opt.PollSeconds = None,
-    timeout: opt.WaitTimeout = None,
+    timeout: RunTimeout = None,
 ) -> None:
     """Run one job per JSONL line, wait, print each output as a JSON line in input order.
 
-    Failed jobs print null. Progress and a summary go to stderr. Exit 0 when every job
-    succeeded, 1 when any failed, 2 on bad usage or input. Without --local it runs on AWS
-    and needs --queue, --bucket and --image.
+    Failed jobs print null. Progress and a summary go to stderr. Without --local it runs on
+    AWS and needs --queue, --bucket and --image (or PCR_QUEUE, PCR_BUCKET, PCR_IMAGE).
+
+    The batch belongs to this command: Ctrl-C, SIGTERM or SIGHUP stop submitting, cancel the
+    unfinished jobs (locally: kill their processes), print the outputs known so far (null for
+    the rest) and exit 130, 143 or 129.
+
+    Exit 0 when every job succeeded, 1 when any failed, 2 on bad usage or input, 124 when
+    --timeout ran out.
     """
     runtime = runtime_of(ctx)
     console = stderr_console()
     started = runtime.clock()
-    with cli_errors(console):
+    settings = JobSettings(name, memory, vcpus, gpus, timeout_hours, poll_seconds)
+    with cli_errors(console), handle_signals():
+        governor = runtime.governor()
+        progress = batch_progress(console, clock=runtime.clock)
         if local:
-            if queue or bucket or region:
-                fail("--queue, --bucket and --region are for AWS; drop them with --local", 2)
-            if not command and not docker:
-                fail('--local needs --command "python worker.py" (or --docker --image IMG)', 2)
-            if docker and not image:
-                fail("--docker needs --image", EXIT_USAGE)
-            try:
-                argv = shlex.split(command) if command else None
-            except ValueError as err:
-                fail(f"--command: {err}", EXIT_USAGE)
-            if command is not None and not argv:
-                fail("--command is empty", EXIT_USAGE)
+            if given(ctx, "queue", queue) or given(ctx, "bucket", bucket):
+                fail("--queue and --bucket are for AWS; drop them with --local", EXIT_USAGE)
+            if given(ctx, "region", region):
+                fail("--region is for AWS; drop it with --local", EXIT_USAGE)
+            if not docker:
+                image = given(ctx, "image", image)
+            argv = _local_command(command, docker, image)
             inputs = read_jobs(jobs)
-            options = LocalOptions(command=argv, max_parallel=parallel, docker=docker)
+            options = LocalOptions.for_jobs(
+                argv, parallel=parallel, vcpus=vcpus, memory_mib=memory, gpus=gpus, docker=docker
+            )
             with runtime.local_backend(options) as backend:
-                settings = BatchSettings(
-                    name=name,
-                    queue=backend.queue,
-                    bucket=backend.bucket,
-                    image=image or LOCAL_IMAGE,
-                    memory_mib=memory,
-                    vcpus=vcpus,
-                    gpus=gpus,
-                    timeout_hours=timeout_hours,
-                    poll_seconds=LOCAL_POLL_SECONDS if poll_seconds is None else poll_seconds,
-                    throttle_ms=0,
-                )
-                code = run_batch(
+                submitter = local_submitter(
                     settings,
-                    backend.clients,
+                    backend,
+                    image=image,
+                    progress=progress,
+                    runtime=runtime,
+                    governor=governor,
+                )
+                announce(console, submitter, len(inputs), "on the local backend")
+                code = run_owned(
+                    submitter,
                     inputs,
                     console=console,
+                    progress=progress,
                     runtime=runtime,
                     started=started,
                     timeout=timeout,
-                    on_aws=False,
+                    array=array,
+                    local=True,
+                    parallel=parallel,
                 )
         else:
             if command or parallel is not None or docker:
                 fail("--command, --parallel and --docker need --local", EXIT_USAGE)
             aws_queue, aws_bucket, aws_image = _require_aws_target(queue, bucket, image)
             inputs = read_jobs(jobs)
-            settings = _aws_settings(
-                name, aws_queue, aws_bucket, aws_image, memory, vcpus, gpus, timeout_hours,
-                poll_seconds,
-            )  # fmt: skip
-            code = run_batch(
+            submitter = aws_submitter(
                 settings,
-                runtime.aws_clients(region),
+                queue=aws_queue,
+                bucket=aws_bucket,
+                image=aws_image,
+                clients=runtime.aws_clients(region),
+                progress=progress,
+                runtime=runtime,
+                governor=governor,
+            )
+            announce(console, submitter, len(inputs), f"in queue {escape(aws_queue)}")
+            code = run_owned(
+                submitter,
                 inputs,
                 console=console,
+                progress=progress,
                 runtime=runtime,
                 started=started,
                 timeout=timeout,
-                on_aws=True,
+                array=array,
+                local=False,
             )
     raise typer.Exit(code)
+
+
+def _require_aws_target(
+    queue: str | None, bucket: str | None, image: str | None
+) -> tuple[str, str, str]:
+    """Queue, bucket and image, or exit 2 naming the missing flags."""
+    if queue and bucket and image:
+        return queue, bucket, image
+    missing = [
+        flag
+        for flag, value in (("--queue", queue), ("--bucket", bucket), ("--image", image))
+        if not value
+    ]
+    fail(f"{', '.join(missing)} required to run on AWS (or pass --local to run here)", EXIT_USAGE)
 
 
 def submit(
@@ -225,6 +371,7 @@ def submit(
     queue: opt.Queue,
     bucket: opt.Bucket,
     image: opt.Image,
+    array: opt.Array = False,
     name: opt.Name = "pcr-batch",
     region: opt.Region = None,
     memory: opt.Memory = 1024,
@@ -235,52 +382,84 @@ def submit(
         bool, typer.Option("--wait", help="Wait for the batch and print outputs, like run.")
     ] = False,
     poll_seconds: opt.PollSeconds = None,
-    timeout: opt.WaitTimeout = None,
+    timeout: RunTimeout = None,
 ) -> None:
     """Submit one job per JSONL line to AWS Batch and print the batch id on stdout.
 
     The job definition stays registered for the jobs; `pcr wait BATCH_ID` deregisters it when
-    the batch is done. With --wait it behaves like `pcr run`.
+    the batch is done. With --wait it behaves like `pcr run`. Ctrl-C, SIGTERM or SIGHUP while
+    submitting stop it and cancel the jobs that went out (exit 130, 143 or 129).
     """
     runtime = runtime_of(ctx)
     console = stderr_console()
     started = runtime.clock()
-    with cli_errors(console):
+    settings = JobSettings(name, memory, vcpus, gpus, timeout_hours, poll_seconds)
+    with cli_errors(console), handle_signals():
         inputs = read_jobs(jobs)
-        settings = _aws_settings(
-            name, queue, bucket, image, memory, vcpus, gpus, timeout_hours, poll_seconds
+        progress = batch_progress(console, clock=runtime.clock)
+        submitter = aws_submitter(
+            settings,
+            queue=queue,
+            bucket=bucket,
+            image=image,
+            clients=runtime.aws_clients(region),
+            progress=progress,
+            runtime=runtime,
+            governor=runtime.governor(),
         )
-        clients = runtime.aws_clients(region)
+        announce(console, submitter, len(inputs), f"in queue {escape(queue)}")
         if wait:
-            code = run_batch(
-                settings,
-                clients,
+            code = run_owned(
+                submitter,
                 inputs,
                 console=console,
+                progress=progress,
                 runtime=runtime,
                 started=started,
                 timeout=timeout,
-                on_aws=True,
+                array=array,
+                local=False,
             )
             raise typer.Exit(code)
-        progress = RichProgress(console)
-        submitter = new_submitter(settings, clients, progress, runtime)
-        try:
-            with progress:
-                submit_all(submitter, inputs, progress)
-        except BaseException:
-            if submitter.jobs:
-                console.print(
-                    f"{len(submitter.jobs)} job(s) of batch "
-                    f"{escape(submitter.get_batch_id())} were submitted before the error"
-                )
-            else:
-                submitter.close()
-            raise
-        batch_id = submitter.get_batch_id()
-        typer.echo(batch_id)
+        code = _submit_only(submitter, inputs, console, progress, runtime, array=array)
+    raise typer.Exit(code)
+
+
+def _submit_only(
+    submitter: JobSubmitter,
+    inputs: Sequence[Any],
+    console: Console,
+    progress: BatchProgress,
+    runtime: Runtime,
+    *,
+    array: bool,
+) -> int:
+    """Submit and leave the jobs running; a signal while submitting cancels the batch."""
+    started = runtime.clock()
+    try:
+        with handle_signals(submitter, owns=True), progress:
+            progress.begin_submit(len(inputs), lambda: len(submitter.jobs))
+            submitter.submit_jobs(inputs, array=array)
+            progress.end_submit(len(submitter.jobs), runtime.clock() - started)
+    except KeyboardInterrupt as interrupt:
+        code = interrupt.exit_code if isinstance(interrupt, InterruptedBySignal) else 130
         console.print(
-            f"submitted {len(submitter.jobs)} job(s); follow them with:\n"
-            f"  pcr wait {escape(batch_id)} --queue {escape(queue)} --bucket {escape(bucket)}"
+            f"interrupted: cancelled the {len(submitter.jobs)} job(s) submitted so far "
+            f"(batch {escape(submitter.get_batch_id())})"
         )
-    raise typer.Exit(EXIT_OK)
+        return code
+    except BaseException:
+        try:  # a half-submitted batch is not left running with its definition ACTIVE
+            submitter.cancel("pcr submit: submission failed", wait=False)
+        except PcrError as err:
+            console.print(f"[yellow]warning[/]: could not cancel the jobs submitted: {err}")
+        raise
+    batch_id = submitter.get_batch_id()
+    typer.echo(batch_id)
+    console.print(
+        f"submitted {len(submitter.jobs)} job(s) in "
+        f"{format_seconds(runtime.clock() - started)}; follow them with:\n"
+        f"  pcr wait {escape(batch_id)} --queue {escape(submitter.job_queue)} "
+        f"--bucket {escape(submitter.job_bucket)}"
+    )
+    return EXIT_OK

@@ -9,8 +9,10 @@ resources IAM lets a policy name:
   on job definitions tagged ``pcr:managed-by=pcr-sdk`` (the tag the SDK registers them with);
   TerminateJob on jobs tagged ``pcr:batch-id``; batch:TagResource on jobs and job definitions,
   because SubmitJob and RegisterJobDefinition send tags ("tag on create" needs it).
-- s3:GetObject and s3:PutObject on ``<bucket>/jobs/*``; s3:ListBucket on the bucket only for
-  prefixes under ``jobs/`` (condition ``s3:prefix``).
+- s3:GetObject and s3:PutObject on ``<bucket>/jobs/*``; s3:DeleteObject there too (only
+  `pcr cleanup --data BATCH_ID` calls it: a batch's data, which the user could overwrite
+  anyway); s3:ListBucket on the bucket only for prefixes under ``jobs/`` (condition
+  ``s3:prefix``).
 - logs:GetLogEvents on the log group AWS Batch writes to, ``/aws/batch/job``.
 - iam:PassRole on the job role (and Fargate execution role), only when given;
   kms:GenerateDataKey and kms:Decrypt on
@@ -55,7 +57,8 @@ SDK_OPERATIONS: Final[Mapping[str, frozenset[str]]] = {
         {
             "PutObject",  # config.json, packed array inputs, resources
             "GetObject",  # output.json, resources
-            "ListObjectsV2",  # pcr status --bucket: outputs written so far
+            "ListObjectsV2",  # pcr status --bucket: outputs written so far; pcr cleanup --data
+            "DeleteObjects",  # pcr cleanup --data BATCH_ID
         }
     ),
     "logs": frozenset({"GetLogEvents"}),  # JobSubmitter.logs; pcr logs
@@ -67,6 +70,7 @@ ACTION_OF_OPERATION: Final[Mapping[tuple[str, str], str]] = {
     ("s3", "ListObjects"): "s3:ListBucket",
     ("s3", "HeadObject"): "s3:GetObject",
     ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "DeleteObjects"): "s3:DeleteObject",
 }
 """Operations whose IAM action is not named after them (the rest are `<service>:<Operation>`)."""
 
@@ -195,6 +199,12 @@ def submitter_policy(
             "Sid": "ReadWriteJobData",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [f"arn:{part}:s3:::{bucket}/{JOBS_ROOT}/*"],
+        },
+        {
+            "Sid": "DeleteJobData",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject"],
             "Resource": [f"arn:{part}:s3:::{bucket}/{JOBS_ROOT}/*"],
         },
         {

@@ -1,5 +1,5 @@
 """The AWS commands against a mocked account (`MotoWorld`): submit, status, outputs, wait,
-logs, cancel, and the two scoped maintenance commands."""
+logs, cancel, the scoped maintenance commands, environment variables and help texts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from pcr_sdk import JobSubmitter, SilentProgress
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
-from tests.cli._helpers import assert_clean_exit, invoke, lines, write_jobs
+from tests.cli._helpers import assert_clean_exit, invoke, lines, worker_command, write_jobs
 
 SUM_PRODUCT = ['{"x": 2, "y": 3}', '{"x": 10, "y": 4}', '{"x": -1, "y": 7}']
 EXPECTED = ['{"x+y":5,"x*y":6}', '{"x+y":14,"x*y":40}', '{"x+y":6,"x*y":-7}']
@@ -237,7 +237,7 @@ def test_a_question_without_an_answer_changes_nothing(
 
 
 COMMANDS = [
-    "demo", "run", "submit", "status", "wait", "outputs", "logs", "cancel", "cleanup",
+    "demo", "run", "submit", "status", "wait", "outputs", "logs", "cancel", "report", "cleanup",
     "stop-runnable",
 ]  # fmt: skip
 
@@ -265,3 +265,122 @@ def test_default_clients_are_built_inside_the_command(monkeypatch: pytest.Monkey
     result = invoke(["status", batch_id, "--queue", "q"])  # no region: fails before any request
     assert_clean_exit(result, 1)
     assert result.stderr == "pcr: error: You must specify a region.\n"
+
+
+def test_stop_runnable_finds_runnable_array_children(
+    slow_world: MotoWorld, slow_aws: Runtime
+) -> None:
+    ours = _submitter(slow_world, "fanned")
+    children = ours.submit_jobs([{"x": i, "y": 1} for i in range(3)])  # one array job
+    parent = children[0].split(":")[0]
+    for _ in range(2):  # children to PENDING; the command's own describe moves them on once
+        slow_world.clients.batch.describe_jobs(jobs=[parent])
+    stopped = invoke(["stop-runnable", slow_world.queue, "--yes"], obj=slow_aws)
+    assert_clean_exit(stopped, 0)
+    assert sorted(lines(stopped.stdout)) == sorted(children)  # each child, not the parent
+    assert ours.get_batch_id() in stopped.stderr
+    assert _failed_ids(slow_world) == sorted(children)
+
+
+def test_cleanup_data_deletes_one_batchs_objects_after_asking(
+    world: MotoWorld, aws: Runtime, tmp_path: Path
+) -> None:
+    kept = _submit(world, aws, tmp_path, "--name", "kept")
+    batch_id = _submit(world, aws, tmp_path, "--name", "gone")
+    assert_clean_exit(invoke(["wait", batch_id, *_where(world)], obj=aws), 0)
+    assert_clean_exit(invoke(["wait", kept, *_where(world)], obj=aws), 0)
+
+    def keys(prefix: str) -> list[str]:
+        found = world.clients.s3.list_objects_v2(Bucket=world.bucket, Prefix=prefix)
+        return [item["Key"] for item in found.get("Contents", [])]
+
+    before = keys(f"jobs/{batch_id}/")
+    assert len(before) >= 6  # 3 inputs, 3 outputs, the manifest
+    data = ["cleanup", "--data", batch_id, "--bucket", world.bucket]
+    declined = invoke(data, obj=aws, input="n\n")
+    assert_clean_exit(declined, 1)
+    assert f"Delete {len(before)} object(s) under s3://{world.bucket}/jobs/{batch_id}/?" in (
+        declined.stderr
+    )
+    assert declined.stdout == ""
+    assert keys(f"jobs/{batch_id}/") == before
+
+    deleted = invoke([*data, "--yes"], obj=aws)
+    assert_clean_exit(deleted, 0)
+    assert json.loads(deleted.stdout)["deleted"] == len(before)
+    assert keys(f"jobs/{batch_id}/") == []
+    assert keys(f"jobs/{kept}/")  # another batch's data is untouched
+
+
+def test_cleanup_data_refuses_bad_input_and_a_running_batch(
+    slow_world: MotoWorld, slow_aws: Runtime
+) -> None:
+    running = _submitter(slow_world, "running")
+    running.submit_job({"x": 1, "y": 1})
+    batch_id = running.get_batch_id()
+    where = ["--bucket", slow_world.bucket, "--yes"]
+    queue = ["--queue", slow_world.queue]
+    busy = invoke(["cleanup", "--data", batch_id, *where, *queue], obj=slow_aws)
+    assert_clean_exit(busy, 1)
+    assert "has 1 unfinished job(s)" in busy.stderr
+    no_bucket = invoke(["cleanup", "--data", batch_id], obj=slow_aws)
+    assert_clean_exit(no_bucket, 2)
+    assert "--data needs --bucket" in no_bucket.stderr
+    malformed = invoke(["cleanup", "--data", "not-a-batch", *where], obj=slow_aws)
+    assert_clean_exit(malformed, 2)
+
+
+def test_queue_bucket_image_come_from_the_environment(
+    world: MotoWorld, aws: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PCR_QUEUE", world.queue)
+    monkeypatch.setenv("PCR_BUCKET", world.bucket)
+    monkeypatch.setenv("PCR_IMAGE", "img:env")
+    monkeypatch.setenv("PCR_REGION", world.region)
+    jobs = write_jobs(tmp_path / "jobs.jsonl", SUM_PRODUCT)
+    submitted = invoke(["submit", str(jobs)], obj=aws)
+    assert_clean_exit(submitted, 0)
+    (batch_id,) = lines(submitted.stdout)
+    assert world.submitted()[0].job_queue == world.queue
+    waited = invoke(["wait", batch_id], obj=aws)
+    assert_clean_exit(waited, 0)
+    assert lines(waited.stdout) == EXPECTED
+    assert_clean_exit(invoke(["status", batch_id], obj=aws), 0)
+
+
+def test_run_local_ignores_aws_settings_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PCR_QUEUE", "some-queue")
+    monkeypatch.setenv("PCR_BUCKET", "some-bucket")
+    monkeypatch.setenv("PCR_REGION", "eu-west-1")
+    monkeypatch.setenv("PCR_IMAGE", "some-image")
+    jobs = write_jobs(tmp_path / "jobs.jsonl", SUM_PRODUCT[:1])
+    command = ["run", str(jobs), "--local", "-c", worker_command()]
+    result = invoke(command)
+    assert_clean_exit(result, 0)
+    assert lines(result.stdout) == EXPECTED[:1]
+    given = invoke([*command, "--queue", "q"])
+    assert_clean_exit(given, 2)
+    assert "drop them with --local" in given.stderr
+
+
+def test_help_names_the_environment_variables_and_the_batch_id() -> None:
+    run_help = invoke(["run", "--help"]).stdout
+    for name in ("PCR_QUEUE", "PCR_BUCKET", "PCR_IMAGE", "PCR_REGION"):
+        assert name in run_help
+    assert "pcr_sdk.worker" in run_help  # --array says which workers it is for
+    status_help = invoke(["status", "--help"]).stdout
+    assert "<name>_<uuid>" in status_help
+    assert "(_)" not in status_help
+    assert "keep running" not in run_help.split("--timeout", 1)[1].split("on AWS", 1)[0]
+
+
+def test_status_prints_the_batch_id_whole(
+    world: MotoWorld, aws: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch_id = _submit(world, aws, tmp_path)
+    monkeypatch.setenv("COLUMNS", "30")
+    result = invoke(["status", batch_id, "--queue", world.queue], obj=aws)
+    assert_clean_exit(result, 0)
+    assert f"batch {batch_id} in queue {world.queue}" in lines(result.stderr)

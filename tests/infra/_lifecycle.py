@@ -98,11 +98,20 @@ def run_everything(world: MotoWorld, tmp_path: Path, *, queue: str, bucket: str)
     cli(aws, "outputs", done, *where)
     cli(aws, "logs", failing, "--tail", "5")
     cli(aws, "run", str(jobs), *where, "--image", "img:1", "--name", "cli-run")
-    for _ in range(3):  # SUBMITTED, PENDING, RUNNABLE: one step per describe
-        cli(aws, "status", slow, "--queue", queue)
+    cli(aws, "report", done, "--queue", queue, "--json")
+    cli(aws, "status", slow, "--queue", queue)
+    listed = world.clients.batch.list_jobs(
+        jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [slow]}]
+    )["jobSummaryList"]
+    slow_ids = [s["jobId"] for s in listed]
+    statuses: list[str] = []  # the harness moves a job one status per describe: to RUNNABLE
+    while "RUNNABLE" not in statuses[-1:]:
+        statuses.append(world.clients.batch.describe_jobs(jobs=slow_ids)["jobs"][0]["status"])
+        assert len(statuses) < 5, statuses  # a status before RUNNABLE was left behind
     assert cli(aws, "stop-runnable", queue, "--yes")  # terminated job ids
     cli(aws, "cancel", cancelled, "--queue", queue)
     assert cli(aws, "cleanup", "--yes")  # deregistered definitions
+    assert cli(aws, "cleanup", "--data", done, "--bucket", bucket, "--yes")  # deleted objects
 
 
 def cli(aws: Runtime, *args: str) -> str:

@@ -1,0 +1,31 @@
+"""A test worker (pcr_sdk.worker): marks its pid (and a grandchild's) in a directory, sleeps.
+
+Input: {"marks": DIR, "sleep": SECONDS, "grandchild": bool}; output: {"slept": SECONDS}.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pcr_sdk.worker import run
+
+SLEEPER = "import time; time.sleep(300)"
+
+
+def handler(data: dict[str, Any]) -> dict[str, Any]:
+    marks = Path(data["marks"])
+    (marks / f"worker-{os.getpid()}").write_text("", encoding="utf-8")
+    if data.get("grandchild"):
+        child = subprocess.Popen([sys.executable, "-c", SLEEPER])
+        (marks / f"grandchild-{child.pid}").write_text("", encoding="utf-8")
+    time.sleep(float(data["sleep"]))
+    return {"slept": data["sleep"]}
+
+
+if __name__ == "__main__":
+    run(handler)
