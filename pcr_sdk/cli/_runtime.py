@@ -7,7 +7,6 @@ inside a command. Tests pass `obj=Runtime(aws_clients=lambda region: world.clien
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 import time
@@ -73,9 +72,11 @@ class LocalOptions:
     max_parallel: int | None = None
     docker: bool = False
     extra_env: Mapping[str, str] = field(default_factory=dict)
-    capacity: Mapping[str, float] = field(default_factory=dict)
-    """The local compute environment's `vcpus`, `memory_mib` and `gpus`, where the backend
-    models them (jobs then wait for free resources as on AWS)."""
+    vcpus: float | None = None
+    memory_mib: int | None = None
+    gpus: int = 0
+    """The local compute environment (None: the machine's); jobs wait for free resources as on
+    AWS."""
 
     @classmethod
     def for_jobs(
@@ -94,8 +95,7 @@ class LocalOptions:
             command=command,
             max_parallel=slots,
             docker=docker,
-            capacity={"vcpus": slots * vcpus, "memory_mib": slots * memory_mib,
-                      "gpus": slots * gpus},
+            vcpus=slots * vcpus, memory_mib=slots * memory_mib, gpus=slots * gpus,
         )  # fmt: skip
 
 
@@ -132,14 +132,14 @@ def start_local_backend(options: LocalOptions) -> AbstractContextManager[LocalEn
     """pcr-sdk's embedded local backend (imported here: it needs the `local` extra)."""
     from pcr_sdk.local import LocalBackend  # noqa: PLC0415 - optional dependency, loaded on use
 
-    accepted = inspect.signature(LocalBackend).parameters
-    sizing: dict[str, Any] = {k: v for k, v in options.capacity.items() if k in accepted}
     return LocalBackend(
         options.command,
         max_parallel=options.max_parallel,
         docker=options.docker,
         extra_env={**interpreter_path(), **options.extra_env},
-        **sizing,
+        vcpus=options.vcpus,
+        memory_mib=options.memory_mib,
+        gpus=options.gpus,
     )
 
 
