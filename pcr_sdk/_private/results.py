@@ -8,7 +8,7 @@ already learned is never asked for again, so all results after a wait cost nothi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from pcr_sdk._private.aws import JobStatus
@@ -50,15 +50,17 @@ class BatchResults:
                 self._ledger.learn([fresh])
         return self.result(job_id)
 
-    def results(self, job_ids: Sequence[str] | None = None) -> list[JobResult]:
+    def results(
+        self, job_ids: Sequence[str] | None = None, *, fresh: Collection[str] = ()
+    ) -> list[JobResult]:
         """Results of `job_ids` (default: every job, in index order), asking AWS only about
-        jobs with no finished state known."""
+        jobs with no finished state known (and not in `fresh`: states just read)."""
         jobs = (
             list(self._ledger.jobs)
             if job_ids is None
             else [self._ledger.job(job_id) for job_id in job_ids]
         )
-        missing = self.refresh(jobs)
+        missing = self.refresh([job for job in jobs if job.job_id not in fresh])
         return [
             self.make(job, expired_state(job.job_id) if job.job_id in missing else None)
             for job in jobs

@@ -89,10 +89,11 @@ class BatchStatus:
         poller = Poller(clients.batch, request_throttling_milliseconds=0, governor=governor,
                         clock=clock, sleep=sleep)  # fmt: skip
         ledger = Ledger(str(parsed), _NoJournal())
-        ledger.reconcile(LoadedManifest(), find_batch_jobs(
-            poller.reads, job_queue=job_queue, batch_id=str(parsed)))  # fmt: skip
+        found = find_batch_jobs(poller.reads, job_queue=job_queue, batch_id=str(parsed))
+        ledger.reconcile(LoadedManifest(), found)
         reader = BatchResults(ledger, poller, BatchLayout(str(parsed)))
-        results = reader.results()
+        # discovery just described the plain jobs: only array children are left to learn
+        results = reader.results(fresh={job.job_id for job, state in found if state is not None})
         try:
             registry = BatchRegistry.find(clients.batch, parsed, governor=governor)
         except BatchClosedError:
