@@ -101,6 +101,9 @@ def run_everything(world: MotoWorld, tmp_path: Path, *, queue: str, bucket: str)
     for _ in range(3):  # SUBMITTED, PENDING, RUNNABLE: one step per describe
         cli(aws, "status", slow, "--queue", queue)
     assert cli(aws, "stop-runnable", queue, "--yes")  # terminated job ids
+    # its DescribeJobs moved them on to STARTING: as on AWS, they fail once their attempts
+    # are stopped (the next step), and only then is their definition no longer in use
+    cli(aws, "status", slow, "--queue", queue)
     cli(aws, "cancel", cancelled, "--queue", queue)
     assert cli(aws, "cleanup", "--yes")  # deregistered definitions
 
