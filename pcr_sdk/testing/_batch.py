@@ -117,7 +117,8 @@ class HarnessIO:
                 with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
                     self._logs.create_log_group(logGroupName=LOG_GROUP)
             if stream not in self._streams:
-                self._logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
+                with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
+                    self._logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
                 self._streams.add(stream)
         # moto refuses events more than 2 hours ahead of the real clock
         now = min(int(self._clock() * 1000), int(time.time() * 1000) + _FUTURE_LOG_MS)

@@ -132,6 +132,16 @@ class _SubmitCapture:
         return [SubmittedCall.from_params(r.params, r.job_id) for r in records]
 
 
+# Like importing moto, importing pcr_sdk.testing adds a before-send handler to every botocore
+# session made from now on: it hands Batch requests to the active world's engine, and answers
+# nothing while no world is active.
+_ROUTER: Final = BatchRouter()
+_ROUTER_HANDLER: Final = cast("Callable[..., None]", _ROUTER)  # before-send handlers may answer
+botocore.handlers.BUILTIN_HANDLERS.append(
+    ("before-send", _ROUTER_HANDLER, botocore.handlers.REGISTER_FIRST)
+)
+
+
 @functools.cache
 def _shared_loader() -> botocore.loaders.Loader:
     """One loader for every world's sessions: it caches the parsed service models, which
@@ -146,13 +156,13 @@ def _no_backoff(*_: Any, **__: Any) -> float:
 class MotoWorld:
     """A mocked AWS account for one test: Batch queue, S3 bucket, scripted jobs, faults.
 
-    Entering starts moto and a Batch engine of its own (every session made while the world is
-    active sends its Batch requests there), isolates the process from the user's AWS
-    configuration (every ``AWS_*`` variable is hidden; config and credential files point to the
-    null device; dummy credentials), zeroes botocore's retry backoff, and points
-    ``boto3.DEFAULT_SESSION`` at `session`. Exiting undoes all of it (``os.environ`` is restored
-    to its state on entry, so variables set while the world was active are dropped too). One
-    world can be active at a time.
+    Entering starts moto and a Batch engine of its own (clients of every botocore session made
+    since `pcr_sdk.testing` was imported send their Batch requests there), isolates the process
+    from the user's AWS configuration (every ``AWS_*`` variable is hidden; config and credential
+    files point to the null device; dummy credentials), zeroes botocore's retry backoff, and
+    points ``boto3.DEFAULT_SESSION`` at `session`. Exiting undoes all of it (``os.environ`` is
+    restored to its state on entry, so variables set while the world was active are dropped
+    too). One world can be active at a time.
     """
 
     _active: ClassVar[MotoWorld | None] = None
@@ -177,7 +187,6 @@ class MotoWorld:
         self._clients: AwsClients | None = None
         self._admin_batch: BatchClient | None = None
         self._batch: WorldBatch | None = None
-        self._router = BatchRouter()
         self._queue_arn: str | None = None
         self._role_arn: str | None = None
 
@@ -212,7 +221,6 @@ class MotoWorld:
             if self._stack is not None:
                 self._stack.close()
         finally:
-            self._router.attach(None)
             self._session = self._clients = self._admin_batch = self._batch = None
             with MotoWorld._active_lock:
                 if MotoWorld._active is self:
@@ -243,18 +251,12 @@ class MotoWorld:
             mock.patch.object(botocore.retryhandler, "delay_exponential", _no_backoff)
         )
 
-        # Every session made while the world is active sends its Batch requests to the engine.
-        router = cast("Callable[..., None]", self._router)  # before-send handlers may answer
-        builtin = ("before-send", router, botocore.handlers.REGISTER_FIRST)
-        botocore.handlers.BUILTIN_HANDLERS.append(builtin)
-        stack.callback(botocore.handlers.BUILTIN_HANDLERS.remove, builtin)
-
         admin = self._new_session()  # the harness's own calls: no faults, not captured
         session = self._new_session()
         events = session.events
-        events.unregister("before-send", router)  # the faults come first, then the engine
+        events.unregister("before-send", _ROUTER_HANDLER)  # the faults first, then the engine
         self.faults.install(events)
-        events.register_first("before-send", router)
+        events.register_first("before-send", _ROUTER_HANDLER)
         self._capture.install(events)
         stack.enter_context(mock.patch.object(boto3, "DEFAULT_SESSION", session))
         self._session = session
@@ -274,7 +276,8 @@ class MotoWorld:
         )
         stack.callback(batch.close)
         self._batch = batch
-        self._router.attach(batch.endpoint)
+        _ROUTER.attach(batch.endpoint)
+        stack.callback(_ROUTER.attach, None)
         self._provision(admin, self._admin_batch, admin_s3)
 
     def _new_session(self) -> boto3.Session:

@@ -256,3 +256,17 @@ def test_array_children_are_listed_by_array_job_id(world: MotoWorld) -> None:
         "1",
         "2",
     ]
+
+
+def test_clients_made_before_the_world_reach_its_batch() -> None:
+    """As with moto's own mock: a client made before the world was entered is answered too."""
+    early = boto3.Session(
+        aws_access_key_id="early", aws_secret_access_key="early", region_name="eu-central-1"
+    ).client("batch")
+    with MotoWorld() as world:
+        definition = world.register_job_definition()
+        job_id = early.submit_job(jobName="early", jobQueue=world.queue, jobDefinition=definition)
+
+        assert [view.job_id for view in world.jobs()] == [job_id["jobId"]]
+        assert world.submitted() == []  # another session: not captured
+    early.close()

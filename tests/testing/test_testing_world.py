@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import botocore.handlers
 import botocore.retries.standard
 import botocore.retryhandler
 import pytest
@@ -66,7 +65,6 @@ def test_world_hides_the_users_aws_configuration(
 
 def originals() -> dict[str, Any]:
     return {
-        "builtin_handlers": list(botocore.handlers.BUILTIN_HANDLERS),
         "backoff": botocore.retries.standard.ExponentialBackoff.__dict__["delay_amount"],
         "legacy": botocore.retryhandler.delay_exponential,
         "session": boto3.DEFAULT_SESSION,
