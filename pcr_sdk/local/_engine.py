@@ -1,9 +1,10 @@
-"""The local AWS Batch's API: one handler per operation, over the `Scheduler`'s state.
+"""The local AWS Batch's API: one handler per operation, over a scheduler's state.
 
 Each handler takes the decoded request and returns the response body shaped like botocore's
 service model; a request AWS Batch rejects raises `ServiceError` (a ClientException). Request
 checks live in `_checks` and `_retry`, the job model in `_model`, paging in `_listing`, and
-everything that changes a job's status in `_scheduler`.
+everything that changes a job's status in `_scheduler` (`JobStates`). The scheduler is the
+real-time `Scheduler` for `LocalBackend`, or the `_stepping` one for `pcr_sdk.testing`.
 """
 
 from __future__ import annotations
