@@ -1,10 +1,10 @@
 """pcr-sdk against the seed's algorithm, side by side in one run (`make bench`).
 
-Both talk to moto in-process through the same clients, with a simulated network round trip on
-every API call (default 20 ms, slept in a `before-call` hook: threads overlap it like real I/O).
-Printed: wall time per phase, API calls per operation, jobs per second, and ours/reference
-ratios. Also the memory pcr-sdk needs to track 100,000 jobs. Absolute times on shared machines
-are noise; read the ratios.
+Both talk to a `MotoWorld` in-process (pcr-sdk's engine for Batch, moto for S3) through the
+same clients, with a simulated network round trip on every API call (default 20 ms, slept in a
+`before-call` hook: threads overlap it like real I/O). Printed: wall time per phase, API calls
+per operation, jobs per second, and ours/reference ratios. Also the memory pcr-sdk needs to
+track 100,000 jobs. Absolute times on shared machines are noise; read the ratios.
 """
 
 from __future__ import annotations
@@ -229,7 +229,8 @@ def report(
     out: Callable[[str], None],
 ) -> None:
     ref = {p.name: p for p in results if p.workload == "reference"}
-    out(f"N = {n} jobs, {latency * 1000:.0f} ms simulated round trip per API call, moto in-process")
+    round_trip = f"{latency * 1000:.0f} ms simulated round trip per API call"
+    out(f"N = {n} jobs, {round_trip}, MotoWorld in-process")
     out("")
     header = (
         f"{'workload':<26} {'phase':<8} {'wall s':>8} {'jobs/s':>9} {'calls':>6} {'x ref':>7}"

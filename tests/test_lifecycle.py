@@ -1,4 +1,5 @@
-"""The whole JobSubmitter lifecycle on moto-mocked S3 and Batch, with scripted job states."""
+"""The whole JobSubmitter lifecycle on a MotoWorld (mocked S3 and Batch), with scripted job
+states."""
 
 from __future__ import annotations
 

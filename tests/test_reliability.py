@@ -321,7 +321,8 @@ def test_an_array_known_only_to_aws_batch_is_made_durable_on_reattach(
 def test_reattach_describes_array_parents_not_their_listed_children(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """moto lists children by job name; discovery finds them through the parent only."""
+    """Some backends list children by job name (moto did); discovery finds them through the
+    parent only."""
     clock = FakeClock()
     with MotoWorld() as world:
         first = make(world, clock)

@@ -1,9 +1,10 @@
-"""The local AWS Batch's API: one handler per operation, over the `Scheduler`'s state.
+"""The local AWS Batch's API: one handler per operation, over a scheduler's state.
 
 Each handler takes the decoded request and returns the response body shaped like botocore's
 service model; a request AWS Batch rejects raises `ServiceError` (a ClientException). Request
 checks live in `_checks` and `_retry`, the job model in `_model`, paging in `_listing`, and
-everything that changes a job's status in `_scheduler`.
+everything that changes a job's status in `_scheduler` (`JobStates`). The scheduler is the
+real-time `Scheduler` for `LocalBackend`, or the `_stepping` one for `pcr_sdk.testing`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._model import Definition, Job, add_array_children, container_resources
 from pcr_sdk.local._process import Launcher
 from pcr_sdk.local._retry import RetryStrategy, parse_retry_strategy
-from pcr_sdk.local._scheduler import ACCOUNT_ID, Scheduler
+from pcr_sdk.local._scheduler import ACCOUNT_ID, JobStates, Scheduler
 from pcr_sdk.local._wire import JsonObject, Operation, ServiceError, client_exception
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ logger = logging.getLogger(__name__)
 __all__ = ["ACCOUNT_ID", "BatchEngine"]
 
 _NO_RETRY: Final = RetryStrategy()
+
+QueueResolver = Callable[[str], str | None]
+"""Another job queue's name or ARN -> its ARN, or None when no such queue exists."""
 
 
 class BatchEngine:
@@ -50,10 +54,7 @@ class BatchEngine:
         monotonic: Callable[[], float] = time.monotonic,
         new_id: Callable[[], uuid.UUID] = uuid.uuid4,
     ) -> None:
-        self.queue = queue
-        self.region = region
-        self.queue_arn = self._arn(f"job-queue/{queue}")
-        self._scheduler = Scheduler(
+        scheduler = Scheduler(
             launcher,
             logs,
             queue=queue,
@@ -66,7 +67,25 @@ class BatchEngine:
             monotonic=monotonic,
             new_id=new_id,
         )
-        self._cond = self._scheduler.cond
+        self._attach(scheduler, None)
+
+    @classmethod
+    def over(cls, scheduler: JobStates, *, queues: QueueResolver | None = None) -> BatchEngine:
+        """An engine answering over `scheduler` (the stepping one of `pcr_sdk.testing`).
+
+        Besides the scheduler's own queue it accepts every queue `queues` knows.
+        """
+        engine = cls.__new__(cls)
+        engine._attach(scheduler, queues)
+        return engine
+
+    def _attach(self, scheduler: JobStates, queues: QueueResolver | None) -> None:
+        self.queue = scheduler.queue
+        self.region = scheduler.region
+        self.queue_arn = self._arn(f"job-queue/{self.queue}")
+        self._scheduler = scheduler
+        self._queues = queues
+        self._cond = scheduler.cond
         self._definitions: dict[str, list[Definition]] = {}
 
     def start(self) -> None:
@@ -107,9 +126,14 @@ class BatchEngine:
     def _arn(self, resource: str) -> str:
         return f"arn:aws:batch:{self.region}:{ACCOUNT_ID}:{resource}"
 
-    def _check_queue(self, value: str) -> None:
-        if value not in (self.queue, self.queue_arn):
+    def _check_queue(self, value: str) -> str:
+        """The ARN of job queue `value` (a name or an ARN)."""
+        if value in (self.queue, self.queue_arn):
+            return self.queue_arn
+        found = self._queues(value) if self._queues is not None else None
+        if found is None:
             raise client_exception(f"JobQueue {value} not found")
+        return found
 
     def _definition(self, reference: str, *, active: bool) -> Definition:
         """Resolve `name`, `name:revision` or an ARN (latest ACTIVE revision without one)."""
@@ -216,7 +240,7 @@ class BatchEngine:
 
     def submit_job(self, params: JsonObject) -> JsonObject:
         name = check.name(params.get("jobName"), "jobName", check.JOB_NAME)
-        self._check_queue(check.required(params, "jobQueue"))
+        queue_arn = self._check_queue(check.required(params, "jobQueue"))
         reference = check.required(params, "jobDefinition")
         overrides = params.get("containerOverrides") or {}
         if not isinstance(overrides, dict):
@@ -273,7 +297,7 @@ class BatchEngine:
                 job_id=job_id,
                 name=name,
                 arn=self._arn(f"job/{job_id}"),
-                queue_arn=self.queue_arn,
+                queue_arn=queue_arn,
                 definition=definition,
                 created_at=self._scheduler.now_ms(),
                 environment=environment,
@@ -342,8 +366,9 @@ class BatchEngine:
                 f"jobs: at most {aws.DESCRIBE_JOBS_MAX_IDS} job IDs per request, got {len(ids)}"
             )
         with self._cond:
-            found = (self._job(job_id) for job_id in ids)
-            return {"jobs": [job.describe() for job in found if job is not None]}
+            found = [job for job in (self._job(job_id) for job_id in ids) if job is not None]
+            self._scheduler.observe(found)
+            return {"jobs": [job.describe() for job in found]}
 
     def list_jobs(self, params: JsonObject) -> JsonObject:
         with self._cond:
@@ -351,8 +376,8 @@ class BatchEngine:
                 parent = self._job(params["arrayJobId"])
                 candidates = parent.children if parent is not None else []
             elif params.get("jobQueue"):
-                self._check_queue(str(params["jobQueue"]))
-                candidates = self._scheduler.top_level
+                queue_arn = self._check_queue(str(params["jobQueue"]))
+                candidates = [j for j in self._scheduler.top_level if j.queue_arn == queue_arn]
             else:
                 raise client_exception("jobQueue or arrayJobId is required")
             return _listing.list_jobs(params, candidates)

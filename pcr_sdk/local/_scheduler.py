@@ -1,11 +1,16 @@
-"""The local AWS Batch's scheduler: job states, placement by capacity, timers and attempt runners.
+"""The local AWS Batch's schedulers: job states, placement by capacity, timers and attempt runners.
 
-Every state change happens under one `threading.Condition` (`Scheduler.cond`), shared with the
-API handlers. The scheduler thread sleeps on it until something changes or a timer is due; it
-moves SUBMITTED jobs to PENDING and on to RUNNABLE once their dependencies succeeded, places
-RUNNABLE jobs in queue order while the local compute environment has room (a job that can never
-fit stays at the head, RUNNABLE with AWS's blocked reason, and blocks the queue as on AWS),
-and signals attempts that are to stop: SIGTERM first, SIGKILL after the grace period. Each placed
+`JobStates` is what every scheduler shares: the job table and AWS Batch's state machine
+(dependencies, arrays, CancelJob and TerminateJob, retries), all under one
+`threading.Condition` (`cond`), shared with the API handlers. How jobs move on is the
+subclass's: `Scheduler` below runs them in real time as subprocesses; `_stepping` moves them
+one step per DescribeJobs on a virtual clock (`pcr_sdk.testing`).
+
+`Scheduler`'s thread sleeps on `cond` until something changes or a timer is due; it moves
+SUBMITTED jobs to PENDING and on to RUNNABLE once their dependencies succeeded, places RUNNABLE
+jobs in queue order while the local compute environment has room (a job that can never fit
+stays at the head, RUNNABLE with AWS's blocked reason, and blocks the queue as on AWS), and
+signals attempts that are to stop: SIGTERM first, SIGKILL after the grace period. Each placed
 attempt gets a runner thread that starts the process, waits for it and records the outcome.
 """
 
@@ -31,8 +36,275 @@ logger = logging.getLogger(__name__)
 ACCOUNT_ID = "123456789012"
 
 
-class Scheduler:
-    """Runs the jobs of one job queue on one local compute environment."""
+class JobStates:
+    """The jobs of one job queue and AWS Batch's state machine over them.
+
+    Subclasses decide when jobs move on: they implement `_queue` (a job became RUNNABLE),
+    `_dependencies_done` (a PENDING job may become RUNNABLE) and `_attempt_ended` (an
+    attempt's resources are free again), and may override `observe`, `start` and `close`.
+    """
+
+    environment_name = "local compute environment"
+    capacity_hint = (
+        "It blocks the queue, as on AWS. LocalBackend(vcpus=, memory_mib=, gpus=) sets the "
+        "local capacity."
+    )
+
+    def __init__(
+        self,
+        *,
+        queue: str,
+        region: str,
+        capacity: Resources,
+        clock: Callable[[], float] = time.time,
+        new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+    ) -> None:
+        self.cond = threading.Condition()
+        self.jobs: dict[str, Job] = {}
+        self.top_level: list[Job] = []
+        self.capacity = capacity
+        self.queue = queue
+        self.region = region
+        self._clock = clock
+        self._new_id = new_id
+        self._seq = 0
+        self._closing = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start moving jobs (nothing to start unless a subclass says so)."""
+
+    def close(self) -> None:
+        """Stop moving jobs."""
+        with self.cond:
+            self._closing = True
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    # -- what the API handlers call (they hold `cond`) ----------------------------------------
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def new_hex(self) -> str:
+        return self._new_id().hex
+
+    def submit(self, job: Job) -> None:
+        """Record a new job (with its array children)."""
+        self.jobs[job.job_id] = job
+        self.top_level.append(job)
+        for child in job.children:
+            self.jobs[child.job_id] = child
+        job.unfinished_children = len(job.children)
+        self.cond.notify_all()
+
+    def observe(self, jobs: list[Job]) -> None:
+        """DescribeJobs is about to show `jobs` (the stepping scheduler moves them on)."""
+
+    def stop(self, job: Job, reason: str, *, terminate: bool) -> None:
+        """CancelJob (`terminate=False`) or TerminateJob, as AWS Batch applies them.
+
+        SUBMITTED and RUNNABLE jobs fail at once; a PENDING job stays PENDING and fails once its
+        dependencies are done (at once if they are); TerminateJob also stops STARTING and
+        RUNNING attempts (SIGTERM, then SIGKILL after the grace period). An array parent
+        applies it to every child.
+        """
+        targets = job.children if job.array_size is not None else [job]
+        if job.array_size is not None and job.status not in FINISHED:
+            job.final_reason = reason
+            job.is_cancelled = job.is_cancelled or not terminate
+            job.is_terminated = job.is_terminated or terminate
+        for target in targets:
+            if target.status in FINISHED:
+                continue
+            if target.status in STARTED:
+                if terminate:
+                    target.is_terminated = True
+                    target.terminate_reason = reason
+                    if target.current is not None and target.current.stop is None:
+                        target.current.stop = Stop.TERMINATE
+                continue
+            target.is_cancelled = target.is_cancelled or not terminate
+            target.is_terminated = target.is_terminated or terminate
+            if target.status is JobStatus.PENDING and target.waiting > 0:
+                target.cancel_reason = target.cancel_reason or reason
+            else:
+                self._finish(target, JobStatus.FAILED, reason)
+        self.cond.notify_all()
+
+    def reclaim(self, job: Job) -> str:
+        """End the running attempt as a host termination (a Spot reclaim) does; its reason."""
+        attempt = job.current
+        if job.status not in STARTED or attempt is None:
+            raise ValueError(f"job {job.job_id} is {job.status.value}, not STARTING or RUNNING")
+        if attempt.stop is None:
+            attempt.stop = Stop.RECLAIM
+            attempt.host_reason = aws.HOST_TERMINATED_REASON_FORMAT.format(
+                instance_id=f"i-{self.new_hex()[:17]}"
+            )
+            self.cond.notify_all()
+        return attempt.host_reason or ""
+
+    # -- the state machine (caller holds `cond`) ------------------------------------------------
+
+    def _queue(self, job: Job) -> None:
+        """`job` just became RUNNABLE."""
+        raise NotImplementedError
+
+    def _dependencies_done(self, job: Job) -> None:
+        """Every dependency of the PENDING `job` succeeded."""
+        raise NotImplementedError
+
+    def _attempt_ended(self, job: Job) -> None:
+        """`job`'s current attempt ended (it is in `job.attempts` now)."""
+        raise NotImplementedError
+
+    def _finish(self, job: Job, status: JobStatus, reason: str | None) -> None:
+        """Move `job` to a final status and let its dependents and its array parent follow."""
+        work: list[tuple[Job, JobStatus, str | None]] = [(job, status, reason)]
+        now = self.now_ms()
+        while work:
+            current, final, why = work.pop()
+            if current.status in FINISHED:
+                continue
+            current.status = final
+            current.status_reason = why
+            current.stopped_at = now
+            for dependent in current.dependents:
+                if dependent.status in FINISHED:
+                    continue
+                if final is JobStatus.SUCCEEDED:
+                    dependent.waiting -= 1
+                    if dependent.waiting == 0 and dependent.status is JobStatus.PENDING:
+                        if dependent.cancel_reason is not None:
+                            work.append((dependent, JobStatus.FAILED, dependent.cancel_reason))
+                        else:
+                            self._dependencies_done(dependent)
+                else:
+                    why_dependent = dependent.cancel_reason or aws.DEPENDENCY_FAILED_REASON
+                    work.append((dependent, JobStatus.FAILED, why_dependent))
+            current.dependents.clear()
+            parent = current.parent
+            if parent is not None:
+                parent.unfinished_children -= 1
+                if final is JobStatus.FAILED:
+                    parent.failed_children += 1
+                if parent.unfinished_children == 0:
+                    failed = parent.failed_children > 0
+                    work.append(
+                        (
+                            parent,
+                            JobStatus.FAILED if failed else JobStatus.SUCCEEDED,
+                            parent.final_reason if failed else None,
+                        )
+                    )
+        self.cond.notify_all()
+
+    def _make_runnable(self, job: Job) -> None:
+        job.status = JobStatus.RUNNABLE
+        job.status_reason = None
+        self._queue(job)
+        parent = job.parent
+        if parent is not None and parent.status is JobStatus.SUBMITTED:
+            parent.status = JobStatus.PENDING
+
+    def _promote(self, job: Job) -> None:
+        """SUBMITTED -> PENDING, waiting for each dependency that has not succeeded yet."""
+        if job.status is not JobStatus.SUBMITTED or job.array_size is not None:
+            return  # cancelled meanwhile, or an array parent (it follows its children)
+        job.status = JobStatus.PENDING
+        if job.parent is not None and job.parent.status is JobStatus.SUBMITTED:
+            job.parent.status = JobStatus.PENDING
+        for prerequisite in job.prerequisites:
+            if prerequisite.status is JobStatus.SUCCEEDED:
+                continue
+            if prerequisite.status is JobStatus.FAILED:
+                self._finish(job, JobStatus.FAILED, aws.DEPENDENCY_FAILED_REASON)
+                return
+            job.waiting += 1
+            prerequisite.dependents.append(job)
+        if job.waiting == 0:
+            self._dependencies_done(job)
+
+    def _block(self, job: Job) -> None:
+        """The job can never fit: RUNNABLE for ever with AWS's reason, logged once."""
+        job.status_reason = aws.BLOCKED_BY_RESOURCES_REASON
+        if job.blocked:
+            return
+        job.blocked = True
+        logger.warning(
+            "job %s (%s) can never run on the %s: it asks %s, which exceeds %s; it stays "
+            "RUNNABLE, as on AWS Batch, until it is cancelled. %s",
+            job.job_id,
+            job.name,
+            self.environment_name,
+            ", ".join(job.resources.shortfall(self.capacity)),
+            self.capacity,
+            self.capacity_hint,
+        )
+
+    def _new_attempt(self, job: Job) -> Attempt:
+        """RUNNABLE -> STARTING with a new attempt."""
+        job.status = JobStatus.STARTING
+        attempt = Attempt(
+            number=len(job.attempts) + 1,
+            task_arn=f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:task/{self.queue}/{self.new_hex()}",
+        )
+        job.current = attempt
+        return attempt
+
+    def end_attempt(
+        self,
+        job: Job,
+        attempt: Attempt,
+        exit_code: int | None,
+        reason: str | None,
+        status_reason: str,
+    ) -> None:
+        """Record a finished attempt; retry it, or finish the job (caller holds `cond`)."""
+        attempt.stopped_at = self.now_ms()
+        attempt.handle = None
+        stop = attempt.stop
+        if stop is Stop.TIMEOUT:
+            exit_code, status_reason = None, aws.TIMEOUT_REASON
+        elif stop is Stop.RECLAIM:
+            exit_code = None
+            status_reason = attempt.host_reason or aws.HOST_TERMINATED_REASON_PREFIX
+        elif stop is Stop.TERMINATE and job.terminate_reason is not None:
+            status_reason = job.terminate_reason
+        attempt.exit_code = exit_code
+        attempt.reason = reason
+        attempt.status_reason = status_reason
+        job.attempts.append(attempt)
+        job.current = None
+        self._attempt_ended(job)
+        if stop is Stop.TERMINATE or stop is Stop.TIMEOUT:
+            self._finish(job, JobStatus.FAILED, status_reason)  # AWS never retries these
+        elif stop is None and exit_code == 0:
+            self._finish(job, JobStatus.SUCCEEDED, aws.CONTAINER_EXITED_REASON)
+        elif self._closing:
+            self._finish(job, JobStatus.FAILED, SHUT_DOWN_REASON)
+        elif job.retry.retries(len(job.attempts), exit_code, reason, status_reason):
+            logger.info(
+                "job %s attempt %d failed (%s); retrying", job.job_id, attempt.number, status_reason
+            )
+            job.status = JobStatus.RUNNABLE
+            job.status_reason = None
+            self._queue(job)
+        else:
+            self._finish(job, JobStatus.FAILED, status_reason)
+        self.cond.notify_all()
+
+
+class Scheduler(JobStates):
+    """Runs the jobs of one job queue on one local compute environment, in real time."""
 
     def __init__(
         self,
@@ -55,28 +327,19 @@ class Scheduler:
             raise ValueError(f"timeout_scale must be positive, got {timeout_scale}")
         if grace_seconds < 0:
             raise ValueError(f"grace_seconds must not be negative, got {grace_seconds}")
-        self.cond = threading.Condition()
-        self.jobs: dict[str, Job] = {}
-        self.top_level: list[Job] = []
-        self.capacity = capacity
-        self.queue = queue
-        self.region = region
+        super().__init__(queue=queue, region=region, capacity=capacity, clock=clock, new_id=new_id)
         self._launcher = launcher
         self._logs = logs
         self._max_parallel = max_parallel
         self._timeout_scale = timeout_scale
         self._grace = grace_seconds * timeout_scale
-        self._clock = clock
         self._monotonic = monotonic
-        self._new_id = new_id
-        self._seq = 0
         self._submitted: deque[Job] = deque()
         self._runnable: deque[Job] = deque()
         self._running: set[Job] = set()
         self._active = 0
         self._in_use = Resources()
         self._threads: set[threading.Thread] = set()
-        self._closing = False
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -112,156 +375,24 @@ class Scheduler:
                 with self.cond:
                     self._threads.discard(runner)
 
-    # -- what the API handlers call (they hold `cond`) ----------------------------------------
-
-    def next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def now_ms(self) -> int:
-        return int(self._clock() * 1000)
-
-    def new_hex(self) -> str:
-        return self._new_id().hex
-
     def submit(self, job: Job) -> None:
         """Queue a new job (with its array children) for the scheduler thread."""
-        self.jobs[job.job_id] = job
-        self.top_level.append(job)
+        super().submit(job)
         self._submitted.append(job)
-        for child in job.children:
-            self.jobs[child.job_id] = child
-            self._submitted.append(child)
-        job.unfinished_children = len(job.children)
-        self.cond.notify_all()
-
-    def stop(self, job: Job, reason: str, *, terminate: bool) -> None:
-        """CancelJob (`terminate=False`) or TerminateJob, as AWS Batch applies them.
-
-        SUBMITTED and RUNNABLE jobs fail at once; a PENDING job stays PENDING and fails once its
-        dependencies are done; TerminateJob also stops STARTING and RUNNING attempts (SIGTERM,
-        then SIGKILL after the grace period). An array parent applies it to every child.
-        """
-        targets = job.children if job.array_size is not None else [job]
-        if job.array_size is not None and job.status not in FINISHED:
-            job.final_reason = reason
-            job.is_cancelled = job.is_cancelled or not terminate
-            job.is_terminated = job.is_terminated or terminate
-        for target in targets:
-            if target.status in FINISHED:
-                continue
-            if target.status in STARTED:
-                if terminate:
-                    target.is_terminated = True
-                    target.terminate_reason = reason
-                    if target.current is not None and target.current.stop is None:
-                        target.current.stop = Stop.TERMINATE
-                continue
-            target.is_cancelled = target.is_cancelled or not terminate
-            target.is_terminated = target.is_terminated or terminate
-            if target.status is JobStatus.PENDING:
-                target.cancel_reason = target.cancel_reason or reason
-            else:
-                self._finish(target, JobStatus.FAILED, reason)
-        self.cond.notify_all()
-
-    def reclaim(self, job: Job) -> str:
-        """End the running attempt as a host termination (a Spot reclaim) does; its reason."""
-        attempt = job.current
-        if job.status not in STARTED or attempt is None:
-            raise ValueError(f"job {job.job_id} is {job.status.value}, not STARTING or RUNNING")
-        if attempt.stop is None:
-            attempt.stop = Stop.RECLAIM
-            attempt.host_reason = aws.HOST_TERMINATED_REASON_FORMAT.format(
-                instance_id=f"i-{self.new_hex()[:17]}"
-            )
-            self.cond.notify_all()
-        return attempt.host_reason or ""
+        self._submitted.extend(job.children)
 
     # -- the state machine (caller holds `cond`) ------------------------------------------------
 
-    def _finish(self, job: Job, status: JobStatus, reason: str | None) -> None:
-        """Move `job` to a final status and let its dependents and its array parent follow."""
-        work: list[tuple[Job, JobStatus, str | None]] = [(job, status, reason)]
-        now = self.now_ms()
-        while work:
-            current, final, why = work.pop()
-            if current.status in FINISHED:
-                continue
-            current.status = final
-            current.status_reason = why
-            current.stopped_at = now
-            for dependent in current.dependents:
-                if dependent.status in FINISHED:
-                    continue
-                if final is JobStatus.SUCCEEDED:
-                    dependent.waiting -= 1
-                    if dependent.waiting == 0 and dependent.status is JobStatus.PENDING:
-                        if dependent.cancel_reason is not None:
-                            work.append((dependent, JobStatus.FAILED, dependent.cancel_reason))
-                        else:
-                            self._make_runnable(dependent)
-                else:
-                    why_dependent = dependent.cancel_reason or aws.DEPENDENCY_FAILED_REASON
-                    work.append((dependent, JobStatus.FAILED, why_dependent))
-            current.dependents.clear()
-            parent = current.parent
-            if parent is not None:
-                parent.unfinished_children -= 1
-                if final is JobStatus.FAILED:
-                    parent.failed_children += 1
-                if parent.unfinished_children == 0:
-                    failed = parent.failed_children > 0
-                    work.append(
-                        (
-                            parent,
-                            JobStatus.FAILED if failed else JobStatus.SUCCEEDED,
-                            parent.final_reason if failed else None,
-                        )
-                    )
-        self.cond.notify_all()
-
-    def _make_runnable(self, job: Job) -> None:
-        job.status = JobStatus.RUNNABLE
-        job.status_reason = None
+    def _queue(self, job: Job) -> None:
         self._runnable.append(job)
-        parent = job.parent
-        if parent is not None and parent.status is JobStatus.SUBMITTED:
-            parent.status = JobStatus.PENDING
 
-    def _promote(self, job: Job) -> None:
-        """SUBMITTED -> PENDING, then RUNNABLE once every dependency succeeded."""
-        if job.status is not JobStatus.SUBMITTED or job.array_size is not None:
-            return  # cancelled meanwhile, or an array parent (it follows its children)
-        job.status = JobStatus.PENDING
-        if job.parent is not None and job.parent.status is JobStatus.SUBMITTED:
-            job.parent.status = JobStatus.PENDING
-        for prerequisite in job.prerequisites:
-            if prerequisite.status is JobStatus.SUCCEEDED:
-                continue
-            if prerequisite.status is JobStatus.FAILED:
-                self._finish(job, JobStatus.FAILED, aws.DEPENDENCY_FAILED_REASON)
-                return
-            job.waiting += 1
-            prerequisite.dependents.append(job)
-        if job.waiting == 0:
-            self._make_runnable(job)
+    def _dependencies_done(self, job: Job) -> None:
+        self._make_runnable(job)
 
-    def _block(self, job: Job) -> None:
-        """The head job can never fit: RUNNABLE for ever with AWS's reason, logged once."""
-        job.status_reason = aws.BLOCKED_BY_RESOURCES_REASON
-        if job.blocked:
-            return
-        job.blocked = True
-        logger.warning(
-            "job %s (%s) can never run on the local compute environment: it asks %s, which "
-            "exceeds %s; it stays RUNNABLE and blocks the queue, as on AWS Batch, until it is "
-            "cancelled. LocalBackend(vcpus=, memory_mib=, gpus=) sets the local capacity.",
-            job.job_id,
-            job.name,
-            ", ".join(job.resources.shortfall(self.capacity)),
-            self.capacity,
-        )
+    def _attempt_ended(self, job: Job) -> None:
+        self._running.discard(job)
+        self._active -= 1
+        self._in_use -= job.resources
 
     def _claim(self) -> list[tuple[Job, Attempt]]:
         """RUNNABLE -> STARTING, in queue order, while the head job fits the free capacity."""
@@ -279,13 +410,7 @@ class Scheduler:
             if not (self._in_use + job.resources).fits_in(self.capacity):
                 break
             self._runnable.popleft()
-            job.status = JobStatus.STARTING
-            attempt = Attempt(
-                number=len(job.attempts) + 1,
-                task_arn=f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:task/{self.queue}/"
-                f"{self.new_hex()}",
-            )
-            job.current = attempt
+            attempt = self._new_attempt(job)
             self._active += 1
             self._in_use += job.resources
             claimed.append((job, attempt))
@@ -347,10 +472,6 @@ class Scheduler:
 
     # -- what runner threads call ---------------------------------------------------------------
 
-    @property
-    def closing(self) -> bool:
-        return self._closing
-
     def attempt_started(self, job: Job, attempt: Attempt, handle: ProcessHandle) -> bool:
         """STARTING -> RUNNING once its process runs (caller holds `cond`); True if closing."""
         now = self.now_ms()
@@ -367,47 +488,3 @@ class Scheduler:
     def runner_done(self) -> None:
         with self.cond:
             self._threads.discard(threading.current_thread())
-
-    def end_attempt(
-        self,
-        job: Job,
-        attempt: Attempt,
-        exit_code: int | None,
-        reason: str | None,
-        status_reason: str,
-    ) -> None:
-        """Record a finished attempt; retry it, or finish the job (caller holds `cond`)."""
-        attempt.stopped_at = self.now_ms()
-        attempt.handle = None
-        stop = attempt.stop
-        if stop is Stop.TIMEOUT:
-            exit_code, status_reason = None, aws.TIMEOUT_REASON
-        elif stop is Stop.RECLAIM:
-            exit_code = None
-            status_reason = attempt.host_reason or aws.HOST_TERMINATED_REASON_PREFIX
-        elif stop is Stop.TERMINATE and job.terminate_reason is not None:
-            status_reason = job.terminate_reason
-        attempt.exit_code = exit_code
-        attempt.reason = reason
-        attempt.status_reason = status_reason
-        job.attempts.append(attempt)
-        job.current = None
-        self._running.discard(job)
-        self._active -= 1
-        self._in_use -= job.resources
-        if stop is Stop.TERMINATE or stop is Stop.TIMEOUT:
-            self._finish(job, JobStatus.FAILED, status_reason)  # AWS never retries these
-        elif stop is None and exit_code == 0:
-            self._finish(job, JobStatus.SUCCEEDED, aws.CONTAINER_EXITED_REASON)
-        elif self._closing:
-            self._finish(job, JobStatus.FAILED, SHUT_DOWN_REASON)
-        elif job.retry.retries(len(job.attempts), exit_code, reason, status_reason):
-            logger.info(
-                "job %s attempt %d failed (%s); retrying", job.job_id, attempt.number, status_reason
-            )
-            job.status = JobStatus.RUNNABLE
-            job.status_reason = None
-            self._runnable.append(job)
-        else:
-            self._finish(job, JobStatus.FAILED, status_reason)
-        self.cond.notify_all()

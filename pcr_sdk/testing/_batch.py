@@ -1,75 +1,100 @@
-"""Scripted job states on top of moto's Docker-free Batch backend ("batch_simple").
+"""A world's AWS Batch: pcr-sdk's local engine on a stepping scheduler, with scripted jobs.
 
-moto marks every job SUCCEEDED inside SubmitJob. These patches make it only store the job; each
-DescribeJobs call that includes a job then moves it one status forward, and the `JobScript`
-decides when and how it finishes. TerminateJob and CancelJob take effect, dependencies are
-honoured, and moto's growing-environment bug in DescribeJobs is neutralised.
+Job and job definition requests (SubmitJob, DescribeJobs, ListJobs, CancelJob, TerminateJob,
+Register/Deregister/DescribeJobDefinitions, tags of jobs and definitions) are answered by the
+local engine (`pcr_sdk.local`), the same code `LocalBackend` runs. Its scheduler is the
+stepping one: jobs move one step per DescribeJobs on a virtual clock, and the container of a
+job's attempt is a `JobScript`-driven program run in-process. Compute environments and job
+queues stay with moto (so do CloudFormation stacks that create them); the engine accepts
+every queue moto knows.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
-from unittest import mock
+from urllib.parse import unquote, urlsplit
 
-from moto.batch.models import BatchBackend, Job
-from moto.batch_simple.models import BatchSimpleBackend
+from botocore.exceptions import ClientError
 
+from pcr_sdk._private import aws
 from pcr_sdk._private.aws import BATCH_LOG_GROUP, DEPENDENCY_FAILED_REASON, ENV_ARRAY_INDEX
-from pcr_sdk.testing._script import (
-    ESSENTIAL_CONTAINER_EXITED,
-    Failure,
-    JobScript,
-    JobView,
-    environment_of,
+from pcr_sdk.local._capacity import Resources
+from pcr_sdk.local._engine import BatchEngine
+from pcr_sdk.local._model import Job
+from pcr_sdk.local._process import ContainerRun
+from pcr_sdk.local._stepping import (
+    SIGTERM_EXIT,
+    Exit,
+    LineSink,
+    Program,
+    SteppingScheduler,
+    VirtualClock,
 )
+from pcr_sdk.local._wire import RestJsonEndpoint, service_model
+from pcr_sdk.testing._faults import DIVERTED_HOST
+from pcr_sdk.testing._script import ESSENTIAL_CONTAINER_EXITED, Failure, JobScript, JobView
 from pcr_sdk.worker import JobContext
 
 if TYPE_CHECKING:
+    from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+    from botocore.model import ServiceModel
+    from mypy_boto3_batch import BatchClient
     from mypy_boto3_logs import CloudWatchLogsClient
-    from mypy_boto3_logs.type_defs import InputLogEventTypeDef
     from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger(__name__)
 
 LOG_GROUP: Final = BATCH_LOG_GROUP
-PROGRESSION: Final = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
-_PENDING: Final = 1
-_RUNNING: Final = 4
-_BEFORE_STARTING: Final = frozenset({"SUBMITTED", "PENDING", "RUNNABLE"})
 DEPENDENCY_FAILED: Final = DEPENDENCY_FAILED_REASON
+LARGEST_JOB: Final = Resources(vcpus=aws.MAX_VCPUS, memory_mib=2 * 1024 * 1024, gpus=8)
+"""What one job of a world may ask for: 256 vCPUs, 2 TiB of memory and 8 GPUs."""
+ENGINE_OPERATIONS: Final = frozenset(
+    {
+        "RegisterJobDefinition",
+        "DeregisterJobDefinition",
+        "DescribeJobDefinitions",
+        "SubmitJob",
+        "DescribeJobs",
+        "ListJobs",
+        "CancelJob",
+        "TerminateJob",
+    }
+)
+"""The Batch operations the engine answers; the others (queues, compute environments) go to
+moto. Tag operations go to the engine for jobs and job definitions."""
+_TAG_OPERATIONS: Final = frozenset({"TagResource", "UntagResource", "ListTagsForResource"})
+_TAGS_PATH: Final = "/v1/tags/"
+_CLAIMED_HOSTS: Final = frozenset({"pcr-local.invalid", urlsplit(DIVERTED_HOST).hostname})
+_FUTURE_LOG_MS: Final = 3_600_000
 
 
-def _millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-@dataclass
-class _JobState:
-    job: Job
-    view: JobView
-    array_parent: bool
-    array_child: bool
-    describes: int = 0
-    position: int = 0
-    finished: bool = False
-    container_reason: str | None = None
+@functools.cache
+def _batch_model() -> ServiceModel:
+    return service_model("batch")
 
 
 class HarnessIO:
     """The harness's own S3 and Logs access: unfaulted, uncaptured clients on the mock."""
 
-    def __init__(self, *, s3: S3Client, logs: CloudWatchLogsClient, default_bucket: str) -> None:
+    def __init__(
+        self,
+        *,
+        s3: S3Client,
+        logs: CloudWatchLogsClient,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._s3 = s3
         self._logs = logs
-        self._default_bucket = default_bucket
+        self._clock = clock
+        self._streams: set[str] = set()
+        self._lock = threading.Lock()
 
     def run_worker(self, handler: Callable[[Any], object], environment: dict[str, str]) -> None:
         """Read the job's input, call `handler`, write output.json, as its container would.
@@ -80,296 +105,191 @@ class HarnessIO:
         context = JobContext.from_env(environment, s3=self._s3)
         context.save_output(handler(context.load_input()))
 
-    def put_logs(self, stream: str, lines: Iterable[str]) -> None:
-        """Append `lines` to `stream` in /aws/batch/job, creating both as needed."""
-        exists = self._logs.exceptions.ResourceAlreadyExistsException
-        with contextlib.suppress(exists):
-            self._logs.create_log_group(logGroupName=LOG_GROUP)
-        with contextlib.suppress(exists):
-            self._logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
-        now = int(time.time() * 1000)
-        events: list[InputLogEventTypeDef] = [{"timestamp": now, "message": line} for line in lines]
-        if events:
-            self._logs.put_log_events(
-                logGroupName=LOG_GROUP,
-                logStreamName=stream,
-                logEvents=events,
-            )
+    def put_log(self, stream: str, line: str) -> None:
+        """Append `line` to `stream` in /aws/batch/job, creating both as needed.
+
+        An empty line is left out, as Docker's awslogs driver does (CloudWatch Logs refuses it).
+        """
+        if not line:
+            return
+        with self._lock:
+            if not self._streams:
+                with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
+                    self._logs.create_log_group(logGroupName=LOG_GROUP)
+            if stream not in self._streams:
+                with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
+                    self._logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
+                self._streams.add(stream)
+        # moto refuses events more than 2 hours ahead of the real clock
+        now = min(int(self._clock() * 1000), int(time.time() * 1000) + _FUTURE_LOG_MS)
+        self._logs.put_log_events(
+            logGroupName=LOG_GROUP,
+            logStreamName=stream,
+            logEvents=[{"timestamp": now, "message": line}],
+        )
 
 
-class BatchSimulator:
-    """Per-job state machine driven by DescribeJobs; installed by patches for a world's life."""
+class _ScriptedContainer:
+    """A job attempt's container as the `JobScript` says: succeed, fail, or run the worker."""
 
-    def __init__(self, script: JobScript, io: HarnessIO) -> None:
+    def __init__(
+        self, script: JobScript, io: HarnessIO, view: JobView, run: ContainerRun, log: LineSink
+    ) -> None:
         self._script = script
         self._io = io
-        self._states: dict[str, _JobState] = {}
-        self._lock = threading.RLock()
+        self._view = view
+        self._run = run
+        self._log = log
 
-    # --- the patches -------------------------------------------------------------------------
-
-    def patches(self) -> list[mock._patch[Any]]:
-        """Patches of moto's classes; started and stopped by the world."""
-        sim = self
-        original_describe = Job.describe
-        original_describe_jobs = BatchBackend.describe_jobs
-        original_list_jobs = BatchBackend.list_jobs
-        original_submit = BatchSimpleBackend.submit_job
-        original_terminate = BatchBackend.terminate_job
-        original_cancel = BatchBackend.cancel_job
-
-        # moto's job table is a plain dict: a DescribeJobs or ListJobs iterating it while another
-        # thread's SubmitJob adds to it fails ("dictionary changed size during iteration"). AWS
-        # has no such limit, so the calls that touch the table take the simulator's lock.
-        def submit_job(backend: BatchSimpleBackend, *args: Any, **kwargs: Any) -> Any:
-            with sim._lock:
-                return original_submit(backend, *args, **kwargs)
-
-        def list_jobs(backend: BatchBackend, *args: Any, **kwargs: Any) -> Any:
-            with sim._lock:
-                return original_list_jobs(backend, *args, **kwargs)
-
-        def store_only(backend: BatchSimpleBackend, include_start_attempt: bool, job: Job) -> None:
-            del include_start_attempt
-            backend.backend._jobs[job.job_id] = job
-            sim.register(job)
-
-        def get_status(job: Job) -> str | None:
-            return job._status
-
-        def set_status(job: Job, value: str) -> None:
-            job._status = value
-
-        def describe(job: Job) -> dict[str, Any]:
-            return sim.describe(job, original_describe)
-
-        def describe_jobs(backend: BatchBackend, jobs: list[str] | None) -> list[dict[str, Any]]:
-            with sim._lock:
-                sim.advance(jobs)
-                return original_describe_jobs(backend, jobs)
-
-        def terminate_job(backend: BatchBackend, job_id: str, reason: str) -> None:
-            with sim._lock:
-                original_terminate(backend, job_id, reason)
-                sim.stop(job_id, reason, only_before_starting=False)
-
-        def cancel_job(backend: BatchBackend, job_id: str, reason: str) -> None:
-            with sim._lock:
-                original_cancel(backend, job_id, reason)
-                sim.stop(job_id, reason, only_before_starting=True)
-
-        return [
-            mock.patch.object(BatchSimpleBackend, "_mark_job_as_finished", store_only),
-            mock.patch.object(BatchSimpleBackend, "submit_job", submit_job),
-            mock.patch.object(BatchBackend, "list_jobs", list_jobs),
-            mock.patch.object(Job, "status", property(get_status, set_status)),
-            mock.patch.object(Job, "describe", describe),
-            mock.patch.object(BatchBackend, "describe_jobs", describe_jobs),
-            mock.patch.object(BatchBackend, "terminate_job", terminate_job),
-            mock.patch.object(BatchBackend, "cancel_job", cancel_job),
-        ]
-
-    # --- state ------------------------------------------------------------------------------
-
-    def register(self, job: Job) -> None:
-        environment = environment_of(job.container_overrides.get("environment") or [])
-        child_index = job.array_properties.get("index")
-        if child_index is not None:
-            # moto gives children no AWS_BATCH_JOB_ARRAY_INDEX; AWS Batch does
-            environment[ENV_ARRAY_INDEX] = str(child_index)
-        with self._lock:
-            view = JobView(
-                job_id=job.job_id,
-                job_name=job.job_name,
-                environment=environment,
-                order=len(self._states),
-                index=JobView.index_from(environment),
-                depends_on=tuple(d["jobId"] for d in job.depends_on or [] if "jobId" in d),
-            )
-            self._states[job.job_id] = _JobState(
-                job=job,
-                view=view,
-                array_parent="size" in job.array_properties,
-                array_child="index" in job.array_properties,
-            )
-
-    def views(self) -> list[JobView]:
-        with self._lock:
-            return [state.view for state in self._states.values()]
-
-    def describe(self, job: Job, original: Callable[[Job], dict[str, Any]]) -> dict[str, Any]:
-        """moto's describe, minus its bug, plus the exit code and container reason it drops."""
-        overrides = job.container_overrides
-        environment = overrides.get("environment")
-        pristine = list(environment) if isinstance(environment, list) else None
-        try:
-            result = original(job)
-        finally:
-            # moto appends AWS_BATCH_JOB_ID to the stored overrides on every describe.
-            if pristine is not None:
-                overrides["environment"] = pristine
-        container = result.get("container")
-        if job.job_stopped and isinstance(container, dict):
-            if job.exit_code is not None:
-                container["exitCode"] = job.exit_code
-            with self._lock:
-                state = self._states.get(job.job_id)
-            if state is not None and state.container_reason is not None:
-                container["reason"] = state.container_reason
-        return result
-
-    def advance(self, ids: list[str] | None) -> None:
-        """One DescribeJobs call: move every job it includes one step (children before parents)."""
-        with self._lock:
-            wanted = set(ids or [])
-            targets = {
-                state.job.job_id: state
-                for state in self._states.values()
-                if not wanted or state.job.job_id in wanted or state.job.arn in wanted
-            }
-            for state in list(targets.values()):
-                if state.array_parent:
-                    for child in state.job._child_jobs or []:
-                        child_state = self._states.get(child.job_id)
-                        if child_state is not None:
-                            targets[child.job_id] = child_state
-            for state in sorted(targets.values(), key=lambda s: s.view.order):
-                self._step(state)
-
-    def stop(self, job_id: str, reason: str, *, only_before_starting: bool) -> None:
-        """TerminateJob / CancelJob: an unfinished job ends FAILED with `reason`.
-
-        Stopping an array parent stops its unfinished children too, as on AWS.
-        """
-        with self._lock:
-            state = self._states.get(job_id)
-            if state is None or state.finished:
-                return
-            if state.array_parent:
-                for child in state.job._child_jobs or []:
-                    child_state = self._states.get(child.job_id)
-                    if child_state is not None:
-                        self._stop(child_state, reason, only_before_starting=only_before_starting)
-            self._stop(state, reason, only_before_starting=only_before_starting)
-
-    def _stop(self, state: _JobState, reason: str, *, only_before_starting: bool) -> None:
-        if state.finished:
-            return
-        started = PROGRESSION[state.position] not in _BEFORE_STARTING
-        if only_before_starting and started:
-            return  # like AWS: CancelJob does not stop a STARTING or RUNNING job
-        self._finish(state, "FAILED", exit_code=None, reason=reason, ran=started)
-
-    # --- transitions ------------------------------------------------------------------------
-
-    def _show(self, state: _JobState, position: int) -> None:
-        state.position = max(state.position, position)
-        state.job._status = PROGRESSION[state.position]
-        if state.position >= _RUNNING:
-            self._start(state)
-
-    def _start(self, state: _JobState) -> None:
-        job = state.job
-        if job.log_stream_name is None:
-            job.job_started_at = datetime.now()
-            job.log_stream_name = job._stream_name
-
-    def _step(self, state: _JobState) -> None:
-        if state.finished:
-            return
-        if state.array_parent:
-            self._step_array_parent(state)
-            return
-        dependencies = [
-            self._states[job_id] for job_id in state.view.depends_on if job_id in self._states
-        ]
-        if any(dep.finished and dep.job._status == "FAILED" for dep in dependencies):
-            self._finish(state, "FAILED", exit_code=None, reason=DEPENDENCY_FAILED, ran=False)
-            return
-        if not all(dep.finished for dep in dependencies):
-            self._show(state, _PENDING)  # AWS keeps a job PENDING until its dependencies end
-            return
-        state.describes += 1
-        if state.describes <= self._script.polls_for(state.view):
-            self._show(state, min(state.describes - 1, _RUNNING))
-            return
-        failure = self._script.failure_for(state.view)
+    def poll(self) -> Exit:
+        failure = self._script.failure_for(self._view)
         handler = self._script.handler
         if failure is None and handler is not None:
-            failure = self._run_worker(state, handler)
+            failure = self._run_worker(handler)
         if failure is None:
-            self._finish(state, "SUCCEEDED", exit_code=0, reason=ESSENTIAL_CONTAINER_EXITED)
-        else:
-            self._finish(
-                state,
-                "FAILED",
-                exit_code=failure.exit_code,
-                reason=failure.reason,
-                log_lines=failure.log_lines,
-            )
+            return Exit(0)
+        for line in failure.log_lines:
+            self._log(line)
+        if failure.exit_code is None:  # an infrastructure failure: the container never ran
+            return Exit(None, reason=failure.reason, status_reason=failure.reason)
+        return Exit(failure.exit_code, status_reason=failure.reason)
 
-    def _step_array_parent(self, state: _JobState) -> None:
-        children = [
-            self._states[child.job_id]
-            for child in state.job._child_jobs or []
-            if child.job_id in self._states
-        ]
-        if children and all(child.finished for child in children):
-            if all(child.job._status == "SUCCEEDED" for child in children):
-                self._finish(state, "SUCCEEDED", exit_code=None, reason=None, ran=False)
-            else:
-                self._finish(state, "FAILED", exit_code=None, reason=None, ran=False)
-        else:
-            self._show(state, _PENDING)
+    def terminate(self) -> Exit:
+        return Exit(SIGTERM_EXIT)  # a scripted container ends on SIGTERM
 
-    def _run_worker(self, state: _JobState, handler: Callable[[Any], object]) -> Failure | None:
+    def _run_worker(self, handler: Callable[[Any], object]) -> Failure | None:
         try:
-            self._io.run_worker(handler, dict(state.view.environment))
+            self._io.run_worker(handler, dict(self._run.environment))
         except Exception as err:  # any worker error is the job's failure, as in a container
-            logger.debug("simulated worker of job %s failed", state.job.job_id, exc_info=True)
+            logger.debug("simulated worker of job %s failed", self._run.job_id, exc_info=True)
             text = "".join(traceback.format_exception_only(type(err), err)).strip()
             return Failure(exit_code=1, reason=ESSENTIAL_CONTAINER_EXITED, log_lines=(text,))
         return None
 
-    def _finish(
+
+ProgramFactory = Callable[[JobView, ContainerRun, LineSink], Program]
+"""Starts a job attempt's container: the `JobScript` by default."""
+
+
+class ScriptedPrograms:
+    """The world's `Programs`: a `JobView` per job, polls and containers from the script."""
+
+    def __init__(self, script: JobScript, io: HarnessIO) -> None:
+        self._script = script
+        self._io = io
+        self._views: list[JobView] = []
+        self._by_id: dict[str, JobView] = {}
+        self._lock = threading.Lock()
+        self.factory: ProgramFactory = self._scripted
+
+    def admit(self, job: Job) -> None:
+        environment = dict(job.environment)
+        if job.index is not None:
+            environment[ENV_ARRAY_INDEX] = str(job.index)
+        with self._lock:
+            view = JobView(
+                job_id=job.job_id,
+                job_name=job.name,
+                environment=environment,
+                order=len(self._views),
+                index=JobView.index_from(environment),
+                depends_on=tuple(str(d["jobId"]) for d in job.depends_on if "jobId" in d),
+            )
+            self._views.append(view)
+            self._by_id[job.job_id] = view
+
+    def views(self) -> list[JobView]:
+        with self._lock:
+            return list(self._views)
+
+    def polls(self, job: Job) -> int:
+        return self._script.polls_for(self._by_id[job.job_id])
+
+    def start(self, job: Job, run: ContainerRun, log: LineSink) -> Program:
+        return self.factory(self._by_id[job.job_id], run, log)
+
+    def _scripted(self, view: JobView, run: ContainerRun, log: LineSink) -> Program:
+        return _ScriptedContainer(self._script, self._io, view, run, log)
+
+
+class BatchRouter:
+    """A `before-send` handler that hands a world's Batch requests to its engine.
+
+    It answers job and job definition operations (see `ENGINE_OPERATIONS`) and lets every
+    other request through to moto; requests a fault already answered are left alone.
+    """
+
+    def __init__(self) -> None:
+        self._endpoint: RestJsonEndpoint | None = None
+
+    def attach(self, endpoint: RestJsonEndpoint | None) -> None:
+        self._endpoint = endpoint
+
+    def __call__(
+        self, request: AWSPreparedRequest, event_name: str, **_: Any
+    ) -> AWSResponse | None:
+        endpoint = self._endpoint
+        parts = event_name.split(".")
+        if endpoint is None or len(parts) != 3 or parts[1] != "batch":
+            return None
+        url = urlsplit(request.url)
+        if url.hostname in _CLAIMED_HOSTS:
+            return None
+        operation = parts[2]
+        if operation in _TAG_OPERATIONS:
+            arn = unquote(url.path.rsplit(_TAGS_PATH, 1)[-1])
+            if ":job/" not in arn and ":job-definition/" not in arn:
+                return None
+        elif operation not in ENGINE_OPERATIONS:
+            return None
+        return endpoint(request)
+
+
+class WorldBatch:
+    """The engine, its stepping scheduler and clock, for one world."""
+
+    def __init__(
         self,
-        state: _JobState,
-        status: str,
+        script: JobScript,
+        io: HarnessIO,
         *,
-        exit_code: int | None,
-        reason: str | None,
-        ran: bool = True,
-        log_lines: tuple[str, ...] = (),
+        queue: str,
+        region: str,
+        clock: VirtualClock,
+        moto_batch: BatchClient,
     ) -> None:
-        job = state.job
-        now = datetime.now()
-        if ran:
-            self._start(state)
-            container: dict[str, Any] = {
-                "containerInstanceArn": f"{job.job_queue.arn}/container-instance/pcr-testing",
-                "taskArn": f"{job.job_queue.arn}/task/{job.job_id}",
-                "logStreamName": job.log_stream_name,
-                "networkInterfaces": [],
-            }
-            if exit_code is not None:
-                container["exitCode"] = exit_code
-            elif reason is not None:
-                container["reason"] = reason
-            attempt: dict[str, Any] = {
-                "container": container,
-                "startedAt": _millis(job.job_started_at),
-                "stoppedAt": _millis(now),
-            }
-            if reason is not None:
-                attempt["statusReason"] = reason
-            job.attempts.append(attempt)
-            if exit_code is None and status == "FAILED":
-                state.container_reason = reason
-        job.exit_code = exit_code
-        job.job_stopped = True
-        job.job_stopped_at = now
-        job.job_stopped_reason = reason
-        job._status = status
-        state.finished = True
-        if log_lines and job.log_stream_name is not None:
-            self._io.put_logs(job.log_stream_name, log_lines)
+        self.programs = ScriptedPrograms(script, io)
+        self.clock = clock
+        self.scheduler = SteppingScheduler(
+            self.programs,
+            io.put_log,
+            queue=queue,
+            region=region,
+            capacity=LARGEST_JOB,
+            clock=clock,
+        )
+        self._moto_batch = moto_batch
+        self._queues: dict[str, str] = {}
+        self.engine = BatchEngine.over(self.scheduler, queues=self._queue_arn)
+        self.endpoint = RestJsonEndpoint(_batch_model(), self.engine.operations())
+
+    def views(self) -> list[JobView]:
+        return self.programs.views()
+
+    def close(self) -> None:
+        self.scheduler.close()
+
+    def _queue_arn(self, value: str) -> str | None:
+        """A queue moto knows (one a CloudFormation stack created, say): its ARN."""
+        known = self._queues.get(value)
+        if known is not None:
+            return known
+        try:
+            found = self._moto_batch.describe_job_queues(jobQueues=[value])["jobQueues"]
+        except ClientError:
+            return None
+        if not found:
+            return None
+        arn = found[0]["jobQueueArn"]
+        self._queues[value] = arn
+        return arn

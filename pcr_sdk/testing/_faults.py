@@ -1,10 +1,11 @@
 """Fault injection below botocore's retry layer, so the SDK's real retry behaviour is exercised.
 
-Two `before-send` handlers sit on the world's event system, around moto's own stubber (which is
-registered in the middle): the first one answers with a canned error response (and points the
-request at an unroutable host so moto does not also execute it) or raises a connection error; the
-last one runs after moto has applied the request and raises "connection closed", losing the
-response. botocore then decides, exactly as it would against AWS, whether to retry.
+Two `before-send` handlers sit on the world's event system around the mock (the world's Batch
+engine, registered first right after them, and moto's stubber, in the middle): the first one
+answers with a canned error response (and points the request at an unroutable host so the mock
+does not also execute it) or raises a connection error; the last one runs after the mock has
+applied the request and raises "connection closed", losing the response. botocore then decides,
+exactly as it would against AWS, whether to retry.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ Service = Literal["batch", "s3", "logs"]
 
 # botocore names services by their hyphenized service id in event names.
 _SERVICE_IDS: Final[dict[str, Service]] = {"batch": "batch", "s3": "s3", "cloudwatch-logs": "logs"}
-_DIVERTED_HOST: Final = "https://fault-injected.pcr-sdk.invalid/"
+DIVERTED_HOST: Final = "https://fault-injected.pcr-sdk.invalid/"
 
 
 class Fault(enum.Enum):
@@ -209,11 +210,12 @@ class FaultInjector:
             self._lag = None
 
     def install(self, events: BaseEventHooks) -> None:
-        """Hook into `events` (a session's event system) around moto's stubber."""
+        """Hook into `events` (a session's event system): first and last of its `before-send`
+        handlers, so that whatever answers requests comes in between."""
         # botocore-stubs declare handlers as returning None; before-send handlers may answer.
-        before = cast("Callable[..., None]", self._before_moto)
+        before = cast("Callable[..., None]", self._before_mock)
         events.register_first("before-send", before, unique_id="pcr-testing-faults-1")
-        events.register_last("before-send", self._after_moto, unique_id="pcr-testing-faults-2")
+        events.register_last("before-send", self._after_mock, unique_id="pcr-testing-faults-2")
         events.register("after-call.batch.ListJobs", self._lag_listing, unique_id="pcr-lag")
 
     def _lag_listing(self, parsed: dict[str, Any], **_: Any) -> None:
@@ -239,7 +241,7 @@ class FaultInjector:
                 return service, rule
         return None
 
-    def _before_moto(
+    def _before_mock(
         self, request: AWSPreparedRequest, event_name: str, **_: Any
     ) -> AWSResponse | None:
         taken = self._take(event_name, lost=False)
@@ -249,13 +251,13 @@ class FaultInjector:
         if rule.kind is Fault.CONNECTION_ERROR:
             raise EndpointConnectionError(endpoint_url=request.url)
         url = request.url
-        # moto's stubber runs after this handler whatever it returns; an unroutable URL makes it
-        # pass, so the faulted attempt is not applied behind the client's back.
-        request.url = _DIVERTED_HOST
+        # the mock's handlers run after this one whatever it returns; an unroutable URL makes
+        # them pass, so the faulted attempt is not applied behind the client's back.
+        request.url = DIVERTED_HOST
         return _error_response(service, rule.kind, url)
 
-    def _after_moto(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
-        if request.url == _DIVERTED_HOST:
+    def _after_mock(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
+        if request.url == DIVERTED_HOST:
             return  # this attempt already carries a fault
         if self._take(event_name, lost=True) is not None:
             raise ConnectionClosedError(endpoint_url=request.url)

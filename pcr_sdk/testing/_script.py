@@ -24,7 +24,8 @@ class JobView:
     job_id: str
     job_name: str
     environment: Mapping[str, str]
-    """The container environment overrides exactly as submitted."""
+    """The job's environment: the job definition's, overridden by the submission's (an array
+    child's also has AWS_BATCH_JOB_ARRAY_INDEX)."""
     order: int
     """0 for the first job submitted in the world, then 1, 2, ..."""
     index: int | None
@@ -81,7 +82,8 @@ class JobScript:
     succeeds unless a `fail` rule matches it or its `worker` raises. Rules are consulted lazily
     (when the job moves), so they may be added after submission; the latest matching rule wins.
     ListJobs shows the current status without moving anything. A job with dependsOn waits in
-    PENDING (its polls not counted) until its dependencies finish.
+    PENDING (its polls not counted) until its dependencies finish; a job with retries left runs
+    its next attempt on its next describe (the rules apply to every attempt).
     """
 
     def __init__(self, *, polls_to_finish: int = 0) -> None:

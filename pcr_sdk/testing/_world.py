@@ -7,13 +7,15 @@ import functools
 import json
 import os
 import threading
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, cast
 from unittest import mock
 
 import boto3
+import botocore.handlers
 import botocore.loaders
 import botocore.retries.standard
 import botocore.retryhandler
@@ -21,14 +23,18 @@ import botocore.session
 from moto import mock_aws
 
 from pcr_sdk._private.clients import AwsClients
-from pcr_sdk.testing._batch import BatchSimulator, HarnessIO
+from pcr_sdk.local._stepping import VirtualClock
+from pcr_sdk.testing._batch import BatchRouter, HarnessIO, WorldBatch
 from pcr_sdk.testing._faults import FaultInjector
 from pcr_sdk.testing._script import JobScript, JobView, environment_of
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from botocore.awsrequest import AWSResponse
     from botocore.hooks import BaseEventHooks
     from mypy_boto3_batch import BatchClient
+    from mypy_boto3_s3 import S3Client
 
 T = TypeVar("T")
 DUMMY_CREDENTIAL: Final = "testing"
@@ -52,7 +58,7 @@ class SubmittedCall:
     """One SubmitJob call exactly as the client sent it, and the job id it got back.
 
     `job_id` is None when the call did not succeed from the client's point of view (every
-    attempt failed, or the response was lost even though moto applied it).
+    attempt failed, or the response was lost even though the mock applied it).
     """
 
     job_id: str | None
@@ -126,6 +132,16 @@ class _SubmitCapture:
         return [SubmittedCall.from_params(r.params, r.job_id) for r in records]
 
 
+# Like importing moto, importing pcr_sdk.testing adds a before-send handler to every botocore
+# session made from now on: it hands Batch requests to the active world's engine, and answers
+# nothing while no world is active.
+_ROUTER: Final = BatchRouter()
+_ROUTER_HANDLER: Final = cast("Callable[..., None]", _ROUTER)  # before-send handlers may answer
+botocore.handlers.BUILTIN_HANDLERS.append(
+    ("before-send", _ROUTER_HANDLER, botocore.handlers.REGISTER_FIRST)
+)
+
+
 @functools.cache
 def _shared_loader() -> botocore.loaders.Loader:
     """One loader for every world's sessions: it caches the parsed service models, which
@@ -140,11 +156,13 @@ def _no_backoff(*_: Any, **__: Any) -> float:
 class MotoWorld:
     """A mocked AWS account for one test: Batch queue, S3 bucket, scripted jobs, faults.
 
-    Entering starts moto, isolates the process from the user's AWS configuration (every
-    ``AWS_*`` variable is hidden; config and credential files point to the null device; dummy
-    credentials), zeroes botocore's retry backoff, and points ``boto3.DEFAULT_SESSION`` at
-    `session`. Exiting undoes all of it (``os.environ`` is restored to its state on entry, so
-    variables set while the world was active are dropped too). One world can be active at a time.
+    Entering starts moto and a Batch engine of its own (clients of every botocore session made
+    since `pcr_sdk.testing` was imported send their Batch requests there), isolates the process
+    from the user's AWS configuration (every ``AWS_*`` variable is hidden; config and credential
+    files point to the null device; dummy credentials), zeroes botocore's retry backoff, and
+    points ``boto3.DEFAULT_SESSION`` at `session`. Exiting undoes all of it (``os.environ`` is
+    restored to its state on entry, so variables set while the world was active are dropped
+    too). One world can be active at a time.
     """
 
     _active: ClassVar[MotoWorld | None] = None
@@ -168,7 +186,7 @@ class MotoWorld:
         self._session: boto3.Session | None = None
         self._clients: AwsClients | None = None
         self._admin_batch: BatchClient | None = None
-        self._simulator: BatchSimulator | None = None
+        self._batch: WorldBatch | None = None
         self._queue_arn: str | None = None
         self._role_arn: str | None = None
 
@@ -203,7 +221,7 @@ class MotoWorld:
             if self._stack is not None:
                 self._stack.close()
         finally:
-            self._session = self._clients = self._admin_batch = self._simulator = None
+            self._session = self._clients = self._admin_batch = self._batch = None
             with MotoWorld._active_lock:
                 if MotoWorld._active is self:
                     MotoWorld._active = None
@@ -235,18 +253,32 @@ class MotoWorld:
 
         admin = self._new_session()  # the harness's own calls: no faults, not captured
         session = self._new_session()
-        self.faults.install(session.events)
-        self._capture.install(session.events)
+        events = session.events
+        events.unregister("before-send", _ROUTER_HANDLER)  # the faults first, then the engine
+        self.faults.install(events)
+        events.register_first("before-send", _ROUTER_HANDLER)
+        self._capture.install(events)
         stack.enter_context(mock.patch.object(boto3, "DEFAULT_SESSION", session))
         self._session = session
         self._clients = AwsClients.from_session(session, region_name=self.region)
 
-        io = HarnessIO(s3=admin.client("s3"), logs=admin.client("logs"), default_bucket=self.bucket)
-        self._simulator = BatchSimulator(self.script, io)
-        for patch in self._simulator.patches():
-            stack.enter_context(patch)
+        clock = VirtualClock(time.time())
+        admin_s3: S3Client = admin.client("s3")
+        io = HarnessIO(s3=admin_s3, logs=admin.client("logs"), clock=clock)
         self._admin_batch = admin.client("batch")
-        self._provision(admin)
+        batch = WorldBatch(
+            self.script,
+            io,
+            queue=self.queue,
+            region=self.region,
+            clock=clock,
+            moto_batch=self._admin_batch,
+        )
+        stack.callback(batch.close)
+        self._batch = batch
+        _ROUTER.attach(batch.endpoint)
+        stack.callback(_ROUTER.attach, None)
+        self._provision(admin, self._admin_batch, admin_s3)
 
     def _new_session(self) -> boto3.Session:
         core = botocore.session.Session()
@@ -259,13 +291,13 @@ class MotoWorld:
             botocore_session=core,
         )
 
-    def _provision(self, admin: boto3.Session) -> None:
+    def _provision(self, admin: boto3.Session, batch: BatchClient, s3: S3Client) -> None:
+        """The role, compute environment and job queue (in moto's Batch), and the bucket."""
         iam = admin.client("iam")
         role = iam.create_role(
             RoleName="pcr-test-batch-role", AssumeRolePolicyDocument=_ROLE_POLICY
         )
         self._role_arn = role["Role"]["Arn"]
-        batch = admin.client("batch")
         environment = batch.create_compute_environment(
             computeEnvironmentName="pcr-test-compute",
             type="UNMANAGED",
@@ -281,7 +313,6 @@ class MotoWorld:
             ],
         )
         self._queue_arn = queue["jobQueueArn"]
-        s3 = admin.client("s3")
         if self.region == "us-east-1":
             s3.create_bucket(Bucket=self.bucket)
         else:
@@ -316,8 +347,28 @@ class MotoWorld:
         return self._capture.calls()
 
     def jobs(self) -> list[JobView]:
-        """Every job moto accepted (through any client), in submission order."""
-        return _entered(self._simulator).views()
+        """Every job AWS Batch accepted (through any client), in submission order (an array
+        parent, then its children)."""
+        return _entered(self._batch).views()
+
+    @property
+    def clock(self) -> VirtualClock:
+        """The world's clock: seconds since the epoch, from the real time on entry.
+
+        Each DescribeJobs call moves it one second on; ``clock.advance(seconds)`` moves it
+        further. Job timestamps, timeouts and TerminateJob's grace period follow it.
+        """
+        return _entered(self._batch).clock
+
+    def reclaim_host(self, job_id: str) -> str:
+        """End the STARTING or RUNNING job's attempt as a Spot reclaim does; its statusReason.
+
+        On the job's next describe its container gets SIGTERM and the attempt ends without an
+        exit code, with the statusReason ``Host EC2 (instance i-...) terminated.``; the job's
+        retry strategy decides what follows (as with `pcr_sdk.local.LocalBackend.reclaim_host`).
+        Raises KeyError for an unknown job and ValueError for one not STARTING or RUNNING.
+        """
+        return _entered(self._batch).engine.reclaim_host(job_id)
 
     def register_job_definition(
         self, name: str = "pcr-test-job", *, image: str = "python:3.11"

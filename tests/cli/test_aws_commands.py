@@ -223,6 +223,9 @@ def test_stop_runnable_touches_only_pcr_jobs(slow_world: MotoWorld, slow_aws: Ru
     stopped = invoke(["stop-runnable", slow_world.queue, "--yes"], obj=slow_aws)
     assert_clean_exit(stopped, 0)
     assert sorted(lines(stopped.stdout)) == sorted(second)
+    # stop-runnable's own DescribeJobs moved them on to STARTING; as on AWS, a job terminated
+    # while STARTING fails once its attempt is stopped: the next step
+    batch.describe_jobs(jobs=second)
     assert _failed_ids(slow_world) == sorted(second)
 
 

@@ -1,4 +1,5 @@
-"""What a conformance test talks to: plain boto3 clients of the local backend or of real AWS."""
+"""What a conformance test talks to: plain boto3 clients of the local backend, of a MotoWorld
+(the same engine on its stepping scheduler) or of real AWS."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import boto3
 import pytest
 
 from pcr_sdk.local import LocalBackend
+from pcr_sdk.testing import MotoWorld
+from tests.conformance.programs import script_programs
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -26,16 +29,21 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 AWS: Final = os.environ.get("PCR_CONFORMANCE_AWS") == "1"
+Kind = Literal["local", "moto", "aws"]
+KINDS: Final[tuple[Kind, ...]] = ("aws",) if AWS else ("local", "moto")
+"""The targets the suite runs against: AWS alone, or the local backend and a MotoWorld."""
 FINISHED: Final = frozenset({"SUCCEEDED", "FAILED"})
 LOG_GROUP: Final = "/aws/batch/job"
 LOCAL_TIMEOUT_SCALE: Final = 1 / 30
 """Locally a 60 s attemptDurationSeconds (AWS's minimum) times out after 2 s (time enough for a
 job's Python to start on a busy machine), and the 30 s SIGTERM grace period lasts 1 s."""
+MOTO_WAIT_SECONDS: Final = 600.0
+"""On a MotoWorld a wait may take 600 s of its virtual clock: 600 DescribeJobs calls."""
 
 
 def local_only(reason: str) -> pytest.MarkDecorator:
-    """Mark a test that checks something only the local backend offers or can control."""
-    return pytest.mark.skipif(AWS, reason=f"local backend only: {reason}")
+    """Mark a test that checks something only pcr-sdk's engine (local backend, MotoWorld) offers."""
+    return pytest.mark.skipif(AWS, reason=f"local engine only: {reason}")
 
 
 @dataclass
@@ -51,14 +59,34 @@ class Target:
     python: list[str]
     """How a job's command starts Python: this interpreter locally, the image's on AWS."""
     wait_seconds: float
+    kind: Kind
     backend: LocalBackend | None = None
+    world: MotoWorld | None = None
     job_role_arn: str | None = None
     prefix: str = field(default_factory=lambda: f"pcrconf-{uuid.uuid4().hex[:8]}")
     definitions: list[str] = field(default_factory=list)
 
     @property
     def local(self) -> bool:
-        return self.backend is not None
+        """pcr-sdk's engine answers (the local backend or a MotoWorld), not AWS."""
+        return self.kind != "aws"
+
+    def only_on(self, kind: Kind, reason: str) -> None:
+        """Skip the test unless the target is of `kind`."""
+        if self.kind != kind:
+            pytest.skip(f"{kind} only: {reason}")
+
+    def reclaim_host(self, job_id: str) -> str:
+        """End the job's attempt as a Spot reclaim does (pcr-sdk's engine only)."""
+        if self.backend is not None:
+            return self.backend.reclaim_host(job_id)
+        if self.world is not None:
+            return self.world.reclaim_host(job_id)
+        raise NotImplementedError("AWS has no API to reclaim a Spot instance on demand")
+
+    def clock(self) -> float:
+        """Seconds by which a wait is measured: a MotoWorld's virtual clock, else real time."""
+        return self.world.clock() if self.world is not None else time.monotonic()
 
     def name(self, suffix: str) -> str:
         """A job or definition name unique to this run."""
@@ -128,15 +156,16 @@ class Target:
         self, job_id: str, done: Callable[[JobDetailTypeDef], bool], what: str
     ) -> JobDetailTypeDef:
         """Poll DescribeJobs until `done(job)`; the job then."""
-        deadline = time.monotonic() + self.wait_seconds
+        deadline = self.clock() + self.wait_seconds
         pause = threading.Event()
         while True:
             job = self.describe(job_id)
             if done(job):
                 return job
-            if time.monotonic() > deadline:
+            if self.clock() > deadline:
                 raise AssertionError(f"job {job_id} never got {what}: {job['status']}")
-            pause.wait(0.05 if self.local else 5)
+            if self.world is None:  # a MotoWorld's DescribeJobs moves its clock on
+                pause.wait(0.05 if self.local else 5)
 
     def wait(
         self, job_ids: Collection[str], statuses: Collection[str] = FINISHED
@@ -191,6 +220,7 @@ def _aws_target() -> Generator[Target, None, None]:
         image=environ["PCR_CONFORMANCE_IMAGE"],
         python=["python3"],
         wait_seconds=float(environ.get("PCR_CONFORMANCE_WAIT_SECONDS", "1800")),
+        kind="aws",
         job_role_arn=environ.get("PCR_CONFORMANCE_JOB_ROLE_ARN"),
     )
 
@@ -214,10 +244,32 @@ def _local_target() -> Generator[Target, None, None]:
             image="python:3.11-slim",
             python=[sys.executable],
             wait_seconds=30,
+            kind="local",
             backend=backend,
         )
 
 
-def open_target() -> Generator[Target, None, None]:
-    """The backend under test (a generator: close it to stop a local backend)."""
-    return _aws_target() if AWS else _local_target()
+def _moto_target() -> Generator[Target, None, None]:
+    with MotoWorld(queue="pcr-conformance", bucket="pcr-conformance") as world:
+        clients = world.clients
+        # each job runs the in-process twin of the `scripts` program in its command
+        batch = world._batch
+        assert batch is not None
+        batch.programs.factory = script_programs(world.session.client("s3"))
+        yield Target(
+            batch=clients.batch,
+            s3=clients.s3,
+            logs=clients.logs,
+            queue=world.queue,
+            bucket=world.bucket,
+            image="python:3.11-slim",
+            python=["python3"],
+            wait_seconds=MOTO_WAIT_SECONDS,
+            kind="moto",
+            world=world,
+        )
+
+
+def open_target(kind: Kind) -> Generator[Target, None, None]:
+    """A backend to test (a generator: close it to stop a local backend or a world)."""
+    return {"aws": _aws_target, "local": _local_target, "moto": _moto_target}[kind]()

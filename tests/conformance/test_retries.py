@@ -84,13 +84,15 @@ def test_bad_rules_are_refused_at_registration_and_submission(
     assert submitted.value.response["Error"]["Code"] == "ClientException", case
 
 
-@local_only("AWS has no API to reclaim a Spot instance on demand; LocalBackend.reclaim_host does")
+@local_only(
+    "AWS has no API to reclaim a Spot instance on demand; LocalBackend.reclaim_host and "
+    "MotoWorld.reclaim_host do"
+)
 def test_a_host_termination_is_retried_by_an_on_status_reason_rule(target: Target) -> None:
     """A Spot reclaim ends the attempt without an exit code and with the statusReason
     "Host EC2 (instance i-...) terminated."; `onStatusReason: Host EC2*` retries it, while a
     job with only a catch-all EXIT rule fails.
     https://docs.aws.amazon.com/batch/latest/userguide/job_retries.html"""
-    assert target.backend is not None
     command = target.script(scripts.UNTIL_ATTEMPT, "2")
     exit_on_anything = {"onReason": "*", "action": "EXIT"}
     spot_safe = target.definition(
@@ -111,8 +113,8 @@ def test_a_host_termination_is_retried_by_an_on_status_reason_rule(target: Targe
     target.wait_for_line(retried, "ready")
     target.wait_for_line(failed, "ready")
 
-    reason = target.backend.reclaim_host(retried)
-    target.backend.reclaim_host(failed)
+    reason = target.reclaim_host(retried)
+    target.reclaim_host(failed)
     jobs = target.wait([retried, failed])
 
     assert reason.startswith(aws.HOST_TERMINATED_REASON_PREFIX + " (instance i-")

@@ -1,4 +1,9 @@
-"""Points 2 and 4: timeouts are not retried; stopping a job is SIGTERM, then SIGKILL."""
+"""Points 2 and 4: timeouts are not retried; stopping a job is SIGTERM, then SIGKILL.
+
+Time differs by design: on the local backend a 60 s timeout and the 30 s grace period last 2 s
+and 1 s (`LOCAL_TIMEOUT_SCALE`); on a MotoWorld they pass on its virtual clock, one second per
+DescribeJobs (`Target.wait` polls without sleeping).
+"""
 
 from __future__ import annotations
 

@@ -78,6 +78,7 @@ from tests.faults._support import (
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
+    from mypy_boto3_batch.type_defs import KeyValuesPairTypeDef
 
 Service = Literal["batch", "s3"]
 
@@ -791,14 +792,24 @@ class FaultMachine(RuleBasedStateMachine):
         model.deps[job_id] = tuple(deps)
 
     def _statuses(self) -> dict[str, str]:
-        """Every job of the current batch (array children too) and its status in AWS Batch."""
+        """Every job of the current batch (array children too) and its status in AWS Batch.
+
+        ListJobs by queue lists an array's parent; its children are listed by `arrayJobId`.
+        """
         states: dict[str, str] = {}
-        pages = self.observer.get_paginator("list_jobs").paginate(
-            jobQueue=self.world.queue,
-            filters=[{"name": "JOB_NAME", "values": [self._model().batch_id]}],
-        )
-        for page in pages:
+        paginator = self.observer.get_paginator("list_jobs")
+        named: list[KeyValuesPairTypeDef] = [
+            {"name": "JOB_NAME", "values": [self._model().batch_id]}
+        ]
+        parents: list[str] = []
+        for page in paginator.paginate(jobQueue=self.world.queue, filters=named):
             states.update((s["jobId"], s["status"]) for s in page["jobSummaryList"])
+            parents += [
+                s["jobId"] for s in page["jobSummaryList"] if "size" in s.get("arrayProperties", {})
+            ]
+        for parent in parents:
+            for page in paginator.paginate(arrayJobId=parent, filters=named):
+                states.update((s["jobId"], s["status"]) for s in page["jobSummaryList"])
         return states
 
     def _check_output(self, job_id: str, output: str | None, state: str) -> None:

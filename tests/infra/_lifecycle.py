@@ -109,6 +109,9 @@ def run_everything(world: MotoWorld, tmp_path: Path, *, queue: str, bucket: str)
         statuses.append(world.clients.batch.describe_jobs(jobs=slow_ids)["jobs"][0]["status"])
         assert len(statuses) < 5, statuses  # a status before RUNNABLE was left behind
     assert cli(aws, "stop-runnable", queue, "--yes")  # terminated job ids
+    # its DescribeJobs moved them on to STARTING: as on AWS, they fail once their attempts
+    # are stopped (the next step), and only then is their definition no longer in use
+    cli(aws, "status", slow, "--queue", queue)
     cli(aws, "cancel", cancelled, "--queue", queue)
     assert cli(aws, "cleanup", "--yes")  # deregistered definitions
     assert cli(aws, "cleanup", "--data", done, "--bucket", bucket, "--yes")  # deleted objects

@@ -1,8 +1,8 @@
 """The stack deploys into moto's CloudFormation and its outputs run a whole JobSubmitter batch.
 
-The stack is created inside a `MotoWorld`: the world's scripted Batch jobs do not care which
-queue they were submitted to, so the stack's own queue (a MANAGED compute environment in the
-stack's VPC) and bucket carry the batch.
+The stack is created inside a `MotoWorld`: its compute environment and job queue live in moto,
+and the world's Batch takes jobs for every queue moto knows, so the stack's own queue (a
+MANAGED compute environment in the stack's VPC) and bucket carry the batch.
 
 What moto 5.2.1 cannot do, and how the deployed variant works around it (`moto_variant`):
 

@@ -1,5 +1,5 @@
-"""`ReportJob.from_detail` on DescribeJobs entries as moto really returns them (through
-`pcr_sdk.testing.MotoWorld`): a plain job, a failed one, a dependent one and an array."""
+"""`ReportJob.from_detail` on DescribeJobs entries as `pcr_sdk.testing.MotoWorld` really returns
+them: a plain job, a failed one, a dependent one and an array."""
 
 from __future__ import annotations
 

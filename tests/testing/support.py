@@ -57,6 +57,15 @@ class Jobs:
     def status(self, job_id: str) -> str:
         return self.describe(job_id)[0]["status"]
 
+    def listed(self) -> list[str]:
+        """Every job of the batch in ListJobs (which moves nothing), oldest first."""
+        pages = self.world.clients.batch.get_paginator("list_jobs").paginate(
+            jobQueue=self.world.queue,
+            filters=[{"name": "JOB_NAME", "values": [f"{self.layout.batch_id}*"]}],
+        )
+        newest_first = [job["jobId"] for page in pages for job in page["jobSummaryList"]]
+        return newest_first[::-1]
+
     def output(self, index: int) -> object:
         body = self.world.clients.s3.get_object(
             Bucket=self.world.bucket, Key=self.layout.output_key(index)

@@ -26,14 +26,12 @@ def test_submits_racing_describes_and_lists_keep_the_mock_consistent(
     world: MotoWorld, jobs: Jobs
 ) -> None:
     early = [jobs.submit(i) for i in range(50)]
-    batch = world.clients.batch
 
     def submit_or_look(index: int) -> int:
         if index % 2:
             jobs.submit(index)
             return 1
-        listed = batch.list_jobs(jobQueue=world.queue)["jobSummaryList"]
-        return len(listed) + len(jobs.describe(*early))
+        return len(jobs.listed()) + len(jobs.describe(*early))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(submit_or_look, range(50, 250)))

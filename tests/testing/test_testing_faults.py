@@ -1,4 +1,4 @@
-"""Faults go through botocore's real retry logic, and faulted attempts never reach moto."""
+"""Faults go through botocore's real retry logic, and faulted attempts never reach the mock."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ def sleeps() -> Iterator[list[float]]:
 
 
 def queue_jobs(world: MotoWorld) -> list[str]:
-    summary = world.clients.batch.list_jobs(jobQueue=world.queue)["jobSummaryList"]
-    return [job["jobId"] for job in summary]
+    """The queue's jobs; these tests never describe one, so every job is SUBMITTED."""
+    summary = world.clients.batch.list_jobs(jobQueue=world.queue, jobStatus="SUBMITTED")
+    return [job["jobId"] for job in summary["jobSummaryList"]]
 
 
 @pytest.mark.parametrize("kind", [Fault.THROTTLE, Fault.SERVER_ERROR, Fault.CONNECTION_ERROR])
@@ -39,7 +40,7 @@ def test_transient_submit_fault_is_retried_and_submits_once(
     assert handle.injected == 2
     assert handle.exhausted
     assert jobs.world.faults.injected == 2
-    assert queue_jobs(jobs.world) == [job_id]  # the faulted attempts never reached moto
+    assert queue_jobs(jobs.world) == [job_id]  # the faulted attempts never reached the mock
     assert [call.job_id for call in jobs.world.submitted()] == [job_id]
     assert sleeps == [0.0, 0.0]
 
@@ -92,7 +93,7 @@ def test_lost_response_is_applied_then_retried(jobs: Jobs) -> None:
     jobs.world.faults.add(service="batch", operation="SubmitJob", kind=Fault.LOST_RESPONSE, times=1)
     job_id = jobs.submit(0, {})
 
-    # moto executed the lost attempt too: two jobs exist for one call the client made.
+    # the mock executed the lost attempt too: two jobs exist for one call the client made.
     assert len(queue_jobs(jobs.world)) == 2
     assert job_id in queue_jobs(jobs.world)
     assert [view.index for view in jobs.world.jobs()] == [0, 0]

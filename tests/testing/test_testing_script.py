@@ -25,8 +25,9 @@ def log_messages(world: MotoWorld, stream: str) -> list[str]:
 
 def test_default_job_finishes_on_first_describe(jobs: Jobs) -> None:
     job_id = jobs.submit(0, {"x": 1})
-    summary = jobs.world.clients.batch.list_jobs(jobQueue=jobs.world.queue)["jobSummaryList"]
-    assert [s["status"] for s in summary] == ["SUBMITTED"]  # nothing moves until described
+    batch = jobs.world.clients.batch
+    summary = batch.list_jobs(jobQueue=jobs.world.queue, jobStatus="SUBMITTED")["jobSummaryList"]
+    assert [s["jobId"] for s in summary] == [job_id]  # nothing moves until described
 
     (job,) = jobs.describe(job_id)
     assert job["status"] == "SUCCEEDED"
@@ -83,7 +84,8 @@ def test_running_job_reports_start_and_log_stream() -> None:
         (job,) = jobs.describe(job_id)
     assert job["status"] == "RUNNING"
     assert job["startedAt"] > 0
-    assert job["container"]["logStreamName"].endswith(job_id)
+    # AWS names it <job definition>/default/<ECS task id>
+    assert job["container"]["logStreamName"].startswith("pcr-test-job/default/")
     assert "stoppedAt" not in job
 
 
@@ -120,8 +122,9 @@ def test_infrastructure_failure_has_no_exit_code(jobs: Jobs) -> None:
     assert "exitCode" not in job["container"]
     assert job["container"]["reason"] == reason
     assert "exitCode" not in job["attempts"][0]["container"]
-    summary = jobs.world.clients.batch.list_jobs(jobQueue=jobs.world.queue)["jobSummaryList"]
-    assert summary[0]["status"] == "FAILED"
+    listed = jobs.world.clients.batch.list_jobs(jobQueue=jobs.world.queue, jobStatus="FAILED")
+    assert [summary["jobId"] for summary in listed["jobSummaryList"]] == [job["jobId"]]
+    assert listed["jobSummaryList"][0]["container"]["reason"] == reason
 
 
 def test_fail_where_sees_the_job_as_submitted(jobs: Jobs) -> None:
@@ -217,8 +220,8 @@ def test_described_environment_does_not_grow(jobs: Jobs) -> None:
     job_id = jobs.submit(0, {})
     sizes = [len(jobs.describe(job_id)[0]["container"]["environment"]) for _ in range(3)]
     assert sizes == [sizes[0]] * 3
-    names = [e["name"] for e in jobs.describe(job_id)[0]["container"]["environment"]]
-    assert names.count("AWS_BATCH_JOB_ID") == 1
+    names = {e["name"] for e in jobs.describe(job_id)[0]["container"]["environment"]}
+    assert names == set(jobs.layout.environment(bucket=jobs.world.bucket, index=0))
 
 
 def test_terminate_fails_a_running_job() -> None:
@@ -231,7 +234,11 @@ def test_terminate_fails_a_running_job() -> None:
         (job,) = jobs.describe(job_id)
     assert job["status"] == "FAILED"
     assert job["statusReason"] == "stopped by test"
-    assert job["container"]["reason"] == "stopped by test"
+    assert job["isTerminated"] is True
+    # AWS stops the container with SIGTERM: it exits 143, the attempt carries the reason
+    (attempt,) = job["attempts"]
+    assert attempt["container"]["exitCode"] == job["container"]["exitCode"] == 143
+    assert attempt["statusReason"] == "stopped by test"
 
 
 def test_cancel_stops_only_jobs_not_yet_starting() -> None:
