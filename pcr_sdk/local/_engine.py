@@ -181,7 +181,7 @@ class BatchEngine:
             check.timeout_seconds(timeout)
         retry = params.get("retryStrategy")
         if retry is not None:
-            parse_retry_strategy(retry)
+            retry = parse_retry_strategy(retry).describe()  # as AWS answers it
         check.environment(container.get("environment"), "containerProperties.environment")
         check.job_resources(container, {})
         parameters = check.parameters(params.get("parameters"), "parameters")
@@ -195,7 +195,7 @@ class BatchEngine:
                 arn=self._arn(f"job-definition/{name}:{revision}"),
                 type=kind,
                 container=dict(container),
-                retry=dict(retry) if retry is not None else None,
+                retry=retry,
                 timeout=dict(timeout) if timeout is not None else None,
                 parameters=parameters,
                 tags=dict(params.get("tags") or {}),

@@ -109,7 +109,7 @@ def _rule(entry: object, position: int) -> ExitRule:
         on_exit_code=patterns["onExitCode"],
         on_reason=patterns["onReason"],
         on_status_reason=patterns["onStatusReason"],
-        raw=dict(entry),
+        raw={**entry, "action": action.lower()},  # AWS answers with the action in lower case
     )
 
 

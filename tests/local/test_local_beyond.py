@@ -113,8 +113,11 @@ def test_the_retry_policy_is_registered_with_the_definition(backend: LocalBacken
         found = backend.clients.batch.describe_job_definitions(jobDefinitionName=s.get_batch_id())[
             "jobDefinitions"
         ]
-        assert [d["retryStrategy"] for d in found] == [policy.to_aws()]
-        assert RetryPolicy.from_aws(found[0]["retryStrategy"]) == policy
+        (strategy,) = [d["retryStrategy"] for d in found]
+        assert strategy["attempts"] == 4
+        # AWS answers with the actions in lower case
+        assert [r["action"] for r in strategy["evaluateOnExit"]] == ["retry", "exit"]
+        assert RetryPolicy.from_aws(strategy) == policy
 
 
 def test_spot_reclaims_are_retried_and_bugs_are_not(backend: LocalBackend) -> None:
