@@ -131,12 +131,14 @@ def drive(
     timeout: float | None,
     clock: Callable[[], float],
     owns: bool = True,
+    on_result: Callable[[JobResult], None] | None = None,
 ) -> Ending:
     """Submit every input (concurrently, or as one array) and wait for the jobs.
 
-    A signal (Ctrl-C, SIGTERM, SIGHUP) stops submitting and, when the caller `owns` the
-    batch, cancels it; `--timeout` ends the wait. Neither is an error here: the caller prints
-    what is known and exits with the ending's code.
+    With `on_result`, each job's result (with its output) is handed over as soon as a poll
+    sees the job finish (`as_completed`). A signal (Ctrl-C, SIGTERM, SIGHUP) stops submitting
+    and, when the caller `owns` the batch, cancels it; `--timeout` ends the wait. Neither is
+    an error here: the caller prints what is known and exits with the ending's code.
     """
     started = clock()
     try:
@@ -145,7 +147,11 @@ def drive(
             submitter.submit_jobs(inputs, array=array)
             progress.end_submit(len(submitter.jobs), clock() - started)
             progress.begin_wait(len(submitter.jobs))
-            submitter.wait_until_jobs_finished(timeout=timeout)
+            if on_result is None:
+                submitter.wait_until_jobs_finished(timeout=timeout)
+            else:
+                for result in submitter.as_completed(timeout=timeout):
+                    on_result(result)
     except InterruptedBySignal as interrupt:
         return Ending(signum=interrupt.signum)
     except KeyboardInterrupt:
@@ -183,6 +189,15 @@ def output_line(text: str | None) -> str | None:
         )
     except ValueError:
         return None
+
+
+def stream_line(result: JobResult) -> str:
+    """`{"line": k, "output": ...}` for job `result` (input line k is job k - 1), one line."""
+    output = output_line(result.output)
+    parsed = None if output is None else json.loads(output)
+    return json.dumps(
+        {"line": result.index + 1, "output": parsed}, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def emit_outputs(submitter: JobSubmitter, console: Console, *, count: int | None = None) -> int:
@@ -335,10 +350,15 @@ def conclude(
     seconds: float,
     count: int | None,
     local: bool,
+    streamed: bool = False,
 ) -> int:
-    """Print the outputs (stdout), the summary and the failures (stderr); the exit code."""
-    missing = emit_outputs(submitter, console, count=count)
+    """Print the outputs (stdout; not again when they were `streamed`), the summary and the
+    failures (stderr); the exit code."""
     results = submitter.get_results()
+    if streamed:
+        missing = sum(r.status is not JobStatus.SUCCEEDED for r in results)
+    else:
+        missing = emit_outputs(submitter, console, count=count)
     not_submitted = 0 if count is None else max(0, count - len(results))
     print_summary(
         console, results, missing_outputs=missing, seconds=seconds, not_submitted=not_submitted

@@ -20,7 +20,7 @@ from pcr_sdk import (
     handle_signals,
 )
 from pcr_sdk.cli import _options as opt
-from pcr_sdk.cli._batch import Ending, conclude, drive, format_seconds, read_jobs
+from pcr_sdk.cli._batch import Ending, conclude, drive, format_seconds, read_jobs, stream_line
 from pcr_sdk.cli._progress import BatchProgress, batch_progress, stderr_console
 from pcr_sdk.cli._runtime import (
     EXIT_OK,
@@ -200,12 +200,18 @@ def run_owned(
     array: bool,
     local: bool,
     parallel: int | None = None,
+    stream: bool = False,
 ) -> int:
-    """Submit, wait, print what is known; the batch is this process's: a signal cancels it."""
+    """Submit, wait, print what is known; the batch is this process's: a signal cancels it.
+
+    With `stream`, each output goes to stdout as soon as its job finishes, tagged with its
+    input line (`{"line": 17, "output": ...}`), and is not printed again at the end.
+    """
     with submitter:
         ending = drive(
-            submitter, inputs, progress, array=array, timeout=timeout, clock=runtime.clock
-        )
+            submitter, inputs, progress, array=array, timeout=timeout, clock=runtime.clock,
+            on_result=(lambda result: typer.echo(stream_line(result))) if stream else None,
+        )  # fmt: skip
         if ending.timeout is not None and local:
             submitter.cancel(STOP_REASON, wait=False)
         _signal_notes(console, ending, submitter)
@@ -217,6 +223,7 @@ def run_owned(
             seconds=runtime.clock() - started,
             count=len(inputs),
             local=local,
+            streamed=stream,
         )
 
 
@@ -267,6 +274,17 @@ def run(
     timeout_hours: opt.TimeoutHours = 20,
     poll_seconds: opt.PollSeconds = None,
     timeout: RunTimeout = None,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help=(
+                'Print each output as soon as its job finishes, as {"line": K, "output": ...} '
+                "(K: its input line; null for a failed job), instead of all of them in input "
+                "order at the end: what finished is out even if the run is cut short."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Run one job per JSONL line, wait, print each output as a JSON line in input order.
 
@@ -320,6 +338,7 @@ def run(
                     array=array,
                     local=True,
                     parallel=parallel,
+                    stream=stream,
                 )
         else:
             if command or parallel is not None or docker:
@@ -347,6 +366,7 @@ def run(
                 timeout=timeout,
                 array=array,
                 local=False,
+                stream=stream,
             )
     raise typer.Exit(code)
 

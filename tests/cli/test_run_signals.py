@@ -143,3 +143,34 @@ def test_an_sdk_worker_runs_as_python_without_the_venv_on_path(tmp_path: Path) -
     assert [json.loads(line) for line in lines(stdout)] == [
         {"x+y": i + 2, "x*y": 2 * i} for i in range(6)
     ]
+
+
+def test_stream_prints_each_output_as_it_finishes_tagged_with_its_line(tmp_path: Path) -> None:
+    """`--stream`: one {"line": K, "output": ...} per job, as each finishes; a failed job's
+    output is null; nothing is printed again at the end."""
+    jobs = write_jobs(tmp_path / "jobs.jsonl", ['{"x": 1, "y": 2}', '{"x": 1}', '{"x": 5, "y": 5}'])
+    result = invoke(["run", str(jobs), "--local", "-c", worker_command(), "-p", "3", "--stream"])
+    assert_clean_exit(result, 1, job_logs=True)
+    records = [json.loads(line) for line in lines(result.stdout)]
+    assert sorted(records, key=lambda r: int(r["line"])) == [
+        {"line": 1, "output": {"x+y": 3, "x*y": 2}},
+        {"line": 2, "output": None},
+        {"line": 3, "output": {"x+y": 10, "x*y": 25}},
+    ]
+
+
+def test_stream_keeps_what_finished_when_a_signal_cuts_the_run_short(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    jobs = _sleepy_jobs(tmp_path / "jobs.jsonl", marks, [0, 60])
+    run = PcrProcess(
+        ["run", str(jobs), "--local", "-c", worker_command(SLEEPY_WORKER), "-p", "2", "--stream"],
+        cwd=tmp_path,
+    )
+    run.wait_for_stderr("finished 1/2")
+    wait_until(lambda: len(marked_pids(marks, "grandchild")) == 1, 30, "the grandchild")
+    run.send(signal.SIGTERM)
+    exit_code, stdout, stderr = run.finish()
+    assert exit_code == 143, stderr
+    assert lines(stdout) == ['{"line":1,"output":{"slept":0}}']  # out before the signal
+    _assert_all_dead(marks, expected_workers=2)

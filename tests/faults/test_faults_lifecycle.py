@@ -374,7 +374,12 @@ class FaultMachine(RuleBasedStateMachine):
                     assert result.status.value == states[result.job_id], (result, states)
                 self._check_output(result.job_id, result.output, states[result.job_id])
             if error is None and stop_after is None:
-                assert set(ids) == {job.job_id for job in sub.jobs}, "a job never came"
+                missing = {job.job_id for job in sub.jobs} - set(ids)
+                assert not missing, (
+                    "a job never came: "
+                    + repr([(j, sub._ledger.state(j), states.get(j), j in self.hidden,
+                             j in self._model().uncertain) for j in missing])
+                )  # fmt: skip
                 self._all_callbacks_ran(sub)
 
     @precondition(lambda self: self._ready(1))
