@@ -142,6 +142,12 @@ class Ledger:
         self._journal.flush()
 
     @property
+    def in_flight(self) -> int:
+        """SubmitJob calls under way (inside `sending()`)."""
+        with self._cond:
+            return self._in_flight
+
+    @property
     def closing(self) -> bool:
         with self._cond:
             return self._closing

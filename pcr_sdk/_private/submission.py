@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 
 from pcr_sdk._private.aws import MAX_ARRAY_SIZE
 from pcr_sdk._private.ledger import Ledger
@@ -22,10 +21,6 @@ from pcr_sdk._private.store import InputStore
 from pcr_sdk._private.submitter import Submitter
 
 logger = logging.getLogger(__name__)
-
-
-class _Stopped(Exception):
-    """A queued submission that was not started because the batch stopped submitting."""
 
 
 class BatchSubmission:
@@ -101,61 +96,83 @@ class BatchSubmission:
     def _each(self, specs: Sequence[JobSpec]) -> list[str]:
         """Concurrent per-job submission; indexes fixed up front, in input order."""
         base = self._ledger.reserve(len(specs))
-        stop = threading.Event()
-
-        def one(offset: int) -> str:
-            if stop.is_set():
-                raise _Stopped
-            try:
-                return self._send(base + offset, specs[offset]).job_id
-            except BaseException:
-                stop.set()  # one failed: start no more; those under way finish
-                raise
-
-        pool = ThreadPoolExecutor(
-            max_workers=min(self.io_workers, len(specs)), thread_name_prefix="pcr-submit"
+        run = _Concurrent(
+            len(specs), lambda offset: self._send(base + offset, specs[offset]).job_id
         )
-        futures: list[Future[str]] = []
-        interrupted = False
         try:
-            futures = [pool.submit(one, offset) for offset in range(len(specs))]
-            wait(futures, return_when=FIRST_EXCEPTION)
+            run.start(min(self.io_workers, len(specs)))
+            run.wait()
         except BaseException:
-            stop.set()  # the caller was interrupted: start no more; those under way finish
-            interrupted = True
+            run.stop()  # the caller was interrupted: start no more; those under way finish
+            run.wait()  # each is recorded as it returns (a second Ctrl-C cuts this short)
             raise
         finally:
-            landed = _drain(pool, stop, interrupted=interrupted)
             self._manifest.flush_soon()
-        if landed:
-            raise KeyboardInterrupt  # the Ctrl-C that came while the last calls finished
-        errors = [
-            f.exception()
-            for f in futures
-            if not f.cancelled() and not isinstance(f.exception(), _Stopped)
-        ]
-        first = next((e for e in errors if e is not None), None)
-        if first is not None:
-            raise first  # the jobs that went out are in the ledger already
-        return [f.result() for f in futures]
+        return run.results()
 
 
-def _drain(pool: ThreadPoolExecutor, stop: threading.Event, *, interrupted: bool) -> bool:
-    """Drop queued submissions and wait for those under way, so each is recorded.
+class _Concurrent:
+    """Calls `send(offset)` for offsets 0..count-1 on a few threads, stopping at the first error.
 
-    Returns whether a Ctrl-C landed during the wait. A first Ctrl-C there does not cut the
-    wait short (the calls under way end within botocore's timeouts); a second one, or one
-    after an earlier interruption, does (KeyboardInterrupt is raised at once).
+    The caller waits on events, never on `Thread.join` (CPython may mark a thread stopped when a
+    Ctrl-C interrupts a join, after which a join returns while the thread still runs) nor on the
+    lock the threads take per call (a Ctrl-C must not queue behind them to be handled).
     """
-    landed = False
-    while True:
-        try:
-            pool.shutdown(wait=True, cancel_futures=True)
-        except KeyboardInterrupt:
-            stop.set()
-            if interrupted or landed:
-                raise
-            landed = True
-            logger.warning("interrupted: waiting for the submissions under way to be recorded")
-            continue
-        return landed
+
+    def __init__(self, count: int, send: Callable[[int], str]) -> None:
+        self._count = count
+        self._send = send
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._idle = threading.Event()  # no call runs and none will start
+        self._next = 0
+        self._running = 0
+        self._ids: dict[int, str] = {}
+        self._error: BaseException | None = None
+        if count == 0:
+            self._idle.set()
+
+    def start(self, threads: int) -> None:
+        for n in range(threads):
+            threading.Thread(target=self._work, name=f"pcr-submit-{n}", daemon=True).start()
+
+    def stop(self) -> None:
+        """Start no more calls; those under way finish."""
+        self._stop.set()
+
+    def _take(self) -> int | None:
+        with self._lock:
+            if self._stop.is_set() or self._next >= self._count:
+                if self._running == 0:
+                    self._idle.set()
+                return None
+            offset, self._next = self._next, self._next + 1
+            self._running += 1
+            return offset
+
+    def _work(self) -> None:
+        while (offset := self._take()) is not None:
+            try:
+                job_id = self._send(offset)
+            except Exception as err:  # noqa: BLE001 - raised again in the caller's thread
+                with self._lock:
+                    self._error = self._error or err
+                self._stop.set()  # one failed: start no more; those under way finish
+            else:
+                with self._lock:
+                    self._ids[offset] = job_id
+            finally:
+                with self._lock:
+                    self._running -= 1
+
+    def wait(self) -> None:
+        """Until every call ended (or the first error stopped the rest)."""
+        self._idle.wait()
+
+    def results(self) -> list[str]:
+        """The job ids in offset order; raises the first error (the jobs that went out are in
+        the ledger already)."""
+        with self._lock:
+            if self._error is not None:
+                raise self._error
+            return [self._ids[offset] for offset in range(self._count)]

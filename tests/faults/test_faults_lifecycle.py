@@ -375,11 +375,7 @@ class FaultMachine(RuleBasedStateMachine):
                 self._check_output(result.job_id, result.output, states[result.job_id])
             if error is None and stop_after is None:
                 missing = {job.job_id for job in sub.jobs} - set(ids)
-                assert not missing, (
-                    "a job never came: "
-                    + repr([(j, sub._ledger.state(j), states.get(j), j in self.hidden,
-                             j in self._model().uncertain) for j in missing])
-                )  # fmt: skip
+                assert not missing, f"a job never came: {missing}"
                 self._all_callbacks_ran(sub)
 
     @precondition(lambda self: self._ready(1))
@@ -428,6 +424,7 @@ class FaultMachine(RuleBasedStateMachine):
                 ids = None
             finally:
                 events.unregister("after-call.batch.SubmitJob", unique_id="fz-interrupt")
+            assert sub._ledger.in_flight == 0, "a submission still under way after the call"
             new = self._new_jobs(before)
             known = {job.job_id for job in sub.jobs}
             assert set(new) <= known, f"went out, not recorded: {set(new) - known}"
