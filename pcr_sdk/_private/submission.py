@@ -101,43 +101,55 @@ class BatchSubmission:
     def _each(self, specs: Sequence[JobSpec]) -> list[str]:
         """Concurrent per-job submission; indexes fixed up front, in input order."""
         base = self._ledger.reserve(len(specs))
-        stop = threading.Event()
+        return send_each(
+            len(specs), lambda offset: self._send(base + offset, specs[offset]).job_id,
+            io_workers=self.io_workers, manifest=self._manifest,
+        )  # fmt: skip
 
-        def one(offset: int) -> str:
-            if stop.is_set():
-                raise _Stopped
-            try:
-                return self._send(base + offset, specs[offset]).job_id
-            except BaseException:
-                stop.set()  # one failed: start no more; those under way finish
-                raise
 
-        pool = ThreadPoolExecutor(
-            max_workers=min(self.io_workers, len(specs)), thread_name_prefix="pcr-submit"
-        )
-        futures: list[Future[str]] = []
-        interrupted = False
+def send_each(
+    count: int, send: Callable[[int], str], *, io_workers: int, manifest: Manifest
+) -> list[str]:
+    """`send(0)` .. `send(count - 1)` on up to `io_workers` threads; their results in order.
+
+    One failure, or a Ctrl-C, stops starting more; those under way finish (and record their
+    jobs), the manifest is flushed, then the first error (or KeyboardInterrupt) is raised.
+    """
+    stop = threading.Event()
+
+    def one(offset: int) -> str:
+        if stop.is_set():
+            raise _Stopped
         try:
-            futures = [pool.submit(one, offset) for offset in range(len(specs))]
-            wait(futures, return_when=FIRST_EXCEPTION)
+            return send(offset)
         except BaseException:
-            stop.set()  # the caller was interrupted: start no more; those under way finish
-            interrupted = True
+            stop.set()  # one failed: start no more; those under way finish
             raise
-        finally:
-            landed = _drain(pool, stop, interrupted=interrupted)
-            self._manifest.flush_soon()
-        if landed:
-            raise KeyboardInterrupt  # the Ctrl-C that came while the last calls finished
-        errors = [
-            f.exception()
-            for f in futures
-            if not f.cancelled() and not isinstance(f.exception(), _Stopped)
-        ]
-        first = next((e for e in errors if e is not None), None)
-        if first is not None:
-            raise first  # the jobs that went out are in the ledger already
-        return [f.result() for f in futures]
+
+    pool = ThreadPoolExecutor(max_workers=min(io_workers, count), thread_name_prefix="pcr-submit")
+    futures: list[Future[str]] = []
+    interrupted = False
+    try:
+        futures = [pool.submit(one, offset) for offset in range(count)]
+        wait(futures, return_when=FIRST_EXCEPTION)
+    except BaseException:
+        stop.set()  # the caller was interrupted: start no more; those under way finish
+        interrupted = True
+        raise
+    finally:
+        landed = _drain(pool, stop, interrupted=interrupted)
+        manifest.flush_soon()
+    if landed:
+        raise KeyboardInterrupt  # the Ctrl-C that came while the last calls finished
+    errors = [
+        f.exception()
+        for f in futures
+        if not f.cancelled() and not isinstance(f.exception(), _Stopped)
+    ]
+    first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        raise first  # the jobs that went out are in the ledger already
+    return [f.result() for f in futures]
 
 
 def _drain(pool: ThreadPoolExecutor, stop: threading.Event, *, interrupted: bool) -> bool:

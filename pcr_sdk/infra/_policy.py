@@ -10,7 +10,8 @@ resources IAM lets a policy name:
   TerminateJob on jobs tagged ``pcr:batch-id``; batch:TagResource on jobs and job definitions,
   because SubmitJob and RegisterJobDefinition send tags ("tag on create" needs it).
 - s3:GetObject and s3:PutObject on ``<bucket>/jobs/*``; s3:ListBucket on the bucket only for
-  prefixes under ``jobs/`` (condition ``s3:prefix``).
+  prefixes under ``jobs/`` (condition ``s3:prefix``); s3:DeleteObject only on
+  ``<bucket>/jobs/*/output.json`` (a rerun removes a failed job's stale output).
 - logs:GetLogEvents on the log group AWS Batch writes to, ``/aws/batch/job``.
 - iam:PassRole on the job role (and Fargate execution role), only when given;
   kms:GenerateDataKey and kms:Decrypt on
@@ -34,7 +35,7 @@ from collections.abc import Mapping
 from typing import Final, Literal, TypedDict
 
 from pcr_sdk._private.aws import MANAGED_BY_VALUE, TAG_BATCH_ID, TAG_MANAGED_BY
-from pcr_sdk._private.contract import JOBS_ROOT
+from pcr_sdk._private.contract import JOBS_ROOT, OUTPUT_NAME
 from pcr_sdk._private.errors import PcrInputError
 from pcr_sdk._private.logs import BATCH_LOG_GROUP
 
@@ -56,6 +57,7 @@ SDK_OPERATIONS: Final[Mapping[str, frozenset[str]]] = {
             "PutObject",  # config.json, packed array inputs, resources
             "GetObject",  # output.json, resources
             "ListObjectsV2",  # pcr status --bucket: outputs written so far
+            "DeleteObjects",  # resubmit_failed: a failed job's stale output.json
         }
     ),
     "logs": frozenset({"GetLogEvents"}),  # JobSubmitter.logs; pcr logs
@@ -67,6 +69,7 @@ ACTION_OF_OPERATION: Final[Mapping[tuple[str, str], str]] = {
     ("s3", "ListObjects"): "s3:ListBucket",
     ("s3", "HeadObject"): "s3:GetObject",
     ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "DeleteObjects"): "s3:DeleteObject",
 }
 """Operations whose IAM action is not named after them (the rest are `<service>:<Operation>`)."""
 
@@ -196,6 +199,12 @@ def submitter_policy(
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject"],
             "Resource": [f"arn:{part}:s3:::{bucket}/{JOBS_ROOT}/*"],
+        },
+        {
+            "Sid": "RemoveStaleOutputs",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject"],
+            "Resource": [f"arn:{part}:s3:::{bucket}/{JOBS_ROOT}/*/{OUTPUT_NAME}"],
         },
         {
             "Sid": "ListJobData",

@@ -95,6 +95,9 @@ class CallRecorder:
             if operation == "ListObjectsV2":
                 prefix = p.get("Prefix", "")
                 yield Request(action, f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix})
+            elif operation == "DeleteObjects":  # authorized as s3:DeleteObject on each key
+                for each in p["Delete"]["Objects"]:
+                    yield Request(action, f"arn:aws:s3:::{bucket}/{each['Key']}")
             else:
                 yield Request(action, f"arn:aws:s3:::{bucket}/{p['Key']}")
         elif service == "logs":

@@ -104,7 +104,8 @@ def test_a_job_role_needs_pass_role_and_only_on_that_role(world: MotoWorld) -> N
         (Request("s3:PutObject", "arn:aws:s3:::b-1/elsewhere/x.json"), "outside jobs/"),
         (Request("s3:GetObject", "arn:aws:s3:::other-bucket/jobs/x"), "another bucket"),
         (Request("s3:ListBucket", "arn:aws:s3:::b-1", {"s3:prefix": ""}), "the whole bucket"),
-        (Request("s3:DeleteObject", "arn:aws:s3:::b-1/jobs/x"), "an action the SDK never calls"),
+        (Request("s3:DeleteObject", "arn:aws:s3:::b-1/jobs/b_1/000001/config.json"), "an input"),
+        (Request("s3:DeleteObject", "arn:aws:s3:::b-1/output.json"), "an object outside jobs/"),
         (
             Request(
                 "batch:DeregisterJobDefinition",
