@@ -11,6 +11,7 @@ import pytest
 
 from pcr_sdk import (
     FailureKind,
+    JobResult,
     JobStatus,
     JobSubmitter,
     OutputNotFoundError,
@@ -350,3 +351,36 @@ def test_a_reopened_batch_keeps_its_spec_and_close_deregisters_it() -> None:
         assert active_revisions(world, sub.get_batch_id()) == []
         with pytest.raises(Exception, match="closed"):
             again.submit_job({"n": 1})
+
+
+class Reports:
+    """A progress reporter that keeps the failures it is told about."""
+
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def on_progress(self, progress: object) -> None:
+        return None
+
+    def on_job_failed(self, result: JobResult) -> None:
+        self.failed.append(result.job_id)
+
+
+def test_a_job_that_is_rerun_is_settled_once_callback_and_report_included() -> None:
+    clock = FakeClock()
+    flaky = Flaky(0)
+    reports = Reports()
+    with MotoWorld() as world:
+        world.script.worker(flaky)
+        sub = new_submitter(world, clock, progress=reports)
+        fired: Counter[str] = Counter()
+        first = sub.submit_job({"n": 0}, callback=lambda: fired.update(["first"]))
+        assert sub.get_result(first).status is JobStatus.FAILED  # known, not settled by a wait
+        flaky.broken.clear()
+        (rerun,) = sub.resubmit_failed()
+        assert fired == {"first": 1}  # the rerun made it final: its callback ran here
+        assert reports.failed == [first]
+        sub.wait_until_jobs_finished()
+        assert fired == {"first": 1}
+        assert reports.failed == [first]
+        assert [j.job_id for j in sub.jobs] == [rerun]

@@ -177,15 +177,18 @@ def assemble(
     manifest = Manifest(store, BatchRecord(str(batch_id), queue, bucket, registry.reference))
     ledger = Ledger(str(batch_id), manifest)
     results = BatchResults(ledger, poller, layout)
+    reporter = progress if progress is not None else PrintProgress()
+    watch = BatchWatch(ledger, poller, results, submitter)
     rerun = BatchRerun(
         ledger, results=results, poller=poller, store=store, submitter=submitter,
         registry=registry, manifest=manifest, io_workers=settings.store.io_workers, sleep=sleep,
+        settle=lambda state: watch.settle(state, reporter),
     )  # fmt: skip
     return Parts(
         batch_id=batch_id, settings=settings, clients=clients, registry=registry, layout=layout,
-        progress=progress if progress is not None else PrintProgress(), store=store,
+        progress=reporter, store=store,
         poller=poller, submitter=submitter, manifest=manifest, log_reader=LogReader(clients.logs),
-        ledger=ledger, results=results, watch=BatchWatch(ledger, poller, results, submitter),
+        ledger=ledger, results=results, watch=watch,
         submission=BatchSubmission(
             ledger, store=store, submitter=submitter, registry=registry, manifest=manifest,
             io_workers=settings.store.io_workers,

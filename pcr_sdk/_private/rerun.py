@@ -31,7 +31,7 @@ from pcr_sdk._private.aws import MAX_ARRAY_SIZE, JobStatus
 from pcr_sdk._private.errors import JobNotFoundError, PcrInputError
 from pcr_sdk._private.ledger import Ledger
 from pcr_sdk._private.manifest import ArrayRecord, Manifest
-from pcr_sdk._private.models import FailureKind, SubmittedJob
+from pcr_sdk._private.models import FailureKind, JobState, SubmittedJob
 from pcr_sdk._private.packing import payloads
 from pcr_sdk._private.poller import Poller, expired_state
 from pcr_sdk._private.registry import BatchRegistry
@@ -105,6 +105,7 @@ class BatchRerun:
         manifest: Manifest,
         io_workers: int,
         sleep: Callable[[float], None],
+        settle: Callable[[JobState], None],
     ) -> None:
         self._ledger = ledger
         self._results = results
@@ -115,6 +116,7 @@ class BatchRerun:
         self._manifest = manifest
         self._io_workers = io_workers
         self._sleep = sleep
+        self._settle = settle
 
     def run(self, kinds: frozenset[FailureKind] | None) -> list[str]:
         """Rerun what failed (of `kinds`, None: every kind); the new jobs' ids, in index order
@@ -124,6 +126,10 @@ class BatchRerun:
         if not plan.jobs:
             logger.info("batch %s: nothing to rerun", self._ledger.batch_id)
             return []
+        for job in plan.jobs.values():  # final now: callbacks and failure reports, once
+            state = self._ledger.state(job.job_id)
+            if state is not None:
+                self._settle(state)
         adopt_definition(self._submitter, self._manifest, self._registry.reopen())
         self._ledger.reopen()
         attempt = self._ledger.next_attempt()
