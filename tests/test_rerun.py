@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pcr_sdk import (
+    BatchStatus,
     FailureKind,
     JobResult,
     JobStatus,
@@ -216,6 +217,9 @@ def test_array_children_rerun_as_one_array_with_an_index_table() -> None:
         third = attach_submitter(world, first.get_batch_id(), clock)
         assert [j.job_id for j in third.jobs if j.attempt == 2] == new
         assert outputs(third) == outputs(again)
+        view = BatchStatus.fetch(first.get_batch_id(), job_queue=world.queue, clients=world.clients)
+        assert [j.job_id for j in view.jobs] == [j.job_id for j in third.jobs]  # tables read
+        assert view.counts == {JobStatus.SUCCEEDED: 10}
 
 
 def test_a_lone_failed_array_child_reruns_as_a_plain_job() -> None:

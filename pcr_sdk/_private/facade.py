@@ -219,13 +219,10 @@ class JobSubmitter:
         return self._submission.many(specs, array=array)
 
     def resubmit_failed(self, *, kinds: Iterable[FailureKind] | None = None) -> list[str]:
-        """Rerun the batch's FAILED jobs (and EXPIRED ones without an output) at their indexes,
-        so `get_all_outputs()` after a wait is complete; return the new jobs' ids, in index order.
-
-        `kinds` limits it to those failure kinds; a job that failed because a dependency failed
-        reruns with that dependency. A closed batch is reopened (its job definition registered
-        again); wait or close to end it again. Array children rerun as new arrays whose workers
-        need pcr-sdk's worker contract 2. Nothing failed: nothing happens. See docs/rerun.md."""
+        """Rerun the FAILED jobs (and EXPIRED ones without an output) at their indexes; the new
+        ids, in index order. `kinds`: only those failure kinds (dependents follow their
+        dependencies). A closed batch reopens until the next wait or close. Array children need
+        workers of contract 2. Nothing failed: nothing happens. See docs/rerun.md."""
         return self._rerun.run(failure_kinds(kinds))
 
     def wait_until_jobs_finished(self, *, timeout: float | None = None) -> None:
