@@ -20,6 +20,7 @@ from pcr_sdk import (
     RetryPolicy,
     SubmittedJob,
 )
+from pcr_sdk._private import rerun as rerun_module
 from pcr_sdk._private.aws import TAG_ATTEMPT, TAG_INDEX, TIMEOUT_REASON
 from pcr_sdk._private.contract import (
     ENV_ARRAY_BASE_INDEX,
@@ -388,3 +389,28 @@ def test_a_job_that_is_rerun_is_settled_once_callback_and_report_included() -> N
         assert fired == {"first": 1}
         assert reports.failed == [first]
         assert [j.job_id for j in sub.jobs] == [rerun]
+
+
+def test_failed_children_rerun_as_one_array_per_max_array_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With AWS's limit at 3 (10,000 in truth), 7 failed children: arrays of 3 and 3, then 1
+    plain job."""
+    monkeypatch.setattr(rerun_module, "MAX_ARRAY_SIZE", 3)
+    clock = FakeClock()
+    flaky = Flaky(*range(7))
+    with MotoWorld() as world:
+        world.script.worker(flaky)
+        sub = new_submitter(world, clock)
+        sub.submit_jobs([{"n": n} for n in range(8)])
+        sub.wait_until_jobs_finished()
+        flaky.broken.clear()
+        before = len(world.submitted())
+        new = sub.resubmit_failed()
+        sizes = [
+            c.params.get("arrayProperties", {}).get("size") for c in world.submitted()[before:]
+        ]
+        assert sizes == [3, 3, None]
+        assert [sub.get_result(job_id).index for job_id in new] == list(range(7))
+        sub.wait_until_jobs_finished()
+        assert outputs(sub) == list(range(8))

@@ -262,7 +262,7 @@ class JobSubmitter:
 
     @property
     def jobs(self) -> tuple[SubmittedJob, ...]:
-        """The submitted jobs in index (submission) order."""
+        """Each index's current job (its newest attempt), in index (submission) order."""
         return self._ledger.jobs
 
     def as_completed(self, *, timeout: float | None = None) -> Iterator[JobResult]:
