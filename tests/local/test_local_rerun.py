@@ -75,6 +75,10 @@ def test_plain_jobs_a_chain_and_array_children_rerun_after_attach(
     new = again.resubmit_failed()
     assert calls == {"plain": 2, "array": 1}  # jobs 1 and 2; one array for 3, 5 and 7
     assert [again.get_result(job_id).index for job_id in new] == [1, 2, 3, 5, 7]
+    (dependent,) = backend.clients.batch.describe_jobs(jobs=[new[1]])["jobs"]
+    assert [d["jobId"] for d in dependent.get("dependsOn", [])] == [new[0]]  # the root's rerun
+    (root_rerun,) = backend.clients.batch.describe_jobs(jobs=[new[0]])["jobs"]
+    assert root_rerun.get("dependsOn", []) == []  # job 0 succeeded: dropped
     again.wait_until_jobs_finished()
     assert numbers(again) == list(range(8))
     assert again.registry.deregistered
