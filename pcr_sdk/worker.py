@@ -25,7 +25,9 @@ output serialized with `model_dump(mode="json")`::
         return Out(total=data.x + data.y)
 
 Everything comes from the environment contract (S3_JOB_BUCKET, S3_JOB_CONFIG_KEY, S3_JOB_PREFIX,
-S3_OUTPUT_OJBECT_KEY, BATCH_ID). The S3 client is boto3's default one, so `AWS_ENDPOINT_URL`
+S3_OUTPUT_OJBECT_KEY, BATCH_ID). A job that names a newer contract (PCR_WORKER_CONTRACT) than
+this worker honours fails with exit code 3 and one log line, before it reads or writes anything:
+rebuild the image with a newer pcr-sdk. The S3 client is boto3's default one, so `AWS_ENDPOINT_URL`
 (set by the local backend) and the container's role credentials (on AWS) both just work.
 
 This module imports none of the submitting side (no facade, no pydantic, no CLI), so a job's
@@ -57,13 +59,17 @@ from pcr_sdk._private.contract import (
     ENV_CONFIG_KEY,
     ENV_OUTPUT_KEY,
     ENV_PREFIX,
+    ENV_WORKER_CONTRACT,
+    INDEXED_ARRAY_CONTRACT,
+    INDEXED_ARRAY_VARIABLES,
+    WORKER_CONTRACT_VERSION,
     BatchLayout,
     check_relative_key,
 )
-from pcr_sdk._private.errors import WorkerEnvironmentError, aws_call
+from pcr_sdk._private.errors import WorkerContractError, WorkerEnvironmentError, aws_call
 from pcr_sdk._private.handlers import InvalidInputError, typed
 from pcr_sdk._private.jsonio import dump_json
-from pcr_sdk._private.packing import read_entry
+from pcr_sdk._private.packing import read_entry, read_indexed_record
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -72,6 +78,8 @@ __all__ = ["JobContext", "run"]
 
 INVALID_INPUT_EXIT_CODE: Final = 2
 """The exit code of a job whose input does not validate against its handler's input model."""
+UNSUPPORTED_CONTRACT_EXIT_CODE: Final = 3
+"""The exit code of a job that needs a newer worker contract than this worker honours."""
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +94,9 @@ class JobContext:
 
     A plain job reads its keys from the contract's variables. A child of an array job finds its
     job index as PCR_ARRAY_BASE_INDEX + AWS_BATCH_JOB_ARRAY_INDEX, its input in the array's
-    packed inputs object, and writes its output to the same per-job prefix as a plain job.
+    packed inputs object, and writes its output to the same per-job prefix as a plain job. A
+    child of an array with an index table (contract 2: a rerun) reads its job index from the
+    table in the packed inputs (one ranged GET).
     """
 
     bucket: str
@@ -99,13 +109,19 @@ class JobContext:
     inputs_key: str | None = None
     array_index: int | None = None
     s3: S3Client | None = field(default=None, repr=False, compare=False)
+    payload: tuple[int, int] | None = None
+    """Where an indexed array child's input is in the packed inputs: [start, end)."""
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, s3: S3Client | None = None
     ) -> JobContext:
-        """Read the contract; raise `WorkerEnvironmentError` naming every missing variable."""
+        """Read the contract; raise `WorkerEnvironmentError` naming every missing variable, or
+        `WorkerContractError` (before any request) if the job needs a newer contract."""
         env = os.environ if environ is None else environ
+        contract = _contract(env)
+        if env.get(ENV_ARRAY_INPUTS_KEY) and contract >= INDEXED_ARRAY_CONTRACT:
+            return cls._indexed_child(env, s3)
         if env.get(ENV_ARRAY_INPUTS_KEY):
             return cls._array_child(env, s3)
         _require(env, CONTRACT_VARIABLES)
@@ -146,22 +162,43 @@ class JobContext:
             s3=s3,
         )
 
+    @classmethod
+    def _indexed_child(cls, env: Mapping[str, str], s3: S3Client | None) -> JobContext:
+        _require(env, (*INDEXED_ARRAY_VARIABLES, ENV_ARRAY_INDEX))
+        text = env[ENV_ARRAY_INDEX]
+        if not text.isdigit():
+            raise WorkerEnvironmentError(f"{ENV_ARRAY_INDEX} must be an integer: {text!r}",
+                                         missing=())  # fmt: skip
+        bucket, key, child = env[ENV_BUCKET], env[ENV_ARRAY_INPUTS_KEY], int(text)
+        client = s3 if s3 is not None else _client_cache.get()
+        index, start, end = read_indexed_record(_ranged(client, bucket, key), child)
+        layout = BatchLayout(env[ENV_BATCH_ID])
+        return cls(
+            bucket=bucket,
+            config_key=layout.config_key(index),
+            prefix=layout.prefix(index),
+            output_key=layout.output_key(index),
+            batch_id=env[ENV_BATCH_ID],
+            job_id=env.get("AWS_BATCH_JOB_ID"),
+            index=index,
+            inputs_key=key,
+            array_index=child,
+            s3=s3,
+            payload=(start, end),
+        )
+
     @property
     def client(self) -> S3Client:
         return self.s3 if self.s3 is not None else _client_cache.get()
 
     def load_input(self) -> Any:
         """The job's input: config.json, or this child's entry of its array's packed inputs."""
+        if self.inputs_key is not None and self.payload is not None:
+            start, end = self.payload
+            read_range = _ranged(self.client, self.bucket, self.inputs_key)
+            return json.loads(read_range(start, end - 1) if end > start else b"")
         if self.inputs_key is not None and self.array_index is not None:
-            inputs_key = self.inputs_key
-
-            def read_range(first: int, last: int) -> bytes:
-                with aws_call("GetObject", bucket=self.bucket, key=inputs_key):
-                    response = self.client.get_object(
-                        Bucket=self.bucket, Key=inputs_key, Range=f"bytes={first}-{last}"
-                    )
-                    return response["Body"].read()
-
+            read_range = _ranged(self.client, self.bucket, self.inputs_key)
             return json.loads(read_entry(read_range, self.array_index))
         return json.loads(self._get(self.config_key))
 
@@ -190,6 +227,34 @@ class JobContext:
     def _get(self, key: str) -> bytes:
         with aws_call("GetObject", bucket=self.bucket, key=key):
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+
+def _ranged(client: S3Client, bucket: str, key: str) -> Callable[[int, int], bytes]:
+    """Ranged GETs of one object: bytes first..last, inclusive."""
+
+    def read_range(first: int, last: int) -> bytes:
+        with aws_call("GetObject", bucket=bucket, key=key):
+            response = client.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{last}")
+            return response["Body"].read()
+
+    return read_range
+
+
+def _contract(env: Mapping[str, str]) -> int:
+    """The worker-contract version the job needs (1 without PCR_WORKER_CONTRACT); raise
+    `WorkerContractError` if this worker does not honour it."""
+    text = env.get(ENV_WORKER_CONTRACT, "")
+    if not text:
+        return 1
+    if not text.isdigit() or not 1 <= int(text) <= WORKER_CONTRACT_VERSION:
+        raise WorkerContractError(
+            f"this job needs worker contract {text} ({ENV_WORKER_CONTRACT}); this "
+            f"pcr_sdk.worker honours versions 1 to {WORKER_CONTRACT_VERSION}: rebuild the "
+            "image with a newer pcr-sdk",
+            required=text,
+            supported=WORKER_CONTRACT_VERSION,
+        )
+    return int(text)
 
 
 def _require(env: Mapping[str, str], names: tuple[str, ...]) -> None:
@@ -232,11 +297,17 @@ def run(
     returning an output fails its job too: with its exit code, or 1 for `sys.exit(0)`.
     If `handler`'s first parameter is annotated with a pydantic model, an input that does not
     validate ends the process with exit code 2 and the validation errors in the log, before
-    the handler runs; a model it returns is saved as `model_dump(mode="json")`.
+    the handler runs; a model it returns is saved as `model_dump(mode="json")`. A job that
+    needs a newer worker contract ends with exit code 3 before anything is read or written.
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    context = JobContext.from_env(environ, s3=s3)
+    try:
+        context = JobContext.from_env(environ, s3=s3)
+    except WorkerContractError as err:
+        logger.error("%s; the job fails with exit code %d, nothing read or written", err,
+                     UNSUPPORTED_CONTRACT_EXIT_CODE)  # fmt: skip
+        raise SystemExit(UNSUPPORTED_CONTRACT_EXIT_CODE) from err
     logger.info(
         "job %s of batch %s: loading %s", context.job_id, context.batch_id, context.config_key
     )

@@ -18,7 +18,7 @@ from pcr_sdk import (
     SilentProgress,
     WaitTimeoutError,
 )
-from pcr_sdk._private import facade
+from pcr_sdk._private import assembly
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
 
@@ -80,7 +80,7 @@ def test_the_manifest_outlives_aws_batch_memory(monkeypatch: pytest.MonkeyPatch)
         children = first.submit_jobs([{"i": i} for i in range(1, 4)])
         first.close()  # flushes the manifest
         # AWS Batch shows finished jobs for about a day; after that only the manifest knows
-        monkeypatch.setattr(facade, "find_batch_jobs", lambda *a, **k: [])
+        monkeypatch.setattr(assembly, "scan_batch_jobs", lambda *a, **k: [])
         again = attach(world, first.get_batch_id(), clock)
         assert [(j.job_id, j.index) for j in again.jobs] == [(plain, 0)] + [
             (c, i + 1) for i, c in enumerate(children)
@@ -315,7 +315,7 @@ def test_an_array_known_only_to_aws_batch_is_made_durable_on_reattach(
         again = attach(world, batch_id, clock)
         assert [j.job_id for j in again.jobs] == children
         (chunk,) = manifest_chunks(world, batch_id)
-        assert chunk["arrays"] == [[children[0].split(":")[0], 0, 3, []]]
+        assert chunk["arrays"] == [[children[0].split(":")[0], 0, 3, [], 1, []]]  # attempt 1
 
 
 def test_reattach_describes_array_parents_not_their_listed_children(

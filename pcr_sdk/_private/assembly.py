@@ -22,6 +22,7 @@ from pcr_sdk._private.config import (
     build,
 )
 from pcr_sdk._private.contract import BatchLayout
+from pcr_sdk._private.discovery import scan_batch_jobs
 from pcr_sdk._private.errors import CredentialsExpiredError, PcrError
 from pcr_sdk._private.governor import Clock, RateGovernor, Sleep, shared_batch_governor
 from pcr_sdk._private.ledger import Ledger
@@ -31,6 +32,7 @@ from pcr_sdk._private.models import BatchId, S3Encryption
 from pcr_sdk._private.poller import Poller
 from pcr_sdk._private.progress import PrintProgress, ProgressReporter
 from pcr_sdk._private.registry import BatchRegistry
+from pcr_sdk._private.rerun import BatchRerun
 from pcr_sdk._private.results import BatchResults
 from pcr_sdk._private.store import InputStore
 from pcr_sdk._private.submission import BatchSubmission
@@ -124,6 +126,7 @@ class Parts:
     results: BatchResults
     submission: BatchSubmission
     watch: BatchWatch
+    rerun: BatchRerun
 
 
 def governor_for(clients: AwsClients, governor: RateGovernor | None) -> RateGovernor:
@@ -174,13 +177,34 @@ def assemble(
     manifest = Manifest(store, BatchRecord(str(batch_id), queue, bucket, registry.reference))
     ledger = Ledger(str(batch_id), manifest)
     results = BatchResults(ledger, poller, layout)
+    reporter = progress if progress is not None else PrintProgress()
+    watch = BatchWatch(ledger, poller, results, submitter)
+    rerun = BatchRerun(
+        ledger, results=results, poller=poller, store=store, submitter=submitter,
+        registry=registry, manifest=manifest, io_workers=settings.store.io_workers, sleep=sleep,
+        settle=lambda state: watch.settle(state, reporter),
+    )  # fmt: skip
     return Parts(
         batch_id=batch_id, settings=settings, clients=clients, registry=registry, layout=layout,
-        progress=progress if progress is not None else PrintProgress(), store=store,
+        progress=reporter, store=store,
         poller=poller, submitter=submitter, manifest=manifest, log_reader=LogReader(clients.logs),
-        ledger=ledger, results=results, watch=BatchWatch(ledger, poller, results, submitter),
+        ledger=ledger, results=results, watch=watch,
         submission=BatchSubmission(
             ledger, store=store, submitter=submitter, registry=registry, manifest=manifest,
             io_workers=settings.store.io_workers,
         ),
+        rerun=rerun,
     )  # fmt: skip
+
+
+def reattach(parts: Parts) -> int:
+    """Rebuild the ledger of `parts` from the manifest, then add what only AWS Batch knows
+    (every attempt: the highest at an index is its current job); how many were recovered."""
+    if parts.registry.closed:
+        parts.ledger.close()
+    store = parts.store
+    found = scan_batch_jobs(
+        parts.poller.reads, job_queue=parts.settings.job_queue, batch_id=str(parts.batch_id),
+        read_table=lambda bucket, key, size: store.read_index_table(key, size),
+    )  # fmt: skip
+    return parts.ledger.reconcile(Manifest.load(store), found)

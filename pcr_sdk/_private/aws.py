@@ -126,6 +126,9 @@ TAG_BATCH_ID: Final = "pcr:batch-id"
 TAG_INDEX: Final = "pcr:index"
 TAG_ARRAY_SIZE: Final = "pcr:array-size"
 TAG_SUBMISSION: Final = "pcr:submission"
+TAG_ATTEMPT: Final = "pcr:attempt"
+"""On a rerun (`resubmit_failed`): its attempt number (2, 3, ...); a job without it is attempt 1.
+The highest attempt at an index is that index's current job."""
 TAG_MANAGED_BY: Final = "pcr:managed-by"
 MANAGED_BY_VALUE: Final = "pcr-sdk"
 RESERVED_TAG_PREFIXES: Final = ("aws:", "pcr:")

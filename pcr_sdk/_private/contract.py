@@ -23,7 +23,19 @@ ENV_ARRAY_INPUTS_KEY: Final = "PCR_ARRAY_INPUTS_KEY"
 ENV_ARRAY_BASE_INDEX: Final = "PCR_ARRAY_BASE_INDEX"
 ENV_ARRAY_INDEX: Final = "AWS_BATCH_JOB_ARRAY_INDEX"
 ARRAY_VARIABLES: Final = (ENV_BUCKET, ENV_BATCH_ID, ENV_ARRAY_INPUTS_KEY, ENV_ARRAY_BASE_INDEX)
-RESERVED_VARIABLES: Final = frozenset(CONTRACT_VARIABLES + ARRAY_VARIABLES)
+
+# The worker-contract version a job needs; a job without the variable needs version 1.
+ENV_WORKER_CONTRACT: Final = "PCR_WORKER_CONTRACT"
+WORKER_CONTRACT_VERSION: Final = 2
+"""The newest contract this pcr-sdk's worker honours. 1: plain jobs and arrays whose child i is
+job PCR_ARRAY_BASE_INDEX + i; 2: also arrays whose packed input maps each child to its job
+index (reruns of array children, see `resubmit_failed`)."""
+INDEXED_ARRAY_CONTRACT: Final = 2
+"""The contract of an array with an index table. It has no PCR_ARRAY_BASE_INDEX, so a worker
+older than the contract variable fails such a child (a missing variable) before writing."""
+INDEXED_ARRAY_VARIABLES: Final = (ENV_BUCKET, ENV_BATCH_ID, ENV_ARRAY_INPUTS_KEY,
+                                  ENV_WORKER_CONTRACT)  # fmt: skip
+RESERVED_VARIABLES: Final = frozenset((*CONTRACT_VARIABLES, *ARRAY_VARIABLES, ENV_WORKER_CONTRACT))
 
 JOBS_ROOT: Final = "jobs"
 CONFIG_NAME: Final = "config.json"
@@ -77,6 +89,20 @@ class BatchLayout:
             ENV_BATCH_ID: self.batch_id,
             ENV_ARRAY_INPUTS_KEY: self.array_inputs_key(base_index),
             ENV_ARRAY_BASE_INDEX: str(base_index),
+        }
+
+    def indexed_inputs_key(self, first_index: int, attempt: int) -> str:
+        """The packed inputs (with an index table) of attempt `attempt`'s rerun array whose
+        first child is job `first_index`."""
+        return f"{self.root}/arrays/{first_index:06d}-attempt{attempt}.pack"
+
+    def indexed_array_environment(self, *, bucket: str, inputs_key: str) -> dict[str, str]:
+        """The variables every child of an array with an index table is started with."""
+        return {
+            ENV_BUCKET: bucket,
+            ENV_BATCH_ID: self.batch_id,
+            ENV_ARRAY_INPUTS_KEY: inputs_key,
+            ENV_WORKER_CONTRACT: str(INDEXED_ARRAY_CONTRACT),
         }
 
     def resource_key(self, index: int, name: str) -> str:

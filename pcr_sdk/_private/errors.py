@@ -12,6 +12,7 @@ PcrError
 ├── BatchClosedError                          the job definition is already deregistered
 ├── WaitTimeoutError (TimeoutError)           wait_until_jobs_finished(timeout=...) ran out
 ├── WorkerEnvironmentError                    the container's environment contract is broken
+│   └── WorkerContractError                   the job needs a newer pcr_sdk.worker
 ├── ManifestError                             a manifest chunk cannot be read
 │   └── ManifestVersionError                  written by a newer pcr-sdk
 ├── PackError (ValueError)                    an array's packed inputs are corrupt
@@ -164,6 +165,15 @@ class WorkerEnvironmentError(PcrError):
     def __init__(self, message: str, *, missing: Sequence[str]) -> None:
         super().__init__(message)
         self.missing = tuple(missing)
+
+
+class WorkerContractError(WorkerEnvironmentError):
+    """The job needs a worker-contract version this `pcr_sdk.worker` does not honour."""
+
+    def __init__(self, message: str, *, required: str, supported: int) -> None:
+        super().__init__(message, missing=())
+        self.required = required
+        self.supported = supported
 
 
 class ManifestError(PcrError):

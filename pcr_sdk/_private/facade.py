@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 import time
@@ -21,16 +20,16 @@ from pcr_sdk._private.assembly import (
     batch_settings,
     governor_for,
     lost_answer_policy,
+    reattach,
     resume_hint,
 )
 from pcr_sdk._private.clients import AwsClients
 from pcr_sdk._private.config import AwsSettings, build, finite
-from pcr_sdk._private.discovery import find_batch_jobs
 from pcr_sdk._private.errors import PcrInputError, guard_iterator, guard_public_methods
 from pcr_sdk._private.governor import Clock, RateGovernor, Sleep
-from pcr_sdk._private.manifest import Manifest
 from pcr_sdk._private.models import (
     BatchId,
+    FailureKind,
     JobDefinitionSpec,
     JobResult,
     JobSpec,
@@ -41,6 +40,7 @@ from pcr_sdk._private.models import (
 from pcr_sdk._private.poller import check_timeout
 from pcr_sdk._private.progress import ProgressReporter
 from pcr_sdk._private.registry import BatchRegistry
+from pcr_sdk._private.rerun import adopt_definition, failure_kinds
 from pcr_sdk._private.retry import RetryPolicy, retry_fields
 
 logger = logging.getLogger("pcr_sdk")
@@ -131,11 +131,10 @@ class JobSubmitter:
                              random_source))  # fmt: skip
         # 3. the first request (none when attaching: the definition exists)
         if not registry.closed:
-            arn = registry.register()
-            self.submitter.job_definition = arn
-            self.manifest.batch = dataclasses.replace(self.manifest.batch, job_definition=arn)
+            adopt_definition(self.submitter, self.manifest, registry.register())
 
     def _adopt(self, parts: Parts) -> None:
+        self._parts = parts
         self.batch_id, self.clients, self.registry = parts.batch_id, parts.clients, parts.registry
         self.layout, self.store, self.poller = parts.layout, parts.store, parts.poller
         self.submitter, self.manifest, self.log_reader = (
@@ -144,7 +143,7 @@ class JobSubmitter:
         self.job_queue, self.job_bucket = parts.settings.job_queue, parts.settings.store.bucket
         self.cancel_on_error = parts.settings.cancel_on_error
         self._ledger, self._results = parts.ledger, parts.results
-        self._submission, self._watch = parts.submission, parts.watch
+        self._submission, self._watch, self._rerun = parts.submission, parts.watch, parts.rerun
 
     @classmethod
     def attach(
@@ -180,18 +179,10 @@ class JobSubmitter:
             request_throttling_milliseconds=request_throttling_milliseconds,
             clients=clients, governor=governor, registry=registry, **options,
         )  # fmt: skip
-        submitter._reattach()
+        recovered = reattach(submitter._parts)
+        logger.info("attached to %s: %d jobs (%d found only in AWS Batch)", parsed,
+                    len(submitter._ledger), recovered)  # fmt: skip
         return submitter
-
-    def _reattach(self) -> None:
-        """Rebuild the ledger from the manifest, then add what only AWS Batch knows."""
-        if self.registry.closed:
-            self._ledger.close()
-        found = find_batch_jobs(self.poller.reads, job_queue=self.job_queue,
-                                batch_id=str(self.batch_id))  # fmt: skip
-        recovered = self._ledger.reconcile(Manifest.load(self.store), found)
-        logger.info("attached to %s: %d jobs (%d found only in AWS Batch)", self.batch_id,
-                    len(self._ledger), recovered)  # fmt: skip
 
     # -- the seed's API -------------------------------------------------------------------
 
@@ -226,6 +217,13 @@ class JobSubmitter:
             JobSpec.of(data, depends_on_job_ids, what=f"input {i}") for i, data in enumerate(inputs)
         ]
         return self._submission.many(specs, array=array)
+
+    def resubmit_failed(self, *, kinds: Iterable[FailureKind] | None = None) -> list[str]:
+        """Rerun the FAILED jobs (and EXPIRED ones without an output) at their indexes; the new
+        ids, in index order. `kinds`: only those failure kinds (dependents follow their
+        dependencies). A closed batch reopens until the next wait or close. Array children need
+        workers of contract 2. Nothing failed: nothing happens. See docs/rerun.md."""
+        return self._rerun.run(failure_kinds(kinds))
 
     def wait_until_jobs_finished(self, *, timeout: float | None = None) -> None:
         """Poll until every job has finished, then deregister the job definition.
@@ -264,7 +262,7 @@ class JobSubmitter:
 
     @property
     def jobs(self) -> tuple[SubmittedJob, ...]:
-        """The submitted jobs in index (submission) order."""
+        """Each index's current job (its newest attempt), in index (submission) order."""
         return self._ledger.jobs
 
     def as_completed(self, *, timeout: float | None = None) -> Iterator[JobResult]:

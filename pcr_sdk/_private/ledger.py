@@ -9,6 +9,9 @@ about each, which callbacks wait for which job, and which jobs this process stop
   manifest before `close()` returns;
 - **record** a job the moment its SubmitJob returns (table and manifest together);
 - **reconcile** after attach: the manifest's jobs first, then what only AWS Batch knows;
+- **attempts**: a rerun (`resubmit_failed`) puts a job with a higher attempt at an index; the
+  highest attempt is the index's current job (the only one `jobs`, waits and outputs see);
+  attempt numbers are reserved in the manifest before a rerun uses them;
 - **settle** a finished job exactly once, whichever wait sees it first: its callback runs once;
 - **label** failures: only jobs this process stopped, and that AWS Batch stopped with this
   process's reason, count as TERMINATED or CANCELLED.
@@ -43,6 +46,8 @@ class Journal(Protocol):
 
     def reserve(self, reserved_to: int) -> None: ...
 
+    def reserve_attempt(self, attempt: int) -> None: ...
+
 
 RESERVE_BLOCK: Final = 100
 """Indexes reserved ahead in the manifest at a time (one small S3 write per block)."""
@@ -59,12 +64,14 @@ class Ledger:
         self._jobs: dict[str, SubmittedJob] = {}
         self._by_index: dict[int, str] = {}
         self._arrays: set[str] = set()
+        self._records: dict[str, ArrayRecord] = {}
         self._states: dict[str, JobState] = {}
         self._callbacks: dict[str, Callback] = {}
         self._settled: set[str] = set()
         self._stops: dict[str, str] = {}
         self._next_index = 0
         self._reserved_to = 0
+        self._reserved_attempt = 1
         self._closing = False
         self._in_flight = 0
 
@@ -125,6 +132,7 @@ class Ledger:
         children = array.children()
         with self._cond:
             self._arrays.add(array.array_id)
+            self._records[array.array_id] = array
             for child in children:
                 self._put(child)
         self._journal.add_array(array)
@@ -136,6 +144,23 @@ class Ledger:
             self._closing = True
             while self._in_flight:
                 self._cond.wait()
+
+    def reopen(self) -> None:
+        """Take jobs again (a rerun of a closed batch, whose definition is registered anew)."""
+        with self._cond:
+            self._closing = False
+
+    def next_attempt(self) -> int:
+        """A new attempt number for a rerun: higher than any used or reserved, and reserved in
+        the manifest before it is returned."""
+        with self._cond:
+            if self._closing:
+                raise self._closed_error()
+            used = max((job.attempt for job in self._jobs.values()), default=1)
+            attempt = max(used, self._reserved_attempt) + 1
+            self._journal.reserve_attempt(attempt)
+            self._reserved_attempt = attempt
+            return attempt
 
     def flush(self) -> None:
         """Make every recorded job durable now (the manifest's pending chunk)."""
@@ -156,9 +181,30 @@ class Ledger:
 
     @property
     def jobs(self) -> tuple[SubmittedJob, ...]:
-        """Every job, in index (submission) order."""
+        """Every index's current job (its highest attempt), in index (submission) order."""
         with self._cond:
             return tuple(self._jobs[self._by_index[i]] for i in sorted(self._by_index))
+
+    def current(self, index: int) -> SubmittedJob | None:
+        """The current job at `index` (its highest attempt), if any."""
+        with self._cond:
+            job_id = self._by_index.get(index)
+            return None if job_id is None else self._jobs[job_id]
+
+    def array(self, array_id: str) -> ArrayRecord | None:
+        """The record of array `array_id` (its size, attempt, index table), if known."""
+        with self._cond:
+            return self._records.get(array_id)
+
+    def members(self, job_id: str) -> list[int]:
+        """The indexes a dependency on `job_id` waits for: an array's children, or one job's."""
+        with self._cond:
+            record = self._records.get(job_id)
+            if record is not None:
+                return [record.index_of(i) for i in range(record.size)]
+            if job_id in self._arrays:
+                return sorted(j.index for j in self._jobs.values() if j.array_id == job_id)
+            return [self.job(job_id).index]
 
     @property
     def arrays(self) -> frozenset[str]:
@@ -167,8 +213,9 @@ class Ledger:
             return frozenset(self._arrays)
 
     def __len__(self) -> int:
+        """How many indexes have a job."""
         with self._cond:
-            return len(self._jobs)
+            return len(self._by_index)
 
     def job(self, job_id: str) -> SubmittedJob:
         with self._cond:
@@ -215,12 +262,13 @@ class Ledger:
             return True, self._callbacks.pop(state.job_id, None)
 
     def unsettled(self) -> list[JobState]:
-        """Finished states learned outside a wait whose jobs were not settled yet."""
+        """Finished states of current jobs learned outside a wait, not settled yet."""
         with self._cond:
+            current = set(self._by_index.values())
             return [
                 state
                 for job_id, state in self._states.items()
-                if state.status.is_finished and job_id not in self._settled
+                if state.status.is_finished and job_id not in self._settled and job_id in current
             ]
 
     # -- stopping -------------------------------------------------------------------------------
@@ -258,40 +306,44 @@ class Ledger:
     ) -> int:
         """Rebuild the table after attach: the manifest's jobs, then those only AWS Batch has.
 
-        Jobs found only in AWS Batch go to the manifest too. Returns how many were recovered.
+        `found` holds every job AWS Batch shows (every attempt, every array child). A job with
+        a higher attempt than an index's known one is its current job; one with the same
+        attempt as a job the manifest names is a duplicate and ignored (with a warning). Jobs
+        found only in AWS Batch go to the manifest too. Returns how many were recovered.
         """
         with self._cond:
             self._next_index = max(self._next_index, loaded.reserved_to)
             self._reserved_to = max(self._reserved_to, loaded.reserved_to)
-        for job in loaded.all_jobs():
-            with self._cond:
+            self._reserved_attempt = max(self._reserved_attempt, loaded.reserved_attempt)
+            self._records.update((array.array_id, array) for array in loaded.arrays)
+            for job in loaded.all_jobs():
                 self._put(job)
-        in_manifest = {array.array_id for array in loaded.arrays}
-        with self._cond:
-            known = dict(self._by_index)
         recovered = 0
+        new_arrays: dict[str, list[SubmittedJob]] = {}
         for job, state in found:
-            owner = known.get(job.index)
-            if owner is not None and owner != job.job_id:
-                logger.warning(
-                    "job %d of %s: manifest says %s, AWS Batch also has %s; keeping the manifest's",
-                    job.index, self.batch_id, owner, job.job_id,
-                )  # fmt: skip
-                continue
-            if owner is None:
-                with self._cond:
+            with self._cond:
+                known = job.job_id in self._jobs
+                owner = self.current(job.index)
+                if not known and owner is not None and owner.attempt == job.attempt:
+                    logger.warning(
+                        "job %d of %s: manifest says %s, AWS Batch also has %s; keeping the "
+                        "manifest's", job.index, self.batch_id, owner.job_id, job.job_id,
+                    )  # fmt: skip
+                    continue
+                if not known:
                     self._put(job)
-                if job.array_id is None:
-                    self._journal.add(job)
-                recovered += 1
+                    recovered += 1
+                    if job.array_id is not None and job.array_id not in self._records:
+                        new_arrays.setdefault(job.array_id, []).append(job)
+            if not known and job.array_id is None:
+                self._journal.add(job)
             if state is not None:
                 self.learn([state])
-        for array_id in sorted({j.array_id for j, _ in found if j.array_id} - in_manifest):
-            children = [j for j, _ in found if j.array_id == array_id]
-            base = min(c.index for c in children)
-            self._journal.add_array(
-                ArrayRecord(array_id, base, len(children), children[0].depends_on)
-            )
+        for array_id in sorted(new_arrays):
+            record = _record_of(array_id, new_arrays[array_id])
+            with self._cond:
+                self._records[array_id] = record
+            self._journal.add_array(record)
         self._journal.flush()
         return recovered
 
@@ -299,7 +351,9 @@ class Ledger:
 
     def _put(self, job: SubmittedJob) -> None:
         self._jobs[job.job_id] = job
-        self._by_index[job.index] = job.job_id
+        current = self._by_index.get(job.index)
+        if current is None or self._jobs[current].attempt <= job.attempt:
+            self._by_index[job.index] = job.job_id
         if job.array_id is not None:
             self._arrays.add(job.array_id)
         self._next_index = max(self._next_index, job.index + 1)
@@ -314,6 +368,16 @@ class Ledger:
             "(or being deregistered) and it takes no more jobs",
             batch_id=self.batch_id,
         )
+
+
+def _record_of(array_id: str, children: Sequence[SubmittedJob]) -> ArrayRecord:
+    """The record of an array found only in AWS Batch, from all its children."""
+    ordered = sorted(children, key=lambda child: int(child.job_id.rsplit(":", 1)[1]))
+    first = ordered[0]
+    if first.attempt == 1:
+        return ArrayRecord(array_id, min(c.index for c in ordered), len(ordered), first.depends_on)
+    table = tuple(child.index for child in ordered)
+    return ArrayRecord(array_id, table[0], len(table), first.depends_on, first.attempt, table)
 
 
 def states_of(results: Mapping[str, JobState]) -> list[JobState]:

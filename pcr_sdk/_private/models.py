@@ -341,16 +341,21 @@ class SubmittedJob:
     """A job of this batch: its AWS Batch id, its index (its S3 prefix) and its dependencies.
 
     `array_id` is the parent's id for a child of an array job (`job_id` is `<array_id>:<i>`).
+    `attempt` is 1 for the job first submitted at `index`, higher for its reruns
+    (`JobSubmitter.resubmit_failed`): the highest attempt at an index is its current job.
     """
 
     job_id: str
     index: int
     depends_on: tuple[str, ...] = ()
     array_id: str | None = None
+    attempt: int = 1
 
     def __post_init__(self) -> None:
         if self.index < 0:
             raise ValueError(f"job index must be >= 0, got {self.index}")
+        if self.attempt < 1:
+            raise ValueError(f"job attempt must be >= 1, got {self.attempt}")
 
 
 class FailureKind(str, Enum):

@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Literal
 
 from pcr_sdk._private import calls
 from pcr_sdk._private.ambiguous import LostAnswerPolicy, send_once
-from pcr_sdk._private.aws import MANAGED_BY_VALUE, TAG_BATCH_ID, TAG_MANAGED_BY
+from pcr_sdk._private.aws import (
+    MANAGED_BY_VALUE,
+    RESERVED_TAG_PREFIXES,
+    TAG_BATCH_ID,
+    TAG_MANAGED_BY,
+)
 from pcr_sdk._private.errors import AwsError, BatchClosedError, aws_call, guard_public_methods
 from pcr_sdk._private.governor import RateGovernor
 from pcr_sdk._private.models import BatchId, JobDefinitionSpec
@@ -69,6 +74,8 @@ class BatchRegistry:
     `register()` is idempotent. `deregister()` closes the batch to new jobs at once and
     deregisters until it has succeeded: called again (from `__exit__` after an explicit call, or
     from several threads) it does nothing, unless the earlier call failed, then it tries again.
+    `reopen()` registers a new revision of a closed batch's definition (a rerun); the next
+    `deregister()` deregisters it again.
     """
 
     def __init__(
@@ -104,7 +111,7 @@ class BatchRegistry:
         lost_answers: LostAnswerPolicy | None = None,
     ) -> BatchRegistry:
         """The registry of an existing batch, read back from its newest job definition (its
-        resources, timeout and retry policy)."""
+        image, resources, timeout, retry policy, environment, tags and roles)."""
         if governor is not None:
             governor.acquire()
         calls.install(batch)
@@ -123,6 +130,9 @@ class BatchRegistry:
             "FARGATE" if "FARGATE" in newest.get("platformCapabilities", []) else "EC2"
         )
         retry = RetryPolicy.from_aws(newest.get("retryStrategy", {}))
+        tags = {k: v for k, v in newest.get("tags", {}).items()
+                if not k.startswith(RESERVED_TAG_PREFIXES)}  # fmt: skip
+        network = props.get("networkConfiguration", {})
         registry = cls(
             batch,
             batch_id,
@@ -134,8 +144,16 @@ class BatchRegistry:
                 timeout_seconds=newest.get("timeout", {}).get("attemptDurationSeconds", 72000),
                 retry_attempts=retry.attempts,
                 retry_rules=retry.rules,
+                environment={
+                    e["name"]: e.get("value", "")
+                    for e in props.get("environment", [])
+                    if "name" in e
+                },
+                tags=tags,
+                job_role_arn=props.get("jobRoleArn"),
                 platform=platform,
                 execution_role_arn=props.get("executionRoleArn") if platform == "FARGATE" else None,
+                assign_public_ip=network.get("assignPublicIp", "ENABLED") == "ENABLED",
             ),
             governor=governor,
             lost_answers=lost_answers,
@@ -184,6 +202,25 @@ class BatchRegistry:
                     raise
                 logger.info("registered job definition %s", self._arn)
             return self._arn
+
+    def reopen(self) -> str:
+        """Register the definition again (a new revision, the same spec) for a closed batch,
+        once its earlier revisions are deregistered; return its ARN. An open batch's ARN is
+        returned as is. If registering fails the batch stays closed."""
+        with self._lock:
+            closed = self._closed
+        if not closed:
+            return self.register()
+        self.deregister()  # finishes an earlier failed deregistration; nothing if done
+        with self._lock:
+            self._closed, self._deregistered, self._arn = False, False, None
+        try:
+            return self.register()
+        except BaseException:
+            with self._lock:
+                self._closed = True
+                self._deregistered = not self._ambiguous  # nothing registered, unless unsure
+            raise
 
     def _register(self) -> str:
         """RegisterJobDefinition; after a lost answer, adopt the revision it made, if any.

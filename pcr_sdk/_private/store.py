@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pcr_sdk._private.aws import NO_SUCH_KEY_ERROR_CODES
 from pcr_sdk._private.contract import BatchLayout
 from pcr_sdk._private.errors import (
+    AwsError,
     OutputMalformedError,
     OutputNotFoundError,
     aws_call,
@@ -19,12 +20,17 @@ from pcr_sdk._private.errors import (
     map_client_error,
 )
 from pcr_sdk._private.models import JobSpec, S3Encryption
-from pcr_sdk._private.packing import pack
+from pcr_sdk._private.packing import pack, pack_indexed, read_table, table_range
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger(__name__)
+
+DELETE_OBJECTS_MAX_KEYS = 1000
+"""S3's DeleteObjects takes at most 1,000 keys a call."""
+LIST_OUTPUTS_ONE_BY_ONE = 100
+"""Up to this many jobs, `outputs_present` lists each job's prefix; above, the batch's."""
 
 
 @guard_public_methods
@@ -69,6 +75,57 @@ class InputStore:
         key = self.layout.array_inputs_key(base_index)
         self._put(key, pack([spec.input_json.encode() for spec in specs]))
         return key
+
+    def put_indexed_inputs(self, key: str, entries: Sequence[tuple[int, bytes]]) -> str:
+        """Write the inputs of a rerun array, each with its job index, as one indexed pack."""
+        self._put(key, pack_indexed(entries))
+        return key
+
+    def read_index_table(self, key: str, size: int) -> list[int]:
+        """The job indexes of the `size` children of the indexed pack at `key` (one ranged GET)."""
+        first, last = table_range(size)
+        return read_table(self._get(key, byte_range=(first, last)), size)
+
+    def put_input_bytes(self, index: int, body: bytes) -> str:
+        """Write job `index`'s config.json from its serialized input."""
+        key = self.layout.config_key(index)
+        self._put(key, body, content_type="application/json")
+        return key
+
+    def delete_outputs(self, indexes: Sequence[int]) -> None:
+        """Remove the output.json of each job in `indexes` (absent ones are fine): DeleteObjects,
+        1,000 keys a call; `AwsError` if S3 refused any key."""
+        keys = [self.layout.output_key(index) for index in indexes]
+        for start in range(0, len(keys), DELETE_OBJECTS_MAX_KEYS):
+            chunk = keys[start : start + DELETE_OBJECTS_MAX_KEYS]
+            with aws_call("DeleteObjects", bucket=self.bucket, key=chunk[0]):
+                answer = self._s3.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True},
+                    **self._owner,
+                )
+            errors = answer.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise AwsError(
+                    f"DeleteObjects refused {len(errors)} key(s), e.g. {first.get('Key')}: "
+                    f"{first.get('Code')} {first.get('Message', '')}".rstrip(),
+                    operation="DeleteObjects",
+                    code=first.get("Code"),
+                    bucket=self.bucket,
+                    key=first.get("Key"),
+                )
+
+    def outputs_present(self, indexes: Sequence[int]) -> set[int]:
+        """Which jobs of `indexes` have an output.json: each job's prefix listed (a few
+        jobs), else the whole batch's (1,000 keys a call)."""
+        wanted = set(indexes)
+        if len(wanted) <= LIST_OUTPUTS_ONE_BY_ONE:
+            keys = [k for i in sorted(wanted) for k in self.list_keys(f"{self.layout.prefix(i)}/")]
+        else:
+            keys = self.list_keys(f"{self.layout.root}/")
+        present = {key for key in keys if key.endswith("/output.json")}
+        return {i for i in wanted if self.layout.output_key(i) in present}
 
     def get_input(self, index: int) -> Any:
         """Read back job `index`'s input."""
@@ -143,9 +200,14 @@ class InputStore:
         with aws_call("PutObject", bucket=self.bucket, key=key):
             self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
 
-    def _get(self, key: str, *, job_id: str | None = None) -> bytes:
+    def _get(
+        self, key: str, *, job_id: str | None = None, byte_range: tuple[int, int] | None = None
+    ) -> bytes:
+        extra: dict[str, Any] = dict(self._owner)
+        if byte_range is not None:
+            extra["Range"] = f"bytes={byte_range[0]}-{byte_range[1]}"
         try:
-            return self._s3.get_object(Bucket=self.bucket, Key=key, **self._owner)["Body"].read()
+            return self._s3.get_object(Bucket=self.bucket, Key=key, **extra)["Body"].read()
         except (ClientError, BotoCoreError) as err:  # BotoCoreError: connection, retries spent
             if (
                 isinstance(err, ClientError)

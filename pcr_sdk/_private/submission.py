@@ -96,19 +96,31 @@ class BatchSubmission:
     def _each(self, specs: Sequence[JobSpec]) -> list[str]:
         """Concurrent per-job submission; indexes fixed up front, in input order."""
         base = self._ledger.reserve(len(specs))
-        run = _Concurrent(
-            len(specs), lambda offset: self._send(base + offset, specs[offset]).job_id
-        )
-        try:
-            run.start(min(self.io_workers, len(specs)))
-            run.wait()
-        except BaseException:
-            run.stop()  # the caller was interrupted: start no more; those under way finish
-            run.wait()  # each is recorded as it returns (a second Ctrl-C cuts this short)
-            raise
-        finally:
-            self._manifest.flush_soon()
-        return run.results()
+        return send_each(
+            len(specs), lambda offset: self._send(base + offset, specs[offset]).job_id,
+            io_workers=self.io_workers, manifest=self._manifest,
+        )  # fmt: skip
+
+
+def send_each(
+    count: int, send: Callable[[int], str], *, io_workers: int, manifest: Manifest
+) -> list[str]:
+    """`send(0)` .. `send(count - 1)` on up to `io_workers` threads; their results in order.
+
+    One failure, or a Ctrl-C, stops starting more; those under way finish (and record their
+    jobs), the manifest is flushed, then the first error (or KeyboardInterrupt) is raised.
+    """
+    run = _Concurrent(count, send)
+    try:
+        run.start(min(io_workers, count))
+        run.wait()
+    except BaseException:
+        run.stop()  # the caller was interrupted: start no more; those under way finish
+        run.wait()  # each is recorded as it returns (a second Ctrl-C cuts this short)
+        raise
+    finally:
+        manifest.flush_soon()
+    return run.results()
 
 
 class _Concurrent:

@@ -18,6 +18,7 @@ from pcr_sdk._private.aws import (
     MIN_ARRAY_SIZE,
     MIN_TIMEOUT_SECONDS,
     TAG_ARRAY_SIZE,
+    TAG_ATTEMPT,
     TAG_BATCH_ID,
     TAG_INDEX,
     TAG_SUBMISSION,
@@ -75,12 +76,13 @@ class Submitter:
         depends_on: Sequence[str] = (),
         timeout_seconds: int | None = None,
         environment: Mapping[str, str] | None = None,
+        attempt: int = 1,
     ) -> SubmitJobRequestTypeDef:
-        """The SubmitJob request for job `index`, checked against AWS's limits."""
+        """The SubmitJob request for job `index`, checked against AWS's limits; a rerun
+        (`attempt` > 1) is tagged `pcr:attempt`, its environment is the first attempt's."""
         contract = self.layout.environment(bucket=self.bucket, index=index)
-        return self._request(
-            contract, {TAG_INDEX: str(index)}, depends_on, timeout_seconds, environment
-        )
+        tags = {TAG_INDEX: str(index), **_attempt_tag(attempt)}
+        return self._request(contract, tags, depends_on, timeout_seconds, environment)
 
     def array_request(
         self,
@@ -103,6 +105,28 @@ class Submitter:
         request["arrayProperties"] = {"size": size}
         return request
 
+    def indexed_array_request(
+        self,
+        inputs_key: str,
+        size: int,
+        *,
+        attempt: int,
+        depends_on: Sequence[str] = (),
+        timeout_seconds: int | None = None,
+    ) -> SubmitJobRequestTypeDef:
+        """The SubmitJob request for a rerun array whose packed inputs at `inputs_key` map each
+        child to its job index (worker contract 2; no `pcr:index` tag: the table says)."""
+        if not MIN_ARRAY_SIZE <= size <= MAX_ARRAY_SIZE:
+            raise InvalidJobSpecError(
+                f"an array job has {MIN_ARRAY_SIZE}..{MAX_ARRAY_SIZE} children, got {size}",
+                field="size",
+            )
+        contract = self.layout.indexed_array_environment(bucket=self.bucket, inputs_key=inputs_key)
+        tags = {TAG_ARRAY_SIZE: str(size), **_attempt_tag(attempt)}
+        request = self._request(contract, tags, depends_on, timeout_seconds, None)
+        request["arrayProperties"] = {"size": size}
+        return request
+
     def submit(
         self,
         index: int,
@@ -110,11 +134,13 @@ class Submitter:
         depends_on: Sequence[str] = (),
         timeout_seconds: int | None = None,
         environment: Mapping[str, str] | None = None,
+        attempt: int = 1,
     ) -> str:
-        """Submit job `index`; return its AWS Batch job id."""
+        """Submit job `index` (attempt `attempt`); return its AWS Batch job id."""
         request = self.request(
-            index, depends_on=depends_on, timeout_seconds=timeout_seconds, environment=environment
-        )
+            index, depends_on=depends_on, timeout_seconds=timeout_seconds,
+            environment=environment, attempt=attempt,
+        )  # fmt: skip
         return self.send(request)
 
     def submit_array(
@@ -215,6 +241,12 @@ class Submitter:
             request["timeout"] = {"attemptDurationSeconds": timeout_seconds}
         _check_size(request)
         return request
+
+
+def _attempt_tag(attempt: int) -> dict[str, str]:
+    if attempt < 1:
+        raise InvalidJobSpecError(f"attempt must be >= 1, got {attempt}", field="attempt")
+    return {TAG_ATTEMPT: str(attempt)} if attempt > 1 else {}
 
 
 def _check_size(request: SubmitJobRequestTypeDef) -> None:

@@ -1,4 +1,4 @@
-"""BatchStatus: a read-only view of a batch from AWS Batch alone (no bucket, nothing written).
+"""BatchStatus: a read-only view of a batch from AWS Batch (nothing written, no manifest read).
 
 For tools that only look (`pcr status`, `pcr report`): the batch's jobs are found by its job
 name and `pcr:index` tags, plain jobs described 100 a call, an array's children listed by
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from pcr_sdk._private.aws import JobStatus
 from pcr_sdk._private.config import AwsSettings, build
 from pcr_sdk._private.contract import BatchLayout
-from pcr_sdk._private.discovery import find_batch_jobs
+from pcr_sdk._private.discovery import s3_table_reader, scan_batch_jobs
 from pcr_sdk._private.errors import BatchClosedError, PcrInputError, guard_public_methods
 from pcr_sdk._private.governor import Clock, RateGovernor, Sleep, shared_batch_governor
 from pcr_sdk._private.ledger import Ledger
@@ -49,6 +49,9 @@ class _NoJournal:
     def reserve(self, reserved_to: int) -> None:
         return None
 
+    def reserve_attempt(self, attempt: int) -> None:
+        return None
+
 
 @guard_public_methods
 @dataclass(frozen=True)
@@ -58,7 +61,8 @@ class BatchStatus:
     batch_id: str
     job_queue: str
     jobs: tuple[SubmittedJob, ...]
-    """Every job found, in index order (array children included)."""
+    """Each index's current job (its highest attempt), in index order (array children
+    included)."""
     results: tuple[JobResult, ...]
     """Each job's result, in the same order."""
     definition: JobDefinitionSpec | None
@@ -79,7 +83,8 @@ class BatchStatus:
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> BatchStatus:
-        """Read batch `batch_id` from `job_queue`: a few Batch calls per 100 jobs."""
+        """Read batch `batch_id` from `job_queue`: a few Batch calls per 100 jobs, plus one
+        ranged S3 GET per rerun array (its index table, in the bucket its jobs name)."""
         parsed = BatchId.parse(batch_id)
         if not job_queue:
             raise PcrInputError("job_queue must not be empty")
@@ -89,7 +94,8 @@ class BatchStatus:
         poller = Poller(clients.batch, request_throttling_milliseconds=0, governor=governor,
                         clock=clock, sleep=sleep)  # fmt: skip
         ledger = Ledger(str(parsed), _NoJournal())
-        found = find_batch_jobs(poller.reads, job_queue=job_queue, batch_id=str(parsed))
+        found = scan_batch_jobs(poller.reads, job_queue=job_queue, batch_id=str(parsed),
+                                read_table=s3_table_reader(clients.s3))  # fmt: skip
         ledger.reconcile(LoadedManifest(), found)
         reader = BatchResults(ledger, poller, BatchLayout(str(parsed)))
         # discovery just described the plain jobs: only array children are left to learn

@@ -9,10 +9,10 @@ resources IAM lets a policy name:
   on job definitions tagged ``pcr:managed-by=pcr-sdk`` (the tag the SDK registers them with);
   TerminateJob on jobs tagged ``pcr:batch-id``; batch:TagResource on jobs and job definitions,
   because SubmitJob and RegisterJobDefinition send tags ("tag on create" needs it).
-- s3:GetObject and s3:PutObject on ``<bucket>/jobs/*``; s3:DeleteObject there too (only
-  `pcr cleanup --data BATCH_ID` calls it: a batch's data, which the user could overwrite
-  anyway); s3:ListBucket on the bucket only for prefixes under ``jobs/`` (condition
-  ``s3:prefix``).
+- s3:GetObject and s3:PutObject on ``<bucket>/jobs/*``; s3:DeleteObject there too (
+  `pcr cleanup --data BATCH_ID` deletes a batch's data, which the user could overwrite anyway;
+  a rerun removes a failed job's stale output.json); s3:ListBucket on the bucket only for
+  prefixes under ``jobs/`` (condition ``s3:prefix``).
 - logs:GetLogEvents on the log group AWS Batch writes to, ``/aws/batch/job``.
 - iam:PassRole on the job role (and Fargate execution role), only when given;
   kms:GenerateDataKey and kms:Decrypt on
@@ -58,7 +58,7 @@ SDK_OPERATIONS: Final[Mapping[str, frozenset[str]]] = {
             "PutObject",  # config.json, packed array inputs, resources
             "GetObject",  # output.json, resources
             "ListObjectsV2",  # pcr status --bucket: outputs written so far; pcr cleanup --data
-            "DeleteObjects",  # pcr cleanup --data BATCH_ID
+            "DeleteObjects",  # pcr cleanup --data; resubmit_failed: a failed job's stale output
         }
     ),
     "logs": frozenset({"GetLogEvents"}),  # JobSubmitter.logs; pcr logs

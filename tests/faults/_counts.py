@@ -31,6 +31,8 @@ class FaultCounts:
     """The caller's own calls on the client it shares with pcr-sdk, each with a 500 first."""
     listing_lags: int = 0
     """Examples with an eventually consistent ListJobs (new jobs missing from it at first)."""
+    reruns: int = 0
+    """Jobs `resubmit_failed` reran (each at the index of a job that failed)."""
     sdk_errors: Counter[str] = field(default_factory=Counter)
 
     def lines(self) -> list[str]:
@@ -44,7 +46,8 @@ class FaultCounts:
         edges = (
             f"Ctrl-C during submission: {self.interrupts} | close() racing submits: "
             f"{self.close_races} | jobs expired: {self.expired} | caller's own calls on the "
-            f"shared client: {self.caller_calls} | ListJobs lag: {self.listing_lags} examples"
+            f"shared client: {self.caller_calls} | ListJobs lag: {self.listing_lags} examples | "
+            f"reruns: {self.reruns}"
         )
         errors = ", ".join(f"{name} {n}" for name, n in sorted(self.sdk_errors.items()))
         return [main, edges, f"SDK errors surfaced (allowed outcomes): {errors or 'none'}"]

@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pcr_sdk import SubmittedJob
+from pcr_sdk._private.aws import TAG_ATTEMPT
+from pcr_sdk._private.contract import ENV_ARRAY_INPUTS_KEY, ENV_BUCKET
+from pcr_sdk._private.packing import unpack_indexed
 from pcr_sdk.testing import JobView
+
+if TYPE_CHECKING:
+    from mypy_boto3_batch import BatchClient
+    from mypy_boto3_s3 import S3Client
+
+ACCOUNT = "123456789012"  # moto's default account
 
 
 def work(data: Any) -> dict[str, int]:
@@ -81,3 +90,61 @@ def reconcile(known: Iterable[SubmittedJob], aws: Mapping[str, int | None]) -> R
             if job_id in aws and aws[job_id] != job.index
         },
     )
+
+
+@dataclass(frozen=True)
+class AwsJob:
+    """A job of the batch as AWS Batch has it: its index and its attempt (`pcr:attempt`)."""
+
+    job_id: str
+    index: int | None
+    attempt: int
+
+
+class AwsFacts:
+    """Reads the tags and index tables of a batch's jobs from AWS itself, through clients that
+    see no faults; ListTagsForResource and S3 do not move the scripted jobs. Cached per job."""
+
+    def __init__(self, batch: BatchClient, s3: S3Client, region: str) -> None:
+        self._batch = batch
+        self._s3 = s3
+        self._region = region
+        self._attempts: dict[str, int] = {}
+        self._tables: dict[str, list[int]] = {}
+
+    def attempt(self, job_id: str) -> int:
+        """The attempt of `job_id` (an array child: its parent's)."""
+        parent = parent_of(job_id)
+        if parent not in self._attempts:
+            arn = f"arn:aws:batch:{self._region}:{ACCOUNT}:job/{parent}"
+            tags = self._batch.list_tags_for_resource(resourceArn=arn).get("tags", {})
+            self._attempts[parent] = int(tags.get(TAG_ATTEMPT, "1"))
+        return self._attempts[parent]
+
+    def index(self, view: JobView) -> int | None:
+        """The job's index: from its environment, or a rerun child's from its index table."""
+        key = view.environment.get(ENV_ARRAY_INPUTS_KEY, "")
+        if view.index is not None or ":" not in view.job_id or not key.endswith(".pack"):
+            return view.index
+        parent = parent_of(view.job_id)
+        if parent not in self._tables:
+            bucket = view.environment[ENV_BUCKET]
+            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            self._tables[parent] = [index for index, _ in unpack_indexed(body)]
+        return self._tables[parent][int(view.job_id.rsplit(":", 1)[1])]
+
+    def jobs(self, views: Iterable[JobView], batch_id: str) -> dict[str, AwsJob]:
+        """Every job of `batch_id` AWS Batch accepted (every attempt; arrays as children)."""
+        return {
+            job_id: AwsJob(job_id, self.index(view), self.attempt(job_id))
+            for job_id, view in batch_jobs(views, batch_id).items()
+        }
+
+
+def current(jobs: Mapping[str, AwsJob]) -> dict[str, int | None]:
+    """job id -> index of each index's current jobs: those of its highest attempt (one, unless
+    AWS holds two jobs of one attempt for an index, which `reconcile` counts as duplicates)."""
+    top: dict[int | None, int] = {}
+    for job in jobs.values():
+        top[job.index] = max(top.get(job.index, 0), job.attempt)
+    return {job.job_id: job.index for job in jobs.values() if job.attempt == top[job.index]}

@@ -2,12 +2,14 @@
 
 A hypothesis state machine drives `JobSubmitter` on a `MotoWorld`: start a batch, submit jobs
 (one by one with callbacks, with dependencies, as arrays, concurrently), wait, take results as
-they finish (`as_completed`, maybe stopping early), read outputs, cancel, close, and "crash"
-(drop the submitter without closing it, then `attach` from the batch id as a new process
-would). Between any two steps it injects faults below botocore's retry layer, so botocore's own
-retries absorb most of them and some exhaust the retries. An SDK error (`AwsError` and its
-subclasses, `WaitTimeoutError` from a wait with a timeout) is an allowed outcome of a step; the
-model records what may then have reached AWS Batch.
+they finish (`as_completed`, maybe stopping early), read outputs, rerun what failed
+(`resubmit_failed`, of every kind or one, after the failing inputs were fixed or not: a closed
+batch reopens), cancel, close, and "crash" (drop the submitter without closing it, then `attach`
+from the batch id as a new process would). Between any two steps it injects faults below
+botocore's retry layer, so botocore's own retries absorb most of them and some exhaust the
+retries. An SDK error (`AwsError` and its subclasses, `WaitTimeoutError` from a wait with a
+timeout) is an allowed outcome of a step; the model records what may then have reached AWS
+Batch.
 
 Edges of a process's life are steps too: a Ctrl-C (SIGINT) landing while `submit_jobs(array=False)`
 is under way; `close()` racing submissions from other threads; AWS Batch forgetting finished jobs
@@ -15,15 +17,18 @@ is under way; `close()` racing submissions from other threads; AWS Batch forgett
 on the client it shares with pcr-sdk (a 500 first: botocore must retry them as usual); and an
 eventually consistent ListJobs (each new job missing from its first answer).
 
-Checked after every step: AWS Batch never holds two jobs for one index of the batch, the live
-submitter knows every job a call returned, at the index AWS has, and nothing AWS lacks, and no
-callback ran twice (after a wait that returned, or an `as_completed` loop that ran to its end,
-each callback of that submitter ran exactly once).
-Checked when a batch ends (with faults cleared): a submitter attached afresh knows every job AWS
-Batch has exactly once, every finished job's output is read back (the worker's result for a
-job that succeeded, None for one that failed), job states match what the inputs asked for, and
-no job definition is left ACTIVE (but one the SDK warned about: a start whose lost
-RegisterJobDefinition answer could neither be looked up nor undone; `pcr cleanup` removes it).
+Checked after every step: AWS Batch holds one CURRENT job per index of the batch (its highest
+`pcr:attempt`; older attempts are reruns' predecessors), the live submitter's current job at
+each index is AWS's (unless AWS's came from a call that raised), it knows every job a call
+returned, at the index AWS has, and nothing AWS lacks, and no callback ran twice (after a wait
+that returned, or an `as_completed` loop that ran to its end, each callback of that submitter
+ran exactly once).
+Checked when a batch ends (with faults cleared): a submitter attached afresh knows each index's
+current job exactly once, every current job's output is read back (the worker's result for a
+job that succeeded, None for one that failed), the states of current jobs match what the inputs
+asked for, and no job definition is left ACTIVE (but one the SDK warned about: a start whose
+lost RegisterJobDefinition answer could neither be looked up nor undone; `pcr cleanup` removes
+it).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import boto3
 import pytest
@@ -56,6 +61,8 @@ from hypothesis.stateful import (
 from pcr_sdk import (
     AwsError,
     BatchClosedError,
+    FailureKind,
+    JobNotFoundError,
     JobResult,
     JobStatus,
     JobSubmitter,
@@ -68,12 +75,13 @@ from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
 from tests.faults._counts import FaultCounts
 from tests.faults._support import (
+    AwsFacts,
+    AwsJob,
     batch_jobs,
+    current,
     expected_output,
-    indexes,
     parent_of,
     reconcile,
-    work,
 )
 
 if TYPE_CHECKING:
@@ -143,17 +151,26 @@ class BatchModel:
     submit_calls: int = 0
     callbacks: dict[int, JobSubmitter] = field(default_factory=dict)
     """n -> the submitter whose submit_job registered a callback for input n."""
+    fixed: set[str] = field(default_factory=set)
+    """Reruns whose input had been fixed (the worker no longer fails it) when submitted."""
     cancelled: bool = False
     closed: bool | None = False
     """Whether the definition is deregistered; None while a failed deregistration may or may
     not have been applied (the batch is closed to new jobs, the next close() tries again)."""
 
-    def succeeds(self, job_id: str) -> bool:
-        """Whether `job_id` must succeed when nothing is cancelled."""
+    def succeeds(self, job_id: str) -> bool | None:
+        """Whether `job_id` must succeed when nothing is cancelled; None if the model cannot
+        tell (it depends on a job a call that raised created)."""
         if job_id in self.arrays:
-            return all(self.succeeds(child) for child in self.arrays[job_id])
-        deps = self.deps[job_id]
-        return not self.fail[self.n_of[job_id]] and all(self.succeeds(d) for d in deps)
+            outcomes = [self.succeeds(child) for child in self.arrays[job_id]]
+        elif job_id in self.n_of:
+            own = not self.fail[self.n_of[job_id]] or job_id in self.fixed
+            outcomes = [own, *(self.succeeds(d) for d in self.deps[job_id])]
+        else:
+            return None
+        if False in outcomes:
+            return False
+        return None if None in outcomes else True
 
 
 class _Warnings(logging.Handler):
@@ -180,7 +197,9 @@ class FaultMachine(RuleBasedStateMachine):
         self.counts = counts
         self._stack = ExitStack()
         self.world = self._stack.enter_context(MotoWorld(polls_to_finish=2))
-        self.world.script.worker(work)
+        self.world.script.worker(self._work)
+        self.fixed: set[int] = set()
+        """Inputs asked to fail that the worker no longer fails (a transient failure ended)."""
         # the harness's clients see the faults; this one (another session) does not, and
         # ListJobs shows states without moving the scripted jobs
         self.observer: BatchClient = boto3.Session(
@@ -189,6 +208,13 @@ class FaultMachine(RuleBasedStateMachine):
             region_name=self.world.region,
         ).client("batch")
         self._stack.callback(self.observer.close)
+        s3 = boto3.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name=self.world.region,
+        ).client("s3")
+        self._stack.callback(s3.close)
+        self.facts = AwsFacts(self.observer, s3, self.world.region)
         self.clock = FakeClock()
         self.fired: Counter[int] = Counter()
         """How often the callback of input n ran."""
@@ -210,6 +236,12 @@ class FaultMachine(RuleBasedStateMachine):
         sdk_logger = logging.getLogger("pcr_sdk")
         sdk_logger.addHandler(self.warnings)
         self._stack.callback(sdk_logger.removeHandler, self.warnings)
+
+    def _work(self, data: Any) -> dict[str, int]:
+        """The simulated container: fails when asked to (until the input is fixed)."""
+        if data["fail"] and data["n"] not in self.fixed:
+            raise ValueError(f"job n={data['n']} was asked to fail")
+        return expected_output(int(data["n"]))
 
     def _forget_hidden(self, parsed: dict[str, object], **_: object) -> None:
         jobs = parsed.get("jobs")
@@ -346,6 +378,56 @@ class FaultMachine(RuleBasedStateMachine):
                 self._check_output(job.job_id, output, states[job.job_id])
 
     @precondition(lambda self: self._ready(1))
+    @rule(
+        wait_first=st.booleans(),
+        fix=st.booleans(),
+        kind=st.sampled_from([None, None, FailureKind.NON_ZERO_EXIT, FailureKind.EXPIRED]),
+    )
+    def resubmit_failed(self, wait_first: bool, fix: bool, kind: FailureKind | None) -> None:
+        """Rerun what failed (of one kind, or all), maybe after a wait (the batch closed: it
+        reopens), maybe after fixing the failing inputs (a transient failure ended)."""
+        with self._step():
+            model, sub = self._model(), self._sub()
+            if wait_first:
+                self._wait(None)
+            if fix:  # the inputs of the jobs that failed now succeed; none of them runs again
+                states = self._statuses()
+                failed = [j for j in sub.jobs if states.get(j.job_id) == "FAILED"]
+                self.fixed |= {model.n_of[j.job_id] for j in failed if j.job_id in model.n_of}
+            before = len(self.world.jobs())
+            try:
+                ids = sub.resubmit_failed(kinds=None if kind is None else {kind})
+            except PcrError as err:
+                self._allowed(err, "resubmit_failed")
+                model.uncertain |= set(self._new_jobs(before))
+                self._reopened()
+                return
+            self._reopened()
+            assert set(self._new_jobs(before)) == set(ids), "reran jobs it did not return"
+            self.counts.reruns += len(ids)
+            views = {view.job_id: view for view in self.world.jobs()}
+            aws = self._aws()
+            for job_id in ids:
+                index = self._index(sub, job_id)
+                assert index is not None
+                assert aws[job_id].index == index, (job_id, aws[job_id], index)
+                earlier = [j for j in aws.values() if j.index == index and j.job_id != job_id]
+                assert earlier, f"rerun {job_id} of index {index} has no predecessor"
+                assert aws[job_id].attempt > max(j.attempt for j in earlier)
+                n = next((model.n_of[j.job_id] for j in earlier if j.job_id in model.n_of), None)
+                if n is None:  # its first job came from a call that raised: no n known
+                    model.uncertain.add(job_id)
+                    continue
+                parent = parent_of(job_id) if ":" in job_id else job_id
+                deps = tuple(views[parent].depends_on)  # what AWS Batch has
+                if parent != job_id:
+                    model.arrays.setdefault(parent, []).append(job_id)
+                    model.deps[parent] = deps
+                model.n_of[job_id], model.index_of[job_id], model.deps[job_id] = n, index, deps
+                if n in self.fixed:
+                    model.fixed.add(job_id)
+
+    @precondition(lambda self: self._ready(1))
     @rule(stop_after=st.sampled_from([None, None, 0, 2]), timeout=st.sampled_from([None, 150.0]))
     def as_completed(self, stop_after: int | None, timeout: float | None) -> None:
         """Results as they finish, with their outputs; the loop may stop early (the batch goes
@@ -368,8 +450,10 @@ class FaultMachine(RuleBasedStateMachine):
             assert sub.registry.closed == closed, "as_completed opened or closed the batch"
             states = self._statuses()
             for result in seen:
-                if result.job_id in self.hidden:  # AWS forgot it: EXPIRED unless known before
-                    assert result.status.value in ("EXPIRED", states[result.job_id]), result
+                if result.job_id in self.hidden:  # AWS forgot it: EXPIRED, S3 still answers
+                    # (unless its state was known before: then that state)
+                    expected = {JobStatus.EXPIRED, JobStatus(states[result.job_id])}
+                    assert result.status in expected, result
                 else:
                     assert result.status.value == states[result.job_id], (result, states)
                 self._check_output(result.job_id, result.output, states[result.job_id])
@@ -564,21 +648,31 @@ class FaultMachine(RuleBasedStateMachine):
         if model is None:
             return
         with self._step():
-            aws = batch_jobs(self.world.jobs(), model.batch_id)
-            indexes = Counter(view.index for view in aws.values())
+            aws = self._aws()
+            assert None not in {job.index for job in aws.values()}
+            now = current(aws)
+            indexes = Counter(now.values())
             twice = {index: n for index, n in indexes.items() if n > 1}
-            assert not twice, f"AWS Batch holds two jobs for index(es) {twice}"
-            assert None not in indexes
+            assert not twice, f"AWS Batch holds two current jobs for index(es) {twice}"
             if model.sub is None:
                 return
-            live = {job.job_id: job for job in model.sub.jobs}
+            sub = model.sub
+            live = {job.job_id: job for job in sub.jobs}
             assert set(live) <= set(aws), f"known, not in AWS: {set(live) - set(aws)}"
-            assert set(aws) - set(live) <= model.uncertain, "a returned job was forgotten"
+            at = {job.index: job for job in live.values()}
+            for job_id, index in now.items():
+                mine = at.get(index) if index is not None else None
+                if mine is not None and mine.job_id == job_id:
+                    continue
+                assert job_id in model.uncertain, f"AWS's current job {job_id} is not known"
+                if mine is not None:  # then the live one is an older attempt of that index
+                    assert aws[mine.job_id].attempt < aws[job_id].attempt, (mine, aws[job_id])
             for job_id, job in live.items():
                 assert job.index == aws[job_id].index, (job, aws[job_id])
+                assert job.attempt == aws[job_id].attempt, (job, aws[job_id])
             for job_id, index in model.index_of.items():
                 if job_id not in model.unseen:
-                    assert live[job_id].index == index, (job_id, index, live[job_id])
+                    assert self._index(sub, job_id) == index, (job_id, index)
 
     @invariant()
     def no_callback_ran_twice(self) -> None:
@@ -660,20 +754,23 @@ class FaultMachine(RuleBasedStateMachine):
         if model.closed:
             assert not self._active(model.batch_id), "ACTIVE after close or wait"
 
-        aws = batch_jobs(self.world.jobs(), model.batch_id)
+        aws = self._aws()
+        now = current(aws)
         fresh = self._attach_quietly(model.batch_id, model.io_workers)
-        found = reconcile(fresh.jobs, indexes(aws))
+        found = reconcile(fresh.jobs, now)
         self.counts.batches_run += 1
         self.counts.jobs_submitted += len(aws)
         self.counts.jobs_lost += len(found.lost)
         self.counts.duplicates += found.duplicates
         assert found.exact, found
-        known = {job.job_id: job.index for job in fresh.jobs}
-        assert {i: known[i] for i in model.index_of} == model.index_of
+        assert {i: self._index(fresh, i) for i in model.index_of} == model.index_of
+        assert [job.attempt for job in fresh.jobs] == [
+            aws[job.job_id].attempt for job in fresh.jobs
+        ]
 
         fresh.wait_until_jobs_finished()
         expired = {r.job_id for r in fresh.get_results() if r.status is JobStatus.EXPIRED}
-        assert expired == self.hidden & set(aws), "EXPIRED is exactly what AWS forgot"
+        assert expired == self.hidden & set(now), "EXPIRED is exactly what AWS forgot"
         self.counts.expired += len(expired)
         outputs = fresh.get_all_outputs()
         states = self._statuses()
@@ -682,11 +779,13 @@ class FaultMachine(RuleBasedStateMachine):
         numbers = Counter(json.loads(o)["n"] for o in outputs if o is not None)
         assert all(n == 1 for n in numbers.values()), f"inputs run twice: {numbers}"
         for job_id in model.n_of:
-            state = states[job_id]
+            if job_id not in now:
+                continue  # an earlier attempt: rerun, so it failed (or a lost rerun's)
+            state, succeeds = states[job_id], model.succeeds(job_id)
             assert state in FINISHED, (job_id, state)
-            if not model.succeeds(job_id):
+            if succeeds is False:
                 assert state == "FAILED", f"{job_id} should have failed: {state}"
-            elif not model.cancelled:
+            elif succeeds and not model.cancelled:
                 assert state == "SUCCEEDED", f"{job_id} should have succeeded: {state}"
         assert not self._active(model.batch_id), "ACTIVE after the batch ended"
 
@@ -827,7 +926,7 @@ class FaultMachine(RuleBasedStateMachine):
         if job_id in model.n_of:
             assert n == model.n_of[job_id], f"{job_id} ran input {n}, not {model.n_of[job_id]}"
         else:
-            assert model.fail.get(n) is False, f"{job_id} ran an input never given: {value}"
+            assert model.fail.get(n) is False or n in self.fixed, f"{job_id} ran {value}"
 
     def _active(self, batch_id: str) -> list[int]:
         found = self.observer.describe_job_definitions(jobDefinitionName=batch_id)
@@ -842,19 +941,22 @@ class FaultMachine(RuleBasedStateMachine):
             self._allowed(err, "attach")
             return
         self.counts.reattaches += 1
-        found = reconcile(sub.jobs, indexes(batch_jobs(self.world.jobs(), model.batch_id)))
-        known = {job.job_id: job.index for job in sub.jobs}
+        aws = self._aws()
+        now = current(aws)
+        found = reconcile(sub.jobs, now)
         model.unseen = set()
         if self.lagging:  # ListJobs may not show yet what the manifest lacks
-            assert not found.phantoms, found
+            # an index whose newest attempt is not listed yet shows an older one
+            older = {j.job_id for j in sub.jobs if any(now[i] == j.index for i in found.lost)}
+            assert found.phantoms <= older, found
             assert not found.duplicates, found
             assert not found.wrong_index, found
             model.uncertain |= found.lost
-            model.unseen = set(model.index_of) - set(known)
-            assert model.unseen <= found.lost
+            model.unseen = {i for i in model.index_of if not self._knows(sub, i)}
+            assert model.unseen <= set(aws) - {j.job_id for j in sub.jobs}
         else:
             assert found.exact, found
-        assert {i: known[i] for i in model.index_of if i not in model.unseen} == {
+        assert {i: self._index(sub, i) for i in model.index_of if i not in model.unseen} == {
             i: n for i, n in model.index_of.items() if i not in model.unseen
         }
         if model.closed is not None:
@@ -863,6 +965,38 @@ class FaultMachine(RuleBasedStateMachine):
             model.closed = sub.registry.closed if sub.registry.deregistered else None
         sub.manifest.flush_every = model.flush_every
         model.sub = sub
+
+    def _aws(self) -> dict[str, AwsJob]:
+        """Every job AWS Batch has for the current batch, with its index and attempt."""
+        return self.facts.jobs(self.world.jobs(), self._model().batch_id)
+
+    @staticmethod
+    def _knows(sub: JobSubmitter, job_id: str) -> bool:
+        """Whether `sub` knows `job_id` (current or an earlier attempt)."""
+        try:
+            sub.get_job_directory(job_id)
+        except JobNotFoundError:
+            return False
+        return True
+
+    @staticmethod
+    def _index(sub: JobSubmitter, job_id: str) -> int | None:
+        """The index `sub` has for `job_id` (None: it does not know it)."""
+        try:
+            return int(sub.get_job_directory(job_id).rsplit("/", 1)[1])
+        except JobNotFoundError:
+            return None
+
+    def _reopened(self) -> None:
+        """After resubmit_failed: the batch is open again, or (nothing to rerun, or reopening
+        failed) as closed as before."""
+        model, sub = self._model(), self._sub()
+        if sub.registry.deregistered:
+            model.closed = True
+        elif sub.registry.closed:
+            model.closed = None
+        else:
+            model.closed = False
 
     def _attach_quietly(self, batch_id: str, io_workers: int) -> JobSubmitter:
         return JobSubmitter.attach(

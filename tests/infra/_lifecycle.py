@@ -73,6 +73,8 @@ def run_everything(world: MotoWorld, tmp_path: Path, *, queue: str, bucket: str)
         assert sub.get_output_json(first) == sum_product(INPUTS[0])
         assert sub.logs(failing) == ["ValueError: boom"]
         batch_id = sub.get_batch_id()
+        rerun = sub.resubmit_failed()  # reopens the batch; removes the failed job's output
+        assert len(rerun) == 1
 
     attached = JobSubmitter.attach(
         batch_id, job_queue=queue, job_bucket=bucket, clients=world.clients, sleep=no_sleep
@@ -97,6 +99,7 @@ def run_everything(world: MotoWorld, tmp_path: Path, *, queue: str, bucket: str)
     cli(aws, "wait", done, *where)
     cli(aws, "outputs", done, *where)
     cli(aws, "logs", failing, "--tail", "5")
+    cli(aws, "retry", batch_id, *where, "--wait")  # the rerun fails again: exit 1
     cli(aws, "run", str(jobs), *where, "--image", "img:1", "--name", "cli-run")
     cli(aws, "report", done, "--queue", queue, "--json")
     cli(aws, "status", slow, "--queue", queue)

@@ -14,6 +14,7 @@ from pcr_sdk import (
     AwsClients,
     BatchId,
     BatchName,
+    FailureKind,
     InvalidBatchNameError,
     JobResult,
     JobSpec,
@@ -103,6 +104,9 @@ def beyond_the_seed(clients: AwsClients) -> None:
             assert_type(result.output, str | None)
             assert_type(result.output_as(Out), Out | None)
         assert_type(submitter.get_outputs(Out), list[Out | None])
+        assert_type(submitter.resubmit_failed(), list[str])
+        assert_type(submitter.resubmit_failed(kinds={FailureKind.TIMEOUT}), list[str])
+        assert_type(submitter.jobs[0].attempt, int)
     JobSubmitter("b", "q", "img", "bucket", retry_attempts=3)
 
 
