@@ -55,6 +55,8 @@ _INHERITED: Final = frozenset(
 _INHERITED_PREFIXES: Final = ("LC_", "PYTHON")
 _DOCKER_CLI_PREFIXES: Final = ("DOCKER_",)
 _READER_JOIN_SECONDS: Final = 5.0
+MAX_LINE_BYTES: Final = 256 * 1024
+"""A job's output line longer than this is logged as several (CloudWatch Logs' event limit)."""
 
 
 class LaunchError(Exception):
@@ -136,7 +138,8 @@ class _Subprocess:
     @staticmethod
     def _read(stream: IO[bytes], sink: LineSink) -> None:
         with stream:
-            for raw in stream:
+            # A line longer than MAX_LINE_BYTES is cut into several: memory stays bounded.
+            for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
                 sink(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
 
     def wait(self) -> int:
