@@ -188,7 +188,7 @@ class _Subprocess:
 def docker_argv(
     image: str, command: Sequence[str] | None, environment: Mapping[str, str], *, name: str
 ) -> list[str]:
-    """`docker run` for one attempt: host network (the S3 endpoint is on loopback), its env."""
+    """`docker run` for one attempt: host network (the endpoint is on loopback), its env."""
     argv = ["docker", "run", "--rm", "--network", "host", "--name", name]
     for key, value in environment.items():
         argv += ["-e", f"{key}={value}"]
@@ -202,7 +202,7 @@ def container_name(run: ContainerRun) -> str:
 
 
 class LocalLauncher:
-    """Runs attempts as local processes (or `docker run`), wired to the embedded S3 endpoint."""
+    """Runs attempts as local processes (or `docker run`), wired to the backend's endpoint."""
 
     def __init__(
         self,

@@ -1,7 +1,7 @@
 """Holds a LocalBackend, runs a job printing LINES lines, reports this process's RSS growth.
 
 Prints one JSON object: VmRSS in KiB after a warm-up job and after the chatty job (its log
-tail read back through CloudWatch Logs), and that tail.
+tail read back through CloudWatch Logs), that tail, and the top-level modules imported.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def main() -> None:
             "before_kib": before,
             "after_kib": after,
             "tail": [event["message"] for event in tail],
+            "imported": sorted({name.split(".")[0] for name in sys.modules}),
         }
         sys.stdout.write(json.dumps(report) + "\n")
 
