@@ -4,7 +4,8 @@ Both talk to a `MotoWorld` in-process (pcr-sdk's engine for Batch, moto for S3) 
 same clients, with a simulated network round trip on every API call (default 20 ms, slept in a
 `before-call` hook: threads overlap it like real I/O). Printed: wall time per phase, API calls
 per operation, jobs per second, and ours/reference ratios. Also the memory pcr-sdk needs to
-track 100,000 jobs. Absolute times on shared machines are noise; read the ratios.
+track 100,000 jobs, and the local engine's throughput beside a plain process pool
+(`local_bench`). Absolute times on shared machines are noise; read the ratios.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from botocore.model import ServiceId
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import local_bench
 from seed_reference import SeedJobSubmitter
 
 from pcr_sdk import AwsClients, JobSubmitter, PollProgress, SilentProgress
@@ -313,12 +315,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--memory-jobs", type=int, default=100_000)
     parser.add_argument("--array-children", type=int, default=10_000)
+    parser.add_argument("--local-jobs", type=int, default=200)
+    parser.add_argument("--local-repeats", type=int, default=5)
     args = parser.parse_args(argv)
     latency = args.latency_ms / 1000
     results = run_workloads(args.jobs, latency)
     memory = (args.memory_jobs, tracking_memory(args.memory_jobs))
     report(results, args.jobs, latency, memory, print)
     report_result_calls(array_result_calls(args.array_children), print)
+    print()
+    local_bench.report(local_bench.compare(args.local_jobs, args.local_repeats), print)
     return 0
 
 

@@ -199,3 +199,27 @@ def test_benchmark_script_runs_and_counts_calls(monkeypatch: pytest.MonkeyPatch)
     assert calls.failed == 4
     assert sum(calls.after_wait.values()) == 0  # all results after a wait: nothing more
     assert calls.after_attach == {"DescribeJobs": 2, "ListJobs": 2}
+
+
+def test_local_benchmark_runs_every_variant_interleaved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make bench`'s local engine vs process pool comparison, run tiny (no timing asserted)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "local_bench.py"
+    spec = importlib.util.spec_from_file_location("pcr_local_bench", path)
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "pcr_local_bench", bench)
+    spec.loader.exec_module(bench)
+    result = bench.compare(jobs=3, repeats=2, parallel=1)
+    assert {name: len(times) for name, times in result.seconds.items()} == {
+        bench.POOL: 2,
+        bench.ENGINE: 2,
+        bench.ENGINE_HTTP: 2,
+    }
+    printed: list[str] = []
+    bench.report(result, printed.append)
+    assert [line.split()[0] for line in printed[2:5]] == ["process", "local", "local"]
+    assert printed[3].endswith("x")  # the engine's ratio to the pool

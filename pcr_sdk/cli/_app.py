@@ -12,6 +12,7 @@ from pcr_sdk.cli._inspect import cancel, logs, outputs, status, wait
 from pcr_sdk.cli._maintenance import cleanup, stop_runnable
 from pcr_sdk.cli._report import report
 from pcr_sdk.cli._retry import retry
+from pcr_sdk.cli._serve import local_app
 from pcr_sdk.cli._submit import run, submit
 
 app = typer.Typer(
@@ -60,6 +61,7 @@ app.command(rich_help_panel="Follow a batch")(report)
 app.command(rich_help_panel="Follow a batch")(retry)
 app.command(rich_help_panel="Maintenance")(cleanup)
 app.command("stop-runnable", rich_help_panel="Maintenance")(stop_runnable)
+app.add_typer(local_app, rich_help_panel="Run a batch")
 app.add_typer(infra_app, rich_help_panel="Infrastructure")
 app.command("iam-policy", rich_help_panel="Infrastructure")(iam_policy)
 

@@ -1,9 +1,11 @@
 """Run real pcr-sdk batches on a laptop: no AWS account, no Docker daemon (`pcr-sdk[local]`).
 
-`LocalBackend` starts an embedded S3 (a moto server on 127.0.0.1) and an in-process AWS Batch
-that runs every job attempt as a subprocess, and hands out an `AwsClients` of real boto3
-clients wired to them. The SDK's services, and worker scripts written for AWS with plain boto3,
-run unchanged against it::
+`LocalBackend` serves S3 (moto), AWS Batch (an engine that runs every job attempt as a
+subprocess) and CloudWatch Logs over HTTP at one endpoint on 127.0.0.1, routing each request
+by the service it is signed for, and hands out an `AwsClients` of real boto3 clients wired to
+it. The SDK's services, worker scripts written for AWS with plain boto3, any AWS client pointed
+at `endpoint_url` (`client_environment()` gives the variables), and the AWS CLI run unchanged
+against it::
 
     import sys
     from pcr_sdk.local import LocalBackend
@@ -45,7 +47,8 @@ What the engine reproduces, checked against AWS Batch's documentation (the confo
   submission's;
 - array jobs (`<parent>:<i>` children with `AWS_BATCH_JOB_ARRAY_INDEX` and
   `AWS_BATCH_JOB_ARRAY_SIZE`, N_TO_N and SEQUENTIAL); each attempt's merged stdout and stderr as
-  a CloudWatch Logs stream of `/aws/batch/job`.
+  a CloudWatch Logs stream of `/aws/batch/job`, kept in a file under `log_dir` (GetLogEvents
+  reads it back from there, so a chatty job costs no memory).
 
 Every attempt runs in its own process group under a small supervisor: closing the backend, an
 exception, or (on Linux; elsewhere within about a second) even a SIGKILL of the process holding
@@ -55,9 +58,10 @@ not its container.
 
 A job's process gets the basics of this process's environment (PATH, HOME, PYTHON*, LC_*, ...;
 never an AWS_* variable), the job definition's and the submission's environment, the
-AWS_BATCH_* variables, `AWS_ENDPOINT_URL` (the embedded S3), dummy credentials, the region, and
-finally `extra_env`. The command is `containerOverrides.command` if submitted, else `command`
-(one argv for every image, or a mapping image -> argv), else the job definition's command.
+AWS_BATCH_* variables, `AWS_ENDPOINT_URL` (the backend's endpoint: S3, Batch and Logs), dummy
+credentials, the region, and finally `extra_env`. The command is `containerOverrides.command`
+if submitted, else `command` (one argv for every image, or a mapping image -> argv), else the
+job definition's command.
 
 The embedded S3 keeps its objects in moto's process-wide state, so two backends running at once
 in one process share buckets.

@@ -1,12 +1,14 @@
-"""`LocalBackend`: embedded S3 (moto server on loopback) + in-process Batch and Logs endpoints."""
+"""`LocalBackend`: one HTTP endpoint on loopback for S3 (moto), AWS Batch and CloudWatch Logs."""
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -14,7 +16,6 @@ import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from pcr_sdk._private import aws
 from pcr_sdk._private.clients import DEFAULT_CONFIG, AwsClients
@@ -26,6 +27,7 @@ from pcr_sdk.local._process import (
     DUMMY_SECRET_ACCESS_KEY,
     LocalLauncher,
 )
+from pcr_sdk.local._server import Gateway, HttpServer, connect_host, moto_application
 from pcr_sdk.local._wire import JsonEndpoint, RestJsonEndpoint, service_model
 
 if TYPE_CHECKING:
@@ -77,9 +79,15 @@ def _check_command(
 class LocalBackend:
     """A real AWS Batch-shaped backend on this machine: no AWS account, no Docker daemon.
 
-    `clients` holds real boto3 clients: S3 talks to a moto server on 127.0.0.1, Batch and
-    CloudWatch Logs are answered in-process by a local engine that runs each job attempt as
-    a subprocess (or `docker run` with `docker=True`). Use it as a context manager.
+    It serves AWS Batch, CloudWatch Logs and S3 over HTTP at `endpoint_url` (`host`, `port`;
+    port 0 picks a free one): any AWS client pointed there reaches it, the requests routed by
+    the service their signature names. Batch and Logs are answered by a local engine that runs
+    each job attempt as a subprocess (or `docker run` with `docker=True`), S3 by moto. `clients`
+    holds boto3 clients whose Batch and Logs calls are answered in-process (no HTTP). Use it as
+    a context manager.
+
+    Each attempt's output goes to a file under `log_dir`: `data_dir/logs` if `data_dir` is
+    given (kept on close), else a temporary directory removed on close.
 
     The local compute environment has `vcpus` (default: the CPUs this process may use),
     `memory_mib` (default: the machine's physical memory) and `gpus` (default 0: pass `gpus=`
@@ -109,8 +117,13 @@ class LocalBackend:
         memory_mib: int | None = None,
         gpus: int = 0,
         grace_seconds: float = aws.TERMINATION_GRACE_SECONDS,
+        host: str = _LOOPBACK,
+        port: int = 0,
+        data_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._command = _check_command(command)
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be 0..65535, got {port}")
         if max_parallel is not None and max_parallel < 1:
             raise ValueError(f"max_parallel must be at least 1, got {max_parallel}")
         if not timeout_scale > 0:
@@ -137,6 +150,12 @@ class LocalBackend:
         self._endpoint_url: str | None = None
         self._buckets: list[str] = []
         self._engine: BatchEngine | None = None
+        self.host = host
+        self.port = port
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self._log_dir: Path | None = None
+        self._stopped = threading.Event()
+        self._stopped.set()
 
     # -- what callers use --------------------------------------------------------------------
 
@@ -159,10 +178,39 @@ class LocalBackend:
 
     @property
     def endpoint_url(self) -> str:
-        """The embedded S3 endpoint, `http://127.0.0.1:<port>`."""
+        """The endpoint of S3, AWS Batch and CloudWatch Logs, `http://127.0.0.1:<port>`."""
         if self._endpoint_url is None:
             raise RuntimeError("LocalBackend is not running: use it as `with LocalBackend(...)`")
         return self._endpoint_url
+
+    def client_environment(self) -> dict[str, str]:
+        """Environment variables that point any AWS SDK or the AWS CLI at this backend.
+
+        `AWS_ENDPOINT_URL`, dummy credentials and the region: what every job gets too.
+        """
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    @property
+    def log_dir(self) -> Path:
+        """The directory of the job logs: one file per attempt, `<log stream name>.log`."""
+        if self._log_dir is None:
+            raise RuntimeError("LocalBackend is not running: use it as `with LocalBackend(...)`")
+        return self._log_dir
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the backend is closed (True), or `timeout` seconds pass (False).
+
+        For a process that serves until a signal: `with LocalBackend(...) as b: b.wait()`
+        inside `pcr_sdk.handle_signals()` ends on SIGINT, SIGTERM or SIGHUP, and the `with`
+        stops every job.
+        """
+        return self._stopped.wait(timeout)
 
     @property
     def queue_arn(self) -> str:
@@ -248,24 +296,28 @@ class LocalBackend:
         self.close()
 
     def start(self) -> None:
-        """Start the S3 server and the Batch engine, create the bucket."""
+        """Start the HTTP endpoint and the Batch engine, create the bucket."""
         if self._stack is not None:
             raise RuntimeError("LocalBackend is already running")
         with ExitStack() as stack:
             # Callbacks run in reverse: forget, stop the engine (kills jobs), drop the buckets,
-            # close the clients, stop the server, restore the loggers.
+            # close the clients, stop the server, close the logs, restore the loggers.
             for name in _QUIET_LOGGERS:
                 quiet = logging.getLogger(name)
                 stack.callback(quiet.setLevel, quiet.level)
                 quiet.setLevel(logging.ERROR)
 
-            server = ThreadedMotoServer(ip_address=_LOOPBACK, port=0, verbose=False)
-            server.start()
+            log_dir = self.data_dir / "logs" if self.data_dir is not None else None
+            logs = LogStore(clock_ms=_epoch_ms, directory=log_dir)
+            stack.callback(logs.close)
+            moto_app, moto_handler = moto_application()
+            gateway = Gateway({}, moto_app)
+            server = HttpServer(
+                gateway, host=self.host, port=self.port, request_handler=moto_handler
+            )  # bound here, serving from server.start()
             stack.callback(server.stop)
-            _, port = server.get_host_and_port()
-            endpoint_url = f"http://{_LOOPBACK}:{port}"
+            endpoint_url = f"http://{connect_host(self.host)}:{server.port}"
 
-            logs = LogStore(clock_ms=_epoch_ms)
             launcher = LocalLauncher(
                 self._command,
                 endpoint_url=endpoint_url,
@@ -284,9 +336,12 @@ class LocalBackend:
                 timeout_scale=self.timeout_scale,
                 grace_seconds=self.grace_seconds,
             )
-            session = _isolated_session(self.region)
             batch_endpoint = RestJsonEndpoint(service_model("batch"), engine.operations())
             logs_endpoint = JsonEndpoint({"GetLogEvents": logs.get_log_events})
+            gateway.route("batch", batch_endpoint)
+            gateway.route("logs", logs_endpoint)
+            server.start()
+            session = _isolated_session(self.region)
             # before-send handlers answer with a response; the stubs type handlers as -> None
             session.events.register_first("before-send.batch", batch_endpoint)  # type: ignore[arg-type]
             session.events.register_first("before-send.cloudwatch-logs", logs_endpoint)  # type: ignore[arg-type]
@@ -316,9 +371,11 @@ class LocalBackend:
             self._clients = AwsClients(batch=batch, s3=s3, logs=logs_client)
             self._session = session
             self._endpoint_url = endpoint_url
+            self._log_dir = logs.directory
             self.create_bucket(self.bucket)
             logger.info(
-                "local backend: S3 at %s, bucket %s, queue %s, compute environment %s%s",
+                "local backend: AWS Batch, CloudWatch Logs and S3 at %s, bucket %s, queue %s, "
+                "compute environment %s%s",
                 endpoint_url,
                 self.bucket,
                 self.queue,
@@ -326,18 +383,23 @@ class LocalBackend:
                 "" if self.max_parallel is None else f", at most {self.max_parallel} at once",
             )
             self._stack = stack.pop_all()
+            self._stopped.clear()
 
     def close(self) -> None:
         """Kill running jobs, stop the engine and the S3 server, close the clients."""
         stack, self._stack = self._stack, None
         if stack is not None:
-            stack.close()
+            try:
+                stack.close()
+            finally:
+                self._stopped.set()
 
     def _forget(self) -> None:
         self._engine = None
         self._clients = None
         self._session = None
         self._endpoint_url = None
+        self._log_dir = None
 
 
 def _epoch_ms() -> int:

@@ -55,6 +55,8 @@ _INHERITED: Final = frozenset(
 _INHERITED_PREFIXES: Final = ("LC_", "PYTHON")
 _DOCKER_CLI_PREFIXES: Final = ("DOCKER_",)
 _READER_JOIN_SECONDS: Final = 5.0
+MAX_LINE_BYTES: Final = 256 * 1024
+"""A job's output line longer than this is logged as several (CloudWatch Logs' event limit)."""
 
 
 class LaunchError(Exception):
@@ -136,7 +138,8 @@ class _Subprocess:
     @staticmethod
     def _read(stream: IO[bytes], sink: LineSink) -> None:
         with stream:
-            for raw in stream:
+            # A line longer than MAX_LINE_BYTES is cut into several: memory stays bounded.
+            for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
                 sink(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
 
     def wait(self) -> int:
@@ -185,7 +188,7 @@ class _Subprocess:
 def docker_argv(
     image: str, command: Sequence[str] | None, environment: Mapping[str, str], *, name: str
 ) -> list[str]:
-    """`docker run` for one attempt: host network (the S3 endpoint is on loopback), its env."""
+    """`docker run` for one attempt: host network (the endpoint is on loopback), its env."""
     argv = ["docker", "run", "--rm", "--network", "host", "--name", name]
     for key, value in environment.items():
         argv += ["-e", f"{key}={value}"]
@@ -199,7 +202,7 @@ def container_name(run: ContainerRun) -> str:
 
 
 class LocalLauncher:
-    """Runs attempts as local processes (or `docker run`), wired to the embedded S3 endpoint."""
+    """Runs attempts as local processes (or `docker run`), wired to the backend's endpoint."""
 
     def __init__(
         self,

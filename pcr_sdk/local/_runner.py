@@ -71,6 +71,21 @@ def _run(
             return
     logs.create_stream(stream)
     try:
+        _start_and_wait(scheduler, launcher, logs, job, attempt, run, stream)
+    finally:
+        logs.end_stream(stream)
+
+
+def _start_and_wait(
+    scheduler: Scheduler,
+    launcher: Launcher,
+    logs: LogStore,
+    job: Job,
+    attempt: Attempt,
+    run: ContainerRun,
+    stream: str,
+) -> None:
+    try:
         handle = launcher.start(run, lambda line: logs.append(stream, line))
     except LaunchError as err:
         logger.warning("job %s attempt %d did not start: %s", job.job_id, attempt.number, err)

@@ -82,10 +82,10 @@ class PcrProcess:
             text=True,
         )
         self.stderr_lines: list[str] = []
-        self._stdout: list[str] = []
+        self.stdout_lines: list[str] = []
         self._readers = [
             self._read(self.popen.stderr, self.stderr_lines),
-            self._read(self.popen.stdout, self._stdout),
+            self._read(self.popen.stdout, self.stdout_lines),
         ]
 
     @staticmethod
@@ -108,6 +108,15 @@ class PcrProcess:
             process=self.popen,
         )
 
+    def wait_for_stdout(self, text: str, timeout: float = 60) -> None:
+        """Block until a stdout line contains `text` (fails if the process ends first)."""
+        wait_until(
+            lambda: any(text in line for line in self.stdout_lines),
+            timeout,
+            f"{text!r} on stdout",
+            process=self.popen,
+        )
+
     def send(self, number: signal.Signals) -> None:
         os.kill(self.popen.pid, number)
 
@@ -124,7 +133,7 @@ class PcrProcess:
             for stream in (self.popen.stdout, self.popen.stderr):
                 if stream is not None:
                     stream.close()
-        return code, "".join(self._stdout), "".join(self.stderr_lines)
+        return code, "".join(self.stdout_lines), "".join(self.stderr_lines)
 
 
 def wait_until(

@@ -234,11 +234,17 @@ def _local_target() -> Generator[Target, None, None]:
         queue="pcr-conformance",
         bucket="pcr-conformance",
     ) as backend:
-        clients = backend.clients
+        # Plain clients that pcr-sdk never touched, over HTTP to the backend's endpoint
+        session = boto3.Session(
+            aws_access_key_id="conformance",
+            aws_secret_access_key="conformance",
+            region_name=backend.region,
+        )
+        endpoint = backend.endpoint_url
         yield Target(
-            batch=clients.batch,
-            s3=clients.s3,
-            logs=clients.logs,
+            batch=session.client("batch", endpoint_url=endpoint),
+            s3=session.client("s3", endpoint_url=endpoint),
+            logs=session.client("logs", endpoint_url=endpoint),
             queue=backend.queue,
             bucket=backend.bucket,
             image="python:3.11-slim",

@@ -1,0 +1,186 @@
+"""`pcr local serve`: the local backend as a long-lived emulator that any AWS client can use."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Final
+
+import typer
+
+from pcr_sdk import InterruptedBySignal, handle_signals
+from pcr_sdk.cli._options import ENV_BUCKET, ENV_IMAGE, ENV_QUEUE
+from pcr_sdk.cli._runtime import EXIT_INTERRUPTED, EXIT_USAGE, cli_errors, fail, interpreter_path
+
+if TYPE_CHECKING:
+    from pcr_sdk.local import LocalBackend
+
+DEFAULT_PORT: Final = 4575
+LOCAL_IMAGE: Final = "pcr-local"
+
+local_app = typer.Typer(
+    name="local",
+    help="The local backend: AWS Batch, CloudWatch Logs and S3 on this machine.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _exports(backend: LocalBackend, image: str) -> dict[str, str]:
+    pcr = {ENV_QUEUE: backend.queue, ENV_BUCKET: backend.bucket, ENV_IMAGE: image}
+    return {**backend.client_environment(), **pcr}
+
+
+def _announce(backend: LocalBackend, image: str, command: list[str] | None, kept: bool) -> None:
+    where = "kept after stopping" if kept else "removed when it stops; --data-dir keeps them"
+    memory = f"{backend.memory_mib} MiB"
+    limit = "" if backend.max_parallel is None else f", at most {backend.max_parallel} at once"
+    runs = (
+        f"image {image} runs: {shlex.join(command)}"
+        if command
+        else "a job runs its definition's command (or containerOverrides.command)"
+    )
+    say = typer.echo
+    say(f"pcr local serve: AWS Batch, CloudWatch Logs and S3 at {backend.endpoint_url}")
+    say(f"  job queue   {backend.queue}  ({backend.queue_arn})")
+    say(f"  bucket      {backend.bucket}")
+    say(f"  compute     {backend.vcpus:g} vCPUs, {memory}, {backend.gpus} GPUs{limit}")
+    say(f"  jobs        {runs}")
+    say(f"  job logs    {backend.log_dir} ({where})")
+    say("Use it from another terminal (AWS CLI, boto3, any SDK, pcr):")
+    for name, value in _exports(backend, image).items():
+        say(f"  export {name}={shlex.quote(value)}")
+    say("Ctrl-C or SIGTERM stops it and every job it runs.")
+
+
+@local_app.command("serve")
+def serve(
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free one).")
+    ] = DEFAULT_PORT,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host", help="Address to listen on (the default answers this machine only)."
+        ),
+    ] = "127.0.0.1",
+    command: Annotated[
+        str | None,
+        typer.Option(
+            "--command",
+            "-c",
+            help=(
+                'What jobs of image --image run, e.g. "python worker.py" (shell-quoted; '
+                "`python` is the interpreter pcr runs in), unless submitted with "
+                "containerOverrides.command. Jobs of other images run their definition's "
+                "command."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    image: Annotated[
+        str, typer.Option("--image", help="The image name --command is for (PCR_IMAGE).")
+    ] = LOCAL_IMAGE,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            "-p",
+            min=1,
+            help="At most this many jobs at once (default: as many as the resources allow).",
+            show_default=False,
+        ),
+    ] = None,
+    vcpus: Annotated[
+        float | None,
+        typer.Option(
+            "--vcpus",
+            min=0.25,
+            help="vCPUs of the local compute environment (default: this machine's CPUs).",
+            show_default=False,
+        ),
+    ] = None,
+    memory: Annotated[
+        int | None,
+        typer.Option(
+            "--memory",
+            min=4,
+            help="Memory of the local compute environment in MiB (default: this machine's).",
+            show_default=False,
+        ),
+    ] = None,
+    gpus: Annotated[
+        int, typer.Option("--gpus", min=0, help="GPUs of the local compute environment.")
+    ] = 0,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            file_okay=False,
+            help=(
+                "Keep the job logs here (DATA_DIR/logs, one file per attempt) after stopping; "
+                "default: a temporary directory. S3 objects live in memory."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    docker: Annotated[
+        bool, typer.Option("--docker", help="Run each job as `docker run IMAGE`.")
+    ] = False,
+    queue: Annotated[str, typer.Option("--queue", help="The job queue's name.")] = LOCAL_IMAGE,
+    bucket: Annotated[str, typer.Option("--bucket", help="The S3 bucket to create.")] = (
+        LOCAL_IMAGE
+    ),
+    region: Annotated[str, typer.Option("--region", help="The region ARNs name.")] = "us-east-1",
+) -> None:
+    """Serve AWS Batch, CloudWatch Logs and S3 on this machine until Ctrl-C or SIGTERM.
+
+    Prints the endpoint, queue and bucket, and the `export` lines that point the AWS CLI,
+    any SDK and `pcr submit / status / wait / outputs` at it. Jobs run as processes here
+    (`--docker`: containers) with `AWS_ENDPOINT_URL` set to this endpoint. Ctrl-C, SIGTERM or
+    SIGHUP stop it and every job it runs (exit 130, 143 or 129).
+    """
+    try:
+        argv = shlex.split(command) if command else None
+    except ValueError as err:
+        fail(f"--command: {err}", EXIT_USAGE)
+    if command is not None and not argv:
+        fail("--command is empty", EXIT_USAGE)
+    from pcr_sdk.local import LocalBackend  # noqa: PLC0415 - optional dependency, loaded on use
+
+    backend = LocalBackend(
+        {image: argv} if argv else None,
+        max_parallel=parallel,
+        bucket=bucket,
+        queue=queue,
+        region=region,
+        docker=docker,
+        extra_env=interpreter_path(),
+        vcpus=vcpus,
+        memory_mib=memory,
+        gpus=gpus,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+    )
+    with cli_errors(), handle_signals():
+        try:
+            backend.start()
+        except OSError as err:
+            fail(f"cannot serve on {host}:{port}: {err.strerror or err}")
+        try:
+            _announce(backend, image, argv, kept=data_dir is not None)
+            backend.wait()
+        except KeyboardInterrupt as interrupt:
+            code = (
+                interrupt.exit_code
+                if isinstance(interrupt, InterruptedBySignal)
+                else EXIT_INTERRUPTED
+            )
+            typer.echo("stopping: every job still running is killed", err=True)
+            backend.close()
+            typer.echo("stopped", err=True)
+            raise typer.Exit(code) from None
+        finally:
+            backend.close()
