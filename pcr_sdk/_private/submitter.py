@@ -94,11 +94,7 @@ class Submitter:
         environment: Mapping[str, str] | None = None,
     ) -> SubmitJobRequestTypeDef:
         """The SubmitJob request for an array of `size` children, jobs base_index.. of the batch."""
-        if not MIN_ARRAY_SIZE <= size <= MAX_ARRAY_SIZE:
-            raise InvalidJobSpecError(
-                f"an array job has {MIN_ARRAY_SIZE}..{MAX_ARRAY_SIZE} children, got {size}",
-                field="size",
-            )
+        _check_array_size(size)
         contract = self.layout.array_environment(bucket=self.bucket, base_index=base_index)
         tags = {TAG_INDEX: str(base_index), TAG_ARRAY_SIZE: str(size)}
         request = self._request(contract, tags, depends_on, timeout_seconds, environment)
@@ -116,11 +112,7 @@ class Submitter:
     ) -> SubmitJobRequestTypeDef:
         """The SubmitJob request for a rerun array whose packed inputs at `inputs_key` map each
         child to its job index (worker contract 2; no `pcr:index` tag: the table says)."""
-        if not MIN_ARRAY_SIZE <= size <= MAX_ARRAY_SIZE:
-            raise InvalidJobSpecError(
-                f"an array job has {MIN_ARRAY_SIZE}..{MAX_ARRAY_SIZE} children, got {size}",
-                field="size",
-            )
+        _check_array_size(size)
         contract = self.layout.indexed_array_environment(bucket=self.bucket, inputs_key=inputs_key)
         tags = {TAG_ARRAY_SIZE: str(size), **_attempt_tag(attempt)}
         request = self._request(contract, tags, depends_on, timeout_seconds, None)
@@ -262,4 +254,12 @@ def _check_size(request: SubmitJobRequestTypeDef) -> None:
         raise InvalidJobSpecError(
             f"SubmitJob request is {payload} bytes; AWS Batch allows {MAX_SUBMIT_PAYLOAD_BYTES}",
             field="request",
+        )
+
+
+def _check_array_size(size: int) -> None:
+    if not MIN_ARRAY_SIZE <= size <= MAX_ARRAY_SIZE:
+        raise InvalidJobSpecError(
+            f"an array job has {MIN_ARRAY_SIZE}..{MAX_ARRAY_SIZE} children, got {size}",
+            field="size",
         )
