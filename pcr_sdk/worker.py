@@ -148,6 +148,7 @@ class JobContext:
 
     @property
     def client(self) -> S3Client:
+        """The S3 client: the one given, else one shared by the process (made on first use)."""
         return self.s3 if self.s3 is not None else _client_cache.get()
 
     def load_input(self) -> Any:
@@ -174,6 +175,12 @@ class JobContext:
             )
 
     def resource_key(self, name: str) -> str:
+        """The key of resource `name` under this job's prefix.
+
+        Raises:
+            InvalidJobSpecError: `name` would leave the prefix (`..`, a leading `/`, empty
+                parts).
+        """
         return f"{self.prefix}/{check_relative_key(name)}"
 
     def put_resource(self, name: str, data: bytes) -> str:

@@ -73,6 +73,7 @@ class SubmittedCall:
 
     @classmethod
     def from_params(cls, params: dict[str, Any], job_id: str | None) -> SubmittedCall:
+        """Build from SubmitJob's request parameters and the job id it answered (None if lost)."""
         overrides = params.get("containerOverrides") or {}
         timeout = params.get("timeout") or {}
         seconds = timeout.get("attemptDurationSeconds")
@@ -335,6 +336,7 @@ class MotoWorld:
 
     @property
     def queue_arn(self) -> str:
+        """The job queue's ARN (only while the world is entered)."""
         return _entered(self._queue_arn)
 
     @property
