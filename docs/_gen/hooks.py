@@ -223,3 +223,33 @@ def limits_table() -> str:
     for name, what in PACED.items():
         out.append(f"| {what} | {_value(getattr(aws, name))} |")
     return "\n".join(out)
+
+
+# -- the AWS stack -----------------------------------------------------------------------------
+
+
+@generator("stack")
+def stack_tables() -> str:
+    """The parameters and outputs of the CloudFormation template `pcr infra template` prints."""
+    import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - mkdocs brings PyYAML
+
+    from pcr_sdk.infra import template_text  # noqa: PLC0415
+
+    class Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no types
+        """Reads CloudFormation's short forms (`!Ref`, `!If`...) as None."""
+
+    def intrinsic(loader: object, suffix: str, node: object) -> object:
+        return None
+
+    Loader.add_multi_constructor("!", intrinsic)
+    template: dict[str, Any] = yaml.load(template_text(), Loader=Loader)  # noqa: S506
+    out = ["| parameter | default | values | what it does |", "|---|---|---|---|"]
+    for name, spec in template["Parameters"].items():
+        allowed = ", ".join(f"`{v}`" for v in spec.get("AllowedValues", []))
+        default = spec.get("Default", "")
+        shown = f"`{default}`" if default != "" else "(none)"
+        out.append(f"| `{name}` | {shown} | {allowed} | {_cell(spec.get('Description', ''))} |")
+    out += ["", "| output | what it is |", "|---|---|"]
+    for name, spec in template["Outputs"].items():
+        out.append(f"| `{name}` | {_cell(spec.get('Description', ''))} |")
+    return "\n".join(out)

@@ -82,10 +82,9 @@ class SilentProgress:
     """Reports nothing."""
 
     def on_progress(self, progress: PollProgress) -> None:
-        """Print "Jobs finished: k/n" when k changed, at most once a minute otherwise, and a
-        warning once per job that cannot start (its status reason)."""
+        """Print nothing."""
         return None
 
     def on_job_failed(self, result: JobResult) -> None:
-        """Print one warning line for the failed job: id, index, reason and exit code."""
+        """Print nothing."""
         return None
