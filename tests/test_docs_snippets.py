@@ -5,7 +5,8 @@ How a page's blocks are treated (the rules a page's author follows):
 - A ```` ```python ```` block runs, in order, in one namespace per page, in a temporary
   directory that holds the page's files. A block whose first line is ``# file: NAME`` is such a
   file (a worker, a module the next blocks import), written there instead of run. After the
-  page's blocks ran, every ``test_*`` function they defined is called, as pytest would.
+  page's blocks ran, every ``test_*`` function they defined without parameters is called (one
+  that takes pytest fixtures is only defined).
 - ``<!-- setup: CODE -->`` (or the same over several lines) right before a block runs CODE first,
   unseen by the reader: the inputs a fragment leaves to its reader, say.
 - ``<!-- needs-aws -->`` right before a block marks it as needing a real AWS account: a Python
@@ -24,6 +25,7 @@ their console blocks.
 from __future__ import annotations
 
 import ast
+import inspect
 import os
 import re
 import shlex
@@ -120,7 +122,8 @@ def run_python(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
                     exec(compile(block.setup, f"{where} (setup)", "exec"), namespace)
                 exec(compile(block.code, where, "exec"), namespace)
         for name, value in list(namespace.items()):
-            if name.startswith("test_") and callable(value):
+            runnable = inspect.isfunction(value) and not inspect.signature(value).parameters
+            if name.startswith("test_") and runnable:  # one taking fixtures is only defined
                 value()
     finally:
         for name in files:
