@@ -102,7 +102,11 @@ def error_tree() -> str:
         return (inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")
 
     def also(cls: type) -> str:
-        others = [b.__name__ for b in cls.__bases__ if b.__module__ == "builtins"]
+        others = [
+            b.__name__
+            for b in cls.__bases__
+            if b.__module__ == "builtins" and b not in (Exception, BaseException)
+        ]
         return f" (also a `{'`, `'.join(others)}`)" if others else ""
 
     def tree(cls: type, depth: int) -> Iterator[str]:
