@@ -98,6 +98,61 @@ class JobSubmitter:
         random_source: Callable[[], float] = random.random,
         uuid_factory: Callable[[], uuid.UUID] = uuid.uuid4,
     ) -> None:
+        """Validate every setting, build the clients, register the batch's job definition.
+
+        The positional arguments are the seed's, in the seed's order; everything after them is
+        keyword-only.
+
+        Args:
+            batch_name: a letter or digit, then letters, digits, `-` or `_`; at most 90. The
+                batch id is `<batch_name>_<uuid4>`.
+            job_queue: the AWS Batch job queue (name or ARN) the jobs go to.
+            container: the image every job runs.
+            job_bucket: the S3 bucket for the jobs' inputs, outputs and the batch's manifest.
+            memory_in_mb: memory per job, in MiB.
+            aws_region: the region of the queue and bucket (default: the configured one).
+            aws_access_key_id: explicit credentials (default: boto3's credential chain).
+            aws_secret_access_key: with `aws_access_key_id`; held as a `SecretStr`.
+            timeout_in_hours: each job attempt's time limit (at least 60 s).
+            polling_interval_seconds: the pause between two polls of a wait.
+            request_throttling_milliseconds: the spacing between two poll requests.
+            vcpus: vCPUs per job (the seed's 4).
+            gpus: GPUs per job (the seed's 1; 0 for CPU-only queues).
+            retry_attempts: attempts per job, a shorthand for `retry=RetryPolicy(attempts=n)`.
+            retry: which failures AWS Batch retries (see `RetryPolicy`).
+            environment: extra environment variables of every job.
+            tags: extra tags of the job definition (the `aws:` and `pcr:` prefixes are reserved).
+            job_role_arn: the IAM role the jobs' containers run with.
+            platform: `"EC2"` or `"FARGATE"` (which then needs `execution_role_arn`).
+            execution_role_arn: the ECS execution role of Fargate jobs.
+            session: the boto3 session to make the clients from.
+            clients: ready-made Batch, S3 and CloudWatch Logs clients (instead of `session`).
+            governor: the SubmitJob rate governor (default: one per region and endpoint,
+                shared by the process, 40 calls a second).
+            registry: an existing job definition to adopt instead of registering one (what
+                `attach` passes).
+            io_workers: threads for uploads and output downloads.
+            cancel_on_error: when the `with` block raises, terminate the unfinished jobs.
+            adaptive_polling: poll soon after a change, back off while nothing changes.
+            expiry_seconds: how far apart two polls must miss a job before it is EXPIRED.
+            lost_answer_settle_seconds: the wait before a second look for a job whose
+                SubmitJob answer was lost.
+            expected_bucket_owner: the 12-digit account every S3 call expects to own the bucket.
+            encryption: server-side encryption of every object written (`S3Encryption`).
+            progress: where progress goes (default: `PrintProgress`, the seed's lines on
+                stdout; `SilentProgress()` for none).
+            clock: monotonic seconds, for tests.
+            sleep: how to wait, for tests (`lambda _: None` never sleeps).
+            random_source: the jitter's random numbers in [0, 1), for tests.
+            uuid_factory: makes the batch id's UUID, for tests.
+
+        Raises:
+            InvalidBatchNameError: `batch_name` breaks the rule above.
+            InvalidJobSpecError: the job definition breaks an AWS Batch limit.
+            PcrInputError: any other setting is out of range, or no region is configured.
+            AwsError: registering the job definition failed (e.g. `AccessDeniedError`,
+                `CredentialsError`, `AwsConnectionError`).
+        """
         # 1. every setting, validated; no client exists yet
         settings = batch_settings(
             job_queue, job_bucket, polling_interval_seconds, request_throttling_milliseconds,
