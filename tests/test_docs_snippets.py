@@ -203,19 +203,21 @@ def test_each_pcr_command_of_the_docs_parses(block: Block) -> None:
 )
 def test_each_local_pcr_command_of_the_docs_runs(block: Block) -> None:
     lines = block.code.splitlines()
-    (args,) = commands(block.code)  # one command per block that runs
-    done = subprocess.run(
-        [sys.executable, "-m", "pcr_sdk.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PCR_REGION": "", "PCR_QUEUE": "", "PCR_BUCKET": "", "PCR_IMAGE": ""},
-    )
-    assert done.returncode == 0, done.stderr
-    if lines[0].startswith("$ "):
-        assert sorted(done.stdout.splitlines()) == sorted(lines[1:])
+    found = commands(block.code)
+    env = {**os.environ, "PCR_REGION": "", "PCR_QUEUE": "", "PCR_BUCKET": "", "PCR_IMAGE": ""}
+    for args in found:
+        done = subprocess.run(
+            [sys.executable, "-m", "pcr_sdk.cli", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
+        )
+        assert done.returncode == 0, f"pcr {shlex.join(args)}: {done.stderr}"
+        if len(found) == 1 and lines[0].startswith("$ "):  # the lines below are its stdout
+            assert sorted(done.stdout.splitlines()) == sorted(lines[1:])
 
 
 def test_the_collector_sees_the_marks() -> None:
