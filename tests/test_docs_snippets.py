@@ -25,6 +25,7 @@ their console blocks.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import os
 import re
@@ -204,25 +205,33 @@ def test_each_pcr_command_of_the_docs_parses(block: Block) -> None:
 def test_each_local_pcr_command_of_the_docs_runs(block: Block) -> None:
     lines = block.code.splitlines()
     found = commands(block.code)
-    env = {**os.environ, "PCR_REGION": "", "PCR_QUEUE": "", "PCR_BUCKET": "", "PCR_IMAGE": ""}
     for args in found:
-        done = subprocess.run(
-            [sys.executable, "-m", "pcr_sdk.cli", *args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env=env,
-        )
-        assert done.returncode == 0, f"pcr {shlex.join(args)}: {done.stderr}"
+        returncode, stdout, stderr = run_pcr(tuple(args))
+        assert returncode == 0, f"pcr {shlex.join(args)}: {stderr}"
         if len(found) == 1 and lines[0].startswith("$ "):  # the lines below are its stdout
-            assert sorted(done.stdout.splitlines()) == sorted(lines[1:])
+            assert sorted(stdout.splitlines()) == sorted(lines[1:])
+
+
+@functools.cache
+def run_pcr(args: tuple[str, ...]) -> tuple[int, str, str]:
+    """Run `pcr ARGS` from the repository root, once per distinct command line."""
+    env = {**os.environ, "PCR_REGION": "", "PCR_QUEUE": "", "PCR_BUCKET": "", "PCR_IMAGE": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "pcr_sdk.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    return done.returncode, done.stdout, done.stderr
 
 
 def test_the_collector_sees_the_marks() -> None:
-    """A guard on the rules above: the README has blocks of each kind."""
-    readme = blocks("README.md")
-    assert any(b.needs_aws and b.lang == "python" for b in readme)
-    assert any(not b.needs_aws and b.lang == "python" for b in readme)
-    assert any(b.lang in SHELL and not b.needs_aws and commands(b.code) for b in readme)
+    """A guard on the rules above: the pages have blocks of each kind, and marks are seen."""
+    every = [b for p in pages() for b in blocks(p)]
+    assert any(b.needs_aws and b.lang == "python" for b in every)
+    assert any(FILE_MARK.match(b.code) for b in every)
+    assert any(b.lang in SHELL and not b.needs_aws and commands(b.code) for b in every)
+    assert any(b.lang in SHELL and b.needs_aws and commands(b.code) for b in every)
