@@ -104,7 +104,16 @@ class JobContext:
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, s3: S3Client | None = None
     ) -> JobContext:
-        """Read the contract; raise `WorkerEnvironmentError` naming every missing variable."""
+        """Read where this job's data lives from the container's environment.
+
+        Args:
+            environ: the variables to read (default: `os.environ`).
+            s3: the S3 client for this job's reads and writes (default: one made on first use).
+
+        Raises:
+            WorkerEnvironmentError: a variable of the contract is missing (it names every
+                missing one).
+        """
         env = os.environ if environ is None else environ
         if env.get(ENV_ARRAY_INPUTS_KEY):
             return cls._array_child(env, s3)
@@ -240,6 +249,16 @@ def run(
     If `handler`'s first parameter is annotated with a pydantic model, an input that does not
     validate ends the process with exit code 2 and the validation errors in the log, before
     the handler runs; a model it returns is saved as `model_dump(mode="json")`.
+
+    Args:
+        handler: takes the job's input (parsed JSON, or a pydantic model if its first
+            parameter is annotated with one) and returns its output (JSON data or a model).
+        environ: the contract's variables (default: `os.environ`), for tests.
+        s3: the S3 client (default: one made on first use), for tests.
+
+    Raises:
+        SystemExit: on any failure, with the exit code the job should end with (1, or 2 for
+            an input that does not validate).
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
