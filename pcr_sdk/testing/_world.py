@@ -177,6 +177,14 @@ class MotoWorld:
         queue: str = "pcr-test-queue",
         polls_to_finish: int = 0,
     ) -> None:
+        """Configure the world; the account exists only between `__enter__` and `__exit__`.
+
+        Args:
+            region: the mocked account's region.
+            bucket: the S3 bucket created on entry.
+            queue: the AWS Batch job queue created on entry (with a compute environment).
+            polls_to_finish: DescribeJobs calls a job stays unfinished for (`JobScript`).
+        """
         self.region = region
         self.bucket = bucket
         self.queue = queue
