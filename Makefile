@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest test-browser bench clean
+.PHONY: demo test lint typecheck pytest docs test-browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,8 @@ demo: $(STAMP_RUN)
 	@echo "pcr is $(BIN)/pcr: run '. $(BIN)/activate' to put it (and its python) on PATH" >&2
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check pcr_sdk tests examples benchmarks
-	$(BIN)/ruff format --check pcr_sdk tests examples benchmarks
+	$(BIN)/ruff check pcr_sdk tests examples benchmarks docs/_gen
+	$(BIN)/ruff format --check pcr_sdk tests examples benchmarks docs/_gen
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
@@ -33,7 +33,11 @@ typecheck: $(STAMP_DEV)
 pytest: $(STAMP_DEV)
 	$(BIN)/python -m pytest
 
-test: lint typecheck pytest
+# The documentation site in site/: warnings (a broken link, a missing page) fail it; no network.
+docs: $(STAMP_DEV)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: lint typecheck docs pytest
 
 # The report's page in headless Chromium (Debian's /usr/bin/chromium: apt-get install chromium);
 # screenshots land in test-artifacts/report/. Part of `make test` too.
@@ -44,4 +48,4 @@ bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf $(VENV) build site *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis test-artifacts

@@ -116,8 +116,18 @@ class JobContext:
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, s3: S3Client | None = None
     ) -> JobContext:
-        """Read the contract; raise `WorkerEnvironmentError` naming every missing variable, or
-        `WorkerContractError` (before any request) if the job needs a newer contract."""
+        """Read where this job's data lives from the container's environment.
+
+        Args:
+            environ: the variables to read (default: `os.environ`).
+            s3: the S3 client for this job's reads and writes (default: one made on first use).
+
+        Raises:
+            WorkerEnvironmentError: a variable of the contract is missing (it names every
+                missing one).
+            WorkerContractError: the job needs a newer worker contract (raised before any
+                request).
+        """
         env = os.environ if environ is None else environ
         contract = _contract(env)
         if env.get(ENV_ARRAY_INPUTS_KEY) and contract >= INDEXED_ARRAY_CONTRACT:
@@ -189,6 +199,7 @@ class JobContext:
 
     @property
     def client(self) -> S3Client:
+        """The S3 client: the one given, else one shared by the process (made on first use)."""
         return self.s3 if self.s3 is not None else _client_cache.get()
 
     def load_input(self) -> Any:
@@ -211,6 +222,12 @@ class JobContext:
             )
 
     def resource_key(self, name: str) -> str:
+        """The key of resource `name` under this job's prefix.
+
+        Raises:
+            InvalidJobSpecError: `name` would leave the prefix (`..`, a leading `/`, empty
+                parts).
+        """
         return f"{self.prefix}/{check_relative_key(name)}"
 
     def put_resource(self, name: str, data: bytes) -> str:
@@ -299,6 +316,16 @@ def run(
     validate ends the process with exit code 2 and the validation errors in the log, before
     the handler runs; a model it returns is saved as `model_dump(mode="json")`. A job that
     needs a newer worker contract ends with exit code 3 before anything is read or written.
+
+    Args:
+        handler: takes the job's input (parsed JSON, or a pydantic model if its first
+            parameter is annotated with one) and returns its output (JSON data or a model).
+        environ: the contract's variables (default: `os.environ`), for tests.
+        s3: the S3 client (default: one made on first use), for tests.
+
+    Raises:
+        SystemExit: on any failure, with the exit code the job should end with (1, 2 for an
+            input that does not validate, 3 for a worker contract this worker cannot honour).
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)

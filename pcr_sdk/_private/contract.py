@@ -61,21 +61,33 @@ class BatchLayout:
 
     @property
     def root(self) -> str:
+        """`jobs/<batch_id>`: the prefix every object of the batch lives under."""
         return f"{JOBS_ROOT}/{self.batch_id}"
 
     def prefix(self, index: int) -> str:
+        """The prefix job `index` owns: `jobs/<batch_id>/<index, 6 digits>`.
+
+        Args:
+            index: the job's index in its batch (0, 1, 2, ... in submission order).
+
+        Raises:
+            PcrInputError: `index` is negative.
+        """
         if index < 0:
             raise PcrInputError(f"job index must be >= 0, got {index}")
         return f"{self.root}/{index:06d}"
 
     def config_key(self, index: int) -> str:
+        """The key of job `index`'s input, `<prefix>/config.json` (`PcrInputError` if negative)."""
         return f"{self.prefix(index)}/{CONFIG_NAME}"
 
     def output_key(self, index: int) -> str:
+        """The key job `index` writes its output to, `<prefix>/output.json`."""
         return f"{self.prefix(index)}/{OUTPUT_NAME}"
 
     @property
     def manifest_prefix(self) -> str:
+        """`jobs/<batch_id>/manifest/`: where the batch's durable job list is kept."""
         return f"{self.root}/manifest/"
 
     def array_inputs_key(self, base_index: int) -> str:
@@ -106,6 +118,15 @@ class BatchLayout:
         }
 
     def resource_key(self, index: int, name: str) -> str:
+        """The key of resource `name` under job `index`'s prefix.
+
+        Args:
+            index: the job's index.
+            name: a relative key (no `..`, no leading `/`, no empty parts).
+
+        Raises:
+            InvalidJobSpecError: `name` would leave the job's prefix.
+        """
         return f"{self.prefix(index)}/{check_relative_key(name)}"
 
     def environment(self, *, bucket: str, index: int) -> dict[str, str]:

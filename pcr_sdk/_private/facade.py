@@ -98,6 +98,61 @@ class JobSubmitter:
         random_source: Callable[[], float] = random.random,
         uuid_factory: Callable[[], uuid.UUID] = uuid.uuid4,
     ) -> None:
+        """Validate every setting, build the clients, register the batch's job definition.
+
+        The positional arguments are the seed's, in the seed's order; everything after them is
+        keyword-only.
+
+        Args:
+            batch_name: a letter or digit, then letters, digits, `-` or `_`; at most 90. The
+                batch id is `<batch_name>_<uuid4>`.
+            job_queue: the AWS Batch job queue (name or ARN) the jobs go to.
+            container: the image every job runs.
+            job_bucket: the S3 bucket for the jobs' inputs, outputs and the batch's manifest.
+            memory_in_mb: memory per job, in MiB.
+            aws_region: the region of the queue and bucket (default: the configured one).
+            aws_access_key_id: explicit credentials (default: boto3's credential chain).
+            aws_secret_access_key: with `aws_access_key_id`; held as a `SecretStr`.
+            timeout_in_hours: each job attempt's time limit (at least 60 s).
+            polling_interval_seconds: the pause between two polls of a wait.
+            request_throttling_milliseconds: the spacing between two poll requests.
+            vcpus: vCPUs per job (the seed's 4).
+            gpus: GPUs per job (the seed's 1; 0 for CPU-only queues).
+            retry_attempts: attempts per job, a shorthand for `retry=RetryPolicy(attempts=n)`.
+            retry: which failures AWS Batch retries (see `RetryPolicy`).
+            environment: extra environment variables of every job.
+            tags: extra tags of the job definition (the `aws:` and `pcr:` prefixes are reserved).
+            job_role_arn: the IAM role the jobs' containers run with.
+            platform: `"EC2"` or `"FARGATE"` (which then needs `execution_role_arn`).
+            execution_role_arn: the ECS execution role of Fargate jobs.
+            session: the boto3 session to make the clients from.
+            clients: ready-made Batch, S3 and CloudWatch Logs clients (instead of `session`).
+            governor: the SubmitJob rate governor (default: one per region and endpoint,
+                shared by the process, 40 calls a second).
+            registry: an existing job definition to adopt instead of registering one (what
+                `attach` passes).
+            io_workers: threads for uploads and output downloads.
+            cancel_on_error: when the `with` block raises, terminate the unfinished jobs.
+            adaptive_polling: poll soon after a change, back off while nothing changes.
+            expiry_seconds: how far apart two polls must miss a job before it is EXPIRED.
+            lost_answer_settle_seconds: the wait before a second look for a job whose
+                SubmitJob answer was lost.
+            expected_bucket_owner: the 12-digit account every S3 call expects to own the bucket.
+            encryption: server-side encryption of every object written (`S3Encryption`).
+            progress: where progress goes (default: `PrintProgress`, the seed's lines on
+                stdout; `SilentProgress()` for none).
+            clock: monotonic seconds, for tests.
+            sleep: how to wait, for tests (`lambda _: None` never sleeps).
+            random_source: the jitter's random numbers in [0, 1), for tests.
+            uuid_factory: makes the batch id's UUID, for tests.
+
+        Raises:
+            InvalidBatchNameError: `batch_name` breaks the rule above.
+            InvalidJobSpecError: the job definition breaks an AWS Batch limit.
+            PcrInputError: any other setting is out of range, or no region is configured.
+            AwsError: registering the job definition failed (e.g. `AccessDeniedError`,
+                `CredentialsError`, `AwsConnectionError`).
+        """
         # 1. every setting, validated; no client exists yet
         settings = batch_settings(
             job_queue, job_bucket, polling_interval_seconds, request_throttling_milliseconds,
@@ -166,6 +221,32 @@ class JobSubmitter:
         still shows (found by the batch's job name and `pcr:index` tags); the job definition
         by the batch id. `options` are JobSubmitter's keyword-only settings (`io_workers`,
         `progress`, `clock`, `sleep`, ...); nothing is sent before all of them are valid.
+        Nothing is ever submitted by attaching.
+
+        Args:
+            batch_id: the batch's id, `<name>_<uuid4>` (`get_batch_id()` of the first process).
+            job_queue: the queue its jobs went to.
+            job_bucket: the bucket that holds its manifest.
+            aws_region: as for `JobSubmitter`.
+            session: as for `JobSubmitter`.
+            clients: as for `JobSubmitter`.
+            polling_interval_seconds: as for `JobSubmitter`.
+            request_throttling_milliseconds: as for `JobSubmitter`.
+            governor: as for `JobSubmitter`.
+            **options: JobSubmitter's other keyword-only settings.
+
+        Returns:
+            A submitter that knows the batch's jobs; its waits and outputs work as in the first
+            process.
+
+        Raises:
+            InvalidBatchNameError: `batch_id` is not `<name>_<uuid4>`.
+            BatchClosedError: AWS Batch has no job definition of that batch (never registered,
+                or long gone).
+            ManifestError: a manifest chunk is not pcr-sdk's (`ManifestVersionError`: it was
+                written by a newer pcr-sdk).
+            PcrInputError: a setting is out of range.
+            AwsError: reading AWS Batch or S3 failed.
         """
         parsed = BatchId.parse(batch_id)
         batch_settings(job_queue, job_bucket, polling_interval_seconds,
@@ -194,7 +275,24 @@ class JobSubmitter:
     ) -> str:
         """Write `input_data` (JSON data, or a pydantic model) as the job's config.json and
         submit the job; return its job id. `callback` (no arguments) runs once, when a wait or
-        `as_completed` sees the job finished."""
+        `as_completed` sees the job finished.
+
+        Args:
+            input_data: the job's input: JSON-serializable data (no NaN or Infinity) or a
+                pydantic model.
+            depends_on_job_ids: jobs of this batch that must finish first (at most 20).
+            callback: called once, without arguments, when the job has finished.
+
+        Returns:
+            The job's AWS Batch job id.
+
+        Raises:
+            InvalidJobSpecError: the input cannot be serialized, or breaks an AWS limit.
+            UnknownDependencyError: a dependency is not a job of this batch.
+            BatchClosedError: the batch was closed (a wait, `close()` or `cancel()` ended it).
+            AwsError: writing the input or SubmitJob failed (e.g. `JobQueueNotFoundError`,
+                `BucketNotFoundError`).
+        """
         return self._submission.one(JobSpec.of(input_data, depends_on_job_ids), callback)
 
     def submit_jobs(
@@ -212,6 +310,20 @@ class JobSubmitter:
         submits the jobs concurrently, up to the governor's rate; an error or Ctrl-C stops it
         starting more (every job that went out is kept). Every job (for an array: its parent)
         depends on `depends_on_job_ids`.
+
+        Args:
+            inputs: the jobs' inputs, as for `submit_job`.
+            array: send them as array jobs (a few calls per 10,000) rather than one by one.
+            depends_on_job_ids: jobs of this batch that every new job waits for.
+
+        Returns:
+            The new jobs' ids, in input order (`<array id>:<i>` for array children).
+
+        Raises:
+            InvalidJobSpecError: an input cannot be serialized (the error names `input i`).
+            UnknownDependencyError: a dependency is not a job of this batch.
+            BatchClosedError: the batch was closed.
+            AwsError: an upload or a SubmitJob failed; the jobs that went out are kept.
         """
         specs = [
             JobSpec.of(data, depends_on_job_ids, what=f"input {i}") for i, data in enumerate(inputs)
@@ -230,6 +342,15 @@ class JobSubmitter:
 
         Progress goes to the progress reporter (stdout by default). The definition is
         deregistered however the wait ends (Ctrl-C and timeouts included).
+
+        Args:
+            timeout: seconds to wait at most (default: no limit).
+
+        Raises:
+            PcrInputError: `timeout` is negative, NaN or infinite.
+            WaitTimeoutError: `timeout` ran out; it names the unfinished jobs.
+            AwsError: polling failed beyond botocore's retries (`CredentialsExpiredError`
+                names the batch and how to resume it).
         """
         timeout = check_timeout(timeout)
         try:
@@ -254,8 +375,12 @@ class JobSubmitter:
         return self.layout.prefix(self._ledger.job(job_id).index)
 
     def get_output(self, job_id: str) -> str:
-        """Whatever output.json S3 holds for `job_id`, whatever its status (for debugging);
-        `OutputNotFoundError` if there is none."""
+        """Whatever output.json S3 holds for `job_id`, whatever its status (for debugging).
+
+        Raises:
+            JobNotFoundError: `job_id` is not a job of this batch.
+            OutputNotFoundError: there is no output.json (yet).
+        """
         return self.store.get_output_text(self._ledger.job(job_id).index, job_id=job_id)
 
     # -- beyond the seed ------------------------------------------------------------------
@@ -280,7 +405,12 @@ class JobSubmitter:
 
     def get_result(self, job_id: str) -> JobResult:
         """Job `job_id`'s status, reason, exit code, attempts, failure kind and times; what the
-        last poll or bulk call learned, else one DescribeJobs."""
+        last poll or bulk call learned, else one DescribeJobs.
+
+        Raises:
+            JobNotFoundError: `job_id` is not a job of this batch.
+            AwsError: DescribeJobs failed.
+        """
         return self._results.result(job_id)
 
     def get_results(self, job_ids: Sequence[str] | None = None) -> list[JobResult]:
@@ -293,7 +423,12 @@ class JobSubmitter:
         return self.store.get_output(self._ledger.job(job_id).index, job_id=job_id)
 
     def logs(self, job_id: str, *, tail: int = 50) -> list[str]:
-        """The last `tail` lines job `job_id` wrote (CloudWatch Logs; [] before it started)."""
+        """The last `tail` lines job `job_id` wrote (CloudWatch Logs; [] before it started).
+
+        Raises:
+            JobNotFoundError: `job_id` is not a job of this batch.
+            AwsError: DescribeJobs or CloudWatch Logs failed.
+        """
         stream = self._results.detailed(job_id).log_stream_name
         return [] if stream is None else self.log_reader.tail(stream, tail)
 
@@ -307,7 +442,20 @@ class JobSubmitter:
         """Stop submitting, terminate every unfinished job, deregister; return those jobs'
         results. Only jobs this call stopped are reported TERMINATED (or CANCELLED); a job
         that failed on its own keeps its own failure. An array is terminated through its
-        parent. With `wait`, polls until the stopped jobs finished (or `timeout` runs out)."""
+        parent. With `wait`, polls until the stopped jobs finished (or `timeout` runs out).
+
+        Args:
+            reason: recorded by AWS Batch on every job it stops (not empty).
+            wait: poll until the stopped jobs have finished.
+            timeout: seconds to poll at most, with `wait`.
+
+        Returns:
+            The results of the jobs this call stopped, by job id.
+
+        Raises:
+            PcrInputError: `reason` is empty, or `timeout` is negative.
+            AwsError: a CancelJob, TerminateJob or poll failed; the batch is closed anyway.
+        """
         if not reason:
             raise PcrInputError("cancel needs a reason (AWS Batch records it on every job)")
         timeout = check_timeout(timeout)

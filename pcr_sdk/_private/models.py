@@ -300,6 +300,7 @@ class JobSpec(BaseModel):
 
     @property
     def input(self) -> Any:
+        """The job's input, parsed back from its JSON."""
         return json.loads(self.input_json)
 
 
@@ -333,6 +334,7 @@ class JobState:
 
     @property
     def failure(self) -> FailureKind | None:
+        """Why the job failed (`FailureKind`), or None while it has not failed."""
         return classify_failure(self)
 
 
@@ -434,10 +436,12 @@ class JobResult(BaseModel):
 
     @property
     def succeeded(self) -> bool:
+        """The job's status is SUCCEEDED."""
         return self.status is JobStatus.SUCCEEDED
 
     @property
     def finished(self) -> bool:
+        """SUCCEEDED, FAILED or EXPIRED: the result will not change any more."""
         return self.status.is_finished
 
 

@@ -43,6 +43,7 @@ class PollProgress:
 
     @property
     def succeeded(self) -> int:
+        """How many jobs have SUCCEEDED."""
         return self.counts.get(JobStatus.SUCCEEDED, 0)
 
     @property
@@ -52,6 +53,7 @@ class PollProgress:
 
     @property
     def finished(self) -> int:
+        """How many jobs have finished, succeeded or failed."""
         return self.succeeded + self.failed
 
 

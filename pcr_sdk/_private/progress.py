@@ -17,9 +17,13 @@ HEARTBEAT_SECONDS: Final = 60.0
 class ProgressReporter(Protocol):
     """Receives the facade's progress; replace it to route progress anywhere."""
 
-    def on_progress(self, progress: PollProgress) -> None: ...
+    def on_progress(self, progress: PollProgress) -> None:
+        """Called after every poll with the batch's counts by status."""
+        ...
 
-    def on_job_failed(self, result: JobResult) -> None: ...
+    def on_job_failed(self, result: JobResult) -> None:
+        """Called once per failed job, with its result (reason, exit code, failure kind)."""
+        ...
 
 
 class PrintProgress:
@@ -45,9 +49,12 @@ class PrintProgress:
 
     @property
     def stream(self) -> TextIO:
+        """Where the lines go: the stream given, else the current `sys.stdout`."""
         return self._stream if self._stream is not None else sys.stdout
 
     def on_progress(self, progress: PollProgress) -> None:
+        """Print "Jobs finished: k/n" when k changed, at most once a minute otherwise, and a
+        warning once per job that cannot start (its status reason)."""
         for job_id, reason in progress.blocked.items():
             if job_id not in self._blocked:
                 self._blocked.add(job_id)
@@ -61,6 +68,7 @@ class PrintProgress:
         print(f"Jobs finished: {progress.finished}/{progress.total}", file=self.stream, flush=True)
 
     def on_job_failed(self, result: JobResult) -> None:
+        """Print one warning line for the failed job: id, index, reason and exit code."""
         reason = result.status_reason or "no reason given"
         code = "" if result.exit_code is None else f", exit code {result.exit_code}"
         print(
@@ -74,7 +82,9 @@ class SilentProgress:
     """Reports nothing."""
 
     def on_progress(self, progress: PollProgress) -> None:
+        """Print nothing."""
         return None
 
     def on_job_failed(self, result: JobResult) -> None:
+        """Print nothing."""
         return None

@@ -187,6 +187,17 @@ class BatchRegistry:
         return self._arn or str(self.batch_id)
 
     def register(self) -> str:
+        """Register the batch's job definition (once; later calls return the same ARN).
+
+        A lost answer is looked up rather than resent, so no second revision stays ACTIVE.
+
+        Returns:
+            The job definition's ARN.
+
+        Raises:
+            BatchClosedError: the definition was already deregistered.
+            AwsError: AWS refused or could not be reached (mapped, see the error tree).
+        """
         with self._lock:
             if self._closed:
                 raise BatchClosedError(

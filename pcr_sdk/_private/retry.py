@@ -120,6 +120,7 @@ class RetryRule(BaseModel):
         )
 
     def to_aws(self) -> EvaluateOnExitTypeDef:
+        """This rule as one entry of AWS's `retryStrategy.evaluateOnExit`."""
         entry: EvaluateOnExitTypeDef = {"action": self.action}
         if self.on_exit_code is not None:
             entry["onExitCode"] = self.on_exit_code

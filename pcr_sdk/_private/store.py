@@ -62,6 +62,7 @@ class InputStore:
                 self._sse["SSEKMSKeyId"] = encryption.kms_key_id
 
     def uri(self, key: str) -> str:
+        """`s3://<bucket>/<key>`, for messages."""
         return f"s3://{self.bucket}/{key}"
 
     def put_input(self, index: int, spec: JobSpec) -> str:
@@ -164,6 +165,12 @@ class InputStore:
         )
 
     def get_json(self, key: str) -> Any:
+        """Read object `key` of the bucket as JSON.
+
+        Raises:
+            OutputNotFoundError: there is no such object.
+            AwsError: the read failed (mapped).
+        """
         return json.loads(self._get(key))
 
     def list_keys(self, prefix: str) -> list[str]:
@@ -191,6 +198,12 @@ class InputStore:
         return self.uri(key)
 
     def get_resource(self, index: int, name: str) -> bytes:
+        """Read resource `name` that job `index` (or `put_resource`) stored under its prefix.
+
+        Raises:
+            InvalidJobSpecError: `name` would leave the job's prefix.
+            OutputNotFoundError: there is no such object.
+        """
         return self._get(self.layout.resource_key(index, name))
 
     def _put(self, key: str, body: bytes, *, content_type: str | None = None) -> None:

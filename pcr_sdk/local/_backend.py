@@ -121,6 +121,29 @@ class LocalBackend:
         port: int = 0,
         data_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        """Configure the backend; nothing starts before `start()` or `with`.
+
+        Args:
+            command: the argv every job runs, or a mapping image -> argv (default: the job
+                definition's own command).
+            max_parallel: at most this many attempts at once, besides the resource limits.
+            bucket: the embedded S3's job bucket, created on start.
+            queue: the job queue's name.
+            region: the region the clients are made for.
+            docker: run each attempt as `docker run IMAGE` instead of a subprocess.
+            cwd: the working directory of the job processes (default: this process's).
+            extra_env: variables added last to every job's environment.
+            timeout_scale: multiplies every `attemptDurationSeconds` and `grace_seconds`.
+            vcpus: the compute environment's vCPUs (default: the CPUs this process may use).
+            memory_mib: its memory (default: the machine's physical memory).
+            gpus: its GPUs.
+            grace_seconds: the time between SIGTERM and SIGKILL when an attempt is stopped.
+
+        Raises:
+            ValueError: `max_parallel` below 1, `timeout_scale`, `vcpus` or `memory_mib` not
+                positive, `gpus` or `grace_seconds` negative, or an empty command.
+            TypeError: a command that is not an argv list of strings.
+        """
         self._command = _check_command(command)
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be 0..65535, got {port}")

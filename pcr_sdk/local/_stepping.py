@@ -93,6 +93,11 @@ class VirtualClock:
         return self._now
 
     def advance(self, seconds: float) -> None:
+        """Move the clock `seconds` on.
+
+        Raises:
+            ValueError: `seconds` is negative (the clock does not go back).
+        """
         if seconds < 0:
             raise ValueError(f"the clock does not go back ({seconds} s)")
         with self._lock:

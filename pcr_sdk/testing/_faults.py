@@ -59,6 +59,7 @@ class FaultHandle:
 
     @property
     def exhausted(self) -> bool:
+        """The rule fired its `times` times and fires no more (never, without `times`)."""
         return self.times is not None and self.injected >= self.times
 
     def _take(self) -> bool:
@@ -132,6 +133,11 @@ class ListingLag:
         self._lock = threading.Lock()
 
     def filter(self, parsed: dict[str, Any]) -> None:
+        """Drop, in place, the summaries of a parsed ListJobs answer that are still hidden.
+
+        Args:
+            parsed: botocore's parsed ListJobs response (its `jobSummaryList` is changed).
+        """
         summaries = parsed.get("jobSummaryList")
         if not isinstance(summaries, list):
             return
@@ -190,6 +196,7 @@ class FaultInjector:
 
     @property
     def rules(self) -> tuple[FaultHandle, ...]:
+        """The rules added so far, in order (fired or not)."""
         with self._lock:
             return tuple(self._rules)
 

@@ -166,6 +166,7 @@ class JobScript:
 
     @property
     def handler(self) -> Handler | None:
+        """The simulated container set by `worker()`, if any."""
         return self._handler
 
     def reset(self) -> None:

@@ -73,6 +73,7 @@ class SubmittedCall:
 
     @classmethod
     def from_params(cls, params: dict[str, Any], job_id: str | None) -> SubmittedCall:
+        """Build from SubmitJob's request parameters and the job id it answered (None if lost)."""
         overrides = params.get("containerOverrides") or {}
         timeout = params.get("timeout") or {}
         seconds = timeout.get("attemptDurationSeconds")
@@ -176,6 +177,14 @@ class MotoWorld:
         queue: str = "pcr-test-queue",
         polls_to_finish: int = 0,
     ) -> None:
+        """Configure the world; the account exists only between `__enter__` and `__exit__`.
+
+        Args:
+            region: the mocked account's region.
+            bucket: the S3 bucket created on entry.
+            queue: the AWS Batch job queue created on entry (with a compute environment).
+            polls_to_finish: DescribeJobs calls a job stays unfinished for (`JobScript`).
+        """
         self.region = region
         self.bucket = bucket
         self.queue = queue
@@ -335,6 +344,7 @@ class MotoWorld:
 
     @property
     def queue_arn(self) -> str:
+        """The job queue's ARN (only while the world is entered)."""
         return _entered(self._queue_arn)
 
     @property
