@@ -13,7 +13,7 @@ import importlib as _importlib
 import logging as _logging
 import typing as _typing
 
-__version__ = "0.1.0"
+from pcr_sdk._version import __version__
 
 if _typing.TYPE_CHECKING:
     from pcr_sdk._private.aws import JobStatus
