@@ -16,11 +16,11 @@ from pcr_sdk import (
     JobResult,
     JobStatus,
     PcrInputError,
-    PollProgress,
     ThrottledError,
     WaitTimeoutError,
 )
 from pcr_sdk._private.errors import guard_iterator
+from pcr_sdk.advanced import PollProgress
 from pcr_sdk.testing import Fault, JobView, MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.fakes import FakeClock

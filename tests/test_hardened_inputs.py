@@ -11,7 +11,6 @@ from pcr_sdk import (
     AccessDeniedError,
     AwsClients,
     BatchId,
-    BatchLayout,
     BucketNotFoundError,
     InvalidBatchNameError,
     InvalidJobSpecError,
@@ -21,9 +20,9 @@ from pcr_sdk import (
     OutputMalformedError,
     PcrError,
     SilentProgress,
-    Submitter,
     UnknownDependencyError,
 )
+from pcr_sdk.advanced import BatchLayout, Submitter
 from pcr_sdk.testing import MotoWorld
 from tests.fakes import FakeClock
 

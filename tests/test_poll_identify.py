@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, cast
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcr_sdk import JobStatus, Poller
+from pcr_sdk import JobStatus
+from pcr_sdk.advanced import Poller
 from tests.fakes import FakeClock, fake_meta
 
 if TYPE_CHECKING:

@@ -1,12 +1,18 @@
-"""`pcr_sdk.__all__` is exactly the public surface, and every name in it exists."""
+"""`pcr_sdk.__all__` and `pcr_sdk.advanced.__all__` are exactly the public surface (two tiers),
+every name in them exists, and the names that moved to the second tier still resolve from
+`pcr_sdk` with a `DeprecationWarning` (docs/compatibility.md), used nowhere in this repository."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.resources
+import re
 import subprocess
 import sys
 import types
+import warnings
+from pathlib import Path
 
 import pytest
 
@@ -14,17 +20,21 @@ import pcr_sdk
 
 EXPECTED = {
     "AccessDeniedError", "AwsClients", "AwsConnectionError", "AwsError", "BatchClosedError",
-    "BatchId", "BatchLayout", "BatchName", "BatchRegistry", "BucketNotFoundError", "InputStore",
-    "InvalidBatchNameError", "InvalidJobSpecError", "JobDefinitionSpec", "JobNotFoundError",
-    "JobQueueNotFoundError", "JobResult", "JobSpec", "JobState", "JobStatus", "JobSubmitter",
-    "OutputError", "OutputMalformedError", "OutputNotFoundError", "PcrError", "PcrInputError",
-    "PollProgress", "Poller", "PrintProgress", "ProgressReporter", "RateGovernor",
-    "SilentProgress", "SubmittedJob", "Submitter", "ThrottledError", "UnknownDependencyError",
-    "WaitTimeoutError", "WorkerEnvironmentError", "__version__",
-    "FailureKind", "LogReader", "S3Encryption", "BatchStatus", "CredentialsError",
+    "BatchId", "BatchName", "BucketNotFoundError", "InvalidBatchNameError",
+    "InvalidJobSpecError", "JobNotFoundError", "JobQueueNotFoundError", "JobResult", "JobStatus",
+    "JobSubmitter", "OutputError", "OutputMalformedError", "OutputNotFoundError", "PcrError",
+    "PcrInputError", "PrintProgress", "RateGovernor", "SilentProgress", "ThrottledError",
+    "UnknownDependencyError", "WaitTimeoutError", "WorkerEnvironmentError", "__version__",
+    "FailureKind", "S3Encryption", "BatchStatus", "CredentialsError",
     "CredentialsExpiredError", "ManifestError", "ManifestVersionError", "PackError",
     "RetryPolicy", "RetryRule", "InterruptedBySignal", "handle_signals",
 }  # fmt: skip
+ADVANCED = {
+    "BatchLayout", "BatchRegistry", "InputStore", "JobDefinitionSpec", "JobSpec", "JobState",
+    "LogReader", "PollProgress", "Poller", "ProgressReporter", "SubmittedJob", "Submitter",
+}  # fmt: skip
+"""The second tier; pcr-sdk 0.1.0 exported each of these from `pcr_sdk` too (deprecated there)."""
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_all_is_exactly_the_public_surface() -> None:
@@ -37,6 +47,71 @@ def test_all_is_exactly_the_public_surface() -> None:
     assert public <= EXPECTED | {"__version__"}
     for name in pcr_sdk.__all__:
         assert hasattr(pcr_sdk, name), name
+
+
+def test_the_second_tier_is_exactly_its_names_and_each_resolves() -> None:
+    advanced = importlib.import_module("pcr_sdk.advanced")
+    assert set(advanced.__all__) == ADVANCED
+    assert not ADVANCED & set(pcr_sdk.__all__)
+    for name in advanced.__all__:
+        assert getattr(advanced, name).__name__ == name
+
+
+@pytest.mark.parametrize("name", sorted(ADVANCED))
+def test_the_old_path_still_works_and_warns_naming_the_new_home(name: str) -> None:
+    advanced = importlib.import_module("pcr_sdk.advanced")
+    with pytest.warns(DeprecationWarning, match=rf"pcr_sdk\.{name} .*pcr_sdk\.advanced") as caught:
+        value = getattr(pcr_sdk, name)
+    assert value is getattr(advanced, name)
+    assert caught[0].filename == __file__  # the warning points at the caller's line
+    assert name not in vars(pcr_sdk)  # not cached: every use warns, not only the first
+    assert name not in dir(pcr_sdk)
+
+
+def test_from_import_of_a_deprecated_name_warns() -> None:
+    with pytest.warns(DeprecationWarning, match="import it from pcr_sdk.advanced"):
+        from pcr_sdk import JobState  # noqa: F401
+
+
+def test_the_first_tier_does_not_warn() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in pcr_sdk.__all__:
+            getattr(pcr_sdk, name)
+
+
+def _deprecated_uses(path: Path) -> list[str]:
+    """Where a file imports or reads a deprecated name through `pcr_sdk`."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module == "pcr_sdk" and node.level == 0:
+            found += [f"{path}:{node.lineno}: {a.name}" for a in node.names if a.name in ADVANCED]
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "pcr_sdk"
+            and node.attr in ADVANCED
+        ):
+            found.append(f"{path}:{node.lineno}: {node.attr}")
+    return found
+
+
+def test_nothing_in_the_repository_uses_the_deprecated_path() -> None:
+    """Also code that never runs under pytest (tests/typing, TYPE_CHECKING blocks) and the
+    Markdown pages' snippets."""
+    found: list[str] = []
+    for folder in ("pcr_sdk", "tests", "examples", "benchmarks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path.name != "test_public_api.py":
+                found += _deprecated_uses(path)
+    names = "|".join(sorted(ADVANCED))
+    text_use = re.compile(rf"from pcr_sdk import [^\n]*\b({names})\b|\bpcr_sdk\.({names})\b")
+    for page in sorted([*ROOT.glob("*.md"), *(ROOT / "docs").rglob("*.md"),
+                        *(ROOT / "examples").rglob("*.md")]):  # fmt: skip
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            if text_use.search(line) and "deprecated" not in line.lower():
+                found.append(f"{page}:{number}: {line.strip()}")
+    assert not found
 
 
 def test_every_error_derives_from_the_root() -> None:

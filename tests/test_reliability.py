@@ -11,7 +11,6 @@ import pytest
 from pcr_sdk import (
     AwsError,
     FailureKind,
-    JobState,
     JobStatus,
     JobSubmitter,
     S3Encryption,
@@ -19,6 +18,7 @@ from pcr_sdk import (
     WaitTimeoutError,
 )
 from pcr_sdk._private import facade
+from pcr_sdk.advanced import JobState
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
 

@@ -8,13 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pcr_sdk import (
-    InvalidJobSpecError,
-    JobDefinitionSpec,
-    PcrInputError,
-    RetryPolicy,
-    RetryRule,
-)
+from pcr_sdk import InvalidJobSpecError, PcrInputError, RetryPolicy, RetryRule
+from pcr_sdk.advanced import JobDefinitionSpec
 from pcr_sdk.testing import MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.test_scale import Calls

@@ -10,19 +10,21 @@ from pcr_sdk import (
     AccessDeniedError,
     BatchClosedError,
     BatchId,
-    BatchLayout,
-    BatchRegistry,
     BucketNotFoundError,
-    InputStore,
     InvalidJobSpecError,
-    JobDefinitionSpec,
-    JobSpec,
     JobSubmitter,
     OutputMalformedError,
     OutputNotFoundError,
     RateGovernor,
-    Submitter,
     ThrottledError,
+)
+from pcr_sdk.advanced import (
+    BatchLayout,
+    BatchRegistry,
+    InputStore,
+    JobDefinitionSpec,
+    JobSpec,
+    Submitter,
 )
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock

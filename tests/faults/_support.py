@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pcr_sdk import SubmittedJob
+from pcr_sdk.advanced import SubmittedJob
 from pcr_sdk.testing import JobView
 
 

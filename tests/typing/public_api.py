@@ -16,15 +16,14 @@ from pcr_sdk import (
     BatchName,
     InvalidBatchNameError,
     JobResult,
-    JobSpec,
     JobStatus,
     JobSubmitter,
     PcrError,
-    PollProgress,
     RateGovernor,
     RetryPolicy,
     RetryRule,
 )
+from pcr_sdk.advanced import JobSpec, PollProgress
 from pcr_sdk.worker import JobContext, run
 
 
