@@ -26,6 +26,8 @@ from pcr_sdk.advanced import BatchLayout, Submitter
 from pcr_sdk.testing import MotoWorld
 from tests.fakes import FakeClock
 
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
+
 
 class CallLog:
     def __init__(self, clients: AwsClients) -> None:

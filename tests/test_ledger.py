@@ -27,6 +27,8 @@ from pcr_sdk.testing import MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.fakes import FakeClock
 
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
+
 
 @pytest.fixture
 def world() -> Iterator[MotoWorld]:

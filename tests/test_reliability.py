@@ -22,6 +22,8 @@ from pcr_sdk.advanced import JobState
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
 
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
+
 
 def make(world: MotoWorld, clock: FakeClock, **kw: Any) -> JobSubmitter:
     return JobSubmitter(

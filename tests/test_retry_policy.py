@@ -156,6 +156,7 @@ def test_the_definition_spec_carries_the_policy() -> None:
 # -- on MotoWorld: the registered definition ----------------------------------------------------
 
 
+@pytest.mark.integration
 def test_the_job_definition_carries_the_policy_and_attach_reads_it_back() -> None:
     policy = RetryPolicy.spot_reclaims(attempts=4)
     with MotoWorld() as world:
@@ -179,6 +180,7 @@ def test_the_job_definition_carries_the_policy_and_attach_reads_it_back() -> Non
     ("kwargs", "strategy"),
     [({"retry_attempts": 3}, {"attempts": 3}), ({}, {"attempts": 1})],
 )
+@pytest.mark.integration
 def test_retry_attempts_stays_as_shorthand(
     kwargs: dict[str, Any], strategy: dict[str, Any]
 ) -> None:
@@ -199,6 +201,7 @@ def test_retry_attempts_stays_as_shorthand(
     ],
     ids=["both", "both-defaults", "not-a-policy", "shorthand-out-of-range"],
 )
+@pytest.mark.integration
 def test_a_bad_retry_setting_is_refused_before_any_call(kwargs: dict[str, Any]) -> None:
     with MotoWorld() as world:
         calls = Calls(world.clients)

@@ -29,6 +29,8 @@ from pcr_sdk.advanced import (
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
 
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
+
 
 def test_registry_registers_once_tags_and_deregisters_exactly_once(moto_world: MotoWorld) -> None:
     batch = moto_world.clients.batch
