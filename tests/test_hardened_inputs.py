@@ -1,4 +1,4 @@
-"""Every row of the README's bad-input table: the typed error, and no AWS call before it."""
+"""Every row of the bad-input table in CONTRIBUTING.md: the typed error, no AWS call before it."""
 
 from __future__ import annotations
 
