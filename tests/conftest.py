@@ -12,19 +12,23 @@ Markers (registered in pyproject.toml; `make test-fast` deselects all five):
 - `browser`: headless Chromium.
 
 A test without any of them is a unit test: `make test-fast` runs it, so keep it in-process and
-well under a tenth of a second, or mark it. Under `make test-fast` (PCR_TEST_FAST=1) the summary
-names every unmarked test that took longer than `FAST_BUDGET_SECONDS`.
+well under a tenth of a second, or mark it. Under `make test-fast` (PCR_TEST_FAST=1) a unit test
+that starts a process or mocked AWS fails naming the marker it lacks, and the summary names every
+unmarked test that took longer than `FAST_BUDGET_SECONDS`.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Final, NoReturn
 
 import pytest
 from hypothesis import HealthCheck, settings
+from moto.core.models import MockAWS
 
 settings.register_profile(
     "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -57,6 +61,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         for name in FOLDER_MARKS.get(folder, ()):
             item.add_marker(name)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_stay_in_process(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `make test-fast`, a test that starts a process or mocked AWS fails, naming the
+    marker it lacks (a fixture of a wider scope set up before this one is not caught)."""
+    if os.environ.get("PCR_TEST_FAST") != "1":
+        return
+    node = request.node.nodeid
+
+    def refuse(what: str, marker: str) -> Callable[..., NoReturn]:
+        def fail(*_: object, **__: object) -> NoReturn:
+            raise RuntimeError(f"{node} {what}: mark it `{marker}` (tests/conftest.py)")
+
+        return fail
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse("starts a process", "subprocess"))
+    monkeypatch.setattr(MockAWS, "start", refuse("mocks AWS (moto)", "integration"))
 
 
 FAST_BUDGET_SECONDS: Final = 0.2
