@@ -5,17 +5,17 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest docs test-browser bench clean
+.PHONY: demo test test-fast lint typecheck pytest docs test-browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP_RUN): pyproject.toml | $(BIN)/python
+$(STAMP_RUN): pyproject.toml pcr_sdk/_version.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[local]'
 	touch $@
 
-$(STAMP_DEV): pyproject.toml | $(BIN)/python
+$(STAMP_DEV): pyproject.toml pcr_sdk/_version.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP_RUN)
 
@@ -38,6 +38,15 @@ docs: $(STAMP_DEV)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 test: lint typecheck docs pytest
+
+# The unit tests only: no subprocess, no server, no MotoWorld, no browser, not the fault or
+# conformance suites; hypothesis on its small `fast` profile. Under 20 s, for the edit-test
+# loop (markers: tests/conftest.py). Folders whose every test is deselected are not collected.
+FAST_MARKERS := not (slow or subprocess or integration or browser or conformance)
+test-fast: $(STAMP_DEV)
+	PCR_TEST_FAST=1 HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "$(FAST_MARKERS)" \
+		--ignore=tests/cli --ignore=tests/local --ignore=tests/faults \
+		--ignore=tests/conformance --ignore=tests/testing
 
 # The report's page in headless Chromium (Debian's /usr/bin/chromium: apt-get install chromium);
 # screenshots land in test-artifacts/report/. Part of `make test` too.

@@ -1,7 +1,11 @@
 """pcr-sdk: fan out containerized jobs on AWS Batch, JSON in and out through S3.
 
-The seed's `JobSubmitter` is here unchanged; the services it is made of (`BatchRegistry`,
-`InputStore`, `Submitter`, `Poller`) are usable on their own. Errors derive from `PcrError`.
+The seed's `JobSubmitter` is here unchanged, with the models of what goes in and comes out, the
+errors (all derive from `PcrError`) and the services `JobSubmitter` is a thin facade over
+(`BatchRegistry`, `InputStore`, `Submitter`, `Poller`, each usable on its own). The poll
+internals (`JobState`, `PollProgress`, `SubmittedJob`, `ProgressReporter`) are the second tier,
+`pcr_sdk.advanced`, which also gathers the services; importing a poll internal from here still
+works and emits a `DeprecationWarning` naming its new home (docs/compatibility.md).
 
 Imports are lazy (PEP 562): `import pcr_sdk.worker` in a job's container loads none of the
 submitting side (facade, pydantic models, CLI).
@@ -12,8 +16,9 @@ from __future__ import annotations
 import importlib as _importlib
 import logging as _logging
 import typing as _typing
+import warnings as _warnings
 
-__version__ = "0.1.0"
+from pcr_sdk._version import __version__
 
 if _typing.TYPE_CHECKING:
     from pcr_sdk._private.aws import JobStatus
@@ -54,18 +59,29 @@ if _typing.TYPE_CHECKING:
         JobDefinitionSpec,
         JobResult,
         JobSpec,
-        JobState,
         S3Encryption,
-        SubmittedJob,
     )
-    from pcr_sdk._private.poller import Poller, PollProgress
-    from pcr_sdk._private.progress import PrintProgress, ProgressReporter, SilentProgress
+    from pcr_sdk._private.poller import Poller
+    from pcr_sdk._private.progress import PrintProgress, SilentProgress
     from pcr_sdk._private.registry import BatchRegistry
     from pcr_sdk._private.retry import RetryPolicy, RetryRule
     from pcr_sdk._private.store import InputStore
     from pcr_sdk._private.submitter import Submitter
     from pcr_sdk._private.view import BatchStatus
+
+    # Deprecated here, at home in pcr_sdk.advanced: re-exported (`as`) so that code not yet
+    # moved keeps its types under mypy's no-implicit-reexport; at run time it warns.
+    from pcr_sdk.advanced import JobState as JobState
+    from pcr_sdk.advanced import PollProgress as PollProgress
+    from pcr_sdk.advanced import ProgressReporter as ProgressReporter
+    from pcr_sdk.advanced import SubmittedJob as SubmittedJob
     from pcr_sdk.signals import InterruptedBySignal, handle_signals
+
+_ADVANCED: _typing.Final = "pcr_sdk.advanced"
+_DEPRECATED: _typing.Final[frozenset[str]] = frozenset({
+    "JobState", "PollProgress", "ProgressReporter", "SubmittedJob",
+})  # fmt: skip
+"""Names pcr-sdk 0.1.0 exported here that now live in `pcr_sdk.advanced` (deprecated here)."""
 
 _ERRORS: _typing.Final = "pcr_sdk._private.errors"
 _MODELS: _typing.Final = "pcr_sdk._private.models"
@@ -84,6 +100,7 @@ _WHERE: _typing.Final[dict[str, str]] = {
     "CredentialsError": _ERRORS,
     "CredentialsExpiredError": _ERRORS,
     "FailureKind": _MODELS,
+    "handle_signals": "pcr_sdk.signals",
     "InputStore": "pcr_sdk._private.store",
     "InterruptedBySignal": "pcr_sdk.signals",
     "InvalidBatchNameError": _ERRORS,
@@ -93,7 +110,6 @@ _WHERE: _typing.Final[dict[str, str]] = {
     "JobQueueNotFoundError": _ERRORS,
     "JobResult": _MODELS,
     "JobSpec": _MODELS,
-    "JobState": _MODELS,
     "JobStatus": "pcr_sdk._private.aws",
     "JobSubmitter": "pcr_sdk._private.facade",
     "LogReader": "pcr_sdk._private.logs",
@@ -105,22 +121,18 @@ _WHERE: _typing.Final[dict[str, str]] = {
     "PackError": _ERRORS,
     "PcrError": _ERRORS,
     "PcrInputError": _ERRORS,
-    "PollProgress": "pcr_sdk._private.poller",
     "Poller": "pcr_sdk._private.poller",
     "PrintProgress": "pcr_sdk._private.progress",
-    "ProgressReporter": "pcr_sdk._private.progress",
     "RateGovernor": "pcr_sdk._private.governor",
     "RetryPolicy": "pcr_sdk._private.retry",
     "RetryRule": "pcr_sdk._private.retry",
     "S3Encryption": _MODELS,
     "SilentProgress": "pcr_sdk._private.progress",
-    "SubmittedJob": _MODELS,
     "Submitter": "pcr_sdk._private.submitter",
     "ThrottledError": _ERRORS,
     "UnknownDependencyError": _ERRORS,
     "WaitTimeoutError": _ERRORS,
     "WorkerEnvironmentError": _ERRORS,
-    "handle_signals": "pcr_sdk.signals",
 }
 
 __all__ = [
@@ -147,7 +159,6 @@ __all__ = [
     "JobQueueNotFoundError",
     "JobResult",
     "JobSpec",
-    "JobState",
     "JobStatus",
     "JobSubmitter",
     "LogReader",
@@ -159,16 +170,13 @@ __all__ = [
     "PackError",
     "PcrError",
     "PcrInputError",
-    "PollProgress",
     "Poller",
     "PrintProgress",
-    "ProgressReporter",
     "RateGovernor",
     "RetryPolicy",
     "RetryRule",
     "S3Encryption",
     "SilentProgress",
-    "SubmittedJob",
     "Submitter",
     "ThrottledError",
     "UnknownDependencyError",
@@ -180,7 +188,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> _typing.Any:
-    """Import a public name's module on first use (PEP 562)."""
+    """Import a public name's module on first use (PEP 562); a deprecated name warns each time."""
+    if name in _DEPRECATED:
+        _warnings.warn(
+            f"pcr_sdk.{name} is deprecated: import it from pcr_sdk.advanced "
+            f"(from pcr_sdk.advanced import {name}); see docs/compatibility.md",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(_importlib.import_module(_ADVANCED), name)
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'pcr_sdk' has no attribute {name!r}")

@@ -1,20 +1,106 @@
-"""Shared test configuration: hypothesis profiles (CI is the default, `HYPOTHESIS_PROFILE=dev`)."""
+"""Shared test configuration: hypothesis profiles (CI is the default, `HYPOTHESIS_PROFILE=dev`)
+and the markers every test in a folder gets.
+
+Markers (registered in pyproject.toml; `make test-fast` deselects all five):
+
+- `subprocess`: starts processes or servers (the local backend, the `pcr` command, real
+  workers and signals): every test in tests/local and tests/cli, and single tests elsewhere;
+- `integration`: runs on a `MotoWorld` (an in-process AWS account; a tenth of a second and
+  more per test): every test in tests/testing, modules with `pytestmark`, single tests;
+- `slow`: takes seconds each (the fault suite, 1,000-job arrays, cfn-lint, the benchmark);
+- `conformance`: tests/conformance (its local half starts processes too);
+- `browser`: headless Chromium.
+
+A test without any of them is a unit test: `make test-fast` runs it, so keep it in-process and
+well under a tenth of a second, or mark it. Under `make test-fast` (PCR_TEST_FAST=1) a unit test
+that starts a process or mocked AWS fails naming the marker it lacks, and the summary names every
+unmarked test that took longer than `FAST_BUDGET_SECONDS`.
+"""
 
 from __future__ import annotations
 
 import gc
 import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final, NoReturn
 
+import pytest
 from hypothesis import HealthCheck, settings
+from moto.core.models import MockAWS
 
 settings.register_profile(
     "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.register_profile("thorough", max_examples=2000, deadline=None)
+# make test-fast: a few examples each, the same every run
+settings.register_profile("fast", max_examples=10, deadline=None, derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 pytest_plugins = ["pcr_sdk.testing.fixtures"]
+
+TESTS: Final = Path(__file__).resolve().parent
+FOLDER_MARKS: Final[dict[str, tuple[str, ...]]] = {
+    "cli": ("subprocess",),
+    "conformance": ("conformance", "slow"),
+    "faults": ("slow",),
+    "local": ("subprocess",),
+    "testing": ("integration",),
+}
+"""The markers each test of a folder below tests/ gets, whatever its module says."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    del config
+    for item in items:
+        try:
+            folder = item.path.resolve().relative_to(TESTS).parts[0]
+        except ValueError:  # a test outside tests/ (a path given on the command line)
+            continue
+        for name in FOLDER_MARKS.get(folder, ()):
+            item.add_marker(name)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_stay_in_process(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `make test-fast`, a test that starts a process or mocked AWS fails, naming the
+    marker it lacks (a fixture of a wider scope set up before this one is not caught)."""
+    if os.environ.get("PCR_TEST_FAST") != "1":
+        return
+    node = request.node.nodeid
+
+    def refuse(what: str, marker: str) -> Callable[..., NoReturn]:
+        def fail(*_: object, **__: object) -> NoReturn:
+            raise RuntimeError(f"{node} {what}: mark it `{marker}` (tests/conftest.py)")
+
+        return fail
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse("starts a process", "subprocess"))
+    monkeypatch.setattr(MockAWS, "start", refuse("mocks AWS (moto)", "integration"))
+
+
+FAST_BUDGET_SECONDS: Final = 0.2
+"""A unit test's budget (setup, call and teardown) under `make test-fast`."""
+_spent: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Under `make test-fast`, add up each test's setup, call and teardown time."""
+    if os.environ.get("PCR_TEST_FAST") == "1":
+        _spent[report.nodeid] = _spent.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name the unit tests over their budget: mark them `integration` or `slow`."""
+    over = sorted(((s, n) for n, s in _spent.items() if s > FAST_BUDGET_SECONDS), reverse=True)
+    if over:
+        terminalreporter.write_sep("-", f"unit tests over {FAST_BUDGET_SECONDS} s: mark them")
+        for seconds, nodeid in over:
+            terminalreporter.write_line(f"{seconds:5.2f} s  {nodeid}")
 
 
 def pytest_collection_finish(session: object) -> None:

@@ -16,15 +16,17 @@ from pcr_sdk import (
     JobResult,
     JobStatus,
     PcrInputError,
-    PollProgress,
     ThrottledError,
     WaitTimeoutError,
 )
 from pcr_sdk._private.errors import guard_iterator
+from pcr_sdk.advanced import PollProgress
 from pcr_sdk.testing import Fault, JobView, MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.fakes import FakeClock
 from tests.test_scale import Calls
+
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
 
 
 def square(data: Any) -> dict[str, int]:
@@ -177,6 +179,7 @@ def test_a_timeout_raises_like_wait_and_keeps_what_came() -> None:
         submitter.close()
 
 
+@pytest.mark.slow
 def test_an_array_of_1000_children_costs_what_wait_costs_plus_a_listjobs_page_per_100() -> None:
     """Children finish in waves of 100 (child i after 1 + i // 100 polls). No worker runs (it
     would cost two GetObject and a PutObject per child); children 0..9 get an output."""

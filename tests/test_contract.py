@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pcr_sdk import BatchLayout, InvalidJobSpecError, PcrInputError
+from pcr_sdk import InvalidJobSpecError, PcrInputError
+from pcr_sdk.advanced import BatchLayout
 
 BATCH = "example_c6bc6ee9-0000-4000-8000-000000000000"
 

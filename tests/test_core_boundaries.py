@@ -34,6 +34,8 @@ from tests.core_support import new_submitter
 from tests.fakes import FakeClock
 from tests.test_hardened_inputs import CallLog
 
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
+
 
 @pytest.fixture
 def world() -> Iterator[MotoWorld]:

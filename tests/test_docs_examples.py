@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.subprocess  # the pages' examples start a LocalBackend and its workers
+
 PAGES = ("as-completed.md", "retry-policies.md", "typed-io.md", "rerun.md")
 BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 FILE_MARK = re.compile(r"\A# file: (\S+)\n")

@@ -12,7 +12,14 @@ from collections.abc import Iterator
 
 import pytest
 
-DOCUMENTED = ("pcr_sdk", "pcr_sdk.worker", "pcr_sdk.testing", "pcr_sdk.local", "pcr_sdk.infra")
+DOCUMENTED = (
+    "pcr_sdk",
+    "pcr_sdk.advanced",
+    "pcr_sdk.worker",
+    "pcr_sdk.testing",
+    "pcr_sdk.local",
+    "pcr_sdk.infra",
+)
 
 
 def _doc(value: object) -> str:

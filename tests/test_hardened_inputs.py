@@ -1,4 +1,4 @@
-"""Every row of the README's bad-input table: the typed error, and no AWS call before it."""
+"""Every row of the bad-input table in CONTRIBUTING.md: the typed error, no AWS call before it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pcr_sdk import (
     AccessDeniedError,
     AwsClients,
     BatchId,
-    BatchLayout,
     BucketNotFoundError,
     InvalidBatchNameError,
     InvalidJobSpecError,
@@ -21,11 +20,13 @@ from pcr_sdk import (
     OutputMalformedError,
     PcrError,
     SilentProgress,
-    Submitter,
     UnknownDependencyError,
 )
+from pcr_sdk.advanced import BatchLayout, Submitter
 from pcr_sdk.testing import MotoWorld
 from tests.fakes import FakeClock
+
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
 
 
 class CallLog:

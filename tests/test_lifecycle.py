@@ -24,6 +24,8 @@ from pcr_sdk import (
 from pcr_sdk.testing import MotoWorld
 from tests.fakes import FakeClock
 
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
+
 FIXED = uuid.UUID("c6bc6ee9-1111-4222-8333-444455556666")
 BATCH_ID = f"example_{FIXED}"
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pcr_sdk import JobState, JobStatus, PcrInputError, Poller, PollProgress, WaitTimeoutError
+from pcr_sdk import JobStatus, PcrInputError, WaitTimeoutError
+from pcr_sdk.advanced import JobState, Poller, PollProgress
 from tests.fakes import FakeBatch, FakeClock
 
 

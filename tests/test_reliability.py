@@ -11,7 +11,6 @@ import pytest
 from pcr_sdk import (
     AwsError,
     FailureKind,
-    JobState,
     JobStatus,
     JobSubmitter,
     S3Encryption,
@@ -19,8 +18,11 @@ from pcr_sdk import (
     WaitTimeoutError,
 )
 from pcr_sdk._private import assembly
+from pcr_sdk.advanced import JobState
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
+
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
 
 
 def make(world: MotoWorld, clock: FakeClock, **kw: Any) -> JobSubmitter:

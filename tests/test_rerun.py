@@ -18,7 +18,6 @@ from pcr_sdk import (
     OutputNotFoundError,
     PcrInputError,
     RetryPolicy,
-    SubmittedJob,
 )
 from pcr_sdk._private import rerun as rerun_module
 from pcr_sdk._private.aws import TAG_ATTEMPT, TAG_INDEX, TIMEOUT_REASON
@@ -28,6 +27,7 @@ from pcr_sdk._private.contract import (
     ENV_WORKER_CONTRACT,
 )
 from pcr_sdk._private.packing import unpack_indexed
+from pcr_sdk.advanced import SubmittedJob
 from pcr_sdk.testing import MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.fakes import FakeClock

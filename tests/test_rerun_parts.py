@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from pcr_sdk import BatchLayout, ManifestError, ManifestVersionError, SubmittedJob
+from pcr_sdk import BatchLayout, ManifestError, ManifestVersionError
 from pcr_sdk import worker as worker_module
 from pcr_sdk._private.contract import ENV_ARRAY_BASE_INDEX, ENV_WORKER_CONTRACT
 from pcr_sdk._private.errors import WorkerContractError, WorkerEnvironmentError
@@ -29,6 +29,7 @@ from pcr_sdk._private.packing import (
     unpack_indexed,
 )
 from pcr_sdk._private.view import _NoJournal
+from pcr_sdk.advanced import SubmittedJob
 from pcr_sdk.testing import MotoWorld
 from pcr_sdk.worker import UNSUPPORTED_CONTRACT_EXIT_CODE, JobContext, run
 from tests.core_support import attach_submitter, new_submitter

@@ -8,13 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pcr_sdk import (
-    InvalidJobSpecError,
-    JobDefinitionSpec,
-    PcrInputError,
-    RetryPolicy,
-    RetryRule,
-)
+from pcr_sdk import InvalidJobSpecError, PcrInputError, RetryPolicy, RetryRule
+from pcr_sdk.advanced import JobDefinitionSpec
 from pcr_sdk.testing import MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.test_scale import Calls
@@ -161,6 +156,7 @@ def test_the_definition_spec_carries_the_policy() -> None:
 # -- on MotoWorld: the registered definition ----------------------------------------------------
 
 
+@pytest.mark.integration
 def test_the_job_definition_carries_the_policy_and_attach_reads_it_back() -> None:
     policy = RetryPolicy.spot_reclaims(attempts=4)
     with MotoWorld() as world:
@@ -184,6 +180,7 @@ def test_the_job_definition_carries_the_policy_and_attach_reads_it_back() -> Non
     ("kwargs", "strategy"),
     [({"retry_attempts": 3}, {"attempts": 3}), ({}, {"attempts": 1})],
 )
+@pytest.mark.integration
 def test_retry_attempts_stays_as_shorthand(
     kwargs: dict[str, Any], strategy: dict[str, Any]
 ) -> None:
@@ -204,6 +201,7 @@ def test_retry_attempts_stays_as_shorthand(
     ],
     ids=["both", "both-defaults", "not-a-policy", "shorthand-out-of-range"],
 )
+@pytest.mark.integration
 def test_a_bad_retry_setting_is_refused_before_any_call(kwargs: dict[str, Any]) -> None:
     with MotoWorld() as world:
         calls = Calls(world.clients)

@@ -71,6 +71,7 @@ def test_pack_rejects_what_is_not_a_pack() -> None:
         read_entry(lambda a, b: pack([b"x"])[a : b + 1], 5)
 
 
+@pytest.mark.integration
 def test_array_fan_out_costs_o1_calls_and_children_work_like_jobs() -> None:
     clock = FakeClock()
     with MotoWorld(polls_to_finish=2) as world:
@@ -105,6 +106,7 @@ def test_array_fan_out_costs_o1_calls_and_children_work_like_jobs() -> None:
         assert submitter.get_job_directory(ids[5]).endswith("/000005")
 
 
+@pytest.mark.integration
 def test_arrays_are_cut_at_the_size_limit_and_indexes_run_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -126,6 +128,7 @@ def test_arrays_are_cut_at_the_size_limit_and_indexes_run_on(
         assert len(ids) == 7
 
 
+@pytest.mark.integration
 def test_per_job_mode_is_ordered_and_concurrent_and_keeps_what_went_out() -> None:
     with MotoWorld() as world:
         world.script.worker(square)
@@ -142,6 +145,7 @@ def test_per_job_mode_is_ordered_and_concurrent_and_keeps_what_went_out() -> Non
         ]
 
 
+@pytest.mark.integration
 def test_a_failed_submit_in_per_job_mode_stops_the_rest() -> None:
     """The first job exhausts its retries: no queued job starts after it, the error is raised."""
     with MotoWorld() as world:
@@ -154,6 +158,7 @@ def test_a_failed_submit_in_per_job_mode_stops_the_rest() -> None:
         assert not [v for v in world.jobs() if v.job_name == submitter.get_batch_id()]
 
 
+@pytest.mark.integration
 def test_dependencies_on_a_whole_array() -> None:
     with MotoWorld() as world:
         submitter = make(world, FakeClock())
@@ -165,6 +170,7 @@ def test_dependencies_on_a_whole_array() -> None:
         assert submitter.get_result(after).status is JobStatus.SUCCEEDED
 
 
+@pytest.mark.integration
 def test_worker_resolves_an_array_child_from_its_environment() -> None:
     with MotoWorld() as world:
         submitter = make(world, FakeClock())
@@ -177,6 +183,7 @@ def test_worker_resolves_an_array_child_from_its_environment() -> None:
         submitter.close()
 
 
+@pytest.mark.slow
 def test_benchmark_script_runs_and_counts_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
     from pathlib import Path

@@ -9,6 +9,8 @@ import pytest
 
 from pcr_sdk.testing import MotoWorld
 
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
+
 
 def test_seed_usage_runs_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
     with MotoWorld(region="eu-central-1", polls_to_finish=2) as world:

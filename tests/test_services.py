@@ -10,22 +10,26 @@ from pcr_sdk import (
     AccessDeniedError,
     BatchClosedError,
     BatchId,
-    BatchLayout,
-    BatchRegistry,
     BucketNotFoundError,
-    InputStore,
     InvalidJobSpecError,
-    JobDefinitionSpec,
-    JobSpec,
     JobSubmitter,
     OutputMalformedError,
     OutputNotFoundError,
     RateGovernor,
-    Submitter,
     ThrottledError,
+)
+from pcr_sdk.advanced import (
+    BatchLayout,
+    BatchRegistry,
+    InputStore,
+    JobDefinitionSpec,
+    JobSpec,
+    Submitter,
 )
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
+
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
 
 
 def test_registry_registers_once_tags_and_deregisters_exactly_once(moto_world: MotoWorld) -> None:

@@ -16,8 +16,9 @@ import pytest
 from moto import mock_aws
 from pydantic import BaseModel
 
-from pcr_sdk import BatchLayout, JobStatus, OutputMalformedError
+from pcr_sdk import JobStatus, OutputMalformedError
 from pcr_sdk._private.handlers import InvalidInputError, handler_models, typed
+from pcr_sdk.advanced import BatchLayout
 from pcr_sdk.testing import MotoWorld
 from pcr_sdk.worker import INVALID_INPUT_EXIT_CODE, run
 from tests.core_support import new_submitter
@@ -90,12 +91,14 @@ def output(s3: S3Client, environ: dict[str, str]) -> Any:
 # -- the worker --------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_a_typed_handler_gets_a_model_and_its_model_is_saved_as_json(s3: S3Client) -> None:
     environ = job(s3, {"x": 2, "y": "3", "day": "2024-05-06"})
     run(add, environ=environ, s3=s3)
     assert output(s3, environ) == {"total": 5, "price": "1.50", "day": "2024-05-06"}
 
 
+@pytest.mark.integration
 def test_an_invalid_input_exits_2_with_the_reason_and_the_handler_never_runs(
     s3: S3Client, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -119,6 +122,7 @@ def test_an_invalid_input_exits_2_with_the_reason_and_the_handler_never_runs(
     assert [o["Key"] for o in listed["Contents"]] == [environ["S3_JOB_CONFIG_KEY"]]
 
 
+@pytest.mark.integration
 def test_a_returned_dict_is_validated_against_the_return_model(s3: S3Client) -> None:
     environ = job(s3, {"x": 1, "y": 1})
     run(add_as_dict, environ=environ, s3=s3)
@@ -165,6 +169,7 @@ def test_annotations_that_cannot_be_resolved_leave_the_handler_untyped(
     assert "NotDefinedAnywhere" in caplog.text
 
 
+@pytest.mark.subprocess
 def test_the_worker_loads_pydantic_only_for_model_annotations() -> None:
     probe = (
         "import sys\n"
@@ -185,6 +190,7 @@ def test_the_worker_loads_pydantic_only_for_model_annotations() -> None:
 # -- the submitting side on a MotoWorld --------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_models_go_in_typed_outputs_come_out_and_a_bad_input_fails_only_its_job() -> None:
     with MotoWorld() as world:
         world.script.worker(typed(add))
@@ -209,6 +215,7 @@ def test_models_go_in_typed_outputs_come_out_and_a_bad_input_fails_only_its_job(
         assert json.loads(submitter.get_output(alone))["day"] == "2025-12-31"
 
 
+@pytest.mark.integration
 def test_an_input_model_is_sent_as_its_json_dump() -> None:
     with MotoWorld() as world:
         submitter = new_submitter(world)
@@ -220,6 +227,7 @@ def test_an_input_model_is_sent_as_its_json_dump() -> None:
         submitter.close()
 
 
+@pytest.mark.integration
 def test_an_output_that_does_not_validate_names_its_job_and_index() -> None:
     with MotoWorld() as world:
         world.script.worker(lambda data: {"total": data["n"]} if data["n"] else {"total": "x"})

@@ -11,7 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pcr_sdk import BatchLayout, InvalidJobSpecError, WorkerEnvironmentError
+from pcr_sdk import InvalidJobSpecError, WorkerEnvironmentError
+from pcr_sdk.advanced import BatchLayout
 from pcr_sdk.worker import JobContext, run
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def test_from_env_names_every_missing_variable() -> None:
     assert "S3_OUTPUT_OJBECT_KEY" in str(info.value)
 
 
+@pytest.mark.integration
 def test_run_computes_and_writes_the_output(s3: S3Client, environ: dict[str, str]) -> None:
     def handler(data: Any) -> dict[str, int]:
         return {"x+y": data["x"] + data["y"], "x*y": data["x"] * data["y"]}
@@ -54,6 +56,7 @@ def test_run_computes_and_writes_the_output(s3: S3Client, environ: dict[str, str
     assert json.loads(body) == {"x+y": 5, "x*y": 6}
 
 
+@pytest.mark.integration
 def test_a_failing_handler_exits_1_and_writes_nothing(
     s3: S3Client, environ: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -68,6 +71,7 @@ def test_a_failing_handler_exits_1_and_writes_nothing(
     assert [o["Key"] for o in listed["Contents"]] == [environ["S3_JOB_CONFIG_KEY"]]
 
 
+@pytest.mark.integration
 def test_resources_live_under_the_job_prefix(s3: S3Client, environ: dict[str, str]) -> None:
     context = JobContext.from_env(environ, s3=s3)
     uri = context.put_resource("arrays/x.bin", b"\x00\x01")
@@ -77,6 +81,7 @@ def test_resources_live_under_the_job_prefix(s3: S3Client, environ: dict[str, st
         context.put_resource("../other-job/x", b"")
 
 
+@pytest.mark.integration
 def test_output_must_be_strict_json(s3: S3Client, environ: dict[str, str]) -> None:
     with pytest.raises(InvalidJobSpecError):
         JobContext.from_env(environ, s3=s3).save_output({"x": float("nan")})

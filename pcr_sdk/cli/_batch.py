@@ -23,15 +23,14 @@ from pcr_sdk import (
     FailureKind,
     InterruptedBySignal,
     JobResult,
-    JobSpec,
     JobStatus,
     JobSubmitter,
-    LogReader,
     PcrError,
     PcrInputError,
     WaitTimeoutError,
     handle_signals,
 )
+from pcr_sdk.advanced import JobSpec, LogReader
 from pcr_sdk.cli._progress import BatchProgress, failures_table, key_value_table
 from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 

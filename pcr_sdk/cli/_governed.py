@@ -1,8 +1,8 @@
 """The few AWS Batch calls the maintenance commands make themselves, each through the governor.
 
-Everything else goes through pcr-sdk's public API (`JobSubmitter`, `BatchStatus`, `Poller`,
-`BatchRegistry`), which takes the same governor. The tag names are pcr-sdk's documented
-contract (README: "S3 layout and container contract").
+Everything else goes through pcr-sdk's public API (`JobSubmitter`, `BatchStatus`, and
+`Poller` and `BatchRegistry` of `pcr_sdk.advanced`), which takes the same governor. The tag
+names are pcr-sdk's documented contract (docs/compatibility.md).
 """
 
 from __future__ import annotations

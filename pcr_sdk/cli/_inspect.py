@@ -18,18 +18,14 @@ from rich.markup import escape
 from pcr_sdk import (
     AwsClients,
     BatchId,
-    BatchLayout,
-    BatchRegistry,
     BatchStatus,
     JobStatus,
     JobSubmitter,
-    LogReader,
-    Poller,
-    ProgressReporter,
     RateGovernor,
     SilentProgress,
     handle_signals,
 )
+from pcr_sdk.advanced import BatchLayout, BatchRegistry, LogReader, Poller, ProgressReporter
 from pcr_sdk.cli import _options as opt
 from pcr_sdk.cli._batch import (
     MAX_FAILURE_ROWS,

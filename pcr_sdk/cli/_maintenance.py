@@ -20,7 +20,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pcr_sdk import AwsClients, BatchId, BatchLayout, BatchStatus
+from pcr_sdk import AwsClients, BatchId, BatchStatus
+from pcr_sdk.advanced import BatchLayout
 from pcr_sdk.cli import _options as opt
 from pcr_sdk.cli._governed import (
     MANAGED_BY_VALUE,

@@ -26,7 +26,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from pcr_sdk import JobResult, JobStatus, PollProgress
+from pcr_sdk import JobResult, JobStatus
+from pcr_sdk.advanced import PollProgress
 
 WIDE: Final = 100_000
 """The width of a console that is not a terminal: nothing is wrapped by pcr."""
@@ -60,8 +61,8 @@ def failure_line(result: JobResult) -> str:
 class BatchProgress(Protocol):
     """What the commands report while a batch is submitted and waited for.
 
-    Also a `pcr_sdk.ProgressReporter` (`on_progress`, `on_job_failed`), and a context manager
-    around submission and waiting.
+    Also a `pcr_sdk.advanced.ProgressReporter` (`on_progress`, `on_job_failed`), and a context
+    manager around submission and waiting.
     """
 
     def __enter__(self) -> BatchProgress: ...

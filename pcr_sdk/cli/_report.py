@@ -17,7 +17,8 @@ from typing import Annotated, Final
 import typer
 from rich.markup import escape
 
-from pcr_sdk import BatchStatus, Poller
+from pcr_sdk import BatchStatus
+from pcr_sdk.advanced import Poller
 from pcr_sdk.cli import _options as opt
 from pcr_sdk.cli._batch import log_tail
 from pcr_sdk.cli._inspect import fetch_view

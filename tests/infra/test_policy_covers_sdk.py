@@ -17,6 +17,8 @@ from pcr_sdk.testing import MotoWorld
 from tests.infra._iam import CallRecorder, Request, allowed, denied
 from tests.infra._lifecycle import run_batch, run_everything, sum_product
 
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
+
 ACCOUNT = "123456789012"  # moto's default account
 
 

@@ -37,6 +37,8 @@ from tests.infra._cfn import load_template, moto_unsupported_types, moto_variant
 from tests.infra._iam import CallRecorder, denied
 from tests.infra._lifecycle import run_batch, sum_product
 
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
+
 ACCOUNT = "123456789012"
 KEY = "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 EXPECTED = [{"x+y": 5, "x*y": 6}, {"x+y": 14, "x*y": 40}, {"x+y": 6, "x*y": -7}]
@@ -64,6 +66,7 @@ def test_moto_lacks_exactly_the_documented_resource_types() -> None:
     assert moto_unsupported_types(load_template()) == {"AWS::S3::BucketPolicy", "AWS::IAM::Group"}
 
 
+@pytest.mark.slow
 def test_the_stack_runs_a_whole_batch_with_its_own_policy() -> None:
     with MotoWorld() as world:
         world.script.worker(sum_product)

@@ -38,6 +38,7 @@ def resolved(template: dict[str, Any], **parameters: str) -> dict[str, Any]:
     return result
 
 
+@pytest.mark.slow
 def test_cfn_lint_finds_nothing() -> None:
     api = pytest.importorskip(
         "cfnlint.api", reason="cfn-lint is not installed (pip install -e '.[dev]')"
@@ -46,6 +47,7 @@ def test_cfn_lint_finds_nothing() -> None:
     assert [str(m) for m in matches] == []
 
 
+@pytest.mark.slow
 def test_cfn_lint_would_catch_a_broken_template() -> None:
     api = pytest.importorskip(
         "cfnlint.api", reason="cfn-lint is not installed (pip install -e '.[dev]')"

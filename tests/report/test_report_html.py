@@ -292,6 +292,7 @@ def _big_batch(count: int, *, log_chars: int) -> list[ReportJob]:
     return jobs
 
 
+@pytest.mark.slow
 def test_ten_thousand_jobs_fit_in_two_megabytes() -> None:
     report = BatchReport.build("big", _big_batch(10_000, log_chars=400), now_ms=at(10_000))
     document = render_html(report)

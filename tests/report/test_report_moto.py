@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 from pcr_sdk.report import BatchReport, ReportJob, render_html
 from pcr_sdk.testing import MotoWorld
 
 if TYPE_CHECKING:
     from mypy_boto3_batch.type_defs import JobDetailTypeDef
+
+pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
 
 pytest_plugins = ["pcr_sdk.testing.fixtures"]
 

@@ -22,6 +22,7 @@ def eager_thread_switches() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("eager_thread_switches")
+@pytest.mark.slow
 def test_submits_racing_describes_and_lists_keep_the_mock_consistent(
     world: MotoWorld, jobs: Jobs
 ) -> None:

@@ -17,15 +17,14 @@ from pcr_sdk import (
     FailureKind,
     InvalidBatchNameError,
     JobResult,
-    JobSpec,
     JobStatus,
     JobSubmitter,
     PcrError,
-    PollProgress,
     RateGovernor,
     RetryPolicy,
     RetryRule,
 )
+from pcr_sdk.advanced import JobSpec, PollProgress
 from pcr_sdk.worker import JobContext, run
 
 
