@@ -43,6 +43,8 @@ import pytest
 
 from tests.test_docs_examples import PAGES as RUN_ELSEWHERE
 
+# the pages run on MotoWorld and LocalBackend, their pcr commands as processes
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]
 ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^```(?P<lang>[\w-]*)\s*$")
 MARK = re.compile(r"<!--\s*(?P<kind>needs-aws|setup:|runs-elsewhere:)(?P<body>.*?)-->", re.DOTALL)

@@ -33,6 +33,8 @@ from tests.core_support import attach_submitter, new_submitter
 from tests.fakes import FakeClock
 from tests.test_scale import Calls
 
+pytestmark = [pytest.mark.integration, pytest.mark.subprocess]  # MotoWorld, LocalBackend
+
 
 class Flaky:
     """The simulated container: fails for the inputs in `broken`, else echoes `n`."""

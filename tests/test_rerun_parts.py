@@ -85,6 +85,7 @@ def rerun_child(s3: S3Client, child: int) -> dict[str, str]:
     return {**env, "AWS_BATCH_JOB_ARRAY_INDEX": str(child), "AWS_BATCH_JOB_ID": f"a:{child}"}
 
 
+@pytest.mark.integration  # moto's S3
 def test_a_rerun_child_finds_its_job_in_the_index_table(s3: S3Client) -> None:
     env = rerun_child(s3, 1)
     assert env[ENV_WORKER_CONTRACT] == "2"
@@ -103,6 +104,7 @@ class NoS3:
         raise AssertionError(f"the worker called S3 ({name}) before refusing the job")
 
 
+@pytest.mark.integration  # moto's S3
 def test_an_older_worker_fails_a_rerun_child_before_touching_s3(
     s3: S3Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -130,6 +132,7 @@ def test_this_worker_refuses_a_contract_it_does_not_know(version: str) -> None:
     assert exit_.value.code == 3
 
 
+@pytest.mark.integration  # moto's S3
 def test_a_worker_from_before_the_contract_variable_refuses_a_rerun_child(s3: S3Client) -> None:
     """Such a worker reads every array child through PCR_ARRAY_BASE_INDEX, which a rerun array
     does not set: it fails on the missing variable, before reading or writing anything."""
@@ -151,6 +154,7 @@ def write_chunk(world: MotoWorld, batch_id: str, name: str, document: dict[str, 
     world.clients.s3.put_object(Bucket=world.bucket, Key=key, Body=json.dumps(document).encode())
 
 
+@pytest.mark.integration  # moto's S3
 def test_version_1_chunks_are_read_as_attempt_1_and_version_2_is_written() -> None:
     clock = FakeClock()
     with MotoWorld() as world:
@@ -189,6 +193,7 @@ def test_version_1_chunks_are_read_as_attempt_1_and_version_2_is_written() -> No
          "array a"),
     ],
 )  # fmt: skip
+@pytest.mark.integration  # moto's S3
 def test_a_chunk_of_an_unknown_version_or_shape_is_refused_clearly(
     document: dict[str, Any], error: type[Exception], message: str
 ) -> None:
@@ -202,6 +207,7 @@ def test_a_chunk_of_an_unknown_version_or_shape_is_refused_clearly(
             attach_submitter(world, sub.get_batch_id(), clock)
 
 
+@pytest.mark.integration  # moto's S3
 def test_attempts_and_index_tables_round_trip_through_the_manifest() -> None:
     clock = FakeClock()
     with MotoWorld() as world:

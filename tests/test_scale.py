@@ -208,6 +208,7 @@ def test_benchmark_script_runs_and_counts_calls(monkeypatch: pytest.MonkeyPatch)
     assert calls.after_attach == {"DescribeJobs": 2, "ListJobs": 2}
 
 
+@pytest.mark.slow
 def test_local_benchmark_runs_every_variant_interleaved(monkeypatch: pytest.MonkeyPatch) -> None:
     """`make bench`'s local engine vs process pool comparison, run tiny (no timing asserted)."""
     import importlib.util
