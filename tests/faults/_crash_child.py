@@ -2,7 +2,7 @@
 
 Usage: python _crash_child.py ENDPOINT QUEUE BUCKET SEED CALLS
 
-Starts a batch on the moto server at ENDPOINT and prints one JSON line for it
+Starts a batch on the AWS endpoint at ENDPOINT (the local backend) and prints one JSON line for it
 (``{"batch_id": ...}``), then makes CALLS submit calls chosen by SEED (submit_job, submit_job
 with a dependency, submit_jobs as an array and job by job), printing after each one returns
 ``{"jobs": [[job_id, index, n], ...]}`` (input ``{"n": n}``). Then ``{"done": true}``, and it

@@ -1,12 +1,13 @@
 """Kill a submitting process with SIGKILL at a random moment, then attach from another one.
 
-A moto server runs in a process of its own (`_moto_server.py`); a child process
-(`_crash_child.py`) starts a batch on it and submits jobs, reporting each call that returned;
-the test kills it at a seeded random point (after k reports, plus a few milliseconds, so the
-kill often lands inside a call) and attaches to the batch from the test process. Then: every job
-AWS Batch has for the batch is known exactly once at its index, every job the child reported is
-among them, every job's input is in S3 (the test plays the container and writes its output),
-waiting and reading outputs work, and the job definition ends INACTIVE.
+pcr-sdk's local backend serves S3, AWS Batch and CloudWatch Logs on an HTTP endpoint; a child
+process (`_crash_child.py`) reaches it over the wire, starts a batch and submits jobs, reporting
+each call that returned; the test kills it at a seeded random point (after k reports, plus a few
+milliseconds, so the kill often lands inside a call) and attaches to the batch from the test
+process. Then: every job AWS Batch has for the batch is known exactly once at its index, every
+job the child reported is among them, every job ran its real worker (`_crash_worker.py`, which
+reads its input from S3) and succeeded, waiting and reading outputs work, and the job definition
+ends INACTIVE.
 """
 
 from __future__ import annotations
@@ -26,12 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
 
-import boto3
 import pytest
 
 from pcr_sdk import AwsClients, JobStatus, JobSubmitter, RateGovernor, SilentProgress
-from pcr_sdk._private.contract import ENV_ARRAY_INDEX
-from pcr_sdk.worker import JobContext
+from pcr_sdk.local import LocalBackend
 from tests.faults._counts import FaultCounts
 from tests.faults._crash_child import clients as connect
 from tests.faults._support import expected_output, reconcile
@@ -47,6 +46,7 @@ CALLS: Final = 12  # submit calls the child makes (about 30 jobs)
 LINE_TIMEOUT: Final = 30.0
 SETTLE: Final = 0.3  # lets a request the child sent just before dying land on the server
 SEED: Final = 20251125
+IMAGE: Final = "python:3.11"  # what _crash_child.py submits with
 # three kill points by default; the "thorough" hypothesis profile tries thirty
 ROUNDS: Final = 30 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 3
 
@@ -125,117 +125,51 @@ class Server:
     clients: AwsClients
 
 
-def provision(endpoint: str, clients: AwsClients) -> None:
-    """A role, an unmanaged compute environment, the job queue and the bucket."""
-    iam = boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    ).client("iam", endpoint_url=endpoint)
-    try:
-        role = iam.create_role(
-            RoleName="pcr-crash-batch-role",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "batch.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-        )["Role"]["Arn"]
-    finally:
-        iam.close()
-    environment = clients.batch.create_compute_environment(
-        computeEnvironmentName="pcr-crash-compute",
-        type="UNMANAGED",
-        state="ENABLED",
-        serviceRole=role,
-    )
-    clients.batch.create_job_queue(
-        jobQueueName=QUEUE,
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[
-            {"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}
-        ],
-    )
-    clients.s3.create_bucket(
-        Bucket=BUCKET,
-        CreateBucketConfiguration={"LocationConstraint": REGION},
-    )
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    """A provisioned moto server in another process, for the whole module."""
+    """The local backend for the whole module: the child's image runs `_crash_worker.py`."""
+    worker = [sys.executable, str(HERE / "_crash_worker.py")]
     with (
         pytest.MonkeyPatch.context() as env,
-        subprocess.Popen(
-            [sys.executable, str(HERE / "_moto_server.py")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=aws_environment(),
-            text=True,
-        ) as process,
-    ):
+        LocalBackend(
+            {IMAGE: worker}, bucket=BUCKET, queue=QUEUE, region=REGION,
+            vcpus=64, memory_mib=256 * 1024, gpus=4, max_parallel=4,
+        ) as backend,
+    ):  # fmt: skip
         for name, value in aws_environment().items():
             if name.startswith("AWS_"):
                 env.setenv(name, value)  # this process's boto3 reads no real configuration
-        assert process.stdin is not None
-        assert process.stdout is not None
-        lines = Lines(process.stdout)
-        clients: AwsClients | None = None
+        clients = connect(backend.endpoint_url)
         try:
-            endpoint = f"http://127.0.0.1:{int(lines.next())}"
-            clients = connect(endpoint)
-            provision(endpoint, clients)
-            yield Server(endpoint, clients)
+            yield Server(backend.endpoint_url, clients)
         finally:
-            if clients is not None:
-                for client in (clients.batch, clients.s3, clients.logs):
-                    client.close()
-            process.stdin.close()  # the server's signal to stop
-            try:
-                process.wait(timeout=10)
-            finally:
-                stop(process, lines)
+            for client in (clients.batch, clients.s3, clients.logs):
+                client.close()
 
 
-def aws_jobs(
-    batch: BatchClient, batch_id: str
-) -> tuple[dict[str, int | None], dict[str, dict[str, str]]]:
-    """AWS Batch's jobs of `batch_id` (array children through their parent): index and env."""
+def aws_jobs(batch: BatchClient, batch_id: str) -> dict[str, int | None]:
+    """AWS Batch's jobs of `batch_id` (array children through their parent) and their indexes."""
     ids: list[str] = []
     for page in batch.get_paginator("list_jobs").paginate(
         jobQueue=QUEUE, filters=[{"name": "JOB_NAME", "values": [batch_id]}]
     ):
         ids += [summary["jobId"] for summary in page["jobSummaryList"]]
     jobs: dict[str, int | None] = {}
-    environments: dict[str, dict[str, str]] = {}
     for start in range(0, len(ids), 100):
         for detail in batch.describe_jobs(jobs=ids[start : start + 100])["jobs"]:
             if ":" in detail["jobId"]:
                 continue  # a child: counted through its parent
             tag = detail.get("tags", {}).get("pcr:index")
             index = int(tag) if tag is not None else None
-            env = {
-                pair["name"]: pair["value"]
-                for pair in detail.get("container", {}).get("environment", [])
-            }
             size = detail.get("arrayProperties", {}).get("size")
             if not size:
-                jobs[detail["jobId"]], environments[detail["jobId"]] = index, env
+                jobs[detail["jobId"]] = index
                 continue
             for i in range(size):
-                child = f"{detail['jobId']}:{i}"
-                jobs[child] = None if index is None else index + i
-                environments[child] = {**env, ENV_ARRAY_INDEX: str(i)}
+                jobs[f"{detail['jobId']}:{i}"] = None if index is None else index + i
     listed_children = {job_id for job_id in ids if ":" in job_id}
     assert listed_children <= set(jobs), "ListJobs shows children of no array"
-    return jobs, environments
+    return jobs
 
 
 def run_child(server: Server, point: KillPoint) -> tuple[str, dict[str, tuple[int, int]]]:
@@ -274,11 +208,11 @@ def test_a_killed_submitter_loses_and_duplicates_no_job(
 ) -> None:
     batch_id, reported = run_child(server, point)
     time.sleep(SETTLE)
-    aws, environments = aws_jobs(server.clients.batch, batch_id)
+    aws = aws_jobs(server.clients.batch, batch_id)
 
     attached = JobSubmitter.attach(
         batch_id, job_queue=QUEUE, job_bucket=BUCKET, clients=server.clients,
-        polling_interval_seconds=0, request_throttling_milliseconds=0,
+        polling_interval_seconds=0.05, request_throttling_milliseconds=0,
         governor=RateGovernor.per_second(1000), progress=SilentProgress(),
     )  # fmt: skip
     found = reconcile(attached.jobs, aws)
@@ -295,13 +229,7 @@ def test_a_killed_submitter_loses_and_duplicates_no_job(
         job_id: index for job_id, (index, _) in reported.items()
     }, "a job the dead process had reported is unknown or moved"
 
-    # play the containers: each job reads its input (so it must be in S3) and writes its output
-    for env in environments.values():
-        context = JobContext.from_env(env, s3=server.clients.s3)
-        data = context.load_input()
-        context.save_output(expected_output(int(data["n"])))
-
-    attached.wait_until_jobs_finished(timeout=60)
+    attached.wait_until_jobs_finished(timeout=60)  # the workers read inputs, write outputs
     outputs = attached.get_all_outputs()
     assert None not in outputs
     numbers = [int(json.loads(output or "")["n"]) for output in outputs]
@@ -316,4 +244,4 @@ def test_a_killed_submitter_loses_and_duplicates_no_job(
     }
     definitions = server.clients.batch.describe_job_definitions(jobDefinitionName=batch_id)
     assert {d["status"] for d in definitions["jobDefinitions"]} == {"INACTIVE"}
-    assert aws_jobs(server.clients.batch, batch_id)[0] == aws, "a job landed after the attach"
+    assert aws_jobs(server.clients.batch, batch_id) == aws, "a job landed after the attach"

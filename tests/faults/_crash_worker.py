@@ -1,0 +1,17 @@
+"""The container of the crash test's jobs: reads its input through `pcr_sdk.worker` (so the
+input must be in S3) and answers `expected_output` of its number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pcr_sdk.worker import run
+
+
+def handler(data: Any) -> dict[str, int]:
+    n = int(data["n"])
+    return {"n": n, "sq": n * n}  # tests.faults._support.expected_output, without its imports
+
+
+if __name__ == "__main__":
+    run(handler)
