@@ -40,7 +40,16 @@ class AwsClients:
         region_name: str | None = None,
         config: Config | None = None,
     ) -> AwsClients:
-        """Clients from `session` (default: a new default session) with standard retries."""
+        """Clients from `session` (default: a new default session) with standard retries.
+
+        Args:
+            session: the boto3 session to make the clients from.
+            region_name: the region of all three clients (default: the session's).
+            config: a botocore `Config` merged over pcr-sdk's (standard retries).
+
+        Returns:
+            The Batch, S3 and CloudWatch Logs clients.
+        """
         session = session or boto3.Session(region_name=region_name)
         cfg = DEFAULT_CONFIG.merge(config) if config else DEFAULT_CONFIG
         return cls(

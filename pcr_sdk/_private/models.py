@@ -109,7 +109,17 @@ class BatchName(RootModel[str]):
 
     @classmethod
     def of(cls, value: str) -> BatchName:
-        """Validate `value`, raising `InvalidBatchNameError` (not pydantic's error)."""
+        """Validate `value`, raising `InvalidBatchNameError` (not pydantic's error).
+
+        Args:
+            value: a letter or digit, then letters, digits, `-` or `_`; at most 90.
+
+        Returns:
+            The batch name.
+
+        Raises:
+            InvalidBatchNameError: `value` breaks that rule.
+        """
         return cls.model_construct(check_batch_name(value))
 
     def __str__(self) -> str:
@@ -126,13 +136,34 @@ class BatchId(BaseModel):
 
     @classmethod
     def new(cls, name: str | BatchName, uuid_factory: Callable[[], UUID] = uuid4) -> BatchId:
-        """A fresh id for a batch called `name`."""
+        """A fresh id for a batch called `name`.
+
+        Args:
+            name: the batch's name (checked as by `BatchName.of`).
+            uuid_factory: makes the id's UUID (default: `uuid.uuid4`).
+
+        Returns:
+            `<name>_<uuid>`.
+
+        Raises:
+            InvalidBatchNameError: `name` is not a valid batch name.
+        """
         batch_name = name if isinstance(name, BatchName) else BatchName.of(name)
         return cls(name=batch_name, uuid=uuid_factory())
 
     @classmethod
     def parse(cls, text: str) -> BatchId:
-        """Read a batch id back from its string form."""
+        """Read a batch id back from its string form.
+
+        Args:
+            text: `<name>_<uuid>`, the UUID in its canonical (lowercase, hyphenated) form.
+
+        Returns:
+            The batch id.
+
+        Raises:
+            InvalidBatchNameError: `text` is not a batch id.
+        """
         if len(text) <= _UUID_LENGTH + 1 or text[-_UUID_LENGTH - 1] != "_":
             raise InvalidBatchNameError(
                 f"{text!r} is not a batch id (<name>_<uuid>)", name=text, reason="batch-id"
@@ -227,7 +258,17 @@ class JobDefinitionSpec(BaseModel):
 
     @classmethod
     def build(cls, **fields: Any) -> JobDefinitionSpec:
-        """Like the constructor, but raise `InvalidJobSpecError` naming the field."""
+        """Like the constructor, but raise `InvalidJobSpecError` naming the field.
+
+        Args:
+            **fields: the model's fields, as for the constructor.
+
+        Returns:
+            The validated spec.
+
+        Raises:
+            InvalidJobSpecError: a field is invalid; the error names the first one.
+        """
         try:
             return cls(**fields)
         except ValidationError as err:
@@ -283,7 +324,17 @@ class JobSpec(BaseModel):
     ) -> JobSpec:
         """Build from a JSON-serializable input; raise `InvalidJobSpecError` on bad input.
 
-        `what` names the input in the error (e.g. "input 17" of a `submit_jobs` call).
+        Args:
+            data: JSON-serializable data (no NaN or Infinity), or a pydantic model (serialized
+                with `model_dump(mode="json")`).
+            depends_on: ids of the jobs this one waits for (at most 20).
+            what: names the input in the error (e.g. "input 17" of a `submit_jobs` call).
+
+        Returns:
+            The job spec, its input serialized.
+
+        Raises:
+            InvalidJobSpecError: `data` is not JSON-serializable, or too many dependencies.
         """
         deps = tuple(depends_on or ())
         if len(deps) > MAX_DEPENDENCIES:
@@ -427,8 +478,17 @@ class JobResult(BaseModel):
     failed, or whose output cannot be read); the other calls leave it None."""
 
     def output_as(self, model: type[M]) -> M | None:
-        """`output` validated as `model` (None if there is none); `OutputMalformedError` if it
-        does not validate."""
+        """`output` validated as `model`.
+
+        Args:
+            model: the pydantic model of the job's output.
+
+        Returns:
+            The validated output, or None if there is no `output`.
+
+        Raises:
+            OutputMalformedError: `output` does not validate as `model`.
+        """
         if self.output is None:
             return None
         return parse_output(self.output, model, job_id=self.job_id, index=self.index,
