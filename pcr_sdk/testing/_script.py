@@ -223,7 +223,7 @@ class JobScript:
             handler: takes the job's input (parsed JSON), returns its output.
 
         Returns:
-            `handler`, so that `worker` can decorate it.
+            `handler`, so that `worker` works as a decorator.
         """
         with self._lock:
             self._handler = handler
