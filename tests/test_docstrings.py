@@ -96,7 +96,7 @@ def callables() -> Iterator[tuple[str, Callable[..., Any], str]]:
             yield name, value, value.__doc__ or ""
         elif inspect.isclass(value) and "__init__" in vars(value) and not exempt(value):
             init = vars(value)["__init__"]
-            doc = f"{inspect.cleandoc(value.__doc__ or '')}\n\n{inspect.cleandoc(init.__doc__ or '')}"
+            doc = "\n\n".join(inspect.cleandoc(d or "") for d in (value.__doc__, init.__doc__))
             yield name, init, doc
 
 

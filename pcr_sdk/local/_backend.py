@@ -144,8 +144,9 @@ class LocalBackend:
                 directory, removed on close).
 
         Raises:
-            ValueError: `port` outside 0..65535, `max_parallel` below 1, `timeout_scale`, `vcpus` or `memory_mib` not
-                positive, `gpus` or `grace_seconds` negative, or an empty command.
+            ValueError: `port` outside 0..65535, `max_parallel` below 1, `timeout_scale`,
+                `vcpus` or `memory_mib` not positive, `gpus` or `grace_seconds` negative, or an
+                empty command.
             TypeError: a command that is not an argv list of strings.
         """
         self._command = _check_command(command)
