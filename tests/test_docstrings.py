@@ -5,20 +5,24 @@ properties (no leading underscore) that the public classes define themselves.
 
 Every public function, method and constructor (the `__init__` a public class defines: the
 reference merges it into the class, so it may be documented on either) names each of its
-parameters but `self`, `cls`, `*args` and `**kwargs` in a Google-style `Args:` section, and has
-a `Returns:` (or `Yields:`) section unless it returns None. Properties need no sections. Exempt
-from the constructor rule: pydantic models, dataclasses and enums, whose fields are their
-parameters (documented where they are declared), and exceptions and Protocols, which callers do
-not construct.
+parameters but `self`, `cls`, `*args` and `**kwargs` in a Google-style `Args:` section; has a
+`Returns:` (or `Yields:`) section unless it returns None; and names in a `Raises:` section each
+exception class its own source raises by name (`raise SomeError(...)`; errors raised deeper down
+are not checked). Properties need no sections. Exempt from the constructor rule: pydantic
+models, dataclasses and enums, whose fields are their parameters (documented where they are
+declared), and exceptions and Protocols, which callers do not construct.
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
 import dataclasses
 import enum
 import importlib
 import inspect
 import re
+import textwrap
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -100,7 +104,21 @@ def callables() -> Iterator[tuple[str, Callable[..., Any], str]]:
             yield name, init, doc
 
 
-def test_every_parameter_and_return_value_is_described() -> None:
+def raised(function: Callable[..., Any]) -> set[str]:
+    """The exception classes `function`'s own source raises by name (`raise SomeError(...)`)."""
+    function = inspect.unwrap(function)
+    scope = {**vars(builtins), **function.__globals__}
+    errors = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(function)))):
+        if isinstance(node, ast.Raise):
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            name = exc.id if isinstance(exc, ast.Name) else ""
+            if isinstance(error := scope.get(name), type) and issubclass(error, BaseException):
+                errors.add(name)
+    return errors
+
+
+def test_every_argument_return_value_and_error_is_described() -> None:
     missing = []
     for name, function, doc in callables():
         signature, found = inspect.signature(function), sections(doc)
@@ -114,7 +132,10 @@ def test_every_parameter_and_return_value_is_described() -> None:
         returns = signature.return_annotation
         if function.__name__ != "__init__" and returns not in {"None", None, signature.empty}:
             missing += [] if found.keys() & {"Returns", "Yields"} else [f"{name}: Returns"]
-    assert not missing, f"{len(missing)} undescribed parameters and return values: {missing}"
+        missing += [
+            f"{name}: Raises {error}" for error in raised(function) - found.get("Raises", set())
+        ]
+    assert not missing, f"{len(missing)} undescribed parameters, values and errors: {missing}"
 
 
 def test_every_public_name_has_a_docstring() -> None:

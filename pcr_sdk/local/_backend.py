@@ -358,7 +358,12 @@ class LocalBackend:
         self.close()
 
     def start(self) -> None:
-        """Start the HTTP endpoint and the Batch engine, create the bucket."""
+        """Start the HTTP endpoint and the Batch engine, create the bucket.
+
+        Raises:
+            RuntimeError: the backend is running already.
+            OSError: the endpoint cannot listen on `host` and `port` (e.g. the port is taken).
+        """
         if self._stack is not None:
             raise RuntimeError("LocalBackend is already running")
         with ExitStack() as stack:
