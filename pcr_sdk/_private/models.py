@@ -132,7 +132,9 @@ class BatchId(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: BatchName
+    """The batch's name."""
     uuid: UUID
+    """The UUID that makes the id unique."""
 
     @classmethod
     def new(cls, name: str | BatchName, uuid_factory: Callable[[], UUID] = uuid4) -> BatchId:
@@ -204,17 +206,27 @@ class JobDefinitionSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     image: str = Field(min_length=1, max_length=1024)
+    """The container image every job runs."""
     vcpus: int = Field(default=1, ge=1, le=MAX_VCPUS)
+    """vCPUs per job (1 to 256)."""
     memory_mib: int = Field(default=1024, ge=MIN_MEMORY_MIB, le=MAX_MEMORY_MIB)
+    """Memory per job, in MiB."""
     gpus: int = Field(default=0, ge=0, le=MAX_GPUS)
+    """GPUs per job (0 to 64)."""
     timeout_seconds: int = Field(default=20 * 3600, ge=MIN_TIMEOUT_SECONDS)
+    """Each job attempt's time limit, in seconds (at least 60)."""
     retry_attempts: int = Field(default=1, ge=1, le=MAX_RETRY_ATTEMPTS)
+    """Attempts per job, the first included (1 to 10)."""
     retry_rules: tuple[RetryRule, ...] = Field(default=(), max_length=MAX_EVALUATE_ON_EXIT_RULES)
     """AWS's `evaluateOnExit`: which failures are retried (see `RetryPolicy`)."""
     environment: dict[str, str] = Field(default_factory=dict)
+    """Extra environment variables of every job (pcr-sdk's own names are reserved)."""
     tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_TAGS - 2)
+    """Extra tags of the definition (the `aws:` and `pcr:` prefixes are reserved)."""
     job_role_arn: str | None = None
+    """The IAM role the jobs' containers run with; None: none."""
     platform: Literal["EC2", "FARGATE"] = "EC2"
+    """Where the jobs run: EC2 (or Spot) instances, or Fargate."""
     execution_role_arn: str | None = None
     """Fargate only: the role ECS pulls the image and writes logs with."""
     assign_public_ip: bool = True
@@ -285,7 +297,9 @@ class S3Encryption(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     algorithm: Literal["AES256", "aws:kms"] = "AES256"
+    """`"AES256"` (SSE-S3) or `"aws:kms"` (SSE-KMS)."""
     kms_key_id: str | None = None
+    """With `"aws:kms"`: the KMS key (id, ARN or alias); None: the account's AWS managed key."""
 
     @model_validator(mode="after")
     def _key_only_for_kms(self) -> S3Encryption:
@@ -303,7 +317,9 @@ class JobSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     input_json: str
+    """The job's input, serialized as JSON."""
     depends_on: tuple[str, ...] = Field(default=(), max_length=MAX_DEPENDENCIES)
+    """The ids of the jobs it waits for (at most 20, no duplicates)."""
 
     @field_validator("input_json")
     @classmethod
@@ -366,22 +382,33 @@ class JobState:
     """What AWS Batch last said about one job (a slots dataclass: one exists per tracked job)."""
 
     job_id: str
+    """The job's AWS Batch id."""
     status: JobStatus
+    """Its status."""
     status_reason: str | None = None
+    """AWS Batch's reason for the status, if it gave one."""
     exit_code: int | None = None
+    """The last attempt's exit code; None before it ended, or when the container never ran."""
     attempts: int = 0
+    """How many attempts AWS Batch has made."""
     log_stream_name: str | None = None
+    """The last attempt's CloudWatch Logs stream, once it started."""
     children: Mapping[str, int] | None = None
     """For an array parent: how many children are in each status (AWS's statusSummary)."""
     container_reason: str | None = None
+    """The last attempt's container reason (e.g. "OutOfMemoryError: ..."), if any."""
     cancelled: bool = False
+    """AWS Batch's `isCancelled`: CancelJob stopped the job."""
     terminated: bool = False
+    """AWS Batch's `isTerminated`: TerminateJob stopped the job."""
     summary_only: bool = False
     """True when inferred from an array parent or ListJobs: DescribeJobs knows more."""
     created_at: int | None = None
+    """When the job was submitted, in epoch milliseconds."""
     started_at: int | None = None
+    """When the job started running, in epoch milliseconds (None before)."""
     stopped_at: int | None = None
-    """Epoch milliseconds, as AWS Batch reports them."""
+    """When the job stopped, in epoch milliseconds (None before)."""
 
     @property
     def failure(self) -> FailureKind | None:
@@ -399,10 +426,15 @@ class SubmittedJob:
     """
 
     job_id: str
+    """The job's AWS Batch id."""
     index: int
+    """Its index in the batch (0, 1, 2, ... in submission order)."""
     depends_on: tuple[str, ...] = ()
+    """The ids of the jobs it waits for."""
     array_id: str | None = None
+    """For a child of an array job: the parent's id; else None."""
     attempt: int = 1
+    """1 for the first job at `index`, 2, 3, ... for its reruns."""
 
     def __post_init__(self) -> None:
         if self.index < 0:
@@ -460,19 +492,31 @@ class JobResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     job_id: str
+    """The job's AWS Batch id."""
     index: int
+    """Its index in the batch (0, 1, 2, ... in submission order)."""
     status: JobStatus
+    """Its status."""
     status_reason: str | None = None
+    """AWS Batch's reason for the status, if it gave one."""
     exit_code: int | None = None
+    """The last attempt's exit code; None before it ended, or when the container never ran."""
     attempts: int = 0
+    """How many attempts AWS Batch has made."""
     log_stream_name: str | None = None
+    """The last attempt's CloudWatch Logs stream, once it started."""
     output_key: str
+    """The S3 key of the job's output.json (which may not exist)."""
     failure: FailureKind | None = None
+    """Why the job failed; None unless it FAILED or EXPIRED."""
     container_reason: str | None = None
+    """The last attempt's container reason (e.g. "OutOfMemoryError: ..."), if any."""
     created_at: int | None = None
+    """When the job was submitted, in epoch milliseconds (None where AWS reported nothing)."""
     started_at: int | None = None
+    """When the job started running, in epoch milliseconds (None before)."""
     stopped_at: int | None = None
-    """Epoch milliseconds, as AWS Batch reports them (None where it reported nothing)."""
+    """When the job stopped, in epoch milliseconds (None before)."""
     output: str | None = None
     """The job's output JSON text: filled by `JobSubmitter.as_completed` (None for a job that
     failed, or whose output cannot be read); the other calls leave it None."""
