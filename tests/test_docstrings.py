@@ -9,8 +9,9 @@ parameters but `self`, `cls`, `*args` and `**kwargs` in a Google-style `Args:` s
 `Returns:` (or `Yields:`) section unless it returns None; and names in a `Raises:` section each
 exception class its own source raises by name (`raise SomeError(...)`; errors raised deeper down
 are not checked). Properties need no sections. Exempt from the constructor rule: pydantic
-models, dataclasses and enums, whose fields are their parameters (documented where they are
-declared), and exceptions and Protocols, which callers do not construct.
+models, dataclasses and enums, whose fields are their parameters, and exceptions and Protocols,
+which callers do not construct. Each public field a public dataclass or pydantic model declares
+has a docstring right below it (the reference lists it as an attribute).
 """
 
 from __future__ import annotations
@@ -136,6 +137,32 @@ def test_every_argument_return_value_and_error_is_described() -> None:
             f"{name}: Raises {error}" for error in raised(function) - found.get("Raises", set())
         ]
     assert not missing, f"{len(missing)} undescribed parameters, values and errors: {missing}"
+
+
+def undocumented_fields(cls: type) -> list[str]:
+    """The public fields `cls`'s own body declares without a docstring right below them."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0]
+    assert isinstance(tree, ast.ClassDef)
+    body = tree.body
+    return [
+        node.target.id
+        for node, after in zip(body, [*body[1:], None], strict=True)
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and not node.target.id.startswith("_")
+        and not (isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant))
+    ]
+
+
+def test_every_field_is_described() -> None:
+    missing = [
+        f"{name}.{field}"
+        for name, value in public_names()
+        if inspect.isclass(value)
+        and (dataclasses.is_dataclass(value) or issubclass(value, BaseModel))
+        for field in undocumented_fields(value)
+    ]
+    assert not missing, f"fields without a docstring: {missing}"
 
 
 def test_every_public_name_has_a_docstring() -> None:

@@ -29,8 +29,11 @@ class AwsClients:
     """
 
     batch: BatchClient
+    """The AWS Batch client."""
     s3: S3Client
+    """The S3 client."""
     logs: CloudWatchLogsClient
+    """The CloudWatch Logs client."""
 
     @classmethod
     def from_session(

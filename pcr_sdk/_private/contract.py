@@ -58,6 +58,7 @@ class BatchLayout:
     """Where a batch's objects live in the job bucket."""
 
     batch_id: str
+    """The batch's id, `<name>_<uuid4>`."""
 
     @property
     def root(self) -> str:

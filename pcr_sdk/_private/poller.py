@@ -35,8 +35,11 @@ class PollProgress:
     """A snapshot after one polling cycle: how many of `total` jobs are in each status."""
 
     cycle: int
+    """The polling cycle's number: 1, 2, ..."""
     total: int
+    """How many jobs the wait follows."""
     counts: Mapping[JobStatus, int] = field(default_factory=dict)
+    """How many of them are in each status."""
     blocked: Mapping[str, str] = field(default_factory=dict)
     """RUNNABLE jobs AWS Batch says cannot start (e.g. no compute environment fits their vCPUs,
     memory or GPUs), with AWS's reason; they wait for ever unless something changes."""

@@ -69,15 +69,20 @@ class RetryRule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     action: Action
+    """`"RETRY"` or `"EXIT"` (any case)."""
     on_exit_code: str | None = Field(
         default=None, min_length=1, max_length=MAX_PATTERN_LENGTH, pattern=_EXIT_CODE_PATTERN
     )
+    """A pattern of the container's exit code: digits, optionally ending with `*`."""
     on_reason: str | None = Field(
         default=None, min_length=1, max_length=MAX_PATTERN_LENGTH, pattern=_REASON_PATTERN
     )
+    """A pattern of the container's reason: letters, digits, `.`, `:` and spaces, optionally
+    ending with `*`."""
     on_status_reason: str | None = Field(
         default=None, min_length=1, max_length=MAX_PATTERN_LENGTH, pattern=_REASON_PATTERN
     )
+    """A pattern of the attempt's status reason, as `on_reason`."""
 
     def __init__(
         self,
@@ -176,7 +181,9 @@ class RetryPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     attempts: int = Field(default=1, ge=1, le=MAX_RETRY_ATTEMPTS)
+    """Attempts in all, the first included (1 to 10)."""
     rules: tuple[RetryRule, ...] = Field(default=(), max_length=MAX_EVALUATE_ON_EXIT_RULES)
+    """AWS's `evaluateOnExit`, matched in order (at most 5)."""
 
     def __init__(self, *, attempts: int = 1, rules: Sequence[RetryRule] = ()) -> None:
         with _as_spec_error("retry"):

@@ -51,10 +51,15 @@ class FaultHandle:
     """One registered fault rule; `injected` counts how often it fired so far."""
 
     service: Service
+    """`"batch"`, `"s3"` or `"logs"`."""
     operation: str | None
+    """botocore's name of the operation; None: every operation of `service`."""
     kind: Fault
+    """The fault."""
     times: int | None
+    """How many attempts it fires on; None: every one."""
     injected: int = 0
+    """How often it fired so far."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property

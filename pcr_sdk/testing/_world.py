@@ -62,14 +62,23 @@ class SubmittedCall:
     """
 
     job_id: str | None
+    """The id of the job it made; None if the call did not succeed for the client."""
     job_name: str
+    """The request's `jobName`."""
     job_queue: str
+    """Its `jobQueue`."""
     job_definition: str
+    """Its `jobDefinition`."""
     environment: dict[str, str]
+    """Its container overrides' environment variables."""
     depends_on: list[str]
+    """The ids in its `dependsOn`."""
     timeout_seconds: int | None
+    """Its `timeout.attemptDurationSeconds`, if any."""
     tags: dict[str, str]
+    """Its tags."""
     params: dict[str, Any] = field(repr=False)
+    """Every parameter of the request, as sent (a copy)."""
 
     @classmethod
     def from_params(cls, params: dict[str, Any], job_id: str | None) -> SubmittedCall:
