@@ -381,7 +381,8 @@ class JobSubmitter:
             One entry per job, in submission (index) order.
 
         Raises:
-            AwsError: DescribeJobs failed.
+            AwsError: DescribeJobs or S3 failed (e.g. `AccessDeniedError`; a missing output is
+                None instead).
         """
         return self._results.outputs(self.store, self.io_workers)
 
@@ -461,7 +462,7 @@ class JobSubmitter:
 
         Raises:
             OutputMalformedError: an output does not validate (it names the job's id and index).
-            AwsError: DescribeJobs failed.
+            AwsError: DescribeJobs or S3 failed.
         """
         return self._results.typed_outputs(self.store, self.io_workers, model)
 
@@ -509,7 +510,7 @@ class JobSubmitter:
         Raises:
             JobNotFoundError: `job_id` is not a job of this batch.
             OutputNotFoundError: there is no output.json (yet).
-            OutputMalformedError: output.json is not JSON.
+            OutputMalformedError: output.json is not UTF-8 JSON.
         """
         return self.store.get_output(self._ledger.job(job_id).index, job_id=job_id)
 
