@@ -420,6 +420,8 @@ class JobSubmitter:
         Raises:
             JobNotFoundError: `job_id` is not a job of this batch.
             OutputNotFoundError: there is no output.json (yet).
+            OutputMalformedError: output.json is not UTF-8.
+            AwsError: reading it failed otherwise.
         """
         return self.store.get_output_text(self._ledger.job(job_id).index, job_id=job_id)
 
@@ -511,6 +513,7 @@ class JobSubmitter:
             JobNotFoundError: `job_id` is not a job of this batch.
             OutputNotFoundError: there is no output.json (yet).
             OutputMalformedError: output.json is not UTF-8 JSON.
+            AwsError: reading it failed otherwise.
         """
         return self.store.get_output(self._ledger.job(job_id).index, job_id=job_id)
 
