@@ -138,7 +138,22 @@ def handle_signals(
     `submitter.cancel(reason, wait=False)`, which stops submitting, terminates every
     unfinished job and deregisters the job definition. With `owns=False` the jobs keep
     running. A failure of the cancellation is logged; the interruption is what propagates.
-    Raises `PcrError` outside the main thread.
+
+    Args:
+        submitter: the batch to cancel on an interruption; None: nothing is cancelled.
+        owns: whether this process owns the batch (cancel it) or only watches it (leave the
+            jobs running).
+        signals: the signals to handle (default: SIGINT, SIGTERM and SIGHUP); ignored ones
+            stay ignored.
+        reason: the cancellation's reason, recorded on every job (default: `pcr-sdk: <signal
+            name> in the submitting process`).
+
+    Yields:
+        The guard: which signal ended the block, and which jobs were cancelled.
+
+    Raises:
+        PcrError: called outside the main thread.
+        InterruptedBySignal: a handled signal arrived inside the block.
     """
     if threading.current_thread() is not threading.main_thread():
         raise PcrError("handle_signals works only in the main thread (where Python runs handlers)")

@@ -100,15 +100,26 @@ class JobContext:
     """
 
     bucket: str
+    """The job bucket."""
     config_key: str
+    """The key of the job's config.json (a plain job's input)."""
     prefix: str
+    """The prefix the job owns, `jobs/<batch_id>/<index, 6 digits>`."""
     output_key: str
+    """The key the job writes its output.json to."""
     batch_id: str
+    """The batch's id, `<name>_<uuid4>`."""
     job_id: str | None = None
+    """The job's AWS Batch id (`AWS_BATCH_JOB_ID`), if set."""
     index: int | None = None
+    """The job's index in its batch, if known."""
     inputs_key: str | None = None
+    """An array child's packed inputs object; None for a plain job."""
     array_index: int | None = None
+    """An array child's index in its array (`AWS_BATCH_JOB_ARRAY_INDEX`); None for a plain
+    job."""
     s3: S3Client | None = field(default=None, repr=False, compare=False)
+    """The S3 client to use; None: one shared by the process, made on first use."""
     payload: tuple[int, int] | None = None
     """Where an indexed array child's input is in the packed inputs: [start, end)."""
 
@@ -122,11 +133,15 @@ class JobContext:
             environ: the variables to read (default: `os.environ`).
             s3: the S3 client for this job's reads and writes (default: one made on first use).
 
+        Returns:
+            The job's context.
+
         Raises:
             WorkerEnvironmentError: a variable of the contract is missing (it names every
                 missing one).
             WorkerContractError: the job needs a newer worker contract (raised before any
                 request).
+            AwsError: a rerun array child could not read its index table.
         """
         env = os.environ if environ is None else environ
         contract = _contract(env)
@@ -203,7 +218,14 @@ class JobContext:
         return self.s3 if self.s3 is not None else _client_cache.get()
 
     def load_input(self) -> Any:
-        """The job's input: config.json, or this child's entry of its array's packed inputs."""
+        """The job's input: config.json, or this child's entry of its array's packed inputs.
+
+        Returns:
+            The input's JSON value.
+
+        Raises:
+            AwsError: reading it failed (e.g. `AccessDeniedError`).
+        """
         if self.inputs_key is not None and self.payload is not None:
             start, end = self.payload
             read_range = _ranged(self.client, self.bucket, self.inputs_key)
@@ -214,7 +236,15 @@ class JobContext:
         return json.loads(self._get(self.config_key))
 
     def save_output(self, result: object) -> None:
-        """Write `result` as output.json; NaN and Infinity are refused like inputs are."""
+        """Write `result` as output.json; NaN and Infinity are refused like inputs are.
+
+        Args:
+            result: JSON-serializable data (no NaN or Infinity).
+
+        Raises:
+            InvalidJobSpecError: `result` cannot be serialized as JSON.
+            AwsError: writing it failed.
+        """
         body = dump_json(result, what="job output").encode()
         with aws_call("PutObject", bucket=self.bucket, key=self.output_key):
             self.client.put_object(
@@ -224,6 +254,12 @@ class JobContext:
     def resource_key(self, name: str) -> str:
         """The key of resource `name` under this job's prefix.
 
+        Args:
+            name: a relative key.
+
+        Returns:
+            The S3 key, `<prefix>/<name>`.
+
         Raises:
             InvalidJobSpecError: `name` would leave the prefix (`..`, a leading `/`, empty
                 parts).
@@ -231,14 +267,37 @@ class JobContext:
         return f"{self.prefix}/{check_relative_key(name)}"
 
     def put_resource(self, name: str, data: bytes) -> str:
-        """Store extra bytes under this job's prefix; return their s3:// URI."""
+        """Store extra bytes under this job's prefix.
+
+        Args:
+            name: a relative key under the prefix (no `..`, no leading `/`).
+            data: the bytes.
+
+        Returns:
+            Their `s3://` URI.
+
+        Raises:
+            InvalidJobSpecError: `name` would leave the prefix.
+            AwsError: writing them failed.
+        """
         key = self.resource_key(name)
         with aws_call("PutObject", bucket=self.bucket, key=key):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
         return f"s3://{self.bucket}/{key}"
 
     def get_resource(self, name: str) -> bytes:
-        """Read extra bytes stored under this job's prefix."""
+        """Read extra bytes stored under this job's prefix.
+
+        Args:
+            name: the resource's key relative to the prefix.
+
+        Returns:
+            The bytes.
+
+        Raises:
+            InvalidJobSpecError: `name` would leave the prefix.
+            AwsError: reading them failed (e.g. there is no such object).
+        """
         return self._get(self.resource_key(name))
 
     def _get(self, key: str) -> bytes:

@@ -2,15 +2,33 @@
 
 Public: every name in the `__all__` of the documented modules, and the public methods and
 properties (no leading underscore) that the public classes define themselves.
+
+Every public function, method and constructor (the `__init__` a public class defines: the
+reference merges it into the class, so it may be documented on either) names each of its
+parameters but `self`, `cls`, `*args` and `**kwargs` in a Google-style `Args:` section; has a
+`Returns:` (or `Yields:`) section unless it returns None; and names in a `Raises:` section each
+exception class its own source raises by name (`raise SomeError(...)`; errors raised deeper down
+are not checked). Properties need no sections. Exempt from the constructor rule: pydantic
+models, dataclasses and enums, whose fields are their parameters, and exceptions and Protocols,
+which callers do not construct. Each public field a public dataclass or pydantic model declares
+has a docstring right below it (the reference lists it as an attribute).
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
+import dataclasses
+import enum
 import importlib
 import inspect
-from collections.abc import Iterator
+import re
+import textwrap
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 DOCUMENTED = (
     "pcr_sdk",
@@ -50,6 +68,101 @@ def public_names() -> Iterator[tuple[str, object]]:
             if inspect.isclass(value):
                 for member_name, member in public_members(value):
                     yield f"{module_name}.{name}.{member_name}", member
+
+
+def sections(doc: str) -> dict[str, set[str]]:
+    """The Google-style sections of `doc` (`Args:`, `Returns:`, ...), each with the names its
+    entries (`name: ...` or `name (type): ...`, indented one level) start with."""
+    found: dict[str, set[str]] = {}
+    current: set[str] | None = None
+    for line in inspect.cleandoc(doc).splitlines():
+        if match := re.fullmatch(r"(\w+):\s*", line):
+            current = found.setdefault(match[1], set())
+        elif line and not line.startswith(" "):
+            current = None  # prose after the section
+        elif current is not None and (entry := re.match(r" {4}\**(\w+)( \(.*?\))?:", line)):
+            current.add(entry[1])
+    return found
+
+
+def exempt(cls: type) -> bool:
+    """Whether `cls`'s constructor need not list its parameters (see the module's docstring)."""
+    return (
+        issubclass(cls, BaseModel | enum.Enum | BaseException)
+        or dataclasses.is_dataclass(cls)
+        or bool(getattr(cls, "_is_protocol", False))
+    )
+
+
+def callables() -> Iterator[tuple[str, Callable[..., Any], str]]:
+    """(name, function, docstring) of every public function, method and constructor."""
+    for name, value in public_names():
+        if inspect.isfunction(value):
+            yield name, value, value.__doc__ or ""
+        elif inspect.isclass(value) and "__init__" in vars(value) and not exempt(value):
+            init = vars(value)["__init__"]
+            doc = "\n\n".join(inspect.cleandoc(d or "") for d in (value.__doc__, init.__doc__))
+            yield name, init, doc
+
+
+def raised(function: Callable[..., Any]) -> set[str]:
+    """The exception classes `function`'s own source raises by name (`raise SomeError(...)`)."""
+    function = inspect.unwrap(function)
+    scope = {**vars(builtins), **function.__globals__}
+    errors = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(function)))):
+        if isinstance(node, ast.Raise):
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            name = exc.id if isinstance(exc, ast.Name) else ""
+            if isinstance(error := scope.get(name), type) and issubclass(error, BaseException):
+                errors.add(name)
+    return errors
+
+
+def test_every_argument_return_value_and_error_is_described() -> None:
+    missing = []
+    for name, function, doc in callables():
+        signature, found = inspect.signature(function), sections(doc)
+        args = found.get("Args", set())
+        missing += [
+            f"{name}({p.name})"
+            for p in signature.parameters.values()
+            if p.name not in {"self", "cls"} | args
+            and p.kind not in {p.VAR_POSITIONAL, p.VAR_KEYWORD}
+        ]
+        returns = signature.return_annotation
+        if function.__name__ != "__init__" and returns not in {"None", None, signature.empty}:
+            missing += [] if found.keys() & {"Returns", "Yields"} else [f"{name}: Returns"]
+        missing += [
+            f"{name}: Raises {error}" for error in raised(function) - found.get("Raises", set())
+        ]
+    assert not missing, f"{len(missing)} undescribed parameters, values and errors: {missing}"
+
+
+def undocumented_fields(cls: type) -> list[str]:
+    """The public fields `cls`'s own body declares without a docstring right below them."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0]
+    assert isinstance(tree, ast.ClassDef)
+    body = tree.body
+    return [
+        node.target.id
+        for node, after in zip(body, [*body[1:], None], strict=True)
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and not node.target.id.startswith("_")
+        and not (isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant))
+    ]
+
+
+def test_every_field_is_described() -> None:
+    missing = [
+        f"{name}.{field}"
+        for name, value in public_names()
+        if inspect.isclass(value)
+        and (dataclasses.is_dataclass(value) or issubclass(value, BaseModel))
+        for field in undocumented_fields(value)
+    ]
+    assert not missing, f"fields without a docstring: {missing}"
 
 
 def test_every_public_name_has_a_docstring() -> None:

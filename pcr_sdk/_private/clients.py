@@ -29,8 +29,11 @@ class AwsClients:
     """
 
     batch: BatchClient
+    """The AWS Batch client."""
     s3: S3Client
+    """The S3 client."""
     logs: CloudWatchLogsClient
+    """The CloudWatch Logs client."""
 
     @classmethod
     def from_session(
@@ -40,7 +43,16 @@ class AwsClients:
         region_name: str | None = None,
         config: Config | None = None,
     ) -> AwsClients:
-        """Clients from `session` (default: a new default session) with standard retries."""
+        """Clients from `session` (default: a new default session) with standard retries.
+
+        Args:
+            session: the boto3 session to make the clients from.
+            region_name: the region of all three clients (default: the session's).
+            config: a botocore `Config` merged over pcr-sdk's (standard retries).
+
+        Returns:
+            The Batch, S3 and CloudWatch Logs clients.
+        """
         session = session or boto3.Session(region_name=region_name)
         cfg = DEFAULT_CONFIG.merge(config) if config else DEFAULT_CONFIG
         return cls(

@@ -58,6 +58,7 @@ class BatchLayout:
     """Where a batch's objects live in the job bucket."""
 
     batch_id: str
+    """The batch's id, `<name>_<uuid4>`."""
 
     @property
     def root(self) -> str:
@@ -70,6 +71,9 @@ class BatchLayout:
         Args:
             index: the job's index in its batch (0, 1, 2, ... in submission order).
 
+        Returns:
+            The prefix, without a trailing `/`.
+
         Raises:
             PcrInputError: `index` is negative.
         """
@@ -78,11 +82,31 @@ class BatchLayout:
         return f"{self.root}/{index:06d}"
 
     def config_key(self, index: int) -> str:
-        """The key of job `index`'s input, `<prefix>/config.json` (`PcrInputError` if negative)."""
+        """The key of job `index`'s input, `<prefix>/config.json`.
+
+        Args:
+            index: the job's index.
+
+        Returns:
+            The S3 key.
+
+        Raises:
+            PcrInputError: `index` is negative.
+        """
         return f"{self.prefix(index)}/{CONFIG_NAME}"
 
     def output_key(self, index: int) -> str:
-        """The key job `index` writes its output to, `<prefix>/output.json`."""
+        """The key job `index` writes its output to, `<prefix>/output.json`.
+
+        Args:
+            index: the job's index.
+
+        Returns:
+            The S3 key.
+
+        Raises:
+            PcrInputError: `index` is negative.
+        """
         return f"{self.prefix(index)}/{OUTPUT_NAME}"
 
     @property
@@ -91,11 +115,26 @@ class BatchLayout:
         return f"{self.root}/manifest/"
 
     def array_inputs_key(self, base_index: int) -> str:
-        """The packed inputs of the array whose first child is job `base_index`."""
+        """The packed inputs of the array whose first child is job `base_index`.
+
+        Args:
+            base_index: the index of the array's child 0.
+
+        Returns:
+            The S3 key, `jobs/<batch_id>/arrays/<base_index, 6 digits>.pack`.
+        """
         return f"{self.root}/arrays/{base_index:06d}.pack"
 
     def array_environment(self, *, bucket: str, base_index: int) -> dict[str, str]:
-        """The variables every child of an array job is started with."""
+        """The variables every child of an array job is started with.
+
+        Args:
+            bucket: the job bucket.
+            base_index: the index of the array's child 0.
+
+        Returns:
+            The bucket, the batch id, the packed inputs' key and `base_index`, by variable name.
+        """
         return {
             ENV_BUCKET: bucket,
             ENV_BATCH_ID: self.batch_id,
@@ -105,11 +144,27 @@ class BatchLayout:
 
     def indexed_inputs_key(self, first_index: int, attempt: int) -> str:
         """The packed inputs (with an index table) of attempt `attempt`'s rerun array whose
-        first child is job `first_index`."""
+        first child is job `first_index`.
+
+        Args:
+            first_index: the job index of the array's child 0.
+            attempt: the rerun's attempt number.
+
+        Returns:
+            The S3 key, `jobs/<batch_id>/arrays/<first_index, 6 digits>-attempt<attempt>.pack`.
+        """
         return f"{self.root}/arrays/{first_index:06d}-attempt{attempt}.pack"
 
     def indexed_array_environment(self, *, bucket: str, inputs_key: str) -> dict[str, str]:
-        """The variables every child of an array with an index table is started with."""
+        """The variables every child of an array with an index table is started with.
+
+        Args:
+            bucket: the job bucket.
+            inputs_key: the key of the packed inputs (`indexed_inputs_key`).
+
+        Returns:
+            The bucket, the batch id, `inputs_key` and the worker contract (2), by variable name.
+        """
         return {
             ENV_BUCKET: bucket,
             ENV_BATCH_ID: self.batch_id,
@@ -124,13 +179,25 @@ class BatchLayout:
             index: the job's index.
             name: a relative key (no `..`, no leading `/`, no empty parts).
 
+        Returns:
+            The S3 key, `<prefix>/<name>`.
+
         Raises:
             InvalidJobSpecError: `name` would leave the job's prefix.
         """
         return f"{self.prefix(index)}/{check_relative_key(name)}"
 
     def environment(self, *, bucket: str, index: int) -> dict[str, str]:
-        """The variables one job's container is started with."""
+        """The variables one job's container is started with.
+
+        Args:
+            bucket: the job bucket.
+            index: the job's index.
+
+        Returns:
+            The bucket, the input and output keys, the job's prefix and the batch id, by
+            variable name.
+        """
         return {
             ENV_BUCKET: bucket,
             ENV_CONFIG_KEY: self.config_key(index),

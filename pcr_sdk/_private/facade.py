@@ -334,7 +334,19 @@ class JobSubmitter:
         """Rerun the FAILED jobs (and EXPIRED ones without an output) at their indexes; the new
         ids, in index order. `kinds`: only those failure kinds (dependents follow their
         dependencies). A closed batch reopens until the next wait or close. Array children need
-        workers of contract 2. Nothing failed: nothing happens. See docs/rerun.md."""
+        workers of contract 2. Nothing failed: nothing happens. See docs/rerun.md.
+
+        Args:
+            kinds: rerun only the jobs that failed with one of these `FailureKind`s (or their
+                values, e.g. `"timeout"`; default: every failed job).
+
+        Returns:
+            The new jobs' ids, in index order ([] when nothing failed).
+
+        Raises:
+            PcrInputError: `kinds` is empty or names something that is not a failure kind.
+            AwsError: an upload or a SubmitJob failed.
+        """
         return self._rerun.run(failure_kinds(kinds))
 
     def wait_until_jobs_finished(self, *, timeout: float | None = None) -> None:
@@ -363,23 +375,53 @@ class JobSubmitter:
     def get_all_outputs(self) -> list[str | None]:
         """Every job's output JSON string in submission order; None for a job that FAILED (or
         EXPIRED with no output) or whose output cannot be read. Jobs whose state is unknown
-        (after attach) are asked about first, 100 ids a call; outputs are read concurrently."""
+        (after attach) are asked about first, 100 ids a call; outputs are read concurrently.
+
+        Returns:
+            One entry per job, in submission (index) order.
+
+        Raises:
+            AwsError: DescribeJobs or S3 failed (e.g. `AccessDeniedError`; a missing output is
+                None instead).
+        """
         return self._results.outputs(self.store, self.io_workers)
 
     def get_batch_id(self) -> str:
-        """The batch id: the S3 prefix's and the job definition's name."""
+        """The batch id: the S3 prefix's and the job definition's name.
+
+        Returns:
+            `<batch_name>_<uuid4>`.
+        """
         return str(self.batch_id)
 
     def get_job_directory(self, job_id: str) -> str:
-        """The S3 prefix under which job `job_id` keeps its data."""
+        """The S3 prefix under which job `job_id` keeps its data.
+
+        Args:
+            job_id: a job of this batch.
+
+        Returns:
+            The key prefix (in `job_bucket`) of the job's config.json and output.json.
+
+        Raises:
+            JobNotFoundError: `job_id` is not a job of this batch.
+        """
         return self.layout.prefix(self._ledger.job(job_id).index)
 
     def get_output(self, job_id: str) -> str:
         """Whatever output.json S3 holds for `job_id`, whatever its status (for debugging).
 
+        Args:
+            job_id: a job of this batch.
+
+        Returns:
+            The output.json's text, unparsed.
+
         Raises:
             JobNotFoundError: `job_id` is not a job of this batch.
             OutputNotFoundError: there is no output.json (yet).
+            OutputMalformedError: output.json is not UTF-8.
+            AwsError: reading it failed otherwise.
         """
         return self.store.get_output_text(self._ledger.job(job_id).index, job_id=job_id)
 
@@ -394,18 +436,47 @@ class JobSubmitter:
         """Each job's result, `output` attached, as soon as a poll sees it finished: every job
         submitted before the call, once. Callbacks run once per job, here or in a wait. Breaking
         out leaves the batch running and open (a later wait waits for the rest); `timeout`
-        raises `WaitTimeoutError`. See docs/as-completed.md."""
+        raises `WaitTimeoutError`. See docs/as-completed.md.
+
+        Args:
+            timeout: seconds to wait at most for all of them (default: no limit).
+
+        Yields:
+            Each job's result, in the order the polls see them finish.
+
+        Raises:
+            PcrInputError: `timeout` is negative, NaN or infinite.
+            WaitTimeoutError: `timeout` ran out; it names the unfinished jobs.
+            AwsError: polling or reading an output failed.
+        """
         jobs = self._watch.as_completed(self.store, self.io_workers, self.progress,
                                         check_timeout(timeout))  # fmt: skip
         return guard_iterator(jobs, name="as_completed", refine=resume_hint, owner=self)
 
     def get_outputs(self, model: type[M]) -> list[M | None]:
-        """`get_all_outputs()` validated as pydantic `model` (OutputMalformedError: id, index)."""
+        """`get_all_outputs()` validated as pydantic `model`.
+
+        Args:
+            model: the pydantic model of the jobs' output.
+
+        Returns:
+            One entry per job, in submission order; None where `get_all_outputs()` has None.
+
+        Raises:
+            OutputMalformedError: an output does not validate (it names the job's id and index).
+            AwsError: DescribeJobs or S3 failed.
+        """
         return self._results.typed_outputs(self.store, self.io_workers, model)
 
     def get_result(self, job_id: str) -> JobResult:
         """Job `job_id`'s status, reason, exit code, attempts, failure kind and times; what the
         last poll or bulk call learned, else one DescribeJobs.
+
+        Args:
+            job_id: a job of this batch.
+
+        Returns:
+            The job's `JobResult`, without its output.
 
         Raises:
             JobNotFoundError: `job_id` is not a job of this batch.
@@ -415,15 +486,46 @@ class JobSubmitter:
 
     def get_results(self, job_ids: Sequence[str] | None = None) -> list[JobResult]:
         """Results of `job_ids` (default: every job, in index order) in few calls: 100 ids a
-        DescribeJobs, an array's children through ListJobs pages; known results are reused."""
+        DescribeJobs, an array's children through ListJobs pages; known results are reused.
+
+        Args:
+            job_ids: jobs of this batch (default: every job).
+
+        Returns:
+            One result per id, in the order of `job_ids` (index order by default).
+
+        Raises:
+            JobNotFoundError: an id is not a job of this batch.
+            AwsError: DescribeJobs or ListJobs failed.
+        """
         return self._results.results(job_ids)
 
     def get_output_json(self, job_id: str) -> Any:
-        """Job `job_id`'s output, parsed: `OutputNotFoundError` or `OutputMalformedError`."""
+        """Job `job_id`'s output, parsed.
+
+        Args:
+            job_id: a job of this batch.
+
+        Returns:
+            The output.json's JSON value.
+
+        Raises:
+            JobNotFoundError: `job_id` is not a job of this batch.
+            OutputNotFoundError: there is no output.json (yet).
+            OutputMalformedError: output.json is not UTF-8 JSON.
+            AwsError: reading it failed otherwise.
+        """
         return self.store.get_output(self._ledger.job(job_id).index, job_id=job_id)
 
     def logs(self, job_id: str, *, tail: int = 50) -> list[str]:
         """The last `tail` lines job `job_id` wrote (CloudWatch Logs; [] before it started).
+
+        Args:
+            job_id: a job of this batch.
+            tail: how many lines, at most.
+
+        Returns:
+            The log messages, oldest first.
 
         Raises:
             JobNotFoundError: `job_id` is not a job of this batch.

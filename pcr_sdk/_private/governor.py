@@ -39,6 +39,15 @@ class RateGovernor:
     throttling adds one back, up to `max_calls`: additive increase, multiplicative decrease,
     so several processes converge on a shared quota without failing.
     Thread-safe: each caller reserves its slot under the lock and sleeps outside it.
+
+    Args:
+        max_calls: calls admitted per window (an integer, at least 1).
+        period: the window's length in seconds (finite, at least 0).
+        clock: monotonic seconds, for tests.
+        sleep: how to wait, for tests.
+
+    Raises:
+        PcrInputError: `max_calls` or `period` is out of range.
     """
 
     def __init__(
@@ -66,7 +75,19 @@ class RateGovernor:
     def per_second(
         cls, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
     ) -> RateGovernor:
-        """At most `rate` calls per second; a fractional rate becomes one call per 1/rate s."""
+        """At most `rate` calls per second; a fractional rate becomes one call per 1/rate s.
+
+        Args:
+            rate: calls per second (finite, above 0).
+            clock: monotonic seconds, for tests.
+            sleep: how to wait, for tests.
+
+        Returns:
+            The governor.
+
+        Raises:
+            PcrInputError: `rate` is not above 0, or not finite.
+        """
         rate = _finite("rate", rate, low=0, strict=True)
         if rate >= 1 and rate.is_integer():
             return cls(int(rate), 1.0, clock=clock, sleep=sleep)
@@ -80,7 +101,11 @@ class RateGovernor:
             return int(self._limit)
 
     def acquire(self) -> float:
-        """Block until a call may go out; return the seconds waited."""
+        """Block until a call may go out.
+
+        Returns:
+            The seconds waited (0.0 when the call could go at once).
+        """
         with self._lock:
             now = self._clock()
             self._recover(now)

@@ -19,14 +19,30 @@ MAX_EVENTS_PER_CALL = 10_000
 
 @guard_public_methods
 class LogReader:
-    """Reads job logs from the group AWS Batch writes them to."""
+    """Reads job logs from the group AWS Batch writes them to.
+
+    Args:
+        logs: the CloudWatch Logs client.
+        log_group: the log group of the jobs' streams (AWS Batch's `/aws/batch/job`).
+    """
 
     def __init__(self, logs: CloudWatchLogsClient, *, log_group: str = BATCH_LOG_GROUP) -> None:
         self._logs = logs
         self.log_group = log_group
 
     def tail(self, log_stream_name: str, lines: int = 50) -> list[str]:
-        """The last `lines` messages of the stream, oldest first; [] if the stream is gone."""
+        """The last `lines` messages of the stream, oldest first; [] if the stream is gone.
+
+        Args:
+            log_stream_name: the job attempt's stream (its `JobResult.log_stream_name`).
+            lines: how many messages at most (at most 10,000 are read; below 1: none).
+
+        Returns:
+            The messages, oldest first.
+
+        Raises:
+            AwsError: GetLogEvents failed for another reason than a missing stream.
+        """
         if lines < 1:
             return []
         try:

@@ -109,7 +109,17 @@ class BatchName(RootModel[str]):
 
     @classmethod
     def of(cls, value: str) -> BatchName:
-        """Validate `value`, raising `InvalidBatchNameError` (not pydantic's error)."""
+        """Validate `value`, raising `InvalidBatchNameError` (not pydantic's error).
+
+        Args:
+            value: a letter or digit, then letters, digits, `-` or `_`; at most 90.
+
+        Returns:
+            The batch name.
+
+        Raises:
+            InvalidBatchNameError: `value` breaks that rule.
+        """
         return cls.model_construct(check_batch_name(value))
 
     def __str__(self) -> str:
@@ -122,17 +132,40 @@ class BatchId(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: BatchName
+    """The batch's name."""
     uuid: UUID
+    """The UUID that makes the id unique."""
 
     @classmethod
     def new(cls, name: str | BatchName, uuid_factory: Callable[[], UUID] = uuid4) -> BatchId:
-        """A fresh id for a batch called `name`."""
+        """A fresh id for a batch called `name`.
+
+        Args:
+            name: the batch's name (checked as by `BatchName.of`).
+            uuid_factory: makes the id's UUID (default: `uuid.uuid4`).
+
+        Returns:
+            `<name>_<uuid>`.
+
+        Raises:
+            InvalidBatchNameError: `name` is not a valid batch name.
+        """
         batch_name = name if isinstance(name, BatchName) else BatchName.of(name)
         return cls(name=batch_name, uuid=uuid_factory())
 
     @classmethod
     def parse(cls, text: str) -> BatchId:
-        """Read a batch id back from its string form."""
+        """Read a batch id back from its string form.
+
+        Args:
+            text: `<name>_<uuid>`, the UUID in its canonical (lowercase, hyphenated) form.
+
+        Returns:
+            The batch id.
+
+        Raises:
+            InvalidBatchNameError: `text` is not a batch id.
+        """
         if len(text) <= _UUID_LENGTH + 1 or text[-_UUID_LENGTH - 1] != "_":
             raise InvalidBatchNameError(
                 f"{text!r} is not a batch id (<name>_<uuid>)", name=text, reason="batch-id"
@@ -173,17 +206,27 @@ class JobDefinitionSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     image: str = Field(min_length=1, max_length=1024)
+    """The container image every job runs."""
     vcpus: int = Field(default=1, ge=1, le=MAX_VCPUS)
+    """vCPUs per job (1 to 256)."""
     memory_mib: int = Field(default=1024, ge=MIN_MEMORY_MIB, le=MAX_MEMORY_MIB)
+    """Memory per job, in MiB."""
     gpus: int = Field(default=0, ge=0, le=MAX_GPUS)
+    """GPUs per job (0 to 64)."""
     timeout_seconds: int = Field(default=20 * 3600, ge=MIN_TIMEOUT_SECONDS)
+    """Each job attempt's time limit, in seconds (at least 60)."""
     retry_attempts: int = Field(default=1, ge=1, le=MAX_RETRY_ATTEMPTS)
+    """Attempts per job, the first included (1 to 10)."""
     retry_rules: tuple[RetryRule, ...] = Field(default=(), max_length=MAX_EVALUATE_ON_EXIT_RULES)
     """AWS's `evaluateOnExit`: which failures are retried (see `RetryPolicy`)."""
     environment: dict[str, str] = Field(default_factory=dict)
+    """Extra environment variables of every job (pcr-sdk's own names are reserved)."""
     tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_TAGS - 2)
+    """Extra tags of the definition (the `aws:` and `pcr:` prefixes are reserved)."""
     job_role_arn: str | None = None
+    """The IAM role the jobs' containers run with; None: none."""
     platform: Literal["EC2", "FARGATE"] = "EC2"
+    """Where the jobs run: EC2 (or Spot) instances, or Fargate."""
     execution_role_arn: str | None = None
     """Fargate only: the role ECS pulls the image and writes logs with."""
     assign_public_ip: bool = True
@@ -227,7 +270,17 @@ class JobDefinitionSpec(BaseModel):
 
     @classmethod
     def build(cls, **fields: Any) -> JobDefinitionSpec:
-        """Like the constructor, but raise `InvalidJobSpecError` naming the field."""
+        """Like the constructor, but raise `InvalidJobSpecError` naming the field.
+
+        Args:
+            **fields: the model's fields, as for the constructor.
+
+        Returns:
+            The validated spec.
+
+        Raises:
+            InvalidJobSpecError: a field is invalid; the error names the first one.
+        """
         try:
             return cls(**fields)
         except ValidationError as err:
@@ -244,7 +297,9 @@ class S3Encryption(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     algorithm: Literal["AES256", "aws:kms"] = "AES256"
+    """`"AES256"` (SSE-S3) or `"aws:kms"` (SSE-KMS)."""
     kms_key_id: str | None = None
+    """With `"aws:kms"`: the KMS key (id, ARN or alias); None: the account's AWS managed key."""
 
     @model_validator(mode="after")
     def _key_only_for_kms(self) -> S3Encryption:
@@ -262,7 +317,9 @@ class JobSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     input_json: str
+    """The job's input, serialized as JSON."""
     depends_on: tuple[str, ...] = Field(default=(), max_length=MAX_DEPENDENCIES)
+    """The ids of the jobs it waits for (at most 20, no duplicates)."""
 
     @field_validator("input_json")
     @classmethod
@@ -283,7 +340,17 @@ class JobSpec(BaseModel):
     ) -> JobSpec:
         """Build from a JSON-serializable input; raise `InvalidJobSpecError` on bad input.
 
-        `what` names the input in the error (e.g. "input 17" of a `submit_jobs` call).
+        Args:
+            data: JSON-serializable data (no NaN or Infinity), or a pydantic model (serialized
+                with `model_dump(mode="json")`).
+            depends_on: ids of the jobs this one waits for (at most 20).
+            what: names the input in the error (e.g. "input 17" of a `submit_jobs` call).
+
+        Returns:
+            The job spec, its input serialized.
+
+        Raises:
+            InvalidJobSpecError: `data` is not JSON-serializable, or too many dependencies.
         """
         deps = tuple(depends_on or ())
         if len(deps) > MAX_DEPENDENCIES:
@@ -315,22 +382,33 @@ class JobState:
     """What AWS Batch last said about one job (a slots dataclass: one exists per tracked job)."""
 
     job_id: str
+    """The job's AWS Batch id."""
     status: JobStatus
+    """Its status."""
     status_reason: str | None = None
+    """AWS Batch's reason for the status, if it gave one."""
     exit_code: int | None = None
+    """The last attempt's exit code; None before it ended, or when the container never ran."""
     attempts: int = 0
+    """How many attempts AWS Batch has made."""
     log_stream_name: str | None = None
+    """The last attempt's CloudWatch Logs stream, once it started."""
     children: Mapping[str, int] | None = None
     """For an array parent: how many children are in each status (AWS's statusSummary)."""
     container_reason: str | None = None
+    """The last attempt's container reason (e.g. "OutOfMemoryError: ..."), if any."""
     cancelled: bool = False
+    """AWS Batch's `isCancelled`: CancelJob stopped the job."""
     terminated: bool = False
+    """AWS Batch's `isTerminated`: TerminateJob stopped the job."""
     summary_only: bool = False
     """True when inferred from an array parent or ListJobs: DescribeJobs knows more."""
     created_at: int | None = None
+    """When the job was submitted, in epoch milliseconds."""
     started_at: int | None = None
+    """When the job started running, in epoch milliseconds (None before)."""
     stopped_at: int | None = None
-    """Epoch milliseconds, as AWS Batch reports them."""
+    """When the job stopped, in epoch milliseconds (None before)."""
 
     @property
     def failure(self) -> FailureKind | None:
@@ -348,10 +426,15 @@ class SubmittedJob:
     """
 
     job_id: str
+    """The job's AWS Batch id."""
     index: int
+    """Its index in the batch (0, 1, 2, ... in submission order)."""
     depends_on: tuple[str, ...] = ()
+    """The ids of the jobs it waits for."""
     array_id: str | None = None
+    """For a child of an array job: the parent's id; else None."""
     attempt: int = 1
+    """1 for the first job at `index`, 2, 3, ... for its reruns."""
 
     def __post_init__(self) -> None:
         if self.index < 0:
@@ -409,26 +492,47 @@ class JobResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     job_id: str
+    """The job's AWS Batch id."""
     index: int
+    """Its index in the batch (0, 1, 2, ... in submission order)."""
     status: JobStatus
+    """Its status."""
     status_reason: str | None = None
+    """AWS Batch's reason for the status, if it gave one."""
     exit_code: int | None = None
+    """The last attempt's exit code; None before it ended, or when the container never ran."""
     attempts: int = 0
+    """How many attempts AWS Batch has made."""
     log_stream_name: str | None = None
+    """The last attempt's CloudWatch Logs stream, once it started."""
     output_key: str
+    """The S3 key of the job's output.json (which may not exist)."""
     failure: FailureKind | None = None
+    """Why the job failed; None unless it FAILED or EXPIRED."""
     container_reason: str | None = None
+    """The last attempt's container reason (e.g. "OutOfMemoryError: ..."), if any."""
     created_at: int | None = None
+    """When the job was submitted, in epoch milliseconds (None where AWS reported nothing)."""
     started_at: int | None = None
+    """When the job started running, in epoch milliseconds (None before)."""
     stopped_at: int | None = None
-    """Epoch milliseconds, as AWS Batch reports them (None where it reported nothing)."""
+    """When the job stopped, in epoch milliseconds (None before)."""
     output: str | None = None
     """The job's output JSON text: filled by `JobSubmitter.as_completed` (None for a job that
     failed, or whose output cannot be read); the other calls leave it None."""
 
     def output_as(self, model: type[M]) -> M | None:
-        """`output` validated as `model` (None if there is none); `OutputMalformedError` if it
-        does not validate."""
+        """`output` validated as `model`.
+
+        Args:
+            model: the pydantic model of the job's output.
+
+        Returns:
+            The validated output, or None if there is no `output`.
+
+        Raises:
+            OutputMalformedError: `output` does not validate as `model`.
+        """
         if self.output is None:
             return None
         return parse_output(self.output, model, job_id=self.job_id, index=self.index,

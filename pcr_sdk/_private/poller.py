@@ -35,8 +35,11 @@ class PollProgress:
     """A snapshot after one polling cycle: how many of `total` jobs are in each status."""
 
     cycle: int
+    """The polling cycle's number: 1, 2, ..."""
     total: int
+    """How many jobs the wait follows."""
     counts: Mapping[JobStatus, int] = field(default_factory=dict)
+    """How many of them are in each status."""
     blocked: Mapping[str, str] = field(default_factory=dict)
     """RUNNABLE jobs AWS Batch says cannot start (e.g. no compute environment fits their vCPUs,
     memory or GPUs), with AWS's reason; they wait for ever unless something changes."""
@@ -162,6 +165,23 @@ class Poller:
 
     `adaptive=True` polls soon after a change and backs off (doubling, up to the interval)
     while nothing changes, with +-10 % jitter from the injected `random`.
+
+    Args:
+        batch: the AWS Batch client.
+        polling_interval_seconds: the pause between two polling cycles (the longest one, with
+            `adaptive`).
+        request_throttling_milliseconds: the least spacing between two requests.
+        governor: a rate governor every request also goes through (e.g. one shared with the
+            submitter); None: the spacing alone.
+        adaptive: poll soon after a change, back off while nothing changes.
+        min_interval_seconds: the shortest pause, with `adaptive` (at most the interval).
+        expiry_seconds: how far apart two looks must both miss a job before it is EXPIRED.
+        clock: monotonic seconds, for tests.
+        sleep: how to wait, for tests.
+        random_source: the jitter's random numbers in [0, 1), for tests.
+
+    Raises:
+        PcrInputError: a number is negative, NaN or infinite.
     """
 
     def __init__(
@@ -201,15 +221,37 @@ class Poller:
             self._governor.acquire()
 
     def describe(self, job_ids: Sequence[str]) -> dict[str, JobState]:
-        """The current state of `job_ids`; ids AWS Batch no longer knows are left out."""
+        """The current state of `job_ids` (DescribeJobs, 100 ids a call).
+
+        Args:
+            job_ids: the jobs to describe.
+
+        Returns:
+            Each job's state by id; ids AWS Batch no longer knows are left out.
+        """
         return {d["jobId"]: job_state(d) for d in self.reads.describe(job_ids)}
 
     def failed_children(self, array_id: str) -> dict[str, JobState]:
-        """The FAILED children of array job `array_id` (ListJobs, every page)."""
+        """The FAILED children of array job `array_id` (ListJobs, every page).
+
+        Args:
+            array_id: the array (parent) job's id.
+
+        Returns:
+            Each failed child's state by its id, `<array_id>:<i>`.
+        """
         return self.children(array_id, ("FAILED",))
 
     def children(self, array_id: str, statuses: Iterable[str]) -> dict[str, JobState]:
-        """The children of array job `array_id` in `statuses` (ListJobs per status, paged)."""
+        """The children of array job `array_id` in `statuses` (ListJobs per status, paged).
+
+        Args:
+            array_id: the array (parent) job's id.
+            statuses: AWS Batch job statuses, e.g. `("FAILED",)`.
+
+        Returns:
+            Each child's state by its id, `<array_id>:<i>`.
+        """
         states: dict[str, JobState] = {}
         for status in statuses:
             for page in self.reads.pages(arrayJobId=array_id, jobStatus=status):
@@ -219,7 +261,15 @@ class Poller:
 
     def all_children(self, array_id: str, parent: JobState) -> dict[str, JobState]:
         """Every child of `array_id` with its state: ListJobs only for the statuses its
-        statusSummary shows (SUCCEEDED and FAILED only, once the parent finished)."""
+        statusSummary shows (SUCCEEDED and FAILED only, once the parent finished).
+
+        Args:
+            array_id: the array (parent) job's id.
+            parent: the parent's current state (its `children` summary says what to list).
+
+        Returns:
+            Each child's state by its id, `<array_id>:<i>`.
+        """
         summary = parent.children or {}
         if parent.status.is_finished:
             wanted = [s for s in ("SUCCEEDED", "FAILED") if summary.get(s, 1)]
@@ -241,7 +291,23 @@ class Poller:
 
         Children `<parent>:<i>` of the array jobs named in `arrays` are followed through their
         parent. `known` holds states seen before (finished ones are not asked about again and get
-        no callback). Raises `WaitTimeoutError` once `timeout` seconds have passed.
+        no callback).
+
+        Args:
+            job_ids: the jobs to wait for.
+            arrays: ids of array parents among `job_ids` whose children to follow.
+            known: states seen before, by job id.
+            on_finished: called once with each job's final state, as polls see it finish.
+            on_progress: called after each polling cycle with the counts so far.
+            timeout: seconds to wait at most (default: no limit).
+
+        Returns:
+            Every job's final state, by id.
+
+        Raises:
+            PcrInputError: `timeout` is negative, NaN or infinite.
+            WaitTimeoutError: `timeout` ran out.
+            AwsError: a poll failed beyond botocore's retries.
         """
         run = self.run(job_ids, arrays=arrays, known=known, on_progress=on_progress,
                        timeout=timeout)  # fmt: skip
@@ -266,6 +332,20 @@ class Poller:
         Same arguments and costs as `wait`. With `identify`, the children of a running array
         that newly SUCCEEDED are learned as they finish too (`wait` learns them when their
         parent finishes): see `PollRun`.
+
+        Args:
+            job_ids: as for `wait`.
+            arrays: as for `wait`.
+            known: as for `wait`.
+            on_progress: as for `wait`.
+            timeout: as for `wait`.
+            identify: learn a running array's newly SUCCEEDED children as they finish.
+
+        Returns:
+            The run; iterating it polls.
+
+        Raises:
+            PcrInputError: `timeout` is negative, NaN or infinite.
         """
         return PollRun(self, job_ids, arrays=arrays, known=known, on_progress=on_progress,
                        timeout=check_timeout(timeout), identify=identify)  # fmt: skip
@@ -284,7 +364,17 @@ class Poller:
         self, array_id: str, status: str, seen: set[str], expected: int
     ) -> dict[str, JobState]:
         """Children of `array_id` in `status` that are not in `seen` (added to it), reading
-        ListJobs pages of up to 1,000 only until `expected` new ones were found."""
+        ListJobs pages of up to 1,000 only until `expected` new ones were found.
+
+        Args:
+            array_id: the array (parent) job's id.
+            status: an AWS Batch job status, e.g. `"SUCCEEDED"`.
+            seen: ids already known; the new ones are added to it.
+            expected: how many new ones to look for before stopping.
+
+        Returns:
+            The new children's states, by id.
+        """
         found: dict[str, JobState] = {}
         for page in self.reads.pages(arrayJobId=array_id, jobStatus=status,
                                      maxResults=LIST_JOBS_MAX_RESULTS):  # fmt: skip

@@ -18,11 +18,20 @@ class ProgressReporter(Protocol):
     """Receives the facade's progress; replace it to route progress anywhere."""
 
     def on_progress(self, progress: PollProgress) -> None:
-        """Called after every poll with the batch's counts by status."""
+        """Called after every poll with the batch's counts by status.
+
+        Args:
+            progress: the counts of the batch's jobs by status after the poll, and the jobs
+                that cannot start.
+        """
         ...
 
     def on_job_failed(self, result: JobResult) -> None:
-        """Called once per failed job, with its result (reason, exit code, failure kind)."""
+        """Called once per failed job, with its result (reason, exit code, failure kind).
+
+        Args:
+            result: the failed job's result.
+        """
         ...
 
 
@@ -31,6 +40,11 @@ class PrintProgress:
 
     A line is printed when the finished count changes, and otherwise at most once every
     `heartbeat_seconds` (so a long wait still shows it is alive).
+
+    Args:
+        stream: where the lines go (default: whatever `sys.stdout` is when a line is printed).
+        heartbeat_seconds: the longest time between two lines while nothing changes.
+        clock: monotonic seconds, for tests.
     """
 
     def __init__(
@@ -53,8 +67,13 @@ class PrintProgress:
         return self._stream if self._stream is not None else sys.stdout
 
     def on_progress(self, progress: PollProgress) -> None:
-        """Print "Jobs finished: k/n" when k changed, at most once a minute otherwise, and a
-        warning once per job that cannot start (its status reason)."""
+        """Print "Jobs finished: k/n" when k changed, otherwise at most once every
+        `heartbeat_seconds`, and a warning once per job that cannot start (its status reason).
+
+        Args:
+            progress: the counts of the batch's jobs by status after the poll, and the jobs
+                that cannot start.
+        """
         for job_id, reason in progress.blocked.items():
             if job_id not in self._blocked:
                 self._blocked.add(job_id)
@@ -68,7 +87,11 @@ class PrintProgress:
         print(f"Jobs finished: {progress.finished}/{progress.total}", file=self.stream, flush=True)
 
     def on_job_failed(self, result: JobResult) -> None:
-        """Print one warning line for the failed job: id, index, reason and exit code."""
+        """Print one warning line for the failed job: id, index, reason and exit code.
+
+        Args:
+            result: the failed job's result.
+        """
         reason = result.status_reason or "no reason given"
         code = "" if result.exit_code is None else f", exit code {result.exit_code}"
         print(
@@ -82,9 +105,17 @@ class SilentProgress:
     """Reports nothing."""
 
     def on_progress(self, progress: PollProgress) -> None:
-        """Print nothing."""
+        """Print nothing.
+
+        Args:
+            progress: ignored.
+        """
         return None
 
     def on_job_failed(self, result: JobResult) -> None:
-        """Print nothing."""
+        """Print nothing.
+
+        Args:
+            result: ignored.
+        """
         return None

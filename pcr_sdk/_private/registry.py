@@ -76,6 +76,14 @@ class BatchRegistry:
     from several threads) it does nothing, unless the earlier call failed, then it tries again.
     `reopen()` registers a new revision of a closed batch's definition (a rerun); the next
     `deregister()` deregisters it again.
+
+    Args:
+        batch: the AWS Batch client.
+        batch_id: the batch's id, also the job definition's name.
+        spec: what to register (image, resources, timeout, retry policy, ...).
+        governor: a rate governor the registry's calls also go through; None: none.
+        lost_answers: how to look for a definition whose RegisterJobDefinition answer was
+            lost (default: as many attempts as the client's retries).
     """
 
     def __init__(
@@ -111,7 +119,23 @@ class BatchRegistry:
         lost_answers: LostAnswerPolicy | None = None,
     ) -> BatchRegistry:
         """The registry of an existing batch, read back from its newest job definition (its
-        image, resources, timeout, retry policy, environment, tags and roles)."""
+        image, resources, timeout, retry policy, environment, tags and roles).
+
+        Args:
+            batch: the AWS Batch client.
+            batch_id: the batch's id.
+            governor: a rate governor the registry's calls also go through; None: none.
+            lost_answers: as for the constructor.
+
+        Returns:
+            A registry of the newest revision (nothing is registered); closed if that revision
+            is no longer ACTIVE (`reopen()` registers a new one).
+
+        Raises:
+            BatchClosedError: AWS Batch has no definition of that name (never registered, or
+                long gone).
+            AwsError: DescribeJobDefinitions failed.
+        """
         if governor is not None:
             governor.acquire()
         calls.install(batch)
@@ -217,7 +241,14 @@ class BatchRegistry:
     def reopen(self) -> str:
         """Register the definition again (a new revision, the same spec) for a closed batch,
         once its earlier revisions are deregistered; return its ARN. An open batch's ARN is
-        returned as is. If registering fails the batch stays closed."""
+        returned as is. If registering fails the batch stays closed.
+
+        Returns:
+            The ARN of the (new) revision.
+
+        Raises:
+            AwsError: deregistering the earlier revisions or registering failed.
+        """
         with self._lock:
             closed = self._closed
         if not closed:
@@ -284,6 +315,13 @@ class BatchRegistry:
         A failed call (AWS unreachable, throttled) leaves the batch closed and raises; the next
         call tries again, looking up which revisions are still ACTIVE (the failed one may have
         been applied).
+
+        Returns:
+            True if this call deregistered a revision; False if it was done already, or
+            nothing was ever registered.
+
+        Raises:
+            AwsError: DeregisterJobDefinition (or the look-up) failed; the batch stays closed.
         """
         with self._lock:
             self._closed = True

@@ -69,15 +69,20 @@ class RetryRule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     action: Action
+    """`"RETRY"` or `"EXIT"` (any case)."""
     on_exit_code: str | None = Field(
         default=None, min_length=1, max_length=MAX_PATTERN_LENGTH, pattern=_EXIT_CODE_PATTERN
     )
+    """A pattern of the container's exit code: digits, optionally ending with `*`."""
     on_reason: str | None = Field(
         default=None, min_length=1, max_length=MAX_PATTERN_LENGTH, pattern=_REASON_PATTERN
     )
+    """A pattern of the container's reason: letters, digits, `.`, `:` and spaces, optionally
+    ending with `*`."""
     on_status_reason: str | None = Field(
         default=None, min_length=1, max_length=MAX_PATTERN_LENGTH, pattern=_REASON_PATTERN
     )
+    """A pattern of the attempt's status reason, as `on_reason`."""
 
     def __init__(
         self,
@@ -112,7 +117,16 @@ class RetryRule(BaseModel):
     def matches(
         self, *, exit_code: int | None, reason: str | None, status_reason: str | None
     ) -> bool:
-        """Whether a failed attempt with these facts matches every pattern of the rule."""
+        """Whether a failed attempt with these facts matches every pattern of the rule.
+
+        Args:
+            exit_code: the container's exit code (None: it has none, e.g. never started).
+            reason: the container's reason, e.g. "OutOfMemoryError: ...".
+            status_reason: the attempt's status reason, e.g. "Host EC2 ... terminated.".
+
+        Returns:
+            True if every pattern the rule has matches (a missing fact matches as "").
+        """
         return (
             glob_matches(self.on_exit_code, None if exit_code is None else str(exit_code))
             and glob_matches(self.on_reason, reason)
@@ -120,7 +134,11 @@ class RetryRule(BaseModel):
         )
 
     def to_aws(self) -> EvaluateOnExitTypeDef:
-        """This rule as one entry of AWS's `retryStrategy.evaluateOnExit`."""
+        """This rule as one entry of AWS's `retryStrategy.evaluateOnExit`.
+
+        Returns:
+            The entry: `action` and the patterns the rule has.
+        """
         entry: EvaluateOnExitTypeDef = {"action": self.action}
         if self.on_exit_code is not None:
             entry["onExitCode"] = self.on_exit_code
@@ -132,7 +150,17 @@ class RetryRule(BaseModel):
 
     @classmethod
     def from_aws(cls, entry: EvaluateOnExitTypeDef) -> RetryRule:
-        """Read an `evaluateOnExit` entry back (AWS and moto may return the action in any case)."""
+        """Read an `evaluateOnExit` entry back (AWS and moto may return the action in any case).
+
+        Args:
+            entry: one entry of a job definition's `retryStrategy.evaluateOnExit`.
+
+        Returns:
+            The rule.
+
+        Raises:
+            InvalidJobSpecError: the entry is not a valid rule.
+        """
         action: Any = str(entry["action"]).upper()
         return cls(
             action=action,
@@ -153,7 +181,9 @@ class RetryPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     attempts: int = Field(default=1, ge=1, le=MAX_RETRY_ATTEMPTS)
+    """Attempts in all, the first included (1 to 10)."""
     rules: tuple[RetryRule, ...] = Field(default=(), max_length=MAX_EVALUATE_ON_EXIT_RULES)
+    """AWS's `evaluateOnExit`, matched in order (at most 5)."""
 
     def __init__(self, *, attempts: int = 1, rules: Sequence[RetryRule] = ()) -> None:
         with _as_spec_error("retry"):
@@ -163,7 +193,17 @@ class RetryPolicy(BaseModel):
     def spot_reclaims(cls, attempts: int = 3) -> RetryPolicy:
         """Retry host terminations (Spot reclaims: status reason `Host EC2*`) up to `attempts`
         attempts in all; fail at once on anything else (a bug does not get better by retrying).
-        AWS's recommended retry strategy for jobs on Spot capacity."""
+        AWS's recommended retry strategy for jobs on Spot capacity.
+
+        Args:
+            attempts: attempts in all, the first included (1 to 10).
+
+        Returns:
+            The policy.
+
+        Raises:
+            InvalidJobSpecError: `attempts` is out of range.
+        """
         return cls(
             attempts=attempts,
             rules=(
@@ -176,14 +216,27 @@ class RetryPolicy(BaseModel):
         self, *, exit_code: int | None, reason: str | None = None, status_reason: str | None = None
     ) -> Action:
         """What AWS Batch does with a failed attempt (while attempts remain): the action of the
-        first matching rule, else RETRY."""
+        first matching rule, else RETRY.
+
+        Args:
+            exit_code: the container's exit code (None: it has none, e.g. never started).
+            reason: the container's reason, e.g. "OutOfMemoryError: ...".
+            status_reason: the attempt's status reason, e.g. "Host EC2 ... terminated.".
+
+        Returns:
+            `"RETRY"` or `"EXIT"`.
+        """
         for rule in self.rules:
             if rule.matches(exit_code=exit_code, reason=reason, status_reason=status_reason):
                 return rule.action
         return "RETRY"
 
     def to_aws(self) -> RetryStrategyTypeDef:
-        """The `retryStrategy` of a RegisterJobDefinition request."""
+        """The `retryStrategy` of a RegisterJobDefinition request.
+
+        Returns:
+            `attempts`, and `evaluateOnExit` when there are rules.
+        """
         strategy: RetryStrategyTypeDef = {"attempts": self.attempts}
         if self.rules:
             strategy["evaluateOnExit"] = [rule.to_aws() for rule in self.rules]
@@ -191,7 +244,17 @@ class RetryPolicy(BaseModel):
 
     @classmethod
     def from_aws(cls, strategy: RetryStrategyTypeDef | RetryStrategyOutputTypeDef) -> RetryPolicy:
-        """Read a job definition's `retryStrategy` back."""
+        """Read a job definition's `retryStrategy` back.
+
+        Args:
+            strategy: the `retryStrategy` of a job definition (or of a request).
+
+        Returns:
+            The policy (1 attempt when the strategy names none).
+
+        Raises:
+            InvalidJobSpecError: the strategy is not a valid policy.
+        """
         rules = [RetryRule.from_aws(entry) for entry in strategy.get("evaluateOnExit", [])]
         return cls(attempts=strategy.get("attempts", 1), rules=rules)
 

@@ -35,7 +35,18 @@ LIST_OUTPUTS_ONE_BY_ONE = 100
 
 @guard_public_methods
 class InputStore:
-    """Reads and writes one batch's objects: config.json in, output.json out, extra resources."""
+    """Reads and writes one batch's objects: config.json in, output.json out, extra resources.
+
+    Every method raises `AwsError` (mapped) when an S3 call fails.
+
+    Args:
+        s3: the S3 client.
+        bucket: the job bucket.
+        layout: where the batch's objects live in it.
+        expected_bucket_owner: the 12-digit account every call expects to own the bucket (S3
+            refuses the call otherwise); None: no check.
+        encryption: server-side encryption of every object written; None: the bucket's default.
+    """
 
     def __init__(
         self,
@@ -62,40 +73,97 @@ class InputStore:
                 self._sse["SSEKMSKeyId"] = encryption.kms_key_id
 
     def uri(self, key: str) -> str:
-        """`s3://<bucket>/<key>`, for messages."""
+        """`s3://<bucket>/<key>`, for messages.
+
+        Args:
+            key: a key in the bucket.
+
+        Returns:
+            The URI.
+        """
         return f"s3://{self.bucket}/{key}"
 
     def put_input(self, index: int, spec: JobSpec) -> str:
-        """Write job `index`'s config.json; return its key."""
+        """Write job `index`'s config.json.
+
+        Args:
+            index: the job's index.
+            spec: the job, its input already serialized.
+
+        Returns:
+            The config.json's key.
+        """
         key = self.layout.config_key(index)
         self._put(key, spec.input_json.encode(), content_type="application/json")
         return key
 
     def put_packed_inputs(self, base_index: int, specs: Sequence[JobSpec]) -> str:
-        """Write the inputs of an array job as one packed object; return its key."""
+        """Write the inputs of an array job as one packed object.
+
+        Args:
+            base_index: the job index of the array's child 0.
+            specs: the children's jobs, in child order.
+
+        Returns:
+            The packed object's key (`BatchLayout.array_inputs_key`).
+        """
         key = self.layout.array_inputs_key(base_index)
         self._put(key, pack([spec.input_json.encode() for spec in specs]))
         return key
 
     def put_indexed_inputs(self, key: str, entries: Sequence[tuple[int, bytes]]) -> str:
-        """Write the inputs of a rerun array, each with its job index, as one indexed pack."""
+        """Write the inputs of a rerun array, each with its job index, as one indexed pack.
+
+        Args:
+            key: where to write it (`BatchLayout.indexed_inputs_key`).
+            entries: (job index, serialized input) of each child, in child order.
+
+        Returns:
+            `key`.
+        """
         self._put(key, pack_indexed(entries))
         return key
 
     def read_index_table(self, key: str, size: int) -> list[int]:
-        """The job indexes of the `size` children of the indexed pack at `key` (one ranged GET)."""
+        """The job indexes of the `size` children of the indexed pack at `key` (one ranged GET).
+
+        Args:
+            key: the indexed pack's key.
+            size: how many children the pack holds.
+
+        Returns:
+            Each child's job index, in child order.
+
+        Raises:
+            OutputNotFoundError: there is no object at `key`.
+        """
         first, last = table_range(size)
         return read_table(self._get(key, byte_range=(first, last)), size)
 
     def put_input_bytes(self, index: int, body: bytes) -> str:
-        """Write job `index`'s config.json from its serialized input."""
+        """Write job `index`'s config.json from its serialized input.
+
+        Args:
+            index: the job's index.
+            body: the input's JSON, encoded.
+
+        Returns:
+            The config.json's key.
+        """
         key = self.layout.config_key(index)
         self._put(key, body, content_type="application/json")
         return key
 
     def delete_outputs(self, indexes: Sequence[int]) -> None:
         """Remove the output.json of each job in `indexes` (absent ones are fine): DeleteObjects,
-        1,000 keys a call; `AwsError` if S3 refused any key."""
+        1,000 keys a call.
+
+        Args:
+            indexes: the jobs' indexes.
+
+        Raises:
+            AwsError: S3 refused a key, or a call failed.
+        """
         keys = [self.layout.output_key(index) for index in indexes]
         for start in range(0, len(keys), DELETE_OBJECTS_MAX_KEYS):
             chunk = keys[start : start + DELETE_OBJECTS_MAX_KEYS]
@@ -119,7 +187,14 @@ class InputStore:
 
     def outputs_present(self, indexes: Sequence[int]) -> set[int]:
         """Which jobs of `indexes` have an output.json: each job's prefix listed (a few
-        jobs), else the whole batch's (1,000 keys a call)."""
+        jobs), else the whole batch's (1,000 keys a call).
+
+        Args:
+            indexes: the jobs' indexes.
+
+        Returns:
+            The indexes, of those, whose output.json exists.
+        """
         wanted = set(indexes)
         if len(wanted) <= LIST_OUTPUTS_ONE_BY_ONE:
             keys = [k for i in sorted(wanted) for k in self.list_keys(f"{self.layout.prefix(i)}/")]
@@ -129,11 +204,33 @@ class InputStore:
         return {i for i in wanted if self.layout.output_key(i) in present}
 
     def get_input(self, index: int) -> Any:
-        """Read back job `index`'s input."""
+        """Read back job `index`'s input.
+
+        Args:
+            index: the job's index.
+
+        Returns:
+            The config.json's JSON value.
+
+        Raises:
+            OutputNotFoundError: there is no config.json.
+        """
         return json.loads(self._get(self.layout.config_key(index)))
 
     def get_output_text(self, index: int, *, job_id: str | None = None) -> str:
-        """output.json as text; raises OutputNotFoundError or OutputMalformedError."""
+        """Job `index`'s output.json as text.
+
+        Args:
+            index: the job's index.
+            job_id: the job's id, for the errors' messages.
+
+        Returns:
+            The text.
+
+        Raises:
+            OutputNotFoundError: there is no output.json.
+            OutputMalformedError: it is not UTF-8.
+        """
         key = self.layout.output_key(index)
         body = self._get(key, job_id=job_id)
         try:
@@ -146,7 +243,19 @@ class InputStore:
             ) from err
 
     def get_output(self, index: int, *, job_id: str | None = None) -> Any:
-        """output.json parsed; `OutputMalformedError` if it is not JSON."""
+        """Job `index`'s output.json, parsed.
+
+        Args:
+            index: the job's index.
+            job_id: the job's id, for the errors' messages.
+
+        Returns:
+            The JSON value.
+
+        Raises:
+            OutputNotFoundError: there is no output.json.
+            OutputMalformedError: it is not UTF-8 JSON.
+        """
         text = self.get_output_text(index, job_id=job_id)
         try:
             return json.loads(text)
@@ -159,13 +268,24 @@ class InputStore:
             ) from err
 
     def put_json(self, key: str, value: object) -> None:
-        """Write a small JSON document pcr-sdk keeps for itself (the manifest)."""
+        """Write a small JSON document pcr-sdk keeps for itself (the manifest).
+
+        Args:
+            key: where to write it.
+            value: JSON-serializable data, written compactly.
+        """
         self._put(
             key, json.dumps(value, separators=(",", ":")).encode(), content_type="application/json"
         )
 
     def get_json(self, key: str) -> Any:
         """Read object `key` of the bucket as JSON.
+
+        Args:
+            key: the object's key.
+
+        Returns:
+            The JSON value.
 
         Raises:
             OutputNotFoundError: there is no such object.
@@ -174,11 +294,25 @@ class InputStore:
         return json.loads(self._get(key))
 
     def list_keys(self, prefix: str) -> list[str]:
-        """Every key under `prefix`, in key order."""
+        """Every key under `prefix`, in key order.
+
+        Args:
+            prefix: a key prefix (end it with `/` for a folder).
+
+        Returns:
+            The keys.
+        """
         return [key for key, _ in self.list_objects(prefix)]
 
     def list_objects(self, prefix: str) -> list[tuple[str, int]]:
-        """Every (key, size) under `prefix`, in key order."""
+        """Every (key, size) under `prefix`, in key order.
+
+        Args:
+            prefix: a key prefix (end it with `/` for a folder).
+
+        Returns:
+            (key, size in bytes) of each object.
+        """
         found: list[tuple[str, int]] = []
         with aws_call("ListObjectsV2", bucket=self.bucket, key=prefix):
             for page in self._s3.get_paginator("list_objects_v2").paginate(
@@ -188,17 +322,46 @@ class InputStore:
         return found
 
     def get_bytes(self, key: str) -> bytes:
-        """The object at `key`; `OutputNotFoundError` if there is none."""
+        """The object at `key`.
+
+        Args:
+            key: the object's key.
+
+        Returns:
+            Its bytes.
+
+        Raises:
+            OutputNotFoundError: there is no object at `key`.
+        """
         return self._get(key)
 
     def put_resource(self, index: int, name: str, data: bytes) -> str:
-        """Store extra bytes under job `index`'s prefix; return their s3:// URI."""
+        """Store extra bytes under job `index`'s prefix.
+
+        Args:
+            index: the job's index.
+            name: a relative key under the job's prefix (no `..`, no leading `/`).
+            data: the bytes.
+
+        Returns:
+            Their `s3://` URI.
+
+        Raises:
+            InvalidJobSpecError: `name` would leave the job's prefix.
+        """
         key = self.layout.resource_key(index, name)
         self._put(key, data)
         return self.uri(key)
 
     def get_resource(self, index: int, name: str) -> bytes:
         """Read resource `name` that job `index` (or `put_resource`) stored under its prefix.
+
+        Args:
+            index: the job's index.
+            name: the resource's key relative to the job's prefix.
+
+        Returns:
+            Its bytes.
 
         Raises:
             InvalidJobSpecError: `name` would leave the job's prefix.

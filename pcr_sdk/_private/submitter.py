@@ -41,6 +41,18 @@ class Submitter:
 
     SubmitJob has no idempotency token: after a lost answer the job is looked up by the
     `pcr:submission` tag each request carries before it is sent again (`LostAnswerPolicy`).
+
+    Args:
+        batch: the AWS Batch client.
+        job_queue: the queue the jobs go to.
+        bucket: the job bucket (named in each job's environment).
+        layout: the batch's layout (its id names the jobs).
+        job_definition: the registered job definition's ARN or `name:revision`.
+        governor: the SubmitJob rate governor (default: the process's one for the client's
+            region and endpoint).
+        lost_answers: how to look for a job whose SubmitJob answer was lost (default: as many
+            attempts as the client's retries).
+        token_factory: makes each request's `pcr:submission` tag, for tests.
     """
 
     def __init__(
@@ -79,7 +91,21 @@ class Submitter:
         attempt: int = 1,
     ) -> SubmitJobRequestTypeDef:
         """The SubmitJob request for job `index`, checked against AWS's limits; a rerun
-        (`attempt` > 1) is tagged `pcr:attempt`, its environment is the first attempt's."""
+        (`attempt` > 1) is tagged `pcr:attempt`, its environment is the first attempt's.
+
+        Args:
+            index: the job's index.
+            depends_on: ids of the jobs it waits for (at most 20).
+            timeout_seconds: the attempt's time limit, at least 60 (None: the definition's).
+            environment: extra environment variables (pcr-sdk's own variables win).
+            attempt: 1 for the first submission, 2, 3, ... for reruns.
+
+        Returns:
+            The request, not sent.
+
+        Raises:
+            InvalidJobSpecError: the request breaks an AWS Batch limit.
+        """
         contract = self.layout.environment(bucket=self.bucket, index=index)
         tags = {TAG_INDEX: str(index), **_attempt_tag(attempt)}
         return self._request(contract, tags, depends_on, timeout_seconds, environment)
@@ -93,7 +119,21 @@ class Submitter:
         timeout_seconds: int | None = None,
         environment: Mapping[str, str] | None = None,
     ) -> SubmitJobRequestTypeDef:
-        """The SubmitJob request for an array of `size` children, jobs base_index.. of the batch."""
+        """The SubmitJob request for an array of `size` children, jobs base_index.. of the batch.
+
+        Args:
+            base_index: the job index of child 0.
+            size: the number of children (2 to 10,000).
+            depends_on: ids of the jobs it waits for (at most 20).
+            timeout_seconds: the attempt's time limit, at least 60 (None: the definition's).
+            environment: extra environment variables (pcr-sdk's own variables win).
+
+        Returns:
+            The request, not sent.
+
+        Raises:
+            InvalidJobSpecError: `size` or the request breaks an AWS Batch limit.
+        """
         _check_array_size(size)
         contract = self.layout.array_environment(bucket=self.bucket, base_index=base_index)
         tags = {TAG_INDEX: str(base_index), TAG_ARRAY_SIZE: str(size)}
@@ -111,7 +151,21 @@ class Submitter:
         timeout_seconds: int | None = None,
     ) -> SubmitJobRequestTypeDef:
         """The SubmitJob request for a rerun array whose packed inputs at `inputs_key` map each
-        child to its job index (worker contract 2; no `pcr:index` tag: the table says)."""
+        child to its job index (worker contract 2; no `pcr:index` tag: the table says).
+
+        Args:
+            inputs_key: the key of the indexed pack (`InputStore.put_indexed_inputs`).
+            size: the number of children (2 to 10,000).
+            attempt: the rerun's attempt number (tagged `pcr:attempt` when above 1).
+            depends_on: ids of the jobs it waits for (at most 20).
+            timeout_seconds: the attempt's time limit, at least 60 (None: the definition's).
+
+        Returns:
+            The request, not sent.
+
+        Raises:
+            InvalidJobSpecError: `size` or the request breaks an AWS Batch limit.
+        """
         _check_array_size(size)
         contract = self.layout.indexed_array_environment(bucket=self.bucket, inputs_key=inputs_key)
         tags = {TAG_ARRAY_SIZE: str(size), **_attempt_tag(attempt)}
@@ -128,7 +182,22 @@ class Submitter:
         environment: Mapping[str, str] | None = None,
         attempt: int = 1,
     ) -> str:
-        """Submit job `index` (attempt `attempt`); return its AWS Batch job id."""
+        """Submit job `index` (attempt `attempt`): `request`, then `send`.
+
+        Args:
+            index: the job's index.
+            depends_on: ids of the jobs it waits for (at most 20).
+            timeout_seconds: the attempt's time limit, at least 60 (None: the definition's).
+            environment: extra environment variables (pcr-sdk's own variables win).
+            attempt: 1 for the first submission, 2, 3, ... for reruns.
+
+        Returns:
+            The job's AWS Batch job id.
+
+        Raises:
+            InvalidJobSpecError: the request breaks an AWS Batch limit.
+            AwsError: SubmitJob failed.
+        """
         request = self.request(
             index, depends_on=depends_on, timeout_seconds=timeout_seconds,
             environment=environment, attempt=attempt,
@@ -144,7 +213,22 @@ class Submitter:
         timeout_seconds: int | None = None,
         environment: Mapping[str, str] | None = None,
     ) -> str:
-        """Submit an array job whose child i is job base_index + i; return the parent's id."""
+        """Submit an array job whose child i is job base_index + i.
+
+        Args:
+            base_index: the job index of child 0.
+            size: the number of children (2 to 10,000).
+            depends_on: ids of the jobs it waits for (at most 20).
+            timeout_seconds: the attempt's time limit, at least 60 (None: the definition's).
+            environment: extra environment variables (pcr-sdk's own variables win).
+
+        Returns:
+            The array (parent) job's id; child i is `<id>:<i>`.
+
+        Raises:
+            InvalidJobSpecError: `size` or the request breaks an AWS Batch limit.
+            AwsError: SubmitJob failed.
+        """
         request = self.array_request(
             base_index,
             size,
@@ -155,7 +239,17 @@ class Submitter:
         return self.send(request)
 
     def send(self, request: SubmitJobRequestTypeDef) -> str:
-        """One governed SubmitJob; after an ambiguous failure, find the job before resending."""
+        """One governed SubmitJob; after an ambiguous failure, find the job before resending.
+
+        Args:
+            request: a request from `request`, `array_request` or `indexed_array_request`.
+
+        Returns:
+            The new job's id.
+
+        Raises:
+            AwsError: SubmitJob failed (after a lost answer: the job was not found either).
+        """
         token = self._token()
         request = {**request, "tags": {**request.get("tags", {}), TAG_SUBMISSION: token}}
 
@@ -182,6 +276,12 @@ class Submitter:
 
         Reads ListJobs newest first (AWS's order for a name filter) a page at a time and stops
         at the first match: a lost answer is almost always about the newest job.
+
+        Args:
+            token: the `pcr:submission` tag of the request.
+
+        Returns:
+            The job's id, or None if no job of the batch carries the tag.
         """
         for details in self._reads.named(self.job_queue, self.layout.batch_id):
             for detail in details:
@@ -190,7 +290,15 @@ class Submitter:
         return None
 
     def terminate(self, job_id: str, reason: str) -> None:
-        """TerminateJob: stops the job in any unfinished state (an array: all its children)."""
+        """TerminateJob: stops the job in any unfinished state (an array: all its children).
+
+        Args:
+            job_id: the job (or array parent) to stop.
+            reason: recorded by AWS Batch on the job.
+
+        Raises:
+            AwsError: TerminateJob failed.
+        """
         self.governor.acquire()
         with (
             calls.scope(throttle_listener=self.governor),

@@ -59,7 +59,9 @@ class BatchStatus:
     """What AWS Batch shows of one batch right now: its jobs, their results, its definition."""
 
     batch_id: str
+    """The batch's id, `<name>_<uuid4>`."""
     job_queue: str
+    """The queue its jobs were looked for in."""
     jobs: tuple[SubmittedJob, ...]
     """Each index's current job (its highest attempt), in index order (array children
     included)."""
@@ -84,7 +86,27 @@ class BatchStatus:
         sleep: Sleep = time.sleep,
     ) -> BatchStatus:
         """Read batch `batch_id` from `job_queue`: a few Batch calls per 100 jobs, plus one
-        ranged S3 GET per rerun array (its index table, in the bucket its jobs name)."""
+        ranged S3 GET per rerun array (its index table, in the bucket its jobs name).
+
+        Args:
+            batch_id: the batch's id, `<name>_<uuid4>`.
+            job_queue: the queue its jobs went to.
+            clients: ready-made Batch, S3 and CloudWatch Logs clients (instead of `session`).
+            session: the boto3 session to make the clients from.
+            aws_region: the region of the queue (default: the configured one).
+            governor: the rate governor of the Batch calls (default: the process's one for the
+                region and endpoint).
+            clock: monotonic seconds, for tests.
+            sleep: how to wait, for tests.
+
+        Returns:
+            The batch as AWS Batch shows it now; nothing is written.
+
+        Raises:
+            InvalidBatchNameError: `batch_id` is not `<name>_<uuid4>`.
+            PcrInputError: `job_queue` is empty, or no region is configured.
+            AwsError: a Batch or S3 call failed.
+        """
         parsed = BatchId.parse(batch_id)
         if not job_queue:
             raise PcrInputError("job_queue must not be empty")
@@ -119,7 +141,11 @@ class BatchStatus:
         return all(result.finished for result in self.results)
 
     def unfinished(self) -> list[JobResult]:
-        """The results of the jobs not finished yet."""
+        """The results of the jobs not finished yet.
+
+        Returns:
+            Those results, in index order.
+        """
         return [result for result in self.results if not result.finished]
 
     def cancel(
@@ -130,7 +156,21 @@ class BatchStatus:
         governor: RateGovernor | None = None,
     ) -> list[str]:
         """Terminate the jobs this view saw unfinished (an array through its parent); return
-        the ids TerminateJob was sent for. Writes nothing to S3; deregisters nothing."""
+        the ids TerminateJob was sent for. Writes nothing to S3; deregisters nothing.
+
+        Args:
+            reason: recorded by AWS Batch on every job it stops (not empty).
+            clients: the clients to send TerminateJob with.
+            governor: the rate governor of the calls (default: the process's one for the
+                clients' region and endpoint).
+
+        Returns:
+            The ids TerminateJob was sent for (an array's parent stands for its children).
+
+        Raises:
+            PcrInputError: `reason` is empty.
+            AwsError: a TerminateJob failed.
+        """
         if not reason:
             raise PcrInputError("cancel needs a reason (AWS Batch records it on every job)")
         meta = clients.batch.meta

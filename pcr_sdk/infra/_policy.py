@@ -112,18 +112,37 @@ class PolicyDocument(TypedDict):
 
 
 def iam_action(service: str, operation: str) -> str:
-    """The IAM action that authorizes `operation` of `service` (botocore's names)."""
+    """The IAM action that authorizes `operation` of `service` (botocore's names).
+
+    Args:
+        service: botocore's service name, e.g. `"batch"`.
+        operation: botocore's operation name, e.g. `"SubmitJob"`.
+
+    Returns:
+        The action, e.g. `"batch:SubmitJob"`; `"s3:ListBucket"` for ListObjectsV2.
+    """
     return ACTION_OF_OPERATION.get((service, operation), f"{service}:{operation}")
 
 
 def submitter_actions() -> frozenset[str]:
-    """The IAM actions `submitter_policy` grants without a job role or KMS key."""
+    """The IAM actions `submitter_policy` grants without a job role or KMS key.
+
+    Returns:
+        The actions, e.g. `"batch:SubmitJob"`.
+    """
     called = {iam_action(s, op) for s, ops in SDK_OPERATIONS.items() for op in ops}
     return frozenset({*called, TAG_ON_CREATE_ACTION})
 
 
 def partition_of(region: str) -> str:
-    """The AWS partition of `region` ("aws" for "*" and every commercial region)."""
+    """The AWS partition of `region` ("aws" for "*" and every commercial region).
+
+    Args:
+        region: an AWS region, or `"*"`.
+
+    Returns:
+        `"aws-cn"` for `cn-*`, `"aws-us-gov"` for `us-gov-*`, else `"aws"`.
+    """
     if region.startswith("cn-"):
         return "aws-cn"
     if region.startswith("us-gov-"):
@@ -148,6 +167,22 @@ def submitter_policy(
     any). Give `job_role_arn` if jobs run with a job role and `execution_role_arn` for Fargate
     jobs (the user passes both to AWS Batch), and `kms_key_arn` if the bucket encrypts with a
     customer managed KMS key.
+
+    Args:
+        bucket: the job bucket's name (or a CloudFormation `${Name}` placeholder).
+        queue: the job queue's name or ARN.
+        region: the region of every ARN (default `"*"`: any).
+        account: the 12-digit account of every ARN (default `"*"`: any).
+        partition: the ARNs' partition (default: `partition_of(region)`).
+        job_role_arn: the jobs' job role, which the user may pass to AWS Batch.
+        execution_role_arn: the Fargate jobs' execution role, which the user may pass too.
+        kms_key_arn: the bucket's customer managed KMS key (decrypt and generate data keys).
+
+    Returns:
+        The policy document, ready for `json.dumps`.
+
+    Raises:
+        PcrInputError: `bucket`, `queue`, `region` or `account` is malformed.
     """
     _check(bucket, queue, region, account)
     part = partition or partition_of(region)

@@ -19,5 +19,9 @@ STACK_OUTPUTS: Final = (
 
 
 def template_text() -> str:
-    """The CloudFormation template (YAML) that `pcr infra template` prints."""
+    """The CloudFormation template (YAML) that `pcr infra template` prints.
+
+    Returns:
+        The template's text.
+    """
     return resources.files(__package__).joinpath(TEMPLATE_NAME).read_text(encoding="utf-8")

@@ -138,10 +138,15 @@ class LocalBackend:
             memory_mib: its memory (default: the machine's physical memory).
             gpus: its GPUs.
             grace_seconds: the time between SIGTERM and SIGKILL when an attempt is stopped.
+            host: the address the HTTP endpoint listens on (default: the loopback address).
+            port: its port; 0 picks a free one.
+            data_dir: keep the job logs in `data_dir/logs` after close (default: a temporary
+                directory, removed on close).
 
         Raises:
-            ValueError: `max_parallel` below 1, `timeout_scale`, `vcpus` or `memory_mib` not
-                positive, `gpus` or `grace_seconds` negative, or an empty command.
+            ValueError: `port` outside 0..65535, `max_parallel` below 1, `timeout_scale`,
+                `vcpus` or `memory_mib` not positive, `gpus` or `grace_seconds` negative, or an
+                empty command.
             TypeError: a command that is not an argv list of strings.
         """
         self._command = _check_command(command)
@@ -210,6 +215,9 @@ class LocalBackend:
         """Environment variables that point any AWS SDK or the AWS CLI at this backend.
 
         `AWS_ENDPOINT_URL`, dummy credentials and the region: what every job gets too.
+
+        Returns:
+            The variables, by name.
         """
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
@@ -232,6 +240,12 @@ class LocalBackend:
         For a process that serves until a signal: `with LocalBackend(...) as b: b.wait()`
         inside `pcr_sdk.handle_signals()` ends on SIGINT, SIGTERM or SIGHUP, and the `with`
         stops every job.
+
+        Args:
+            timeout: seconds to wait at most (default: no limit).
+
+        Returns:
+            True if the backend was closed, False if `timeout` ran out first.
         """
         return self._stopped.wait(timeout)
 
@@ -247,14 +261,28 @@ class LocalBackend:
         ends without an exit code and with the statusReason `Host EC2 (instance i-...)
         terminated.`, and the job's retry strategy decides (e.g. `evaluateOnExit` with
         `onStatusReason: "Host EC2*"`). Local only: AWS has no such operation.
-        Raises KeyError for an unknown job and ValueError for one not STARTING or RUNNING.
+
+        Args:
+            job_id: a job (or array child) of this backend.
+
+        Returns:
+            The attempt's statusReason.
+
+        Raises:
+            KeyError: there is no such job.
+            ValueError: the job is not STARTING or RUNNING.
+            RuntimeError: the backend is not running.
         """
         if self._engine is None:
             raise RuntimeError("LocalBackend is not running: use it as `with LocalBackend(...)`")
         return self._engine.reclaim_host(job_id)
 
     def create_bucket(self, name: str) -> None:
-        """Create a bucket in the embedded S3 (no error if it exists); dropped again on exit."""
+        """Create a bucket in the embedded S3 (no error if it exists); dropped again on exit.
+
+        Args:
+            name: the bucket's name.
+        """
         s3 = self.clients.s3
         try:
             if self.region == "us-east-1":
@@ -284,8 +312,19 @@ class LocalBackend:
         job (the seed's 4 vCPUs and 1 GPU would keep jobs waiting on a machine without a GPU).
         Any keyword of `JobSubmitter` (`vcpus=`, `gpus=`, `polling_interval_seconds=`,
         `progress=`, `governor=`, ...) overrides these; `JobSubmitter`'s own defaults stay
-        as they are. `container` is the image name recorded in the job definition (locally
-        it only matters with `docker=True`).
+        as they are.
+
+        Args:
+            batch_name: as for `JobSubmitter`.
+            container: the image name recorded in the job definition (locally it only matters
+                with `docker=True`).
+            **options: any keyword argument of `JobSubmitter`.
+
+        Returns:
+            The submitter; its job definition is registered.
+
+        Raises:
+            PcrError: as `JobSubmitter` raises.
         """
         from pcr_sdk import JobSubmitter  # noqa: PLC0415 - the facade loads on first use
 
@@ -319,7 +358,12 @@ class LocalBackend:
         self.close()
 
     def start(self) -> None:
-        """Start the HTTP endpoint and the Batch engine, create the bucket."""
+        """Start the HTTP endpoint and the Batch engine, create the bucket.
+
+        Raises:
+            RuntimeError: the backend is running already.
+            OSError: the endpoint cannot listen on `host` and `port` (e.g. the port is taken).
+        """
         if self._stack is not None:
             raise RuntimeError("LocalBackend is already running")
         with ExitStack() as stack:

@@ -83,7 +83,11 @@ class Programs(Protocol):
 
 
 class VirtualClock:
-    """Seconds since the epoch that only move when told to."""
+    """Seconds since the epoch that only move when told to; call it for the time.
+
+    Args:
+        start: the time it starts at, in seconds since the epoch.
+    """
 
     def __init__(self, start: float) -> None:
         self._now = start
@@ -94,6 +98,9 @@ class VirtualClock:
 
     def advance(self, seconds: float) -> None:
         """Move the clock `seconds` on.
+
+        Args:
+            seconds: how far, at least 0.
 
         Raises:
             ValueError: `seconds` is negative (the clock does not go back).

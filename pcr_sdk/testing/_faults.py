@@ -51,10 +51,15 @@ class FaultHandle:
     """One registered fault rule; `injected` counts how often it fired so far."""
 
     service: Service
+    """`"batch"`, `"s3"` or `"logs"`."""
     operation: str | None
+    """botocore's name of the operation; None: every operation of `service`."""
     kind: Fault
+    """The fault."""
     times: int | None
+    """How many attempts it fires on; None: every one."""
     injected: int = 0
+    """How often it fired so far."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -123,6 +128,9 @@ class ListingLag:
 
     While active, each job is left out of the first `answers` ListJobs answers it would have
     appeared in (DescribeJobs still knows it).
+
+    Args:
+        answers: how many ListJobs answers leave each job out.
     """
 
     def __init__(self, answers: int) -> None:
@@ -177,8 +185,21 @@ class FaultInjector:
         operation: str | None = None,
         times: int | None = 1,
     ) -> FaultHandle:
-        """Inject `kind` into the next `times` attempts of `operation` (botocore's name, e.g.
-        "SubmitJob", "PutObject"; None: every operation of `service`)."""
+        """Inject `kind` into the next `times` attempts of `operation`.
+
+        Args:
+            service: `"batch"`, `"s3"` or `"logs"`.
+            kind: the fault (`Fault`), e.g. a throttling error or a lost response.
+            operation: botocore's name of the operation, e.g. "SubmitJob", "PutObject"; None:
+                every operation of `service`.
+            times: how many matching attempts it fires on (at least 1); None: every one.
+
+        Returns:
+            The rule's handle: how often it fired.
+
+        Raises:
+            ValueError: `service` is not one of the three, or `times` is below 1.
+        """
         if service not in ("batch", "s3", "logs"):
             raise ValueError(f"service must be 'batch', 's3' or 'logs', not {service!r}")
         if times is not None and times < 1:
@@ -202,7 +223,17 @@ class FaultInjector:
 
     def delay_listing(self, answers: int = 1) -> ListingLag:
         """Make ListJobs eventually consistent: each job is missing from the first `answers`
-        ListJobs answers it would appear in (as a job created a moment ago may be on AWS)."""
+        ListJobs answers it would appear in (as a job created a moment ago may be on AWS).
+
+        Args:
+            answers: how many answers leave each job out (at least 1).
+
+        Returns:
+            The lag: how many times a job was left out so far.
+
+        Raises:
+            ValueError: `answers` is below 1.
+        """
         if answers < 1:
             raise ValueError(f"answers must be >= 1, got {answers}")
         lag = ListingLag(answers)
@@ -218,7 +249,11 @@ class FaultInjector:
 
     def install(self, events: BaseEventHooks) -> None:
         """Hook into `events` (a session's event system): first and last of its `before-send`
-        handlers, so that whatever answers requests comes in between."""
+        handlers, so that whatever answers requests comes in between.
+
+        Args:
+            events: the session's (or a client's) event system.
+        """
         # botocore-stubs declare handlers as returning None; before-send handlers may answer.
         before = cast("Callable[..., None]", self._before_mock)
         events.register_first("before-send", before, unique_id="pcr-testing-faults-1")

@@ -22,7 +22,9 @@ class JobView:
     """What the script knows about a submitted job, handed to predicates."""
 
     job_id: str
+    """The job's id (an array child's: `<parent id>:<i>`)."""
     job_name: str
+    """The job's name (pcr-sdk names every job of a batch after the batch id)."""
     environment: Mapping[str, str]
     """The job's environment: the job definition's, overridden by the submission's (an array
     child's also has AWS_BATCH_JOB_ARRAY_INDEX)."""
@@ -31,10 +33,18 @@ class JobView:
     index: int | None
     """The last path segment of S3_JOB_PREFIX as an int (job k of its batch), or None."""
     depends_on: tuple[str, ...] = ()
+    """The ids of the jobs it waits for."""
 
     @staticmethod
     def index_from(environment: Mapping[str, str]) -> int | None:
-        """Job k's index: from its S3_JOB_PREFIX, or for an array child base + array index."""
+        """Job k's index: from its S3_JOB_PREFIX, or for an array child base + array index.
+
+        Args:
+            environment: the job's environment variables.
+
+        Returns:
+            The index, or None if the environment names none.
+        """
         base = environment.get(ENV_ARRAY_BASE_INDEX, "")
         child = environment.get(ENV_ARRAY_INDEX, "")
         if base.isdigit() and child.isdigit():
@@ -84,6 +94,12 @@ class JobScript:
     ListJobs shows the current status without moving anything. A job with dependsOn waits in
     PENDING (its polls not counted) until its dependencies finish; a job with retries left runs
     its next attempt on its next describe (the rules apply to every attempt).
+
+    Args:
+        polls_to_finish: how many describes a job stays unfinished by default (at least 0).
+
+    Raises:
+        ValueError: `polls_to_finish` is negative.
     """
 
     def __init__(self, *, polls_to_finish: int = 0) -> None:
@@ -108,7 +124,20 @@ class JobScript:
         """Make the matching job(s) end FAILED (all given selectors must match).
 
         `exit_code=None` models an infrastructure failure: no exit code, only `reason`.
-        `log_lines` become the job's CloudWatch Logs events (group /aws/batch/job).
+
+        Args:
+            index: the job's index in its batch.
+            job_id: the job's id.
+            job_name: the job's name.
+            exit_code: the container's exit code (not 0); None: none (an infrastructure
+                failure).
+            reason: the failure's reason (not empty; default: AWS's "Essential container in
+                task exited").
+            log_lines: the job's CloudWatch Logs events (group /aws/batch/job).
+
+        Raises:
+            ValueError: no selector is given, `exit_code` is 0 or `reason` empty.
+            TypeError: `log_lines` is a string, not a sequence of lines.
         """
         self.fail_where(
             _select(index, job_id, job_name),
@@ -125,7 +154,20 @@ class JobScript:
         reason: str = ESSENTIAL_CONTAINER_EXITED,
         log_lines: Sequence[str] = (),
     ) -> None:
-        """Make every job for which `predicate(view)` is true end FAILED."""
+        """Make every job for which `predicate(view)` is true end FAILED.
+
+        Args:
+            predicate: chooses the jobs, given each one's `JobView`.
+            exit_code: the container's exit code (not 0); None: none (an infrastructure
+                failure).
+            reason: the failure's reason (not empty; default: AWS's "Essential container in
+                task exited").
+            log_lines: the job's CloudWatch Logs events (group /aws/batch/job).
+
+        Raises:
+            ValueError: `exit_code` is 0 or `reason` empty.
+            TypeError: `log_lines` is a string, not a sequence of lines.
+        """
         if exit_code == 0:
             raise ValueError("a failed job needs a non-zero exit_code (or None)")
         if not reason:
@@ -144,11 +186,29 @@ class JobScript:
         job_id: str | None = None,
         job_name: str | None = None,
     ) -> None:
-        """Keep the matching job(s) unfinished for `n` describes instead of `polls_to_finish`."""
+        """Keep the matching job(s) unfinished for `n` describes instead of `polls_to_finish`.
+
+        Args:
+            n: how many describes (at least 0).
+            index: the job's index in its batch.
+            job_id: the job's id.
+            job_name: the job's name.
+
+        Raises:
+            ValueError: no selector is given, or `n` is negative.
+        """
         self.polls_where(_select(index, job_id, job_name), n=n)
 
     def polls_where(self, predicate: Predicate, *, n: int) -> None:
-        """Keep every job matching `predicate` unfinished for `n` describes."""
+        """Keep every job matching `predicate` unfinished for `n` describes.
+
+        Args:
+            predicate: chooses the jobs, given each one's `JobView`.
+            n: how many describes (at least 0).
+
+        Raises:
+            ValueError: `n` is negative.
+        """
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         with self._lock:
@@ -157,8 +217,13 @@ class JobScript:
     def worker(self, handler: H) -> H:
         """Simulate the container: on success, write `json.dumps(handler(input))` as output.
 
-        Returns `handler`, so it can decorate. A handler that raises fails the job with exit
-        code 1 and the exception as its log line.
+        A handler that raises fails the job with exit code 1 and the exception as its log line.
+
+        Args:
+            handler: takes the job's input (parsed JSON), returns its output.
+
+        Returns:
+            `handler`, so that `worker` works as a decorator.
         """
         with self._lock:
             self._handler = handler
@@ -177,13 +242,27 @@ class JobScript:
             self._handler = None
 
     def failure_for(self, view: JobView) -> Failure | None:
-        """The latest failure rule matching `view`, if any."""
+        """The latest failure rule matching `view`, if any.
+
+        Args:
+            view: the job.
+
+        Returns:
+            How the job fails, or None: it succeeds.
+        """
         with self._lock:
             rules = list(self._failures)
         return next((failure for pred, failure in reversed(rules) if pred(view)), None)
 
     def polls_for(self, view: JobView) -> int:
-        """How many describes `view`'s job stays unfinished."""
+        """How many describes `view`'s job stays unfinished.
+
+        Args:
+            view: the job.
+
+        Returns:
+            The latest matching `polls` rule's `n`, else `polls_to_finish`.
+        """
         with self._lock:
             rules = list(self._polls)
         return next((n for pred, n in reversed(rules) if pred(view)), self.polls_to_finish)

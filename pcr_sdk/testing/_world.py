@@ -62,18 +62,35 @@ class SubmittedCall:
     """
 
     job_id: str | None
+    """The id of the job it made; None if the call did not succeed for the client."""
     job_name: str
+    """The request's `jobName`."""
     job_queue: str
+    """Its `jobQueue`."""
     job_definition: str
+    """Its `jobDefinition`."""
     environment: dict[str, str]
+    """Its container overrides' environment variables."""
     depends_on: list[str]
+    """The ids in its `dependsOn`."""
     timeout_seconds: int | None
+    """Its `timeout.attemptDurationSeconds`, if any."""
     tags: dict[str, str]
+    """Its tags."""
     params: dict[str, Any] = field(repr=False)
+    """Every parameter of the request, as sent (a copy)."""
 
     @classmethod
     def from_params(cls, params: dict[str, Any], job_id: str | None) -> SubmittedCall:
-        """Build from SubmitJob's request parameters and the job id it answered (None if lost)."""
+        """Build from SubmitJob's request parameters and the job id it answered.
+
+        Args:
+            params: the SubmitJob request's parameters (copied).
+            job_id: the id of the job it made; None if its answer was lost.
+
+        Returns:
+            The call.
+        """
         overrides = params.get("containerOverrides") or {}
         timeout = params.get("timeout") or {}
         seconds = timeout.get("attemptDurationSeconds")
@@ -353,12 +370,20 @@ class MotoWorld:
         return _entered(self._role_arn)
 
     def submitted(self) -> list[SubmittedCall]:
-        """Every SubmitJob call made through `session`'s clients, in the order they began."""
+        """Every SubmitJob call made through `session`'s clients, in the order they began.
+
+        Returns:
+            The calls, a lost answer's included (its `job_id` is None).
+        """
         return self._capture.calls()
 
     def jobs(self) -> list[JobView]:
         """Every job AWS Batch accepted (through any client), in submission order (an array
-        parent, then its children)."""
+        parent, then its children).
+
+        Returns:
+            What the script knows of each job.
+        """
         return _entered(self._batch).views()
 
     @property
@@ -376,14 +401,32 @@ class MotoWorld:
         On the job's next describe its container gets SIGTERM and the attempt ends without an
         exit code, with the statusReason ``Host EC2 (instance i-...) terminated.``; the job's
         retry strategy decides what follows (as with `pcr_sdk.local.LocalBackend.reclaim_host`).
-        Raises KeyError for an unknown job and ValueError for one not STARTING or RUNNING.
+
+        Args:
+            job_id: a job (or array child) of this world.
+
+        Returns:
+            The attempt's statusReason.
+
+        Raises:
+            KeyError: there is no such job.
+            ValueError: the job is not STARTING or RUNNING.
+            RuntimeError: the world is not entered.
         """
         return _entered(self._batch).engine.reclaim_host(job_id)
 
     def register_job_definition(
         self, name: str = "pcr-test-job", *, image: str = "python:3.11"
     ) -> str:
-        """Register a small container job definition (not captured, no faults); return its ARN."""
+        """Register a small container job definition (not captured, no faults): 1 vCPU, 512 MiB.
+
+        Args:
+            name: the definition's name.
+            image: its container image.
+
+        Returns:
+            The definition's ARN.
+        """
         batch = _entered(self._admin_batch)
         response = batch.register_job_definition(
             jobDefinitionName=name,
