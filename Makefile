@@ -30,8 +30,11 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
+# The suite on PYTEST_WORKERS processes (pytest-xdist): its tests wait on subprocesses and
+# sockets much of the time, so two workers on two cores take about 60 % of one's time.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP_DEV)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 # The documentation site in site/: warnings (a broken link, a missing page) fail it; no network.
 docs: $(STAMP_DEV)

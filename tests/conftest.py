@@ -30,6 +30,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from moto.core.models import MockAWS
 
+from tests.faults._counts import COUNTS_KEY, WIRE_KEY, counts_of
+
 settings.register_profile(
     "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -94,7 +96,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _spent[report.nodeid] = _spent.get(report.nodeid, 0.0) + report.duration
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+def _slow_unit_tests(terminalreporter: pytest.TerminalReporter) -> None:
     """Name the unit tests over their budget: mark them `integration` or `slow`."""
     over = sorted(((s, n) for n, s in _spent.items() if s > FAST_BUDGET_SECONDS), reverse=True)
     if over:
@@ -112,3 +114,40 @@ def pytest_collection_finish(session: object) -> None:
     del session
     gc.collect()
     gc.freeze()
+
+
+# -- the fault suite's counters, summed over pytest-xdist's workers ------------------------------
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker: send this process's fault-suite counters to the controller."""
+    counts = session.config.stash.get(COUNTS_KEY, None)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if counts is not None and isinstance(workeroutput, dict):
+        workeroutput[WIRE_KEY] = counts.to_wire()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """In pytest-xdist's controller: add a finished worker's counters to the session's."""
+    del error
+    wire = getattr(node, "workeroutput", {}).get(WIRE_KEY)
+    config = getattr(node, "config", None)
+    if wire is not None and isinstance(config, pytest.Config):
+        counts_of(config).add(wire)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """The unit tests over budget (`make test-fast`), and the fault-injection suite's counts
+    when it ran (in this process or in pytest-xdist's workers)."""
+    _slow_unit_tests(terminalreporter)
+    if hasattr(config, "workeroutput"):
+        return  # a worker: its controller prints the sum
+    counts = config.stash.get(COUNTS_KEY, None)
+    if counts is None:
+        return
+    terminalreporter.write_sep("-", "fault-injection suite")
+    for line in counts.lines():
+        terminalreporter.write_line(line)

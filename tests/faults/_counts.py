@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import pytest
 
@@ -52,8 +53,21 @@ class FaultCounts:
         errors = ", ".join(f"{name} {n}" for name, n in sorted(self.sdk_errors.items()))
         return [main, edges, f"SDK errors surfaced (allowed outcomes): {errors or 'none'}"]
 
+    def to_wire(self) -> dict[str, object]:
+        """The counters as plain data (what a pytest-xdist worker can send its controller)."""
+        return {**asdict(self), "sdk_errors": dict(self.sdk_errors)}
+
+    def add(self, wire: dict[str, Any]) -> None:
+        """Add another process's counters (`to_wire`) to these."""
+        for name, value in wire.items():
+            if name == "sdk_errors":
+                self.sdk_errors.update(value)
+            else:
+                setattr(self, name, getattr(self, name) + value)
+
 
 COUNTS_KEY = pytest.StashKey[FaultCounts]()
+WIRE_KEY = "pcr_fault_counts"
 
 
 def counts_of(config: pytest.Config) -> FaultCounts:
