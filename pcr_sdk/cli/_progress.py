@@ -164,7 +164,7 @@ class LiveProgress:
         self._submit_task: TaskID | None = None
         self._wait_task: TaskID | None = None
         self._ticker: threading.Thread | None = None
-        self._submitting = threading.Event()
+        self._submit_ended = threading.Event()
 
     def __enter__(self) -> LiveProgress:
         self._progress.start()
@@ -183,18 +183,19 @@ class LiveProgress:
         """A bar of submitted jobs, fed from `count` until `end_submit`."""
         task = self._progress.add_task("submitted", total=total, detail="")
         self._submit_task = task
-        self._submitting.set()
+        self._submit_ended.clear()
 
         def tick() -> None:
-            while self._submitting.is_set():
+            while True:
                 self._progress.update(task, completed=count())
-                time.sleep(SUBMIT_REFRESH_SECONDS)
+                if self._submit_ended.wait(SUBMIT_REFRESH_SECONDS):
+                    return
 
         self._ticker = threading.Thread(target=tick, name="pcr-submit-progress", daemon=True)
         self._ticker.start()
 
     def _stop_ticker(self) -> None:
-        self._submitting.clear()
+        self._submit_ended.set()
         if self._ticker is not None:
             self._ticker.join()
             self._ticker = None

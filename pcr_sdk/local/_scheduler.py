@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 ACCOUNT_ID = "123456789012"
 
 
-class JobStates:
+class JobStates(ABC):
     """The jobs of one job queue and AWS Batch's state machine over them.
 
     Subclasses decide when jobs move on: they implement `_queue` (a job became RUNNABLE),
@@ -74,6 +75,7 @@ class JobStates:
 
     def start(self) -> None:
         """Start moving jobs (nothing to start unless a subclass says so)."""
+        return None  # an optional hook
 
     def close(self) -> None:
         """Stop moving jobs."""
@@ -107,6 +109,7 @@ class JobStates:
 
     def observe(self, jobs: list[Job]) -> None:
         """DescribeJobs is about to show `jobs` (the stepping scheduler moves them on)."""
+        del jobs  # an optional hook
 
     def stop(self, job: Job, reason: str, *, terminate: bool) -> None:
         """CancelJob (`terminate=False`) or TerminateJob, as AWS Batch applies them.
@@ -154,17 +157,17 @@ class JobStates:
 
     # -- the state machine (caller holds `cond`) ------------------------------------------------
 
+    @abstractmethod
     def _queue(self, job: Job) -> None:
         """`job` just became RUNNABLE."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _dependencies_done(self, job: Job) -> None:
         """Every dependency of the PENDING `job` succeeded."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _attempt_ended(self, job: Job) -> None:
         """`job`'s current attempt ended (it is in `job.attempts` now)."""
-        raise NotImplementedError
 
     def _finish(self, job: Job, status: JobStatus, reason: str | None) -> None:
         """Move `job` to a final status and let its dependents and its array parent follow."""
