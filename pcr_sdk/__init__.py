@@ -21,9 +21,9 @@ import warnings as _warnings
 from pcr_sdk._version import __version__
 
 if _typing.TYPE_CHECKING:
-    from pcr_sdk._private.aws import JobStatus
-    from pcr_sdk._private.clients import AwsClients
-    from pcr_sdk._private.contract import BatchLayout
+    from pcr_sdk._private.batch.status import BatchStatus
+    from pcr_sdk._private.edge.clients import AwsClients
+    from pcr_sdk._private.edge.governor import RateGovernor
     from pcr_sdk._private.errors import (
         AccessDeniedError,
         AwsConnectionError,
@@ -50,24 +50,18 @@ if _typing.TYPE_CHECKING:
         WorkerEnvironmentError,
     )
     from pcr_sdk._private.facade import JobSubmitter
-    from pcr_sdk._private.governor import RateGovernor
-    from pcr_sdk._private.logs import LogReader
-    from pcr_sdk._private.models import (
-        BatchId,
-        BatchName,
-        FailureKind,
-        JobDefinitionSpec,
-        JobResult,
-        JobSpec,
-        S3Encryption,
-    )
-    from pcr_sdk._private.poller import Poller
+    from pcr_sdk._private.model.names import BatchId, BatchName
+    from pcr_sdk._private.model.results import FailureKind, JobResult
+    from pcr_sdk._private.model.retry_policy import RetryPolicy, RetryRule
+    from pcr_sdk._private.model.specs import JobDefinitionSpec, JobSpec, S3Encryption
     from pcr_sdk._private.progress import PrintProgress, SilentProgress
-    from pcr_sdk._private.registry import BatchRegistry
-    from pcr_sdk._private.retry import RetryPolicy, RetryRule
-    from pcr_sdk._private.store import InputStore
-    from pcr_sdk._private.submitter import Submitter
-    from pcr_sdk._private.view import BatchStatus
+    from pcr_sdk._private.services.logs import LogReader
+    from pcr_sdk._private.services.poller import Poller
+    from pcr_sdk._private.services.registry import BatchRegistry
+    from pcr_sdk._private.services.store import InputStore
+    from pcr_sdk._private.services.submitter import Submitter
+    from pcr_sdk._private.wire.facts import JobStatus
+    from pcr_sdk._private.wire.layout import BatchLayout
 
     # Deprecated here, at home in pcr_sdk.advanced: re-exported (`as`) so that code not yet
     # moved keeps its types under mypy's no-implicit-reexport; at run time it warns.
@@ -84,35 +78,37 @@ _DEPRECATED: _typing.Final[frozenset[str]] = frozenset({
 """Names pcr-sdk 0.1.0 exported here that now live in `pcr_sdk.advanced` (deprecated here)."""
 
 _ERRORS: _typing.Final = "pcr_sdk._private.errors"
-_MODELS: _typing.Final = "pcr_sdk._private.models"
+_NAMES: _typing.Final = "pcr_sdk._private.model.names"
+_SPECS: _typing.Final = "pcr_sdk._private.model.specs"
+_RESULTS: _typing.Final = "pcr_sdk._private.model.results"
 _WHERE: _typing.Final[dict[str, str]] = {
     "AccessDeniedError": _ERRORS,
-    "AwsClients": "pcr_sdk._private.clients",
+    "AwsClients": "pcr_sdk._private.edge.clients",
     "AwsConnectionError": _ERRORS,
     "AwsError": _ERRORS,
     "BatchClosedError": _ERRORS,
-    "BatchId": _MODELS,
-    "BatchLayout": "pcr_sdk._private.contract",
-    "BatchName": _MODELS,
-    "BatchRegistry": "pcr_sdk._private.registry",
-    "BatchStatus": "pcr_sdk._private.view",
+    "BatchId": _NAMES,
+    "BatchLayout": "pcr_sdk._private.wire.layout",
+    "BatchName": _NAMES,
+    "BatchRegistry": "pcr_sdk._private.services.registry",
+    "BatchStatus": "pcr_sdk._private.batch.status",
     "BucketNotFoundError": _ERRORS,
     "CredentialsError": _ERRORS,
     "CredentialsExpiredError": _ERRORS,
-    "FailureKind": _MODELS,
+    "FailureKind": _RESULTS,
     "handle_signals": "pcr_sdk.signals",
-    "InputStore": "pcr_sdk._private.store",
+    "InputStore": "pcr_sdk._private.services.store",
     "InterruptedBySignal": "pcr_sdk.signals",
     "InvalidBatchNameError": _ERRORS,
     "InvalidJobSpecError": _ERRORS,
-    "JobDefinitionSpec": _MODELS,
+    "JobDefinitionSpec": _SPECS,
     "JobNotFoundError": _ERRORS,
     "JobQueueNotFoundError": _ERRORS,
-    "JobResult": _MODELS,
-    "JobSpec": _MODELS,
-    "JobStatus": "pcr_sdk._private.aws",
+    "JobResult": _RESULTS,
+    "JobSpec": _SPECS,
+    "JobStatus": "pcr_sdk._private.wire.facts",
     "JobSubmitter": "pcr_sdk._private.facade",
-    "LogReader": "pcr_sdk._private.logs",
+    "LogReader": "pcr_sdk._private.services.logs",
     "ManifestError": _ERRORS,
     "ManifestVersionError": _ERRORS,
     "OutputError": _ERRORS,
@@ -121,14 +117,14 @@ _WHERE: _typing.Final[dict[str, str]] = {
     "PackError": _ERRORS,
     "PcrError": _ERRORS,
     "PcrInputError": _ERRORS,
-    "Poller": "pcr_sdk._private.poller",
+    "Poller": "pcr_sdk._private.services.poller",
     "PrintProgress": "pcr_sdk._private.progress",
-    "RateGovernor": "pcr_sdk._private.governor",
-    "RetryPolicy": "pcr_sdk._private.retry",
-    "RetryRule": "pcr_sdk._private.retry",
-    "S3Encryption": _MODELS,
+    "RateGovernor": "pcr_sdk._private.edge.governor",
+    "RetryPolicy": "pcr_sdk._private.model.retry_policy",
+    "RetryRule": "pcr_sdk._private.model.retry_policy",
+    "S3Encryption": _SPECS,
     "SilentProgress": "pcr_sdk._private.progress",
-    "Submitter": "pcr_sdk._private.submitter",
+    "Submitter": "pcr_sdk._private.services.submitter",
     "ThrottledError": _ERRORS,
     "UnknownDependencyError": _ERRORS,
     "WaitTimeoutError": _ERRORS,

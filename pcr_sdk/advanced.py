@@ -21,14 +21,15 @@ works, and warns (`DeprecationWarning`) naming this module.
 
 from __future__ import annotations
 
-from pcr_sdk._private.contract import BatchLayout
-from pcr_sdk._private.logs import LogReader
-from pcr_sdk._private.models import JobDefinitionSpec, JobSpec, JobState, SubmittedJob
-from pcr_sdk._private.poller import Poller, PollProgress
+from pcr_sdk._private.model.results import JobState, SubmittedJob
+from pcr_sdk._private.model.specs import JobDefinitionSpec, JobSpec
 from pcr_sdk._private.progress import ProgressReporter
-from pcr_sdk._private.registry import BatchRegistry
-from pcr_sdk._private.store import InputStore
-from pcr_sdk._private.submitter import Submitter
+from pcr_sdk._private.services.logs import LogReader
+from pcr_sdk._private.services.poller import Poller, PollProgress
+from pcr_sdk._private.services.registry import BatchRegistry
+from pcr_sdk._private.services.store import InputStore
+from pcr_sdk._private.services.submitter import Submitter
+from pcr_sdk._private.wire.layout import BatchLayout
 
 __all__ = [
     "BatchLayout",

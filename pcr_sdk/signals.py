@@ -42,7 +42,7 @@ from pcr_sdk._private.errors import PcrError
 
 if TYPE_CHECKING:
     from pcr_sdk._private.facade import JobSubmitter
-    from pcr_sdk._private.models import JobResult
+    from pcr_sdk._private.model.results import JobResult
 
 __all__ = ["DEFAULT_SIGNALS", "InterruptedBySignal", "SignalGuard", "handle_signals"]
 

@@ -48,7 +48,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 
-from pcr_sdk._private.contract import (
+from pcr_sdk._private.errors import WorkerContractError, WorkerEnvironmentError, aws_call
+from pcr_sdk._private.wire.handlers import InvalidInputError, typed
+from pcr_sdk._private.wire.jsonio import dump_json
+from pcr_sdk._private.wire.layout import (
     ARRAY_VARIABLES,
     CONTRACT_VARIABLES,
     ENV_ARRAY_BASE_INDEX,
@@ -66,10 +69,7 @@ from pcr_sdk._private.contract import (
     BatchLayout,
     check_relative_key,
 )
-from pcr_sdk._private.errors import WorkerContractError, WorkerEnvironmentError, aws_call
-from pcr_sdk._private.handlers import InvalidInputError, typed
-from pcr_sdk._private.jsonio import dump_json
-from pcr_sdk._private.packing import read_entry, read_indexed_record
+from pcr_sdk._private.wire.packing import read_entry, read_indexed_record
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

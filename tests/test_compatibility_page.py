@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 
 import pcr_sdk
-from pcr_sdk._private import contract, manifest, packing
+from pcr_sdk._private.batch import manifest
+from pcr_sdk._private.wire import layout as contract
+from pcr_sdk._private.wire import packing
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "compatibility.md"
 

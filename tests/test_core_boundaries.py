@@ -27,7 +27,7 @@ from pcr_sdk import (
     RateGovernor,
     SilentProgress,
 )
-from pcr_sdk._private.aws import THROTTLING_ERROR_CODES
+from pcr_sdk._private.wire.facts import THROTTLING_ERROR_CODES
 from pcr_sdk.testing import Fault, MotoWorld
 from pcr_sdk.worker import JobContext
 from tests.core_support import new_submitter

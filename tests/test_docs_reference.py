@@ -15,7 +15,7 @@ from types import ModuleType
 import pytest
 
 import pcr_sdk
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from tests.test_docstrings import DOCUMENTED
 
 HOOKS = Path(__file__).resolve().parents[1] / "docs" / "_gen" / "hooks.py"
@@ -35,9 +35,9 @@ def hooks() -> ModuleType:
 def test_every_limit_of_the_aws_module_is_described(hooks: ModuleType) -> None:
     described = hooks.LIMITS.keys() | hooks.PACED.keys()
     assert hooks.limit_names() <= described
-    assert described <= set(vars(aws))  # no row for a constant that is gone
+    assert described <= set(vars(facts))  # no row for a constant that is gone
     table = hooks.limits_table()
-    assert f"| {aws.MAX_ARRAY_SIZE:,} |" in table
+    assert f"| {facts.MAX_ARRAY_SIZE:,} |" in table
 
 
 def test_every_error_class_is_in_the_tree(hooks: ModuleType) -> None:

@@ -23,7 +23,7 @@ from pcr_sdk import (
     JobStatus,
     JobSubmitter,
 )
-from pcr_sdk._private.poller import PollProgress
+from pcr_sdk._private.services.poller import PollProgress
 from pcr_sdk.testing import MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.fakes import FakeClock

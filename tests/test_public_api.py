@@ -142,7 +142,7 @@ def test_importing_the_worker_loads_nothing_of_the_submitting_side() -> None:
     probe = (
         "import sys, pcr_sdk.worker\n"
         "heavy = ('pydantic', 'typer', 'rich', 'moto', 'pcr_sdk._private.facade',"
-        " 'pcr_sdk._private.models', 'pcr_sdk.cli._app')\n"
+        " 'pcr_sdk._private.model', 'pcr_sdk.cli._app')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
     )
     done = subprocess.run(

@@ -19,14 +19,14 @@ from pcr_sdk import (
     PcrInputError,
     RetryPolicy,
 )
-from pcr_sdk._private import rerun as rerun_module
-from pcr_sdk._private.aws import TAG_ATTEMPT, TAG_INDEX, TIMEOUT_REASON
-from pcr_sdk._private.contract import (
+from pcr_sdk._private.batch import rerun as rerun_module
+from pcr_sdk._private.wire.facts import TAG_ATTEMPT, TAG_INDEX, TIMEOUT_REASON
+from pcr_sdk._private.wire.layout import (
     ENV_ARRAY_BASE_INDEX,
     ENV_ARRAY_INPUTS_KEY,
     ENV_WORKER_CONTRACT,
 )
-from pcr_sdk._private.packing import unpack_indexed
+from pcr_sdk._private.wire.packing import unpack_indexed
 from pcr_sdk.advanced import SubmittedJob
 from pcr_sdk.testing import MotoWorld
 from tests.core_support import attach_submitter, new_submitter

@@ -16,11 +16,12 @@ from moto import mock_aws
 
 from pcr_sdk import BatchLayout, ManifestError, ManifestVersionError
 from pcr_sdk import worker as worker_module
-from pcr_sdk._private.contract import ENV_ARRAY_BASE_INDEX, ENV_WORKER_CONTRACT
+from pcr_sdk._private.batch.ledger import Ledger
+from pcr_sdk._private.batch.manifest import ArrayRecord, LoadedManifest, Manifest
+from pcr_sdk._private.batch.status import _NoJournal
 from pcr_sdk._private.errors import WorkerContractError, WorkerEnvironmentError
-from pcr_sdk._private.ledger import Ledger
-from pcr_sdk._private.manifest import ArrayRecord, LoadedManifest, Manifest
-from pcr_sdk._private.packing import (
+from pcr_sdk._private.wire.layout import ENV_ARRAY_BASE_INDEX, ENV_WORKER_CONTRACT
+from pcr_sdk._private.wire.packing import (
     pack_indexed,
     payloads,
     read_indexed_record,
@@ -28,7 +29,6 @@ from pcr_sdk._private.packing import (
     table_range,
     unpack_indexed,
 )
-from pcr_sdk._private.view import _NoJournal
 from pcr_sdk.advanced import SubmittedJob
 from pcr_sdk.testing import MotoWorld
 from pcr_sdk.worker import UNSUPPORTED_CONTRACT_EXIT_CODE, JobContext, run

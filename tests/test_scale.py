@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pcr_sdk import AwsClients, JobStatus, JobSubmitter, SilentProgress, ThrottledError
-from pcr_sdk._private import submission
-from pcr_sdk._private.packing import PackError, pack, read_entry, unpack
+from pcr_sdk._private.batch import submitting as submission
+from pcr_sdk._private.wire.packing import PackError, pack, read_entry, unpack
 from pcr_sdk.testing import Fault, MotoWorld
 from pcr_sdk.worker import JobContext
 from tests.fakes import FakeClock

@@ -17,7 +17,7 @@ from moto import mock_aws
 from pydantic import BaseModel
 
 from pcr_sdk import JobStatus, OutputMalformedError
-from pcr_sdk._private.handlers import InvalidInputError, handler_models, typed
+from pcr_sdk._private.wire.handlers import InvalidInputError, handler_models, typed
 from pcr_sdk.advanced import BatchLayout
 from pcr_sdk.testing import MotoWorld
 from pcr_sdk.worker import INVALID_INPUT_EXIT_CODE, run
@@ -173,7 +173,7 @@ def test_annotations_that_cannot_be_resolved_leave_the_handler_untyped(
 def test_the_worker_loads_pydantic_only_for_model_annotations() -> None:
     probe = (
         "import sys\n"
-        "from pcr_sdk._private.handlers import typed\n"
+        "from pcr_sdk._private.wire.handlers import typed\n"
         "def plain(data: dict) -> dict:\n"
         "    return data\n"
         "def untyped(data):\n"

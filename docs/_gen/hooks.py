@@ -2,7 +2,7 @@
 
 A page asks for a generated part with a marker line: ``<!-- gen:cli -->`` (the `pcr` command's
 reference, from its typer app), ``<!-- gen:errors -->`` (the exception tree, from `pcr_sdk`)
-or ``<!-- gen:limits -->`` (the AWS limits pcr-sdk checks, from `pcr_sdk._private.aws`). The
+or ``<!-- gen:limits -->`` (the AWS limits pcr-sdk checks, from `pcr_sdk._private.wire.facts`). The
 same functions are imported by `tests/test_docs_reference.py`.
 """
 
@@ -128,7 +128,7 @@ def error_tree() -> str:
 # -- the AWS limits ----------------------------------------------------------------------------
 
 LIMITS: dict[str, tuple[str, str]] = {
-    # constant in pcr_sdk._private.aws: (what it limits, the error pcr-sdk raises before a call)
+    # constant in _private.wire.facts: (what it limits, the error pcr-sdk raises before a call)
     "MAX_SUBMIT_PAYLOAD_BYTES": ("bytes in one SubmitJob request", "InvalidJobSpecError"),
     "MAX_CONTAINER_OVERRIDES_CHARS": (
         "characters of a job's container overrides (ECS's limit)",
@@ -192,12 +192,12 @@ PACED: dict[str, str] = {
 
 
 def limit_names() -> set[str]:
-    """The names in `pcr_sdk._private.aws` that are limits: every MAX_*, MIN_* and *_MAX_*."""
-    from pcr_sdk._private import aws  # noqa: PLC0415
+    """The names in `_private.wire.facts` that are limits: every MAX_*, MIN_* and *_MAX_*."""
+    from pcr_sdk._private.wire import facts  # noqa: PLC0415
 
     return {
         name
-        for name in vars(aws)
+        for name in vars(facts)
         if name.isupper() and ("MAX_" in name or name.startswith("MIN_") or "RATE" in name)
     } | {"FARGATE_VCPUS", "RESERVED_ENV_PREFIX", "RESERVED_TAG_PREFIXES"}
 
@@ -215,17 +215,17 @@ def _value(value: object) -> str:
 @generator("limits")
 def limits_table() -> str:
     """Two tables: the limits checked before any call (with the error), and the ones paced."""
-    from pcr_sdk._private import aws  # noqa: PLC0415
+    from pcr_sdk._private.wire import facts  # noqa: PLC0415
 
     missing = limit_names() - LIMITS.keys() - PACED.keys()
     if missing:
         raise RuntimeError(f"docs/_gen/hooks.py: describe the limits {sorted(missing)}")
     out = ["| limit | value | error |", "|---|---|---|"]
     for name, (what, error) in LIMITS.items():
-        out.append(f"| {what} | {_value(getattr(aws, name))} | `{error}` |")
+        out.append(f"| {what} | {_value(getattr(facts, name))} | `{error}` |")
     out += ["", "Paced or paged, never raised:", "", "| limit | value |", "|---|---|"]
     for name, what in PACED.items():
-        out.append(f"| {what} | {_value(getattr(aws, name))} |")
+        out.append(f"| {what} | {_value(getattr(facts, name))} |")
     return "\n".join(out)
 
 

@@ -11,33 +11,34 @@ from dataclasses import dataclass
 
 from typing_extensions import TypedDict
 
-from pcr_sdk._private.ambiguous import LostAnswerPolicy
-from pcr_sdk._private.calls import max_attempts
-from pcr_sdk._private.clients import AwsClients
-from pcr_sdk._private.config import (
+from pcr_sdk._private.batch.discovery import scan_batch_jobs
+from pcr_sdk._private.batch.ledger import Ledger
+from pcr_sdk._private.batch.manifest import BatchRecord, Manifest
+from pcr_sdk._private.batch.rerun import BatchRerun
+from pcr_sdk._private.batch.results import BatchResults
+from pcr_sdk._private.batch.submitting import BatchSubmission
+from pcr_sdk._private.batch.waiting import BatchWatch
+from pcr_sdk._private.edge.clients import AwsClients
+from pcr_sdk._private.edge.governor import Clock, RateGovernor, Sleep, shared_batch_governor
+from pcr_sdk._private.edge.hooks import max_attempts
+from pcr_sdk._private.edge.resend import LostAnswerPolicy
+from pcr_sdk._private.errors import CredentialsExpiredError, PcrError
+from pcr_sdk._private.model.names import BatchId
+from pcr_sdk._private.model.settings import (
     BatchSettings,
     LostAnswerSettings,
     PollSettings,
     StoreSettings,
     build,
 )
-from pcr_sdk._private.contract import BatchLayout
-from pcr_sdk._private.discovery import scan_batch_jobs
-from pcr_sdk._private.errors import CredentialsExpiredError, PcrError
-from pcr_sdk._private.governor import Clock, RateGovernor, Sleep, shared_batch_governor
-from pcr_sdk._private.ledger import Ledger
-from pcr_sdk._private.logs import LogReader
-from pcr_sdk._private.manifest import BatchRecord, Manifest
-from pcr_sdk._private.models import BatchId, S3Encryption
-from pcr_sdk._private.poller import Poller
+from pcr_sdk._private.model.specs import S3Encryption
 from pcr_sdk._private.progress import PrintProgress, ProgressReporter
-from pcr_sdk._private.registry import BatchRegistry
-from pcr_sdk._private.rerun import BatchRerun
-from pcr_sdk._private.results import BatchResults
-from pcr_sdk._private.store import InputStore
-from pcr_sdk._private.submission import BatchSubmission
-from pcr_sdk._private.submitter import Submitter
-from pcr_sdk._private.watch import BatchWatch
+from pcr_sdk._private.services.logs import LogReader
+from pcr_sdk._private.services.poller import Poller
+from pcr_sdk._private.services.registry import BatchRegistry
+from pcr_sdk._private.services.store import InputStore
+from pcr_sdk._private.services.submitter import Submitter
+from pcr_sdk._private.wire.layout import BatchLayout
 
 
 class SubmitterOptions(TypedDict, total=False):

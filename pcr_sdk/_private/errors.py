@@ -52,7 +52,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from pcr_sdk._private.aws import (
+from pcr_sdk._private.wire.facts import (
     ACCESS_DENIED_ERROR_CODES,
     EXPIRED_CREDENTIALS_ERROR_CODES,
     NO_SUCH_BUCKET_ERROR_CODES,

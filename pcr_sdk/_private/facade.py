@@ -23,25 +23,18 @@ from pcr_sdk._private.assembly import (
     reattach,
     resume_hint,
 )
-from pcr_sdk._private.clients import AwsClients
-from pcr_sdk._private.config import AwsSettings, build, finite
+from pcr_sdk._private.batch.rerun import adopt_definition, failure_kinds
+from pcr_sdk._private.edge.clients import AwsClients
+from pcr_sdk._private.edge.governor import Clock, RateGovernor, Sleep
 from pcr_sdk._private.errors import PcrInputError, guard_iterator, guard_public_methods
-from pcr_sdk._private.governor import Clock, RateGovernor, Sleep
-from pcr_sdk._private.models import (
-    BatchId,
-    FailureKind,
-    JobDefinitionSpec,
-    JobResult,
-    JobSpec,
-    M,
-    S3Encryption,
-    SubmittedJob,
-)
-from pcr_sdk._private.poller import check_timeout
+from pcr_sdk._private.model.names import BatchId
+from pcr_sdk._private.model.results import FailureKind, JobResult, M, SubmittedJob
+from pcr_sdk._private.model.retry_policy import RetryPolicy, retry_fields
+from pcr_sdk._private.model.settings import AwsSettings, build, finite
+from pcr_sdk._private.model.specs import JobDefinitionSpec, JobSpec, S3Encryption
 from pcr_sdk._private.progress import ProgressReporter
-from pcr_sdk._private.registry import BatchRegistry
-from pcr_sdk._private.rerun import adopt_definition, failure_kinds
-from pcr_sdk._private.retry import RetryPolicy, retry_fields
+from pcr_sdk._private.services.poller import check_timeout
+from pcr_sdk._private.services.registry import BatchRegistry
 
 logger = logging.getLogger("pcr_sdk")
 

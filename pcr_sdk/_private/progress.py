@@ -6,9 +6,9 @@ import sys
 import time
 from typing import Final, Protocol, TextIO, runtime_checkable
 
-from pcr_sdk._private.governor import Clock
-from pcr_sdk._private.models import JobResult
-from pcr_sdk._private.poller import PollProgress
+from pcr_sdk._private.edge.governor import Clock
+from pcr_sdk._private.model.results import JobResult
+from pcr_sdk._private.services.poller import PollProgress
 
 HEARTBEAT_SECONDS: Final = 60.0
 

@@ -35,10 +35,10 @@ import re
 from collections.abc import Mapping
 from typing import Final, Literal, TypedDict
 
-from pcr_sdk._private.aws import MANAGED_BY_VALUE, TAG_BATCH_ID, TAG_MANAGED_BY
-from pcr_sdk._private.contract import JOBS_ROOT
 from pcr_sdk._private.errors import PcrInputError
-from pcr_sdk._private.logs import BATCH_LOG_GROUP
+from pcr_sdk._private.services.logs import BATCH_LOG_GROUP
+from pcr_sdk._private.wire.facts import MANAGED_BY_VALUE, TAG_BATCH_ID, TAG_MANAGED_BY
+from pcr_sdk._private.wire.layout import JOBS_ROOT
 
 SDK_OPERATIONS: Final[Mapping[str, frozenset[str]]] = {
     "batch": frozenset(

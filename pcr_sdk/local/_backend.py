@@ -17,8 +17,8 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from pcr_sdk._private import aws
-from pcr_sdk._private.clients import DEFAULT_CONFIG, AwsClients
+from pcr_sdk._private.edge.clients import DEFAULT_CONFIG, AwsClients
+from pcr_sdk._private.wire import facts
 from pcr_sdk.local._capacity import local_capacity
 from pcr_sdk.local._engine import ACCOUNT_ID, BatchEngine
 from pcr_sdk.local._logs import LogStore
@@ -116,7 +116,7 @@ class LocalBackend:
         vcpus: float | None = None,
         memory_mib: int | None = None,
         gpus: int = 0,
-        grace_seconds: float = aws.TERMINATION_GRACE_SECONDS,
+        grace_seconds: float = facts.TERMINATION_GRACE_SECONDS,
         host: str = _LOOPBACK,
         port: int = 0,
         data_dir: str | os.PathLike[str] | None = None,

@@ -1,7 +1,7 @@
 """Request checks of the local AWS Batch: what AWS answers with a ClientException, answered alike.
 
 Each function takes a decoded request value and returns it typed, or raises the `ServiceError`
-AWS Batch would send. Limits come from `pcr_sdk._private.aws`.
+AWS Batch would send. Limits come from `pcr_sdk._private.wire.facts`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import binascii
 import re
 from typing import Final
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._wire import JsonObject, client_exception
 
@@ -24,9 +24,9 @@ def name(value: object, what: str, pattern: re.Pattern[str]) -> str:
     """A job or job definition name: up to 128 letters, numbers, hyphens and underscores."""
     if not isinstance(value, str) or not value:
         raise client_exception(f"{what} is required")
-    if len(value) > aws.MAX_NAME_LENGTH or not pattern.fullmatch(value):
+    if len(value) > facts.MAX_NAME_LENGTH or not pattern.fullmatch(value):
         raise client_exception(
-            f"{what} {value!r} is invalid: up to {aws.MAX_NAME_LENGTH} letters, numbers, "
+            f"{what} {value!r} is invalid: up to {facts.MAX_NAME_LENGTH} letters, numbers, "
             "hyphens and underscores"
             + (", starting with a letter or number" if pattern is JOB_NAME else "")
         )
@@ -49,8 +49,8 @@ def integer(value: object, what: str) -> int:
 def stop_reason(params: JsonObject) -> str:
     """CancelJob's and TerminateJob's `reason` (required, at most 1024 characters)."""
     reason = required(params, "reason")
-    if len(reason) > aws.MAX_STOP_REASON_LENGTH:
-        raise client_exception(f"reason is longer than {aws.MAX_STOP_REASON_LENGTH} characters")
+    if len(reason) > facts.MAX_STOP_REASON_LENGTH:
+        raise client_exception(f"reason is longer than {facts.MAX_STOP_REASON_LENGTH} characters")
     return reason
 
 
@@ -83,9 +83,9 @@ def timeout_seconds(timeout: object) -> int | None:
     if seconds is None:
         return None
     seconds = integer(seconds, "timeout.attemptDurationSeconds")
-    if seconds < aws.MIN_TIMEOUT_SECONDS:
+    if seconds < facts.MIN_TIMEOUT_SECONDS:
         raise client_exception(
-            f"timeout.attemptDurationSeconds must be at least {aws.MIN_TIMEOUT_SECONDS}"
+            f"timeout.attemptDurationSeconds must be at least {facts.MIN_TIMEOUT_SECONDS}"
         )
     return seconds
 
@@ -100,9 +100,9 @@ def resource_requirements(entries: object, what: str) -> dict[str, float]:
     for entry in entries:
         kind = entry.get("type") if isinstance(entry, dict) else None
         value = entry.get("value") if isinstance(entry, dict) else None
-        if kind not in aws.RESOURCE_TYPES or not isinstance(value, str):
+        if kind not in facts.RESOURCE_TYPES or not isinstance(value, str):
             raise client_exception(
-                f"{what}: every entry needs a type ({', '.join(sorted(aws.RESOURCE_TYPES))}) "
+                f"{what}: every entry needs a type ({', '.join(sorted(facts.RESOURCE_TYPES))}) "
                 "and a string value"
             )
         try:
@@ -111,8 +111,8 @@ def resource_requirements(entries: object, what: str) -> dict[str, float]:
             raise client_exception(f"{what}: {kind} value {value!r} is not a number") from err
         if kind == "VCPU" and not amount > 0:
             raise client_exception(f"{what}: VCPU must be positive, got {value}")
-        if kind == "MEMORY" and amount < aws.MIN_MEMORY_MIB:
-            raise client_exception(f"{what}: MEMORY must be at least {aws.MIN_MEMORY_MIB} MiB")
+        if kind == "MEMORY" and amount < facts.MIN_MEMORY_MIB:
+            raise client_exception(f"{what}: MEMORY must be at least {facts.MIN_MEMORY_MIB} MiB")
         if kind == "GPU" and amount < 0:
             raise client_exception(f"{what}: GPU must not be negative")
         found[str(kind)] = amount

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Final
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from pcr_sdk.local import _checks as check
 from pcr_sdk.local import _listing
 from pcr_sdk.local._capacity import Resources
@@ -49,7 +49,7 @@ class BatchEngine:
         capacity: Resources,
         max_parallel: int | None = None,
         timeout_scale: float = 1.0,
-        grace_seconds: float = aws.TERMINATION_GRACE_SECONDS,
+        grace_seconds: float = facts.TERMINATION_GRACE_SECONDS,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         new_id: Callable[[], uuid.UUID] = uuid.uuid4,
@@ -248,10 +248,10 @@ class BatchEngine:
         override_env = check.environment(
             overrides.get("environment"), "containerOverrides.environment"
         )
-        reserved = sorted(key for key in override_env if key.startswith(aws.RESERVED_ENV_PREFIX))
+        reserved = sorted(key for key in override_env if key.startswith(facts.RESERVED_ENV_PREFIX))
         if reserved:
             raise client_exception(
-                f"environment variable names starting with {aws.RESERVED_ENV_PREFIX} are "
+                f"environment variable names starting with {facts.RESERVED_ENV_PREFIX} are "
                 f"reserved: {reserved}"
             )
         command = overrides.get("command")
@@ -260,18 +260,18 @@ class BatchEngine:
         ):
             raise client_exception("containerOverrides.command must be non-empty strings")
         depends_on = list(params.get("dependsOn") or [])
-        if len(depends_on) > aws.MAX_DEPENDENCIES:
+        if len(depends_on) > facts.MAX_DEPENDENCIES:
             raise client_exception(
-                f"a job can depend on at most {aws.MAX_DEPENDENCIES} jobs, got {len(depends_on)}"
+                f"a job can depend on at most {facts.MAX_DEPENDENCIES} jobs, got {len(depends_on)}"
             )
         size: int | None = None
         array = params.get("arrayProperties") or {}
         if array.get("size") is not None:
             size = check.integer(array["size"], "arrayProperties.size")
-            if not aws.MIN_ARRAY_SIZE <= size <= aws.MAX_ARRAY_SIZE:
+            if not facts.MIN_ARRAY_SIZE <= size <= facts.MAX_ARRAY_SIZE:
                 raise client_exception(
-                    f"arrayProperties.size must be between {aws.MIN_ARRAY_SIZE} and "
-                    f"{aws.MAX_ARRAY_SIZE}, got {size}"
+                    f"arrayProperties.size must be between {facts.MIN_ARRAY_SIZE} and "
+                    f"{facts.MAX_ARRAY_SIZE}, got {size}"
                 )
         submitted_parameters = check.parameters(params.get("parameters"), "parameters")
         retry_request = params.get("retryStrategy")
@@ -361,9 +361,9 @@ class BatchEngine:
         ids = params.get("jobs")
         if not isinstance(ids, list):
             raise client_exception("jobs is required")
-        if len(ids) > aws.DESCRIBE_JOBS_MAX_IDS:
+        if len(ids) > facts.DESCRIBE_JOBS_MAX_IDS:
             raise client_exception(
-                f"jobs: at most {aws.DESCRIBE_JOBS_MAX_IDS} job IDs per request, got {len(ids)}"
+                f"jobs: at most {facts.DESCRIBE_JOBS_MAX_IDS} job IDs per request, got {len(ids)}"
             )
         with self._cond:
             found = [job for job in (self._job(job_id) for job_id in ids) if job is not None]

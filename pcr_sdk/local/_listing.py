@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from pcr_sdk.local import _checks as check
 from pcr_sdk.local._model import Definition, Job
 from pcr_sdk.local._wire import JsonObject, client_exception
@@ -35,10 +35,10 @@ def job_filter(entry: object) -> JobFilter:
         raise client_exception("filters: every filter needs a name and values")
     name = entry.get("name")
     values = [str(value) for value in entry["values"]]
-    if name not in aws.LIST_JOBS_FILTER_NAMES:
+    if name not in facts.LIST_JOBS_FILTER_NAMES:
         raise client_exception(
             f"filters: unknown filter name {name!r} (names are case sensitive: "
-            f"{', '.join(sorted(aws.LIST_JOBS_FILTER_NAMES))})"
+            f"{', '.join(sorted(facts.LIST_JOBS_FILTER_NAMES))})"
         )
     if name == "JOB_NAME":  # case-insensitive, `*` at the end for a prefix
         return lambda job: any(_prefix_or_exact(v, job.name, fold=True) for v in values)
@@ -77,15 +77,15 @@ def list_jobs(params: JsonObject, candidates: Iterable[Job]) -> JsonObject:
             f"filters: only one filter can be used at a time, got {len(filters)}"
         )
     status = params.get("jobStatus")
-    if status is not None and status not in aws.BATCH_STATUSES:
+    if status is not None and status not in facts.BATCH_STATUSES:
         raise client_exception(f"jobStatus {status!r} is invalid")
     if filters:
         matches = job_filter(filters[0])
-        cap = aws.LIST_JOBS_MAX_RESULTS_FILTERED
+        cap = facts.LIST_JOBS_MAX_RESULTS_FILTERED
     else:
-        wanted = status or aws.LIST_JOBS_DEFAULT_STATUS
+        wanted = status or facts.LIST_JOBS_DEFAULT_STATUS
         matches = lambda job: job.status.value == wanted  # noqa: E731 - like the other filters
-        cap = aws.LIST_JOBS_MAX_RESULTS
+        cap = facts.LIST_JOBS_MAX_RESULTS
     limit = check.max_results(params, cap=cap, clamp=True)
     newest_first = bool(filters)
     ordered = sorted(candidates, key=lambda job: job.seq, reverse=newest_first)
@@ -123,7 +123,7 @@ def describe_job_definitions(
         found = list(revisions_by_name.get(str(params["jobDefinitionName"]), []))
     else:
         found = [d for revisions in revisions_by_name.values() for d in revisions]
-    limit = check.max_results(params, cap=aws.DESCRIBE_JOB_DEFINITIONS_MAX_RESULTS, clamp=False)
+    limit = check.max_results(params, cap=facts.DESCRIBE_JOB_DEFINITIONS_MAX_RESULTS, clamp=False)
     token = params.get("nextToken")
     after = check.decode_token("definitions", token) if token else 0
     selected = sorted(

@@ -10,8 +10,8 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pcr_sdk._private import aws
-from pcr_sdk._private.aws import JobStatus
+from pcr_sdk._private.wire import facts
+from pcr_sdk._private.wire.facts import JobStatus
 from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._process import ProcessHandle
 from pcr_sdk.local._retry import RetryStrategy
@@ -57,7 +57,7 @@ class Definition:
         command = self.container.get("command")
         if not command:
             return None
-        prefix = aws.PARAMETER_REFERENCE_PREFIX
+        prefix = facts.PARAMETER_REFERENCE_PREFIX
         return tuple(
             parameters.get(part[len(prefix) :], part) if part.startswith(prefix) else part
             for part in (str(part) for part in command)
@@ -188,7 +188,7 @@ class Job:
         return self.parent.array_size if self.parent is not None else self.array_size
 
     def status_summary(self) -> dict[str, int]:
-        summary = dict.fromkeys(aws.BATCH_STATUSES, 0)
+        summary = dict.fromkeys(facts.BATCH_STATUSES, 0)
         for child in self.children:
             summary[child.status.value] += 1
         return summary

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from pcr_sdk.local._wire import JsonObject, client_exception
 
 _EXIT_CODE_PATTERN: Final = re.compile(r"[0-9]*\*?")
@@ -80,7 +80,7 @@ def _rule(entry: object, position: int) -> ExitRule:
     if not isinstance(entry, dict):
         raise client_exception(f"{where} must be an object")
     action = entry.get("action")
-    if not isinstance(action, str) or action.upper() not in aws.RETRY_ACTIONS:
+    if not isinstance(action, str) or action.upper() not in facts.RETRY_ACTIONS:
         raise client_exception(f"{where}.action must be RETRY or EXIT, got {action!r}")
     patterns: dict[str, str | None] = {}
     for field, allowed in _FIELDS:
@@ -88,10 +88,10 @@ def _rule(entry: object, position: int) -> ExitRule:
         if value is not None:
             if not isinstance(value, str) or not value:
                 raise client_exception(f"{where}.{field} must be a non-empty string")
-            if len(value) > aws.MAX_EVALUATE_ON_EXIT_PATTERN_LENGTH:
+            if len(value) > facts.MAX_EVALUATE_ON_EXIT_PATTERN_LENGTH:
                 raise client_exception(
                     f"{where}.{field} is longer than "
-                    f"{aws.MAX_EVALUATE_ON_EXIT_PATTERN_LENGTH} characters"
+                    f"{facts.MAX_EVALUATE_ON_EXIT_PATTERN_LENGTH} characters"
                 )
             if not allowed.fullmatch(value):
                 what = (
@@ -120,16 +120,16 @@ def parse_retry_strategy(retry: object) -> RetryStrategy:
     attempts = retry.get("attempts", 1)
     if isinstance(attempts, bool) or not isinstance(attempts, int):
         raise client_exception("retryStrategy.attempts must be an integer")
-    if not 1 <= attempts <= aws.MAX_RETRY_ATTEMPTS:
+    if not 1 <= attempts <= facts.MAX_RETRY_ATTEMPTS:
         raise client_exception(
-            f"retryStrategy.attempts must be between 1 and {aws.MAX_RETRY_ATTEMPTS}"
+            f"retryStrategy.attempts must be between 1 and {facts.MAX_RETRY_ATTEMPTS}"
         )
     rules = retry.get("evaluateOnExit") or []
     if not isinstance(rules, list):
         raise client_exception("retryStrategy.evaluateOnExit must be a list")
-    if len(rules) > aws.MAX_EVALUATE_ON_EXIT_RULES:
+    if len(rules) > facts.MAX_EVALUATE_ON_EXIT_RULES:
         raise client_exception(
-            f"retryStrategy.evaluateOnExit takes at most {aws.MAX_EVALUATE_ON_EXIT_RULES} "
+            f"retryStrategy.evaluateOnExit takes at most {facts.MAX_EVALUATE_ON_EXIT_RULES} "
             f"entries, got {len(rules)}"
         )
     return RetryStrategy(attempts, tuple(_rule(entry, i) for i, entry in enumerate(rules)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._model import Attempt, Job
 from pcr_sdk.local._process import ContainerRun, Launcher, LaunchError
@@ -24,15 +24,15 @@ def container_run(job: Job, attempt: Attempt, queue: str) -> ContainerRun:
     environment = dict(job.environment)
     environment.update(
         {
-            aws.ENV_JOB_ID: job.job_id,
-            aws.ENV_JOB_ATTEMPT: str(attempt.number),
-            aws.ENV_QUEUE_NAME: queue,
-            aws.ENV_CE_NAME: queue,
+            facts.ENV_JOB_ID: job.job_id,
+            facts.ENV_JOB_ATTEMPT: str(attempt.number),
+            facts.ENV_QUEUE_NAME: queue,
+            facts.ENV_CE_NAME: queue,
         }
     )
     if job.index is not None:
-        environment[aws.ENV_ARRAY_INDEX] = str(job.index)
-        environment[aws.ENV_ARRAY_SIZE] = str(job.size_of_array)
+        environment[facts.ENV_ARRAY_INDEX] = str(job.index)
+        environment[facts.ENV_ARRAY_SIZE] = str(job.size_of_array)
     return ContainerRun(
         job_id=job.job_id,
         attempt=attempt.number,
@@ -54,7 +54,7 @@ def run_attempt(
         with scheduler.cond:
             if job.current is attempt:
                 scheduler.end_attempt(
-                    job, attempt, None, f"InternalError: {err}", aws.TASK_START_FAILED_REASON
+                    job, attempt, None, f"InternalError: {err}", facts.TASK_START_FAILED_REASON
                 )
     finally:
         scheduler.runner_done()
@@ -67,7 +67,7 @@ def _run(
         run = container_run(job, attempt, scheduler.queue)
         stream = f"{job.definition.name}/default/{scheduler.new_hex()}"
         if attempt.stop is not None or scheduler.closing:  # stopped while STARTING
-            scheduler.end_attempt(job, attempt, None, None, aws.TASK_START_FAILED_REASON)
+            scheduler.end_attempt(job, attempt, None, None, facts.TASK_START_FAILED_REASON)
             return
     logs.create_stream(stream)
     try:
@@ -97,7 +97,7 @@ def _start_and_wait(
                 attempt,
                 None,
                 f"CannotStartContainerError: {err}",
-                aws.TASK_START_FAILED_REASON,
+                facts.TASK_START_FAILED_REASON,
             )
         return
     with scheduler.cond:
@@ -107,4 +107,4 @@ def _start_and_wait(
         handle.kill()
     exit_code = handle.wait()
     with scheduler.cond:
-        scheduler.end_attempt(job, attempt, exit_code, None, aws.CONTAINER_EXITED_REASON)
+        scheduler.end_attempt(job, attempt, exit_code, None, facts.CONTAINER_EXITED_REASON)

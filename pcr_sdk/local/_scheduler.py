@@ -24,8 +24,8 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 
-from pcr_sdk._private import aws
-from pcr_sdk._private.aws import JobStatus
+from pcr_sdk._private.wire import facts
+from pcr_sdk._private.wire.facts import JobStatus
 from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._model import FINISHED, STARTED, Attempt, Job, Stop
@@ -149,7 +149,7 @@ class JobStates(ABC):
             raise ValueError(f"job {job.job_id} is {job.status.value}, not STARTING or RUNNING")
         if attempt.stop is None:
             attempt.stop = Stop.RECLAIM
-            attempt.host_reason = aws.HOST_TERMINATED_REASON_FORMAT.format(
+            attempt.host_reason = facts.HOST_TERMINATED_REASON_FORMAT.format(
                 instance_id=f"i-{self.new_hex()[:17]}"
             )
             self.cond.notify_all()
@@ -191,7 +191,7 @@ class JobStates(ABC):
                         else:
                             self._dependencies_done(dependent)
                 else:
-                    why_dependent = dependent.cancel_reason or aws.DEPENDENCY_FAILED_REASON
+                    why_dependent = dependent.cancel_reason or facts.DEPENDENCY_FAILED_REASON
                     work.append((dependent, JobStatus.FAILED, why_dependent))
             current.dependents.clear()
             parent = current.parent
@@ -229,7 +229,7 @@ class JobStates(ABC):
             if prerequisite.status is JobStatus.SUCCEEDED:
                 continue
             if prerequisite.status is JobStatus.FAILED:
-                self._finish(job, JobStatus.FAILED, aws.DEPENDENCY_FAILED_REASON)
+                self._finish(job, JobStatus.FAILED, facts.DEPENDENCY_FAILED_REASON)
                 return
             job.waiting += 1
             prerequisite.dependents.append(job)
@@ -238,7 +238,7 @@ class JobStates(ABC):
 
     def _block(self, job: Job) -> None:
         """The job can never fit: RUNNABLE for ever with AWS's reason, logged once."""
-        job.status_reason = aws.BLOCKED_BY_RESOURCES_REASON
+        job.status_reason = facts.BLOCKED_BY_RESOURCES_REASON
         if job.blocked:
             return
         job.blocked = True
@@ -276,10 +276,10 @@ class JobStates(ABC):
         attempt.handle = None
         stop = attempt.stop
         if stop is Stop.TIMEOUT:
-            exit_code, status_reason = None, aws.TIMEOUT_REASON
+            exit_code, status_reason = None, facts.TIMEOUT_REASON
         elif stop is Stop.RECLAIM:
             exit_code = None
-            status_reason = attempt.host_reason or aws.HOST_TERMINATED_REASON_PREFIX
+            status_reason = attempt.host_reason or facts.HOST_TERMINATED_REASON_PREFIX
         elif stop is Stop.TERMINATE and job.terminate_reason is not None:
             status_reason = job.terminate_reason
         attempt.exit_code = exit_code
@@ -291,7 +291,7 @@ class JobStates(ABC):
         if stop is Stop.TERMINATE or stop is Stop.TIMEOUT:
             self._finish(job, JobStatus.FAILED, status_reason)  # AWS never retries these
         elif stop is None and exit_code == 0:
-            self._finish(job, JobStatus.SUCCEEDED, aws.CONTAINER_EXITED_REASON)
+            self._finish(job, JobStatus.SUCCEEDED, facts.CONTAINER_EXITED_REASON)
         elif self._closing:
             self._finish(job, JobStatus.FAILED, SHUT_DOWN_REASON)
         elif job.retry.retries(len(job.attempts), exit_code, reason, status_reason):
@@ -319,7 +319,7 @@ class Scheduler(JobStates):
         capacity: Resources,
         max_parallel: int | None = None,
         timeout_scale: float = 1.0,
-        grace_seconds: float = aws.TERMINATION_GRACE_SECONDS,
+        grace_seconds: float = facts.TERMINATION_GRACE_SECONDS,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         new_id: Callable[[], uuid.UUID] = uuid.uuid4,

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from pcr_sdk._private import aws
-from pcr_sdk._private.aws import JobStatus
+from pcr_sdk._private.wire import facts
+from pcr_sdk._private.wire.facts import JobStatus
 from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._model import FINISHED, Attempt, Job, Stop
 from pcr_sdk.local._process import ContainerRun
@@ -56,7 +56,7 @@ class Exit:
 
     code: int | None
     reason: str | None = None
-    status_reason: str = aws.CONTAINER_EXITED_REASON
+    status_reason: str = facts.CONTAINER_EXITED_REASON
 
 
 class Program(Protocol):
@@ -127,7 +127,7 @@ class SteppingScheduler(JobStates):
         capacity: Resources,
         clock: VirtualClock,
         tick_seconds: float = 1.0,
-        grace_seconds: float = aws.TERMINATION_GRACE_SECONDS,
+        grace_seconds: float = facts.TERMINATION_GRACE_SECONDS,
         new_id: Callable[[], uuid.UUID] = uuid.uuid4,
     ) -> None:
         super().__init__(queue=queue, region=region, capacity=capacity, clock=clock, new_id=new_id)
@@ -187,7 +187,7 @@ class SteppingScheduler(JobStates):
         runs = count > self._programs.polls(job)
         attempt = job.current
         if attempt is not None and job.status is JobStatus.STARTING and attempt.stop is not None:
-            self.end_attempt(job, attempt, None, None, aws.TASK_START_FAILED_REASON)
+            self.end_attempt(job, attempt, None, None, facts.TASK_START_FAILED_REASON)
             return
         self._advance(job, _RUNNING if runs else min(count - 1, _RUNNING))
         if job.status is JobStatus.RUNNING:

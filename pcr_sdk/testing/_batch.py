@@ -23,8 +23,8 @@ from urllib.parse import unquote, urlsplit
 
 from botocore.exceptions import ClientError
 
-from pcr_sdk._private import aws
-from pcr_sdk._private.aws import BATCH_LOG_GROUP, DEPENDENCY_FAILED_REASON, ENV_ARRAY_INDEX
+from pcr_sdk._private.wire import facts
+from pcr_sdk._private.wire.facts import BATCH_LOG_GROUP, DEPENDENCY_FAILED_REASON, ENV_ARRAY_INDEX
 from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._engine import BatchEngine
 from pcr_sdk.local._model import Job
@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 LOG_GROUP: Final = BATCH_LOG_GROUP
 DEPENDENCY_FAILED: Final = DEPENDENCY_FAILED_REASON
-LARGEST_JOB: Final = Resources(vcpus=aws.MAX_VCPUS, memory_mib=2 * 1024 * 1024, gpus=8)
+LARGEST_JOB: Final = Resources(vcpus=facts.MAX_VCPUS, memory_mib=2 * 1024 * 1024, gpus=8)
 """What one job of a world may ask for: 256 vCPUs, 2 TiB of memory and 8 GPUs."""
 ENGINE_OPERATIONS: Final = frozenset(
     {

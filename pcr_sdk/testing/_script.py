@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from pcr_sdk._private.aws import CONTAINER_EXITED_REASON
-from pcr_sdk._private.contract import ENV_ARRAY_BASE_INDEX, ENV_ARRAY_INDEX, ENV_PREFIX
+from pcr_sdk._private.wire.facts import CONTAINER_EXITED_REASON
+from pcr_sdk._private.wire.layout import ENV_ARRAY_BASE_INDEX, ENV_ARRAY_INDEX, ENV_PREFIX
 
 ESSENTIAL_CONTAINER_EXITED: Final = CONTAINER_EXITED_REASON
 """The statusReason AWS Batch gives a job whose container exited on its own."""

@@ -22,7 +22,7 @@ import botocore.retryhandler
 import botocore.session
 from moto import mock_aws
 
-from pcr_sdk._private.clients import AwsClients
+from pcr_sdk._private.edge.clients import AwsClients
 from pcr_sdk.local._stepping import VirtualClock
 from pcr_sdk.testing._batch import BatchRouter, HarnessIO, WorldBatch
 from pcr_sdk.testing._faults import FaultInjector

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pcr_sdk._private.clients import AwsClients
+from pcr_sdk._private.edge.clients import AwsClients
 from pcr_sdk.testing._world import MotoWorld
 
 __all__ = ["aws_clients", "moto_world"]

@@ -13,7 +13,7 @@ import pytest
 
 import pcr_sdk.cli
 from pcr_sdk import JobSubmitter, RateGovernor, SilentProgress
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from pcr_sdk.cli import _governed
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
@@ -45,11 +45,11 @@ def test_the_cli_imports_no_private_module() -> None:
 
 
 def test_the_tags_the_cli_filters_on_are_the_sdks() -> None:
-    assert _governed.TAG_BATCH_ID == aws.TAG_BATCH_ID
-    assert _governed.TAG_INDEX == aws.TAG_INDEX
-    assert _governed.TAG_MANAGED_BY == aws.TAG_MANAGED_BY
-    assert _governed.MANAGED_BY_VALUE == aws.MANAGED_BY_VALUE
-    assert _governed.DESCRIBE_JOBS_MAX_IDS == aws.DESCRIBE_JOBS_MAX_IDS
+    assert _governed.TAG_BATCH_ID == facts.TAG_BATCH_ID
+    assert _governed.TAG_INDEX == facts.TAG_INDEX
+    assert _governed.TAG_MANAGED_BY == facts.TAG_MANAGED_BY
+    assert _governed.MANAGED_BY_VALUE == facts.MANAGED_BY_VALUE
+    assert _governed.DESCRIBE_JOBS_MAX_IDS == facts.DESCRIBE_JOBS_MAX_IDS
 
 
 class CountingGovernor(RateGovernor):

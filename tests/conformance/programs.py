@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import ClientError
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from pcr_sdk.local._process import ContainerRun
 from pcr_sdk.local._stepping import SIGTERM_EXIT, Exit, LineSink, Program
 from pcr_sdk.testing import JobView
@@ -79,7 +79,7 @@ class _UntilAttempt(_Container):
         self, args: Sequence[str], environment: dict[str, str], log: LineSink, s3: S3Client
     ) -> None:
         super().__init__(args, environment, log, s3)
-        self.attempt = int(environment[aws.ENV_JOB_ATTEMPT])
+        self.attempt = int(environment[facts.ENV_JOB_ATTEMPT])
         self.log(f"attempt {self.attempt}")
         self.log("ready")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from tests.conformance import scripts
 from tests.conformance.target import Target
 
@@ -39,7 +39,7 @@ def test_a_cancelled_runnable_job_fails(target: Target) -> None:
     """Point 6: a RUNNABLE job (here one that can never be placed) is cancelled to FAILED.
     https://docs.aws.amazon.com/batch/latest/APIReference/API_CancelJob.html"""
     definition = target.definition(
-        "runnable", target.script(scripts.ARGS), memory=str(aws.MAX_MEMORY_MIB)
+        "runnable", target.script(scripts.ARGS), memory=str(facts.MAX_MEMORY_MIB)
     )
     job_id = target.submit(definition)
     target.wait([job_id], statuses={"RUNNABLE"})

@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from tests.conformance import scripts
 from tests.conformance.target import Target
 
@@ -22,7 +22,7 @@ def test_a_job_succeeds_and_its_output_is_in_cloudwatch_logs(target: Target) -> 
     job = target.wait([job_id])[job_id]
 
     assert job["status"] == "SUCCEEDED"
-    assert job["statusReason"] == aws.CONTAINER_EXITED_REASON
+    assert job["statusReason"] == facts.CONTAINER_EXITED_REASON
     assert job["container"]["exitCode"] == 0
     assert job["stoppedAt"] >= job["startedAt"] >= job["createdAt"]
     assert len(job["attempts"]) == 1
@@ -38,10 +38,10 @@ def test_a_failed_job_reports_its_exit_code_and_fails_its_dependents(target: Tar
     jobs = target.wait([failing, dependent])
 
     assert jobs[failing]["status"] == "FAILED"
-    assert jobs[failing]["statusReason"] == aws.CONTAINER_EXITED_REASON
+    assert jobs[failing]["statusReason"] == facts.CONTAINER_EXITED_REASON
     assert jobs[failing]["container"]["exitCode"] == 3
     assert jobs[dependent]["status"] == "FAILED"
-    assert jobs[dependent]["statusReason"] == aws.DEPENDENCY_FAILED_REASON
+    assert jobs[dependent]["statusReason"] == facts.DEPENDENCY_FAILED_REASON
     assert jobs[dependent]["attempts"] == []
 
 
@@ -49,7 +49,7 @@ def test_array_children_know_their_index_and_the_array_size(target: Target) -> N
     """Point 9: https://docs.aws.amazon.com/batch/latest/userguide/job_env_vars.html
     (AWS_BATCH_JOB_ARRAY_INDEX, AWS_BATCH_JOB_ARRAY_SIZE) and
     https://docs.aws.amazon.com/batch/latest/userguide/array_jobs.html"""
-    command = target.script(scripts.ENV, aws.ENV_ARRAY_INDEX, aws.ENV_ARRAY_SIZE)
+    command = target.script(scripts.ENV, facts.ENV_ARRAY_INDEX, facts.ENV_ARRAY_SIZE)
     parent = target.submit(target.definition("array", command), arrayProperties={"size": 3})
     children = [f"{parent}:{index}" for index in range(3)]
 
@@ -57,13 +57,13 @@ def test_array_children_know_their_index_and_the_array_size(target: Target) -> N
 
     assert jobs[parent]["status"] == "SUCCEEDED"
     summary = jobs[parent]["arrayProperties"]["statusSummary"]
-    assert set(summary) == set(aws.BATCH_STATUSES)
+    assert set(summary) == set(facts.BATCH_STATUSES)
     assert summary["SUCCEEDED"] == 3
     for index, child in enumerate(children):
         assert jobs[child]["arrayProperties"]["index"] == index
         assert json.loads(target.log(jobs[child])[0]) == {
-            aws.ENV_ARRAY_INDEX: str(index),
-            aws.ENV_ARRAY_SIZE: "3",
+            facts.ENV_ARRAY_INDEX: str(index),
+            facts.ENV_ARRAY_SIZE: "3",
         }
 
 

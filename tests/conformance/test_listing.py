@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from botocore.exceptions import ClientError
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from tests.conformance import scripts
 from tests.conformance.target import Target
 
@@ -81,7 +81,7 @@ def pending_jobs(target: Target) -> Iterator[tuple[str, list[str], str]]:
     """101 PENDING jobs named `<base>-<i>`, held by a dependency (the third item) that can never
     run: it blocks the queue's head until the fixture cancels it, which fails them all."""
     blocker_definition = target.definition(
-        "blocker", target.script(scripts.ARGS), memory=str(aws.MAX_MEMORY_MIB)
+        "blocker", target.script(scripts.ARGS), memory=str(facts.MAX_MEMORY_MIB)
     )
     blocker = target.submit(blocker_definition)
     definition = target.definition("paged", target.script(scripts.ARGS))

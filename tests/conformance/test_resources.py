@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from tests.conformance import scripts
 from tests.conformance.target import Target
 
 pytestmark = pytest.mark.conformance
 
-NEVER_FITS_MIB = str(aws.MAX_MEMORY_MIB)
+NEVER_FITS_MIB = str(facts.MAX_MEMORY_MIB)
 """4 TiB: more memory than any instance type has."""
 
 
@@ -20,7 +20,7 @@ def _blocked(target: Target, job_id: str) -> str:
         job_id,
         lambda job: (
             job["status"] == "RUNNABLE"
-            and job.get("statusReason", "").startswith(aws.BLOCKED_REASON_PREFIXES)
+            and job.get("statusReason", "").startswith(facts.BLOCKED_REASON_PREFIXES)
         ),
         "a blocked RUNNABLE statusReason",
     )
@@ -36,7 +36,7 @@ def test_a_job_no_compute_environment_can_hold_stays_runnable(target: Target) ->
     try:
         reason = _blocked(target, job_id)
         if target.local:
-            assert reason == aws.BLOCKED_BY_RESOURCES_REASON
+            assert reason == facts.BLOCKED_BY_RESOURCES_REASON
         listed = target.batch.list_jobs(jobQueue=target.queue, jobStatus="RUNNABLE")
         summaries = {job["jobId"]: job for job in listed["jobSummaryList"]}
         assert summaries[job_id]["statusReason"] == reason
@@ -54,12 +54,14 @@ def test_submitted_resource_requirements_override_the_definition(target: Target)
     definition = target.definition("gpu-override", target.script(scripts.ARGS))
     job_id = target.submit(
         definition,
-        containerOverrides={"resourceRequirements": [{"type": "GPU", "value": str(aws.MAX_GPUS)}]},
+        containerOverrides={
+            "resourceRequirements": [{"type": "GPU", "value": str(facts.MAX_GPUS)}]
+        },
     )
     try:
         _blocked(target, job_id)
         shown = target.describe(job_id)["container"]["resourceRequirements"]
-        assert {"type": "GPU", "value": str(aws.MAX_GPUS)} in shown
+        assert {"type": "GPU", "value": str(facts.MAX_GPUS)} in shown
         assert {"type": "VCPU", "value": "1"} in shown
     finally:
         target.batch.cancel_job(jobId=job_id, reason="cannot fit")

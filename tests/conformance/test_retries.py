@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from tests.conformance import scripts
 from tests.conformance.target import Target, local_only
 
@@ -117,7 +117,7 @@ def test_a_host_termination_is_retried_by_an_on_status_reason_rule(target: Targe
     target.reclaim_host(failed)
     jobs = target.wait([retried, failed])
 
-    assert reason.startswith(aws.HOST_TERMINATED_REASON_PREFIX + " (instance i-")
+    assert reason.startswith(facts.HOST_TERMINATED_REASON_PREFIX + " (instance i-")
     assert reason.endswith(") terminated.")
     first = jobs[retried]["attempts"][0]
     assert first["statusReason"] == reason
@@ -125,5 +125,5 @@ def test_a_host_termination_is_retried_by_an_on_status_reason_rule(target: Targe
     assert jobs[retried]["status"] == "SUCCEEDED"
     assert len(jobs[retried]["attempts"]) == 2
     assert jobs[failed]["status"] == "FAILED"
-    assert jobs[failed]["statusReason"].startswith(aws.HOST_TERMINATED_REASON_PREFIX)
+    assert jobs[failed]["statusReason"].startswith(facts.HOST_TERMINATED_REASON_PREFIX)
     assert len(jobs[failed]["attempts"]) == 1

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from tests.conformance import scripts
 from tests.conformance.target import Target
 
 pytestmark = pytest.mark.conformance
 
-TIMEOUT = {"attemptDurationSeconds": aws.MIN_TIMEOUT_SECONDS}
+TIMEOUT = {"attemptDurationSeconds": facts.MIN_TIMEOUT_SECONDS}
 
 
 def test_a_timed_out_job_is_not_retried(target: Target) -> None:
@@ -29,9 +29,9 @@ def test_a_timed_out_job_is_not_retried(target: Target) -> None:
     job = target.wait([job_id])[job_id]
 
     assert job["status"] == "FAILED"
-    assert job["statusReason"] == aws.TIMEOUT_REASON
+    assert job["statusReason"] == facts.TIMEOUT_REASON
     assert len(job["attempts"]) == 1
-    assert job["attempts"][0]["statusReason"] == aws.TIMEOUT_REASON
+    assert job["attempts"][0]["statusReason"] == facts.TIMEOUT_REASON
 
 
 def test_a_timeout_sends_sigterm_then_sigkill(target: Target) -> None:
@@ -46,7 +46,7 @@ def test_a_timeout_sends_sigterm_then_sigkill(target: Target) -> None:
     job = target.wait([job_id])[job_id]
 
     assert job["status"] == "FAILED"
-    assert job["statusReason"] == aws.TIMEOUT_REASON
+    assert job["statusReason"] == facts.TIMEOUT_REASON
     assert target.log(job) == ["ready", "got SIGTERM"]
 
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pcr_sdk._private.aws import TAG_ATTEMPT
-from pcr_sdk._private.contract import ENV_ARRAY_INPUTS_KEY, ENV_BUCKET
-from pcr_sdk._private.packing import unpack_indexed
+from pcr_sdk._private.wire.facts import TAG_ATTEMPT
+from pcr_sdk._private.wire.layout import ENV_ARRAY_INPUTS_KEY, ENV_BUCKET
+from pcr_sdk._private.wire.packing import unpack_indexed
 from pcr_sdk.advanced import SubmittedJob
 from pcr_sdk.testing import JobView
 

@@ -70,7 +70,7 @@ from pcr_sdk import (
     SilentProgress,
     WaitTimeoutError,
 )
-from pcr_sdk._private.calls import AmbiguousCall
+from pcr_sdk._private.edge.hooks import AmbiguousCall
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
 from tests.faults._counts import FaultCounts

@@ -14,7 +14,7 @@ from pcr_sdk import (
     SilentProgress,
     ThrottledError,
 )
-from pcr_sdk._private.registry import register_request
+from pcr_sdk._private.services.registry import register_request
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
 

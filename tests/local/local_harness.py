@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from pcr_sdk._private.contract import BatchLayout
+from pcr_sdk._private.wire.layout import BatchLayout
 from pcr_sdk.local import LocalBackend
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from pcr_sdk._private.contract import BatchLayout
+from pcr_sdk._private.wire.layout import BatchLayout
 from pcr_sdk.local import LocalBackend
 from pcr_sdk.local._process import DUMMY_SECRET_ACCESS_KEY
 from tests.local.local_harness import (

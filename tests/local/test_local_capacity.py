@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from pcr_sdk import JobSubmitter, PrintProgress, SilentProgress, WaitTimeoutError
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from pcr_sdk.local import LocalBackend
 from tests.local.local_harness import Kit, scripted
 
@@ -52,7 +52,7 @@ def test_the_seed_defaults_on_a_machine_without_a_gpu_are_told_at_once(
         job = kit.describe(job_id)
 
     assert job["status"] == "RUNNABLE"
-    assert job["statusReason"] == aws.BLOCKED_BY_RESOURCES_REASON
+    assert job["statusReason"] == facts.BLOCKED_BY_RESOURCES_REASON
     warnings = _blocked_warnings(caplog, job_id)
     assert len(warnings) == 1, warnings
     assert "1 GPUs (has 0)" in warnings[0]
@@ -75,7 +75,7 @@ def test_a_blocked_job_blocks_the_queue_until_it_is_cancelled(
     kit.wait_one(behind, statuses={"RUNNABLE"})
 
     assert "statusReason" not in kit.describe(behind)
-    assert kit.describe(blocked)["statusReason"] == aws.BLOCKED_BY_RESOURCES_REASON
+    assert kit.describe(blocked)["statusReason"] == facts.BLOCKED_BY_RESOURCES_REASON
     assert "64 vCPUs (has 8)" in _blocked_warnings(caplog, blocked)[0]
     kit.batch.cancel_job(jobId=blocked, reason="too big")
 
@@ -135,8 +135,8 @@ def test_the_submitting_side_is_told_at_once_and_the_timeout_names_the_job(
         submitter.wait_until_jobs_finished(timeout=1.0)
     lines = out.getvalue().splitlines()
     told = [line for line in lines if "cannot start" in line]
-    assert told == [f"Warning: job {job_id} cannot start: {aws.BLOCKED_BY_RESOURCES_REASON}"]
+    assert told == [f"Warning: job {job_id} cannot start: {facts.BLOCKED_BY_RESOURCES_REASON}"]
     assert lines.index(told[0]) <= 1  # the first poll's report, not the end of the wait
-    assert raised.value.blocked == {job_id: aws.BLOCKED_BY_RESOURCES_REASON}
+    assert raised.value.blocked == {job_id: facts.BLOCKED_BY_RESOURCES_REASON}
     assert f"cannot start, e.g. {job_id}" in str(raised.value)
     submitter.cancel("done", timeout=20)

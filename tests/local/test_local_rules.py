@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from pcr_sdk.local import LocalBackend
 from pcr_sdk.local import _checks as check
 from pcr_sdk.local._capacity import Resources, local_capacity, machine_memory_mib, machine_vcpus
@@ -97,8 +97,8 @@ def test_retry_decisions() -> None:
             ],
         }
     )
-    exited = aws.CONTAINER_EXITED_REASON
-    host = aws.HOST_TERMINATED_REASON_FORMAT.format(instance_id="i-0123456789abcdef0")
+    exited = facts.CONTAINER_EXITED_REASON
+    host = facts.HOST_TERMINATED_REASON_FORMAT.format(instance_id="i-0123456789abcdef0")
     assert strategy.retries(1, 1, "OutOfMemoryError", exited) is False  # rule 1: all fields
     assert strategy.retries(1, None, None, host) is True  # rule 2
     assert strategy.retries(3, None, None, host) is False  # no attempts left
@@ -144,8 +144,8 @@ def test_paging_tokens_are_checked() -> None:
 
 
 def test_the_host_termination_reason_starts_as_rules_expect() -> None:
-    reason = aws.HOST_TERMINATED_REASON_FORMAT.format(instance_id="i-0abc")
-    assert reason.startswith(aws.HOST_TERMINATED_REASON_PREFIX)
+    reason = facts.HOST_TERMINATED_REASON_FORMAT.format(instance_id="i-0abc")
+    assert reason.startswith(facts.HOST_TERMINATED_REASON_PREFIX)
     assert reason == "Host EC2 (instance i-0abc) terminated."
 
 

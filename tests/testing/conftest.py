@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pcr_sdk._private.contract import BatchLayout
+from pcr_sdk._private.wire.layout import BatchLayout
 from pcr_sdk.testing import MotoWorld
 from tests.testing.support import Jobs
 

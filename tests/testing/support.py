@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pcr_sdk._private.contract import BatchLayout
+from pcr_sdk._private.wire.layout import BatchLayout
 from pcr_sdk.testing import MotoWorld
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from pcr_sdk._private import aws
+from pcr_sdk._private.wire import facts
 from pcr_sdk.testing import ESSENTIAL_CONTAINER_EXITED, Fault, MotoWorld
 from tests.testing.support import Jobs
 
@@ -111,9 +111,9 @@ def test_a_timeout_fails_a_job_on_the_virtual_clock_and_is_not_retried(world: Mo
     job = _describe(world, job_id)
 
     assert job["status"] == "FAILED"
-    assert job["statusReason"] == aws.TIMEOUT_REASON
+    assert job["statusReason"] == facts.TIMEOUT_REASON
     (attempt,) = job["attempts"]
-    assert attempt["statusReason"] == aws.TIMEOUT_REASON
+    assert attempt["statusReason"] == facts.TIMEOUT_REASON
     assert "exitCode" not in attempt["container"]
 
 
@@ -170,13 +170,13 @@ def test_a_cancelled_pending_job_fails_once_its_dependency_is_done(jobs: Jobs) -
 
 
 def test_a_job_no_instance_can_hold_stays_runnable_until_cancelled(world: MotoWorld) -> None:
-    huge = _definition(world, "huge", memory=aws.MAX_MEMORY_MIB)
+    huge = _definition(world, "huge", memory=facts.MAX_MEMORY_MIB)
     small = world.register_job_definition()
     blocked, other = _submit(world, huge), _submit(world, small)
 
     job = _describe(world, blocked)
     assert job["status"] == "RUNNABLE"
-    assert job["statusReason"] == aws.BLOCKED_BY_RESOURCES_REASON
+    assert job["statusReason"] == facts.BLOCKED_BY_RESOURCES_REASON
     assert _describe(world, other)["status"] == "SUCCEEDED"  # it blocks no other job
 
     world.clients.batch.cancel_job(jobId=blocked, reason="cannot fit")
@@ -250,7 +250,7 @@ def test_array_children_are_listed_by_array_job_id(world: MotoWorld) -> None:
     assert [job["jobId"] for job in by_queue] == [parent]
     assert sorted(job["jobId"] for job in children) == [f"{parent}:{i}" for i in range(3)]
     assert [view.job_id for view in world.jobs()] == [parent] + [f"{parent}:{i}" for i in range(3)]
-    assert [view.environment.get(aws.ENV_ARRAY_INDEX) for view in world.jobs()] == [
+    assert [view.environment.get(facts.ENV_ARRAY_INDEX) for view in world.jobs()] == [
         None,
         "0",
         "1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcr_sdk._private.clients import AwsClients
+from pcr_sdk._private.edge.clients import AwsClients
 from pcr_sdk.testing import MotoWorld
 
 pytest_plugins = ["pcr_sdk.testing.fixtures"]

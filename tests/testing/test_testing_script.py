@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pcr_sdk._private.contract import BatchLayout
+from pcr_sdk._private.wire.layout import BatchLayout
 from pcr_sdk.testing import (
     DEPENDENCY_FAILED,
     ESSENTIAL_CONTAINER_EXITED,

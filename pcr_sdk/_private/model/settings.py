@@ -14,9 +14,9 @@ from typing import Any, Final, TypeVar
 import boto3
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from pcr_sdk._private.clients import AwsClients
+from pcr_sdk._private.edge.clients import AwsClients
 from pcr_sdk._private.errors import PcrInputError
-from pcr_sdk._private.models import S3Encryption
+from pcr_sdk._private.model.specs import S3Encryption
 
 # botocore's own rule for region names (botocore.utils.validate_region_name)
 _REGION: Final = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?$")

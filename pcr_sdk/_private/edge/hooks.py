@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 
-from pcr_sdk._private.aws import THROTTLING_ERROR_CODES
+from pcr_sdk._private.wire.facts import THROTTLING_ERROR_CODES
 
 if TYPE_CHECKING:
     from botocore.hooks import BaseEventHooks

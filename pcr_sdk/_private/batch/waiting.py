@@ -8,14 +8,14 @@ from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import as_completed as when_done
 
+from pcr_sdk._private.batch.ledger import Ledger
+from pcr_sdk._private.batch.results import BatchResults, read_output
 from pcr_sdk._private.errors import WaitTimeoutError
-from pcr_sdk._private.ledger import Ledger
-from pcr_sdk._private.models import JobResult, JobState
-from pcr_sdk._private.poller import Poller
+from pcr_sdk._private.model.results import JobResult, JobState
 from pcr_sdk._private.progress import ProgressReporter
-from pcr_sdk._private.results import BatchResults, read_output
-from pcr_sdk._private.store import InputStore
-from pcr_sdk._private.submitter import Submitter
+from pcr_sdk._private.services.poller import Poller
+from pcr_sdk._private.services.store import InputStore
+from pcr_sdk._private.services.submitter import Submitter
 
 logger = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Final, Protocol
 
-from pcr_sdk._private.aws import JobStatus
+from pcr_sdk._private.batch.manifest import ArrayRecord, LoadedManifest
 from pcr_sdk._private.errors import BatchClosedError, JobNotFoundError, UnknownDependencyError
-from pcr_sdk._private.manifest import ArrayRecord, LoadedManifest
-from pcr_sdk._private.models import FailureKind, JobState, SubmittedJob
+from pcr_sdk._private.model.results import FailureKind, JobState, SubmittedJob
+from pcr_sdk._private.wire.facts import JobStatus
 
 logger = logging.getLogger(__name__)
 

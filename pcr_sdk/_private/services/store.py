@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pcr_sdk._private.aws import NO_SUCH_KEY_ERROR_CODES
-from pcr_sdk._private.contract import BatchLayout
 from pcr_sdk._private.errors import (
     AwsError,
     OutputMalformedError,
@@ -19,8 +17,10 @@ from pcr_sdk._private.errors import (
     guard_public_methods,
     map_client_error,
 )
-from pcr_sdk._private.models import JobSpec, S3Encryption
-from pcr_sdk._private.packing import pack, pack_indexed, read_table, table_range
+from pcr_sdk._private.model.specs import JobSpec, S3Encryption
+from pcr_sdk._private.wire.facts import NO_SUCH_KEY_ERROR_CODES
+from pcr_sdk._private.wire.layout import BatchLayout
+from pcr_sdk._private.wire.packing import pack, pack_indexed, read_table, table_range
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

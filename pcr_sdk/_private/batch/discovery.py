@@ -12,24 +12,24 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from pcr_sdk._private.aws import TAG_ATTEMPT, TAG_INDEX
-from pcr_sdk._private.contract import (
+from pcr_sdk._private.errors import PcrError, aws_call
+from pcr_sdk._private.model.results import JobState, SubmittedJob
+from pcr_sdk._private.services.poller import job_state
+from pcr_sdk._private.wire.facts import TAG_ATTEMPT, TAG_INDEX
+from pcr_sdk._private.wire.layout import (
     ENV_ARRAY_INPUTS_KEY,
     ENV_BUCKET,
     ENV_PREFIX,
     ENV_WORKER_CONTRACT,
     INDEXED_ARRAY_CONTRACT,
 )
-from pcr_sdk._private.errors import PcrError, aws_call
-from pcr_sdk._private.models import JobState, SubmittedJob
-from pcr_sdk._private.packing import read_table, table_range
-from pcr_sdk._private.poller import job_state
+from pcr_sdk._private.wire.packing import read_table, table_range
 
 if TYPE_CHECKING:
     from mypy_boto3_batch.type_defs import JobDetailTypeDef
     from mypy_boto3_s3 import S3Client
 
-    from pcr_sdk._private.scan import BatchReads
+    from pcr_sdk._private.edge.reads import BatchReads
 
 logger = logging.getLogger(__name__)
 

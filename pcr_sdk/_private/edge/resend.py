@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from pcr_sdk._private.calls import AmbiguousCall
+from pcr_sdk._private.edge.governor import Sleep
+from pcr_sdk._private.edge.hooks import AmbiguousCall
 from pcr_sdk._private.errors import AwsError
-from pcr_sdk._private.governor import Sleep
 
 logger = logging.getLogger(__name__)
 

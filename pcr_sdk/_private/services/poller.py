@@ -10,17 +10,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from pcr_sdk._private.aws import BLOCKED_REASON_PREFIXES, LIST_JOBS_MAX_RESULTS, JobStatus
+from pcr_sdk._private.edge.governor import Clock, RateGovernor, Sleep
+from pcr_sdk._private.edge.reads import BatchReads
 from pcr_sdk._private.errors import PcrInputError, guard_public_methods
-from pcr_sdk._private.governor import Clock, RateGovernor, Sleep
-from pcr_sdk._private.models import JobState
-from pcr_sdk._private.scan import BatchReads
+from pcr_sdk._private.model.results import JobState
+from pcr_sdk._private.wire.facts import BLOCKED_REASON_PREFIXES, LIST_JOBS_MAX_RESULTS, JobStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_batch.type_defs import JobDetailTypeDef, JobSummaryTypeDef
 
-    from pcr_sdk._private.poll_run import PollRun
+    from pcr_sdk._private.services.poll_run import PollRun
 
 logger = logging.getLogger(__name__)
 
@@ -327,7 +327,9 @@ class Poller:
         Raises:
             PcrInputError: `timeout` is negative, NaN or infinite.
         """
-        from pcr_sdk._private.poll_run import PollRun  # noqa: PLC0415 - it imports this module
+        from pcr_sdk._private.services.poll_run import (  # noqa: PLC0415 - it imports this module
+            PollRun,
+        )
 
         return PollRun(self, job_ids, arrays=arrays, known=known, on_progress=on_progress,
                        timeout=check_timeout(timeout), identify=identify)  # fmt: skip

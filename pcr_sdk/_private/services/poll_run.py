@@ -7,13 +7,13 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from pcr_sdk._private.aws import LIST_JOBS_MAX_RESULTS, JobStatus
+from pcr_sdk._private.edge.governor import Clock
 from pcr_sdk._private.errors import WaitTimeoutError
-from pcr_sdk._private.governor import Clock
-from pcr_sdk._private.models import JobState
-from pcr_sdk._private.poller import Poller, PollProgress, expired_state, parent_of
+from pcr_sdk._private.model.results import JobState
+from pcr_sdk._private.services.poller import Poller, PollProgress, expired_state, parent_of
+from pcr_sdk._private.wire.facts import LIST_JOBS_MAX_RESULTS, JobStatus
 
-logger = logging.getLogger("pcr_sdk._private.poller")  # one logger for waiting, as before
+logger = logging.getLogger("pcr_sdk._private.services.poller")  # one logger for waiting, as before
 
 
 class _Missing:

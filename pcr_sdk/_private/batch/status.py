@@ -14,24 +14,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pcr_sdk._private.aws import JobStatus
-from pcr_sdk._private.config import AwsSettings, build
-from pcr_sdk._private.contract import BatchLayout
-from pcr_sdk._private.discovery import s3_table_reader, scan_batch_jobs
+from pcr_sdk._private.batch.discovery import s3_table_reader, scan_batch_jobs
+from pcr_sdk._private.batch.ledger import Ledger
+from pcr_sdk._private.batch.manifest import ArrayRecord, LoadedManifest
+from pcr_sdk._private.batch.results import BatchResults
+from pcr_sdk._private.edge.governor import Clock, RateGovernor, Sleep, shared_batch_governor
 from pcr_sdk._private.errors import BatchClosedError, PcrInputError, guard_public_methods
-from pcr_sdk._private.governor import Clock, RateGovernor, Sleep, shared_batch_governor
-from pcr_sdk._private.ledger import Ledger
-from pcr_sdk._private.manifest import ArrayRecord, LoadedManifest
-from pcr_sdk._private.models import BatchId, JobDefinitionSpec, JobResult, SubmittedJob
-from pcr_sdk._private.poller import Poller
-from pcr_sdk._private.registry import BatchRegistry
-from pcr_sdk._private.results import BatchResults
-from pcr_sdk._private.submitter import Submitter
+from pcr_sdk._private.model.names import BatchId
+from pcr_sdk._private.model.results import JobResult, SubmittedJob
+from pcr_sdk._private.model.settings import AwsSettings, build
+from pcr_sdk._private.model.specs import JobDefinitionSpec
+from pcr_sdk._private.services.poller import Poller
+from pcr_sdk._private.services.registry import BatchRegistry
+from pcr_sdk._private.services.submitter import Submitter
+from pcr_sdk._private.wire.facts import JobStatus
+from pcr_sdk._private.wire.layout import BatchLayout
 
 if TYPE_CHECKING:
     import boto3
 
-    from pcr_sdk._private.clients import AwsClients
+    from pcr_sdk._private.edge.clients import AwsClients
 
 
 class _NoJournal:

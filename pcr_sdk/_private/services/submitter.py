@@ -8,9 +8,12 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from pcr_sdk._private import calls
-from pcr_sdk._private.ambiguous import LostAnswerPolicy, send_once
-from pcr_sdk._private.aws import (
+from pcr_sdk._private.edge import hooks as calls
+from pcr_sdk._private.edge.governor import RateGovernor, shared_batch_governor
+from pcr_sdk._private.edge.reads import BatchReads
+from pcr_sdk._private.edge.resend import LostAnswerPolicy, send_once
+from pcr_sdk._private.errors import InvalidJobSpecError, aws_call, guard_public_methods
+from pcr_sdk._private.wire.facts import (
     MAX_ARRAY_SIZE,
     MAX_CONTAINER_OVERRIDES_CHARS,
     MAX_DEPENDENCIES,
@@ -23,10 +26,7 @@ from pcr_sdk._private.aws import (
     TAG_INDEX,
     TAG_SUBMISSION,
 )
-from pcr_sdk._private.contract import BatchLayout
-from pcr_sdk._private.errors import InvalidJobSpecError, aws_call, guard_public_methods
-from pcr_sdk._private.governor import RateGovernor, shared_batch_governor
-from pcr_sdk._private.scan import BatchReads
+from pcr_sdk._private.wire.layout import BatchLayout
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pcr_sdk._private.aws import (
+from pcr_sdk._private.errors import InvalidJobSpecError
+from pcr_sdk._private.wire.facts import (
     HOST_TERMINATED_REASON_PREFIX,
     MAX_EVALUATE_ON_EXIT_PATTERN_LENGTH,
     MAX_EVALUATE_ON_EXIT_RULES,
     MAX_RETRY_ATTEMPTS,
 )
-from pcr_sdk._private.errors import InvalidJobSpecError
 
 if TYPE_CHECKING:
     from mypy_boto3_batch.type_defs import (

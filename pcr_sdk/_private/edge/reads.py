@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pcr_sdk._private import calls
-from pcr_sdk._private.aws import DESCRIBE_JOBS_MAX_IDS
+from pcr_sdk._private.edge import hooks as calls
 from pcr_sdk._private.errors import aws_call
+from pcr_sdk._private.wire.facts import DESCRIBE_JOBS_MAX_IDS
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_batch.type_defs import JobDetailTypeDef, JobSummaryTypeDef
 
-    from pcr_sdk._private.calls import ThrottleListener
+    from pcr_sdk._private.edge.hooks import ThrottleListener
 
 
 class BatchReads:

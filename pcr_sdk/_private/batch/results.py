@@ -11,13 +11,13 @@ import logging
 from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from pcr_sdk._private.aws import JobStatus
-from pcr_sdk._private.contract import BatchLayout
+from pcr_sdk._private.batch.ledger import Ledger
 from pcr_sdk._private.errors import OutputError
-from pcr_sdk._private.ledger import Ledger
-from pcr_sdk._private.models import JobResult, JobState, M, SubmittedJob, parse_output
-from pcr_sdk._private.poller import Poller, expired_state
-from pcr_sdk._private.store import InputStore
+from pcr_sdk._private.model.results import JobResult, JobState, M, SubmittedJob, parse_output
+from pcr_sdk._private.services.poller import Poller, expired_state
+from pcr_sdk._private.services.store import InputStore
+from pcr_sdk._private.wire.facts import JobStatus
+from pcr_sdk._private.wire.layout import BatchLayout
 
 logger = logging.getLogger(__name__)
 

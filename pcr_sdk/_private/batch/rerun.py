@@ -27,18 +27,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from pcr_sdk._private.aws import MAX_ARRAY_SIZE, JobStatus
+from pcr_sdk._private.batch.ledger import Ledger
+from pcr_sdk._private.batch.manifest import ArrayRecord, Manifest
+from pcr_sdk._private.batch.results import BatchResults
+from pcr_sdk._private.batch.submitting import send_each
 from pcr_sdk._private.errors import JobNotFoundError, PcrInputError
-from pcr_sdk._private.ledger import Ledger
-from pcr_sdk._private.manifest import ArrayRecord, Manifest
-from pcr_sdk._private.models import FailureKind, JobState, SubmittedJob
-from pcr_sdk._private.packing import payloads
-from pcr_sdk._private.poller import Poller, expired_state
-from pcr_sdk._private.registry import BatchRegistry
-from pcr_sdk._private.results import BatchResults
-from pcr_sdk._private.store import InputStore
-from pcr_sdk._private.submission import send_each
-from pcr_sdk._private.submitter import Submitter
+from pcr_sdk._private.model.results import FailureKind, JobState, SubmittedJob
+from pcr_sdk._private.services.poller import Poller, expired_state
+from pcr_sdk._private.services.registry import BatchRegistry
+from pcr_sdk._private.services.store import InputStore
+from pcr_sdk._private.services.submitter import Submitter
+from pcr_sdk._private.wire.facts import MAX_ARRAY_SIZE, JobStatus
+from pcr_sdk._private.wire.packing import payloads
 
 logger = logging.getLogger(__name__)
 

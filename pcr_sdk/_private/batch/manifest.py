@@ -24,10 +24,10 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pcr_sdk._private.contract import BatchLayout
 from pcr_sdk._private.errors import AwsError, ManifestError, ManifestVersionError
-from pcr_sdk._private.models import SubmittedJob
-from pcr_sdk._private.store import InputStore
+from pcr_sdk._private.model.results import SubmittedJob
+from pcr_sdk._private.services.store import InputStore
+from pcr_sdk._private.wire.layout import BatchLayout
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from pcr_sdk._private.aws import BATCH_LOG_GROUP
 from pcr_sdk._private.errors import guard_public_methods, map_client_error
+from pcr_sdk._private.wire.facts import BATCH_LOG_GROUP
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient

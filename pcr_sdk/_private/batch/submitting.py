@@ -12,13 +12,14 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from pcr_sdk._private.aws import MAX_ARRAY_SIZE
-from pcr_sdk._private.ledger import Ledger
-from pcr_sdk._private.manifest import ArrayRecord, Manifest
-from pcr_sdk._private.models import JobSpec, SubmittedJob
-from pcr_sdk._private.registry import BatchRegistry
-from pcr_sdk._private.store import InputStore
-from pcr_sdk._private.submitter import Submitter
+from pcr_sdk._private.batch.ledger import Ledger
+from pcr_sdk._private.batch.manifest import ArrayRecord, Manifest
+from pcr_sdk._private.model.results import SubmittedJob
+from pcr_sdk._private.model.specs import JobSpec
+from pcr_sdk._private.services.registry import BatchRegistry
+from pcr_sdk._private.services.store import InputStore
+from pcr_sdk._private.services.submitter import Submitter
+from pcr_sdk._private.wire.facts import MAX_ARRAY_SIZE
 
 logger = logging.getLogger(__name__)
 

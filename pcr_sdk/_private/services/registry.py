@@ -7,18 +7,19 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
-from pcr_sdk._private import calls
-from pcr_sdk._private.ambiguous import LostAnswerPolicy, send_once
-from pcr_sdk._private.aws import (
+from pcr_sdk._private.edge import hooks as calls
+from pcr_sdk._private.edge.governor import RateGovernor
+from pcr_sdk._private.edge.resend import LostAnswerPolicy, send_once
+from pcr_sdk._private.errors import AwsError, BatchClosedError, aws_call, guard_public_methods
+from pcr_sdk._private.model.names import BatchId
+from pcr_sdk._private.model.retry_policy import RetryPolicy
+from pcr_sdk._private.model.specs import JobDefinitionSpec
+from pcr_sdk._private.wire.facts import (
     MANAGED_BY_VALUE,
     RESERVED_TAG_PREFIXES,
     TAG_BATCH_ID,
     TAG_MANAGED_BY,
 )
-from pcr_sdk._private.errors import AwsError, BatchClosedError, aws_call, guard_public_methods
-from pcr_sdk._private.governor import RateGovernor
-from pcr_sdk._private.models import BatchId, JobDefinitionSpec
-from pcr_sdk._private.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient

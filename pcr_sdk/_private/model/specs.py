@@ -1,0 +1,236 @@
+"""What a batch asks of AWS Batch: its job definition, each job's input and dependencies,
+S3 encryption.
+
+Every AWS Batch limit that can be checked without a network call is checked here; the limits
+themselves live in `pcr_sdk._private.wire.facts`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from pcr_sdk._private.errors import InvalidJobSpecError
+from pcr_sdk._private.model.retry_policy import RetryPolicy, RetryRule
+from pcr_sdk._private.wire.facts import (
+    FARGATE_VCPUS,
+    MAX_DEPENDENCIES,
+    MAX_EVALUATE_ON_EXIT_RULES,
+    MAX_GPUS,
+    MAX_MEMORY_MIB,
+    MAX_RETRY_ATTEMPTS,
+    MAX_TAG_KEY_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    MAX_TAGS,
+    MAX_VCPUS,
+    MIN_MEMORY_MIB,
+    MIN_TIMEOUT_SECONDS,
+    RESERVED_ENV_PREFIX,
+    RESERVED_TAG_PREFIXES,
+)
+from pcr_sdk._private.wire.jsonio import dump_json
+from pcr_sdk._private.wire.layout import RESERVED_VARIABLES
+
+_ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_environment(env: Mapping[str, str]) -> dict[str, str]:
+    for key in env:
+        if not _ENV_NAME.fullmatch(key):
+            raise ValueError(f"environment variable name {key!r} is not a valid name")
+        if key.startswith(RESERVED_ENV_PREFIX):
+            raise ValueError(
+                f"environment variable {key!r}: names may not start with {RESERVED_ENV_PREFIX}"
+            )
+        if key in RESERVED_VARIABLES:
+            raise ValueError(f"environment variable {key!r} is set by pcr-sdk itself")
+    return dict(env)
+
+
+class JobDefinitionSpec(BaseModel):
+    """What one batch's job definition asks of AWS Batch. Defaults: 1 vCPU, no GPU."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    image: str = Field(min_length=1, max_length=1024)
+    """The container image every job runs."""
+    vcpus: int = Field(default=1, ge=1, le=MAX_VCPUS)
+    """vCPUs per job (1 to 256)."""
+    memory_mib: int = Field(default=1024, ge=MIN_MEMORY_MIB, le=MAX_MEMORY_MIB)
+    """Memory per job, in MiB."""
+    gpus: int = Field(default=0, ge=0, le=MAX_GPUS)
+    """GPUs per job (0 to 64)."""
+    timeout_seconds: int = Field(default=20 * 3600, ge=MIN_TIMEOUT_SECONDS)
+    """Each job attempt's time limit, in seconds (at least 60)."""
+    retry_attempts: int = Field(default=1, ge=1, le=MAX_RETRY_ATTEMPTS)
+    """Attempts per job, the first included (1 to 10)."""
+    retry_rules: tuple[RetryRule, ...] = Field(default=(), max_length=MAX_EVALUATE_ON_EXIT_RULES)
+    """AWS's `evaluateOnExit`: which failures are retried (see `RetryPolicy`)."""
+    environment: dict[str, str] = Field(default_factory=dict)
+    """Extra environment variables of every job (pcr-sdk's own names are reserved)."""
+    tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_TAGS - 2)
+    """Extra tags of the definition (the `aws:` and `pcr:` prefixes are reserved)."""
+    job_role_arn: str | None = None
+    """The IAM role the jobs' containers run with; None: none."""
+    platform: Literal["EC2", "FARGATE"] = "EC2"
+    """Where the jobs run: EC2 (or Spot) instances, or Fargate."""
+    execution_role_arn: str | None = None
+    """Fargate only: the role ECS pulls the image and writes logs with."""
+    assign_public_ip: bool = True
+    """Fargate only: tasks in public subnets need a public IP to reach ECR and S3."""
+
+    @model_validator(mode="after")
+    def _fargate(self) -> JobDefinitionSpec:
+        if self.platform == "FARGATE":
+            if self.gpus:
+                raise ValueError("Fargate jobs cannot use GPUs")
+            if self.vcpus not in FARGATE_VCPUS:
+                raise ValueError(f"Fargate jobs take {sorted(FARGATE_VCPUS)} vCPUs")
+            if not self.execution_role_arn:
+                raise ValueError("Fargate jobs need an execution_role_arn")
+        elif self.execution_role_arn:
+            raise ValueError("execution_role_arn is for platform 'FARGATE'")
+        return self
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The definition's retry policy: `retry_attempts` attempts, `retry_rules` rules."""
+        return RetryPolicy(attempts=self.retry_attempts, rules=self.retry_rules)
+
+    @field_validator("environment")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_environment(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag_value in value.items():
+            if key.startswith(RESERVED_TAG_PREFIXES):
+                raise ValueError(f"tag {key!r}: the prefixes aws: and pcr: are reserved")
+            if not 1 <= len(key) <= MAX_TAG_KEY_LENGTH:
+                raise ValueError(f"tag key {key[:40]!r}...: 1 to {MAX_TAG_KEY_LENGTH} characters")
+            if len(tag_value) > MAX_TAG_VALUE_LENGTH:
+                raise ValueError(f"tag {key!r}: the value has more than {MAX_TAG_VALUE_LENGTH} "
+                                 "characters")  # fmt: skip
+        return value
+
+    @classmethod
+    def build(cls, **fields: Any) -> JobDefinitionSpec:
+        """Like the constructor, but raise `InvalidJobSpecError` naming the field.
+
+        Args:
+            **fields: the model's fields, as for the constructor.
+
+        Returns:
+            The validated spec.
+
+        Raises:
+            InvalidJobSpecError: a field is invalid; the error names the first one.
+        """
+        try:
+            return cls(**fields)
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise InvalidJobSpecError(
+                f"job definition: {field}: {first['msg']}", field=field
+            ) from err
+
+
+class S3Encryption(BaseModel):
+    """Server-side encryption for the objects pcr-sdk writes: SSE-S3, or SSE-KMS with a key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    algorithm: Literal["AES256", "aws:kms"] = "AES256"
+    """`"AES256"` (SSE-S3) or `"aws:kms"` (SSE-KMS)."""
+    kms_key_id: str | None = None
+    """With `"aws:kms"`: the KMS key (id, ARN or alias); None: the account's AWS managed key."""
+
+    @model_validator(mode="after")
+    def _key_only_for_kms(self) -> S3Encryption:
+        if self.kms_key_id is not None and self.algorithm != "aws:kms":
+            raise ValueError("kms_key_id goes with algorithm 'aws:kms'")
+        return self
+
+
+class JobSpec(BaseModel):
+    """One job: its JSON input (already serialized) and the ids of the jobs it waits for.
+
+    A pydantic model as input is serialized with `model_dump(mode="json")`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_json: str
+    """The job's input, serialized as JSON."""
+    depends_on: tuple[str, ...] = Field(default=(), max_length=MAX_DEPENDENCIES)
+    """The ids of the jobs it waits for (at most 20, no duplicates)."""
+
+    @field_validator("input_json")
+    @classmethod
+    def _is_json(cls, value: str) -> str:
+        json.loads(value, parse_constant=_refuse_constant)
+        return value
+
+    @field_validator("depends_on")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not job_id for job_id in value):
+            raise ValueError("a dependency id must not be empty")
+        return tuple(dict.fromkeys(value))
+
+    @classmethod
+    def of(
+        cls, data: object, depends_on: Sequence[str] | None = None, *, what: str = "job input"
+    ) -> JobSpec:
+        """Build from a JSON-serializable input; raise `InvalidJobSpecError` on bad input.
+
+        Args:
+            data: JSON-serializable data (no NaN or Infinity), or a pydantic model (serialized
+                with `model_dump(mode="json")`).
+            depends_on: ids of the jobs this one waits for (at most 20).
+            what: names the input in the error (e.g. "input 17" of a `submit_jobs` call).
+
+        Returns:
+            The job spec, its input serialized.
+
+        Raises:
+            InvalidJobSpecError: `data` is not JSON-serializable, or too many dependencies.
+        """
+        deps = tuple(depends_on or ())
+        if len(deps) > MAX_DEPENDENCIES:
+            raise InvalidJobSpecError(
+                f"a job may depend on at most {MAX_DEPENDENCIES} jobs, got {len(deps)}",
+                field="depends_on",
+            )
+        if isinstance(data, BaseModel):
+            data = data.model_dump(mode="json")
+        try:
+            return cls(input_json=dump_json(data, what=what), depends_on=deps)
+        except ValidationError as err:
+            raise InvalidJobSpecError(f"job spec: {err.errors()[0]['msg']}") from err
+
+    @property
+    def input(self) -> Any:
+        """The job's input, parsed back from its JSON."""
+        return json.loads(self.input_json)
+
+
+def _refuse_constant(name: str) -> float:
+    if name in ("NaN", "Infinity", "-Infinity"):
+        raise ValueError(f"{name} is not JSON")
+    return math.nan  # pragma: no cover - json only calls this for the three constants
