@@ -34,8 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import local_bench
 from seed_reference import SeedJobSubmitter
 
-from pcr_sdk import AwsClients, JobSubmitter, SilentProgress
-from pcr_sdk.advanced import PollProgress
+from pcr_sdk import AwsClients, JobSubmitter, PollProgress, SilentProgress
 from pcr_sdk.testing import MotoWorld
 
 if TYPE_CHECKING:

@@ -1,11 +1,11 @@
 """pcr-sdk: fan out containerized jobs on AWS Batch, JSON in and out through S3.
 
-The seed's `JobSubmitter` is here unchanged, with the models of what goes in and comes out, the
-errors (all derive from `PcrError`) and the services `JobSubmitter` is a thin facade over
-(`BatchRegistry`, `InputStore`, `Submitter`, `Poller`, each usable on its own). The poll
-internals (`JobState`, `PollProgress`, `SubmittedJob`, `ProgressReporter`) are the second tier,
-`pcr_sdk.advanced`, which also gathers the services; importing a poll internal from here still
-works and emits a `DeprecationWarning` naming its new home (docs/compatibility.md).
+The seed's `JobSubmitter`, unchanged, and everything its API takes or returns: the models of
+what goes in and comes out, the retry policy, the progress reporters and the errors (all derive
+from `PcrError`). The services `JobSubmitter` is a facade over (`BatchRegistry`, `InputStore`,
+`Submitter`, `Poller`, `LogReader`) and what only they exchange are the second tier,
+`pcr_sdk.advanced`. Each public name has one home: this module, `pcr_sdk.advanced`,
+`pcr_sdk.worker`, `pcr_sdk.local`, `pcr_sdk.testing`, `pcr_sdk.report` or `pcr_sdk.infra`.
 
 Imports are lazy (PEP 562): `import pcr_sdk.worker` in a job's container loads none of the
 submitting side (facade, pydantic models, CLI).
@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib as _importlib
 import logging as _logging
 import typing as _typing
-import warnings as _warnings
 
 from pcr_sdk._version import __version__
 
@@ -47,68 +46,45 @@ if _typing.TYPE_CHECKING:
         ThrottledError,
         UnknownDependencyError,
         WaitTimeoutError,
+        WorkerContractError,
         WorkerEnvironmentError,
     )
     from pcr_sdk._private.facade import JobSubmitter
     from pcr_sdk._private.model.names import BatchId, BatchName
-    from pcr_sdk._private.model.results import FailureKind, JobResult
+    from pcr_sdk._private.model.results import FailureKind, JobResult, SubmittedJob
     from pcr_sdk._private.model.retry_policy import RetryPolicy, RetryRule
-    from pcr_sdk._private.model.specs import JobDefinitionSpec, JobSpec, S3Encryption
-    from pcr_sdk._private.progress import PrintProgress, SilentProgress
-    from pcr_sdk._private.services.logs import LogReader
-    from pcr_sdk._private.services.poller import Poller
-    from pcr_sdk._private.services.registry import BatchRegistry
-    from pcr_sdk._private.services.store import InputStore
-    from pcr_sdk._private.services.submitter import Submitter
+    from pcr_sdk._private.model.specs import JobDefinitionSpec, S3Encryption
+    from pcr_sdk._private.progress import PrintProgress, ProgressReporter, SilentProgress
+    from pcr_sdk._private.services.poll_run import PollProgress
+    from pcr_sdk._private.signals import InterruptedBySignal, SignalGuard, handle_signals
     from pcr_sdk._private.wire.facts import JobStatus
     from pcr_sdk._private.wire.layout import BatchLayout
 
-    # Deprecated here, at home in pcr_sdk.advanced: re-exported (`as`) so that code not yet
-    # moved keeps its types under mypy's no-implicit-reexport; at run time it warns.
-    from pcr_sdk.advanced import JobState as JobState
-    from pcr_sdk.advanced import PollProgress as PollProgress
-    from pcr_sdk.advanced import ProgressReporter as ProgressReporter
-    from pcr_sdk.advanced import SubmittedJob as SubmittedJob
-    from pcr_sdk.signals import InterruptedBySignal, handle_signals
-
-_ADVANCED: _typing.Final = "pcr_sdk.advanced"
-_DEPRECATED: _typing.Final[frozenset[str]] = frozenset({
-    "JobState", "PollProgress", "ProgressReporter", "SubmittedJob",
-})  # fmt: skip
-"""Names pcr-sdk 0.1.0 exported here that now live in `pcr_sdk.advanced` (deprecated here)."""
-
 _ERRORS: _typing.Final = "pcr_sdk._private.errors"
-_NAMES: _typing.Final = "pcr_sdk._private.model.names"
-_SPECS: _typing.Final = "pcr_sdk._private.model.specs"
-_RESULTS: _typing.Final = "pcr_sdk._private.model.results"
 _WHERE: _typing.Final[dict[str, str]] = {
     "AccessDeniedError": _ERRORS,
     "AwsClients": "pcr_sdk._private.edge.clients",
     "AwsConnectionError": _ERRORS,
     "AwsError": _ERRORS,
     "BatchClosedError": _ERRORS,
-    "BatchId": _NAMES,
+    "BatchId": "pcr_sdk._private.model.names",
     "BatchLayout": "pcr_sdk._private.wire.layout",
-    "BatchName": _NAMES,
-    "BatchRegistry": "pcr_sdk._private.services.registry",
+    "BatchName": "pcr_sdk._private.model.names",
     "BatchStatus": "pcr_sdk._private.batch.status",
     "BucketNotFoundError": _ERRORS,
     "CredentialsError": _ERRORS,
     "CredentialsExpiredError": _ERRORS,
-    "FailureKind": _RESULTS,
-    "handle_signals": "pcr_sdk.signals",
-    "InputStore": "pcr_sdk._private.services.store",
-    "InterruptedBySignal": "pcr_sdk.signals",
+    "FailureKind": "pcr_sdk._private.model.results",
+    "handle_signals": "pcr_sdk._private.signals",
+    "InterruptedBySignal": "pcr_sdk._private.signals",
     "InvalidBatchNameError": _ERRORS,
     "InvalidJobSpecError": _ERRORS,
-    "JobDefinitionSpec": _SPECS,
+    "JobDefinitionSpec": "pcr_sdk._private.model.specs",
     "JobNotFoundError": _ERRORS,
     "JobQueueNotFoundError": _ERRORS,
-    "JobResult": _RESULTS,
-    "JobSpec": _SPECS,
+    "JobResult": "pcr_sdk._private.model.results",
     "JobStatus": "pcr_sdk._private.wire.facts",
     "JobSubmitter": "pcr_sdk._private.facade",
-    "LogReader": "pcr_sdk._private.services.logs",
     "ManifestError": _ERRORS,
     "ManifestVersionError": _ERRORS,
     "OutputError": _ERRORS,
@@ -117,17 +93,20 @@ _WHERE: _typing.Final[dict[str, str]] = {
     "PackError": _ERRORS,
     "PcrError": _ERRORS,
     "PcrInputError": _ERRORS,
-    "Poller": "pcr_sdk._private.services.poller",
+    "PollProgress": "pcr_sdk._private.services.poll_run",
     "PrintProgress": "pcr_sdk._private.progress",
+    "ProgressReporter": "pcr_sdk._private.progress",
     "RateGovernor": "pcr_sdk._private.edge.governor",
     "RetryPolicy": "pcr_sdk._private.model.retry_policy",
     "RetryRule": "pcr_sdk._private.model.retry_policy",
-    "S3Encryption": _SPECS,
+    "S3Encryption": "pcr_sdk._private.model.specs",
+    "SignalGuard": "pcr_sdk._private.signals",
     "SilentProgress": "pcr_sdk._private.progress",
-    "Submitter": "pcr_sdk._private.services.submitter",
+    "SubmittedJob": "pcr_sdk._private.model.results",
     "ThrottledError": _ERRORS,
     "UnknownDependencyError": _ERRORS,
     "WaitTimeoutError": _ERRORS,
+    "WorkerContractError": _ERRORS,
     "WorkerEnvironmentError": _ERRORS,
 }
 
@@ -140,13 +119,11 @@ __all__ = [
     "BatchId",
     "BatchLayout",
     "BatchName",
-    "BatchRegistry",
     "BatchStatus",
     "BucketNotFoundError",
     "CredentialsError",
     "CredentialsExpiredError",
     "FailureKind",
-    "InputStore",
     "InterruptedBySignal",
     "InvalidBatchNameError",
     "InvalidJobSpecError",
@@ -154,10 +131,8 @@ __all__ = [
     "JobNotFoundError",
     "JobQueueNotFoundError",
     "JobResult",
-    "JobSpec",
     "JobStatus",
     "JobSubmitter",
-    "LogReader",
     "ManifestError",
     "ManifestVersionError",
     "OutputError",
@@ -166,39 +141,36 @@ __all__ = [
     "PackError",
     "PcrError",
     "PcrInputError",
-    "Poller",
+    "PollProgress",
     "PrintProgress",
+    "ProgressReporter",
     "RateGovernor",
     "RetryPolicy",
     "RetryRule",
     "S3Encryption",
+    "SignalGuard",
     "SilentProgress",
-    "Submitter",
+    "SubmittedJob",
     "ThrottledError",
     "UnknownDependencyError",
     "WaitTimeoutError",
+    "WorkerContractError",
     "WorkerEnvironmentError",
     "__version__",
     "handle_signals",
 ]
 
 
-def __getattr__(name: str) -> _typing.Any:
-    """Import a public name's module on first use (PEP 562); a deprecated name warns each time."""
-    if name in _DEPRECATED:
-        _warnings.warn(
-            f"pcr_sdk.{name} is deprecated: import it from pcr_sdk.advanced "
-            f"(from pcr_sdk.advanced import {name}); see docs/compatibility.md",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(_importlib.import_module(_ADVANCED), name)
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pcr_sdk' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+if not _typing.TYPE_CHECKING:  # type checkers see the imports above, and no other name
+
+    def __getattr__(name: str) -> object:
+        """Import a public name's module on first use (PEP 562)."""
+        module = _WHERE.get(name)
+        if module is None:
+            raise AttributeError(f"module 'pcr_sdk' has no attribute {name!r}")
+        value = getattr(_importlib.import_module(module), name)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:

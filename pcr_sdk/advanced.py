@@ -1,47 +1,45 @@
-"""The second tier of pcr-sdk's public API: the services `JobSubmitter` is made of, and what
-they exchange while a batch is polled.
+"""The second tier of pcr-sdk's public API: the services `JobSubmitter` is a facade over, and
+what only they exchange.
 
 Most programs need only `pcr_sdk` (`JobSubmitter`, the models of inputs and results, the
 errors). This module is for code that composes the services itself or looks inside a poll:
 
-- the services, usable on their own: `BatchRegistry` (the job definition), `InputStore` (the S3
-  layout's objects), `Submitter` (SubmitJob, rate-governed), `Poller` (DescribeJobs) and
-  `LogReader` (CloudWatch Logs); `BatchLayout` says where a batch's objects live. `pcr_sdk`
-  exports these too (the same objects), with `JobDefinitionSpec` and `JobSpec`;
-- the poll internals, found only here: `SubmittedJob` (what `JobSubmitter.jobs` and
-  `BatchStatus.jobs` hold), `JobState` (what AWS Batch last said about a job) and
-  `PollProgress` (one polling cycle's counts), with `ProgressReporter`, the protocol a custom
-  `progress=` reporter implements.
+- the services, each usable on its own: `BatchRegistry` (the job definition), `InputStore`
+  (the S3 layout's objects), `Submitter` (SubmitJob, rate-governed), `Poller` (DescribeJobs)
+  and `LogReader` (CloudWatch Logs);
+- what they exchange: `JobSpec` (one job's input and dependencies, what `Submitter` sends),
+  `JobState` (what AWS Batch last said about a job) and `PollRun` (one wait, as an iterator of
+  polling cycles: what `Poller.run` returns);
+- `Seams` (the clock, sleep, random numbers and UUIDs a batch runs on, for tests) and
+  `SubmitterOptions` (the keyword-only settings `JobSubmitter.attach` passes on).
 
-These names are as public as `pcr_sdk`'s and follow the same deprecation policy
-(docs/compatibility.md); they change more often, because they follow AWS Batch's API more
-closely. pcr-sdk 0.1.0 exported the poll internals from `pcr_sdk` itself: that import still
-works, and warns (`DeprecationWarning`) naming this module.
+No name here is also in `pcr_sdk`; both follow the same compatibility policy
+(docs/compatibility.md). These change more often, because they follow AWS Batch's API more
+closely.
 """
 
 from __future__ import annotations
 
-from pcr_sdk._private.model.results import JobState, SubmittedJob
-from pcr_sdk._private.model.specs import JobDefinitionSpec, JobSpec
-from pcr_sdk._private.progress import ProgressReporter
+from pcr_sdk._private.assembly import SubmitterOptions
+from pcr_sdk._private.model.results import JobState
+from pcr_sdk._private.model.specs import JobSpec
+from pcr_sdk._private.seams import Seams
 from pcr_sdk._private.services.logs import LogReader
-from pcr_sdk._private.services.poller import Poller, PollProgress
+from pcr_sdk._private.services.poll_run import PollRun
+from pcr_sdk._private.services.poller import Poller
 from pcr_sdk._private.services.registry import BatchRegistry
 from pcr_sdk._private.services.store import InputStore
 from pcr_sdk._private.services.submitter import Submitter
-from pcr_sdk._private.wire.layout import BatchLayout
 
 __all__ = [
-    "BatchLayout",
     "BatchRegistry",
     "InputStore",
-    "JobDefinitionSpec",
     "JobSpec",
     "JobState",
     "LogReader",
-    "PollProgress",
+    "PollRun",
     "Poller",
-    "ProgressReporter",
-    "SubmittedJob",
+    "Seams",
     "Submitter",
+    "SubmitterOptions",
 ]

@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from pcr_sdk import JobSubmitter, RateGovernor, SilentProgress
+from pcr_sdk.advanced import Seams
 from pcr_sdk.testing import MotoWorld
 from tests.fakes import FakeClock
 
 
 def _options(world: MotoWorld, clock: FakeClock | None, overrides: dict[str, Any]) -> Any:
     clock = clock or FakeClock()
+    random_source = overrides.pop("random_source", None)
+    seams = Seams(clock=clock, sleep=clock.sleep)
+    if random_source is not None:
+        seams = Seams(clock=clock, sleep=clock.sleep, random_source=random_source)
     options: dict[str, Any] = {
-        "clients": world.clients, "clock": clock, "sleep": clock.sleep,
+        "clients": world.clients, "seams": seams,
         "progress": SilentProgress(), "polling_interval_seconds": 30,
         "governor": RateGovernor.per_second(1000, clock=clock, sleep=clock.sleep),
     }  # fmt: skip

@@ -16,11 +16,11 @@ from pcr_sdk import (
     JobResult,
     JobStatus,
     PcrInputError,
+    PollProgress,
     ThrottledError,
     WaitTimeoutError,
 )
 from pcr_sdk._private.errors import guard_iterator
-from pcr_sdk.advanced import PollProgress
 from pcr_sdk.testing import Fault, JobView, MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.fakes import FakeClock
@@ -90,7 +90,7 @@ def test_results_come_in_finishing_order_with_their_outputs() -> None:
         assert submitter.get_result(ids[0]).output is None
         assert submitter.get_results()[0].output is None
         # the batch is not closed: more jobs may follow
-        assert not submitter.registry.closed
+        assert not submitter.closed
         later = submitter.submit_job({"n": 7})
         submitter.wait_until_jobs_finished()
         assert json.loads(submitter.get_output(later)) == {"sq": 49}
@@ -119,12 +119,12 @@ def test_breaking_out_leaves_the_batch_running_and_waitable() -> None:
         made = calls.take()
         assert "TerminateJob" not in made
         assert "DeregisterJobDefinition" not in made
-        assert not submitter.registry.closed
+        assert not submitter.closed
         assert {j.job_id: j.index for j in submitter.jobs} == {ids[i]: i for i in range(6)}
 
         submitter.wait_until_jobs_finished()
         assert fired == Counter(str(i) for i in range(6)), "each callback exactly once"
-        assert submitter.registry.deregistered
+        assert submitter._registry.deregistered
         assert [json.loads(o or "null") for o in submitter.get_all_outputs()] == [
             {"sq": i * i} for i in range(6)
         ]
@@ -173,7 +173,7 @@ def test_a_timeout_raises_like_wait_and_keeps_what_came() -> None:
         assert got == [0]
         assert list(info.value.unfinished) == [ids[1]]
         assert 100 <= clock() - start < 140
-        assert not submitter.registry.closed
+        assert not submitter.closed
         with pytest.raises(PcrInputError):
             submitter.as_completed(timeout=-1)  # refused at the call, before any poll
         submitter.close()
@@ -249,7 +249,7 @@ def test_an_attached_submitter_streams_what_another_process_submitted() -> None:
         first = new_submitter(world)
         first.submit_jobs([{"n": i} for i in range(4)])
         first.submit_job({"n": 10})
-        first.manifest.flush()
+        first._manifest.flush()
         again = attach_submitter(world, first.get_batch_id())
         results = list(again.as_completed())
         assert sorted((r.index, output_of(r)["sq"]) for r in results) == [

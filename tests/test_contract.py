@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcr_sdk import InvalidJobSpecError, PcrInputError
-from pcr_sdk.advanced import BatchLayout
+from pcr_sdk import BatchLayout, InvalidJobSpecError, PcrInputError
 
 BATCH = "example_c6bc6ee9-0000-4000-8000-000000000000"
 

@@ -234,7 +234,7 @@ def test_attach_skips_console_folders_and_names_a_broken_chunk(world: MotoWorld)
     """Defect 4: a zero-byte object under manifest/ made attach raise JSONDecodeError."""
     sub = make(world)
     job_id = sub.submit_job({})
-    sub.manifest.flush()
+    sub._manifest.flush()
     prefix = sub.layout.manifest_prefix
     world.clients.s3.put_object(Bucket=world.bucket, Key=prefix, Body=b"")
     world.clients.s3.put_object(Bucket=world.bucket, Key=f"{prefix}folder/", Body=b"")
@@ -288,8 +288,8 @@ def test_submitters_share_one_governor_per_endpoint_unless_given_one(world: Moto
     own = RateGovernor.per_second(5)
     c = JobSubmitter("c", world.queue, "img", world.bucket, clients=world.clients,
                      progress=SilentProgress(), governor=own)  # fmt: skip
-    assert a.submitter.governor is b.submitter.governor
-    assert c.submitter.governor is own
+    assert a._submitter.governor is b._submitter.governor
+    assert c._submitter.governor is own
     for sub in (a, b, c):
         sub.close()
 

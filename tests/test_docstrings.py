@@ -25,6 +25,7 @@ import inspect
 import re
 import textwrap
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,11 +140,23 @@ def test_every_argument_return_value_and_error_is_described() -> None:
     assert not missing, f"{len(missing)} undescribed parameters, values and errors: {missing}"
 
 
+def class_node(cls: type) -> ast.ClassDef:
+    """`cls`'s definition, found in the package's sources: its `__module__` names its public
+    home (`pcr_sdk`), not the file that defines it, so `inspect.getsource` cannot find it."""
+    package = Path(inspect.getfile(importlib.import_module("pcr_sdk"))).parent
+    for path in sorted(package.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if f"class {cls.__name__}" not in text:
+            continue
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
+                return node
+    raise LookupError(f"no definition of class {cls.__name__}")
+
+
 def undocumented_fields(cls: type) -> list[str]:
     """The public fields `cls`'s own body declares without a docstring right below them."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0]
-    assert isinstance(tree, ast.ClassDef)
-    body = tree.body
+    body = class_node(cls).body
     return [
         node.target.id
         for node, after in zip(body, [*body[1:], None], strict=True)

@@ -11,6 +11,7 @@ from pcr_sdk import (
     AccessDeniedError,
     AwsClients,
     BatchId,
+    BatchLayout,
     BucketNotFoundError,
     InvalidBatchNameError,
     InvalidJobSpecError,
@@ -22,7 +23,7 @@ from pcr_sdk import (
     SilentProgress,
     UnknownDependencyError,
 )
-from pcr_sdk.advanced import BatchLayout, Submitter
+from pcr_sdk.advanced import Seams, Submitter
 from pcr_sdk.testing import MotoWorld
 from tests.fakes import FakeClock
 
@@ -48,9 +49,15 @@ def world() -> Iterator[MotoWorld]:
 def submitter(world: MotoWorld, **kw: Any) -> JobSubmitter:
     clock = FakeClock()
     return JobSubmitter(
-        kw.pop("name", "bad-input"), kw.pop("queue", world.queue), "img", world.bucket,
-        clients=world.clients, clock=clock, sleep=clock.sleep, progress=SilentProgress(), **kw,
-    )  # fmt: skip
+        kw.pop("name", "bad-input"),
+        kw.pop("queue", world.queue),
+        "img",
+        world.bucket,
+        clients=world.clients,
+        seams=Seams(clock=clock, sleep=clock.sleep),
+        progress=SilentProgress(),
+        **kw,
+    )
 
 
 CONSTRUCTION: list[tuple[str, dict[str, Any], type[PcrError]]] = [
@@ -134,7 +141,7 @@ def test_resource_name_escaping_the_prefix(world: MotoWorld) -> None:
     s = submitter(world)
     log = CallLog(world.clients)
     with pytest.raises(InvalidJobSpecError):
-        s.store.put_resource(0, "../../other-batch/x", b"")
+        s._store.put_resource(0, "../../other-batch/x", b"")
     assert log.calls == []
     s.close()
 

@@ -22,8 +22,8 @@ from pcr_sdk import (
     JobResult,
     JobStatus,
     JobSubmitter,
+    PollProgress,
 )
-from pcr_sdk._private.services.poller import PollProgress
 from pcr_sdk.testing import MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.fakes import FakeClock
@@ -112,7 +112,7 @@ def test_ctrl_c_during_per_job_submission_stops_it_and_loses_nothing(world: Moto
     }
     assert set(states) == submitted
     assert all(s["status"] == "FAILED" for s in states.values())  # cancel_on_error got them
-    assert sub.registry.deregistered
+    assert sub._registry.deregistered
 
 
 def test_close_racing_submits_accepts_none_after_it_and_records_all_before(
@@ -170,7 +170,7 @@ def test_a_wait_on_an_old_batch_ends_with_expired_jobs(world: MotoWorld) -> None
     old = sub.submit_job({"n": 0})
     kept = sub.submit_job({"n": 1})
     array = sub.submit_jobs([{"n": 2}, {"n": 3}])
-    sub.manifest.flush()
+    sub._manifest.flush()
     # the old job ran long ago: its output is in S3, AWS Batch has forgotten it
     world.clients.s3.put_object(
         Bucket=world.bucket, Key=f"{sub.get_job_directory(old)}/output.json", Body=b'{"n": 0}'

@@ -21,6 +21,7 @@ from pcr_sdk import (
     SilentProgress,
     UnknownDependencyError,
 )
+from pcr_sdk.advanced import Seams
 from pcr_sdk.testing import MotoWorld
 from tests.fakes import FakeClock
 
@@ -45,9 +46,7 @@ def make_submitter(world: MotoWorld, clock: FakeClock, **kw: Any) -> JobSubmitte
         "python:3.11",
         world.bucket,
         clients=world.clients,
-        clock=clock,
-        sleep=clock.sleep,
-        uuid_factory=lambda: FIXED,
+        seams=Seams(clock=clock, sleep=clock.sleep, uuid_factory=lambda: FIXED),
         **kw,
     )
 
@@ -167,10 +166,14 @@ def test_keyboard_interrupt_during_wait_leaves_no_active_definition() -> None:
                 raise KeyboardInterrupt
 
         submitter = JobSubmitter(
-            "example", world.queue, "img", world.bucket,
-            clients=world.clients, clock=clock, sleep=interrupting_sleep,
-            uuid_factory=lambda: FIXED, progress=SilentProgress(),
-        )  # fmt: skip
+            "example",
+            world.queue,
+            "img",
+            world.bucket,
+            clients=world.clients,
+            seams=Seams(clock=clock, sleep=interrupting_sleep, uuid_factory=lambda: FIXED),
+            progress=SilentProgress(),
+        )
         submitter.submit_job({})
         with pytest.raises(KeyboardInterrupt):
             submitter.wait_until_jobs_finished()
@@ -216,10 +219,10 @@ def test_attach_rebuilds_a_batch_from_another_process() -> None:
         # the first process dies here; a new one attaches and finishes the work
         again = JobSubmitter.attach(
             BATCH_ID, job_queue=world.queue, job_bucket=world.bucket, clients=world.clients,
-            clock=clock, sleep=clock.sleep, progress=SilentProgress(),
+            seams=Seams(clock=clock, sleep=clock.sleep), progress=SilentProgress(),
         )  # fmt: skip
         assert [(j.job_id, j.index) for j in again.jobs] == [(a, 0), (b, 1)]
         assert again.jobs[1].depends_on == (a,)
         again.wait_until_jobs_finished()
         assert parsed(again.get_all_outputs()) == [{"x+y": 5, "x*y": 6}, {"x+y": 7, "x*y": 12}]
-        assert again.registry.closed
+        assert again.closed

@@ -15,10 +15,11 @@ from pcr_sdk import (
     BatchName,
     InvalidBatchNameError,
     InvalidJobSpecError,
+    JobDefinitionSpec,
     JobStatus,
     PcrError,
 )
-from pcr_sdk.advanced import JobDefinitionSpec, JobSpec
+from pcr_sdk.advanced import JobSpec
 from tests.strategies import near_batch_names, valid_batch_names
 
 ALLOWED_FIRST = set(string.ascii_letters + string.digits)

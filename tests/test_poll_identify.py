@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcr_sdk import JobStatus
-from pcr_sdk.advanced import Poller
+from pcr_sdk.advanced import Poller, Seams
 from tests.fakes import FakeClock, fake_meta
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def follow(batch: ArrayBatch) -> list[list[str]]:
     clock = FakeClock()
     poller = Poller(
         cast("BatchClient", batch), polling_interval_seconds=10, request_throttling_milliseconds=0,
-        clock=clock, sleep=clock.sleep,
+        seams=Seams(clock=clock, sleep=clock.sleep),
     )  # fmt: skip
     children = [f"{PARENT}:{i}" for i in range(batch.size)]
     run = poller.run(children, arrays=[PARENT], identify=True)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pcr_sdk import JobStatus, PcrInputError, WaitTimeoutError
-from pcr_sdk.advanced import JobState, Poller, PollProgress
+from pcr_sdk import JobStatus, PcrInputError, PollProgress, WaitTimeoutError
+from pcr_sdk.advanced import JobState, Poller, Seams
 from tests.fakes import FakeBatch, FakeClock
 
 
@@ -22,8 +22,7 @@ def make(
         batch.as_client(),
         polling_interval_seconds=interval,
         request_throttling_milliseconds=throttle_ms,
-        clock=clock,
-        sleep=clock.sleep,
+        seams=Seams(clock=clock, sleep=clock.sleep),
     )
     return poller, batch, clock
 
@@ -118,7 +117,7 @@ def test_a_job_aws_forgot_keeps_the_wait_going_until_timeout() -> None:
 
 
 def test_negative_intervals_are_rejected() -> None:
-    with pytest.raises(PcrInputError, match=">= 0"):
+    with pytest.raises(PcrInputError, match="greater than or equal to 0"):
         Poller(FakeBatch(FakeClock(), {}).as_client(), polling_interval_seconds=-1)
 
 
@@ -127,10 +126,13 @@ def test_adaptive_interval_backs_off_while_idle_and_jitters() -> None:
     batch = FakeBatch(clock, {"slow": 5, "fast": 0})
     draws = iter([0.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5])
     poller = Poller(
-        batch.as_client(), polling_interval_seconds=8, request_throttling_milliseconds=0,
-        adaptive=True, min_interval_seconds=1, clock=clock, sleep=clock.sleep,
-        random_source=lambda: next(draws),
-    )  # fmt: skip
+        batch.as_client(),
+        polling_interval_seconds=8,
+        request_throttling_milliseconds=0,
+        adaptive=True,
+        min_interval_seconds=1,
+        seams=Seams(clock=clock, sleep=clock.sleep, random_source=lambda: next(draws)),
+    )
     poller.wait(["slow", "fast"])
     # 1 s (-10 %), a change resets to 1 s (+10 %), then 2, 4, 8, 8 while nothing finishes,
     # and the last cycle finds "slow" done
@@ -142,7 +144,7 @@ def test_fixed_interval_is_the_default_and_has_no_jitter() -> None:
     batch = FakeBatch(clock, {"a": 2})
     poller = Poller(
         batch.as_client(), polling_interval_seconds=5, request_throttling_milliseconds=0,
-        clock=clock, sleep=clock.sleep, random_source=lambda: 1.0,
+        seams=Seams(clock=clock, sleep=clock.sleep, random_source=lambda: 1.0),
     )  # fmt: skip
     poller.wait(["a"])
     assert clock.sleeps == [5, 5, 5]

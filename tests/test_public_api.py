@@ -1,84 +1,130 @@
-"""`pcr_sdk.__all__` and `pcr_sdk.advanced.__all__` are exactly the public surface (two tiers),
-every name in them exists, and the poll internals that moved to the second tier still resolve
-from `pcr_sdk` with a `DeprecationWarning` (docs/compatibility.md), used nowhere in this
-repository."""
+"""Every public name has exactly one home, the `__all__` of one public module, and names it as
+its `__module__`; the first tier (`pcr_sdk`) takes and returns only first-tier types."""
 
 from __future__ import annotations
 
-import ast
 import importlib
 import importlib.resources
+import inspect
+import pickle
 import re
 import subprocess
 import sys
-import types
+import typing
 import warnings
-from pathlib import Path
 
 import pytest
 
 import pcr_sdk
 
-EXPECTED = {
+FIRST = {
     "AccessDeniedError", "AwsClients", "AwsConnectionError", "AwsError", "BatchClosedError",
-    "BatchId", "BatchName", "BucketNotFoundError", "InvalidBatchNameError",
-    "InvalidJobSpecError", "JobNotFoundError", "JobQueueNotFoundError", "JobResult", "JobStatus",
-    "JobSubmitter", "OutputError", "OutputMalformedError", "OutputNotFoundError", "PcrError",
-    "PcrInputError", "PrintProgress", "RateGovernor", "SilentProgress", "ThrottledError",
-    "UnknownDependencyError", "WaitTimeoutError", "WorkerEnvironmentError", "__version__",
-    "FailureKind", "S3Encryption", "BatchStatus", "CredentialsError",
-    "CredentialsExpiredError", "ManifestError", "ManifestVersionError", "PackError",
-    "RetryPolicy", "RetryRule", "InterruptedBySignal", "handle_signals",
-    # the services JobSubmitter is a facade over, each usable on its own (also in advanced)
-    "BatchLayout", "BatchRegistry", "InputStore", "JobDefinitionSpec", "JobSpec", "LogReader",
-    "Poller", "Submitter",
+    "BatchId", "BatchLayout", "BatchName", "BatchStatus", "BucketNotFoundError",
+    "CredentialsError", "CredentialsExpiredError", "FailureKind", "InterruptedBySignal",
+    "InvalidBatchNameError", "InvalidJobSpecError", "JobDefinitionSpec", "JobNotFoundError",
+    "JobQueueNotFoundError", "JobResult", "JobStatus", "JobSubmitter", "ManifestError",
+    "ManifestVersionError", "OutputError", "OutputMalformedError", "OutputNotFoundError",
+    "PackError", "PcrError", "PcrInputError", "PollProgress", "PrintProgress",
+    "ProgressReporter", "RateGovernor", "RetryPolicy", "RetryRule", "S3Encryption",
+    "SignalGuard", "SilentProgress", "SubmittedJob", "ThrottledError", "UnknownDependencyError",
+    "WaitTimeoutError", "WorkerContractError", "WorkerEnvironmentError", "__version__",
+    "handle_signals",
 }  # fmt: skip
-DEPRECATED = {"JobState", "PollProgress", "ProgressReporter", "SubmittedJob"}
-"""Poll internals pcr-sdk 0.1.0 exported from `pcr_sdk`: now in `pcr_sdk.advanced` only."""
-ADVANCED = DEPRECATED | {
-    "BatchLayout", "BatchRegistry", "InputStore", "JobDefinitionSpec", "JobSpec", "LogReader",
-    "Poller", "Submitter",
+"""`pcr_sdk`: JobSubmitter and BatchStatus, and what their API takes or returns."""
+ADVANCED = {
+    "BatchRegistry", "InputStore", "JobSpec", "JobState", "LogReader", "PollRun", "Poller",
+    "Seams", "Submitter", "SubmitterOptions",
 }  # fmt: skip
-"""The second tier: the poll internals and the services, what composing them takes."""
-ROOT = Path(__file__).resolve().parents[1]
+"""`pcr_sdk.advanced`: the services, what only they exchange, and the test seams."""
+HOMES = {
+    "pcr_sdk": FIRST,
+    "pcr_sdk.advanced": ADVANCED,
+    "pcr_sdk.worker": {"JobContext", "run"},
+    "pcr_sdk.local": {"LocalBackend"},
+    "pcr_sdk.infra": {
+        "PolicyDocument", "SDK_OPERATIONS", "STACK_OUTPUTS", "Statement", "submitter_actions",
+        "submitter_policy", "template_text",
+    },
+}  # fmt: skip
 
 
 def test_all_is_exactly_the_public_surface() -> None:
-    assert set(pcr_sdk.__all__) == EXPECTED
-    public = {
-        name
-        for name, value in vars(pcr_sdk).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
-    } - {"annotations"}
-    assert public <= EXPECTED | {"__version__"}
+    assert set(pcr_sdk.__all__) == FIRST
     for name in pcr_sdk.__all__:
         assert hasattr(pcr_sdk, name), name
 
 
-def test_the_second_tier_is_exactly_its_names_and_each_resolves() -> None:
-    advanced = importlib.import_module("pcr_sdk.advanced")
-    assert set(advanced.__all__) == ADVANCED
-    assert ADVANCED & set(pcr_sdk.__all__) == ADVANCED - DEPRECATED
-    for name in advanced.__all__:
-        assert getattr(advanced, name).__name__ == name
-    for name in ADVANCED - DEPRECATED:  # one object, two homes
-        assert getattr(pcr_sdk, name) is getattr(advanced, name)
+@pytest.mark.parametrize("home", sorted(HOMES))
+def test_each_home_exports_exactly_its_names(home: str) -> None:
+    module = importlib.import_module(home)
+    assert set(module.__all__) == HOMES[home]
 
 
-@pytest.mark.parametrize("name", sorted(DEPRECATED))
-def test_the_old_path_still_works_and_warns_naming_the_new_home(name: str) -> None:
-    advanced = importlib.import_module("pcr_sdk.advanced")
-    with pytest.warns(DeprecationWarning, match=rf"pcr_sdk\.{name} .*pcr_sdk\.advanced") as caught:
+def test_no_name_has_two_homes() -> None:
+    homes = ["pcr_sdk", "pcr_sdk.advanced", "pcr_sdk.worker", "pcr_sdk.local", "pcr_sdk.testing",
+             "pcr_sdk.testing.fixtures", "pcr_sdk.report", "pcr_sdk.infra"]  # fmt: skip
+    seen: dict[str, str] = {}
+    for home in homes:
+        for name in importlib.import_module(home).__all__:
+            assert name not in seen, f"{name} is in both {seen[name]} and {home}"
+            seen[name] = home
+
+
+@pytest.mark.parametrize(
+    "home", ["pcr_sdk", "pcr_sdk.advanced", "pcr_sdk.worker", "pcr_sdk.local", "pcr_sdk.testing",
+             "pcr_sdk.report", "pcr_sdk.infra"],
+)  # fmt: skip
+def test_every_public_class_and_function_names_its_home_as_its_module(home: str) -> None:
+    """`repr`, tracebacks and pickles say `pcr_sdk.PcrError`, as httpx's do."""
+    module = importlib.import_module(home)
+    for name in module.__all__:
+        value = getattr(module, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__module__ == home, name
+
+
+def test_an_error_shows_and_pickles_under_its_home() -> None:
+    assert repr(pcr_sdk.WaitTimeoutError) == "<class 'pcr_sdk.WaitTimeoutError'>"
+    assert pickle.loads(pickle.dumps(pcr_sdk.JobStatus.FAILED)) is pcr_sdk.JobStatus.FAILED
+
+
+@pytest.mark.parametrize(
+    "cls", ["JobResult", "SubmittedJob", "PollProgress", "SignalGuard", "BatchLayout", "JobState"]
+)
+def test_type_hints_of_public_classes_still_resolve(cls: str) -> None:
+    """`__module__` names the lazy home; the annotations were resolved where they were written."""
+    home = pcr_sdk if cls in pcr_sdk.__all__ else importlib.import_module("pcr_sdk.advanced")
+    hints = typing.get_type_hints(getattr(home, cls))
+    assert hints
+
+
+def _first_tier_annotations() -> list[tuple[str, str]]:
+    """(where, annotation text) of every public method and attribute of the first tier."""
+    found = []
+    for name in sorted(FIRST - {"__version__"}):
         value = getattr(pcr_sdk, name)
-    assert value is getattr(advanced, name)
-    assert caught[0].filename == __file__  # the warning points at the caller's line
-    assert name not in vars(pcr_sdk)  # not cached: every use warns, not only the first
-    assert name not in dir(pcr_sdk)
+        members = [value] if inspect.isfunction(value) else [
+            m for n, m in vars(value).items() if not n.startswith("_") or n == "__init__"
+        ] if inspect.isclass(value) else []  # fmt: skip
+        for member in members:
+            func = getattr(member, "fget", None) or getattr(member, "__func__", None) or member
+            if inspect.isfunction(func):
+                found += [(f"{name}.{func.__name__}", str(a))
+                          for a in func.__annotations__.values()]  # fmt: skip
+    return found
 
 
-def test_from_import_of_a_deprecated_name_warns() -> None:
-    with pytest.warns(DeprecationWarning, match="import it from pcr_sdk.advanced"):
-        from pcr_sdk import JobState  # noqa: F401
+def test_the_first_tier_returns_no_second_tier_type() -> None:
+    """A `pcr_sdk` user never meets an `advanced` type, but for the test seams (`Seams`) and
+    `attach`'s pass-through options (`SubmitterOptions`)."""
+    allowed = {"Seams", "SubmitterOptions"}
+    leaks = [
+        (where, text)
+        for where, text in _first_tier_annotations()
+        for name in ADVANCED - allowed
+        if re.search(rf"\b{name}\b", text)
+    ]
+    assert not leaks
 
 
 def test_the_first_tier_does_not_warn() -> None:
@@ -88,41 +134,11 @@ def test_the_first_tier_does_not_warn() -> None:
             getattr(pcr_sdk, name)
 
 
-def _deprecated_uses(path: Path) -> list[str]:
-    """Where a file imports or reads a deprecated name through `pcr_sdk`."""
-    text = path.read_text(encoding="utf-8")
-    if not re.search(rf"\b({'|'.join(DEPRECATED)})\b", text):
-        return []  # most files: nothing to parse
-    found = []
-    for node in ast.walk(ast.parse(text)):
-        if isinstance(node, ast.ImportFrom) and node.module == "pcr_sdk" and node.level == 0:
-            found += [f"{path}:{node.lineno}: {a.name}" for a in node.names if a.name in DEPRECATED]
-        elif (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name)
-            and node.value.id == "pcr_sdk"
-            and node.attr in DEPRECATED
-        ):
-            found.append(f"{path}:{node.lineno}: {node.attr}")
-    return found
-
-
-def test_nothing_in_the_repository_uses_the_deprecated_path() -> None:
-    """Also code that never runs under pytest (tests/typing, TYPE_CHECKING blocks) and the
-    Markdown pages' snippets."""
-    found: list[str] = []
-    for folder in ("pcr_sdk", "tests", "examples", "benchmarks"):
-        for path in sorted((ROOT / folder).rglob("*.py")):
-            if path.name != "test_public_api.py":
-                found += _deprecated_uses(path)
-    names = "|".join(sorted(DEPRECATED))
-    text_use = re.compile(rf"from pcr_sdk import [^\n]*\b({names})\b|\bpcr_sdk\.({names})\b")
-    for page in sorted([*ROOT.glob("*.md"), *(ROOT / "docs").rglob("*.md"),
-                        *(ROOT / "examples").rglob("*.md")]):  # fmt: skip
-        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
-            if text_use.search(line) and "deprecated" not in line.lower():
-                found.append(f"{page}:{number}: {line.strip()}")
-    assert not found
+def test_a_type_checker_sees_no_name_beyond_all() -> None:
+    """The lazy `__getattr__` is hidden from type checkers: `from pcr_sdk import Typo` fails mypy
+    instead of being `Any` (tests/typing holds the positive side)."""
+    source = importlib.resources.files("pcr_sdk").joinpath("__init__.py").read_text()
+    assert "if not _typing.TYPE_CHECKING:" in source.split("def __getattr__")[0]
 
 
 def test_every_error_derives_from_the_root() -> None:
@@ -153,7 +169,7 @@ def test_importing_the_worker_loads_nothing_of_the_submitting_side() -> None:
 
 def test_public_names_resolve_lazily_and_only_once() -> None:
     with pytest.raises(AttributeError):
-        _ = pcr_sdk.NotAName
+        _ = pcr_sdk.NotAName  # type: ignore[attr-defined]
     assert pcr_sdk.JobSubmitter is pcr_sdk.JobSubmitter
     assert set(dir(pcr_sdk)) >= set(pcr_sdk.__all__)
 

@@ -18,7 +18,7 @@ from pcr_sdk import (
     WaitTimeoutError,
 )
 from pcr_sdk._private import assembly
-from pcr_sdk.advanced import JobState
+from pcr_sdk.advanced import JobState, Seams
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
 
@@ -28,14 +28,14 @@ pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
 def make(world: MotoWorld, clock: FakeClock, **kw: Any) -> JobSubmitter:
     return JobSubmitter(
         "rel", world.queue, "img", world.bucket, clients=world.clients,
-        clock=clock, sleep=clock.sleep, progress=SilentProgress(), **kw,
+        seams=Seams(clock=clock, sleep=clock.sleep), progress=SilentProgress(), **kw,
     )  # fmt: skip
 
 
 def attach(world: MotoWorld, batch_id: str, clock: FakeClock) -> JobSubmitter:
     return JobSubmitter.attach(
         batch_id, job_queue=world.queue, job_bucket=world.bucket, clients=world.clients,
-        clock=clock, sleep=clock.sleep, progress=SilentProgress(),
+        seams=Seams(clock=clock, sleep=clock.sleep), progress=SilentProgress(),
     )  # fmt: skip
 
 
@@ -88,14 +88,14 @@ def test_the_manifest_outlives_aws_batch_memory(monkeypatch: pytest.MonkeyPatch)
             (c, i + 1) for i, c in enumerate(children)
         ]
         assert again.jobs[1].array_id == children[0].split(":")[0]
-        assert again.registry.closed
+        assert again.closed
 
 
 def test_a_crash_between_manifest_chunks_leaves_it_readable() -> None:
     clock = FakeClock()
     with MotoWorld() as world:
         first = make(world, clock)
-        first.manifest.flush_every = 2
+        first._manifest.flush_every = 2
         ids = [first.submit_job({"i": i}) for i in range(5)]
         chunks = manifest_chunks(world, first.get_batch_id())
         assert len(chunks) == 2  # jobs 0-1 and 2-3; job 4 still buffered at the "crash"
@@ -112,8 +112,8 @@ def test_a_manifest_chunk_that_fails_mid_submission_loses_no_job(
     clock = FakeClock()
     with MotoWorld() as world:
         first = make(world, clock)
-        first.manifest.flush_every = 2
-        real_put = first.store.put_json
+        first._manifest.flush_every = 2
+        real_put = first._store.put_json
         failures = iter([True])
 
         def put_json(key: str, value: Any) -> None:
@@ -121,7 +121,7 @@ def test_a_manifest_chunk_that_fails_mid_submission_loses_no_job(
                 raise AwsError("PutObject failed (InternalError)", operation="PutObject")
             real_put(key, value)
 
-        monkeypatch.setattr(first.store, "put_json", put_json)
+        monkeypatch.setattr(first._store, "put_json", put_json)
         inputs = [{"i": i} for i in range(4)]
         if how == "submit_job":
             ids = [first.submit_job(data) for data in inputs]
@@ -129,7 +129,7 @@ def test_a_manifest_chunk_that_fails_mid_submission_loses_no_job(
             ids = first.submit_jobs(inputs, array=how == "array")
         assert len(ids) == 4
         assert [j.job_id for j in first.jobs] == ids  # the live submitter knows them all
-        first.manifest.flush()
+        first._manifest.flush()
         written = manifest_chunks(world, first.get_batch_id())
         recorded = {j[0] for c in written for j in c["jobs"]}
         recorded |= {f"{a[0]}:{i}" for c in written for a in c["arrays"] for i in range(a[2])}
@@ -169,7 +169,7 @@ def test_cancel_terminates_every_unfinished_job_and_reports_final_states() -> No
         assert {r.failure for r in results.values()} == {FailureKind.TERMINATED}
         assert results[running].status_reason == "user asked"
         assert submitter.get_result(done).status is JobStatus.SUCCEEDED
-        assert submitter.registry.closed
+        assert submitter.closed
 
 
 def test_context_manager_cancels_on_error_when_asked() -> None:
@@ -187,7 +187,7 @@ def test_context_manager_cancels_on_error_when_asked() -> None:
         state = world.clients.batch.describe_jobs(jobs=[job.job_id])["jobs"][0]
         assert state["status"] == "FAILED"
         assert "RuntimeError" in state["statusReason"]
-        assert submitter.registry.closed
+        assert submitter.closed
 
 
 def test_timeout_reports_how_long_jobs_sat_in_runnable() -> None:
@@ -199,7 +199,7 @@ def test_timeout_reports_how_long_jobs_sat_in_runnable() -> None:
             submitter.wait_until_jobs_finished(timeout=45)
         assert info.value.unfinished == {job_id: "RUNNING"}
         assert info.value.runnable_seconds == {}  # it moved past RUNNABLE at 30 s
-        assert submitter.registry.closed
+        assert submitter.closed
 
 
 FAILED = JobStatus.FAILED
@@ -309,7 +309,7 @@ def test_an_array_known_only_to_aws_batch_is_made_durable_on_reattach(
     clock = FakeClock()
     with MotoWorld() as world:
         first = make(world, clock)
-        monkeypatch.setattr(first.manifest, "add_array", lambda array: None)  # "crash" before it
+        monkeypatch.setattr(first._manifest, "add_array", lambda array: None)  # "crash" before it
         children = first.submit_jobs([{"i": i} for i in range(3)])
         batch_id = first.get_batch_id()
         assert manifest_chunks(world, batch_id) == []

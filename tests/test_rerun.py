@@ -18,6 +18,7 @@ from pcr_sdk import (
     OutputNotFoundError,
     PcrInputError,
     RetryPolicy,
+    SubmittedJob,
 )
 from pcr_sdk._private.batch import rerun as rerun_module
 from pcr_sdk._private.wire.facts import TAG_ATTEMPT, TAG_INDEX, TIMEOUT_REASON
@@ -27,7 +28,6 @@ from pcr_sdk._private.wire.layout import (
     ENV_WORKER_CONTRACT,
 )
 from pcr_sdk._private.wire.packing import unpack_indexed
-from pcr_sdk.advanced import SubmittedJob
 from pcr_sdk.testing import MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.fakes import FakeClock
@@ -82,7 +82,7 @@ def test_plain_jobs_rerun_in_place_after_attach() -> None:
         flaky.broken.clear()
         calls = Calls(world.clients)
         again = attach_submitter(world, batch_id, clock)  # as a new process would
-        assert again.registry.closed
+        assert again.closed
         assert active_revisions(world, batch_id) == []
         calls.take()
         new = again.resubmit_failed()
@@ -114,7 +114,7 @@ def test_plain_jobs_rerun_in_place_after_attach() -> None:
         calls.take()
         assert third.resubmit_failed() == []  # nothing failed: nothing happens
         assert set(calls.take()) <= {"DescribeJobs"}
-        assert third.registry.closed
+        assert third.closed
         assert len(revisions(world, batch_id)) == 2
 
 
@@ -239,7 +239,7 @@ def test_a_lone_failed_array_child_reruns_as_a_plain_job() -> None:
         assert alone.job_id == new
         assert "arrayProperties" not in alone.params
         assert alone.tags[TAG_INDEX] == "1"
-        assert sub.store.get_input(1) == {"n": 1}  # its input, written as its config.json
+        assert sub._store.get_input(1) == {"n": 1}  # its input, written as its config.json
         sub.wait_until_jobs_finished()
         assert outputs(sub) == [0, 1, 2]
 
@@ -257,7 +257,7 @@ def test_a_rerun_interrupted_after_submit_job_is_found_on_attach() -> None:
         first.wait_until_jobs_finished()
         flaky.broken.clear()
         crashing = attach_submitter(world, first.get_batch_id(), clock)
-        crashing.manifest.add = lambda job: None  # type: ignore[method-assign]
+        crashing._manifest.add = lambda job: None  # type: ignore[method-assign]
 
         def interrupt(**_: object) -> None:
             if len(world.submitted()) == 3:  # the array's (the first of the rerun)
@@ -276,7 +276,7 @@ def test_a_rerun_interrupted_after_submit_job_is_found_on_attach() -> None:
         assert [(j.job_id, j.index, j.attempt) for j in found.jobs if j.attempt > 1] == [
             (f"{array_id}:0", 2, 2), (f"{array_id}:1", 3, 2),
         ]  # fmt: skip
-        assert found.manifest is not crashing.manifest
+        assert found._manifest is not crashing._manifest
         again = found.resubmit_failed()  # job 0 still failed; the array's children are current
         assert [found.get_result(j).index for j in again] == [0]
         assert [j.attempt for j in found.jobs] == [3, 1, 2, 2]  # attempt 2 was reserved
@@ -298,7 +298,7 @@ def test_a_lagging_list_jobs_never_gives_one_attempt_twice() -> None:
         first.wait_until_jobs_finished()
         flaky.broken.clear()
         crashing = attach_submitter(world, first.get_batch_id(), clock)
-        crashing.manifest.add = lambda job: None  # type: ignore[method-assign]
+        crashing._manifest.add = lambda job: None  # type: ignore[method-assign]
         (lost,) = crashing.resubmit_failed()
         world.faults.delay_listing(answers=1)
         blind = attach_submitter(world, first.get_batch_id(), clock)
@@ -345,11 +345,11 @@ def test_a_reopened_batch_keeps_its_spec_and_close_deregisters_it() -> None:
         )  # fmt: skip
         sub.submit_job({"n": 0})
         sub.wait_until_jobs_finished()
-        spec = sub.registry.spec
+        spec = sub.spec
         world.script.reset()
         world.script.worker(Flaky())
         again = attach_submitter(world, sub.get_batch_id(), clock)
-        assert again.registry.spec == spec  # read back whole: environment, tags, retry policy
+        assert again.spec == spec  # read back whole: environment, tags, retry policy
         again.resubmit_failed()
         first, second = revisions(world, sub.get_batch_id())
         for field in ("containerProperties", "retryStrategy", "timeout", "tags"):

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from pcr_sdk import BatchLayout, ManifestError, ManifestVersionError
+from pcr_sdk import BatchLayout, ManifestError, ManifestVersionError, SubmittedJob
 from pcr_sdk import worker as worker_module
 from pcr_sdk._private.batch.ledger import Ledger
 from pcr_sdk._private.batch.manifest import ArrayRecord, LoadedManifest, Manifest
@@ -29,7 +29,6 @@ from pcr_sdk._private.wire.packing import (
     table_range,
     unpack_indexed,
 )
-from pcr_sdk.advanced import SubmittedJob
 from pcr_sdk.testing import MotoWorld
 from pcr_sdk.worker import UNSUPPORTED_CONTRACT_EXIT_CODE, JobContext, run
 from tests.core_support import attach_submitter, new_submitter
@@ -169,7 +168,7 @@ def test_version_1_chunks_are_read_as_attempt_1_and_version_2_is_written() -> No
         assert {chunk["version"] for chunk in written} == {2}
         assert [chunk["jobs"] for chunk in written if chunk["jobs"]] == [[[plain, 0, [], 1]]]
         write_chunk(world, batch_id, "000001-old", {  # as pcr-sdk wrote it before reruns
-            "version": 1, "batch": sub.manifest.batch.to_json(),
+            "version": 1, "batch": sub._manifest.batch.to_json(),
             "jobs": [["j1", 1, []], ["j2", 2, ["j1"]]], "arrays": [["arr", 3, 2, ["j1"]]],
             "reserved_to": 5,
         })  # fmt: skip
@@ -201,7 +200,7 @@ def test_a_chunk_of_an_unknown_version_or_shape_is_refused_clearly(
     with MotoWorld() as world:
         sub = new_submitter(world, clock)
         sub.close()
-        document = {"batch": sub.manifest.batch.to_json(), **document}
+        document = {"batch": sub._manifest.batch.to_json(), **document}
         write_chunk(world, sub.get_batch_id(), "000000-bad", document)
         with pytest.raises(error, match=message.replace("(", r"\(")):
             attach_submitter(world, sub.get_batch_id(), clock)
@@ -212,12 +211,12 @@ def test_attempts_and_index_tables_round_trip_through_the_manifest() -> None:
     clock = FakeClock()
     with MotoWorld() as world:
         sub = new_submitter(world, clock)
-        manifest = Manifest(sub.store, sub.manifest.batch)
+        manifest = Manifest(sub._store, sub._manifest.batch)
         manifest.add(SubmittedJob("p2", 1, ("x",), None, 2))
         manifest.add_array(ArrayRecord("r", 3, 2, ("p2",), 4, (3, 7)))
         manifest.reserve_attempt(5)
         manifest.flush()
-        loaded = Manifest.load(sub.store)
+        loaded = Manifest.load(sub._store)
         assert loaded.reserved_attempt == 5
         assert loaded.all_jobs() == [
             SubmittedJob("p2", 1, ("x",), None, 2),

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pcr_sdk import InvalidJobSpecError, PcrInputError, RetryPolicy, RetryRule
-from pcr_sdk.advanced import JobDefinitionSpec
+from pcr_sdk import InvalidJobSpecError, JobDefinitionSpec, PcrInputError, RetryPolicy, RetryRule
 from pcr_sdk.testing import MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.test_scale import Calls
@@ -170,9 +169,9 @@ def test_the_job_definition_carries_the_policy_and_attach_reads_it_back() -> Non
                 {"action": "exit", "onReason": "*"},
             ],
         }
-        assert submitter.registry.spec.retry == policy
+        assert submitter.spec.retry == policy
         attached = attach_submitter(world, batch_id)
-        assert attached.registry.spec.retry == policy
+        assert attached.spec.retry == policy
         submitter.close()
 
 
@@ -187,7 +186,7 @@ def test_retry_attempts_stays_as_shorthand(
     with MotoWorld() as world:
         submitter = new_submitter(world, **kwargs)
         assert registered_strategy(world, submitter.get_batch_id()) == strategy
-        assert submitter.registry.spec.retry == RetryPolicy(attempts=strategy["attempts"])
+        assert submitter.spec.retry == RetryPolicy(attempts=strategy["attempts"])
         submitter.close()
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pcr_sdk import AwsClients, JobStatus, JobSubmitter, SilentProgress, ThrottledError
 from pcr_sdk._private.batch import submitting as submission
 from pcr_sdk._private.wire.packing import PackError, pack, read_entry, unpack
+from pcr_sdk.advanced import Seams
 from pcr_sdk.testing import Fault, MotoWorld
 from pcr_sdk.worker import JobContext
 from tests.fakes import FakeClock
@@ -42,7 +43,7 @@ class Calls:
 def make(world: MotoWorld, clock: FakeClock, **kw: Any) -> JobSubmitter:
     return JobSubmitter(
         "scale", world.queue, "img", world.bucket, clients=world.clients,
-        clock=clock, sleep=clock.sleep, progress=SilentProgress(), **kw,
+        seams=Seams(clock=clock, sleep=clock.sleep), progress=SilentProgress(), **kw,
     )  # fmt: skip
 
 

@@ -10,22 +10,17 @@ from pcr_sdk import (
     AccessDeniedError,
     BatchClosedError,
     BatchId,
+    BatchLayout,
     BucketNotFoundError,
     InvalidJobSpecError,
+    JobDefinitionSpec,
     JobSubmitter,
     OutputMalformedError,
     OutputNotFoundError,
     RateGovernor,
     ThrottledError,
 )
-from pcr_sdk.advanced import (
-    BatchLayout,
-    BatchRegistry,
-    InputStore,
-    JobDefinitionSpec,
-    JobSpec,
-    Submitter,
-)
+from pcr_sdk.advanced import BatchRegistry, InputStore, JobSpec, Submitter
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
 

@@ -16,9 +16,8 @@ import pytest
 from moto import mock_aws
 from pydantic import BaseModel
 
-from pcr_sdk import JobStatus, OutputMalformedError
+from pcr_sdk import BatchLayout, JobStatus, OutputMalformedError
 from pcr_sdk._private.wire.handlers import InvalidInputError, handler_models, typed
-from pcr_sdk.advanced import BatchLayout
 from pcr_sdk.testing import MotoWorld
 from pcr_sdk.worker import INVALID_INPUT_EXIT_CODE, run
 from tests.core_support import new_submitter

@@ -11,8 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pcr_sdk import InvalidJobSpecError, WorkerEnvironmentError
-from pcr_sdk.advanced import BatchLayout
+from pcr_sdk import BatchLayout, InvalidJobSpecError, WorkerEnvironmentError
 from pcr_sdk.worker import JobContext, run
 
 if TYPE_CHECKING:

@@ -6,7 +6,6 @@ module sends a request.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from typing_extensions import TypedDict
@@ -19,12 +18,17 @@ from pcr_sdk._private.batch.results import BatchResults
 from pcr_sdk._private.batch.submitting import BatchSubmission
 from pcr_sdk._private.batch.waiting import BatchWatch
 from pcr_sdk._private.edge.clients import AwsClients
-from pcr_sdk._private.edge.governor import Clock, RateGovernor, Sleep, shared_batch_governor
+from pcr_sdk._private.edge.governor import RateGovernor, shared_batch_governor
 from pcr_sdk._private.edge.hooks import max_attempts
 from pcr_sdk._private.edge.resend import LostAnswerPolicy
 from pcr_sdk._private.errors import CredentialsExpiredError, PcrError
 from pcr_sdk._private.model.names import BatchId
 from pcr_sdk._private.model.settings import (
+    EXPIRY_SECONDS,
+    IO_WORKERS,
+    LOST_ANSWER_SETTLE_SECONDS,
+    POLL_INTERVAL_SECONDS,
+    REQUEST_SPACING_MS,
     BatchSettings,
     LostAnswerSettings,
     PollSettings,
@@ -33,6 +37,8 @@ from pcr_sdk._private.model.settings import (
 )
 from pcr_sdk._private.model.specs import S3Encryption
 from pcr_sdk._private.progress import PrintProgress, ProgressReporter
+from pcr_sdk._private.public import public
+from pcr_sdk._private.seams import Seams
 from pcr_sdk._private.services.logs import LogReader
 from pcr_sdk._private.services.poller import Poller
 from pcr_sdk._private.services.registry import BatchRegistry
@@ -41,6 +47,7 @@ from pcr_sdk._private.services.submitter import Submitter
 from pcr_sdk._private.wire.layout import BatchLayout
 
 
+@public("pcr_sdk.advanced")
 class SubmitterOptions(TypedDict, total=False):
     """JobSubmitter's keyword-only settings that `attach` takes as well."""
 
@@ -52,21 +59,19 @@ class SubmitterOptions(TypedDict, total=False):
     expected_bucket_owner: str | None
     encryption: S3Encryption | None
     progress: ProgressReporter | None
-    clock: Clock
-    sleep: Sleep
-    random_source: Callable[[], float]
+    seams: Seams
 
 
 def batch_settings(
     job_queue: str,
     job_bucket: str,
-    polling_interval_seconds: float = 60,
-    request_throttling_milliseconds: float = 200,
+    polling_interval_seconds: float = POLL_INTERVAL_SECONDS,
+    request_throttling_milliseconds: float = REQUEST_SPACING_MS,
     *,
     adaptive_polling: bool = False,
-    expiry_seconds: float = 5.0,
-    lost_answer_settle_seconds: float = 2.0,
-    io_workers: int = 16,
+    expiry_seconds: float = EXPIRY_SECONDS,
+    lost_answer_settle_seconds: float = LOST_ANSWER_SETTLE_SECONDS,
+    io_workers: int = IO_WORKERS,
     cancel_on_error: bool = False,
     expected_bucket_owner: str | None = None,
     encryption: S3Encryption | None = None,
@@ -137,12 +142,13 @@ def governor_for(clients: AwsClients, governor: RateGovernor | None) -> RateGove
 
 
 def lost_answer_policy(
-    settings: BatchSettings, clients: AwsClients, sleep: Sleep, random_source: Callable[[], float]
+    settings: BatchSettings, clients: AwsClients, seams: Seams
 ) -> LostAnswerPolicy:
     """How SubmitJob and RegisterJobDefinition recover from lost answers."""
     return LostAnswerPolicy(
         attempts=settings.lost_answers.attempts or max_attempts(clients.batch),
-        settle_seconds=settings.lost_answers.settle_seconds, sleep=sleep, random=random_source,
+        settle_seconds=settings.lost_answers.settle_seconds, sleep=seams.sleep,
+        random=seams.random_source,
     )  # fmt: skip
 
 
@@ -153,9 +159,7 @@ def assemble(
     governor: RateGovernor,
     lost: LostAnswerPolicy,
     progress: ProgressReporter | None,
-    clock: Clock,
-    sleep: Sleep,
-    random_source: Callable[[], float],
+    seams: Seams,
 ) -> Parts:
     """Build the services and the ledger of one batch (no request is sent)."""
     batch_id, queue, bucket = registry.batch_id, settings.job_queue, settings.store.bucket
@@ -168,8 +172,7 @@ def assemble(
     poller = Poller(
         clients.batch, polling_interval_seconds=poll.interval_seconds,
         request_throttling_milliseconds=poll.request_spacing_ms, governor=governor,
-        adaptive=poll.adaptive, expiry_seconds=poll.expiry_seconds, clock=clock, sleep=sleep,
-        random_source=random_source,
+        adaptive=poll.adaptive, expiry_seconds=poll.expiry_seconds, seams=seams,
     )  # fmt: skip
     submitter = Submitter(
         clients.batch, job_queue=queue, bucket=bucket, layout=layout,
@@ -181,10 +184,17 @@ def assemble(
     reporter = progress if progress is not None else PrintProgress()
     watch = BatchWatch(ledger, poller, results, submitter)
     rerun = BatchRerun(
-        ledger, results=results, poller=poller, store=store, submitter=submitter,
-        registry=registry, manifest=manifest, io_workers=settings.store.io_workers, sleep=sleep,
+        ledger,
+        results=results,
+        poller=poller,
+        store=store,
+        submitter=submitter,
+        registry=registry,
+        manifest=manifest,
+        io_workers=settings.store.io_workers,
+        sleep=seams.sleep,
         settle=lambda state: watch.settle(state, reporter),
-    )  # fmt: skip
+    )
     return Parts(
         batch_id=batch_id, settings=settings, clients=clients, registry=registry, layout=layout,
         progress=reporter, store=store,

@@ -52,6 +52,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import (
     ACCESS_DENIED_ERROR_CODES,
     EXPIRED_CREDENTIALS_ERROR_CODES,
@@ -62,14 +63,17 @@ from pcr_sdk._private.wire.facts import (
 logger = logging.getLogger("pcr_sdk")
 
 
+@public("pcr_sdk")
 class PcrError(Exception):
     """Root of every error pcr-sdk raises."""
 
 
+@public("pcr_sdk")
 class PcrInputError(PcrError, ValueError):
     """Input rejected before any network call."""
 
 
+@public("pcr_sdk")
 class InvalidBatchNameError(PcrInputError):
     """The batch name breaks the seed's rule; `reason` says which part."""
 
@@ -79,6 +83,7 @@ class InvalidBatchNameError(PcrInputError):
         self.reason = reason
 
 
+@public("pcr_sdk")
 class InvalidJobSpecError(PcrInputError):
     """A job's input, dependencies or definition break an AWS Batch limit."""
 
@@ -87,6 +92,7 @@ class InvalidJobSpecError(PcrInputError):
         self.field = field
 
 
+@public("pcr_sdk")
 class UnknownDependencyError(PcrInputError):
     """A dependency names a job id this batch did not submit."""
 
@@ -95,6 +101,7 @@ class UnknownDependencyError(PcrInputError):
         self.job_id = job_id
 
 
+@public("pcr_sdk")
 class JobNotFoundError(PcrError, KeyError):
     """A job id this batch does not know."""
 
@@ -107,6 +114,7 @@ class JobNotFoundError(PcrError, KeyError):
         return str(self.args[0])
 
 
+@public("pcr_sdk")
 class OutputError(PcrError):
     """A job's output could not be read; `index` is the job's index in its batch, if known."""
 
@@ -119,15 +127,18 @@ class OutputError(PcrError):
         self.index = index
 
 
+@public("pcr_sdk")
 class OutputNotFoundError(OutputError):
     """output.json does not exist (yet): the job failed or has not finished."""
 
 
+@public("pcr_sdk")
 class OutputMalformedError(OutputError):
     """output.json exists but is not UTF-8 JSON, or does not validate against the model asked
     for (`get_outputs(Model)`)."""
 
 
+@public("pcr_sdk")
 class BatchClosedError(PcrError):
     """The batch's job definition was deregistered; no more jobs can be submitted."""
 
@@ -136,6 +147,7 @@ class BatchClosedError(PcrError):
         self.batch_id = batch_id
 
 
+@public("pcr_sdk")
 class WaitTimeoutError(PcrError, TimeoutError):
     """Waiting ran out of time.
 
@@ -159,6 +171,7 @@ class WaitTimeoutError(PcrError, TimeoutError):
         self.blocked = blocked or {}
 
 
+@public("pcr_sdk")
 class WorkerEnvironmentError(PcrError):
     """The container's environment does not carry the contract's variables."""
 
@@ -167,6 +180,7 @@ class WorkerEnvironmentError(PcrError):
         self.missing = tuple(missing)
 
 
+@public("pcr_sdk")
 class WorkerContractError(WorkerEnvironmentError):
     """The job needs a worker-contract version this `pcr_sdk.worker` does not honour."""
 
@@ -176,6 +190,7 @@ class WorkerContractError(WorkerEnvironmentError):
         self.supported = supported
 
 
+@public("pcr_sdk")
 class ManifestError(PcrError):
     """A chunk of a batch's manifest (its durable job list in S3) cannot be read."""
 
@@ -184,6 +199,7 @@ class ManifestError(PcrError):
         self.key = key
 
 
+@public("pcr_sdk")
 class ManifestVersionError(ManifestError):
     """A manifest chunk was written by a newer pcr-sdk: upgrade to read this batch."""
 
@@ -192,10 +208,12 @@ class ManifestVersionError(ManifestError):
         self.version = version
 
 
+@public("pcr_sdk")
 class PackError(PcrError, ValueError):
     """The object is not a pcr-sdk pack, or the index is outside it."""
 
 
+@public("pcr_sdk")
 class AwsError(PcrError):
     """An AWS call failed; `code` is AWS's error code, `operation` the API operation."""
 
@@ -219,30 +237,37 @@ class AwsError(PcrError):
         self.job_queue = job_queue
 
 
+@public("pcr_sdk")
 class ThrottledError(AwsError):
     """AWS kept throttling after botocore's retries were spent."""
 
 
+@public("pcr_sdk")
 class AccessDeniedError(AwsError):
     """The credentials may not perform this operation."""
 
 
+@public("pcr_sdk")
 class BucketNotFoundError(AwsError):
     """The job bucket does not exist (or is in another partition)."""
 
 
+@public("pcr_sdk")
 class JobQueueNotFoundError(AwsError):
     """The job queue does not exist in this region."""
 
 
+@public("pcr_sdk")
 class AwsConnectionError(AwsError):
     """AWS could not be reached, or the connection broke before its answer arrived."""
 
 
+@public("pcr_sdk")
 class CredentialsError(AwsError):
     """No AWS credentials were found, or they could not be loaded."""
 
 
+@public("pcr_sdk")
 class CredentialsExpiredError(CredentialsError):
     """Temporary credentials (STS, SSO) ran out; nothing of the batch is lost.
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
-import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
@@ -25,20 +22,33 @@ from pcr_sdk._private.assembly import (
 )
 from pcr_sdk._private.batch.rerun import adopt_definition, failure_kinds
 from pcr_sdk._private.edge.clients import AwsClients
-from pcr_sdk._private.edge.governor import Clock, RateGovernor, Sleep
+from pcr_sdk._private.edge.governor import RateGovernor
 from pcr_sdk._private.errors import PcrInputError, guard_iterator, guard_public_methods
 from pcr_sdk._private.model.names import BatchId
 from pcr_sdk._private.model.results import FailureKind, JobResult, M, SubmittedJob
 from pcr_sdk._private.model.retry_policy import RetryPolicy, retry_fields
-from pcr_sdk._private.model.settings import AwsSettings, build, finite
+from pcr_sdk._private.model.settings import (
+    EXPIRY_SECONDS,
+    IO_WORKERS,
+    LOST_ANSWER_SETTLE_SECONDS,
+    POLL_INTERVAL_SECONDS,
+    REQUEST_SPACING_MS,
+    AwsSettings,
+    build,
+    seconds,
+    timeout_seconds,
+)
 from pcr_sdk._private.model.specs import JobDefinitionSpec, JobSpec, S3Encryption
 from pcr_sdk._private.progress import ProgressReporter
-from pcr_sdk._private.services.poller import check_timeout
+from pcr_sdk._private.public import public
+from pcr_sdk._private.seams import REAL, Seams
 from pcr_sdk._private.services.registry import BatchRegistry
+from pcr_sdk._private.wire.layout import BatchLayout
 
 logger = logging.getLogger("pcr_sdk")
 
 
+@public("pcr_sdk")
 @guard_public_methods(refine=resume_hint)
 class JobSubmitter:
     """Starts a batch of jobs on AWS Batch (or any backend behind `clients`).
@@ -62,8 +72,8 @@ class JobSubmitter:
         aws_access_key_id: str | None = None,
         aws_secret_access_key: str | None = None,
         timeout_in_hours: float = 20,
-        polling_interval_seconds: float = 60,
-        request_throttling_milliseconds: float = 200,
+        polling_interval_seconds: float = POLL_INTERVAL_SECONDS,
+        request_throttling_milliseconds: float = REQUEST_SPACING_MS,
         *,
         vcpus: int = 4,
         gpus: int = 1,
@@ -77,19 +87,15 @@ class JobSubmitter:
         session: boto3.Session | None = None,
         clients: AwsClients | None = None,
         governor: RateGovernor | None = None,
-        registry: BatchRegistry | None = None,
-        io_workers: int = 16,
+        io_workers: int = IO_WORKERS,
         cancel_on_error: bool = False,
         adaptive_polling: bool = False,
-        expiry_seconds: float = 5.0,
-        lost_answer_settle_seconds: float = 2.0,
+        expiry_seconds: float = EXPIRY_SECONDS,
+        lost_answer_settle_seconds: float = LOST_ANSWER_SETTLE_SECONDS,
         expected_bucket_owner: str | None = None,
         encryption: S3Encryption | None = None,
         progress: ProgressReporter | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
-        random_source: Callable[[], float] = random.random,
-        uuid_factory: Callable[[], uuid.UUID] = uuid.uuid4,
+        seams: Seams = REAL,
     ) -> None:
         """Validate every setting, build the clients, register the batch's job definition.
 
@@ -122,8 +128,6 @@ class JobSubmitter:
             clients: ready-made Batch, S3 and CloudWatch Logs clients (instead of `session`).
             governor: the SubmitJob rate governor (default: one per region and endpoint,
                 shared by the process, 40 calls a second).
-            registry: an existing job definition to adopt instead of registering one (what
-                `attach` passes).
             io_workers: threads for uploads and output downloads.
             cancel_on_error: when the `with` block raises, terminate the unfinished jobs.
             adaptive_polling: poll soon after a change, back off while nothing changes.
@@ -134,10 +138,7 @@ class JobSubmitter:
             encryption: server-side encryption of every object written (`S3Encryption`).
             progress: where progress goes (default: `PrintProgress`, the seed's lines on
                 stdout; `SilentProgress()` for none).
-            clock: monotonic seconds, for tests.
-            sleep: how to wait, for tests (`lambda _: None` never sleeps).
-            random_source: the jitter's random numbers in [0, 1), for tests.
-            uuid_factory: makes the batch id's UUID, for tests.
+            seams: the clock, sleep, random numbers and UUIDs to run on (`Seams`), for tests.
 
         Raises:
             InvalidBatchNameError: `batch_name` breaks the rule above.
@@ -154,42 +155,42 @@ class JobSubmitter:
             cancel_on_error=cancel_on_error, expected_bucket_owner=expected_bucket_owner,
             encryption=encryption,
         )  # fmt: skip
-        if registry is None:
-            batch_id = BatchId.new(batch_name, uuid_factory)
-            spec = JobDefinitionSpec.build(
-                image=container, vcpus=vcpus, memory_mib=memory_in_mb, gpus=gpus,
-                timeout_seconds=round(finite("timeout_in_hours", timeout_in_hours) * 3600),
-                **retry_fields(retry_attempts, retry), environment=dict(environment or {}),
-                tags=dict(tags or {}), job_role_arn=job_role_arn, platform=platform,
-                execution_role_arn=execution_role_arn,
-            )  # fmt: skip
-        elif registry.batch_id.name.root != batch_name:
-            raise PcrInputError(f"registry: batch {registry.batch_id} is not named {batch_name}")
+        batch_id = BatchId.new(batch_name, seams.uuid_factory)
+        spec = JobDefinitionSpec.build(
+            image=container, vcpus=vcpus, memory_mib=memory_in_mb, gpus=gpus,
+            timeout_seconds=round(seconds("timeout_in_hours", timeout_in_hours) * 3600),
+            **retry_fields(retry_attempts, retry), environment=dict(environment or {}),
+            tags=dict(tags or {}), job_role_arn=job_role_arn, platform=platform,
+            execution_role_arn=execution_role_arn,
+        )  # fmt: skip
         aws = build(AwsSettings, region=aws_region, access_key_id=aws_access_key_id,
                     secret_access_key=aws_secret_access_key)  # fmt: skip
         del aws_secret_access_key
         # 2. clients (built, nothing sent), then the services
         clients = aws.clients(session=session, clients=clients)
         governor = governor_for(clients, governor)
-        lost = lost_answer_policy(settings, clients, sleep, random_source)
-        if registry is None:
-            registry = BatchRegistry(clients.batch, batch_id, spec, governor=governor,
-                                     lost_answers=lost)  # fmt: skip
-        self._adopt(assemble(settings, registry, clients, governor, lost, progress, clock, sleep,
-                             random_source))  # fmt: skip
-        # 3. the first request (none when attaching: the definition exists)
-        if not registry.closed:
-            adopt_definition(self.submitter, self.manifest, registry.register())
+        lost = lost_answer_policy(settings, clients, seams)
+        registry = BatchRegistry(clients.batch, batch_id, spec, governor=governor,
+                                 lost_answers=lost)  # fmt: skip
+        self._adopt(assemble(settings, registry, clients, governor, lost, progress, seams))
+        # 3. the first request
+        adopt_definition(self._submitter, self._manifest, registry.register())
 
     def _adopt(self, parts: Parts) -> None:
         self._parts = parts
-        self.batch_id, self.clients, self.registry = parts.batch_id, parts.clients, parts.registry
-        self.layout, self.store, self.poller = parts.layout, parts.store, parts.poller
-        self.submitter, self.manifest, self.log_reader = (
+        self.batch_id: BatchId = parts.batch_id
+        """The batch's id, `<batch_name>_<uuid4>` (what `get_batch_id()` returns as a string)."""
+        self.clients: AwsClients = parts.clients
+        """The Batch, S3 and CloudWatch Logs clients the batch uses."""
+        self.job_queue: str = parts.settings.job_queue
+        """The job queue (name or ARN) the jobs go to."""
+        self.job_bucket: str = parts.settings.store.bucket
+        """The bucket of the jobs' inputs, outputs and the batch's manifest."""
+        self._registry, self._layout, self._store = parts.registry, parts.layout, parts.store
+        self._submitter, self._manifest, self._log_reader = (
             parts.submitter, parts.manifest, parts.log_reader)  # fmt: skip
-        self.progress, self.io_workers = parts.progress, parts.settings.store.io_workers
-        self.job_queue, self.job_bucket = parts.settings.job_queue, parts.settings.store.bucket
-        self.cancel_on_error = parts.settings.cancel_on_error
+        self._progress, self._io_workers = parts.progress, parts.settings.store.io_workers
+        self._cancel_on_error = parts.settings.cancel_on_error
         self._ledger, self._results = parts.ledger, parts.results
         self._submission, self._watch, self._rerun = parts.submission, parts.watch, parts.rerun
 
@@ -203,8 +204,8 @@ class JobSubmitter:
         aws_region: str | None = None,
         session: boto3.Session | None = None,
         clients: AwsClients | None = None,
-        polling_interval_seconds: float = 60,
-        request_throttling_milliseconds: float = 200,
+        polling_interval_seconds: float = POLL_INTERVAL_SECONDS,
+        request_throttling_milliseconds: float = REQUEST_SPACING_MS,
         governor: RateGovernor | None = None,
         **options: Unpack[SubmitterOptions],
     ) -> JobSubmitter:
@@ -213,7 +214,7 @@ class JobSubmitter:
         The jobs come from the batch's manifest in the bucket, plus any that only AWS Batch
         still shows (found by the batch's job name and `pcr:index` tags); the job definition
         by the batch id. `options` are JobSubmitter's keyword-only settings (`io_workers`,
-        `progress`, `clock`, `sleep`, ...); nothing is sent before all of them are valid.
+        `progress`, `seams`, ...); nothing is sent before all of them are valid.
         Nothing is ever submitted by attaching.
 
         Args:
@@ -242,17 +243,18 @@ class JobSubmitter:
             AwsError: reading AWS Batch or S3 failed.
         """
         parsed = BatchId.parse(batch_id)
-        batch_settings(job_queue, job_bucket, polling_interval_seconds,
-                       request_throttling_milliseconds, **options)  # fmt: skip
+        settings = batch_settings(job_queue, job_bucket, polling_interval_seconds,
+                                  request_throttling_milliseconds, **options)  # fmt: skip
+        seams = options.get("seams", REAL)
         clients = build(AwsSettings, region=aws_region).clients(session=session, clients=clients)
         governor = governor_for(clients, governor)
-        registry = BatchRegistry.find(clients.batch, parsed, governor=governor)
-        submitter = cls(
-            parsed.name.root, job_queue, registry.spec.image, job_bucket,
-            polling_interval_seconds=polling_interval_seconds,
-            request_throttling_milliseconds=request_throttling_milliseconds,
-            clients=clients, governor=governor, registry=registry, **options,
-        )  # fmt: skip
+        lost = lost_answer_policy(settings, clients, seams)
+        registry = BatchRegistry.find(clients.batch, parsed, governor=governor, lost_answers=lost)
+        submitter = cls.__new__(cls)
+        submitter._adopt(assemble(settings, registry, clients, governor, lost,
+                                  options.get("progress"), seams))  # fmt: skip
+        if not registry.closed:
+            adopt_definition(submitter._submitter, submitter._manifest, registry.register())
         recovered = reattach(submitter._parts)
         logger.info("attached to %s: %d jobs (%d found only in AWS Batch)", parsed,
                     len(submitter._ledger), recovered)  # fmt: skip
@@ -357,13 +359,13 @@ class JobSubmitter:
             AwsError: polling failed beyond botocore's retries (`CredentialsExpiredError`
                 names the batch and how to resume it).
         """
-        timeout = check_timeout(timeout)
+        timeout = timeout_seconds(timeout)
         try:
-            self.manifest.flush()
-            self._watch.wait(self.progress, timeout)
+            self._manifest.flush()
+            self._watch.wait(self._progress, timeout)
         finally:
             self._ledger.close()
-            self.registry.deregister()
+            self._registry.deregister()
 
     def get_all_outputs(self) -> list[str | None]:
         """Every job's output JSON string in submission order; None for a job that FAILED (or
@@ -377,7 +379,7 @@ class JobSubmitter:
             AwsError: DescribeJobs or S3 failed (e.g. `AccessDeniedError`; a missing output is
                 None instead).
         """
-        return self._results.outputs(self.store, self.io_workers)
+        return self._results.outputs(self._store, self._io_workers)
 
     def get_batch_id(self) -> str:
         """The batch id: the S3 prefix's and the job definition's name.
@@ -399,7 +401,7 @@ class JobSubmitter:
         Raises:
             JobNotFoundError: `job_id` is not a job of this batch.
         """
-        return self.layout.prefix(self._ledger.job(job_id).index)
+        return self._layout.prefix(self._ledger.job(job_id).index)
 
     def get_output(self, job_id: str) -> str:
         """Whatever output.json S3 holds for `job_id`, whatever its status (for debugging).
@@ -416,9 +418,24 @@ class JobSubmitter:
             OutputMalformedError: output.json is not UTF-8.
             AwsError: reading it failed otherwise.
         """
-        return self.store.get_output_text(self._ledger.job(job_id).index, job_id=job_id)
+        return self._store.get_output_text(self._ledger.job(job_id).index, job_id=job_id)
 
     # -- beyond the seed ------------------------------------------------------------------
+
+    @property
+    def spec(self) -> JobDefinitionSpec:
+        """What the batch's job definition asks of AWS Batch: image, resources, retry policy."""
+        return self._registry.spec
+
+    @property
+    def layout(self) -> BatchLayout:
+        """Where the batch's objects live in `job_bucket` (inputs, outputs, manifest)."""
+        return self._layout
+
+    @property
+    def closed(self) -> bool:
+        """The batch takes no more jobs: its job definition is deregistered (or going)."""
+        return self._registry.closed
 
     @property
     def jobs(self) -> tuple[SubmittedJob, ...]:
@@ -442,8 +459,8 @@ class JobSubmitter:
             WaitTimeoutError: `timeout` ran out; it names the unfinished jobs.
             AwsError: polling or reading an output failed.
         """
-        jobs = self._watch.as_completed(self.store, self.io_workers, self.progress,
-                                        check_timeout(timeout))  # fmt: skip
+        jobs = self._watch.as_completed(self._store, self._io_workers, self._progress,
+                                        timeout_seconds(timeout))  # fmt: skip
         return guard_iterator(jobs, name="as_completed", refine=resume_hint, owner=self)
 
     def get_outputs(self, model: type[M]) -> list[M | None]:
@@ -459,7 +476,7 @@ class JobSubmitter:
             OutputMalformedError: an output does not validate (it names the job's id and index).
             AwsError: DescribeJobs or S3 failed.
         """
-        return self._results.typed_outputs(self.store, self.io_workers, model)
+        return self._results.typed_outputs(self._store, self._io_workers, model)
 
     def get_result(self, job_id: str) -> JobResult:
         """Job `job_id`'s status, reason, exit code, attempts, failure kind and times; what the
@@ -508,7 +525,7 @@ class JobSubmitter:
             OutputMalformedError: output.json is not UTF-8 JSON.
             AwsError: reading it failed otherwise.
         """
-        return self.store.get_output(self._ledger.job(job_id).index, job_id=job_id)
+        return self._store.get_output(self._ledger.job(job_id).index, job_id=job_id)
 
     def logs(self, job_id: str, *, tail: int = 50) -> list[str]:
         """The last `tail` lines job `job_id` wrote (CloudWatch Logs; [] before it started).
@@ -525,7 +542,7 @@ class JobSubmitter:
             AwsError: DescribeJobs or CloudWatch Logs failed.
         """
         stream = self._results.detailed(job_id).log_stream_name
-        return [] if stream is None else self.log_reader.tail(stream, tail)
+        return [] if stream is None else self._log_reader.tail(stream, tail)
 
     def cancel(
         self,
@@ -553,10 +570,10 @@ class JobSubmitter:
         """
         if not reason:
             raise PcrInputError("cancel needs a reason (AWS Batch records it on every job)")
-        timeout = check_timeout(timeout)
+        timeout = timeout_seconds(timeout)
         self._ledger.close()
         try:
-            return self._watch.cancel(reason, self.progress, wait=wait, timeout=timeout)
+            return self._watch.cancel(reason, self._progress, wait=wait, timeout=timeout)
         finally:
             self.close()
 
@@ -566,9 +583,9 @@ class JobSubmitter:
         a failure, call it again."""
         try:
             self._ledger.close()
-            self.manifest.flush()
+            self._manifest.flush()
         finally:
-            self.registry.deregister()
+            self._registry.deregister()
 
     def __enter__(self) -> JobSubmitter:
         return self
@@ -580,7 +597,7 @@ class JobSubmitter:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if exc_type is not None and self.cancel_on_error and len(self._ledger):
+            if exc_type is not None and self._cancel_on_error and len(self._ledger):
                 self.cancel(f"pcr-sdk: {exc_type.__name__} in the submitting process", wait=False)
         finally:
             self.close()

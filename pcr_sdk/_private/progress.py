@@ -6,13 +6,15 @@ import sys
 import time
 from typing import Final, Protocol, TextIO, runtime_checkable
 
-from pcr_sdk._private.edge.governor import Clock
 from pcr_sdk._private.model.results import JobResult
-from pcr_sdk._private.services.poller import PollProgress
+from pcr_sdk._private.public import public
+from pcr_sdk._private.seams import Clock
+from pcr_sdk._private.services.poll_run import PollProgress
 
 HEARTBEAT_SECONDS: Final = 60.0
 
 
+@public("pcr_sdk")
 @runtime_checkable
 class ProgressReporter(Protocol):
     """Receives the facade's progress; replace it to route progress anywhere."""
@@ -35,6 +37,7 @@ class ProgressReporter(Protocol):
         ...
 
 
+@public("pcr_sdk")
 class PrintProgress:
     """The seed's "Jobs finished: 3/10" and a warning per failed job, without the noise.
 
@@ -101,6 +104,7 @@ class PrintProgress:
         )
 
 
+@public("pcr_sdk")
 class SilentProgress:
     """Reports nothing."""
 

@@ -196,8 +196,7 @@ def demo(
                 timeout_in_hours=1,
                 governor=runtime.governor(),
                 progress=progress,
-                clock=runtime.clock,
-                sleep=runtime.sleep,
+                seams=runtime.seams,
             )
             console.print(f"batch {submitter.get_batch_id()}: {total} job(s)")
             with submitter:

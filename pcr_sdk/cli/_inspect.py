@@ -18,14 +18,16 @@ from rich.markup import escape
 from pcr_sdk import (
     AwsClients,
     BatchId,
+    BatchLayout,
     BatchStatus,
     JobStatus,
     JobSubmitter,
+    ProgressReporter,
     RateGovernor,
     SilentProgress,
     handle_signals,
 )
-from pcr_sdk.advanced import BatchLayout, BatchRegistry, LogReader, Poller, ProgressReporter
+from pcr_sdk.advanced import BatchRegistry, LogReader, Poller
 from pcr_sdk.cli import _options as opt
 from pcr_sdk.cli._batch import (
     MAX_FAILURE_ROWS,
@@ -71,9 +73,12 @@ def fetch_view(
 ) -> BatchStatus:
     """The batch as AWS Batch shows it now; exit 1 if it shows no job of it."""
     view = BatchStatus.fetch(
-        batch_id, job_queue=queue, clients=clients, governor=governor, clock=runtime.clock,
-        sleep=runtime.sleep,
-    )  # fmt: skip
+        batch_id,
+        job_queue=queue,
+        clients=clients,
+        governor=governor,
+        seams=runtime.seams,
+    )
     if not view.jobs:
         fail(f"no jobs of batch {batch_id} in queue {queue} {NOT_FOUND}")
     return view
@@ -153,8 +158,7 @@ def _attach(
         governor=runtime.governor(),
         polling_interval_seconds=poll_seconds,
         progress=progress,
-        clock=runtime.clock,
-        sleep=runtime.sleep,
+        seams=runtime.seams,
     )
     if not submitter.jobs:
         fail(f"no jobs of batch {batch_id} in queue {queue} {NOT_FOUND}")
@@ -268,7 +272,7 @@ def logs(
         clients = runtime.aws_clients(region)
         poller = Poller(
             clients.batch, request_throttling_milliseconds=0, governor=runtime.governor(),
-            clock=runtime.clock, sleep=runtime.sleep,
+            seams=runtime.seams,
         )  # fmt: skip
         state = poller.describe([job_id]).get(job_id)
         if state is None:
@@ -324,7 +328,7 @@ def cancel(
             poller = Poller(
                 clients.batch,
                 polling_interval_seconds=AWS_POLL_SECONDS if poll_seconds is None else poll_seconds,
-                governor=governor, clock=runtime.clock, sleep=runtime.sleep,
+                governor=governor, seams=runtime.seams,
             )  # fmt: skip
             poller.wait(
                 [r.job_id for r in unfinished],

@@ -20,8 +20,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pcr_sdk import AwsClients, BatchId, BatchStatus
-from pcr_sdk.advanced import BatchLayout
+from pcr_sdk import AwsClients, BatchId, BatchLayout, BatchStatus
 from pcr_sdk.cli import _options as opt
 from pcr_sdk.cli._governed import (
     MANAGED_BY_VALUE,
@@ -187,7 +186,7 @@ def _delete_batch_data(
     if queue:
         view = BatchStatus.fetch(
             batch_id, job_queue=queue, clients=clients, governor=runtime.governor(),
-            clock=runtime.clock, sleep=runtime.sleep,
+            seams=runtime.seams,
         )  # fmt: skip
         unfinished = view.unfinished()
         if unfinished:

@@ -26,8 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from pcr_sdk import JobResult, JobStatus
-from pcr_sdk.advanced import PollProgress
+from pcr_sdk import JobResult, JobStatus, PollProgress
 
 WIDE: Final = 100_000
 """The width of a console that is not a terminal: nothing is wrapped by pcr."""

@@ -97,7 +97,7 @@ def report(
         listed = list(dict.fromkeys(t.job.job_id for t in (*first.failed, *first.slowest)))
         poller = Poller(
             clients.batch, request_throttling_milliseconds=0, governor=governor,
-            clock=runtime.clock, sleep=runtime.sleep,
+            seams=runtime.seams,
         )  # fmt: skip
         streams = {r.job_id: r.log_stream_name for r in view.results}
         unknown = [job_id for job_id in listed if not streams.get(job_id)]

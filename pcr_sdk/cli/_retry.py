@@ -25,6 +25,7 @@ from pcr_sdk import (
     PrintProgress,
     SilentProgress,
 )
+from pcr_sdk.advanced import Seams
 
 POLL_SECONDS: Final = 10.0
 KINDS: Final = ", ".join(k.value for k in FailureKind if k is not FailureKind.DEPENDENCY_FAILED)
@@ -78,9 +79,14 @@ def retry(
     try:
         progress = PrintProgress(sys.stderr, clock=clock) if wait else SilentProgress()
         submitter = JobSubmitter.attach(
-            batch_id, job_queue=queue, job_bucket=bucket, clients=_clients(obj, region),
-            polling_interval_seconds=poll_seconds, progress=progress, clock=clock, sleep=sleep,
-        )  # fmt: skip
+            batch_id,
+            job_queue=queue,
+            job_bucket=bucket,
+            clients=_clients(obj, region),
+            polling_interval_seconds=poll_seconds,
+            progress=progress,
+            seams=Seams(clock=clock, sleep=sleep),
+        )
         ids = submitter.resubmit_failed(kinds=kinds)
         typer.echo(f"resubmitted {len(ids)} job(s) of {batch_id}", err=True)
         line: dict[str, object] = {"batch_id": batch_id, "resubmitted": ids}

@@ -29,6 +29,7 @@ from pcr_sdk import (
     PcrInputError,
     RateGovernor,
 )
+from pcr_sdk.advanced import Seams
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -163,6 +164,11 @@ class Runtime:
     governor: Callable[[], RateGovernor] = batch_governor
     now_ms: Callable[[], int] = epoch_ms
     """Wall-clock epoch milliseconds (the report's "now")."""
+
+    @property
+    def seams(self) -> Seams:
+        """The clock and sleep as the SDK takes them."""
+        return Seams(clock=self.clock, sleep=self.sleep)
 
 
 def runtime_of(ctx: typer.Context) -> Runtime:

@@ -101,8 +101,7 @@ def aws_submitter(
         governor=governor,
         progress=progress,
         cancel_on_error=True,
-        clock=runtime.clock,
-        sleep=runtime.sleep,
+        seams=runtime.seams,
         **options,
     )
 
@@ -123,8 +122,7 @@ def local_submitter(
         governor=governor,
         progress=progress,
         cancel_on_error=True,
-        clock=runtime.clock,
-        sleep=runtime.sleep,
+        seams=runtime.seams,
         **_options(settings),
     )
 

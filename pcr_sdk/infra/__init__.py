@@ -11,11 +11,8 @@ from __future__ import annotations
 
 from pcr_sdk.infra._policy import (
     SDK_OPERATIONS,
-    WILDCARD_ONLY_ACTIONS,
     PolicyDocument,
     Statement,
-    iam_action,
-    partition_of,
     submitter_actions,
     submitter_policy,
 )
@@ -24,11 +21,8 @@ from pcr_sdk.infra._template import STACK_OUTPUTS, template_text
 __all__ = [
     "SDK_OPERATIONS",
     "STACK_OUTPUTS",
-    "WILDCARD_ONLY_ACTIONS",
     "PolicyDocument",
     "Statement",
-    "iam_action",
-    "partition_of",
     "submitter_actions",
     "submitter_policy",
     "template_text",

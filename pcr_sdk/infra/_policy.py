@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from typing import Final, Literal, TypedDict
 
 from pcr_sdk._private.errors import PcrInputError
+from pcr_sdk._private.public import public
 from pcr_sdk._private.services.logs import BATCH_LOG_GROUP
 from pcr_sdk._private.wire.facts import MANAGED_BY_VALUE, TAG_BATCH_ID, TAG_MANAGED_BY
 from pcr_sdk._private.wire.layout import JOBS_ROOT
@@ -98,12 +99,14 @@ class _StatementBase(TypedDict):
     Resource: list[str]
 
 
+@public("pcr_sdk.infra")
 class Statement(_StatementBase, total=False):
     """One IAM policy statement."""
 
     Condition: dict[str, dict[str, str | list[str]]]
 
 
+@public("pcr_sdk.infra")
 class PolicyDocument(TypedDict):
     """An IAM policy document."""
 
@@ -124,6 +127,7 @@ def iam_action(service: str, operation: str) -> str:
     return ACTION_OF_OPERATION.get((service, operation), f"{service}:{operation}")
 
 
+@public("pcr_sdk.infra")
 def submitter_actions() -> frozenset[str]:
     """The IAM actions `submitter_policy` grants without a job role or KMS key.
 
@@ -150,6 +154,7 @@ def partition_of(region: str) -> str:
     return "aws"
 
 
+@public("pcr_sdk.infra")
 def submitter_policy(
     bucket: str,
     queue: str,

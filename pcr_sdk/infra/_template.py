@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib import resources
 from typing import Final
 
+from pcr_sdk._private.public import public
+
 TEMPLATE_NAME: Final = "stack.yaml"
 STACK_OUTPUTS: Final = (
     "JobQueue",
@@ -18,6 +20,7 @@ STACK_OUTPUTS: Final = (
 """The outputs every deployment has (ExecutionRoleArn only with Fargate)."""
 
 
+@public("pcr_sdk.infra")
 def template_text() -> str:
     """The CloudFormation template (YAML) that `pcr infra template` prints.
 

@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from pcr_sdk._private.edge.clients import DEFAULT_CONFIG, AwsClients
+from pcr_sdk._private.public import public
 from pcr_sdk._private.wire import facts
 from pcr_sdk.local._capacity import local_capacity
 from pcr_sdk.local._engine import ACCOUNT_ID, BatchEngine
@@ -76,6 +77,7 @@ def _check_command(
     return command
 
 
+@public("pcr_sdk.local")
 class LocalBackend:
     """A real AWS Batch-shaped backend on this machine: no AWS account, no Docker daemon.
 

@@ -1,19 +1,18 @@
-"""`retryStrategy`: how many attempts a job gets and which failures `evaluateOnExit` retries.
+"""`retryStrategy` as a request carries it: checked as AWS checks it, then matched by the SDK's
+own `RetryPolicy` (`_private/model/retry_policy.py`, the one `evaluateOnExit` matcher).
 
-AWS Batch matches the rules in order; each of `onExitCode`, `onReason` and `onStatusReason`
-is a glob pattern that is either exact or ends with `*` (then only the start must match). The
-first rule whose given patterns all match decides: RETRY (while attempts remain) or EXIT. When
-no rule matches, the job is retried. A field the attempt lacks (no exit code after a host
-termination, no container reason after a plain exit) is matched as the empty string, so `*`
-matches it and any other pattern does not.
+AWS Batch matches the rules in order; the first rule whose given patterns all match decides:
+RETRY (while attempts remain) or EXIT. When no rule matches, the job is retried.
 """
 
 from __future__ import annotations
 
 import re
+import dataclasses
 from dataclasses import dataclass
 from typing import Final
 
+from pcr_sdk._private.model.retry_policy import RetryPolicy, RetryRule
 from pcr_sdk._private.wire import facts
 from pcr_sdk.local._wire import JsonObject, client_exception
 
@@ -23,39 +22,15 @@ _FIELDS: Final = (("onExitCode", _EXIT_CODE_PATTERN), ("onReason", _REASON_PATTE
                   ("onStatusReason", _REASON_PATTERN))  # fmt: skip
 
 
-def glob_matches(pattern: str, value: str) -> bool:
-    """AWS's evaluateOnExit glob: exact, or a prefix when the pattern ends with `*`."""
-    if pattern.endswith("*"):
-        return value.startswith(pattern[:-1])
-    return value == pattern
-
-
-@dataclass(frozen=True)
-class ExitRule:
-    """One `evaluateOnExit` entry."""
-
-    action: str
-    """RETRY or EXIT (upper case)."""
-    on_exit_code: str | None = None
-    on_reason: str | None = None
-    on_status_reason: str | None = None
-    raw: JsonObject | None = None
-
-    def matches(self, exit_code: int | None, reason: str | None, status_reason: str | None) -> bool:
-        checks = (
-            (self.on_exit_code, "" if exit_code is None else str(exit_code)),
-            (self.on_reason, reason or ""),
-            (self.on_status_reason, status_reason or ""),
-        )
-        return all(pattern is None or glob_matches(pattern, value) for pattern, value in checks)
-
-
 @dataclass(frozen=True)
 class RetryStrategy:
     """A job's `retryStrategy`: up to `attempts` attempts, retried as the rules say."""
 
     attempts: int = 1
-    rules: tuple[ExitRule, ...] = ()
+    rules: tuple[JsonObject, ...] = ()
+    """The `evaluateOnExit` entries, as AWS answers them (the action in lower case)."""
+    policy: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
+    """The same rules, as the SDK matches them."""
 
     def retries(
         self, attempts_made: int, exit_code: int | None, reason: str | None, status_reason: str
@@ -63,19 +38,19 @@ class RetryStrategy:
         """Whether a failed attempt (the `attempts_made`-th) is followed by another one."""
         if attempts_made >= self.attempts:
             return False
-        for rule in self.rules:
-            if rule.matches(exit_code, reason, status_reason):
-                return rule.action == "RETRY"
-        return True
+        action = self.policy.action_for(
+            exit_code=exit_code, reason=reason, status_reason=status_reason
+        )
+        return action == "RETRY"
 
     def describe(self) -> JsonObject:
         described: JsonObject = {"attempts": self.attempts}
         if self.rules:
-            described["evaluateOnExit"] = [dict(rule.raw or {}) for rule in self.rules]
+            described["evaluateOnExit"] = [dict(rule) for rule in self.rules]
         return described
 
 
-def _rule(entry: object, position: int) -> ExitRule:
+def _rule(entry: object, position: int) -> tuple[JsonObject, RetryRule]:
     where = f"retryStrategy.evaluateOnExit[{position}]"
     if not isinstance(entry, dict):
         raise client_exception(f"{where} must be an object")
@@ -104,13 +79,14 @@ def _rule(entry: object, position: int) -> ExitRule:
                     "optionally ending with *"
                 )
         patterns[field] = value
-    return ExitRule(
-        action=action.upper(),
+    # checked above as AWS checks it (a rule without patterns matches everything): no revalidation
+    rule = RetryRule.model_construct(
+        action="RETRY" if action.upper() == "RETRY" else "EXIT",
         on_exit_code=patterns["onExitCode"],
         on_reason=patterns["onReason"],
         on_status_reason=patterns["onStatusReason"],
-        raw={**entry, "action": action.lower()},  # AWS answers with the action in lower case
     )
+    return {**entry, "action": action.lower()}, rule  # AWS answers with the action in lower case
 
 
 def parse_retry_strategy(retry: object) -> RetryStrategy:
@@ -132,4 +108,6 @@ def parse_retry_strategy(retry: object) -> RetryStrategy:
             f"retryStrategy.evaluateOnExit takes at most {facts.MAX_EVALUATE_ON_EXIT_RULES} "
             f"entries, got {len(rules)}"
         )
-    return RetryStrategy(attempts, tuple(_rule(entry, i) for i, entry in enumerate(rules)))
+    parsed = [_rule(entry, i) for i, entry in enumerate(rules)]
+    policy = RetryPolicy.model_construct(attempts=attempts, rules=tuple(r for _, r in parsed))
+    return RetryStrategy(attempts, tuple(raw for raw, _ in parsed), policy)

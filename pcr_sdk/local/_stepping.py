@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from pcr_sdk._private.public import public
 from pcr_sdk._private.wire import facts
 from pcr_sdk._private.wire.facts import JobStatus
 from pcr_sdk.local._capacity import Resources
@@ -82,6 +83,7 @@ class Programs(Protocol):
         """Start the container of `job`'s attempt `run`; `log` appends to its log stream."""
 
 
+@public("pcr_sdk.testing")
 class VirtualClock:
     """Seconds since the epoch that only move when told to; call it for the time.
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Final
 
+from pcr_sdk._private.public import public
 from pcr_sdk.report._model import BatchReport, JobTiming
 from pcr_sdk.report._timeline import MAX_BARS, Bar, bars, main_failure
 
@@ -92,6 +93,7 @@ word-break:break-all;background:#f5f7f8;padding:4px}
 """
 
 
+@public("pcr_sdk.report")
 def render_html(report: BatchReport, *, max_bars: int = MAX_BARS) -> str:
     """The report as one HTML page that references nothing outside itself.
 

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from pcr_sdk._private.public import public
+
 if TYPE_CHECKING:
     from mypy_boto3_batch.type_defs import ContainerDetailTypeDef, JobDetailTypeDef
 
@@ -39,6 +41,7 @@ _MS_PER_HOUR: Final = 3_600_000
 JSON_SCHEMA: Final = "pcr-report/1"
 
 
+@public("pcr_sdk.report")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportJob:
     """One job as the report needs it. Timestamps are epoch milliseconds, None when unknown.
@@ -138,6 +141,7 @@ def _resources(container: ContainerDetailTypeDef | None) -> tuple[float, int, in
     return vcpus, int(found.get("GPU", 0)), int(memory)
 
 
+@public("pcr_sdk.report")
 @dataclass(frozen=True, slots=True)
 class JobTiming:
     """One job with the durations the report derives from it (milliseconds, None if unknown).
@@ -182,6 +186,7 @@ class JobTiming:
         }
 
 
+@public("pcr_sdk.report")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BatchReport:
     """Every figure of a batch report, computed once by `BatchReport.build`.

@@ -20,6 +20,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 
+from pcr_sdk._private.public import public
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -33,6 +35,7 @@ _SERVICE_IDS: Final[dict[str, Service]] = {"batch": "batch", "s3": "s3", "cloudw
 DIVERTED_HOST: Final = "https://fault-injected.pcr-sdk.invalid/"
 
 
+@public("pcr_sdk.testing")
 class Fault(enum.Enum):
     """What the client experiences instead of (or after) a normal call."""
 
@@ -46,6 +49,7 @@ class Fault(enum.Enum):
     """The request IS applied by the mock, then the connection closes before the response."""
 
 
+@public("pcr_sdk.testing")
 @dataclass
 class FaultHandle:
     """One registered fault rule; `injected` counts how often it fired so far."""
@@ -123,6 +127,7 @@ def _parse_event(event_name: str) -> tuple[Service, str] | None:
     return None if service is None else (service, parts[2])
 
 
+@public("pcr_sdk.testing")
 class ListingLag:
     """AWS Batch's ListJobs is eventually consistent: a new job may be missing from it a while.
 
@@ -161,6 +166,7 @@ class ListingLag:
         summaries[:] = kept
 
 
+@public("pcr_sdk.testing")
 class FaultInjector:
     """Registers faults that the world's clients meet on their next matching requests.
 

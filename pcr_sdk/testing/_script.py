@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import CONTAINER_EXITED_REASON
 from pcr_sdk._private.wire.layout import ENV_ARRAY_BASE_INDEX, ENV_ARRAY_INDEX, ENV_PREFIX
 
@@ -17,6 +18,7 @@ Handler = Callable[[Any], object]
 H = TypeVar("H", bound=Handler)
 
 
+@public("pcr_sdk.testing")
 @dataclass(frozen=True)
 class JobView:
     """What the script knows about a submitted job, handed to predicates."""
@@ -84,6 +86,7 @@ def _select(index: int | None, job_id: str | None, job_name: str | None) -> Pred
     return predicate
 
 
+@public("pcr_sdk.testing")
 class JobScript:
     """Scripts the fate of every job submitted in a `MotoWorld`.
 

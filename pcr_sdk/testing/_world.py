@@ -23,6 +23,8 @@ import botocore.session
 from moto import mock_aws
 
 from pcr_sdk._private.edge.clients import AwsClients
+from pcr_sdk._private.public import public
+from pcr_sdk._private.seams import Seams
 from pcr_sdk.local._stepping import VirtualClock
 from pcr_sdk.testing._batch import BatchRouter, HarnessIO, WorldBatch
 from pcr_sdk.testing._faults import FaultInjector
@@ -53,6 +55,7 @@ _ROLE_POLICY: Final = json.dumps(
 )
 
 
+@public("pcr_sdk.testing")
 @dataclass(frozen=True)
 class SubmittedCall:
     """One SubmitJob call exactly as the client sent it, and the job id it got back.
@@ -171,6 +174,7 @@ def _no_backoff(*_: Any, **__: Any) -> float:
     return 0.0
 
 
+@public("pcr_sdk.testing")
 class MotoWorld:
     """A mocked AWS account for one test: Batch queue, S3 bucket, scripted jobs, faults.
 
@@ -394,6 +398,15 @@ class MotoWorld:
         further. Job timestamps, timeouts and TerminateJob's grace period follow it.
         """
         return _entered(self._batch).clock
+
+    @property
+    def seams(self) -> Seams:
+        """`Seams` on the world's clock: pass `seams=world.seams` to a `JobSubmitter`.
+
+        Its sleep advances the clock instead of waiting, so no wait takes real time.
+        """
+        clock = self.clock
+        return Seams(clock=clock, sleep=clock.advance)
 
     def reclaim_host(self, job_id: str) -> str:
         """End the STARTING or RUNNING job's attempt as a Spot reclaim does; its statusReason.

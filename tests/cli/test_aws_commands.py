@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pcr_sdk import JobSubmitter, SilentProgress
+from pcr_sdk.advanced import Seams
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
 from tests.cli._helpers import assert_clean_exit, invoke, lines, worker_command, write_jobs
@@ -43,7 +44,7 @@ def _submitter(world: MotoWorld, name: str) -> JobSubmitter:
         world.bucket,
         clients=world.clients,
         progress=SilentProgress(),
-        sleep=lambda seconds: None,
+        seams=Seams(sleep=lambda seconds: None),
         gpus=0,
         vcpus=1,
     )
@@ -173,13 +174,13 @@ def test_cleanup_touches_only_pcr_definitions(slow_world: MotoWorld, slow_aws: R
 
     confirmed = invoke(["cleanup"], obj=slow_aws, input="y\n")
     assert_clean_exit(confirmed, 0)
-    assert lines(confirmed.stdout) == [leftover.registry.arn]
+    assert lines(confirmed.stdout) == [leftover._registry.arn]
     assert _definition_status(slow_world, leftover.get_batch_id()) == ["INACTIVE"]
     assert _definition_status(slow_world, busy.get_batch_id()) == ["ACTIVE"]
 
     forced = invoke(["cleanup", "--yes", "--include-in-use"], obj=slow_aws)
     assert_clean_exit(forced, 0)
-    assert lines(forced.stdout) == [busy.registry.arn]
+    assert lines(forced.stdout) == [busy._registry.arn]
     assert _definition_status(slow_world, busy.get_batch_id()) == ["INACTIVE"]
     assert _definition_status(slow_world, "not-ours") == ["ACTIVE"]
     assert foreign.endswith("not-ours:1")

@@ -18,6 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pcr_sdk import JobSubmitter, SilentProgress
+from pcr_sdk.advanced import Seams
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
 from tests.cli._helpers import assert_clean_exit, invoke, lines, write_jobs
@@ -88,7 +89,7 @@ def test_wait_only_detaches_on_a_signal(slow_world: MotoWorld, slow_aws: Runtime
     slow_world.script.worker(lambda data: data)
     submitter = JobSubmitter(
         "watched", slow_world.queue, "img", slow_world.bucket, clients=slow_world.clients,
-        progress=SilentProgress(), sleep=lambda s: None, gpus=0, vcpus=1,
+        progress=SilentProgress(), seams=Seams(sleep=lambda s: None), gpus=0, vcpus=1,
     )  # fmt: skip
     submitter.submit_jobs([{"x": i, "y": 1} for i in range(3)], array=False)
     batch_id = submitter.get_batch_id()
@@ -156,7 +157,7 @@ def test_run_on_aws_timeout_leaves_the_jobs_running(slow_world: MotoWorld, tmp_p
 def test_wait_timeout_prints_what_is_known_and_how_to_resume(slow_world: MotoWorld) -> None:
     submitter = JobSubmitter(
         "slow", slow_world.queue, "img", slow_world.bucket, clients=slow_world.clients,
-        progress=SilentProgress(), sleep=lambda s: None, gpus=0, vcpus=1,
+        progress=SilentProgress(), seams=Seams(sleep=lambda s: None), gpus=0, vcpus=1,
     )  # fmt: skip
     submitter.submit_jobs([{"x": i} for i in range(2)], array=False)
     fake = FakeTime()

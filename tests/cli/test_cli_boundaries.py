@@ -14,6 +14,7 @@ import pytest
 import pcr_sdk.cli
 from pcr_sdk import JobSubmitter, RateGovernor, SilentProgress
 from pcr_sdk._private.wire import facts
+from pcr_sdk.advanced import Seams
 from pcr_sdk.cli import _governed
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
@@ -108,12 +109,12 @@ def test_every_batch_call_of_every_command_is_governed(
     )  # fmt: skip
     stuck = JobSubmitter(
         "stuck", world.queue, "img", world.bucket, clients=world.clients,
-        progress=SilentProgress(), gpus=0, vcpus=1, sleep=lambda s: None,
+        progress=SilentProgress(), gpus=0, vcpus=1, seams=Seams(sleep=lambda s: None),
     )  # fmt: skip
     stuck.submit_jobs([{"i": i} for i in range(3)])  # an array
     stuck_too = JobSubmitter(
         "stuck-too", world.queue, "img", world.bucket, clients=world.clients,
-        progress=SilentProgress(), gpus=0, vcpus=1, sleep=lambda s: None,
+        progress=SilentProgress(), gpus=0, vcpus=1, seams=Seams(sleep=lambda s: None),
     )  # fmt: skip
     jobs = write_jobs(tmp_path / "jobs.jsonl", [f'{{"x": {i}}}' for i in range(5)])
     where = ["--queue", world.queue, "--bucket", world.bucket]
@@ -150,4 +151,4 @@ def test_every_batch_call_of_every_command_is_governed(
     assert audit.ungoverned == []
     assert {"SubmitJob", "DescribeJobs", "ListJobs", "RegisterJobDefinition"} <= set(audit.calls)
     assert {"TerminateJob", "DeregisterJobDefinition", "DescribeJobDefinitions"} <= set(audit.calls)
-    assert leftover.registry.arn not in submitted.stdout
+    assert leftover._registry.arn not in submitted.stdout

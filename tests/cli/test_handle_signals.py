@@ -15,6 +15,7 @@ from typing import Any, cast
 import pytest
 
 from pcr_sdk import InterruptedBySignal, JobSubmitter, PcrError, SilentProgress, handle_signals
+from pcr_sdk.advanced import Seams
 from pcr_sdk.testing import MotoWorld
 
 
@@ -27,7 +28,7 @@ def batch() -> Iterator[tuple[MotoWorld, JobSubmitter]]:
     with MotoWorld(polls_to_finish=10) as world:
         submitter = JobSubmitter(
             "signals", world.queue, "img", world.bucket, clients=world.clients,
-            progress=SilentProgress(), sleep=lambda s: None, gpus=0, vcpus=1,
+            progress=SilentProgress(), seams=Seams(sleep=lambda s: None), gpus=0, vcpus=1,
         )  # fmt: skip
         submitter.submit_jobs([{"i": i} for i in range(3)], array=False)
         yield world, submitter
@@ -67,7 +68,7 @@ def test_an_owner_cancels_the_batch(batch: tuple[MotoWorld, JobSubmitter]) -> No
     assert guard.cancelled is not None
     assert set(guard.cancelled) == {job.job_id for job in submitter.jobs}
     assert _reasons(world, submitter) == {"pcr-sdk: SIGTERM in the submitting process"}
-    assert submitter.registry.deregistered
+    assert submitter._registry.deregistered
 
 
 def test_a_plain_keyboard_interrupt_cancels_too(batch: tuple[MotoWorld, JobSubmitter]) -> None:
@@ -83,7 +84,7 @@ def test_a_watcher_leaves_the_jobs_running(batch: tuple[MotoWorld, JobSubmitter]
         _kill_self()
     assert guard.cancelled is None
     assert _reasons(world, submitter) == {None}
-    assert not submitter.registry.deregistered
+    assert not submitter._registry.deregistered
 
 
 def test_other_errors_leave_the_batch_alone(batch: tuple[MotoWorld, JobSubmitter]) -> None:

@@ -24,23 +24,23 @@ def test_defaults_fit_a_laptop_and_keywords_override_them() -> None:
         with backend.job_submitter("laptop", progress=SilentProgress()) as submitter:
             assert isinstance(submitter, JobSubmitter)
             assert (submitter.job_queue, submitter.job_bucket) == (backend.queue, backend.bucket)
-            assert submitter.poller.polling_interval_seconds == 0.2
-            assert (submitter.registry.spec.vcpus, submitter.registry.spec.gpus) == (1, 0)
-            assert submitter.registry.spec.image == "pcr-local"
+            assert submitter._parts.settings.poll.interval_seconds == 0.2
+            assert (submitter.spec.vcpus, submitter.spec.gpus) == (1, 0)
+            assert submitter.spec.image == "pcr-local"
         with backend.job_submitter(
             "custom", "my-image", vcpus=2, polling_interval_seconds=1, progress=SilentProgress()
         ) as custom:
-            assert custom.poller.polling_interval_seconds == 1
-            assert custom.registry.spec.vcpus == 2
-            assert custom.registry.spec.image == "my-image"
+            assert custom._parts.settings.poll.interval_seconds == 1
+            assert custom.spec.vcpus == 2
+            assert custom.spec.image == "my-image"
 
 
 def test_the_seed_defaults_are_untouched() -> None:
     with LocalBackend([sys.executable, "-c", SECOND_LONG]) as backend:
         seed = JobSubmitter("seed", backend.queue, "img", backend.bucket, clients=backend.clients)
         with seed:
-            assert seed.poller.polling_interval_seconds == 60
-            assert (seed.registry.spec.vcpus, seed.registry.spec.gpus) == (4, 1)
+            assert seed._parts.settings.poll.interval_seconds == 60
+            assert (seed.spec.vcpus, seed.spec.gpus) == (4, 1)
 
 
 def test_a_one_second_job_takes_about_a_second_not_a_minute() -> None:

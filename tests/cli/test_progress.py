@@ -9,8 +9,7 @@ import re
 
 from rich.console import Console
 
-from pcr_sdk import JobResult, JobStatus, PrintProgress
-from pcr_sdk.advanced import PollProgress
+from pcr_sdk import JobResult, JobStatus, PollProgress, PrintProgress
 from pcr_sdk.cli._progress import LiveProgress, PlainProgress, batch_progress, stderr_console
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pcr_sdk import JobSubmitter, SilentProgress
+from pcr_sdk.advanced import Seams
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
 from tests.cli._helpers import assert_clean_exit, invoke, lines
@@ -54,9 +55,17 @@ def finished_batch() -> Any:
         world.script.fail(index=3, exit_code=2, log_lines=["loading", "ValueError: three"])
         world.script.fail(index=PLAIN + 4, exit_code=5, log_lines=["child four failed"])
         submitter = JobSubmitter(
-            "reported", world.queue, "img", world.bucket, clients=world.clients,
-            progress=SilentProgress(), sleep=lambda s: None, gpus=1, vcpus=2, memory_in_mb=4096,
-        )  # fmt: skip
+            "reported",
+            world.queue,
+            "img",
+            world.bucket,
+            clients=world.clients,
+            progress=SilentProgress(),
+            seams=Seams(sleep=lambda s: None),
+            gpus=1,
+            vcpus=2,
+            memory_in_mb=4096,
+        )
         plain = submitter.submit_jobs([{"i": i} for i in range(PLAIN)], array=False)
         children = submitter.submit_jobs([{"i": i} for i in range(ARRAY)])
         after = submitter.submit_job({"i": -1}, depends_on_job_ids=[plain[0], plain[1]])

@@ -9,6 +9,7 @@ from typing import Any
 from typer.testing import CliRunner, Result
 
 from pcr_sdk import JobSubmitter, SilentProgress
+from pcr_sdk.advanced import Seams
 from pcr_sdk.cli._app import app
 from pcr_sdk.testing import MotoWorld
 from tests.fakes import FakeClock
@@ -32,7 +33,7 @@ def failed_batch(world: MotoWorld, broken: set[int]) -> str:
     clock = FakeClock()
     with JobSubmitter(
         "cli-retry", world.queue, "img", world.bucket, clients=world.clients,
-        progress=SilentProgress(), clock=clock, sleep=clock.sleep,
+        progress=SilentProgress(), seams=Seams(clock=clock, sleep=clock.sleep),
     ) as sub:  # fmt: skip
         sub.submit_jobs([{"n": n} for n in range(4)], array=False)
         sub.wait_until_jobs_finished()

@@ -47,7 +47,7 @@ def main(endpoint: str, queue: str, bucket: str, seed: int, calls: int) -> None:
         polling_interval_seconds=0, request_throttling_milliseconds=0,
         governor=RateGovernor.per_second(1000), progress=SilentProgress(),
     )  # fmt: skip
-    submitter.manifest.flush_every = 3  # some jobs in manifest chunks, the latest ones not
+    submitter._manifest.flush_every = 3  # some jobs in manifest chunks, the latest ones not
     emit({"batch_id": submitter.get_batch_id()})
     n = 0
     plain: list[str] = []

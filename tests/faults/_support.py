@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pcr_sdk import SubmittedJob
 from pcr_sdk._private.wire.facts import TAG_ATTEMPT
 from pcr_sdk._private.wire.layout import ENV_ARRAY_INPUTS_KEY, ENV_BUCKET
 from pcr_sdk._private.wire.packing import unpack_indexed
-from pcr_sdk.advanced import SubmittedJob
 from pcr_sdk.testing import JobView
 
 if TYPE_CHECKING:

@@ -71,6 +71,7 @@ from pcr_sdk import (
     WaitTimeoutError,
 )
 from pcr_sdk._private.edge.hooks import AmbiguousCall
+from pcr_sdk.advanced import Seams
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
 from tests.faults._counts import FaultCounts
@@ -262,11 +263,18 @@ class FaultMachine(RuleBasedStateMachine):
             fixed = uuid.UUID(int=self.started)
             try:
                 sub = JobSubmitter(
-                    "fz", self.world.queue, "python:3.11", self.world.bucket,
-                    clients=self.world.clients, io_workers=io_workers,
-                    polling_interval_seconds=POLLING_INTERVAL, progress=SilentProgress(),
-                    clock=self.clock, sleep=self.clock.sleep, uuid_factory=lambda: fixed,
-                )  # fmt: skip
+                    "fz",
+                    self.world.queue,
+                    "python:3.11",
+                    self.world.bucket,
+                    clients=self.world.clients,
+                    io_workers=io_workers,
+                    polling_interval_seconds=POLLING_INTERVAL,
+                    progress=SilentProgress(),
+                    seams=Seams(
+                        clock=self.clock, sleep=self.clock.sleep, uuid_factory=lambda: fixed
+                    ),
+                )
             except AwsError as err:
                 self._allowed(err, "start_batch")
                 # the teardown checks that no definition of it is ACTIVE, unless the SDK said
@@ -276,7 +284,7 @@ class FaultMachine(RuleBasedStateMachine):
                     self.orphans.add(f"fz_{fixed}")
                 return
             assert sub.get_batch_id() == f"fz_{fixed}"
-            sub.manifest.flush_every = flush_every  # small: many manifest chunks to merge
+            sub._manifest.flush_every = flush_every  # small: many manifest chunks to merge
             self.batch = BatchModel(sub.get_batch_id(), io_workers, planned, flush_every, sub)
 
     @precondition(lambda self: self._open())
@@ -434,7 +442,7 @@ class FaultMachine(RuleBasedStateMachine):
         on: a later wait or a new loop takes the rest)."""
         with self._step():
             sub = self._sub()
-            closed = sub.registry.closed
+            closed = sub.closed
             seen: list[JobResult] = []
             error: PcrError | None = None
             try:
@@ -447,7 +455,7 @@ class FaultMachine(RuleBasedStateMachine):
                 self._allowed(err, "as_completed")
             ids = [result.job_id for result in seen]
             assert len(ids) == len(set(ids)), f"a job came twice: {ids}"
-            assert sub.registry.closed == closed, "as_completed opened or closed the batch"
+            assert sub.closed == closed, "as_completed opened or closed the batch"
             states = self._statuses()
             for result in seen:
                 if result.job_id in self.hidden:  # AWS forgot it: EXPIRED, S3 still answers
@@ -567,7 +575,7 @@ class FaultMachine(RuleBasedStateMachine):
             for failure in errors:
                 self._allowed(failure, "submit while closing")
             assert after_close == [], f"accepted after close() returned: {after_close}"
-            assert sub.registry.closed
+            assert sub.closed
             for job_id, n in returned:
                 self._learn(job_id, n, ())
             new = self._new_jobs(before)
@@ -585,7 +593,7 @@ class FaultMachine(RuleBasedStateMachine):
         with self._step():
             model, sub = self._model(), self._sub()
             try:
-                sub.manifest.flush()
+                sub._manifest.flush()
             except AwsError as err:
                 self._allowed(err, "manifest flush")
                 return
@@ -705,7 +713,7 @@ class FaultMachine(RuleBasedStateMachine):
             error = err
             self._allowed(err, "wait")
         self._closing_outcome(error)
-        assert sub.registry.closed, "wait_until_jobs_finished left the definition registered"
+        assert sub.closed, "wait_until_jobs_finished left the definition registered"
         if error is None:
             states = self._statuses()
             unfinished = [j.job_id for j in sub.jobs if states[j.job_id] not in FINISHED]
@@ -722,7 +730,7 @@ class FaultMachine(RuleBasedStateMachine):
             self._closing_outcome(err)
             return
         self._closing_outcome(None)
-        assert sub.registry.closed
+        assert sub.closed
         states = self._statuses()
         for job_id, result in results.items():
             expected = "EXPIRED" if job_id in self.hidden else states[job_id]
@@ -737,7 +745,7 @@ class FaultMachine(RuleBasedStateMachine):
             error = err
             self._allowed(err, "close")
         self._closing_outcome(error)
-        assert sub.registry.closed
+        assert sub.closed
 
     # --- the end of a batch --------------------------------------------------------------
 
@@ -746,7 +754,7 @@ class FaultMachine(RuleBasedStateMachine):
         model = self._model()
         self.world.faults.clear()
         self.lagging = False
-        if model.sub is not None and not model.sub.registry.deregistered:
+        if model.sub is not None and not model.sub._registry.deregistered:
             # the user's last step (again, after a failed one); nothing fails any more
             model.sub.close()
             self._closing_outcome(None)
@@ -812,7 +820,7 @@ class FaultMachine(RuleBasedStateMachine):
     def _open(self) -> bool:
         """A live submitter whose batch still takes jobs."""
         sub = self._live()
-        return sub is not None and not sub.registry.closed
+        return sub is not None and not sub.closed
 
     def _live(self) -> JobSubmitter | None:
         return None if self.batch is None else self.batch.sub
@@ -834,16 +842,16 @@ class FaultMachine(RuleBasedStateMachine):
     def _closing_outcome(self, err: PcrError | None) -> None:
         """After wait, cancel or close: is the definition deregistered now?"""
         model, sub = self._model(), self._sub()
-        if sub.registry.deregistered:
+        if sub._registry.deregistered:
             model.closed = True
-        elif sub.registry.closed and model.closed is not True:
+        elif sub.closed and model.closed is not True:
             assert err is not None, "closing returned, but the definition is not deregistered"
             model.closed = None
 
     def _expect_closed(self) -> bool:
         """Whether the next submit must raise BatchClosedError."""
         model = self._model()
-        return model.closed if model.closed is not None else self._sub().registry.closed
+        return model.closed if model.closed is not None else self._sub().closed
 
     @staticmethod
     def _submit_either(sub: JobSubmitter, inputs: Sequence[object], *, array: bool) -> None:
@@ -960,10 +968,10 @@ class FaultMachine(RuleBasedStateMachine):
             i: n for i, n in model.index_of.items() if i not in model.unseen
         }
         if model.closed is not None:
-            assert sub.registry.closed == model.closed, "attach misread the definition"
+            assert sub.closed == model.closed, "attach misread the definition"
         else:  # what the failed deregistration did, attach reads from AWS
-            model.closed = sub.registry.closed if sub.registry.deregistered else None
-        sub.manifest.flush_every = model.flush_every
+            model.closed = sub.closed if sub._registry.deregistered else None
+        sub._manifest.flush_every = model.flush_every
         model.sub = sub
 
     def _aws(self) -> dict[str, AwsJob]:
@@ -991,9 +999,9 @@ class FaultMachine(RuleBasedStateMachine):
         """After resubmit_failed: the batch is open again, or (nothing to rerun, or reopening
         failed) as closed as before."""
         model, sub = self._model(), self._sub()
-        if sub.registry.deregistered:
+        if sub._registry.deregistered:
             model.closed = True
-        elif sub.registry.closed:
+        elif sub.closed:
             model.closed = None
         else:
             model.closed = False
@@ -1003,7 +1011,7 @@ class FaultMachine(RuleBasedStateMachine):
             batch_id, job_queue=self.world.queue, job_bucket=self.world.bucket,
             clients=self.world.clients, io_workers=io_workers,
             polling_interval_seconds=POLLING_INTERVAL, progress=SilentProgress(),
-            clock=self.clock, sleep=self.clock.sleep,
+            seams=Seams(clock=self.clock, sleep=self.clock.sleep),
         )  # fmt: skip
 
 

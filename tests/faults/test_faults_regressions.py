@@ -15,6 +15,7 @@ from pcr_sdk import (
     ThrottledError,
 )
 from pcr_sdk._private.services.registry import register_request
+from pcr_sdk.advanced import Seams
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.fakes import FakeClock
 
@@ -22,7 +23,7 @@ from tests.fakes import FakeClock
 def make(world: MotoWorld, clock: FakeClock) -> JobSubmitter:
     return JobSubmitter(
         "bug", world.queue, "python:3.11", world.bucket, clients=world.clients,
-        clock=clock, sleep=clock.sleep, progress=SilentProgress(),
+        seams=Seams(clock=clock, sleep=clock.sleep), progress=SilentProgress(),
     )  # fmt: skip
 
 
@@ -82,10 +83,14 @@ def test_get_object_connection_errors_surface_as_aws_errors(kind: Fault, call: s
             "get_output": lambda: submitter.get_output(job_id),
             "get_all_outputs": submitter.get_all_outputs,
             "attach": lambda: JobSubmitter.attach(
-                submitter.get_batch_id(), job_queue=world.queue, job_bucket=world.bucket,
-                clients=world.clients, clock=clock, sleep=clock.sleep, progress=SilentProgress(),
+                submitter.get_batch_id(),
+                job_queue=world.queue,
+                job_bucket=world.bucket,
+                clients=world.clients,
+                seams=Seams(clock=clock, sleep=clock.sleep),
+                progress=SilentProgress(),
             ),
-        }  # fmt: skip
+        }
         with pytest.raises(AwsConnectionError) as raised:
             calls[call]()
         assert raised.value.operation == "GetObject"
@@ -116,12 +121,12 @@ def test_an_attached_batch_with_two_active_revisions_deregisters_both() -> None:
         first.submit_job({"n": 1})
         batch_id = first.get_batch_id()
         world.clients.batch.register_job_definition(
-            **register_request(first.registry.batch_id, first.registry.spec)
+            **register_request(first._registry.batch_id, first.spec)
         )
         clock = FakeClock()
         attached = JobSubmitter.attach(
             batch_id, job_queue=world.queue, job_bucket=world.bucket, clients=world.clients,
-            clock=clock, sleep=clock.sleep, progress=SilentProgress(),
+            seams=Seams(clock=clock, sleep=clock.sleep), progress=SilentProgress(),
         )  # fmt: skip
         attached.close()
         found = world.clients.batch.describe_job_definitions(jobDefinitionName=batch_id)
@@ -147,7 +152,7 @@ def test_a_failed_deregistration_is_retried_by_close(lost_register: bool) -> Non
         with pytest.raises(ThrottledError) as raised:
             submitter.wait_until_jobs_finished()
         assert raised.value.operation == operation
-        registry = submitter.registry
+        registry = submitter._registry
 
         def closed_and_deregistered() -> tuple[bool, bool]:
             return registry.closed, registry.deregistered

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pcr_sdk import AwsClients
-from pcr_sdk.infra import PolicyDocument, iam_action
+from pcr_sdk.infra import PolicyDocument
+from pcr_sdk.infra._policy import iam_action
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pcr_sdk import JobStatus, JobSubmitter, SilentProgress
+from pcr_sdk.advanced import Seams
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
 from tests.cli._helpers import invoke
@@ -32,7 +33,7 @@ def submitter(
         bucket,
         clients=world.clients,
         progress=SilentProgress(),
-        sleep=no_sleep,
+        seams=Seams(sleep=no_sleep),
         vcpus=1,
         gpus=0,
         job_role_arn=job_role_arn,
@@ -63,8 +64,8 @@ def run_everything(world: MotoWorld, tmp_path: Path, *, queue: str, bucket: str)
         failing = sub.submit_job(INPUTS[1], depends_on_job_ids=[first])
         sub.submit_jobs(INPUTS)  # one array job
         sub.submit_jobs(INPUTS[:2], array=False)  # per-job, concurrently
-        sub.store.put_resource(0, "extra.bin", b"\x00\x01")
-        assert sub.store.get_resource(0, "extra.bin") == b"\x00\x01"
+        sub._store.put_resource(0, "extra.bin", b"\x00\x01")
+        assert sub._store.get_resource(0, "extra.bin") == b"\x00\x01"
         sub.wait_until_jobs_finished()
         outputs = sub.get_all_outputs()
         assert outputs[0] is not None
@@ -77,7 +78,11 @@ def run_everything(world: MotoWorld, tmp_path: Path, *, queue: str, bucket: str)
         assert len(rerun) == 1
 
     attached = JobSubmitter.attach(
-        batch_id, job_queue=queue, job_bucket=bucket, clients=world.clients, sleep=no_sleep
+        batch_id,
+        job_queue=queue,
+        job_bucket=bucket,
+        clients=world.clients,
+        seams=Seams(sleep=no_sleep),
     )
     assert len(attached.get_all_outputs()) == len(outputs)
 

@@ -8,7 +8,8 @@ import pytest
 
 import pcr_sdk.infra
 from pcr_sdk import PcrInputError
-from pcr_sdk.infra import WILDCARD_ONLY_ACTIONS, submitter_actions, submitter_policy
+from pcr_sdk.infra import submitter_actions, submitter_policy
+from pcr_sdk.infra._policy import WILDCARD_ONLY_ACTIONS
 from tests.cli._helpers import assert_clean_exit, invoke
 
 ROLE = "arn:aws:iam::123456789012:role/pcr-job"

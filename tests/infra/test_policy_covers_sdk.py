@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pcr_sdk.infra import SDK_OPERATIONS, iam_action, submitter_actions, submitter_policy
+from pcr_sdk.infra import SDK_OPERATIONS, submitter_actions, submitter_policy
+from pcr_sdk.infra._policy import iam_action
 from pcr_sdk.testing import MotoWorld
 from tests.infra._iam import CallRecorder, Request, allowed, denied
 from tests.infra._lifecycle import run_batch, run_everything, sum_product

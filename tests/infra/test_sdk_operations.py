@@ -22,7 +22,8 @@ from pathlib import Path
 import botocore.session
 from botocore import xform_name
 
-from pcr_sdk.infra import SDK_OPERATIONS, iam_action, submitter_actions
+from pcr_sdk.infra import SDK_OPERATIONS, submitter_actions
+from pcr_sdk.infra._policy import iam_action
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = [ROOT / "pcr_sdk" / "_private", ROOT / "pcr_sdk" / "cli", ROOT / "pcr_sdk" / "worker.py"]

@@ -74,7 +74,7 @@ def test_results_as_they_finish_then_a_wait_for_the_rest(backend: LocalBackend) 
     assert fired == Counter([first.index])
     unfinished = [r for r in s.get_results(slow) if not r.finished]
     assert unfinished, "the slow children still run after the loop stopped"
-    assert not s.registry.closed
+    assert not s.closed
 
     s.wait_until_jobs_finished(timeout=60)
     assert fired == Counter([0, 1])

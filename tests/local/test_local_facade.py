@@ -36,7 +36,7 @@ def test_arrays_and_plain_jobs_with_the_sdk_worker() -> None:
         ]
         assert s.get_result(first).status is JobStatus.SUCCEEDED
         assert s.get_result(after).status is JobStatus.SUCCEEDED
-        assert s.registry.closed
+        assert s.closed
 
 
 def test_a_failing_array_child_has_details_and_a_log() -> None:

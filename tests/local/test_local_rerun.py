@@ -81,13 +81,13 @@ def test_plain_jobs_a_chain_and_array_children_rerun_after_attach(
     assert root_rerun.get("dependsOn", []) == []  # job 0 succeeded: dropped
     again.wait_until_jobs_finished()
     assert numbers(again) == list(range(8))
-    assert again.registry.deregistered
+    assert again._registry.deregistered
     results = again.get_results()
     assert [r.failure for r in results] == [None] * 8
     assert [j.attempt for j in again.jobs] == [1, 2, 2, 2, 1, 2, 1, 2]
     assert again.resubmit_failed() == []  # nothing failed: nothing happens
     assert calls == {"plain": 2, "array": 1}
-    assert again.registry.closed
+    assert again.closed
 
 
 def test_a_rerun_interrupted_after_submit_job_is_current_after_attach(
@@ -119,5 +119,5 @@ def test_a_rerun_interrupted_after_submit_job_is_current_after_attach(
     assert len({j.array_id for j in found.jobs}) == 1
     found.wait_until_jobs_finished()
     assert numbers(found) == [0, 1, 2]
-    assert found.registry.deregistered  # the revision the cut rerun registered, too
+    assert found._registry.deregistered  # the revision the cut rerun registered, too
     assert found.resubmit_failed() == []

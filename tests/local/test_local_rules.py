@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from pcr_sdk._private.model.retry_policy import glob_matches
 from pcr_sdk._private.wire import facts
 from pcr_sdk.local import LocalBackend
 from pcr_sdk.local import _checks as check
 from pcr_sdk.local._capacity import Resources, local_capacity, machine_memory_mib, machine_vcpus
 from pcr_sdk.local._model import Definition
-from pcr_sdk.local._retry import RetryStrategy, glob_matches, parse_retry_strategy
+from pcr_sdk.local._retry import RetryStrategy, parse_retry_strategy
 from pcr_sdk.local._spawn import supervised
 from pcr_sdk.local._wire import ServiceError
 

@@ -1,6 +1,6 @@
 """The README's `pcr_sdk.testing` example, as a user's test file would have it.
 
-The lines down to `sleep=lambda _: None)` are the README's, unchanged (only the `...` is filled
+The lines down to `seams=world.seams)` are the README's, unchanged (only the `...` is filled
 in, with what a user's test goes on to do); the file must keep passing whatever runs Batch
 underneath.
 """
@@ -20,7 +20,7 @@ def test_my_pipeline() -> None:
         world.script.fail(index=1, exit_code=3, log_lines=["boom"])  # scripted failure
         world.faults.add(service="batch", operation="SubmitJob", kind=Fault.THROTTLE)
         s = JobSubmitter("t", world.queue, "img", world.bucket, clients=world.clients,
-                         sleep=lambda _: None)
+                         seams=world.seams)
         # fmt: on
         ok = s.submit_job({"x": 1, "y": 2})
         failing = s.submit_job({"x": 3, "y": 4})
@@ -39,7 +39,7 @@ def test_my_pipeline() -> None:
 def _example(text: str) -> list[str]:
     lines = text.splitlines()
     start = lines.index("def test_my_pipeline() -> None:")
-    end = next(i for i in range(start, len(lines)) if "sleep=lambda _: None)" in lines[i])
+    end = next(i for i in range(start, len(lines)) if "seams=world.seams)" in lines[i])
     return lines[start : end + 1]
 
 

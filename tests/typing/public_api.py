@@ -20,11 +20,12 @@ from pcr_sdk import (
     JobStatus,
     JobSubmitter,
     PcrError,
+    PollProgress,
     RateGovernor,
     RetryPolicy,
     RetryRule,
 )
-from pcr_sdk.advanced import JobSpec, PollProgress
+from pcr_sdk.advanced import JobSpec
 from pcr_sdk.worker import JobContext, run
 
 

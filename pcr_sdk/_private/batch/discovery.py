@@ -13,8 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pcr_sdk._private.errors import PcrError, aws_call
-from pcr_sdk._private.model.results import JobState, SubmittedJob
-from pcr_sdk._private.services.poller import job_state
+from pcr_sdk._private.model.results import JobState, SubmittedJob, job_state
 from pcr_sdk._private.wire.facts import TAG_ATTEMPT, TAG_INDEX
 from pcr_sdk._private.wire.layout import (
     ENV_ARRAY_INPUTS_KEY,

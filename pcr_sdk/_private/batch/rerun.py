@@ -32,8 +32,8 @@ from pcr_sdk._private.batch.manifest import ArrayRecord, Manifest
 from pcr_sdk._private.batch.results import BatchResults
 from pcr_sdk._private.batch.submitting import send_each
 from pcr_sdk._private.errors import JobNotFoundError, PcrInputError
-from pcr_sdk._private.model.results import FailureKind, JobState, SubmittedJob
-from pcr_sdk._private.services.poller import Poller, expired_state
+from pcr_sdk._private.model.results import FailureKind, JobState, SubmittedJob, expired_state
+from pcr_sdk._private.services.poller import Poller
 from pcr_sdk._private.services.registry import BatchRegistry
 from pcr_sdk._private.services.store import InputStore
 from pcr_sdk._private.services.submitter import Submitter

@@ -13,8 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 from pcr_sdk._private.batch.ledger import Ledger
 from pcr_sdk._private.errors import OutputError
-from pcr_sdk._private.model.results import JobResult, JobState, M, SubmittedJob, parse_output
-from pcr_sdk._private.services.poller import Poller, expired_state
+from pcr_sdk._private.model.results import (
+    JobResult,
+    JobState,
+    M,
+    SubmittedJob,
+    expired_state,
+    parse_output,
+)
+from pcr_sdk._private.services.poller import Poller
 from pcr_sdk._private.services.store import InputStore
 from pcr_sdk._private.wire.facts import JobStatus
 from pcr_sdk._private.wire.layout import BatchLayout

@@ -8,7 +8,6 @@ status through their parent. AWS Batch shows finished jobs for about a day; for 
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,12 +17,14 @@ from pcr_sdk._private.batch.discovery import s3_table_reader, scan_batch_jobs
 from pcr_sdk._private.batch.ledger import Ledger
 from pcr_sdk._private.batch.manifest import ArrayRecord, LoadedManifest
 from pcr_sdk._private.batch.results import BatchResults
-from pcr_sdk._private.edge.governor import Clock, RateGovernor, Sleep, shared_batch_governor
+from pcr_sdk._private.edge.governor import RateGovernor, shared_batch_governor
 from pcr_sdk._private.errors import BatchClosedError, PcrInputError, guard_public_methods
 from pcr_sdk._private.model.names import BatchId
 from pcr_sdk._private.model.results import JobResult, SubmittedJob
 from pcr_sdk._private.model.settings import AwsSettings, build
 from pcr_sdk._private.model.specs import JobDefinitionSpec
+from pcr_sdk._private.public import public
+from pcr_sdk._private.seams import REAL, Seams
 from pcr_sdk._private.services.poller import Poller
 from pcr_sdk._private.services.registry import BatchRegistry
 from pcr_sdk._private.services.submitter import Submitter
@@ -55,6 +56,7 @@ class _NoJournal:
         return None
 
 
+@public("pcr_sdk")
 @guard_public_methods
 @dataclass(frozen=True)
 class BatchStatus:
@@ -84,8 +86,7 @@ class BatchStatus:
         session: boto3.Session | None = None,
         aws_region: str | None = None,
         governor: RateGovernor | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
+        seams: Seams = REAL,
     ) -> BatchStatus:
         """Read batch `batch_id` from `job_queue`: a few Batch calls per 100 jobs, plus one
         ranged S3 GET per rerun array (its index table, in the bucket its jobs name).
@@ -98,8 +99,7 @@ class BatchStatus:
             aws_region: the region of the queue (default: the configured one).
             governor: the rate governor of the Batch calls (default: the process's one for the
                 region and endpoint).
-            clock: monotonic seconds, for tests.
-            sleep: how to wait, for tests.
+            seams: the clock and sleep of its requests' spacing (`Seams`), for tests.
 
         Returns:
             The batch as AWS Batch shows it now; nothing is written.
@@ -116,7 +116,7 @@ class BatchStatus:
         meta = clients.batch.meta
         governor = governor or shared_batch_governor((meta.region_name, meta.endpoint_url))
         poller = Poller(clients.batch, request_throttling_milliseconds=0, governor=governor,
-                        clock=clock, sleep=sleep)  # fmt: skip
+                        seams=seams)  # fmt: skip
         ledger = Ledger(str(parsed), _NoJournal())
         found = scan_batch_jobs(poller.reads, job_queue=job_queue, batch_id=str(parsed),
                                 read_table=s3_table_reader(clients.s3))  # fmt: skip

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Final
 import boto3
 from botocore.config import Config
 
+from pcr_sdk._private.public import public
+
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -20,6 +22,7 @@ DEFAULT_CONFIG: Final = Config(
 )
 
 
+@public("pcr_sdk")
 @dataclass(frozen=True)
 class AwsClients:
     """The Batch, S3 and CloudWatch Logs clients of one account and region.

@@ -6,27 +6,15 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
-from typing import Final, TypeAlias
+from collections.abc import Hashable
+from typing import Final
 
-from pcr_sdk._private.errors import PcrInputError
-
-Clock: TypeAlias = Callable[[], float]
-Sleep: TypeAlias = Callable[[float], None]
-
-
-def _finite(name: str, value: object, *, low: float, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise PcrInputError(f"{name} must be a finite number, got {value!r}")
-    if value < low or (strict and value == low):
-        raise PcrInputError(f"{name} must be {'>' if strict else '>='} {low}, got {value}")
-    return float(value)
+from pcr_sdk._private.model.settings import count, positive, seconds
+from pcr_sdk._private.public import public
+from pcr_sdk._private.seams import Clock, Sleep
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
+@public("pcr_sdk")
 class RateGovernor:
     """Admit at most `max_calls` calls in any window of `period` seconds.
 
@@ -58,10 +46,8 @@ class RateGovernor:
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
-        if not _is_int(max_calls) or max_calls < 1:
-            raise PcrInputError(f"max_calls must be an integer >= 1, got {max_calls!r}")
-        self.max_calls = max_calls
-        self.period = _finite("period", period, low=0)
+        self.max_calls = count("max_calls", max_calls)
+        self.period = seconds("period", period)
         self._clock = clock
         self._sleep = sleep
         self._slots: deque[float] = deque(maxlen=max_calls)
@@ -88,7 +74,7 @@ class RateGovernor:
         Raises:
             PcrInputError: `rate` is not above 0, or not finite.
         """
-        rate = _finite("rate", rate, low=0, strict=True)
+        rate = positive("rate", rate)
         if rate >= 1 and rate.is_integer():
             return cls(int(rate), 1.0, clock=clock, sleep=sleep)
         return cls(1, 1.0 / rate, clock=clock, sleep=sleep)

@@ -22,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from pcr_sdk._private.edge.governor import Sleep
 from pcr_sdk._private.edge.hooks import AmbiguousCall
 from pcr_sdk._private.errors import AwsError
+from pcr_sdk._private.model.settings import LOST_ANSWER_SETTLE_SECONDS
+from pcr_sdk._private.seams import Sleep
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class LostAnswerPolicy:
 
     attempts: int = 3
     """Sends in all (the client's botocore retry setting, by default)."""
-    settle_seconds: float = 2.0
+    settle_seconds: float = LOST_ANSWER_SETTLE_SECONDS
     """Wait before the second look, so ListJobs' lag does not turn into a duplicate."""
     sleep: Sleep = time.sleep
     random: Callable[[], float] = random.random

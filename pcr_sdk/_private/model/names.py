@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from pcr_sdk._private.errors import InvalidBatchNameError
+from pcr_sdk._private.public import public
 
 BATCH_NAME_MAX_LENGTH: Final = 90
 
@@ -57,6 +58,7 @@ def check_batch_name(value: object) -> str:
     return value
 
 
+@public("pcr_sdk")
 class BatchName(RootModel[str]):
     """A human-readable batch name: the seed's rule, enforced exactly."""
 
@@ -86,6 +88,7 @@ class BatchName(RootModel[str]):
         return self.root
 
 
+@public("pcr_sdk")
 class BatchId(BaseModel):
     """`<batch name>_<uuid4>`: names the job definition, the jobs and the S3 prefix of a batch."""
 

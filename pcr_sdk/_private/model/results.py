@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -14,15 +14,20 @@ from pydantic import (
 )
 
 from pcr_sdk._private.errors import OutputMalformedError
+from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import (
     DEPENDENCY_FAILED_REASON,
     TIMEOUT_REASON,
     JobStatus,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_batch.type_defs import JobDetailTypeDef, JobSummaryTypeDef
+
 M = TypeVar("M", bound=BaseModel)
 
 
+@public("pcr_sdk.advanced")
 @dataclass(frozen=True, slots=True)
 class JobState:
     """What AWS Batch last said about one job (a slots dataclass: one exists per tracked job)."""
@@ -62,6 +67,7 @@ class JobState:
         return classify_failure(self)
 
 
+@public("pcr_sdk")
 @dataclass(frozen=True, slots=True)
 class SubmittedJob:
     """A job of this batch: its AWS Batch id, its index (its S3 prefix) and its dependencies.
@@ -89,6 +95,7 @@ class SubmittedJob:
             raise ValueError(f"job attempt must be >= 1, got {self.attempt}")
 
 
+@public("pcr_sdk")
 class FailureKind(str, Enum):
     """Why a job failed, read from what AWS Batch reports."""
 
@@ -132,6 +139,7 @@ def classify_failure(state: JobState) -> FailureKind | None:
     return FailureKind.INFRASTRUCTURE
 
 
+@public("pcr_sdk")
 class JobResult(BaseModel):
     """The outcome of one job, as far as AWS Batch and S3 know it."""
 
@@ -208,3 +216,62 @@ def parse_output(text: str, model: type[M], *, job_id: str, index: int, key: str
             f"{where}: {first['msg']} ({err.error_count()} error(s))",
             key=key, job_id=job_id, index=index,
         ) from err  # fmt: skip
+
+
+EXPIRED_REASON: Final = "AWS Batch no longer returns this job (it keeps finished jobs about a day)"
+
+
+def job_state(detail: JobDetailTypeDef) -> JobState:
+    """Read one DescribeJobs entry into a `JobState`."""
+    container = detail.get("container", {})
+    attempts = detail.get("attempts", [])
+    exit_code = container.get("exitCode")
+    log_stream = container.get("logStreamName")
+    container_reason = container.get("reason")
+    if attempts:
+        last = attempts[-1].get("container", {})
+        exit_code = last.get("exitCode", exit_code)
+        log_stream = last.get("logStreamName", log_stream)
+        container_reason = last.get("reason", container_reason)
+    summary = detail.get("arrayProperties", {}).get("statusSummary")
+    return JobState(
+        job_id=detail["jobId"],
+        status=JobStatus(detail["status"]),
+        status_reason=detail.get("statusReason"),
+        exit_code=exit_code,
+        attempts=len(attempts),
+        log_stream_name=log_stream,
+        children=dict(summary) if summary is not None else None,
+        container_reason=container_reason,
+        cancelled=bool(detail.get("isCancelled")),
+        terminated=bool(detail.get("isTerminated")),
+        created_at=detail.get("createdAt"),
+        started_at=detail.get("startedAt"),
+        stopped_at=detail.get("stoppedAt"),
+    )
+
+
+def summary_state(summary: JobSummaryTypeDef) -> JobState:
+    """Read one ListJobs entry (less detail than DescribeJobs) into a `JobState`."""
+    container = summary.get("container", {})
+    return JobState(
+        job_id=summary["jobId"],
+        status=JobStatus(summary["status"]),
+        status_reason=summary.get("statusReason"),
+        exit_code=container.get("exitCode"),
+        container_reason=container.get("reason"),
+        summary_only=True,
+        created_at=summary.get("createdAt"),
+        started_at=summary.get("startedAt"),
+        stopped_at=summary.get("stoppedAt"),
+    )
+
+
+def expired_state(job_id: str) -> JobState:
+    """The state of a job AWS Batch no longer returns."""
+    return JobState(job_id, JobStatus.EXPIRED, status_reason=EXPIRED_REASON)
+
+
+def parent_of(job_id: str) -> str:
+    """`<parent>` of an array child id `<parent>:<i>`; the id itself for any other job."""
+    return job_id.rsplit(":", 1)[0] if ":" in job_id else job_id

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pcr_sdk._private.errors import InvalidJobSpecError
+from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import (
     HOST_TERMINATED_REASON_PREFIX,
     MAX_EVALUATE_ON_EXIT_PATTERN_LENGTH,
@@ -58,6 +59,7 @@ def glob_matches(pattern: str | None, value: str | None) -> bool:
     return text.startswith(pattern[:-1]) if pattern.endswith("*") else text == pattern
 
 
+@public("pcr_sdk")
 class RetryRule(BaseModel):
     """One `evaluateOnExit` entry: RETRY or EXIT when every given pattern matches.
 
@@ -170,6 +172,7 @@ class RetryRule(BaseModel):
         )
 
 
+@public("pcr_sdk")
 class RetryPolicy(BaseModel):
     """How often AWS Batch runs a failed job again, and which failures it retries.
 

@@ -7,12 +7,20 @@ a constructor that fails on a setting leaves nothing behind in AWS.
 
 from __future__ import annotations
 
-import math
+import functools
 import re
-from typing import Any, Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 import boto3
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from pcr_sdk._private.edge.clients import AwsClients
 from pcr_sdk._private.errors import PcrInputError
@@ -26,27 +34,52 @@ _ACCOUNT: Final = re.compile(r"^[0-9]{12}$")
 _QUEUE: Final = re.compile(r"^(arn:\S+|[A-Za-z0-9_\-]{1,128})$")
 MAX_IO_WORKERS: Final = 256
 
+# Every default of a batch setting, written once: the settings models below, the facade's
+# signature and the services' constructors all take them from here.
+POLL_INTERVAL_SECONDS: Final = 60.0
+"""The seed's pause between two polls."""
+REQUEST_SPACING_MS: Final = 200.0
+"""The seed's spacing between two poll requests."""
+EXPIRY_SECONDS: Final = 5.0
+"""Two DescribeJobs that miss a job this far apart make it EXPIRED."""
+MIN_ADAPTIVE_INTERVAL_SECONDS: Final = 1.0
+"""The shortest pause of an adaptive wait."""
+LOST_ANSWER_SETTLE_SECONDS: Final = 2.0
+"""The wait before looking for what a lost SubmitJob answer created."""
+IO_WORKERS: Final = 16
+"""Threads for uploads and output downloads."""
+
 M = TypeVar("M", bound=BaseModel)
+
+Seconds = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+"""A finite, non-negative number of seconds (an int or a float; never a bool or a string)."""
+PositiveNumber = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+"""A finite number above 0."""
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class PollSettings(_Frozen):
     """How a wait polls: the seed's interval and request spacing, and when a job expires."""
 
-    interval_seconds: float = Field(default=60, ge=0)
-    request_spacing_ms: float = Field(default=200, ge=0)
+    interval_seconds: Seconds = POLL_INTERVAL_SECONDS
+    """The pause between two polling cycles (the longest one, when adaptive)."""
+    request_spacing_ms: Seconds = REQUEST_SPACING_MS
+    """The least spacing between two requests, in milliseconds."""
     adaptive: bool = False
-    expiry_seconds: float = Field(default=5.0, ge=0)
+    """Poll soon after a change, back off while nothing changes."""
+    min_interval_seconds: Seconds = MIN_ADAPTIVE_INTERVAL_SECONDS
+    """The shortest pause, when adaptive (at most `interval_seconds`)."""
+    expiry_seconds: Seconds = EXPIRY_SECONDS
     """Two DescribeJobs that miss a job this far apart make it EXPIRED."""
 
 
 class LostAnswerSettings(_Frozen):
     """What happens after SubmitJob or RegisterJobDefinition lost its answer."""
 
-    settle_seconds: float = Field(default=2.0, ge=0)
+    settle_seconds: Seconds = LOST_ANSWER_SETTLE_SECONDS
     """Wait before looking again, so ListJobs' lag does not turn into a duplicate job."""
     attempts: int | None = Field(default=None, ge=1, le=20)
     """Sends in all; None: as many as the client's botocore retry setting allows."""
@@ -58,7 +91,7 @@ class StoreSettings(_Frozen):
     bucket: str
     expected_bucket_owner: str | None = None
     encryption: S3Encryption | None = None
-    io_workers: int = Field(default=16, ge=1, le=MAX_IO_WORKERS)
+    io_workers: int = Field(default=IO_WORKERS, ge=1, le=MAX_IO_WORKERS)
 
     @field_validator("bucket")
     @classmethod
@@ -146,8 +179,37 @@ def build(model: type[M], **fields: Any) -> M:
         raise PcrInputError(f"{where}: {first['msg']}{shown}") from err
 
 
-def finite(name: str, value: object) -> float:
-    """`value` as a finite float, else `PcrInputError` naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise PcrInputError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+@functools.cache
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
+
+
+def _checked(name: str, value: object, kind: Any) -> Any:
+    try:
+        return _adapter(kind).validate_python(value)
+    except ValidationError as err:
+        raise PcrInputError(f"{name}: {err.errors()[0]['msg']} (got {value!r})") from err
+
+
+def seconds(name: str, value: object) -> float:
+    """`value` as `Seconds` (finite, >= 0), else `PcrInputError` naming `name`.
+
+    This, `positive` and `count` check the loose arguments (a wait's timeout, a governor's
+    period and rate) by the same pydantic rules as the settings models.
+    """
+    return float(_checked(name, value, Seconds))
+
+
+def positive(name: str, value: object) -> float:
+    """`value` as a `PositiveNumber` (finite, > 0), else `PcrInputError` naming `name`."""
+    return float(_checked(name, value, PositiveNumber))
+
+
+def count(name: str, value: object, *, low: int = 1) -> int:
+    """`value` as an int >= `low` (never a bool), else `PcrInputError` naming `name`."""
+    return int(_checked(name, value, Annotated[int, Field(strict=True, ge=low)]))
+
+
+def timeout_seconds(timeout: float | None) -> float | None:
+    """A wait's timeout: None (no limit) or a finite number of seconds >= 0."""
+    return None if timeout is None else seconds("timeout", timeout)

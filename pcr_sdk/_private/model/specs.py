@@ -24,6 +24,7 @@ from pydantic import (
 
 from pcr_sdk._private.errors import InvalidJobSpecError
 from pcr_sdk._private.model.retry_policy import RetryPolicy, RetryRule
+from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import (
     FARGATE_VCPUS,
     MAX_DEPENDENCIES,
@@ -59,6 +60,7 @@ def _check_environment(env: Mapping[str, str]) -> dict[str, str]:
     return dict(env)
 
 
+@public("pcr_sdk")
 class JobDefinitionSpec(BaseModel):
     """What one batch's job definition asks of AWS Batch. Defaults: 1 vCPU, no GPU."""
 
@@ -150,6 +152,7 @@ class JobDefinitionSpec(BaseModel):
             ) from err
 
 
+@public("pcr_sdk")
 class S3Encryption(BaseModel):
     """Server-side encryption for the objects pcr-sdk writes: SSE-S3, or SSE-KMS with a key."""
 
@@ -167,6 +170,7 @@ class S3Encryption(BaseModel):
         return self
 
 
+@public("pcr_sdk.advanced")
 class JobSpec(BaseModel):
     """One job: its JSON input (already serialized) and the ids of the jobs it waits for.
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from pcr_sdk._private.errors import guard_public_methods, map_client_error
+from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import BATCH_LOG_GROUP
 
 if TYPE_CHECKING:
@@ -17,6 +18,7 @@ __all__ = ["BATCH_LOG_GROUP", "LogReader"]
 MAX_EVENTS_PER_CALL = 10_000
 
 
+@public("pcr_sdk.advanced")
 @guard_public_methods
 class LogReader:
     """Reads job logs from the group AWS Batch writes them to.

@@ -5,38 +5,69 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from pcr_sdk._private.edge.governor import Clock
 from pcr_sdk._private.errors import WaitTimeoutError
-from pcr_sdk._private.model.results import JobState
-from pcr_sdk._private.services.poller import Poller, PollProgress, expired_state, parent_of
-from pcr_sdk._private.wire.facts import LIST_JOBS_MAX_RESULTS, JobStatus
+from pcr_sdk._private.model.results import JobState, expired_state, parent_of
+from pcr_sdk._private.public import public
+from pcr_sdk._private.services.pacing import Pacing
+from pcr_sdk._private.wire.facts import BLOCKED_REASON_PREFIXES, LIST_JOBS_MAX_RESULTS, JobStatus
 
-logger = logging.getLogger("pcr_sdk._private.services.poller")  # one logger for waiting, as before
-
-
-class _Missing:
-    """Jobs DescribeJobs omitted: since when, and whether two looks far enough apart agree."""
-
-    def __init__(self, clock: Clock, expiry_seconds: float) -> None:
-        self._clock = clock
-        self._expiry = expiry_seconds
-        self._since: dict[str, float] = {}
-
-    def expired(self, asked: Iterable[str], returned: Mapping[str, object]) -> list[str]:
-        now = self._clock()
-        gone: list[str] = []
-        for job_id in asked:
-            if job_id in returned:
-                self._since.pop(job_id, None)
-                continue
-            first = self._since.setdefault(job_id, now)
-            if first < now and now - first >= self._expiry:
-                gone.append(job_id)
-        return gone
+logger = logging.getLogger("pcr_sdk._private.services.poller")  # one logger for waiting
 
 
+class JobReader(Protocol):
+    """What a wait reads from AWS Batch (`Poller` is one)."""
+
+    def describe(self, job_ids: Sequence[str]) -> dict[str, JobState]:
+        """The current state of `job_ids`; ids AWS Batch no longer knows are left out."""
+        ...
+
+    def failed_children(self, array_id: str) -> dict[str, JobState]:
+        """The FAILED children of array job `array_id`."""
+        ...
+
+    def new_children(
+        self, array_id: str, status: str, seen: set[str], expected: int
+    ) -> dict[str, JobState]:
+        """Children of `array_id` in `status` not in `seen` (added to it), up to `expected`."""
+        ...
+
+
+@public("pcr_sdk")
+@dataclass(frozen=True)
+class PollProgress:
+    """A snapshot after one polling cycle: how many of `total` jobs are in each status."""
+
+    cycle: int
+    """The polling cycle's number: 1, 2, ..."""
+    total: int
+    """How many jobs the wait follows."""
+    counts: Mapping[JobStatus, int] = field(default_factory=dict)
+    """How many of them are in each status."""
+    blocked: Mapping[str, str] = field(default_factory=dict)
+    """RUNNABLE jobs AWS Batch says cannot start (e.g. no compute environment fits their vCPUs,
+    memory or GPUs), with AWS's reason; they wait for ever unless something changes."""
+
+    @property
+    def succeeded(self) -> int:
+        """How many jobs have SUCCEEDED."""
+        return self.counts.get(JobStatus.SUCCEEDED, 0)
+
+    @property
+    def failed(self) -> int:
+        """Jobs that FAILED or EXPIRED."""
+        return self.counts.get(JobStatus.FAILED, 0) + self.counts.get(JobStatus.EXPIRED, 0)
+
+    @property
+    def finished(self) -> int:
+        """How many jobs have finished, succeeded or failed."""
+        return self.succeeded + self.failed
+
+
+@public("pcr_sdk.advanced")
 class PollRun:
     """One wait over a set of jobs, as an iterator: each polling cycle yields the final states of
     the jobs it saw finish (each job once); `states` holds every state seen so far.
@@ -47,11 +78,25 @@ class PollRun:
     ones were found), provided the pages such a listing may take are no more than one per 100 of
     the newly counted children; otherwise they are learned later (at the latest when their
     parent finishes, like `wait` does). FAILED children are found as `wait` finds them.
+
+    `Poller.run` makes one; nothing else needs to.
+
+    Args:
+        reader: what the run reads AWS Batch through (the poller).
+        pacing: its pauses, deadline and expiry rule (the poller's).
+        job_ids: the jobs to wait for.
+        arrays: ids of array parents among `job_ids` whose children to follow.
+        known: states seen before, by job id.
+        on_progress: called after each polling cycle with the counts so far.
+        timeout: seconds to wait at most (None: no limit).
+        identify: learn a running array's newly SUCCEEDED children as they finish.
+        logged_blocked: ids of RUNNABLE jobs already logged as unable to start.
     """
 
     def __init__(
         self,
-        poller: Poller,
+        reader: JobReader,
+        pacing: Pacing,
         job_ids: Iterable[str],
         *,
         arrays: Iterable[str],
@@ -59,8 +104,11 @@ class PollRun:
         on_progress: Callable[[PollProgress], None] | None,
         timeout: float | None,
         identify: bool,
+        logged_blocked: set[str],
     ) -> None:
-        self._poller = poller
+        self._reader = reader
+        self._pacing = pacing
+        self._logged_blocked = logged_blocked
         self._on_progress = on_progress
         self._timeout = timeout
         self._identify = identify
@@ -81,10 +129,9 @@ class PollRun:
         self._failures_seen: Counter[str] = Counter()
         self._runnable_since: dict[str, float] = {}  # how long a job waits for capacity
         self._blocked: dict[str, str] = {}  # RUNNABLE jobs that block their queue, and why
-        self._missing = _Missing(poller._clock, poller.expiry_seconds)
-        self._deadline = None if timeout is None else poller._clock() + timeout
-        self._interval = poller.min_interval_seconds if poller.adaptive else (
-            poller.polling_interval_seconds)  # fmt: skip
+        self._missing = pacing.missing()
+        self._deadline = pacing.deadline(timeout)
+        self._interval = pacing.first_interval()
         self._cycle = 0
 
     def __iter__(self) -> Iterator[list[JobState]]:
@@ -98,6 +145,7 @@ class PollRun:
 
     @property
     def unfinished(self) -> list[str]:
+        """The ids of the jobs not seen finished yet."""
         return [*self._plain, *(c for cs in self._children.values() for c in cs)]
 
     def _done(self, job_id: str) -> bool:
@@ -105,12 +153,11 @@ class PollRun:
 
     def _poll(self) -> list[str]:
         """One cycle: sleep, describe the unfinished jobs (arrays through their parents)."""
-        poller = self._poller
-        poller._sleep(poller._pause(self._interval, self._deadline))
+        self._pacing.pause(self._interval, self._deadline)
         self._cycle += 1
         plain = self._plain
         asked = plain + list(self._children)
-        fresh = poller.describe(asked)
+        fresh = self._reader.describe(asked)
         gone = self._missing.expired(asked, fresh)
         if gone:
             logger.warning(
@@ -120,25 +167,37 @@ class PollRun:
         for job_id in gone:
             fresh[job_id] = expired_state(job_id)
         self.states.update((i, fresh[i]) for i in plain if i in fresh)
-        now = poller._clock()
+        now = self._pacing.now()
         for job_id in plain:
             state = fresh.get(job_id)
             if state is not None and state.status is JobStatus.RUNNABLE:
                 self._runnable_since.setdefault(job_id, now)
-                poller._note_blocked(state, self._blocked)
+                self._note_blocked(state)
             else:
                 self._runnable_since.pop(job_id, None)
         done = [i for i in plain if i in fresh and fresh[i].status.is_finished]
         self._plain = [i for i in plain if i not in fresh or not fresh[i].status.is_finished]
         done += self._poll_arrays(fresh)
-        self._interval = poller._next_interval(self._interval, changed=bool(done))
+        self._interval = self._pacing.next_interval(self._interval, changed=bool(done))
         return done
+
+    def _note_blocked(self, state: JobState) -> None:
+        """Remember (and log once per poller) a RUNNABLE job whose reason says it cannot start."""
+        reason = state.status_reason or ""
+        if not reason.startswith(BLOCKED_REASON_PREFIXES):
+            return
+        self._blocked[state.job_id] = reason
+        if state.job_id not in self._logged_blocked:
+            self._logged_blocked.add(state.job_id)
+            logger.warning("job %s is RUNNABLE and cannot start: %s", state.job_id, reason)
 
     def _check_deadline(self) -> None:
         unfinished = self.unfinished
-        if not unfinished or self._deadline is None or self._poller._clock() < self._deadline:
+        if not unfinished or self._deadline is None:
             return
-        now = self._poller._clock()
+        now = self._pacing.now()
+        if now < self._deadline:
+            return
         runnable = {i: now - t for i, t in self._runnable_since.items() if i in unfinished}
         stuck = ""
         if self._blocked:
@@ -182,14 +241,14 @@ class PollRun:
         counts: ListJobs is eventually consistent, and a failure it does not show yet must not
         pass for a success (the next cycle lists again).
         """
-        poller, waiting = self._poller, self._children[array_id]
+        reader, waiting = self._reader, self._children[array_id]
         expected = (parent.children or {}).get("FAILED", 0)
-        failed = poller.failed_children(array_id) if expected else {}
+        failed = reader.failed_children(array_id) if expected else {}
         if parent.status is JobStatus.FAILED and not parent.children and not failed:
-            failed = poller.failed_children(array_id)
+            failed = reader.failed_children(array_id)
         self._failures_seen[array_id] = len(failed)
         done = [c for c in waiting if c in failed]
-        details = poller.describe(done)  # reasons, exit codes and log streams for the callbacks
+        details = reader.describe(done)  # reasons, exit codes and log streams for the callbacks
         for child in done:
             self.states[child] = details.get(child, failed[child])
         if parent.status.is_finished and len(failed) >= expected:
@@ -210,7 +269,7 @@ class PollRun:
         new = count - len(seen)
         if new <= 0 or math.ceil(count / LIST_JOBS_MAX_RESULTS) > math.ceil(new / 100):
             return []
-        found = self._poller.new_children(array_id, "SUCCEEDED", seen, new)
+        found = self._reader.new_children(array_id, "SUCCEEDED", seen, new)
         waiting = self._children.get(array_id, [])
         done = [c for c in waiting if c in found]
         self.states.update((c, found[c]) for c in done)

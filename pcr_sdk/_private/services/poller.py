@@ -3,133 +3,38 @@
 from __future__ import annotations
 
 import logging
-import math
-import random
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from pcr_sdk._private.edge.governor import Clock, RateGovernor, Sleep
+from pcr_sdk._private.edge.governor import RateGovernor
 from pcr_sdk._private.edge.reads import BatchReads
-from pcr_sdk._private.errors import PcrInputError, guard_public_methods
-from pcr_sdk._private.model.results import JobState
-from pcr_sdk._private.wire.facts import BLOCKED_REASON_PREFIXES, LIST_JOBS_MAX_RESULTS, JobStatus
+from pcr_sdk._private.errors import guard_public_methods
+from pcr_sdk._private.model.results import JobState, job_state, summary_state
+from pcr_sdk._private.model.settings import (
+    EXPIRY_SECONDS,
+    MIN_ADAPTIVE_INTERVAL_SECONDS,
+    POLL_INTERVAL_SECONDS,
+    REQUEST_SPACING_MS,
+    PollSettings,
+    build,
+    timeout_seconds,
+)
+from pcr_sdk._private.public import public
+from pcr_sdk._private.seams import REAL, Seams
+from pcr_sdk._private.services.pacing import Pacing
+from pcr_sdk._private.services.poll_run import PollProgress, PollRun
+from pcr_sdk._private.wire.facts import LIST_JOBS_MAX_RESULTS
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
-    from mypy_boto3_batch.type_defs import JobDetailTypeDef, JobSummaryTypeDef
-
-    from pcr_sdk._private.services.poll_run import PollRun
 
 logger = logging.getLogger(__name__)
 
-JITTER: Final = 0.1
-DEFAULT_EXPIRY_SECONDS: Final = 5.0
-EXPIRED_REASON: Final = "AWS Batch no longer returns this job (it keeps finished jobs about a day)"
 _CHILD_STATUSES: Final = ("SUCCEEDED", "FAILED", "RUNNING", "STARTING", "RUNNABLE", "PENDING",
                           "SUBMITTED")  # fmt: skip
 
 
-@dataclass(frozen=True)
-class PollProgress:
-    """A snapshot after one polling cycle: how many of `total` jobs are in each status."""
-
-    cycle: int
-    """The polling cycle's number: 1, 2, ..."""
-    total: int
-    """How many jobs the wait follows."""
-    counts: Mapping[JobStatus, int] = field(default_factory=dict)
-    """How many of them are in each status."""
-    blocked: Mapping[str, str] = field(default_factory=dict)
-    """RUNNABLE jobs AWS Batch says cannot start (e.g. no compute environment fits their vCPUs,
-    memory or GPUs), with AWS's reason; they wait for ever unless something changes."""
-
-    @property
-    def succeeded(self) -> int:
-        """How many jobs have SUCCEEDED."""
-        return self.counts.get(JobStatus.SUCCEEDED, 0)
-
-    @property
-    def failed(self) -> int:
-        """Jobs that FAILED or EXPIRED."""
-        return self.counts.get(JobStatus.FAILED, 0) + self.counts.get(JobStatus.EXPIRED, 0)
-
-    @property
-    def finished(self) -> int:
-        """How many jobs have finished, succeeded or failed."""
-        return self.succeeded + self.failed
-
-
-def job_state(detail: JobDetailTypeDef) -> JobState:
-    """Read one DescribeJobs entry into a `JobState`."""
-    container = detail.get("container", {})
-    attempts = detail.get("attempts", [])
-    exit_code = container.get("exitCode")
-    log_stream = container.get("logStreamName")
-    container_reason = container.get("reason")
-    if attempts:
-        last = attempts[-1].get("container", {})
-        exit_code = last.get("exitCode", exit_code)
-        log_stream = last.get("logStreamName", log_stream)
-        container_reason = last.get("reason", container_reason)
-    summary = detail.get("arrayProperties", {}).get("statusSummary")
-    return JobState(
-        job_id=detail["jobId"],
-        status=JobStatus(detail["status"]),
-        status_reason=detail.get("statusReason"),
-        exit_code=exit_code,
-        attempts=len(attempts),
-        log_stream_name=log_stream,
-        children=dict(summary) if summary is not None else None,
-        container_reason=container_reason,
-        cancelled=bool(detail.get("isCancelled")),
-        terminated=bool(detail.get("isTerminated")),
-        created_at=detail.get("createdAt"),
-        started_at=detail.get("startedAt"),
-        stopped_at=detail.get("stoppedAt"),
-    )
-
-
-def summary_state(summary: JobSummaryTypeDef) -> JobState:
-    """Read one ListJobs entry (less detail than DescribeJobs) into a `JobState`."""
-    container = summary.get("container", {})
-    return JobState(
-        job_id=summary["jobId"],
-        status=JobStatus(summary["status"]),
-        status_reason=summary.get("statusReason"),
-        exit_code=container.get("exitCode"),
-        container_reason=container.get("reason"),
-        summary_only=True,
-        created_at=summary.get("createdAt"),
-        started_at=summary.get("startedAt"),
-        stopped_at=summary.get("stoppedAt"),
-    )
-
-
-def expired_state(job_id: str) -> JobState:
-    """The state of a job AWS Batch no longer returns."""
-    return JobState(job_id, JobStatus.EXPIRED, status_reason=EXPIRED_REASON)
-
-
-def parent_of(job_id: str) -> str:
-    """`<parent>` of an array child id `<parent>:<i>`; the id itself for any other job."""
-    return job_id.rsplit(":", 1)[0] if ":" in job_id else job_id
-
-
-def _setting(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise PcrInputError(f"{name} must be a finite number, got {value!r}")
-    if value < 0:
-        raise PcrInputError(f"{name} must be >= 0, got {value}")
-    return float(value)
-
-
-def check_timeout(timeout: float | None) -> float | None:
-    """A wait's timeout: None (no limit) or a finite number of seconds >= 0."""
-    return None if timeout is None else _setting("timeout", timeout)
-
-
+@public("pcr_sdk.advanced")
 @guard_public_methods
 class Poller:
     """Waits for jobs the way the seed did, without its costs.
@@ -156,9 +61,7 @@ class Poller:
         adaptive: poll soon after a change, back off while nothing changes.
         min_interval_seconds: the shortest pause, with `adaptive` (at most the interval).
         expiry_seconds: how far apart two looks must both miss a job before it is EXPIRED.
-        clock: monotonic seconds, for tests.
-        sleep: how to wait, for tests.
-        random_source: the jitter's random numbers in [0, 1), for tests.
+        seams: the clock, sleep and jitter's random numbers (for tests).
 
     Raises:
         PcrInputError: a number is negative, NaN or infinite.
@@ -168,32 +71,42 @@ class Poller:
         self,
         batch: BatchClient,
         *,
-        polling_interval_seconds: float = 60,
-        request_throttling_milliseconds: float = 200,
+        polling_interval_seconds: float = POLL_INTERVAL_SECONDS,
+        request_throttling_milliseconds: float = REQUEST_SPACING_MS,
         governor: RateGovernor | None = None,
         adaptive: bool = False,
-        min_interval_seconds: float = 1.0,
-        expiry_seconds: float = DEFAULT_EXPIRY_SECONDS,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
-        random_source: Callable[[], float] = random.random,
+        min_interval_seconds: float = MIN_ADAPTIVE_INTERVAL_SECONDS,
+        expiry_seconds: float = EXPIRY_SECONDS,
+        seams: Seams = REAL,
     ) -> None:
-        self.polling_interval_seconds = _setting(
-            "polling_interval_seconds", polling_interval_seconds
-        )
-        spacing = _setting("request_throttling_milliseconds", request_throttling_milliseconds)
-        self.expiry_seconds = _setting("expiry_seconds", expiry_seconds)
-        self.adaptive = adaptive
-        self.min_interval_seconds = min(
-            _setting("min_interval_seconds", min_interval_seconds), self.polling_interval_seconds
-        )
-        self._clock = clock
-        self._sleep = sleep
-        self._random = random_source
+        settings = build(
+            PollSettings, interval_seconds=polling_interval_seconds,
+            request_spacing_ms=request_throttling_milliseconds, adaptive=adaptive,
+            min_interval_seconds=min_interval_seconds, expiry_seconds=expiry_seconds,
+        )  # fmt: skip
+        self._settings = settings
+        self._pacing = Pacing(settings, seams)
         self._governor = governor
-        self._throttle = RateGovernor(1, spacing / 1000, clock=clock, sleep=sleep)
+        self._throttle = RateGovernor(
+            1, settings.request_spacing_ms / 1000, clock=seams.clock, sleep=seams.sleep
+        )
         self.reads = BatchReads(batch, acquire=self._acquire, throttle_listener=governor)
         self._blocked_logged: set[str] = set()
+
+    @property
+    def polling_interval_seconds(self) -> float:
+        """The pause between two polling cycles (the longest one, when adaptive)."""
+        return self._settings.interval_seconds
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether waits poll soon after a change and back off while nothing changes."""
+        return self._settings.adaptive
+
+    @property
+    def expiry_seconds(self) -> float:
+        """How far apart two looks must both miss a job before it is EXPIRED."""
+        return self._settings.expiry_seconds
 
     def _acquire(self) -> None:
         self._throttle.acquire()
@@ -327,22 +240,9 @@ class Poller:
         Raises:
             PcrInputError: `timeout` is negative, NaN or infinite.
         """
-        from pcr_sdk._private.services.poll_run import (  # noqa: PLC0415 - it imports this module
-            PollRun,
-        )
-
-        return PollRun(self, job_ids, arrays=arrays, known=known, on_progress=on_progress,
-                       timeout=check_timeout(timeout), identify=identify)  # fmt: skip
-
-    def _note_blocked(self, state: JobState, blocked: dict[str, str]) -> None:
-        """Remember (and log once) a RUNNABLE job whose status reason says it cannot start."""
-        reason = state.status_reason or ""
-        if not reason.startswith(BLOCKED_REASON_PREFIXES):
-            return
-        blocked[state.job_id] = reason
-        if state.job_id not in self._blocked_logged:
-            self._blocked_logged.add(state.job_id)
-            logger.warning("job %s is RUNNABLE and cannot start: %s", state.job_id, reason)
+        return PollRun(self, self._pacing, job_ids, arrays=arrays, known=known,
+                       on_progress=on_progress, timeout=timeout_seconds(timeout),
+                       identify=identify, logged_blocked=self._blocked_logged)  # fmt: skip
 
     def new_children(
         self, array_id: str, status: str, seen: set[str], expected: int
@@ -369,18 +269,3 @@ class Poller:
             if len(found) >= expected:
                 break
         return found
-
-    def _pause(self, interval: float, deadline: float | None) -> float:
-        pause = interval
-        if self.adaptive:
-            pause *= 1 + JITTER * (2 * self._random() - 1)
-        if deadline is not None:
-            pause = min(pause, max(deadline - self._clock(), 0.0))
-        return pause
-
-    def _next_interval(self, interval: float, *, changed: bool) -> float:
-        if not self.adaptive:
-            return interval
-        if changed:
-            return self.min_interval_seconds
-        return min(max(interval, 1e-3) * 2, self.polling_interval_seconds)

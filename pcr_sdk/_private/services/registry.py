@@ -14,6 +14,7 @@ from pcr_sdk._private.errors import AwsError, BatchClosedError, aws_call, guard_
 from pcr_sdk._private.model.names import BatchId
 from pcr_sdk._private.model.retry_policy import RetryPolicy
 from pcr_sdk._private.model.specs import JobDefinitionSpec
+from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import (
     MANAGED_BY_VALUE,
     RESERVED_TAG_PREFIXES,
@@ -68,6 +69,7 @@ def register_request(
     return request
 
 
+@public("pcr_sdk.advanced")
 @guard_public_methods
 class BatchRegistry:
     """Owns the job definition of one batch.

@@ -18,6 +18,7 @@ from pcr_sdk._private.errors import (
     map_client_error,
 )
 from pcr_sdk._private.model.specs import JobSpec, S3Encryption
+from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import NO_SUCH_KEY_ERROR_CODES
 from pcr_sdk._private.wire.layout import BatchLayout
 from pcr_sdk._private.wire.packing import pack, pack_indexed, read_table, table_range
@@ -33,6 +34,7 @@ LIST_OUTPUTS_ONE_BY_ONE = 100
 """Up to this many jobs, `outputs_present` lists each job's prefix; above, the batch's."""
 
 
+@public("pcr_sdk.advanced")
 @guard_public_methods
 class InputStore:
     """Reads and writes one batch's objects: config.json in, output.json out, extra resources.

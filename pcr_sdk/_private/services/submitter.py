@@ -13,6 +13,7 @@ from pcr_sdk._private.edge.governor import RateGovernor, shared_batch_governor
 from pcr_sdk._private.edge.reads import BatchReads
 from pcr_sdk._private.edge.resend import LostAnswerPolicy, send_once
 from pcr_sdk._private.errors import InvalidJobSpecError, aws_call, guard_public_methods
+from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import (
     MAX_ARRAY_SIZE,
     MAX_CONTAINER_OVERRIDES_CHARS,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+@public("pcr_sdk.advanced")
 @guard_public_methods
 class Submitter:
     """Submits the jobs of one batch to one queue; never faster than its governor allows.

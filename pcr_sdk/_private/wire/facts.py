@@ -11,9 +11,12 @@ from __future__ import annotations
 import enum
 from typing import Final
 
+from pcr_sdk._private.public import public
+
 # -- AWS Batch: statuses ---------------------------------------------------------------------
 
 
+@public("pcr_sdk")
 class JobStatus(str, enum.Enum):
     """A job's status: AWS Batch's seven, in their order, plus pcr-sdk's EXPIRED.
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from pcr_sdk._private.errors import InvalidJobSpecError, PcrInputError
+from pcr_sdk._private.public import public
 
 ENV_BUCKET: Final = "S3_JOB_BUCKET"
 ENV_CONFIG_KEY: Final = "S3_JOB_CONFIG_KEY"
@@ -53,6 +54,7 @@ def check_relative_key(name: str) -> str:
     return name
 
 
+@public("pcr_sdk")
 @dataclass(frozen=True, slots=True)
 class BatchLayout:
     """Where a batch's objects live in the job bucket."""

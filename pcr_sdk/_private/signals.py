@@ -7,7 +7,7 @@ and SIGHUP (a closed terminal) become `InterruptedBySignal`, a `KeyboardInterrup
 the main thread; the previous handlers are back when the block ends::
 
     from pcr_sdk import JobSubmitter
-    from pcr_sdk.signals import handle_signals
+    from pcr_sdk import handle_signals
 
     with JobSubmitter(...) as submitter, handle_signals(submitter, owns=True):
         submitter.submit_jobs(inputs, array=False)
@@ -39,6 +39,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Final
 
 from pcr_sdk._private.errors import PcrError
+from pcr_sdk._private.public import public
 
 if TYPE_CHECKING:
     from pcr_sdk._private.facade import JobSubmitter
@@ -56,6 +57,7 @@ DEFAULT_SIGNALS: Final[tuple[signal.Signals, ...]] = tuple(
 _Handler = Callable[[int, FrameType | None], object] | int | None
 
 
+@public("pcr_sdk")
 class InterruptedBySignal(KeyboardInterrupt):
     """A handled signal arrived: raised in the main thread inside `handle_signals`.
 
@@ -74,6 +76,7 @@ class InterruptedBySignal(KeyboardInterrupt):
         return 128 + self.signum
 
 
+@public("pcr_sdk")
 @dataclass
 class SignalGuard:
     """What `handle_signals` yields: which signal ended the block, and what was done."""
@@ -123,6 +126,7 @@ def _handler(guard: SignalGuard) -> Callable[[int, FrameType | None], None]:
     return handle
 
 
+@public("pcr_sdk")
 @contextmanager
 def handle_signals(
     submitter: JobSubmitter | None = None,

@@ -1,0 +1,81 @@
+"""How a wait spends its time: the pause before each poll, adaptive backoff, deadlines, expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+from pcr_sdk._private.model.settings import PollSettings
+from pcr_sdk._private.seams import Seams
+
+JITTER: Final = 0.1
+"""An adaptive pause varies by +-10 %."""
+
+
+class Pacing:
+    """The clock and sleep of one poller, with its interval rules (shared by its waits).
+
+    A plain wait pauses `interval_seconds` before every poll. An adaptive one starts at
+    `min_interval_seconds`, returns there after a poll that saw a change, and doubles (up to
+    the interval) while nothing changes, with +-10 % jitter. No pause runs past a deadline.
+    """
+
+    def __init__(self, settings: PollSettings, seams: Seams) -> None:
+        self.settings = settings
+        self._seams = seams
+        self.min_interval = min(settings.min_interval_seconds, settings.interval_seconds)
+
+    def now(self) -> float:
+        """The clock's monotonic seconds."""
+        return self._seams.clock()
+
+    def deadline(self, timeout: float | None) -> float | None:
+        """When a wait of `timeout` seconds that starts now must end (None: never)."""
+        return None if timeout is None else self.now() + timeout
+
+    def first_interval(self) -> float:
+        """The pause before a wait's first poll."""
+        return self.min_interval if self.settings.adaptive else self.settings.interval_seconds
+
+    def pause(self, interval: float, deadline: float | None) -> None:
+        """Sleep `interval` (jittered when adaptive), never past `deadline`."""
+        pause = interval
+        if self.settings.adaptive:
+            pause *= 1 + JITTER * (2 * self._seams.random_source() - 1)
+        if deadline is not None:
+            pause = min(pause, max(deadline - self.now(), 0.0))
+        self._seams.sleep(pause)
+
+    def next_interval(self, interval: float, *, changed: bool) -> float:
+        """The pause after a poll that did (or did not) see a change."""
+        if not self.settings.adaptive:
+            return interval
+        if changed:
+            return self.min_interval
+        return min(max(interval, 1e-3) * 2, self.settings.interval_seconds)
+
+    def missing(self) -> Missing:
+        """A tracker of the jobs DescribeJobs omits, expiring them by this pacing's rule."""
+        return Missing(self, self.settings.expiry_seconds)
+
+
+class Missing:
+    """Jobs DescribeJobs omitted: since when, and whether two looks far enough apart agree."""
+
+    def __init__(self, pacing: Pacing, expiry_seconds: float) -> None:
+        self._pacing = pacing
+        self._expiry = expiry_seconds
+        self._since: dict[str, float] = {}
+
+    def expired(self, asked: Iterable[str], returned: Mapping[str, object]) -> list[str]:
+        """The ids among `asked` that two looks at least the expiry apart both missed."""
+        now = self._pacing.now()
+        gone: list[str] = []
+        for job_id in asked:
+            if job_id in returned:
+                self._since.pop(job_id, None)
+                continue
+            first = self._since.setdefault(job_id, now)
+            if first < now and now - first >= self._expiry:
+                gone.append(job_id)
+        return gone
