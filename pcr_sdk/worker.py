@@ -48,7 +48,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 
-from pcr_sdk._private.errors import WorkerContractError, WorkerEnvironmentError, aws_call
+from pcr_sdk._private.edge.mapping import aws_call
+from pcr_sdk._private.errors import WorkerContractError, WorkerEnvironmentError
 from pcr_sdk._private.wire.handlers import InvalidInputError, typed
 from pcr_sdk._private.wire.jsonio import dump_json
 from pcr_sdk._private.wire.layout import (

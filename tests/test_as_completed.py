@@ -20,7 +20,6 @@ from pcr_sdk import (
     ThrottledError,
     WaitTimeoutError,
 )
-from pcr_sdk._private.errors import guard_iterator
 from pcr_sdk.testing import Fault, JobView, MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.fakes import FakeClock
@@ -271,30 +270,28 @@ def test_aws_errors_while_iterating_are_pcr_errors() -> None:
         submitter.close()
 
 
-def test_guard_iterator_maps_botocore_errors_refines_them_and_closes_its_source() -> None:
-    closed: list[bool] = []
+def test_as_completed_names_the_batch_when_credentials_expire_and_closes_cleanly() -> None:
+    """Was `guard_iterator`'s unit test: the iterator maps the error where the call is made and
+    adds the batch's resume hint; a broken-off iterator leaves the batch to a later call."""
+    with MotoWorld() as world:
+        world.script.worker(square)
+        _expire_then_resume(world)
 
-    def source() -> Any:
-        try:
-            yield 1
-            raise ClientError({"Error": {"Code": "ExpiredToken", "Message": "x"}}, "DescribeJobs")
-        finally:
-            closed.append(True)
 
-    def hint(owner: object, err: Any) -> Any:
-        return CredentialsExpiredError(
-            f"{err} (resume {owner})", batch_id=str(owner), operation=err.operation
-        )
+def _expire_then_resume(world: MotoWorld) -> None:
+    submitter = new_submitter(world)
+    submitter.submit_job({"n": 1})
 
-    items = guard_iterator(source(), name="as_completed", refine=hint, owner="b_1")
-    assert next(items) == 1
-    with pytest.raises(CredentialsExpiredError, match=r"resume b_1") as info:
+    def expired(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ExpiredToken", "Message": "x"}}, "DescribeJobs")
+
+    world.clients.batch.meta.events.register_first("before-call.batch.DescribeJobs", expired)
+    items = submitter.as_completed()
+    with pytest.raises(CredentialsExpiredError, match=r"JobSubmitter\.attach") as info:
         next(items)
-    assert info.value.batch_id == "b_1"
-    assert isinstance(info.value.__cause__, ClientError)
-    assert closed == [True]
-
-    early = guard_iterator(source(), name="as_completed")
-    assert next(early) == 1
-    early.close()
-    assert closed == [True, True]
+    assert info.value.batch_id == submitter.get_batch_id()
+    assert isinstance(info.value.__cause__, CredentialsExpiredError)
+    assert isinstance(info.value.__cause__.__cause__, ClientError)
+    world.clients.batch.meta.events.unregister("before-call.batch.DescribeJobs", expired)
+    assert [output_of(r) for r in submitter.as_completed()] == [{"sq": 1}]
+    submitter.close()

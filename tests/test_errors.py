@@ -18,7 +18,7 @@ from pcr_sdk import (
     PcrError,
     ThrottledError,
 )
-from pcr_sdk._private.errors import aws_call, map_client_error
+from pcr_sdk._private.edge.mapping import aws_call, map_client_error
 
 
 def client_error(code: str, message: str = "m", status: int = 400) -> ClientError:

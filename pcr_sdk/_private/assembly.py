@@ -18,10 +18,9 @@ from pcr_sdk._private.batch.results import BatchResults
 from pcr_sdk._private.batch.submitting import BatchSubmission
 from pcr_sdk._private.batch.waiting import BatchWatch
 from pcr_sdk._private.edge.clients import AwsClients
-from pcr_sdk._private.edge.governor import RateGovernor, shared_batch_governor
+from pcr_sdk._private.edge.governor import RateGovernor
 from pcr_sdk._private.edge.hooks import max_attempts
 from pcr_sdk._private.edge.resend import LostAnswerPolicy
-from pcr_sdk._private.errors import CredentialsExpiredError, PcrError
 from pcr_sdk._private.model.names import BatchId
 from pcr_sdk._private.model.settings import (
     EXPIRY_SECONDS,
@@ -95,24 +94,6 @@ def batch_settings(
     )  # fmt: skip
 
 
-def resume_hint(submitter: object, err: PcrError) -> PcrError:
-    """Name the batch and how to resume it when the credentials ran out mid-batch."""
-    if not isinstance(err, CredentialsExpiredError) or err.batch_id is not None:
-        return err
-    batch_id = str(getattr(submitter, "batch_id", "")) or None
-    if batch_id is None:
-        return err
-    return CredentialsExpiredError(
-        f"{err} The batch {batch_id} is not lost: its jobs keep running. Renew the "
-        f"credentials, then resume with JobSubmitter.attach({batch_id!r}, ...) or "
-        f"`pcr wait {batch_id}`; a session with refreshable credentials (an SSO profile or a "
-        "role) avoids this.",
-        batch_id=batch_id,
-        operation=err.operation,
-        code=err.code,
-    )
-
-
 @dataclass(frozen=True)
 class Parts:
     """Everything one JobSubmitter is made of."""
@@ -133,12 +114,6 @@ class Parts:
     submission: BatchSubmission
     watch: BatchWatch
     rerun: BatchRerun
-
-
-def governor_for(clients: AwsClients, governor: RateGovernor | None) -> RateGovernor:
-    """`governor`, else the process's shared one for the clients' Batch endpoint."""
-    meta = clients.batch.meta
-    return governor or shared_batch_governor((meta.region_name, meta.endpoint_url))
 
 
 def lost_answer_policy(

@@ -26,39 +26,18 @@ PcrError
         └── CredentialsExpiredError           temporary credentials ran out
 
 Every public call of pcr-sdk raises nothing else (besides the caller's own exceptions, from
-callbacks, and KeyboardInterrupt): `aws_call` maps each AWS call, and `exception_boundary`
-guards whole public methods against a botocore error that escaped a path without it.
+callbacks, and KeyboardInterrupt). botocore's errors are mapped onto this tree in one place,
+`pcr_sdk._private.edge.mapping.aws_call`, around every AWS call (a test holds every call site
+to it). This module imports only the standard library: the worker's side loads it too.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
-from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar, overload
-
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    CredentialRetrievalError,
-    EndpointConnectionError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    SSOError,
-    TokenRetrievalError,
-)
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from collections.abc import Sequence
+from typing import Any
 
 from pcr_sdk._private.public import public
-from pcr_sdk._private.wire.facts import (
-    ACCESS_DENIED_ERROR_CODES,
-    EXPIRED_CREDENTIALS_ERROR_CODES,
-    NO_SUCH_BUCKET_ERROR_CODES,
-    THROTTLING_ERROR_CODES,
-)
 
 logger = logging.getLogger("pcr_sdk")
 
@@ -279,168 +258,3 @@ class CredentialsExpiredError(CredentialsError):
     def __init__(self, message: str, *, batch_id: str | None = None, **context: Any) -> None:
         super().__init__(message, **context)
         self.batch_id = batch_id
-
-
-def map_client_error(
-    err: ClientError | BotoCoreError,
-    *,
-    operation: str,
-    bucket: str | None = None,
-    key: str | None = None,
-    job_id: str | None = None,
-    job_queue: str | None = None,
-) -> AwsError:
-    """Translate a botocore error into the most specific `AwsError`."""
-    kind: type[AwsError] = AwsError
-    code: str | None = None
-    text = f"{operation}: {err}"
-    # HTTPClientError: the connection closed or timed out mid-call (the answer was lost)
-    if isinstance(err, (EndpointConnectionError, BotoConnectionError, HTTPClientError)):
-        kind = AwsConnectionError
-    elif isinstance(err, (TokenRetrievalError, SSOError)):
-        kind = CredentialsExpiredError
-        text = f"{operation}: the AWS credentials expired and cannot be refreshed: {err}"
-    elif isinstance(err, (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)):
-        kind = CredentialsError
-    elif isinstance(err, ClientError):
-        error = err.response.get("Error", {})
-        code = error.get("Code", "")
-        message = error.get("Message", "") or str(err)
-        text = f"{operation} failed ({code}): {message}"
-        if code in THROTTLING_ERROR_CODES:
-            kind = ThrottledError
-        elif code in EXPIRED_CREDENTIALS_ERROR_CODES:
-            kind = CredentialsExpiredError
-        elif code in ACCESS_DENIED_ERROR_CODES:
-            kind = AccessDeniedError
-        elif code in NO_SUCH_BUCKET_ERROR_CODES:
-            kind = BucketNotFoundError
-        elif job_queue is not None and code == "ClientException" and "queue" in message.lower():
-            kind = JobQueueNotFoundError
-    return kind(
-        text,
-        operation=operation,
-        code=code,
-        bucket=bucket,
-        key=key,
-        job_id=job_id,
-        job_queue=job_queue,
-    )
-
-
-@contextmanager
-def aws_call(
-    operation: str,
-    *,
-    bucket: str | None = None,
-    key: str | None = None,
-    job_id: str | None = None,
-    job_queue: str | None = None,
-) -> Iterator[None]:
-    """Run one AWS call and re-raise botocore errors as pcr-sdk errors, chained."""
-    try:
-        yield
-    except (ClientError, BotoCoreError) as err:
-        raise map_client_error(
-            err, operation=operation, bucket=bucket, key=key, job_id=job_id, job_queue=job_queue
-        ) from err
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-T = TypeVar("T")
-_END: Any = object()
-C = TypeVar("C", bound=type)
-Refine = Callable[[Any, "PcrError"], "PcrError"]
-"""Given the method's first argument (self) and the error, the error to raise instead."""
-
-
-_NO_OWNER: Any = object()
-
-
-@contextmanager
-def boundary(name: str, *, refine: Refine | None = None, owner: Any = _NO_OWNER) -> Iterator[None]:
-    """Let no botocore error out of the block: map it like `aws_call` does, chained.
-
-    `name` names the operation when botocore does not; `refine(owner, error)` may add the
-    caller's context (a batch id, how to resume) to any pcr-sdk error.
-    """
-    try:
-        yield
-    except (ClientError, BotoCoreError) as err:
-        operation = str(err.operation_name) if isinstance(err, ClientError) else name
-        mapped: PcrError = map_client_error(err, operation=operation)
-        if refine is not None and owner is not _NO_OWNER:
-            mapped = refine(owner, mapped)
-        raise mapped from err
-    except PcrError as err:
-        if refine is None or owner is _NO_OWNER:
-            raise
-        refined = refine(owner, err)
-        if refined is err:
-            raise
-        raise refined from err
-
-
-def exception_boundary(func: Callable[P, R], *, refine: Refine | None = None) -> Callable[P, R]:
-    """Let no botocore error out of `func` (see `boundary`).
-
-    Every public method of pcr-sdk's classes passes through one; `aws_call` around each AWS
-    call gives the more precise context, this catches whatever took another path.
-    """
-
-    @functools.wraps(func)
-    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-        with boundary(func.__name__, refine=refine, owner=args[0] if args else _NO_OWNER):
-            return func(*args, **kwargs)
-
-    return guarded
-
-
-def guard_iterator(
-    items: Generator[T, None, None],
-    *,
-    name: str,
-    refine: Refine | None = None,
-    owner: Any = _NO_OWNER,
-) -> Generator[T, None, None]:
-    """`items` with every step inside a `boundary`: what a generator method returns, since
-    `guard_public_methods` cannot wrap a generator. Closing the result closes `items`."""
-    try:
-        while True:
-            with boundary(name, refine=refine, owner=owner):
-                item = next(items, _END)
-            if item is _END:
-                return
-            yield item
-    finally:
-        items.close()
-
-
-@overload
-def guard_public_methods(cls: C) -> C: ...
-
-
-@overload
-def guard_public_methods(*, refine: Refine) -> Callable[[C], C]: ...
-
-
-def guard_public_methods(cls: C | None = None, *, refine: Refine | None = None) -> Any:
-    """Class decorator: wrap every public method defined on the class in `exception_boundary`.
-
-    Generators are left alone: they map their errors themselves (`guard_iterator`).
-    """
-
-    def decorate(target: C) -> C:
-        for name, member in list(vars(target).items()):
-            if name.startswith("_"):
-                continue
-            if isinstance(member, (classmethod, staticmethod)):
-                inner = member.__func__
-                if inspect.isfunction(inner) and not inspect.isgeneratorfunction(inner):
-                    setattr(target, name, type(member)(exception_boundary(inner)))
-            elif inspect.isfunction(member) and not inspect.isgeneratorfunction(member):
-                setattr(target, name, exception_boundary(member, refine=refine))
-        return target
-
-    return decorate if cls is None else decorate(cls)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import boto3
 from typing_extensions import Unpack
@@ -15,15 +17,13 @@ from pcr_sdk._private.assembly import (
     SubmitterOptions,
     assemble,
     batch_settings,
-    governor_for,
     lost_answer_policy,
     reattach,
-    resume_hint,
 )
 from pcr_sdk._private.batch.rerun import adopt_definition, failure_kinds
-from pcr_sdk._private.edge.clients import AwsClients
-from pcr_sdk._private.edge.governor import RateGovernor
-from pcr_sdk._private.errors import PcrInputError, guard_iterator, guard_public_methods
+from pcr_sdk._private.edge.clients import AwsClients, clients_for
+from pcr_sdk._private.edge.governor import RateGovernor, governor_for
+from pcr_sdk._private.errors import CredentialsExpiredError, PcrInputError
 from pcr_sdk._private.model.names import BatchId
 from pcr_sdk._private.model.results import FailureKind, JobResult, M, SubmittedJob
 from pcr_sdk._private.model.retry_policy import RetryPolicy, retry_fields
@@ -47,9 +47,72 @@ from pcr_sdk._private.wire.layout import BatchLayout
 
 logger = logging.getLogger("pcr_sdk")
 
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+C = TypeVar("C", bound=type)
+
+
+def _resume_hint(submitter: JobSubmitter, err: CredentialsExpiredError) -> CredentialsExpiredError:
+    """The error again, naming the batch and how to resume it (its jobs keep running)."""
+    batch_id = str(getattr(submitter, "batch_id", "")) or None
+    if err.batch_id is not None or batch_id is None:
+        return err
+    return CredentialsExpiredError(
+        f"{err} The batch {batch_id} is not lost: its jobs keep running. Renew the "
+        f"credentials, then resume with JobSubmitter.attach({batch_id!r}, ...) or "
+        f"`pcr wait {batch_id}`; a session with refreshable credentials (an SSO profile or a "
+        "role) avoids this.",
+        batch_id=batch_id,
+        operation=err.operation,
+        code=err.code,
+    )
+
+
+def _hinting(method: F) -> F:
+    @functools.wraps(method)
+    def hinted(self: JobSubmitter, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except CredentialsExpiredError as err:
+            refined = _resume_hint(self, err)
+            if refined is err:
+                raise
+            raise refined from err
+
+    return cast("F", hinted)
+
+
+def _naming_the_batch(cls: C) -> C:
+    """Every public method of `cls` names the batch in a `CredentialsExpiredError` (errors are
+    mapped where each AWS call is made; this only adds what the facade alone knows)."""
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(member):
+            setattr(cls, name, _hinting(member))
+    return cls
+
+
+def _hinted_iterator(submitter: JobSubmitter, items: Iterator[T]) -> Iterator[T]:
+    """`items`, naming the batch in a `CredentialsExpiredError`; closing it closes `items`."""
+    try:
+        while True:
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            except CredentialsExpiredError as err:
+                refined = _resume_hint(submitter, err)
+                if refined is err:
+                    raise
+                raise refined from err
+            yield item
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
+
 
 @public("pcr_sdk")
-@guard_public_methods(refine=resume_hint)
+@_naming_the_batch
 class JobSubmitter:
     """Starts a batch of jobs on AWS Batch (or any backend behind `clients`).
 
@@ -167,8 +230,8 @@ class JobSubmitter:
                     secret_access_key=aws_secret_access_key)  # fmt: skip
         del aws_secret_access_key
         # 2. clients (built, nothing sent), then the services
-        clients = aws.clients(session=session, clients=clients)
-        governor = governor_for(clients, governor)
+        clients = clients_for(aws, session=session, clients=clients)
+        governor = governor_for(clients.batch, governor)
         lost = lost_answer_policy(settings, clients, seams)
         registry = BatchRegistry(clients.batch, batch_id, spec, governor=governor,
                                  lost_answers=lost)  # fmt: skip
@@ -246,8 +309,9 @@ class JobSubmitter:
         settings = batch_settings(job_queue, job_bucket, polling_interval_seconds,
                                   request_throttling_milliseconds, **options)  # fmt: skip
         seams = options.get("seams", REAL)
-        clients = build(AwsSettings, region=aws_region).clients(session=session, clients=clients)
-        governor = governor_for(clients, governor)
+        aws = build(AwsSettings, region=aws_region)
+        clients = clients_for(aws, session=session, clients=clients)
+        governor = governor_for(clients.batch, governor)
         lost = lost_answer_policy(settings, clients, seams)
         registry = BatchRegistry.find(clients.batch, parsed, governor=governor, lost_answers=lost)
         submitter = cls.__new__(cls)
@@ -461,7 +525,7 @@ class JobSubmitter:
         """
         jobs = self._watch.as_completed(self._store, self._io_workers, self._progress,
                                         timeout_seconds(timeout))  # fmt: skip
-        return guard_iterator(jobs, name="as_completed", refine=resume_hint, owner=self)
+        return _hinted_iterator(self, jobs)
 
     def get_outputs(self, model: type[M]) -> list[M | None]:
         """`get_all_outputs()` validated as pydantic `model`.

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
 
@@ -260,7 +259,7 @@ def log_tail(clients: AwsClients, stream: str, lines: int) -> list[str]:
     """The last `lines` lines of a job's log stream; empty if they cannot be read."""
     try:
         messages = LogReader(clients.logs).tail(stream, lines)
-    except (PcrError, BotoCoreError, ClientError):
+    except PcrError:
         return []  # a hint only: the job's failure is reported either way
     return [message.rstrip("\n") for message in messages]
 

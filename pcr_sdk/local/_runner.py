@@ -3,17 +3,53 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import threading
+from typing import Protocol
 
 from pcr_sdk._private.wire import facts
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._model import Attempt, Job
-from pcr_sdk.local._process import ContainerRun, Launcher, LaunchError
-
-if TYPE_CHECKING:
-    from pcr_sdk.local._scheduler import Scheduler
+from pcr_sdk.local._process import ContainerRun, Launcher, LaunchError, ProcessHandle
 
 logger = logging.getLogger(__name__)
+
+
+class AttemptHost(Protocol):
+    """What a runner thread needs of the scheduler that started it (`Scheduler` is one)."""
+
+    cond: threading.Condition
+    """Held for every change of a job's state."""
+    queue: str
+    """The queue's name (the attempt's `AWS_BATCH_JQ_NAME`)."""
+
+    @property
+    def closing(self) -> bool:
+        """The backend is shutting down: start nothing more."""
+        ...
+
+    def new_hex(self) -> str:
+        """A new random id, 32 hex digits."""
+        ...
+
+    def attempt_started(self, job: Job, attempt: Attempt, handle: ProcessHandle) -> bool:
+        """STARTING -> RUNNING (caller holds `cond`); True if the backend is closing."""
+        ...
+
+    def end_attempt(
+        self,
+        job: Job,
+        attempt: Attempt,
+        exit_code: int | None,
+        reason: str | None,
+        status_reason: str,
+    ) -> None:
+        """Record a finished attempt (caller holds `cond`)."""
+        ...
+
+    def runner_done(self) -> None:
+        """This runner thread is about to end."""
+        ...
+
 
 SHUT_DOWN_REASON = "The local backend shut down"
 """statusReason of a job whose attempt was running when the backend closed (local only)."""
@@ -44,7 +80,7 @@ def container_run(job: Job, attempt: Attempt, queue: str) -> ContainerRun:
 
 
 def run_attempt(
-    scheduler: Scheduler, launcher: Launcher, logs: LogStore, job: Job, attempt: Attempt
+    scheduler: AttemptHost, launcher: Launcher, logs: LogStore, job: Job, attempt: Attempt
 ) -> None:
     """The body of a runner thread."""
     try:
@@ -61,7 +97,7 @@ def run_attempt(
 
 
 def _run(
-    scheduler: Scheduler, launcher: Launcher, logs: LogStore, job: Job, attempt: Attempt
+    scheduler: AttemptHost, launcher: Launcher, logs: LogStore, job: Job, attempt: Attempt
 ) -> None:
     with scheduler.cond:
         run = container_run(job, attempt, scheduler.queue)
@@ -77,7 +113,7 @@ def _run(
 
 
 def _start_and_wait(
-    scheduler: Scheduler,
+    scheduler: AttemptHost,
     launcher: Launcher,
     logs: LogStore,
     job: Job,

@@ -94,6 +94,39 @@ def call_sites() -> list[tuple[str, str, str]]:
     return sites
 
 
+def _inside_aws_call(tree: ast.Module) -> set[int]:
+    """The lines of the calls that run inside a `with aws_call(...)` block of `tree`."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.With) and any(
+            isinstance(item.context_expr, ast.Call)
+            and isinstance(item.context_expr.func, ast.Name)
+            and item.context_expr.func.id == "aws_call"
+            for item in node.items
+        ):
+            lines |= {n.lineno for n in ast.walk(node) if isinstance(n, ast.Call)}
+    return lines
+
+
+def test_every_aws_call_of_the_sdk_is_mapped_where_it_is_made() -> None:
+    """Errors are mapped at one layer: every client call of the SDK and the worker runs inside
+    `aws_call`, so no botocore error reaches a caller (the CLI's own maintenance calls have the
+    CLI's boundary instead). A paginator's requests run where its pages are read, inside
+    `aws_call` in `edge/reads.py`; creating it sends nothing."""
+    mapped: dict[str, set[int]] = {}
+    unmapped = []
+    for where, _, _ in call_sites():
+        file, line = where.rsplit(":", 1)
+        if file.startswith("pcr_sdk/cli/"):
+            continue
+        if file not in mapped:
+            mapped[file] = _inside_aws_call(ast.parse((ROOT / file).read_text(encoding="utf-8")))
+        source = (ROOT / file).read_text(encoding="utf-8").splitlines()[int(line) - 1]
+        if int(line) not in mapped[file] and "get_paginator(" not in source:
+            unmapped.append(where)
+    assert not unmapped
+
+
 def test_the_scan_finds_the_known_call_sites() -> None:
     """A sanity check of the scanner itself: the calls every batch makes are found."""
     found = {(service, op) for _, service, op in call_sites()}

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from pcr_sdk._private.errors import PcrError, aws_call
+from pcr_sdk._private.edge.mapping import aws_call
+from pcr_sdk._private.errors import PcrError
 from pcr_sdk._private.model.results import JobState, SubmittedJob, job_state
 from pcr_sdk._private.wire.facts import TAG_ATTEMPT, TAG_INDEX
 from pcr_sdk._private.wire.layout import (

@@ -17,8 +17,9 @@ from pcr_sdk._private.batch.discovery import s3_table_reader, scan_batch_jobs
 from pcr_sdk._private.batch.ledger import Ledger
 from pcr_sdk._private.batch.manifest import ArrayRecord, LoadedManifest
 from pcr_sdk._private.batch.results import BatchResults
-from pcr_sdk._private.edge.governor import RateGovernor, shared_batch_governor
-from pcr_sdk._private.errors import BatchClosedError, PcrInputError, guard_public_methods
+from pcr_sdk._private.edge.clients import clients_for
+from pcr_sdk._private.edge.governor import RateGovernor, governor_for
+from pcr_sdk._private.errors import BatchClosedError, PcrInputError
 from pcr_sdk._private.model.names import BatchId
 from pcr_sdk._private.model.results import JobResult, SubmittedJob
 from pcr_sdk._private.model.settings import AwsSettings, build
@@ -57,7 +58,6 @@ class _NoJournal:
 
 
 @public("pcr_sdk")
-@guard_public_methods
 @dataclass(frozen=True)
 class BatchStatus:
     """What AWS Batch shows of one batch right now: its jobs, their results, its definition."""
@@ -112,9 +112,9 @@ class BatchStatus:
         parsed = BatchId.parse(batch_id)
         if not job_queue:
             raise PcrInputError("job_queue must not be empty")
-        clients = build(AwsSettings, region=aws_region).clients(session=session, clients=clients)
-        meta = clients.batch.meta
-        governor = governor or shared_batch_governor((meta.region_name, meta.endpoint_url))
+        aws = build(AwsSettings, region=aws_region)
+        clients = clients_for(aws, session=session, clients=clients)
+        governor = governor_for(clients.batch, governor)
         poller = Poller(clients.batch, request_throttling_milliseconds=0, governor=governor,
                         seams=seams)  # fmt: skip
         ledger = Ledger(str(parsed), _NoJournal())
@@ -175,11 +175,9 @@ class BatchStatus:
         """
         if not reason:
             raise PcrInputError("cancel needs a reason (AWS Batch records it on every job)")
-        meta = clients.batch.meta
         submitter = Submitter(
             clients.batch, job_queue=self.job_queue, bucket="unused",
-            layout=BatchLayout(self.batch_id), job_definition=self.batch_id,
-            governor=governor or shared_batch_governor((meta.region_name, meta.endpoint_url)),
+            layout=BatchLayout(self.batch_id), job_definition=self.batch_id, governor=governor,
         )  # fmt: skip
         by_id = {job.job_id: job for job in self.jobs}
         targets = _targets(by_id, self.unfinished())

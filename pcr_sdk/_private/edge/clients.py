@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Final
 import boto3
 from botocore.config import Config
 
+from pcr_sdk._private.errors import PcrInputError
+from pcr_sdk._private.model.settings import AwsSettings, check_region
 from pcr_sdk._private.public import public
 
 if TYPE_CHECKING:
@@ -63,3 +65,35 @@ class AwsClients:
             s3=session.client("s3", region_name=region_name, config=cfg),
             logs=session.client("logs", region_name=region_name, config=cfg),
         )
+
+
+def clients_for(
+    aws: AwsSettings, *, session: boto3.Session | None, clients: AwsClients | None
+) -> AwsClients:
+    """The clients to use: the given ones, or new ones from `session` or `aws`'s credentials.
+
+    Builds clients only (no request); `PcrInputError` for a wrong type, both ways given at once,
+    or no region to be found.
+    """
+    if clients is not None:
+        if not isinstance(clients, AwsClients):
+            raise PcrInputError(f"clients must be an AwsClients, not {type(clients).__name__}")
+        if session is not None or aws.access_key_id or aws.secret_access_key:
+            raise PcrInputError("pass either clients, or a session / credentials, not both")
+        return clients
+    if session is not None and not isinstance(session, boto3.Session):
+        raise PcrInputError(f"session must be a boto3.Session, not {type(session).__name__}")
+    if session is None:
+        secret = aws.secret_access_key
+        session = boto3.Session(
+            aws_access_key_id=aws.access_key_id,
+            aws_secret_access_key=secret.get_secret_value() if secret else None,
+            region_name=aws.region,
+        )
+    region = aws.region or session.region_name
+    if not region:
+        raise PcrInputError(
+            "no AWS region: pass aws_region=..., or configure one (AWS_DEFAULT_REGION, "
+            "or region in the profile's config)"
+        )
+    return AwsClients.from_session(session, region_name=check_region(region))

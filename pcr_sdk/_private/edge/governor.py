@@ -7,11 +7,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Hashable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from pcr_sdk._private.errors import PcrInputError
 from pcr_sdk._private.model.settings import count, positive, seconds
 from pcr_sdk._private.public import public
 from pcr_sdk._private.seams import Clock, Sleep
+
+if TYPE_CHECKING:
+    from mypy_boto3_batch import BatchClient
 
 
 @public("pcr_sdk")
@@ -153,3 +157,12 @@ def shared_batch_governor(key: Hashable = None) -> RateGovernor:
         if governor is None:
             governor = _shared[key] = RateGovernor.per_second(DEFAULT_BATCH_RATE)
         return governor
+
+
+def governor_for(batch: BatchClient, governor: RateGovernor | None = None) -> RateGovernor:
+    """`governor`, else the process's shared one for `batch`'s region and endpoint."""
+    if governor is not None:
+        if not isinstance(governor, RateGovernor):
+            raise PcrInputError(f"governor must be a RateGovernor, not {type(governor).__name__}")
+        return governor
+    return shared_batch_governor((batch.meta.region_name, batch.meta.endpoint_url))

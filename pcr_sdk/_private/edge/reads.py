@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pcr_sdk._private.edge import hooks as calls
-from pcr_sdk._private.errors import aws_call
+from pcr_sdk._private.edge.mapping import aws_call
 from pcr_sdk._private.wire.facts import DESCRIBE_JOBS_MAX_IDS
 
 if TYPE_CHECKING:

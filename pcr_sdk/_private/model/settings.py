@@ -11,7 +11,6 @@ import functools
 import re
 from typing import Annotated, Any, Final, TypeVar
 
-import boto3
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,7 +21,6 @@ from pydantic import (
     field_validator,
 )
 
-from pcr_sdk._private.edge.clients import AwsClients
 from pcr_sdk._private.errors import PcrInputError
 from pcr_sdk._private.model.specs import S3Encryption
 
@@ -141,32 +139,6 @@ class AwsSettings(_Frozen):
             raise ValueError(f"{value!r} is not a region name (e.g. 'eu-central-1')")
         return value
 
-    def clients(self, *, session: boto3.Session | None, clients: AwsClients | None) -> AwsClients:
-        """The clients to use: the given ones, or new ones from `session` or these settings.
-
-        Builds clients only (no request). Raises `PcrInputError` if no region can be found.
-        """
-        if clients is not None:
-            if session is not None or self.access_key_id or self.secret_access_key:
-                raise PcrInputError("pass either clients, or a session / credentials, not both")
-            return clients
-        if session is None:
-            secret = self.secret_access_key
-            session = boto3.Session(
-                aws_access_key_id=self.access_key_id,
-                aws_secret_access_key=secret.get_secret_value() if secret else None,
-                region_name=self.region,
-            )
-        region = self.region or session.region_name
-        if not region:
-            raise PcrInputError(
-                "no AWS region: pass aws_region=..., or configure one (AWS_DEFAULT_REGION, "
-                "or region in the profile's config)"
-            )
-        if not _REGION.fullmatch(region):
-            raise PcrInputError(f"the configured region {region!r} is not a region name")
-        return AwsClients.from_session(session, region_name=region)
-
 
 def build(model: type[M], **fields: Any) -> M:
     """`model(**fields)`, raising `PcrInputError` that names the setting instead of pydantic's."""
@@ -177,6 +149,13 @@ def build(model: type[M], **fields: Any) -> M:
         where = ".".join(str(part) for part in first["loc"]) or model.__name__
         shown = "" if "secret" in where else f" (got {first.get('input')!r})"
         raise PcrInputError(f"{where}: {first['msg']}{shown}") from err
+
+
+def check_region(region: str) -> str:
+    """`region` if it is a region name (botocore's rule), else `PcrInputError`."""
+    if not _REGION.fullmatch(region):
+        raise PcrInputError(f"the configured region {region!r} is not a region name")
+    return region
 
 
 @functools.cache

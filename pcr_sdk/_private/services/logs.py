@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
-from pcr_sdk._private.errors import guard_public_methods, map_client_error
+from pcr_sdk._private.edge.mapping import aws_call
+from pcr_sdk._private.errors import AwsError
 from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import BATCH_LOG_GROUP
 
@@ -19,7 +18,6 @@ MAX_EVENTS_PER_CALL = 10_000
 
 
 @public("pcr_sdk.advanced")
-@guard_public_methods
 class LogReader:
     """Reads job logs from the group AWS Batch writes them to.
 
@@ -48,14 +46,15 @@ class LogReader:
         if lines < 1:
             return []
         try:
-            response = self._logs.get_log_events(
-                logGroupName=self.log_group,
-                logStreamName=log_stream_name,
-                limit=min(lines, MAX_EVENTS_PER_CALL),
-                startFromHead=False,
-            )
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            with aws_call("GetLogEvents"):
+                response = self._logs.get_log_events(
+                    logGroupName=self.log_group,
+                    logStreamName=log_stream_name,
+                    limit=min(lines, MAX_EVENTS_PER_CALL),
+                    startFromHead=False,
+                )
+        except AwsError as err:
+            if err.code == "ResourceNotFoundException":
                 return []
-            raise map_client_error(err, operation="GetLogEvents") from err
+            raise
         return [event.get("message", "") for event in response["events"]][-lines:]

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Final
 
 from pcr_sdk._private.edge.governor import RateGovernor
 from pcr_sdk._private.edge.reads import BatchReads
-from pcr_sdk._private.errors import guard_public_methods
 from pcr_sdk._private.model.results import JobState, job_state, summary_state
 from pcr_sdk._private.model.settings import (
     EXPIRY_SECONDS,
@@ -35,7 +34,6 @@ _CHILD_STATUSES: Final = ("SUCCEEDED", "FAILED", "RUNNING", "STARTING", "RUNNABL
 
 
 @public("pcr_sdk.advanced")
-@guard_public_methods
 class Poller:
     """Waits for jobs the way the seed did, without its costs.
 

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pcr_sdk._private.edge import hooks as calls
 from pcr_sdk._private.edge.governor import RateGovernor
+from pcr_sdk._private.edge.mapping import aws_call
 from pcr_sdk._private.edge.resend import LostAnswerPolicy, send_once
-from pcr_sdk._private.errors import AwsError, BatchClosedError, aws_call, guard_public_methods
+from pcr_sdk._private.errors import AwsError, BatchClosedError
 from pcr_sdk._private.model.names import BatchId
 from pcr_sdk._private.model.retry_policy import RetryPolicy
 from pcr_sdk._private.model.specs import JobDefinitionSpec
@@ -70,7 +71,6 @@ def register_request(
 
 
 @public("pcr_sdk.advanced")
-@guard_public_methods
 class BatchRegistry:
     """Owns the job definition of one batch.
 

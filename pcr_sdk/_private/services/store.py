@@ -7,16 +7,8 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from pcr_sdk._private.errors import (
-    AwsError,
-    OutputMalformedError,
-    OutputNotFoundError,
-    aws_call,
-    guard_public_methods,
-    map_client_error,
-)
+from pcr_sdk._private.edge.mapping import aws_call
+from pcr_sdk._private.errors import AwsError, OutputMalformedError, OutputNotFoundError
 from pcr_sdk._private.model.specs import JobSpec, S3Encryption
 from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import NO_SUCH_KEY_ERROR_CODES
@@ -35,7 +27,6 @@ LIST_OUTPUTS_ONE_BY_ONE = 100
 
 
 @public("pcr_sdk.advanced")
-@guard_public_methods
 class InputStore:
     """Reads and writes one batch's objects: config.json in, output.json out, extra resources.
 
@@ -385,15 +376,11 @@ class InputStore:
         if byte_range is not None:
             extra["Range"] = f"bytes={byte_range[0]}-{byte_range[1]}"
         try:
-            return self._s3.get_object(Bucket=self.bucket, Key=key, **extra)["Body"].read()
-        except (ClientError, BotoCoreError) as err:  # BotoCoreError: connection, retries spent
-            if (
-                isinstance(err, ClientError)
-                and err.response.get("Error", {}).get("Code") in NO_SUCH_KEY_ERROR_CODES
-            ):
+            with aws_call("GetObject", bucket=self.bucket, key=key, job_id=job_id):
+                return self._s3.get_object(Bucket=self.bucket, Key=key, **extra)["Body"].read()
+        except AwsError as err:
+            if err.code in NO_SUCH_KEY_ERROR_CODES:
                 raise OutputNotFoundError(
                     f"no object at {self.uri(key)}", key=key, job_id=job_id
                 ) from err
-            raise map_client_error(
-                err, operation="GetObject", bucket=self.bucket, key=key, job_id=job_id
-            ) from err
+            raise

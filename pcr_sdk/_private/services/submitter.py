@@ -9,10 +9,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from pcr_sdk._private.edge import hooks as calls
-from pcr_sdk._private.edge.governor import RateGovernor, shared_batch_governor
+from pcr_sdk._private.edge.governor import RateGovernor, governor_for
+from pcr_sdk._private.edge.mapping import aws_call
 from pcr_sdk._private.edge.reads import BatchReads
 from pcr_sdk._private.edge.resend import LostAnswerPolicy, send_once
-from pcr_sdk._private.errors import InvalidJobSpecError, aws_call, guard_public_methods
+from pcr_sdk._private.errors import InvalidJobSpecError
 from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import (
     MAX_ARRAY_SIZE,
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 
 @public("pcr_sdk.advanced")
-@guard_public_methods
 class Submitter:
     """Submits the jobs of one batch to one queue; never faster than its governor allows.
 
@@ -75,9 +75,7 @@ class Submitter:
         self.bucket = bucket
         self.layout = layout
         self.job_definition = job_definition
-        self.governor = governor or shared_batch_governor(
-            (batch.meta.region_name, batch.meta.endpoint_url)
-        )
+        self.governor = governor_for(batch, governor)
         self.lost_answers = lost_answers or LostAnswerPolicy(attempts=calls.max_attempts(batch))
         self._reads = BatchReads(
             batch, acquire=self.governor.acquire, throttle_listener=self.governor
