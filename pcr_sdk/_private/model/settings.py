@@ -53,6 +53,8 @@ Seconds = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 """A finite, non-negative number of seconds (an int or a float; never a bool or a string)."""
 PositiveNumber = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 """A finite number above 0."""
+Count = Annotated[int, Field(strict=True, ge=1)]
+"""An int of at least 1 (never a bool)."""
 
 
 class _Frozen(BaseModel):
@@ -184,9 +186,9 @@ def positive(name: str, value: object) -> float:
     return float(_checked(name, value, PositiveNumber))
 
 
-def count(name: str, value: object, *, low: int = 1) -> int:
-    """`value` as an int >= `low` (never a bool), else `PcrInputError` naming `name`."""
-    return int(_checked(name, value, Annotated[int, Field(strict=True, ge=low)]))
+def count(name: str, value: object) -> int:
+    """`value` as a `Count` (an int >= 1, never a bool), else `PcrInputError` naming `name`."""
+    return int(_checked(name, value, Count))
 
 
 def timeout_seconds(timeout: float | None) -> float | None:
