@@ -2,10 +2,10 @@
 
 `LocalBackend` serves S3 (moto), AWS Batch (an engine that runs every job attempt as a
 subprocess) and CloudWatch Logs over HTTP at one endpoint on 127.0.0.1, answering only requests
-signed with its own keys (`credentials`) and routing each by the service it is signed for, and hands out an `AwsClients` of real boto3 clients wired to
-it. The SDK's services, worker scripts written for AWS with plain boto3, any AWS client pointed
-at `endpoint_url` (`client_environment()` gives the variables), and the AWS CLI run unchanged
-against it::
+signed with its own keys (`credentials`) and routing each by the service it is signed for, and
+hands out an `AwsClients` of real boto3 clients wired to it. The SDK's services, worker
+scripts written for AWS with plain boto3, any AWS client pointed at `endpoint_url`
+(`client_environment()` gives the variables), and the AWS CLI run unchanged against it::
 
     import sys
     from pcr_sdk.local import LocalBackend
