@@ -104,7 +104,9 @@ def compare(jobs: int = 200, repeats: int = 5, parallel: int | None = None) -> C
             containerProperties={"image": "bench", "vcpus": 1, "memory": 64, "command": COMMAND},
         )["jobDefinitionArn"]
         plain = boto3.Session(
-            aws_access_key_id="bench", aws_secret_access_key="bench", region_name=backend.region
+            aws_access_key_id=backend.credentials.access_key_id,
+            aws_secret_access_key=backend.credentials.secret_access_key,
+            region_name=backend.region,
         ).client("batch", endpoint_url=backend.endpoint_url)
         variants: list[tuple[str, Callable[[], None]]] = [
             (POOL, lambda: run_pool(jobs, slots)),

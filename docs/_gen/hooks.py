@@ -179,6 +179,11 @@ LIMITS: dict[str, tuple[str, str]] = {
         "does)",
         "ClientException (from the backend)",
     ),
+    "LOGS_MAX_REQUEST_BYTES": (
+        "bytes in one CloudWatch Logs request (checked by the local backend before it reads the "
+        "body)",
+        "InvalidParameterException (from the backend)",
+    ),
 }
 PACED: dict[str, str] = {
     # limits pcr-sdk never reaches: it splits or paces its requests instead of raising

@@ -30,6 +30,7 @@ from pcr_sdk import (
     handle_signals,
 )
 from pcr_sdk.advanced import JobSpec, LogReader
+from pcr_sdk.cli._escape import terminal_safe
 from pcr_sdk.cli._progress import BatchProgress, failures_table, key_value_table
 from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
 
@@ -275,7 +276,7 @@ def print_log_tails(console: Console, clients: AwsClients, failed: Sequence[JobR
                 f"[bold]last lines of failed job {result.index}[/] ({escape(result.job_id)}):"
             )
             for line in lines:
-                console.print(f"  [dim]{escape(line)}[/]")
+                console.print(f"  [dim]{escape(terminal_safe(line))}[/]")
 
 
 def failed_logs_file(batch_id: str) -> Path:
@@ -289,14 +290,12 @@ def save_failed_logs(path: Path, clients: AwsClients, failed: Sequence[JobResult
     with path.open("w", encoding="utf-8") as out:
         for result in failed:
             code = "" if result.exit_code is None else f", exit code {result.exit_code}"
-            out.write(
-                f"=== job {result.index} ({result.job_id}): "
-                f"{result.status_reason or 'no reason given'}{code}\n"
-            )
+            reason = terminal_safe(result.status_reason or "no reason given")
+            out.write(f"=== job {result.index} ({result.job_id}): {reason}{code}\n")
             stream = result.log_stream_name
             lines = log_tail(clients, stream, LOG_FILE_LINES) if stream else []
             for line in lines or ["(no log)"]:
-                out.write(f"{line}\n")
+                out.write(f"{terminal_safe(line)}\n")  # read with cat, in a terminal
                 written += 1
     return written
 

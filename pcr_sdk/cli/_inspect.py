@@ -36,6 +36,7 @@ from pcr_sdk.cli._batch import (
     format_seconds,
     wait_only,
 )
+from pcr_sdk.cli._escape import terminal_safe
 from pcr_sdk.cli._progress import (
     batch_progress,
     counts_table,
@@ -283,9 +284,9 @@ def logs(
         reader = LogReader(clients.logs)
         lines = reader.tail(stream, tail)
         for line in lines:
-            typer.echo(line.rstrip("\n"))
+            typer.echo(terminal_safe(line.rstrip("\n")))
         console.print(
-            f"[dim]{len(lines)} line(s) of {reader.log_group}/{escape(stream)}; "
+            f"[dim]{len(lines)} line(s) of {reader.log_group}/{escape(terminal_safe(stream))}; "
             f"job {escape(job_id)} is {state.status.value}[/]"
         )
     raise typer.Exit(EXIT_OK)

@@ -27,6 +27,7 @@ from rich.progress import (
 from rich.table import Table
 
 from pcr_sdk import JobResult, JobStatus, PollProgress
+from pcr_sdk.cli._escape import terminal_safe
 
 WIDE: Final = 100_000
 """The width of a console that is not a terminal: nothing is wrapped by pcr."""
@@ -261,6 +262,6 @@ def failures_table(results: Iterable[JobResult]) -> Table:
             str(result.index),
             escape(result.job_id),
             "" if result.exit_code is None else str(result.exit_code),
-            escape(result.status_reason or ""),
+            escape(terminal_safe(result.status_reason or "")),
         )
     return table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
@@ -27,9 +28,34 @@ local_app = typer.Typer(
 )
 
 
+LOOPBACK: Final = ("127.0.0.1", "::1", "localhost")
+UNSET: Final = ("AWS_SESSION_TOKEN", "AWS_PROFILE")
+"""Unset by the export lines: no real session token or profile reaches the local server."""
+
+
 def _exports(backend: LocalBackend, image: str) -> dict[str, str]:
     pcr = {ENV_QUEUE: backend.queue, ENV_BUCKET: backend.bucket, ENV_IMAGE: image}
     return {**backend.client_environment(), **pcr}
+
+
+def _is_loopback(host: str) -> bool:
+    return host in LOOPBACK or host.startswith("127.")
+
+
+def _warnings(backend: LocalBackend, euid: int | None) -> list[str]:
+    """What the operator must know before anyone else does: exposure and root."""
+    found = []
+    if not _is_loopback(backend.host):
+        found.append(
+            f"warning: listening on {backend.address}, beyond this machine: anyone who can "
+            "reach it and holds the keys below runs any command here, as this user"
+            + ("" if backend.allow_hosts else "; clients must use 127.0.0.1 or an --allow-host")
+        )
+    if euid == 0:
+        found.append(
+            "warning: serving as root: every job runs as root; serve as an unprivileged user"
+        )
+    return found
 
 
 def _announce(backend: LocalBackend, image: str, command: list[str] | None, kept: bool) -> None:
@@ -42,13 +68,23 @@ def _announce(backend: LocalBackend, image: str, command: list[str] | None, kept
         else "a job runs its definition's command (or containerOverrides.command)"
     )
     say = typer.echo
+    for warning in _warnings(backend, os.geteuid() if hasattr(os, "geteuid") else None):
+        typer.echo(warning, err=True)
     say(f"pcr local serve: AWS Batch, CloudWatch Logs and S3 at {backend.endpoint_url}")
+    say(f"  listening   {backend.address}")
+    keys = (
+        f"{backend.data_dir / 'credentials'} (mode 0600, reused)"
+        if backend.data_dir is not None
+        else "random for this run; --data-dir keeps them"
+    )
+    say(f"  keys        {keys}")
     say(f"  job queue   {backend.queue}  ({backend.queue_arn})")
     say(f"  bucket      {backend.bucket}")
     say(f"  compute     {backend.vcpus:g} vCPUs, {memory}, {backend.gpus} GPUs{limit}")
     say(f"  jobs        {runs}")
     say(f"  job logs    {backend.log_dir} ({where})")
     say("Use it from another terminal (AWS CLI, boto3, any SDK, pcr):")
+    say(f"  unset {' '.join(UNSET)}")
     for name, value in _exports(backend, image).items():
         say(f"  export {name}={shlex.quote(value)}")
     say("Ctrl-C or SIGTERM stops it and every job it runs.")
@@ -62,9 +98,28 @@ def serve(
     host: Annotated[
         str,
         typer.Option(
-            "--host", help="Address to listen on (the default answers this machine only)."
+            "--host",
+            help="Address to listen on (the default answers this machine only; any other "
+            "needs --expose).",
         ),
     ] = "127.0.0.1",
+    expose: Annotated[
+        bool,
+        typer.Option(
+            "--expose",
+            help="Allow a --host beyond loopback: whoever reaches it with the keys runs "
+            "commands here.",
+        ),
+    ] = False,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Also answer requests for this Host name (repeatable); 127.0.0.1, localhost, "
+            "[::1] and the --host address always work.",
+            show_default=False,
+        ),
+    ] = None,
     command: Annotated[
         str | None,
         typer.Option(
@@ -136,10 +191,12 @@ def serve(
 ) -> None:
     """Serve AWS Batch, CloudWatch Logs and S3 on this machine until Ctrl-C or SIGTERM.
 
-    Prints the endpoint, queue and bucket, and the `export` lines that point the AWS CLI,
-    any SDK and `pcr submit / status / wait / outputs` at it. Jobs run as processes here
-    (`--docker`: containers) with `AWS_ENDPOINT_URL` set to this endpoint. Ctrl-C, SIGTERM or
-    SIGHUP stop it and every job it runs (exit 130, 143 or 129).
+    Prints the endpoint, queue and bucket, and the `export` lines (with the server's own keys:
+    every request must be signed with them) that point the AWS CLI, any SDK and `pcr submit /
+    status / wait / outputs` at it. It listens on 127.0.0.1 unless --host and --expose say
+    otherwise, and refuses requests from web pages and for other Host names. Jobs run as
+    processes here (`--docker`: containers) with `AWS_ENDPOINT_URL` set to this endpoint.
+    Ctrl-C, SIGTERM or SIGHUP stop it and every job it runs (exit 130, 143 or 129).
     """
     try:
         argv = shlex.split(command) if command else None
@@ -147,6 +204,12 @@ def serve(
         fail(f"--command: {err}", EXIT_USAGE)
     if command is not None and not argv:
         fail("--command is empty", EXIT_USAGE)
+    if not _is_loopback(host) and not expose:
+        fail(
+            f"--host {host} listens beyond this machine, where anyone who reaches it with the "
+            "keys runs commands here: add --expose to do it anyway",
+            EXIT_USAGE,
+        )
     from pcr_sdk.local import LocalBackend  # noqa: PLC0415 - optional dependency, loaded on use
 
     backend = LocalBackend(
@@ -163,6 +226,8 @@ def serve(
         host=host,
         port=port,
         data_dir=data_dir,
+        expose=expose,
+        allow_hosts=allow_host or (),
     )
     with cli_errors(), handle_signals():
         try:

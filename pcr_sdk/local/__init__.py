@@ -1,11 +1,11 @@
 """Run real pcr-sdk batches on a laptop: no AWS account, no Docker daemon (`pcr-sdk[local]`).
 
 `LocalBackend` serves S3 (moto), AWS Batch (an engine that runs every job attempt as a
-subprocess) and CloudWatch Logs over HTTP at one endpoint on 127.0.0.1, routing each request
-by the service it is signed for, and hands out an `AwsClients` of real boto3 clients wired to
-it. The SDK's services, worker scripts written for AWS with plain boto3, any AWS client pointed
-at `endpoint_url` (`client_environment()` gives the variables), and the AWS CLI run unchanged
-against it::
+subprocess) and CloudWatch Logs over HTTP at one endpoint on 127.0.0.1, answering only requests
+signed with its own keys (`credentials`) and routing each by the service it is signed for, and
+hands out an `AwsClients` of real boto3 clients wired to it. The SDK's services, worker
+scripts written for AWS with plain boto3, any AWS client pointed at `endpoint_url`
+(`client_environment()` gives the variables), and the AWS CLI run unchanged against it::
 
     import sys
     from pcr_sdk.local import LocalBackend
@@ -58,8 +58,8 @@ not its container.
 
 A job's process gets the basics of this process's environment (PATH, HOME, PYTHON*, LC_*, ...;
 never an AWS_* variable), the job definition's and the submission's environment, the
-AWS_BATCH_* variables, `AWS_ENDPOINT_URL` (the backend's endpoint: S3, Batch and Logs), dummy
-credentials, the region, and finally `extra_env`. The command is `containerOverrides.command`
+AWS_BATCH_* variables, `AWS_ENDPOINT_URL` (the backend's endpoint: S3, Batch and Logs), the
+backend's own keys, the region, and finally `extra_env`. The command is `containerOverrides.command`
 if submitted, else `command` (one argv for every image, or a mapping image -> argv), else the
 job definition's command.
 

@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -21,14 +21,19 @@ from pcr_sdk._private.edge.clients import DEFAULT_CONFIG, AwsClients
 from pcr_sdk._private.public import public
 from pcr_sdk._private.wire import facts
 from pcr_sdk.local._capacity import local_capacity
+from pcr_sdk.local._credentials import LocalCredentials, load_or_create
 from pcr_sdk.local._engine import ACCOUNT_ID, BatchEngine
+from pcr_sdk.local._gateway import Gateway, allowed_hosts
 from pcr_sdk.local._logs import LogStore
-from pcr_sdk.local._process import (
-    DUMMY_ACCESS_KEY_ID,
-    DUMMY_SECRET_ACCESS_KEY,
-    LocalLauncher,
+from pcr_sdk.local._process import LocalLauncher
+from pcr_sdk.local._server import (
+    HttpServer,
+    ServerLimits,
+    connect_host,
+    is_loopback,
+    moto_application,
 )
-from pcr_sdk.local._server import Gateway, HttpServer, connect_host, moto_application
+from pcr_sdk.local._signature import Verifier
 from pcr_sdk.local._wire import JsonEndpoint, RestJsonEndpoint, service_model
 
 if TYPE_CHECKING:
@@ -42,11 +47,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _LOOPBACK: Final = "127.0.0.1"
-_QUIET_LOGGERS: Final = ("werkzeug",)
+_QUIET_LOGGERS: Final = ("werkzeug", "waitress")
 
 
-def _isolated_session(region: str) -> boto3.Session:
-    """A session with dummy credentials that ignores the user's AWS profile, files and env."""
+def _isolated_session(region: str, credentials: LocalCredentials) -> boto3.Session:
+    """A session with the backend's keys that ignores the user's AWS profile, files and env."""
     core = botocore.session.Session(
         session_vars={
             "profile": (None, None, None, None),
@@ -57,8 +62,8 @@ def _isolated_session(region: str) -> boto3.Session:
     )
     return boto3.Session(
         botocore_session=core,
-        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
-        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
         region_name=region,
     )
 
@@ -82,11 +87,13 @@ class LocalBackend:
     """A real AWS Batch-shaped backend on this machine: no AWS account, no Docker daemon.
 
     It serves AWS Batch, CloudWatch Logs and S3 over HTTP at `endpoint_url` (`host`, `port`;
-    port 0 picks a free one): any AWS client pointed there reaches it, the requests routed by
-    the service their signature names. Batch and Logs are answered by a local engine that runs
-    each job attempt as a subprocess (or `docker run` with `docker=True`), S3 by moto. `clients`
-    holds boto3 clients whose Batch and Logs calls are answered in-process (no HTTP). Use it as
-    a context manager.
+    port 0 picks a free one): any AWS client signing with the backend's own keys
+    (`credentials`, `client_environment()`) reaches it, the requests routed by the service
+    their signature names. Requests signed otherwise, for another `Host` than this machine's
+    or from a web page (an `Origin` header) are refused (docs/local-server.md, "Security").
+    Batch and Logs are answered by a local engine that runs each job attempt as a subprocess (or
+    `docker run` with `docker=True`), S3 by moto. `clients` holds boto3 clients whose Batch and
+    Logs calls are answered in-process (no HTTP). Use it as a context manager.
 
     Each attempt's output goes to a file under `log_dir`: `data_dir/logs` if `data_dir` is
     given (kept on close), else a temporary directory removed on close.
@@ -122,6 +129,8 @@ class LocalBackend:
         host: str = _LOOPBACK,
         port: int = 0,
         data_dir: str | os.PathLike[str] | None = None,
+        expose: bool = False,
+        allow_hosts: Collection[str] = (),
     ) -> None:
         """Configure the backend; nothing starts before `start()` or `with`.
 
@@ -142,16 +151,25 @@ class LocalBackend:
             grace_seconds: the time between SIGTERM and SIGKILL when an attempt is stopped.
             host: the address the HTTP endpoint listens on (default: the loopback address).
             port: its port; 0 picks a free one.
-            data_dir: keep the job logs in `data_dir/logs` after close (default: a temporary
-                directory, removed on close).
+            data_dir: keep the job logs in `data_dir/logs` after close, and the backend's keys
+                in `data_dir/credentials` (mode 0600), reused on the next start (default: a
+                temporary log directory, removed on close, and random keys).
+            expose: allow a `host` other than a loopback address: whoever reaches it there
+                and holds the keys runs commands on this machine.
+            allow_hosts: more `Host` header names to answer (e.g. this machine's DNS name).
 
         Raises:
             ValueError: `port` outside 0..65535, `max_parallel` below 1, `timeout_scale`,
-                `vcpus` or `memory_mib` not positive, `gpus` or `grace_seconds` negative, or an
-                empty command.
+                `vcpus` or `memory_mib` not positive, `gpus` or `grace_seconds` negative, an
+                empty command, or a `host` beyond loopback without `expose`.
             TypeError: a command that is not an argv list of strings.
         """
         self._command = _check_command(command)
+        if not is_loopback(host) and not expose:
+            raise ValueError(
+                f"host {host!r} is reachable from other machines: pass expose=True to listen "
+                "there (anyone who reaches it with the backend's keys runs commands here)"
+            )
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be 0..65535, got {port}")
         if max_parallel is not None and max_parallel < 1:
@@ -182,7 +200,11 @@ class LocalBackend:
         self._engine: BatchEngine | None = None
         self.host = host
         self.port = port
+        self.expose = expose
+        self.allow_hosts = tuple(allow_hosts)
         self.data_dir = Path(data_dir) if data_dir is not None else None
+        self._credentials: LocalCredentials | None = None
+        self._address: str | None = None
         self._log_dir: Path | None = None
         self._stopped = threading.Event()
         self._stopped.set()
@@ -197,8 +219,25 @@ class LocalBackend:
         return self._clients
 
     @property
+    def credentials(self) -> LocalCredentials:
+        """The backend's access key and secret: every request on its socket must be signed so.
+
+        From `data_dir/credentials` when there is a data directory, else random for this run.
+        """
+        if self._credentials is None:
+            raise RuntimeError("LocalBackend is not running: use it as `with LocalBackend(...)`")
+        return self._credentials
+
+    @property
+    def address(self) -> str:
+        """The address the endpoint is bound to, `host:port` (`[::1]:port` for IPv6)."""
+        if self._address is None:
+            raise RuntimeError("LocalBackend is not running: use it as `with LocalBackend(...)`")
+        return self._address
+
+    @property
     def session(self) -> boto3.Session:
-        """The session behind `clients` (dummy credentials); its Batch and Logs clients are local.
+        """The session behind `clients` (the backend's keys); its Batch and Logs clients are local.
 
         S3 clients made from it need `endpoint_url=backend.endpoint_url`.
         """
@@ -216,15 +255,14 @@ class LocalBackend:
     def client_environment(self) -> dict[str, str]:
         """Environment variables that point any AWS SDK or the AWS CLI at this backend.
 
-        `AWS_ENDPOINT_URL`, dummy credentials and the region: what every job gets too.
+        `AWS_ENDPOINT_URL`, the backend's keys and the region: what every job gets too.
 
         Returns:
             The variables, by name.
         """
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
+            **self.credentials.environment(),
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
         }
@@ -377,19 +415,21 @@ class LocalBackend:
                 quiet.setLevel(logging.ERROR)
 
             log_dir = self.data_dir / "logs" if self.data_dir is not None else None
+            credentials = (
+                load_or_create(self.data_dir)
+                if self.data_dir is not None
+                else LocalCredentials.generate()
+            )
             logs = LogStore(clock_ms=_epoch_ms, directory=log_dir)
             stack.callback(logs.close)
-            moto_app, moto_handler = moto_application()
-            gateway = Gateway({}, moto_app)
-            server = HttpServer(
-                gateway, host=self.host, port=self.port, request_handler=moto_handler
-            )  # bound here, serving from server.start()
+            gateway, server = self._listen(credentials)  # bound, serving from server.start()
             stack.callback(server.stop)
             endpoint_url = f"http://{connect_host(self.host)}:{server.port}"
 
             launcher = LocalLauncher(
                 self._command,
                 endpoint_url=endpoint_url,
+                credentials=credentials,
                 region=self.region,
                 docker=self.docker,
                 cwd=self._cwd,
@@ -406,16 +446,21 @@ class LocalBackend:
                 grace_seconds=self.grace_seconds,
             )
             batch_endpoint = RestJsonEndpoint(service_model("batch"), engine.operations())
-            logs_endpoint = JsonEndpoint({"GetLogEvents": logs.get_log_events})
+            logs_endpoint = JsonEndpoint(
+                service_model("logs"), {"GetLogEvents": logs.get_log_events}
+            )
             gateway.route("batch", batch_endpoint)
             gateway.route("logs", logs_endpoint)
             server.start()
-            session = _isolated_session(self.region)
+            session = _isolated_session(self.region, credentials)
             # before-send handlers answer with a response; the stubs type handlers as -> None
             session.events.register_first("before-send.batch", batch_endpoint)  # type: ignore[arg-type]
             session.events.register_first("before-send.cloudwatch-logs", logs_endpoint)  # type: ignore[arg-type]
 
-            config = DEFAULT_CONFIG.merge(Config(s3={"addressing_style": "path"}))
+            # s3v4: presigned URLs too are SigV4 (botocore presigns S3 with SigV2 by default)
+            config = DEFAULT_CONFIG.merge(
+                Config(signature_version="s3v4", s3={"addressing_style": "path"})
+            )
             batch: BatchClient = session.client(
                 "batch", region_name=self.region, endpoint_url=endpoint_url, config=config
             )
@@ -437,6 +482,7 @@ class LocalBackend:
             stack.callback(self._forget)
 
             self._engine = engine
+            self._credentials = credentials
             self._clients = AwsClients(batch=batch, s3=s3, logs=logs_client)
             self._session = session
             self._endpoint_url = endpoint_url
@@ -454,6 +500,24 @@ class LocalBackend:
             self._stack = stack.pop_all()
             self._stopped.clear()
 
+    def _listen(self, credentials: LocalCredentials) -> tuple[Gateway, HttpServer]:
+        """The gateway and its HTTP server, bound to `host` and `port` (not serving yet)."""
+        gateway = Gateway(
+            Verifier(credentials), allowed_hosts(self.host, self.allow_hosts), moto_application()
+        )
+        server = HttpServer(
+            gateway, host=self.host, port=self.port, screen=gateway, limits=ServerLimits()
+        )
+        bound = server.address
+        self._address = f"[{bound}]:{server.port}" if ":" in bound else f"{bound}:{server.port}"
+        if not is_loopback(self.host):
+            logger.warning(
+                "local backend: listening on %s, beyond this machine: anyone who reaches it "
+                "with the backend's keys runs commands here",
+                self._address,
+            )
+        return gateway, server
+
     def close(self) -> None:
         """Kill running jobs, stop the engine and the S3 server, close the clients."""
         stack, self._stack = self._stack, None
@@ -465,6 +529,8 @@ class LocalBackend:
 
     def _forget(self) -> None:
         self._engine = None
+        self._credentials = None
+        self._address = None
         self._clients = None
         self._session = None
         self._endpoint_url = None

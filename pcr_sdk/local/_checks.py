@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from typing import Final
 
@@ -16,6 +17,7 @@ from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._wire import JsonObject, client_exception
 
 JOB_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+IMAGE: Final = re.compile(facts.IMAGE_PATTERN)
 DEFINITION_NAME: Final = re.compile(r"[A-Za-z0-9_-]+")
 _TOKEN_PREFIX: Final = "pcr-local"  # noqa: S105 - a paging token tag, not a secret
 
@@ -29,6 +31,16 @@ def name(value: object, what: str, pattern: re.Pattern[str]) -> str:
             f"{what} {value!r} is invalid: up to {facts.MAX_NAME_LENGTH} letters, numbers, "
             "hyphens and underscores"
             + (", starting with a letter or number" if pattern is JOB_NAME else "")
+        )
+    return value
+
+
+def image(value: object) -> str:
+    """`containerProperties.image`: up to 255 of `[A-Za-z0-9-_:./#]` (AWS's rule)."""
+    if not isinstance(value, str) or not IMAGE.fullmatch(value):
+        raise client_exception(
+            f"containerProperties.image {value!r} is invalid: up to 255 letters, numbers, "
+            "hyphens, underscores, colons, periods, forward slashes and number signs"
         )
     return value
 
@@ -109,12 +121,14 @@ def resource_requirements(entries: object, what: str) -> dict[str, float]:
             amount = float(value) if kind == "VCPU" else int(value)
         except ValueError as err:
             raise client_exception(f"{what}: {kind} value {value!r} is not a number") from err
-        if kind == "VCPU" and not amount > 0:
-            raise client_exception(f"{what}: VCPU must be positive, got {value}")
-        if kind == "MEMORY" and amount < facts.MIN_MEMORY_MIB:
-            raise client_exception(f"{what}: MEMORY must be at least {facts.MIN_MEMORY_MIB} MiB")
-        if kind == "GPU" and amount < 0:
-            raise client_exception(f"{what}: GPU must not be negative")
+        if kind == "VCPU" and not (math.isfinite(amount) and 0 < amount <= facts.MAX_VCPUS):
+            raise client_exception(f"{what}: VCPU must be above 0 and at most {facts.MAX_VCPUS}")
+        if kind == "MEMORY" and not facts.MIN_MEMORY_MIB <= amount <= facts.MAX_MEMORY_MIB:
+            raise client_exception(
+                f"{what}: MEMORY must be {facts.MIN_MEMORY_MIB} to {facts.MAX_MEMORY_MIB} MiB"
+            )
+        if kind == "GPU" and not 0 <= amount <= facts.MAX_GPUS:
+            raise client_exception(f"{what}: GPU must be 0 to {facts.MAX_GPUS}")
         found[str(kind)] = amount
     return found
 
@@ -133,10 +147,13 @@ def job_resources(container: JsonObject, overrides: JsonObject) -> Resources:
         overrides.get("resourceRequirements"), "containerOverrides.resourceRequirements"
     )
     legacy: dict[str, float] = {}
-    for key, kind in (("vcpus", "VCPU"), ("memory", "MEMORY")):
+    limits = (("vcpus", "VCPU", facts.MAX_VCPUS), ("memory", "MEMORY", facts.MAX_MEMORY_MIB))
+    for key, kind, most in limits:
         for source in (container, overrides):  # the override wins
             if source.get(key) is not None:
                 legacy[kind] = integer(source[key], key)
+                if not 0 <= legacy[kind] <= most:
+                    raise client_exception(f"{key} must be 0 to {most}, got {legacy[kind]}")
     merged = {**legacy, **defined, **overridden}
     return Resources(
         vcpus=float(merged.get("VCPU", 1)),

@@ -176,6 +176,7 @@ class BatchEngine:
         container = params.get("containerProperties")
         if not isinstance(container, dict) or not container.get("image"):
             raise client_exception("containerProperties.image is required for a container job")
+        check.image(container["image"])
         timeout = params.get("timeout")
         if timeout is not None:
             check.timeout_seconds(timeout)

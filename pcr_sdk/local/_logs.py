@@ -27,6 +27,8 @@ _MAX_RESPONSE_BYTES: Final = 1_048_576
 _EVENT_OVERHEAD: Final = 26
 _CHUNK: Final = 64 * 1024
 _SAFE_PART: Final = re.compile(r"[A-Za-z0-9_.-]+")
+_TOKEN: Final = re.compile(r"([fb])/([0-9]{1,19})")
+"""A paging token: direction and byte offset (an offset fits a 64-bit file position)."""
 
 Event = tuple[int, str]
 
@@ -187,10 +189,11 @@ def _close(lock: threading.Lock, streams: dict[str, _Stream], remove: Path | Non
 
 def _offset(file: IO[bytes], token: str, size: int) -> tuple[str, int]:
     """A token's direction and byte offset, which must be the start of a line."""
-    kind, _, number = token.partition("/")
-    if kind not in ("f", "b") or not number.isdigit():
+    found = _TOKEN.fullmatch(token)
+    if found is None:
         raise _invalid_token(token)
-    offset = min(int(number), size)
+    kind = found.group(1)
+    offset = min(int(found.group(2)), size)
     if offset > 0:
         file.seek(offset - 1)
         if file.read(1) != b"\n":

@@ -13,19 +13,25 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Final, Protocol
 
+from pcr_sdk.local._credentials import LocalCredentials
+from pcr_sdk.local._docker import (
+    EnvironmentFileError,
+    ImageReferenceError,
+    docker_argv,
+    write_env_file,
+)
 from pcr_sdk.local._spawn import Spawner, SpawnerClosed, supervised
 
 logger = logging.getLogger(__name__)
 
 LineSink = Callable[[str], None]
-
-DUMMY_ACCESS_KEY_ID: Final = "pcr-local-access-key"
-DUMMY_SECRET_ACCESS_KEY: Final = "pcr-local-secret-key"  # noqa: S105 - a dummy, not a secret
 
 # What a job inherits from this process: enough to find programs, Python and a locale. Nothing
 # AWS_* (real credentials or profiles must never reach a local job), no proxies (loopback only).
@@ -61,6 +67,15 @@ MAX_LINE_BYTES: Final = 256 * 1024
 
 class LaunchError(Exception):
     """The attempt's process could not be started (AWS: CannotStartContainerError)."""
+
+    reason = "CannotStartContainerError"
+    """The container reason AWS gives such an attempt."""
+
+
+class PullError(LaunchError):
+    """The attempt's image cannot be had (AWS: CannotPullContainerError)."""
+
+    reason = "CannotPullContainerError"
 
 
 def inherited_environment(
@@ -121,12 +136,18 @@ class _Subprocess:
     """A Popen in its own process group, with a thread copying its output lines to a sink."""
 
     def __init__(
-        self, popen: subprocess.Popen[bytes], sink: LineSink, *, on_kill: Callable[[], None] | None
+        self,
+        popen: subprocess.Popen[bytes],
+        sink: LineSink,
+        *,
+        on_kill: Callable[[], None] | None,
+        on_exit: Callable[[], None] | None = None,
     ) -> None:
         self._popen = popen
         self._lock = threading.Lock()
         self._reaped = False
         self._on_kill = on_kill
+        self._on_exit = on_exit
         stdout = popen.stdout
         if stdout is None:  # pragma: no cover - always started with stdout=PIPE
             raise LaunchError("the process has no stdout pipe")
@@ -159,6 +180,8 @@ class _Subprocess:
         self._reader.join(_READER_JOIN_SECONDS)
         if self._reader.is_alive():  # a process outside the group still holds the pipe
             logger.warning("process %s exited but its output pipe is still open", pid)
+        if self._on_exit is not None:
+            self._on_exit()
         return exit_status(code)
 
     def _signal_group(self, number: int) -> None:
@@ -185,18 +208,6 @@ class _Subprocess:
         self._kill_group()
 
 
-def docker_argv(
-    image: str, command: Sequence[str] | None, environment: Mapping[str, str], *, name: str
-) -> list[str]:
-    """`docker run` for one attempt: host network (the endpoint is on loopback), its env."""
-    argv = ["docker", "run", "--rm", "--network", "host", "--name", name]
-    for key, value in environment.items():
-        argv += ["-e", f"{key}={value}"]
-    argv.append(image)
-    argv += list(command or ())
-    return argv
-
-
 def container_name(run: ContainerRun) -> str:
     return f"pcr-local-{run.job_id.replace(':', '-')}-{run.attempt}"
 
@@ -209,6 +220,7 @@ class LocalLauncher:
         command: Sequence[str] | Mapping[str, Sequence[str]] | None,
         *,
         endpoint_url: str,
+        credentials: LocalCredentials,
         region: str,
         docker: bool = False,
         cwd: str | os.PathLike[str] | None = None,
@@ -218,7 +230,9 @@ class LocalLauncher:
         self._spawner = Spawner()
         self._command = command
         self._endpoint_url = endpoint_url
+        self._credentials = credentials
         self._region = region
+        self._env_dir: Path | None = None
         self._docker = docker
         self._cwd = cwd
         self._extra_env = dict(extra_env or {})
@@ -244,8 +258,7 @@ class LocalLauncher:
         env.update(
             {
                 "AWS_ENDPOINT_URL": self._endpoint_url,
-                "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
-                "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
+                **self._credentials.environment(),
                 "AWS_DEFAULT_REGION": self._region,
                 "AWS_REGION": self._region,
                 "AWS_CONFIG_FILE": os.devnull,
@@ -256,14 +269,35 @@ class LocalLauncher:
         env.update(self._extra_env)
         return env
 
+    def env_file(self, run: ContainerRun) -> Path:
+        """Where the attempt's env file goes (docker only): the launcher's private directory."""
+        if self._env_dir is None:
+            raise LaunchError("the local backend is not running")
+        return self._env_dir / f"{container_name(run)}.env"
+
     def argv_and_env(self, run: ContainerRun) -> tuple[list[str], dict[str, str]]:
-        """The argv to execute and the environment of that process."""
+        """The argv to execute and the environment of that process.
+
+        With docker this writes the attempt's env file (`env_file(run)`).
+
+        Raises:
+            LaunchError: no command to run, or an environment docker cannot pass.
+            PullError: the image is not a Docker image reference.
+        """
         parent = os.environ if self._parent_environ is None else self._parent_environ
         command = self.command(run)
         if self._docker:
-            argv = docker_argv(
-                run.image, command, self.job_environment(run), name=container_name(run)
-            )
+            env_file = self.env_file(run)
+            try:
+                argv = docker_argv(run.image, command, env_file=env_file, name=container_name(run))
+            except ImageReferenceError as err:
+                raise PullError(str(err)) from err
+            try:
+                write_env_file(env_file, self.job_environment(run))
+            except EnvironmentFileError as err:
+                raise LaunchError(str(err)) from err
+            except OSError as err:
+                raise LaunchError(f"cannot write {env_file}: {err.strerror or err}") from err
             return argv, inherited_environment(parent, extra_prefixes=_DOCKER_CLI_PREFIXES)
         if not command:
             raise LaunchError(
@@ -275,15 +309,41 @@ class LocalLauncher:
         return list(command), env
 
     def open(self) -> None:
-        """Start the thread that starts every attempt's process."""
+        """Start the thread that starts every attempt's process (and, for docker, make the
+        private directory of the env files)."""
+        if self._docker and self._env_dir is None:
+            self._env_dir = Path(tempfile.mkdtemp(prefix="pcr-local-env-"))  # mode 0700
         self._spawner.start()
 
     def close(self) -> None:
         """Stop that thread; call it once every attempt has ended."""
         self._spawner.close()
+        env_dir, self._env_dir = self._env_dir, None
+        if env_dir is not None:
+            shutil.rmtree(env_dir, ignore_errors=True)
 
     def start(self, run: ContainerRun, sink: LineSink) -> ProcessHandle:
         argv, env = self.argv_and_env(run)
+        forget = self._forget_env_file(run) if self._docker else None
+        try:
+            return self._start(run, argv, env, sink, forget)
+        except BaseException:
+            if forget is not None:
+                forget()
+            raise
+
+    def _forget_env_file(self, run: ContainerRun) -> Callable[[], None]:
+        path = self.env_file(run)
+        return lambda: path.unlink(missing_ok=True)
+
+    def _start(
+        self,
+        run: ContainerRun,
+        argv: list[str],
+        env: dict[str, str],
+        sink: LineSink,
+        on_exit: Callable[[], None] | None,
+    ) -> ProcessHandle:
         program = self._resolve(argv[0], env)
         logger.debug("job %s attempt %d: starting %s", run.job_id, run.attempt, argv)
         try:
@@ -301,7 +361,7 @@ class LocalLauncher:
         except OSError as err:
             raise LaunchError(f"{argv[0]}: {err.strerror or err}") from err
         on_kill = self._docker_kill(container_name(run)) if self._docker else None
-        return _Subprocess(popen, sink, on_kill=on_kill)
+        return _Subprocess(popen, sink, on_kill=on_kill, on_exit=on_exit)
 
     def _resolve(self, program: str, env: Mapping[str, str]) -> str:
         """The executable `program` names, found as exec would (the job's PATH, its cwd)."""

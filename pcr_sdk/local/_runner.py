@@ -125,15 +125,11 @@ def _start_and_wait(
         handle = launcher.start(run, lambda line: logs.append(stream, line))
     except LaunchError as err:
         logger.warning("job %s attempt %d did not start: %s", job.job_id, attempt.number, err)
-        logs.append(stream, f"CannotStartContainerError: {err}")
+        logs.append(stream, f"{err.reason}: {err}")
         with scheduler.cond:
             attempt.log_stream = stream
             scheduler.end_attempt(
-                job,
-                attempt,
-                None,
-                f"CannotStartContainerError: {err}",
-                facts.TASK_START_FAILED_REASON,
+                job, attempt, None, f"{err.reason}: {err}", facts.TASK_START_FAILED_REASON
             )
         return
     with scheduler.cond:

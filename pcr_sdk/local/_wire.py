@@ -20,7 +20,8 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.loaders import create_loader
-from botocore.model import ServiceModel
+from botocore.model import OperationModel, ServiceModel
+from botocore.validate import ParamValidator
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +80,15 @@ def _body_text(request: AWSPreparedRequest) -> str:
     body = request.body
     if body is None:
         return ""
-    if isinstance(body, (bytes, bytearray)):
-        return bytes(body).decode("utf-8")
     if isinstance(body, str):
         return body
-    data = body.read()
-    return data.decode("utf-8") if isinstance(data, bytes) else data
+    data = bytes(body) if isinstance(body, (bytes, bytearray)) else body.read()
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ServiceError("SerializationException", f"request body is not UTF-8: {err}") from err
 
 
 def _load_object(text: str) -> JsonObject:
@@ -94,9 +98,29 @@ def _load_object(text: str) -> JsonObject:
         loaded = json.loads(text)
     except json.JSONDecodeError as err:
         raise ServiceError("SerializationException", f"request body is not JSON: {err}") from err
+    except RecursionError as err:  # nested deeper than the interpreter's recursion limit
+        raise ServiceError("SerializationException", "request body is nested too deeply") from err
     if not isinstance(loaded, dict):
         raise ServiceError("SerializationException", "request body is not a JSON object")
     return loaded
+
+
+def _check_shape(params: JsonObject, operation: OperationModel, code: str) -> None:
+    """Refuse what botocore's model of the operation refuses (types, required members).
+
+    Members the model does not know are let through: AWS ignores them, and a newer SDK may
+    send some.
+    """
+    if operation.input_shape is None:
+        return
+    report = ParamValidator().validate(params, operation.input_shape)
+    problems = [
+        line
+        for line in report.generate_report().splitlines()
+        if line and not line.startswith(("Unknown parameter", "Parameter validation failed"))
+    ]
+    if problems:
+        raise ServiceError(code, "Parameter validation failed: " + " ".join(problems))
 
 
 def service_model(name: str) -> ServiceModel:
@@ -132,6 +156,7 @@ class RestJsonEndpoint:
     """A `before-send` handler serving a rest-json service (AWS Batch) from local operations."""
 
     def __init__(self, model: ServiceModel, operations: Mapping[str, Operation]) -> None:
+        self._model = model
         self._operations = dict(operations)
         self._routes = [
             _Route(
@@ -178,6 +203,7 @@ class RestJsonEndpoint:
                 raise client_exception(
                     f"{route.operation} is not implemented by pcr-sdk's local backend"
                 )
+            _check_shape(params, self._model.operation_model(route.operation), "ClientException")
             return operation(params)
         raise ServiceError(
             "UnknownOperationException", f"no operation at {request.method} {url.path}"
@@ -187,7 +213,8 @@ class RestJsonEndpoint:
 class JsonEndpoint:
     """A `before-send` handler serving a json-protocol service (CloudWatch Logs)."""
 
-    def __init__(self, operations: Mapping[str, Operation]) -> None:
+    def __init__(self, model: ServiceModel, operations: Mapping[str, Operation]) -> None:
+        self._model = model
         self._operations = dict(operations)
 
     def __call__(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
@@ -204,7 +231,9 @@ class JsonEndpoint:
                     "InvalidOperationException",
                     f"{name or target!r} is not implemented by pcr-sdk's local backend",
                 )
-            body = operation(_load_object(_body_text(request)))
+            params = _load_object(_body_text(request))
+            _check_shape(params, self._model.operation_model(name), "InvalidParameterException")
+            body = operation(params)
         except ServiceError as err:
             logger.debug("local %s -> %s", target, err)
             payload = json.dumps({"__type": err.code, "message": err.message}).encode()

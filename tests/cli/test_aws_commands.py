@@ -109,6 +109,24 @@ def test_logs_prints_the_tail(world: MotoWorld, aws: Runtime) -> None:
     assert lines(result.stdout) == ["two", "three"]
 
 
+def test_logs_show_terminal_escapes_instead_of_obeying_them(world: MotoWorld, aws: Runtime) -> None:
+    hostile = [
+        "\x1b]0;pwned\x07\x1b[2J cleared",  # window title, clear screen
+        "tab\tkept \x1b[31mred\x9b\u202eevil",  # C1 CSI, a bidirectional override
+    ]
+    world.script.fail(index=0, exit_code=1, log_lines=hostile)
+    with _submitter(world, "escapes") as submitter:
+        job_id = submitter.submit_job({"x": 1, "y": 1})
+        submitter.wait_until_jobs_finished()
+    result = invoke(["logs", job_id], obj=aws)
+    assert_clean_exit(result, 0)
+    assert lines(result.stdout) == [
+        "\\x1b]0;pwned\\x07\\x1b[2J cleared",
+        "tab\tkept \\x1b[31mred\\x9b\\u202eevil",
+    ]
+    assert "\x1b" not in result.stdout + result.stderr
+
+
 def test_logs_of_an_unknown_job(aws: Runtime) -> None:
     result = invoke(["logs", "no-such-job"], obj=aws)
     assert_clean_exit(result, 1)

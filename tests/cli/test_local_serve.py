@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 import pytest
@@ -82,6 +82,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         process.wait_for_stdout("Ctrl-C or SIGTERM")
         env = _without_aws(dict(os.environ))
         env.update({"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
+        unset = [line.strip() for line in process.stdout_lines if "unset" in line]
+        assert unset == ["unset AWS_SESSION_TOKEN AWS_PROFILE"]  # no real token reaches it
         for line in process.stdout_lines:  # what a user pastes into another terminal
             if line.strip().startswith("export "):
                 name, _, value = line.strip().removeprefix("export ").partition("=")
@@ -207,6 +209,20 @@ def test_pcr_submit_then_wait_and_outputs_against_the_server(
     assert [json.loads(line) for line in lines(outputs.stdout)] == expected
 
 
+def test_the_export_lines_carry_the_keys_kept_in_the_data_directory(served: Served) -> None:
+    keys = (served.data_dir / "credentials").read_text()
+    assert (served.data_dir / "credentials").stat().st_mode & 0o777 == 0o600
+    assert f"aws_access_key_id = {served.env['AWS_ACCESS_KEY_ID']}" in keys
+    assert f"aws_secret_access_key = {served.env['AWS_SECRET_ACCESS_KEY']}" in keys
+    foreign = boto3.Session(
+        aws_access_key_id=served.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key="not-the-secret",
+        region_name="us-east-1",
+    ).client("batch", endpoint_url=served.env["AWS_ENDPOINT_URL"])
+    with pytest.raises(foreign.exceptions.ClientError, match="InvalidSignatureException"):
+        foreign.describe_job_queues()
+
+
 def test_sigterm_stops_the_server_and_every_job_it_runs(
     served: Served, batch: BatchClient, tmp_path: Path
 ) -> None:
@@ -235,6 +251,37 @@ def test_sigterm_stops_the_server_and_every_job_it_runs(
     wait_until(lambda: not any(alive(pid) for pid in everyone), 5, "every job process gone")
     logs = [path.read_text(encoding="utf-8") for path in served.data_dir.rglob("*.log")]
     assert any(text.endswith(" sleeping\n") for text in logs)  # --data-dir keeps the logs
+
+
+def test_serving_beyond_loopback_needs_expose_and_warns(tmp_path: Path) -> None:
+    refused = invoke(["local", "serve", "--host", "0.0.0.0", "--port", "0"])
+    assert_clean_exit(refused, 2)
+    assert "--expose" in refused.stderr
+
+    process = PcrProcess(
+        ["local", "serve", "--host", "0.0.0.0", "--expose", "--port", "0"],
+        cwd=tmp_path,
+        env=_without_aws(dict(os.environ)),
+    )
+    try:
+        process.wait_for_stdout("Ctrl-C or SIGTERM")
+        listening = [line for line in process.stdout_lines if line.strip().startswith("listening")]
+        assert listening[0].split()[1].startswith("0.0.0.0:")  # the real address, not 127.0.0.1
+    finally:
+        process.send(signal.SIGTERM)
+        _, _, stderr = process.finish()
+    assert "warning: listening on 0.0.0.0:" in stderr
+    assert "runs any command here" in stderr
+
+
+def test_serving_as_root_warns() -> None:
+    from types import SimpleNamespace
+
+    from pcr_sdk.cli._serve import _warnings
+
+    loopback: Any = SimpleNamespace(host="127.0.0.1", address="127.0.0.1:1", allow_hosts=())
+    assert _warnings(loopback, euid=1000) == []
+    assert [w for w in _warnings(loopback, euid=0) if "serving as root" in w]
 
 
 def test_serve_reports_a_port_in_use_and_a_bad_command() -> None:

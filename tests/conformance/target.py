@@ -236,8 +236,8 @@ def _local_target() -> Generator[Target, None, None]:
     ) as backend:
         # Plain clients that pcr-sdk never touched, over HTTP to the backend's endpoint
         session = boto3.Session(
-            aws_access_key_id="conformance",
-            aws_secret_access_key="conformance",
+            aws_access_key_id=backend.credentials.access_key_id,
+            aws_secret_access_key=backend.credentials.secret_access_key,
             region_name=backend.region,
         )
         endpoint = backend.endpoint_url

@@ -29,9 +29,7 @@ def emit(message: object) -> None:
 
 
 def clients(endpoint: str) -> AwsClients:
-    session = boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    )
+    session = boto3.Session(region_name=REGION)  # the backend's keys, from the environment
     config = Config(retries={"mode": "standard", "total_max_attempts": 8})
     return AwsClients(
         batch=session.client("batch", endpoint_url=endpoint, config=config),

@@ -31,6 +31,7 @@ import pytest
 
 from pcr_sdk import AwsClients, JobStatus, JobSubmitter, RateGovernor, SilentProgress
 from pcr_sdk.local import LocalBackend
+from pcr_sdk.local._credentials import CREDENTIALS_FILE, LocalCredentials
 from tests.faults._counts import FaultCounts
 from tests.faults._crash_child import clients as connect
 from tests.faults._support import expected_output, reconcile
@@ -96,12 +97,15 @@ class Lines:
         self._thread.join(timeout=10)
 
 
+KEYS: Final = LocalCredentials.generate()
+"""The module's backend's keys (a backend with a data directory reads them from there)."""
+
+
 def aws_environment() -> dict[str, str]:
-    """This process's environment minus every AWS_* variable, plus dummy credentials."""
+    """This process's environment minus every AWS_* variable, plus the backend's keys."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
     env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
+        **KEYS.environment(),
         AWS_DEFAULT_REGION=REGION,
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
@@ -126,16 +130,24 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The local backend for the whole module: the child's image runs `_crash_worker.py`."""
     worker = [sys.executable, str(HERE / "_crash_worker.py")]
+    data_dir = tmp_path_factory.mktemp("crash-backend")
+    keys = data_dir / CREDENTIALS_FILE
+    keys.write_text(
+        f"[default]\naws_access_key_id = {KEYS.access_key_id}\n"
+        f"aws_secret_access_key = {KEYS.secret_access_key}\n"
+    )
+    keys.chmod(0o600)
     with (
         pytest.MonkeyPatch.context() as env,
         LocalBackend(
             {IMAGE: worker}, bucket=BUCKET, queue=QUEUE, region=REGION,
-            vcpus=64, memory_mib=256 * 1024, gpus=4, max_parallel=4,
+            vcpus=64, memory_mib=256 * 1024, gpus=4, max_parallel=4, data_dir=data_dir,
         ) as backend,
     ):  # fmt: skip
+        assert backend.credentials == KEYS
         for name, value in aws_environment().items():
             if name.startswith("AWS_"):
                 env.setenv(name, value)  # this process's boto3 reads no real configuration

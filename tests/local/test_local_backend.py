@@ -15,7 +15,6 @@ from botocore.exceptions import ClientError
 
 from pcr_sdk._private.wire.layout import BatchLayout
 from pcr_sdk.local import LocalBackend
-from pcr_sdk.local._process import DUMMY_SECRET_ACCESS_KEY
 from tests.local.local_harness import (
     PLAIN_WORKER,
     SDK_WORKER,
@@ -337,6 +336,7 @@ def test_job_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         )
         job = kit.wait_one(kit.submit(definition, environment={"BOTH": "override"}))
         env = json.loads(kit.log(job)[0])
+        keys = local.credentials
 
     assert job["status"] == "SUCCEEDED"
     assert env["FROM_DEF"] == "d"
@@ -345,7 +345,9 @@ def test_job_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env["AWS_BATCH_JOB_ATTEMPT"] == "1"
     assert env["AWS_BATCH_JQ_NAME"] == "q1"
     assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
-    assert env["AWS_SECRET_ACCESS_KEY"] == DUMMY_SECRET_ACCESS_KEY
+    assert env["AWS_ACCESS_KEY_ID"] == keys.access_key_id
+    assert env["AWS_SECRET_ACCESS_KEY"] == keys.secret_access_key
+    assert env["AWS_SECRET_ACCESS_KEY"] != "real-secret"
     assert env["AWS_DEFAULT_REGION"] == env["AWS_REGION"] == "eu-west-1"
     assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
     assert env["EXTRA"] == "yes"

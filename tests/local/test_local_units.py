@@ -15,8 +15,9 @@ from botocore.exceptions import ClientError
 
 import pcr_sdk.local
 from pcr_sdk.local import LocalBackend
+from pcr_sdk.local._credentials import LocalCredentials
 from pcr_sdk.local._logs import LogStore
-from pcr_sdk.local._process import ContainerRun, LaunchError, LocalLauncher, exit_status
+from pcr_sdk.local._process import ContainerRun, LaunchError, LocalLauncher, PullError, exit_status
 from pcr_sdk.local._wire import JsonEndpoint, RestJsonEndpoint, ServiceError, service_model
 
 
@@ -50,10 +51,14 @@ def _run(**changes: Any) -> ContainerRun:
     return ContainerRun(**fields)
 
 
+KEYS = LocalCredentials("PCRLTESTKEY", "local-test-secret")
+
+
 def _launcher(command: Any = None, **options: Any) -> LocalLauncher:
     return LocalLauncher(
         command,
         endpoint_url="http://127.0.0.1:4566",
+        credentials=KEYS,
         region="eu-central-1",
         parent_environ={
             "PATH": "/bin",
@@ -86,7 +91,8 @@ def test_local_process_environment() -> None:
     assert env["PYTHONPATH"] == "/src"
     assert env["LC_ALL"] == "C.UTF-8"
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
-    assert env["AWS_ACCESS_KEY_ID"] != "AKIAREAL"
+    assert env["AWS_ACCESS_KEY_ID"] == KEYS.access_key_id
+    assert env["AWS_SECRET_ACCESS_KEY"] == KEYS.secret_access_key
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-central-1"
     assert env["S3_JOB_BUCKET"] == "b"
     assert env["EXTRA"] == "1"
@@ -95,21 +101,80 @@ def test_local_process_environment() -> None:
     assert "DOCKER_HOST" not in env
 
 
-def test_docker_argv() -> None:
-    argv, env = _launcher(docker=True, extra_env={"EXTRA": "1"}).argv_and_env(_run())
+def _env_file(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines())
 
-    assert argv[:7] == ["docker", "run", "--rm", "--network", "host", "--name", "pcr-local-abc-2-1"]
-    assert argv[-3:] == ["repo/worker:1", "python", "/app/worker.py"]
-    pairs = dict(argv[i + 1].split("=", 1) for i, part in enumerate(argv) if part == "-e")
-    assert pairs["S3_JOB_BUCKET"] == "b"
-    assert pairs["AWS_BATCH_JOB_ID"] == "abc:2"
-    assert pairs["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
-    assert pairs["EXTRA"] == "1"
-    assert "PATH" not in pairs  # the image's own PATH applies inside the container
-    assert env["DOCKER_HOST"] == "unix:///run/docker.sock"  # for the docker CLI itself
-    assert "AWS_ACCESS_KEY_ID" not in env
-    no_command, _ = _launcher(docker=True).argv_and_env(_run(definition_command=None))
-    assert no_command[-1] == "repo/worker:1"  # the image's own CMD
+
+def test_docker_argv_ends_options_and_passes_the_environment_in_a_private_file() -> None:
+    launcher = _launcher(docker=True, extra_env={"EXTRA": "1"})
+    launcher.open()
+    try:
+        argv, env = launcher.argv_and_env(_run())
+        env_file = launcher.env_file(_run())
+
+        assert argv == [
+            *("docker", "run", "--rm", "--network", "host", "--name", "pcr-local-abc-2-1"),
+            *("--env-file", str(env_file), "--"),
+            *("repo/worker:1", "python", "/app/worker.py"),
+        ]
+        assert KEYS.secret_access_key not in " ".join(argv)  # `ps` shows argv to everyone
+        assert env_file.stat().st_mode & 0o777 == 0o600
+        assert env_file.parent.stat().st_mode & 0o777 == 0o700
+        pairs = _env_file(env_file)
+        assert pairs["S3_JOB_BUCKET"] == "b"
+        assert pairs["AWS_BATCH_JOB_ID"] == "abc:2"
+        assert pairs["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+        assert pairs["AWS_SECRET_ACCESS_KEY"] == KEYS.secret_access_key
+        assert pairs["EXTRA"] == "1"
+        assert "PATH" not in pairs  # the image's own PATH applies inside the container
+        assert env["DOCKER_HOST"] == "unix:///run/docker.sock"  # for the docker CLI itself
+        assert "AWS_ACCESS_KEY_ID" not in env
+        no_command, _ = launcher.argv_and_env(_run(attempt=2, definition_command=None))
+        assert no_command[-2:] == ["--", "repo/worker:1"]  # the image's own CMD
+    finally:
+        launcher.close()
+    assert not env_file.parent.exists()
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["--privileged", "-v=/:/host", "Upper", "repo/-x", "a b", "x" * 256, "repo:tag:tag", ""],
+)
+def test_an_image_outside_dockers_reference_grammar_never_reaches_docker(image: str) -> None:
+    launcher = _launcher(docker=True)
+    launcher.open()
+    try:
+        with pytest.raises(PullError, match="invalid reference format") as raised:
+            launcher.argv_and_env(_run(image=image))
+        assert raised.value.reason == "CannotPullContainerError"
+        assert list(launcher.env_file(_run()).parent.iterdir()) == []  # no env file written
+    finally:
+        launcher.close()
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["python:3.11-slim", "pcr-local", "registry.example:5000/team/worker_x:v1.2",
+     "ubuntu@sha256:" + "a" * 64, "[::1]:5000/img"],
+)  # fmt: skip
+def test_docker_references_that_follow_the_grammar_are_kept(image: str) -> None:
+    launcher = _launcher(docker=True)
+    launcher.open()
+    try:
+        argv, _ = launcher.argv_and_env(_run(image=image, definition_command=None))
+        assert argv[-2:] == ["--", image]
+    finally:
+        launcher.close()
+
+
+def test_a_line_break_in_a_variable_cannot_go_to_docker() -> None:
+    launcher = _launcher(docker=True)
+    launcher.open()
+    try:
+        with pytest.raises(LaunchError, match="line break"):
+            launcher.argv_and_env(_run(environment={"BAD": "a\nb"}))
+    finally:
+        launcher.close()
 
 
 def test_exit_status_of_a_killed_process() -> None:
@@ -244,13 +309,16 @@ def test_rest_json_routing_and_errors() -> None:
 
 
 def test_json_target_routing() -> None:
-    endpoint = JsonEndpoint({"GetLogEvents": lambda params: {"events": [], "seen": params}})
+    endpoint = JsonEndpoint(
+        service_model("logs"), {"GetLogEvents": lambda params: {"events": [], "seen": params}}
+    )
     ok = endpoint(
         _request(
-            "POST", "https://h/", b'{"a": 1}', **{"X-Amz-Target": "Logs_20140328.GetLogEvents"}
+            "POST", "https://h/", b'{"logStreamName": "s"}',
+            **{"X-Amz-Target": "Logs_20140328.GetLogEvents"},
         )
-    )
-    assert json.loads(ok.content) == {"events": [], "seen": {"a": 1}}
+    )  # fmt: skip
+    assert json.loads(ok.content) == {"events": [], "seen": {"logStreamName": "s"}}
     unknown = endpoint(
         _request("POST", "https://h/", b"{}", **{"X-Amz-Target": "Logs.PutLogEvents"})
     )

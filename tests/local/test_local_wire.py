@@ -12,14 +12,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from pcr_sdk.local import LocalBackend
-from pcr_sdk.local._server import signing_service
+from pcr_sdk.local._signature import RequestHead, claimed_service
 from tests.local.local_harness import WORKERS
 
 if TYPE_CHECKING:
@@ -127,23 +127,23 @@ def test_the_temporary_log_directory_goes_and_a_data_dir_stays(tmp_path: Path) -
 
 
 @pytest.mark.parametrize(
-    ("environ", "service"),
+    ("url", "headers", "service"),
     [
         (
-            {"HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=AK/20250101/eu-west-1/batch/"
+            "http://h/v1/describejobs",
+            {"authorization": "AWS4-HMAC-SHA256 Credential=AK/20250101/eu-west-1/batch/"
              "aws4_request, SignedHeaders=host, Signature=00"},
             "batch",
         ),
-        ({"QUERY_STRING": "X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request"}, "s3"),
-        ({"HTTP_X_AMZ_TARGET": "Logs_20140328.GetLogEvents"}, "logs"),
-        ({"HTTP_AUTHORIZATION": "AWS AK:signature"}, None),  # SigV2: moto decides
-        ({}, None),
+        ("http://h/b/k?X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request", {}, "s3"),
+        ("http://h/", {"authorization": "AWS AK:signature"}, None),  # SigV2: refused
+        ("http://h/", {}, None),
     ],
 )  # fmt: skip
-def test_requests_are_routed_by_the_service_their_signature_names(
-    environ: dict[str, Any], service: str | None
+def test_requests_name_their_service_in_their_credential_scope(
+    url: str, headers: dict[str, str], service: str | None
 ) -> None:
-    assert signing_service(environ) == service
+    assert claimed_service(RequestHead("GET", url, headers)) == service
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmRSS from /proc")

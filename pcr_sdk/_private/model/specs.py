@@ -27,6 +27,7 @@ from pcr_sdk._private.model.retry_policy import RetryPolicy, RetryRule
 from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import (
     FARGATE_VCPUS,
+    IMAGE_PATTERN,
     MAX_DEPENDENCIES,
     MAX_EVALUATE_ON_EXIT_RULES,
     MAX_GPUS,
@@ -66,8 +67,8 @@ class JobDefinitionSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    image: str = Field(min_length=1, max_length=1024)
-    """The container image every job runs."""
+    image: str = Field(pattern=f"^{IMAGE_PATTERN}$")
+    """The container image every job runs: up to 255 of `[A-Za-z0-9-_:./#]`, AWS's rule."""
     vcpus: int = Field(default=1, ge=1, le=MAX_VCPUS)
     """vCPUs per job (1 to 256)."""
     memory_mib: int = Field(default=1024, ge=MIN_MEMORY_MIB, le=MAX_MEMORY_MIB)

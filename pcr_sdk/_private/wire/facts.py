@@ -122,6 +122,14 @@ LIST_JOBS_DEFAULT_STATUS: Final = "RUNNING"
 """What ListJobs lists without `jobStatus` and without a filter."""
 MAX_STOP_REASON_LENGTH: Final = 1024
 """CancelJob's and TerminateJob's `reason`."""
+IMAGE_PATTERN: Final = r"[A-Za-z0-9\-_:./#]{1,255}"
+"""A job definition's image: up to 255 letters, numbers, hyphens, underscores, colons,
+periods, forward slashes and number signs (RegisterJobDefinition's rule)."""
+
+# -- CloudWatch Logs ---------------------------------------------------------------------------
+
+LOGS_MAX_REQUEST_BYTES: Final = 1_048_576
+"""The largest CloudWatch Logs request (a PutLogEvents batch)."""
 
 # -- Tags pcr-sdk puts on what it creates -----------------------------------------------------
 
