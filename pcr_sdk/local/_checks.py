@@ -159,7 +159,7 @@ def resource_requirements(entries: object, what: str) -> dict[str, float]:
     return found
 
 
-def container(properties: JsonObject, *, fargate: bool) -> None:
+def definition_container(properties: JsonObject, *, fargate: bool) -> None:
     """What RegisterJobDefinition requires of `containerProperties` on EC2 or on Fargate.
 
     EC2: vCPUs and memory, in `resourceRequirements` or the legacy `vcpus`/`memory`. Fargate:
@@ -177,6 +177,19 @@ def container(properties: JsonObject, *, fargate: bool) -> None:
         raise refusal.EC2_VCPUS.refuse()
     if "MEMORY" not in defined and properties.get("memory") is None:
         raise refusal.EC2_MEMORY.refuse()
+
+
+def fargate_overrides(properties: JsonObject, overrides: JsonObject) -> None:
+    """SubmitJob's overrides of a Fargate job: Fargate's rules on what the job then asks for."""
+    asked = {
+        **resource_requirements(
+            properties.get("resourceRequirements"), "containerProperties.resourceRequirements"
+        ),
+        **resource_requirements(
+            overrides.get("resourceRequirements"), "containerOverrides.resourceRequirements"
+        ),
+    }
+    fargate_resources(overrides, asked)
 
 
 def fargate_resources(legacy: JsonObject, requirements: Mapping[str, float]) -> None:

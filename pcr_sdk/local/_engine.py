@@ -186,7 +186,7 @@ class BatchEngine:
             raise refusal.REQUIRED.refuse(member="containerProperties.image")
         check.image(container["image"])
         platforms = list(params.get("platformCapabilities") or ["EC2"])
-        check.container(container, fargate="FARGATE" in platforms)
+        check.definition_container(container, fargate="FARGATE" in platforms)
         timeout = params.get("timeout")
         if timeout is not None:
             check.timeout_seconds(timeout)
@@ -336,18 +336,7 @@ class BatchEngine:
             if retry is None:
                 retry = parse_retry_strategy(definition.retry) if definition.retry else _NO_RETRY
             if definition.fargate:
-                check.fargate_resources(
-                    overrides,
-                    {
-                        **check.resource_requirements(
-                            definition.container.get("resourceRequirements"), "definition"
-                        ),
-                        **check.resource_requirements(
-                            overrides.get("resourceRequirements"),
-                            "containerOverrides.resourceRequirements",
-                        ),
-                    },
-                )
+                check.fargate_overrides(definition.container, overrides)
             resources = check.job_resources(definition.container, overrides)
             whole, n_to_n, sequential = self._dependencies(depends_on, size)
             environment = check.environment(

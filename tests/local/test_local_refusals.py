@@ -1,20 +1,17 @@
 """The one table of what the engine refuses (`_refusals`), and the Logs reads it serves.
 
-The table is the only place the engine makes an error answer, every row is used, and the docs
-page lists every row. The CloudWatch Logs reads (DescribeLogStreams, FilterLogEvents) are
-checked here on a `LogStore` alone, with an injected clock; `tests/conformance` checks them
-over HTTP.
+The table is the only place the engine makes an error answer, and every row is used
+(`tests/test_docs_reference.py` checks that the docs page lists every row). The CloudWatch Logs
+reads (DescribeLogStreams, FilterLogEvents) are checked here on a `LogStore` alone, with an
+injected clock; `tests/conformance` checks them over HTTP.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import string
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -27,7 +24,6 @@ from pcr_sdk.local._logs import LogStore, filter_terms
 from pcr_sdk.local._refusals import CHECKS, ServiceError
 
 LOCAL = Path(__file__).resolve().parents[2] / "pcr_sdk" / "local"
-HOOKS = Path(__file__).resolve().parents[2] / "docs" / "_gen" / "hooks.py"
 GROUP = facts.BATCH_LOG_GROUP
 
 
@@ -70,27 +66,6 @@ def test_every_check_has_a_source_a_code_and_a_well_formed_message(name: str) ->
     assert check.refuse(**dict.fromkeys(fields, "x")).code == check.code
     assert check.operations
     assert check.refused
-
-
-@pytest.fixture(scope="module")
-def hooks() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("pcr_docs_hooks_checks", HOOKS)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_docs_page_lists_every_check(hooks: ModuleType) -> None:
-    table = hooks.checks_table()
-    for name, check in CHECKS.items():
-        assert f"| `{name}` |" in table, name
-        if check.source is not None:
-            assert check.source in table, name
-    page = (HOOKS.parents[1] / "local-checks.md").read_text(encoding="utf-8")
-    assert "<!-- gen:checks -->" in page
 
 
 def test_in_process_clients_are_refused_alike(tmp_path: Path) -> None:
