@@ -301,7 +301,7 @@ class LogStore:
                 }
             )
             last = found
-        result: JsonObject = {"events": events, "searchedLogStreams": []}
+        result: JsonObject = {"events": events}
         if more and last is not None:
             result["nextToken"] = _encode_key(["events"], list(last[:3]))
         return result
