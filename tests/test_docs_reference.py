@@ -70,3 +70,15 @@ def test_the_api_pages_list_every_public_name(hooks: ModuleType) -> None:
         for name in importlib.import_module(module).__all__:
             if name != "__version__":
                 assert f"::: {module}.{name}\n" in f"{text}\n", (module, name)
+
+
+def test_the_local_checks_page_lists_every_check_of_the_engine(hooks: ModuleType) -> None:
+    from pcr_sdk.local._refusals import CHECKS
+
+    table = hooks.checks_table()
+    for name, check in CHECKS.items():
+        assert f"| `{name}` |" in table, name
+        if check.source is not None:
+            assert check.source in table, name
+    page = HOOKS.parent.parent / "local-checks.md"
+    assert "<!-- gen:checks -->" in page.read_text(encoding="utf-8")

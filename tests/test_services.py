@@ -170,6 +170,7 @@ def test_access_denied_is_mapped(moto_world: MotoWorld) -> None:
         ({"platform": "FARGATE", "gpus": 1, "execution_role_arn": "r"}, "GPUs"),
         ({"platform": "FARGATE"}, "execution_role_arn"),
         ({"platform": "FARGATE", "vcpus": 3, "execution_role_arn": "r"}, "vCPUs"),
+        ({"platform": "FARGATE", "vcpus": 1, "execution_role_arn": "r"}, "2048 to 8192 MiB"),
         ({"execution_role_arn": "r"}, "FARGATE"),
     ],
 )
@@ -182,7 +183,7 @@ def test_fargate_job_definition_and_attach_reads_it_back(moto_world: MotoWorld) 
     role = moto_world.role_arn
     submitter = JobSubmitter(
         "fargate", moto_world.queue, "img", moto_world.bucket, clients=moto_world.clients,
-        platform="FARGATE", execution_role_arn=role, gpus=0, vcpus=1,
+        platform="FARGATE", execution_role_arn=role, gpus=0, vcpus=1, memory_in_mb=2048,
     )  # fmt: skip
     batch = moto_world.clients.batch
     (d,) = batch.describe_job_definitions(jobDefinitionName=submitter.get_batch_id())[

@@ -1,8 +1,9 @@
 """mkdocs hooks: pages generated from the code at build time, so they cannot drift from it.
 
 A page asks for a generated part with a marker line: ``<!-- gen:cli -->`` (the `pcr` command's
-reference, from its typer app), ``<!-- gen:errors -->`` (the exception tree, from `pcr_sdk`)
-or ``<!-- gen:limits -->`` (the AWS limits pcr-sdk checks, from `pcr_sdk._private.wire.facts`). The
+reference, from its typer app), ``<!-- gen:errors -->`` (the exception tree, from `pcr_sdk`),
+``<!-- gen:limits -->`` (the AWS limits pcr-sdk checks, from `pcr_sdk._private.wire.facts`) or
+``<!-- gen:checks -->`` (what the local engine refuses, from `pcr_sdk.local._refusals`). The
 same functions are imported by `tests/test_docs_reference.py`.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 GENERATORS: dict[str, Callable[[], str]] = {}
@@ -184,6 +185,32 @@ LIMITS: dict[str, tuple[str, str]] = {
         "body)",
         "InvalidParameterException (from the backend)",
     ),
+    "MAX_JOB_DEFINITION_BYTES": (
+        "bytes in one RegisterJobDefinition request (checked by the local backend, as AWS does)",
+        "ClientException (from the backend)",
+    ),
+    "FARGATE_MEMORY_MIB": (
+        "memory (MiB) of a Fargate job, by its vCPUs (the local backend also takes Fargate's "
+        "0.25 and 0.5 vCPUs)",
+        "InvalidJobSpecError",
+    ),
+    "DESCRIBE_COMPUTE_ENVIRONMENTS_MAX_RESULTS": (
+        "compute environments per DescribeComputeEnvironments page (checked by the local "
+        "backend, as AWS does)",
+        "ClientException (from the backend)",
+    ),
+    "FILTER_LOG_EVENTS_MAX_LIMIT": (
+        "events per FilterLogEvents page (checked by the local backend, as AWS does)",
+        "InvalidParameterException (from the backend)",
+    ),
+    "DESCRIBE_LOG_STREAMS_MAX_LIMIT": (
+        "streams per DescribeLogStreams page (checked by the local backend, as AWS does)",
+        "InvalidParameterException (from the backend)",
+    ),
+    "FILTER_LOG_EVENTS_MAX_STREAM_NAMES": (
+        "stream names in one FilterLogEvents request (checked by the local backend, as AWS does)",
+        "InvalidParameterException (from the backend)",
+    ),
 }
 PACED: dict[str, str] = {
     # limits pcr-sdk never reaches: it splits or paces its requests instead of raising
@@ -193,6 +220,10 @@ PACED: dict[str, str] = {
     "LIST_JOBS_MAX_RESULTS": "summaries per ListJobs page (by status); pcr-sdk follows the pages",
     "LIST_JOBS_MAX_RESULTS_FILTERED": "summaries per ListJobs page with a filter",
     "DESCRIBE_JOB_DEFINITIONS_MAX_RESULTS": "definitions per DescribeJobDefinitions page",
+    "GET_LOG_EVENTS_MAX_LIMIT": "events per GetLogEvents page; `LogReader.tail` reads at most "
+    "this many",
+    "LOGS_MAX_RESPONSE_BYTES": "bytes of events in one GetLogEvents or FilterLogEvents answer; "
+    "more come on the next page",
 }
 
 
@@ -204,10 +235,16 @@ def limit_names() -> set[str]:
         name
         for name in vars(facts)
         if name.isupper() and ("MAX_" in name or name.startswith("MIN_") or "RATE" in name)
-    } | {"FARGATE_VCPUS", "RESERVED_ENV_PREFIX", "RESERVED_TAG_PREFIXES"}
+    } | {"FARGATE_VCPUS", "FARGATE_MEMORY_MIB", "RESERVED_ENV_PREFIX", "RESERVED_TAG_PREFIXES"}
 
 
 def _value(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "; ".join(
+            f"{key:g} vCPU: {sizes[0]:,}-{sizes[-1]:,}"
+            + (f" by {sizes[1] - sizes[0]:,}" if len(sizes) > 1 else "")
+            for key, sizes in value.items()
+        )
     if isinstance(value, frozenset | set):
         return ", ".join(str(v) for v in sorted(value))
     if isinstance(value, tuple):
@@ -231,6 +268,39 @@ def limits_table() -> str:
     out += ["", "Paced or paged, never raised:", "", "| limit | value |", "|---|---|"]
     for name, what in PACED.items():
         out.append(f"| {what} | {_value(getattr(facts, name))} |")
+    return "\n".join(out)
+
+
+# -- what the local engine checks ------------------------------------------------------------
+
+
+def _link(url: str) -> str:
+    page = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".html").removeprefix("API_")
+    return f"[{page}]({url})"
+
+
+@generator("checks")
+def checks_table() -> str:
+    """Every check of the local engine (`pcr_sdk.local._refusals.CHECKS`), with its source."""
+    from pcr_sdk.local._refusals import CHECKS  # noqa: PLC0415
+
+    out = [
+        "| check | operations | refused | answer | AWS source |",
+        "|---|---|---|---|---|",
+    ]
+    for name, check in CHECKS.items():
+        operations = (
+            f"every {check.service} operation"
+            if check.operations == ("*",)
+            else ", ".join(check.operations)
+        )
+        source = "the local engine's own limit" if check.source is None else _link(check.source)
+        if check.seen is not None:
+            source += f"; AWS's answer [on record]({check.seen})"
+        out.append(
+            f"| `{name}` | {operations} | {_cell(check.refused)} | "
+            f"`{check.code}`: `{_cell(check.message)}` | {source} |"
+        )
     return "\n".join(out)
 
 

@@ -185,7 +185,8 @@ class JobSubmitter:
             environment: extra environment variables of every job.
             tags: extra tags of the job definition (the `aws:` and `pcr:` prefixes are reserved).
             job_role_arn: the IAM role the jobs' containers run with.
-            platform: `"EC2"` or `"FARGATE"` (which then needs `execution_role_arn`).
+            platform: `"EC2"` or `"FARGATE"` (which then needs `execution_role_arn`, and a
+                `memory_in_mb` Fargate supports for `vcpus`: 2048 to 8192 for 1 vCPU, ...).
             execution_role_arn: the ECS execution role of Fargate jobs.
             session: the boto3 session to make the clients from.
             clients: ready-made Batch, S3 and CloudWatch Logs clients (instead of `session`).

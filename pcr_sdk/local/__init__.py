@@ -18,7 +18,7 @@ scripts written for AWS with plain boto3, any AWS client pointed at `endpoint_ur
             containerProperties={"image": "python:3.11", "vcpus": 1, "memory": 512},
         )["jobDefinitionArn"]
         job = clients.batch.submit_job(jobName="demo", jobQueue=local.queue, jobDefinition=arn)
-        ...  # DescribeJobs, ListJobs, CancelJob, TerminateJob, logs.get_log_events
+        ...  # DescribeJobs, ListJobs, CancelJob, TerminateJob, logs.get_log_events, ...
 
 What the engine reproduces, checked against AWS Batch's documentation (the conformance suite in
 `tests/conformance/` runs the same tests here and, on demand, against a real account):
@@ -46,9 +46,15 @@ What the engine reproduces, checked against AWS Batch's documentation (the confo
 - `Ref::name` arguments of a job definition's command, replaced from its `parameters` and the
   submission's;
 - array jobs (`<parent>:<i>` children with `AWS_BATCH_JOB_ARRAY_INDEX` and
-  `AWS_BATCH_JOB_ARRAY_SIZE`, N_TO_N and SEQUENTIAL); each attempt's merged stdout and stderr as
-  a CloudWatch Logs stream of `/aws/batch/job`, kept in a file under `log_dir` (GetLogEvents
-  reads it back from there, so a chatty job costs no memory).
+  `AWS_BATCH_JOB_ARRAY_SIZE`, N_TO_N and SEQUENTIAL; a cancelled array fails even if its
+  running children succeed); each attempt's merged stdout and stderr as a CloudWatch Logs
+  stream of `/aws/batch/job` named `<definition>/default/<task id>`, kept in a file under
+  `log_dir` (GetLogEvents, DescribeLogStreams and FilterLogEvents read it back from there, so a
+  chatty job costs no memory); DescribeComputeEnvironments for the compute environment behind
+  the queue;
+- AWS's request checks, for any client, answered with AWS's error code and wording (one table,
+  `_refusals.py`, listed in docs/local-checks.md): payload sizes, EC2 and Fargate resource
+  rules, reserved `AWS_BATCH*` variables, retry strategies, tags (not on array children).
 
 Every attempt runs in its own process group under a small supervisor: closing the backend, an
 exception, or (on Linux; elsewhere within about a second) even a SIGKILL of the process holding

@@ -446,9 +446,7 @@ class LocalBackend:
                 grace_seconds=self.grace_seconds,
             )
             batch_endpoint = RestJsonEndpoint(service_model("batch"), engine.operations())
-            logs_endpoint = JsonEndpoint(
-                service_model("logs"), {"GetLogEvents": logs.get_log_events}
-            )
+            logs_endpoint = JsonEndpoint(service_model("logs"), logs.operations())
             gateway.route("batch", batch_endpoint)
             gateway.route("logs", logs_endpoint)
             server.start()

@@ -10,6 +10,7 @@ real-time `Scheduler` for `LocalBackend`, or the `_stepping` one for `pcr_sdk.te
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -18,13 +19,21 @@ from typing import Final
 from pcr_sdk._private.wire import facts
 from pcr_sdk.local import _checks as check
 from pcr_sdk.local import _listing
+from pcr_sdk.local import _refusals as refusal
 from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._logs import LogStore
-from pcr_sdk.local._model import Definition, Job, add_array_children, container_resources
+from pcr_sdk.local._model import (
+    STARTED,
+    Definition,
+    Job,
+    add_array_children,
+    container_resources,
+)
 from pcr_sdk.local._process import Launcher
+from pcr_sdk.local._refusals import ServiceError
 from pcr_sdk.local._retry import RetryStrategy, parse_retry_strategy
 from pcr_sdk.local._scheduler import ACCOUNT_ID, JobStates, Scheduler
-from pcr_sdk.local._wire import JsonObject, Operation, ServiceError, client_exception
+from pcr_sdk.local._wire import JsonObject, Operation
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +112,7 @@ class BatchEngine:
             "DeregisterJobDefinition": self.deregister_job_definition,
             "DescribeJobDefinitions": self.describe_job_definitions,
             "DescribeJobQueues": self.describe_job_queues,
+            "DescribeComputeEnvironments": self.describe_compute_environments,
             "SubmitJob": self.submit_job,
             "DescribeJobs": self.describe_jobs,
             "ListJobs": self.list_jobs,
@@ -132,7 +142,7 @@ class BatchEngine:
             return self.queue_arn
         found = self._queues(value) if self._queues is not None else None
         if found is None:
-            raise client_exception(f"JobQueue {value} not found")
+            raise refusal.QUEUE_NOT_FOUND.refuse(queue=value)
         return found
 
     def _definition(self, reference: str, *, active: bool) -> Definition:
@@ -152,7 +162,7 @@ class BatchEngine:
             candidates = [d for d in revisions if d.status == "ACTIVE"]
             found = candidates[-1] if candidates else None
         if found is None or (active and found.status != "ACTIVE"):
-            raise client_exception(f"Job definition {reference} does not exist or is inactive")
+            raise refusal.DEFINITION_NOT_FOUND.refuse(reference=reference)
         return found
 
     def _job(self, job_id: object) -> Job | None:
@@ -164,19 +174,19 @@ class BatchEngine:
     # -- job definitions and queues ---------------------------------------------------------
 
     def register_job_definition(self, params: JsonObject) -> JsonObject:
+        check.payload(params, facts.MAX_JOB_DEFINITION_BYTES, refusal.DEFINITION_SIZE)
         name = check.name(
             params.get("jobDefinitionName"), "jobDefinitionName", check.DEFINITION_NAME
         )
         kind = params.get("type")
         if kind != "container":
-            raise client_exception(
-                f"job definition type {kind!r} is not supported by the local backend "
-                "(only 'container')"
-            )
+            raise refusal.DEFINITION_TYPE.refuse(kind=kind)
         container = params.get("containerProperties")
         if not isinstance(container, dict) or not container.get("image"):
-            raise client_exception("containerProperties.image is required for a container job")
+            raise refusal.REQUIRED.refuse(member="containerProperties.image")
         check.image(container["image"])
+        platforms = list(params.get("platformCapabilities") or ["EC2"])
+        check.definition_container(container, fargate="FARGATE" in platforms)
         timeout = params.get("timeout")
         if timeout is not None:
             check.timeout_seconds(timeout)
@@ -186,6 +196,7 @@ class BatchEngine:
         check.environment(container.get("environment"), "containerProperties.environment")
         check.job_resources(container, {})
         parameters = check.parameters(params.get("parameters"), "parameters")
+        tags = check.tags(params.get("tags"))
         with self._cond:
             revisions = self._definitions.setdefault(name, [])
             revision = len(revisions) + 1
@@ -199,9 +210,9 @@ class BatchEngine:
                 retry=retry,
                 timeout=dict(timeout) if timeout is not None else None,
                 parameters=parameters,
-                tags=dict(params.get("tags") or {}),
+                tags=tags,
                 propagate_tags=bool(params.get("propagateTags", False)),
-                platform_capabilities=list(params.get("platformCapabilities") or ["EC2"]),
+                platform_capabilities=platforms,
             )
             revisions.append(definition)
         return {"jobDefinitionName": name, "jobDefinitionArn": definition.arn, "revision": revision}
@@ -220,7 +231,7 @@ class BatchEngine:
         wanted = params.get("jobQueues")
         if wanted and not {self.queue, self.queue_arn} & {str(q) for q in wanted}:
             return {"jobQueues": []}
-        order = [{"order": 1, "computeEnvironment": self._arn(f"compute-environment/{self.queue}")}]
+        order = [{"order": 1, "computeEnvironment": self._environment_arn()}]
         return {
             "jobQueues": [
                 {
@@ -237,54 +248,95 @@ class BatchEngine:
             ]
         }
 
+    def _environment_arn(self) -> str:
+        return self._arn(f"compute-environment/{self.queue}")
+
+    def describe_compute_environments(self, params: JsonObject) -> JsonObject:
+        """The one compute environment, behind the queue and named after it (read-only).
+
+        Its `maxvCpus` is the local capacity's vCPUs (rounded up), `desiredvCpus` what the
+        jobs that are STARTING or RUNNING ask for.
+        """
+        check.max_results(params, cap=facts.DESCRIBE_COMPUTE_ENVIRONMENTS_MAX_RESULTS, clamp=False)
+        token = params.get("nextToken")
+        if token is not None:  # one environment fits any page: no token was ever handed out
+            check.decode_token("environments", token)
+            return {"computeEnvironments": []}
+        arn = self._environment_arn()
+        wanted = params.get("computeEnvironments")
+        if wanted and not {self.queue, arn} & {str(name) for name in wanted}:
+            return {"computeEnvironments": []}
+        scheduler = self._scheduler
+        with self._cond:
+            busy = sum(
+                job.resources.vcpus for job in scheduler.jobs.values() if job.status in STARTED
+            )
+        environment: JsonObject = {
+            "computeEnvironmentName": self.queue,
+            "computeEnvironmentArn": arn,
+            "ecsClusterArn": f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:cluster/{self.queue}",
+            "tags": {},
+            "type": "MANAGED",
+            "state": "ENABLED",
+            "status": "VALID",
+            "statusReason": "ComputeEnvironment Healthy",
+            "computeResources": {
+                "type": "EC2",
+                "minvCpus": 0,
+                "maxvCpus": math.ceil(scheduler.capacity.vcpus),
+                "desiredvCpus": math.ceil(busy),
+                "subnets": [],
+                "securityGroupIds": [],
+            },
+            "containerOrchestrationType": "ECS",
+            "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, arn)),
+        }
+        return {"computeEnvironments": [environment]}
+
     # -- jobs --------------------------------------------------------------------------------
 
     def submit_job(self, params: JsonObject) -> JsonObject:
+        check.payload(params, facts.MAX_SUBMIT_PAYLOAD_BYTES, refusal.SUBMIT_JOB_SIZE)
         name = check.name(params.get("jobName"), "jobName", check.JOB_NAME)
         queue_arn = self._check_queue(check.required(params, "jobQueue"))
         reference = check.required(params, "jobDefinition")
         overrides = params.get("containerOverrides") or {}
         if not isinstance(overrides, dict):
-            raise client_exception("containerOverrides must be an object")
+            raise refusal.WRONG_TYPE.refuse(member="containerOverrides", kind="an object")
         override_env = check.environment(
             overrides.get("environment"), "containerOverrides.environment"
         )
-        reserved = sorted(key for key in override_env if key.startswith(facts.RESERVED_ENV_PREFIX))
-        if reserved:
-            raise client_exception(
-                f"environment variable names starting with {facts.RESERVED_ENV_PREFIX} are "
-                f"reserved: {reserved}"
-            )
         command = overrides.get("command")
         if command is not None and (
             not isinstance(command, list) or not all(isinstance(p, str) and p for p in command)
         ):
-            raise client_exception("containerOverrides.command must be non-empty strings")
+            raise refusal.WRONG_TYPE.refuse(
+                member="containerOverrides.command", kind="non-empty strings"
+            )
         depends_on = list(params.get("dependsOn") or [])
         if len(depends_on) > facts.MAX_DEPENDENCIES:
-            raise client_exception(
-                f"a job can depend on at most {facts.MAX_DEPENDENCIES} jobs, got {len(depends_on)}"
-            )
+            raise refusal.DEPENDENCIES.refuse(count=len(depends_on))
         size: int | None = None
         array = params.get("arrayProperties") or {}
         if array.get("size") is not None:
             size = check.integer(array["size"], "arrayProperties.size")
             if not facts.MIN_ARRAY_SIZE <= size <= facts.MAX_ARRAY_SIZE:
-                raise client_exception(
-                    f"arrayProperties.size must be between {facts.MIN_ARRAY_SIZE} and "
-                    f"{facts.MAX_ARRAY_SIZE}, got {size}"
-                )
+                raise refusal.ARRAY_SIZE.refuse(size=size)
         submitted_parameters = check.parameters(params.get("parameters"), "parameters")
+        tags = check.tags(params.get("tags"))
         retry_request = params.get("retryStrategy")
-        retry = parse_retry_strategy(retry_request) if retry_request else None
+        retry = parse_retry_strategy(retry_request) if retry_request is not None else None
         timeout_request = params.get("timeout")
         timeout = check.timeout_seconds(timeout_request) if timeout_request else None
+        propagate = params.get("propagateTags")
         with self._cond:
             definition = self._definition(reference, active=True)
             if timeout is None and definition.timeout:
                 timeout = check.timeout_seconds(definition.timeout)
             if retry is None:
                 retry = parse_retry_strategy(definition.retry) if definition.retry else _NO_RETRY
+            if definition.fargate:
+                check.fargate_overrides(definition.container, overrides)
             resources = check.job_resources(definition.container, overrides)
             whole, n_to_n, sequential = self._dependencies(depends_on, size)
             environment = check.environment(
@@ -309,7 +361,10 @@ class BatchEngine:
                 retry=retry,
                 resources=resources,
                 container_resources=container_resources(definition.container, overrides),
-                tags=dict(params.get("tags") or {}),
+                tags=tags,
+                propagate_tags=(
+                    definition.propagate_tags if propagate is None else bool(propagate)
+                ),
                 depends_on=[dict(dep) for dep in depends_on],
                 array_size=size,
             )
@@ -336,22 +391,21 @@ class BatchEngine:
         sequential = False
         for dependency in depends_on:
             if not isinstance(dependency, dict):
-                raise client_exception("dependsOn entries must be objects")
+                raise refusal.WRONG_TYPE.refuse(member="dependsOn entries", kind="objects")
             kind = dependency.get("type")
             target_id = dependency.get("jobId")
             if target_id is None:
                 if kind == "SEQUENTIAL" and size is not None:
                     sequential = True
                     continue
-                raise client_exception("dependsOn: jobId is required")
+                raise refusal.DEPENDENCY_JOB_ID.refuse()
             target = self._job(target_id)
             if target is None:
-                raise client_exception(f"dependsOn: job {target_id} does not exist")
+                raise refusal.DEPENDENCY_NOT_FOUND.refuse(job_id=target_id)
             if kind == "N_TO_N" and size is not None:
                 if target.array_size != size:
-                    raise client_exception(
-                        f"dependsOn: an N_TO_N dependency needs an array job of size {size}; "
-                        f"{target_id} has size {target.array_size}"
+                    raise refusal.N_TO_N_SIZE.refuse(
+                        size=size, job_id=target_id, other=target.array_size
                     )
                 n_to_n.append(target)
             elif target not in whole:
@@ -361,11 +415,9 @@ class BatchEngine:
     def describe_jobs(self, params: JsonObject) -> JsonObject:
         ids = params.get("jobs")
         if not isinstance(ids, list):
-            raise client_exception("jobs is required")
+            raise refusal.REQUIRED.refuse(member="jobs")
         if len(ids) > facts.DESCRIBE_JOBS_MAX_IDS:
-            raise client_exception(
-                f"jobs: at most {facts.DESCRIBE_JOBS_MAX_IDS} job IDs per request, got {len(ids)}"
-            )
+            raise refusal.DESCRIBE_JOBS_IDS.refuse()
         with self._cond:
             found = [job for job in (self._job(job_id) for job_id in ids) if job is not None]
             self._scheduler.observe(found)
@@ -380,7 +432,7 @@ class BatchEngine:
                 queue_arn = self._check_queue(str(params["jobQueue"]))
                 candidates = [j for j in self._scheduler.top_level if j.queue_arn == queue_arn]
             else:
-                raise client_exception("jobQueue or arrayJobId is required")
+                raise refusal.LIST_JOBS_SCOPE.refuse()
             return _listing.list_jobs(params, candidates)
 
     def cancel_job(self, params: JsonObject) -> JsonObject:
@@ -397,7 +449,7 @@ class BatchEngine:
         with self._cond:
             job = self._job(job_id)
             if job is None:
-                raise client_exception(f"Job {job_id} not found")
+                raise refusal.JOB_NOT_FOUND.refuse(job_id=job_id)
             self._scheduler.stop(job, reason, terminate=terminate)
 
     # -- tags --------------------------------------------------------------------------------
@@ -407,23 +459,27 @@ class BatchEngine:
         if resource.startswith("job/"):
             job = self._job(resource.removeprefix("job/"))
             if job is not None:
+                if job.parent is not None:
+                    raise refusal.TAG_ARRAY_CHILD.refuse()
                 return job.tags
         elif resource.startswith("job-definition/"):
             try:
                 return self._definition(arn, active=False).tags
             except ServiceError:
                 pass
-        raise client_exception(f"resource {arn} not found")
+        raise refusal.TAG_RESOURCE_NOT_FOUND.refuse(arn=arn)
 
     def tag_resource(self, params: JsonObject) -> JsonObject:
         with self._cond:
-            self._tags_of(check.required(params, "resourceArn")).update(params.get("tags") or {})
+            tags = self._tags_of(check.required(params, "resourceArn"))
+            tags.update(check.tags(params.get("tags"), existing=tags))
         return {}
 
     def untag_resource(self, params: JsonObject) -> JsonObject:
         with self._cond:
             tags = self._tags_of(check.required(params, "resourceArn"))
-            for key in params.get("tagKeys") or []:
+            keys = [check.tag_key(str(key)) for key in params.get("tagKeys") or []]
+            for key in keys:
                 tags.pop(key, None)
         return {}
 

@@ -57,10 +57,14 @@ Handler = Callable[[AWSPreparedRequest], AWSResponse]
 
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 BODY_LIMITS: Final = {
-    "batch": facts.MAX_SUBMIT_PAYLOAD_BYTES,
+    "batch": 64 * 1024,
     "logs": facts.LOGS_MAX_REQUEST_BYTES,
 }
-"""The largest request body AWS accepts, by service (SubmitJob's 30 KiB is Batch's largest)."""
+"""The largest request body read, by service; a larger one is refused unread (413).
+
+Logs: AWS's largest request. Batch: 64 KiB, over twice SubmitJob's 30 KiB (AWS Batch's largest
+request), so that the engine answers a request somewhat over an operation's limit in AWS's
+words (`_refusals.SUBMIT_JOB_SIZE`, `DEFINITION_SIZE`)."""
 SECURITY_HEADERS: Final = (
     ("Content-Security-Policy", "sandbox"),
     ("X-Content-Type-Options", "nosniff"),

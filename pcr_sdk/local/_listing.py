@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterable
 
 from pcr_sdk._private.wire import facts
 from pcr_sdk.local import _checks as check
+from pcr_sdk.local import _refusals as refusal
 from pcr_sdk.local._model import Definition, Job
-from pcr_sdk.local._wire import JsonObject, client_exception
+from pcr_sdk.local._wire import JsonObject
 
 JobFilter = Callable[[Job], bool]
 
@@ -32,14 +33,11 @@ def _prefix_or_exact(value: str, text: str, *, fold: bool) -> bool:
 def job_filter(entry: object) -> JobFilter:
     """The one ListJobs filter, as a predicate on jobs."""
     if not isinstance(entry, dict) or not isinstance(entry.get("values"), list):
-        raise client_exception("filters: every filter needs a name and values")
+        raise refusal.WRONG_TYPE.refuse(member="filters", kind="a name and values each")
     name = entry.get("name")
     values = [str(value) for value in entry["values"]]
     if name not in facts.LIST_JOBS_FILTER_NAMES:
-        raise client_exception(
-            f"filters: unknown filter name {name!r} (names are case sensitive: "
-            f"{', '.join(sorted(facts.LIST_JOBS_FILTER_NAMES))})"
-        )
+        raise refusal.LIST_FILTER_NAME.refuse(name=name)
     if name == "JOB_NAME":  # case-insensitive, `*` at the end for a prefix
         return lambda job: any(_prefix_or_exact(v, job.name, fold=True) for v in values)
     if name == "JOB_DEFINITION":
@@ -49,7 +47,7 @@ def job_filter(entry: object) -> JobFilter:
     try:
         bound = int(values[0])
     except (IndexError, ValueError) as err:
-        raise client_exception(f"filters: {name} needs an epoch-millisecond value") from err
+        raise refusal.LIST_FILTER_VALUE.refuse(name=name) from err
     if name == "BEFORE_CREATED_AT":
         return lambda job: job.created_at < bound
     return lambda job: job.created_at > bound
@@ -71,14 +69,12 @@ def list_jobs(params: JsonObject, candidates: Iterable[Job]) -> JsonObject:
     """One ListJobs page of `candidates` (a queue's top-level jobs or an array's children)."""
     filters = params.get("filters") or []
     if not isinstance(filters, list):
-        raise client_exception("filters must be a list")
+        raise refusal.WRONG_TYPE.refuse(member="filters", kind="a list")
     if len(filters) > 1:
-        raise client_exception(
-            f"filters: only one filter can be used at a time, got {len(filters)}"
-        )
+        raise refusal.LIST_FILTER_COUNT.refuse(count=len(filters))
     status = params.get("jobStatus")
     if status is not None and status not in facts.BATCH_STATUSES:
-        raise client_exception(f"jobStatus {status!r} is invalid")
+        raise refusal.JOB_STATUS.refuse(status=status)
     if filters:
         matches = job_filter(filters[0])
         cap = facts.LIST_JOBS_MAX_RESULTS_FILTERED

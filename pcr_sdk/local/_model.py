@@ -52,6 +52,11 @@ class Definition:
     def image(self) -> str:
         return str(self.container.get("image", ""))
 
+    @property
+    def fargate(self) -> bool:
+        """Its jobs run on Fargate (`platformCapabilities`), not on EC2."""
+        return "FARGATE" in self.platform_capabilities
+
     def command(self, parameters: dict[str, str]) -> tuple[str, ...] | None:
         """The definition's command, each `Ref::name` argument replaced by its parameter."""
         command = self.container.get("command")
@@ -106,6 +111,11 @@ class Attempt:
     handle: ProcessHandle | None = None
     host_reason: str | None = None
 
+    @property
+    def task_id(self) -> str:
+        """The ECS task's id: the last part of `task_arn`, and of the log stream's name."""
+        return self.task_arn.rsplit("/", 1)[-1]
+
     def container(self) -> JsonObject:
         container: JsonObject = {"taskArn": self.task_arn, "networkInterfaces": []}
         if self.exit_code is not None:
@@ -152,6 +162,8 @@ class Job:
     """The resource keys DescribeJobs shows in `container` (definition merged with overrides)."""
     tags: dict[str, str]
     depends_on: list[JsonObject]
+    propagate_tags: bool = False
+    """SubmitJob's `propagateTags`, else the definition's."""
     array_size: int | None = None
     index: int | None = None
     parent: Job | None = None
@@ -227,7 +239,7 @@ class Job:
             "parameters": dict(self.parameters),
             "container": self.container(),
             "tags": dict(self.tags),
-            "propagateTags": self.definition.propagate_tags,
+            "propagateTags": self.propagate_tags,
             "platformCapabilities": list(self.definition.platform_capabilities),
         }
         for key, value in (
@@ -351,6 +363,7 @@ def add_array_children(
                 resources=parent.resources,
                 container_resources=parent.container_resources,
                 tags=parent.tags,
+                propagate_tags=parent.propagate_tags,
                 depends_on=shown,
                 index=index,
                 parent=parent,

@@ -14,7 +14,8 @@ from typing import Final
 
 from pcr_sdk._private.model.retry_policy import RetryPolicy, RetryRule
 from pcr_sdk._private.wire import facts
-from pcr_sdk.local._wire import JsonObject, client_exception
+from pcr_sdk.local import _refusals as refusal
+from pcr_sdk.local._wire import JsonObject
 
 _EXIT_CODE_PATTERN: Final = re.compile(r"[0-9]*\*?")
 _REASON_PATTERN: Final = re.compile(r"[A-Za-z0-9.:\s]*\*?")
@@ -53,30 +54,28 @@ class RetryStrategy:
 def _rule(entry: object, position: int) -> tuple[JsonObject, RetryRule]:
     where = f"retryStrategy.evaluateOnExit[{position}]"
     if not isinstance(entry, dict):
-        raise client_exception(f"{where} must be an object")
+        raise refusal.WRONG_TYPE.refuse(member=where, kind="an object")
     action = entry.get("action")
     if not isinstance(action, str) or action.upper() not in facts.RETRY_ACTIONS:
-        raise client_exception(f"{where}.action must be RETRY or EXIT, got {action!r}")
+        raise refusal.RETRY_ACTION.refuse(where=where, action=action)
     patterns: dict[str, str | None] = {}
     for field, allowed in _FIELDS:
         value = entry.get(field)
         if value is not None:
             if not isinstance(value, str) or not value:
-                raise client_exception(f"{where}.{field} must be a non-empty string")
-            if len(value) > facts.MAX_EVALUATE_ON_EXIT_PATTERN_LENGTH:
-                raise client_exception(
-                    f"{where}.{field} is longer than "
-                    f"{facts.MAX_EVALUATE_ON_EXIT_PATTERN_LENGTH} characters"
+                raise refusal.WRONG_TYPE.refuse(
+                    member=f"{where}.{field}", kind="a non-empty string"
                 )
+            if len(value) > facts.MAX_EVALUATE_ON_EXIT_PATTERN_LENGTH:
+                raise refusal.RETRY_PATTERN_LENGTH.refuse(where=f"{where}.{field}")
             if not allowed.fullmatch(value):
                 what = (
                     "digits"
                     if field == "onExitCode"
                     else ("letters, numbers, periods, colons and white space")
                 )
-                raise client_exception(
-                    f"{where}.{field} {value!r} is not a valid pattern: {what}, "
-                    "optionally ending with *"
+                raise refusal.RETRY_PATTERN.refuse(
+                    where=f"{where}.{field}", value=value, allowed=what
                 )
         patterns[field] = value
     # checked above as AWS checks it (a rule without patterns matches everything): no revalidation
@@ -92,22 +91,19 @@ def _rule(entry: object, position: int) -> tuple[JsonObject, RetryRule]:
 def parse_retry_strategy(retry: object) -> RetryStrategy:
     """A request's `retryStrategy`, checked as AWS checks it (ClientException otherwise)."""
     if not isinstance(retry, dict):
-        raise client_exception("retryStrategy must be an object")
-    attempts = retry.get("attempts", 1)
+        raise refusal.WRONG_TYPE.refuse(member="retryStrategy", kind="an object")
+    attempts = retry.get("attempts")
+    if attempts is None:
+        raise refusal.RETRY_ATTEMPTS_MISSING.refuse()
     if isinstance(attempts, bool) or not isinstance(attempts, int):
-        raise client_exception("retryStrategy.attempts must be an integer")
+        raise refusal.WRONG_TYPE.refuse(member="retryStrategy.attempts", kind="an integer")
     if not 1 <= attempts <= facts.MAX_RETRY_ATTEMPTS:
-        raise client_exception(
-            f"retryStrategy.attempts must be between 1 and {facts.MAX_RETRY_ATTEMPTS}"
-        )
+        raise refusal.RETRY_ATTEMPTS.refuse()
     rules = retry.get("evaluateOnExit") or []
     if not isinstance(rules, list):
-        raise client_exception("retryStrategy.evaluateOnExit must be a list")
+        raise refusal.WRONG_TYPE.refuse(member="retryStrategy.evaluateOnExit", kind="a list")
     if len(rules) > facts.MAX_EVALUATE_ON_EXIT_RULES:
-        raise client_exception(
-            f"retryStrategy.evaluateOnExit takes at most {facts.MAX_EVALUATE_ON_EXIT_RULES} "
-            f"entries, got {len(rules)}"
-        )
+        raise refusal.RETRY_RULES.refuse(count=len(rules))
     parsed = [_rule(entry, i) for i, entry in enumerate(rules)]
     policy = RetryPolicy.model_construct(attempts=attempts, rules=tuple(r for _, r in parsed))
     return RetryStrategy(attempts, tuple(raw for raw, _ in parsed), policy)

@@ -101,7 +101,7 @@ def _run(
 ) -> None:
     with scheduler.cond:
         run = container_run(job, attempt, scheduler.queue)
-        stream = f"{job.definition.name}/default/{scheduler.new_hex()}"
+        stream = f"{job.definition.name}/default/{attempt.task_id}"
         if attempt.stop is not None or scheduler.closing:  # stopped while STARTING
             scheduler.end_attempt(job, attempt, None, None, facts.TASK_START_FAILED_REASON)
             return

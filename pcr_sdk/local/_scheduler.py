@@ -117,7 +117,8 @@ class JobStates(ABC):
         SUBMITTED and RUNNABLE jobs fail at once; a PENDING job stays PENDING and fails once its
         dependencies are done (at once if they are); TerminateJob also stops STARTING and
         RUNNING attempts (SIGTERM, then SIGKILL after the grace period). An array parent
-        applies it to every child.
+        applies it to every child, and a cancelled one ends FAILED even if the children that
+        were running then succeed.
         """
         targets = job.children if job.array_size is not None else [job]
         if job.array_size is not None and job.status not in FINISHED:
@@ -200,7 +201,8 @@ class JobStates(ABC):
                 if final is JobStatus.FAILED:
                     parent.failed_children += 1
                 if parent.unfinished_children == 0:
-                    failed = parent.failed_children > 0
+                    # a cancelled array fails even if its running children succeeded (as on AWS)
+                    failed = parent.failed_children > 0 or parent.is_cancelled
                     work.append(
                         (
                             parent,

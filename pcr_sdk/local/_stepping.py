@@ -224,7 +224,7 @@ class SteppingScheduler(JobStates):
         attempt.started_at = now
         job.started_at = now
         job.status = JobStatus.RUNNING
-        stream = f"{job.definition.name}/default/{self.new_hex()}"
+        stream = f"{job.definition.name}/default/{attempt.task_id}"
         attempt.log_stream = stream
         if job.timeout_seconds is not None:
             attempt.deadline = self.clock() + job.timeout_seconds

@@ -23,6 +23,9 @@ from botocore.loaders import create_loader
 from botocore.model import OperationModel, ServiceModel
 from botocore.validate import ParamValidator
 
+from pcr_sdk.local import _refusals as refusal
+from pcr_sdk.local._refusals import Check, ServiceError
+
 logger = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
@@ -40,21 +43,6 @@ def _claim(request: AWSPreparedRequest) -> None:
     """
     url = urlsplit(request.url)
     request.url = urlunsplit((url.scheme, _ANSWERED_HOST, url.path, url.query, url.fragment))
-
-
-class ServiceError(Exception):
-    """An error answer: HTTP status, AWS error code and message."""
-
-    def __init__(self, code: str, message: str, *, status: int = 400) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.status = status
-
-
-def client_exception(message: str) -> ServiceError:
-    """AWS Batch's answer to a bad request."""
-    return ServiceError("ClientException", message)
 
 
 class _RawBody:
@@ -88,7 +76,7 @@ def _body_text(request: AWSPreparedRequest) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ServiceError("SerializationException", f"request body is not UTF-8: {err}") from err
+        raise refusal.MALFORMED_BODY.refuse(problem=f"is not UTF-8: {err}") from err
 
 
 def _load_object(text: str) -> JsonObject:
@@ -97,15 +85,15 @@ def _load_object(text: str) -> JsonObject:
     try:
         loaded = json.loads(text)
     except json.JSONDecodeError as err:
-        raise ServiceError("SerializationException", f"request body is not JSON: {err}") from err
+        raise refusal.MALFORMED_BODY.refuse(problem=f"is not JSON: {err}") from err
     except RecursionError as err:  # nested deeper than the interpreter's recursion limit
-        raise ServiceError("SerializationException", "request body is nested too deeply") from err
+        raise refusal.MALFORMED_BODY.refuse(problem="is nested too deeply") from err
     if not isinstance(loaded, dict):
-        raise ServiceError("SerializationException", "request body is not a JSON object")
+        raise refusal.MALFORMED_BODY.refuse(problem="is not a JSON object")
     return loaded
 
 
-def _check_shape(params: JsonObject, operation: OperationModel, code: str) -> None:
+def _check_shape(params: JsonObject, operation: OperationModel, check: Check) -> None:
     """Refuse what botocore's model of the operation refuses (types, required members).
 
     Members the model does not know are let through: AWS ignores them, and a newer SDK may
@@ -120,7 +108,7 @@ def _check_shape(params: JsonObject, operation: OperationModel, code: str) -> No
         if line and not line.startswith(("Unknown parameter", "Parameter validation failed"))
     ]
     if problems:
-        raise ServiceError(code, "Parameter validation failed: " + " ".join(problems))
+        raise check.refuse(problems=" ".join(problems))
 
 
 def service_model(name: str) -> ServiceModel:
@@ -200,14 +188,10 @@ class RestJsonEndpoint:
                     params[member] = values if is_list else values[0]
             operation = self._operations.get(route.operation)
             if operation is None:
-                raise client_exception(
-                    f"{route.operation} is not implemented by pcr-sdk's local backend"
-                )
-            _check_shape(params, self._model.operation_model(route.operation), "ClientException")
+                raise refusal.BATCH_NOT_IMPLEMENTED.refuse(operation=route.operation)
+            _check_shape(params, self._model.operation_model(route.operation), refusal.BATCH_SHAPE)
             return operation(params)
-        raise ServiceError(
-            "UnknownOperationException", f"no operation at {request.method} {url.path}"
-        )
+        raise refusal.UNKNOWN_OPERATION.refuse(method=request.method, path=url.path)
 
 
 class JsonEndpoint:
@@ -227,12 +211,9 @@ class JsonEndpoint:
         try:
             operation = self._operations.get(name)
             if operation is None:
-                raise ServiceError(
-                    "InvalidOperationException",
-                    f"{name or target!r} is not implemented by pcr-sdk's local backend",
-                )
+                raise refusal.LOGS_NOT_IMPLEMENTED.refuse(operation=name or target)
             params = _load_object(_body_text(request))
-            _check_shape(params, self._model.operation_model(name), "InvalidParameterException")
+            _check_shape(params, self._model.operation_model(name), refusal.LOGS_SHAPE)
             body = operation(params)
         except ServiceError as err:
             logger.debug("local %s -> %s", target, err)

@@ -60,6 +60,14 @@ class _Env(_Container):
         return Exit(0)
 
 
+class _Lines(_Container):
+    def poll(self) -> Exit | None:
+        for n in range(int(self.args[0])):
+            self.log(f"line {n}")
+            self.log(f"noise {n}")
+        return Exit(0)
+
+
 class _Sleep(_Container):
     def __init__(
         self, args: Sequence[str], environment: dict[str, str], log: LineSink, s3: S3Client
@@ -105,6 +113,7 @@ _PROGRAMS: Final[dict[str, type[_Container]]] = {
     scripts.ON_SIGTERM: _OnSigterm,
     scripts.UNTIL_ATTEMPT: _UntilAttempt,
     scripts.WAIT_FOR_KEY: _WaitForKey,
+    scripts.LINES: _Lines,
 }
 
 

@@ -73,3 +73,11 @@ while True:
 print("released", flush=True)
 """
 """Wait until the S3 object (bucket, key) exists, then succeed (`Target.release`)."""
+
+LINES: Final = """
+import sys
+for n in range(int(sys.argv[1])):
+    print("line", n, flush=True)
+    print("noise", n, flush=True)
+"""
+"""Print `line n` and `noise n` for n below the argument."""

@@ -270,7 +270,7 @@ def test_requests_aws_rejects_are_rejected(local: LocalBackend, kit: Kit) -> Non
             batch.submit_job(**arguments)
         assert err.value.response["Error"]["Code"] == "ClientException", case
         assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400, case
-    with pytest.raises(ClientError, match="at most 100"):
+    with pytest.raises(ClientError, match="Maximum number of jobs supported is 100"):
         batch.describe_jobs(jobs=[str(i) for i in range(101)])
 
 
@@ -286,7 +286,7 @@ def test_job_definition_revisions(local: LocalBackend, kit: Kit) -> None:
     assert [(d["revision"], d["status"]) for d in described] == [(1, "INACTIVE"), (2, "ACTIVE")]
     active = batch.describe_job_definitions(jobDefinitions=["revised"], status="ACTIVE")
     assert [d["jobDefinitionArn"] for d in active["jobDefinitions"]] == [second]
-    with pytest.raises(ClientError, match="inactive"):
+    with pytest.raises(ClientError, match="revised:1 not found"):
         batch.submit_job(jobName="old", jobQueue=local.queue, jobDefinition="revised:1")
     job = batch.submit_job(jobName="latest", jobQueue=local.queue, jobDefinition="revised")
     assert kit.wait_one(job["jobId"])["jobDefinition"] == second

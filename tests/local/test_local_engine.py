@@ -14,7 +14,7 @@ from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._engine import BatchEngine
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._process import ContainerRun, LineSink, ProcessHandle
-from pcr_sdk.local._wire import ServiceError
+from pcr_sdk.local._refusals import ServiceError
 
 
 class _Handle:
@@ -102,8 +102,9 @@ def engine(launcher: _Launcher) -> Iterator[BatchEngine]:
 
 
 def _definition(engine: BatchEngine) -> str:
+    properties = {"image": "img", "vcpus": 1, "memory": 16}
     answer = engine.register_job_definition(
-        {"jobDefinitionName": "d", "type": "container", "containerProperties": {"image": "img"}}
+        {"jobDefinitionName": "d", "type": "container", "containerProperties": properties}
     )
     return str(answer["jobDefinitionArn"])
 

@@ -15,9 +15,9 @@ from pcr_sdk.local import LocalBackend
 from pcr_sdk.local import _checks as check
 from pcr_sdk.local._capacity import Resources, local_capacity, machine_memory_mib, machine_vcpus
 from pcr_sdk.local._model import Definition
+from pcr_sdk.local._refusals import ServiceError
 from pcr_sdk.local._retry import RetryStrategy, parse_retry_strategy
 from pcr_sdk.local._spawn import supervised
-from pcr_sdk.local._wire import ServiceError
 
 
 def test_machine_capacity_is_read_and_can_be_injected(tmp_path: Path) -> None:

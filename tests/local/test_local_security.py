@@ -135,7 +135,8 @@ def test_the_curl_drive_by_runs_nothing(backend: LocalBackend, tmp_path: Path) -
 def test_a_foreign_host_is_refused_even_when_signed(backend: LocalBackend) -> None:
     """DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends Host: evil.example."""
     body = (
-        b'{"jobDefinitionName": "evil", "type": "container", "containerProperties": {"image": "x"}}'
+        b'{"jobDefinitionName": "evil", "type": "container", '
+        b'"containerProperties": {"image": "x", "vcpus": 1, "memory": 16}}'
     )
     port = urlsplit(backend.endpoint_url).port
     headers = _signed(

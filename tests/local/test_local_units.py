@@ -18,7 +18,8 @@ from pcr_sdk.local import LocalBackend
 from pcr_sdk.local._credentials import LocalCredentials
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._process import ContainerRun, LaunchError, LocalLauncher, PullError, exit_status
-from pcr_sdk.local._wire import JsonEndpoint, RestJsonEndpoint, ServiceError, service_model
+from pcr_sdk.local._refusals import ServiceError
+from pcr_sdk.local._wire import JsonEndpoint, RestJsonEndpoint, service_model
 
 
 def test_public_surface() -> None:
@@ -329,7 +330,7 @@ def test_json_target_routing() -> None:
 def test_unimplemented_operations_fail_like_aws(tmp_path: Path) -> None:
     with LocalBackend(["true"], cwd=tmp_path) as local:
         with pytest.raises(ClientError, match="not implemented"):
-            local.clients.batch.describe_compute_environments()
+            local.clients.batch.list_scheduling_policies()
         with pytest.raises(ClientError, match="not implemented"):
             local.clients.logs.describe_log_groups()
         # clients made later from the backend's session are answered locally too
@@ -345,7 +346,9 @@ def test_answered_requests_never_reach_an_active_moto_mock() -> None:
     with mock_aws(), LocalBackend(["true"]) as local:
         batch = local.session.client("batch")  # the AWS endpoint URL, as a user would make it
         batch.register_job_definition(
-            jobDefinitionName="only-local", type="container", containerProperties={"image": "i"}
+            jobDefinitionName="only-local",
+            type="container",
+            containerProperties={"image": "i", "vcpus": 1, "memory": 16},
         )
         assert local.clients.batch.describe_job_definitions(jobDefinitionName="only-local")[
             "jobDefinitions"

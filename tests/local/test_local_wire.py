@@ -104,10 +104,10 @@ def test_a_plain_boto3_client_runs_a_job_that_sees_itself(
     s3.put_object(Bucket=backend.bucket, Key="wire/x.json", Body=b"{}")
     assert s3.get_object(Bucket=backend.bucket, Key="wire/x.json")["Body"].read() == b"{}"
     # errors arrive as AWS shapes them
-    with pytest.raises(batch.exceptions.ClientException, match="does not exist or is inactive"):
+    with pytest.raises(batch.exceptions.ClientException, match="JobDefinition nope not found"):
         batch.submit_job(jobName="x", jobQueue=backend.queue, jobDefinition="nope")
     with pytest.raises(ClientError, match="not implemented by pcr-sdk's local backend"):
-        batch.describe_compute_environments()
+        batch.list_scheduling_policies()
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.get_log_events(logGroupName="/aws/batch/job", logStreamName="nope")
     log_dir = backend.log_dir

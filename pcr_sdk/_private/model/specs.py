@@ -26,6 +26,7 @@ from pcr_sdk._private.errors import InvalidJobSpecError
 from pcr_sdk._private.model.retry_policy import RetryPolicy, RetryRule
 from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import (
+    FARGATE_MEMORY_MIB,
     FARGATE_VCPUS,
     IMAGE_PATTERN,
     MAX_DEPENDENCIES,
@@ -103,6 +104,12 @@ class JobDefinitionSpec(BaseModel):
                 raise ValueError(f"Fargate jobs take {sorted(FARGATE_VCPUS)} vCPUs")
             if not self.execution_role_arn:
                 raise ValueError("Fargate jobs need an execution_role_arn")
+            sizes = FARGATE_MEMORY_MIB[self.vcpus]
+            if self.memory_mib not in sizes:
+                raise ValueError(
+                    f"Fargate jobs with {self.vcpus} vCPUs take {sizes[0]} to {sizes[-1]} MiB "
+                    f"of memory in steps of {sizes[1] - sizes[0]} (memory_mib={self.memory_mib})"
+                )
         elif self.execution_role_arn:
             raise ValueError("execution_role_arn is for platform 'FARGATE'")
         return self

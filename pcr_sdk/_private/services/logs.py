@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 from pcr_sdk._private.edge.mapping import aws_call
 from pcr_sdk._private.errors import AwsError
 from pcr_sdk._private.public import public
-from pcr_sdk._private.wire.facts import BATCH_LOG_GROUP
+from pcr_sdk._private.wire.facts import BATCH_LOG_GROUP, GET_LOG_EVENTS_MAX_LIMIT
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
 
 __all__ = ["BATCH_LOG_GROUP", "LogReader"]
 
-MAX_EVENTS_PER_CALL = 10_000
+MAX_EVENTS_PER_CALL = GET_LOG_EVENTS_MAX_LIMIT
 
 
 @public("pcr_sdk.advanced")

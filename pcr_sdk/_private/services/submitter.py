@@ -28,6 +28,7 @@ from pcr_sdk._private.wire.facts import (
     TAG_INDEX,
     TAG_SUBMISSION,
 )
+from pcr_sdk._private.wire.jsonio import request_bytes
 from pcr_sdk._private.wire.layout import BatchLayout
 
 if TYPE_CHECKING:
@@ -357,7 +358,7 @@ def _check_size(request: SubmitJobRequestTypeDef) -> None:
             f"ECS allows {MAX_CONTAINER_OVERRIDES_CHARS}",
             field="environment",
         )
-    payload = len(json.dumps(request, separators=(",", ":")).encode())
+    payload = request_bytes(request)
     if payload > MAX_SUBMIT_PAYLOAD_BYTES:
         raise InvalidJobSpecError(
             f"SubmitJob request is {payload} bytes; AWS Batch allows {MAX_SUBMIT_PAYLOAD_BYTES}",

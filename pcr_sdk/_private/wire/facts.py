@@ -9,6 +9,7 @@ This module imports nothing but the standard library: the worker and the engine 
 from __future__ import annotations
 
 import enum
+from types import MappingProxyType
 from typing import Final
 
 from pcr_sdk._private.public import public
@@ -54,9 +55,12 @@ LIST_JOBS_MAX_RESULTS_FILTERED: Final = 100
 LIST_JOBS_MAX_RESULTS: Final = 1000
 """ListJobs pages with `jobStatus` (or neither) hold at most 1000 summaries."""
 DESCRIBE_JOB_DEFINITIONS_MAX_RESULTS: Final = 100
+DESCRIBE_COMPUTE_ENVIRONMENTS_MAX_RESULTS: Final = 100
 SUBMIT_JOB_RATE_PER_SECOND: Final = 50
 """SubmitJob quota per account and region; not raisable."""
 MAX_SUBMIT_PAYLOAD_BYTES: Final = 30 * 1024
+MAX_JOB_DEFINITION_BYTES: Final = 24 * 1024
+"""The largest RegisterJobDefinition request (service quotas: "Maximum job definition size")."""
 MAX_CONTAINER_OVERRIDES_CHARS: Final = 8192
 """ECS's limit: longer overrides fail the job with 'Container Overrides length must be ...'."""
 MAX_DEPENDENCIES: Final = 20
@@ -69,7 +73,20 @@ MAX_NAME_LENGTH: Final = 128
 """Job names and job definition names."""
 RESERVED_ENV_PREFIX: Final = "AWS_BATCH"
 """Environment variable names may not start with it."""
-FARGATE_VCPUS: Final = frozenset({1, 2, 4, 8, 16})
+FARGATE_MEMORY_MIB: Final = MappingProxyType(
+    {
+        0.25: (512, 1024, 2048),
+        0.5: (1024, 2048, 3072, 4096),
+        1.0: tuple(range(2048, 8192 + 1, 1024)),
+        2.0: tuple(range(4096, 16384 + 1, 1024)),
+        4.0: tuple(range(8192, 30720 + 1, 1024)),
+        8.0: tuple(range(16384, 61440 + 1, 4096)),
+        16.0: tuple(range(32768, 122880 + 1, 8192)),
+    }
+)
+"""The memory (MiB) a Fargate job may ask for, by its vCPUs (ResourceRequirement's table)."""
+FARGATE_VCPUS: Final = frozenset(int(vcpus) for vcpus in FARGATE_MEMORY_MIB if vcpus >= 1)
+"""The whole vCPU counts a Fargate job may ask for (it also takes 0.25 and 0.5)."""
 MAX_VCPUS: Final = 256
 MAX_GPUS: Final = 64
 MIN_MEMORY_MIB: Final = 4
@@ -130,6 +147,12 @@ periods, forward slashes and number signs (RegisterJobDefinition's rule)."""
 
 LOGS_MAX_REQUEST_BYTES: Final = 1_048_576
 """The largest CloudWatch Logs request (a PutLogEvents batch)."""
+LOGS_MAX_RESPONSE_BYTES: Final = 1_048_576
+"""GetLogEvents and FilterLogEvents answer with at most 1 MB of events."""
+GET_LOG_EVENTS_MAX_LIMIT: Final = 10_000
+FILTER_LOG_EVENTS_MAX_LIMIT: Final = 10_000
+DESCRIBE_LOG_STREAMS_MAX_LIMIT: Final = 50
+FILTER_LOG_EVENTS_MAX_STREAM_NAMES: Final = 100
 
 # -- Tags pcr-sdk puts on what it creates -----------------------------------------------------
 
@@ -142,7 +165,9 @@ TAG_ATTEMPT: Final = "pcr:attempt"
 The highest attempt at an index is that index's current job."""
 TAG_MANAGED_BY: Final = "pcr:managed-by"
 MANAGED_BY_VALUE: Final = "pcr-sdk"
-RESERVED_TAG_PREFIXES: Final = ("aws:", "pcr:")
+AWS_TAG_PREFIX: Final = "aws:"
+"""Tag keys starting with it are AWS's own: no request may add or remove one."""
+RESERVED_TAG_PREFIXES: Final = (AWS_TAG_PREFIX, "pcr:")
 MAX_TAGS: Final = 50
 MAX_TAG_KEY_LENGTH: Final = 128
 MAX_TAG_VALUE_LENGTH: Final = 256

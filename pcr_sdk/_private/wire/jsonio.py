@@ -36,3 +36,13 @@ def dump_json(data: object, *, what: str = "job input") -> str:
 def dump_json_bytes(data: object, *, what: str = "job input") -> bytes:
     """`dump_json(data)` as UTF-8 bytes."""
     return dump_json(data, what=what).encode("utf-8")
+
+
+def request_bytes(request: object) -> int:
+    """The size of a JSON request as AWS's payload limits count it: compact JSON, in UTF-8.
+
+    SubmitJob's 30 KiB and RegisterJobDefinition's 24 KiB are measured so, by the SDK before it
+    sends and by the local engine when it receives.
+    """
+    text = json.dumps(request, ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode("utf-8", "surrogatepass"))  # a lone surrogate counts, never raises

@@ -23,7 +23,9 @@ if __name__ == "__main__":
     with LocalBackend([sys.executable, "-c", JOB]) as local:
         batch = local.clients.batch
         arn = batch.register_job_definition(
-            jobDefinitionName="held", type="container", containerProperties={"image": "i"}
+            jobDefinitionName="held",
+            type="container",
+            containerProperties={"image": "i", "vcpus": 1, "memory": 16},
         )["jobDefinitionArn"]
         job_id = batch.submit_job(jobName="held", jobQueue=local.queue, jobDefinition=arn)["jobId"]
         pause = threading.Event()
