@@ -49,6 +49,8 @@ FOLDER_MARKS: Final[dict[str, tuple[str, ...]]] = {
     "conformance": ("conformance", "slow"),
     "faults": ("slow",),
     "local": ("subprocess",),
+    "scenarios/local": ("subprocess",),
+    "core/test_signals.py": ("subprocess",),
     "testing": ("integration",),
 }
 """The markers each test of a folder below tests/ gets, whatever its module says."""
@@ -58,11 +60,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     del config
     for item in items:
         try:
-            folder = item.path.resolve().relative_to(TESTS).parts[0]
+            path = item.path.resolve().relative_to(TESTS).as_posix()
         except ValueError:  # a test outside tests/ (a path given on the command line)
             continue
-        for name in FOLDER_MARKS.get(folder, ()):
-            item.add_marker(name)
+        for folder, names in FOLDER_MARKS.items():
+            if path == folder or path.startswith(f"{folder}/"):
+                for name in names:
+                    item.add_marker(name)
 
 
 @pytest.fixture(autouse=True)

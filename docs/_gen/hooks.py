@@ -3,7 +3,7 @@
 A page asks for a generated part with a marker line: ``<!-- gen:cli -->`` (the `pcr` command's
 reference, from its typer app), ``<!-- gen:errors -->`` (the exception tree, from `pcr_sdk`)
 or ``<!-- gen:limits -->`` (the AWS limits pcr-sdk checks, from `pcr_sdk._private.wire.facts`). The
-same functions are imported by `tests/test_docs_reference.py`.
+same functions are imported by `tests/meta/test_docs_reference.py`.
 """
 
 from __future__ import annotations

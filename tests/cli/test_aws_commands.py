@@ -13,7 +13,7 @@ from pcr_sdk import JobSubmitter, SilentProgress
 from pcr_sdk.advanced import Seams
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
-from tests.cli._helpers import assert_clean_exit, invoke, lines, worker_command, write_jobs
+from tests.support.cli import assert_clean_exit, invoke, lines, worker_command, write_jobs
 
 SUM_PRODUCT = ['{"x": 2, "y": 3}', '{"x": 10, "y": 4}', '{"x": -1, "y": 7}']
 EXPECTED = ['{"x+y":5,"x*y":6}', '{"x+y":14,"x*y":40}', '{"x+y":6,"x*y":-7}']

@@ -21,7 +21,7 @@ from pcr_sdk import JobSubmitter, SilentProgress
 from pcr_sdk.advanced import Seams
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
-from tests.cli._helpers import assert_clean_exit, invoke, lines, write_jobs
+from tests.support.cli import assert_clean_exit, invoke, lines, write_jobs
 
 ROWS = ['{"x": 1, "y": 2}', '{"x": 3, "y": 4}', '{"x": 5, "y": 6}']
 

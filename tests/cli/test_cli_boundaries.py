@@ -18,7 +18,7 @@ from pcr_sdk.advanced import Seams
 from pcr_sdk.cli import _governed
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
-from tests.cli._helpers import assert_clean_exit, invoke, lines, write_jobs
+from tests.support.cli import assert_clean_exit, invoke, lines, write_jobs
 
 CLI = Path(pcr_sdk.cli.__file__).parent
 

@@ -13,7 +13,7 @@ import pytest
 
 from pcr_sdk.cli._demo import reduce_levels, sum_of_squares
 from pcr_sdk.cli._runtime import LocalEnvironment, LocalOptions, Runtime, start_local_backend
-from tests.cli._helpers import assert_clean_exit, invoke, lines
+from tests.support.cli import assert_clean_exit, invoke, lines
 
 WRONG_WORKER = """
 import json, os, boto3

@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.cli._helpers import EXAMPLE
+from tests.support.cli import EXAMPLE
 
 
 def _run_module() -> ModuleType:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final
 import boto3
 import pytest
 
-from tests.cli._helpers import (
+from tests.support.cli import (
     LAUNCHER,
     PLAIN_WORKER,
     PcrProcess,

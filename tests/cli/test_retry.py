@@ -12,7 +12,7 @@ from pcr_sdk import JobSubmitter, SilentProgress
 from pcr_sdk.advanced import Seams
 from pcr_sdk.cli._app import app
 from pcr_sdk.testing import MotoWorld
-from tests.fakes import FakeClock
+from tests.support.fakes import FakeClock
 
 
 def retry(world: MotoWorld, *args: str) -> Result:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from tests.cli._helpers import (
+from tests.support.cli import (
     SDK_WORKER,
     SLEEPY_WORKER,
     PcrProcess,

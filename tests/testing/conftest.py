@@ -8,7 +8,7 @@ import pytest
 
 from pcr_sdk._private.wire.layout import BatchLayout
 from pcr_sdk.testing import MotoWorld
-from tests.testing.support import Jobs
+from tests.support.jobs import Jobs
 
 
 @pytest.fixture

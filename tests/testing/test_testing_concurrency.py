@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from pcr_sdk.testing import MotoWorld
-from tests.testing.support import Jobs
+from tests.support.jobs import Jobs
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from pcr_sdk._private.wire import facts
 from pcr_sdk.testing import ESSENTIAL_CONTAINER_EXITED, Fault, MotoWorld
-from tests.testing.support import Jobs
+from tests.support.jobs import Jobs
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient

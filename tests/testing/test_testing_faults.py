@@ -11,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 from pcr_sdk.testing import Fault, FaultInjector, MotoWorld
-from tests.testing.support import Jobs
+from tests.support.jobs import Jobs
 
 TOTAL_ATTEMPTS = 8  # pcr-sdk's clients: standard mode, total_max_attempts=8
 

@@ -15,7 +15,7 @@ from pcr_sdk.testing import (
     JobView,
     MotoWorld,
 )
-from tests.testing.support import Jobs
+from tests.support.jobs import Jobs
 
 
 def log_messages(world: MotoWorld, stream: str) -> list[str]:

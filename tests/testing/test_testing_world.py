@@ -16,7 +16,7 @@ from moto import mock_aws
 
 import pcr_sdk.testing
 from pcr_sdk.testing import MotoWorld, SubmittedCall
-from tests.testing.support import Jobs
+from tests.support.jobs import Jobs
 
 
 def test_world_provisions_queue_bucket_and_role(world: MotoWorld) -> None:

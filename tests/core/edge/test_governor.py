@@ -1,0 +1,94 @@
+"""The rate governor with a fake clock: no 1-second window ever holds more calls than allowed."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pcr_sdk import PcrInputError, RateGovernor
+from tests.support.fakes import FakeClock
+
+
+@given(
+    rate=st.integers(min_value=1, max_value=60),
+    gaps=st.lists(st.floats(min_value=0, max_value=0.2), min_size=1, max_size=250),
+)
+def test_no_one_second_window_exceeds_the_rate(rate: int, gaps: list[float]) -> None:
+    clock = FakeClock()
+    governor = RateGovernor.per_second(rate, clock=clock, sleep=clock.sleep)
+    times = []
+    for gap in gaps:
+        clock.advance(gap)  # the caller's own work between calls
+        governor.acquire()
+        times.append(clock())
+    # Any half-open window [t, t + 1) holds at most `rate` calls exactly when calls i and
+    # i + rate are at least one second apart.
+    for earlier, later in zip(times, times[rate:], strict=False):
+        assert later - earlier >= 1.0
+    assert times == sorted(times)
+
+
+@given(
+    spacing_ms=st.integers(min_value=0, max_value=1000),
+    gaps=st.lists(st.floats(min_value=0, max_value=1.5), min_size=2, max_size=50),
+)
+def test_one_call_per_period_is_a_minimum_spacing(spacing_ms: int, gaps: list[float]) -> None:
+    clock = FakeClock()
+    governor = RateGovernor(1, spacing_ms / 1000, clock=clock, sleep=clock.sleep)
+    times = []
+    for gap in gaps:
+        clock.advance(gap)
+        governor.acquire()
+        times.append(clock())
+    for a, b in itertools.pairwise(times):
+        assert b - a >= spacing_ms / 1000 - 1e-12
+
+
+def test_governor_does_not_wait_when_idle_and_waits_when_full() -> None:
+    clock = FakeClock()
+    governor = RateGovernor(2, 1.0, clock=clock, sleep=clock.sleep)
+    assert governor.acquire() == 0
+    assert governor.acquire() == 0
+    assert governor.acquire() == pytest.approx(1.0)
+    assert clock.sleeps == [pytest.approx(1.0)]
+
+
+def test_fractional_rate_spaces_calls() -> None:
+    clock = FakeClock()
+    governor = RateGovernor.per_second(0.5, clock=clock, sleep=clock.sleep)
+    governor.acquire()
+    governor.acquire()
+    assert clock.sleeps == [pytest.approx(2.0)]
+
+
+@pytest.mark.parametrize("rate", [0, -1.0])
+def test_rate_must_be_positive(rate: float) -> None:
+    with pytest.raises(ValueError, match="rate"):
+        RateGovernor.per_second(rate)
+
+
+def test_a_sleep_that_does_not_move_the_clock_never_hangs() -> None:
+    sleeps: list[float] = []
+    governor = RateGovernor(1, 0.5, clock=lambda: 0.0, sleep=sleeps.append)
+    for _ in range(3):
+        governor.acquire()
+    assert sleeps == [0.5, 1.0]  # each reserved slot waited for once, then the call goes out
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: RateGovernor(0),
+        lambda: RateGovernor(5, period=-1.0),
+        lambda: RateGovernor.per_second(0),
+        lambda: RateGovernor.per_second(-3.5),
+    ],
+    ids=["no calls", "negative period", "zero rate", "negative rate"],
+)
+def test_a_governor_that_admits_nothing_is_rejected(make: Callable[[], RateGovernor]) -> None:
+    with pytest.raises(PcrInputError):
+        make()
