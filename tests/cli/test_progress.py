@@ -9,7 +9,7 @@ import re
 
 from rich.console import Console
 
-from pcr_sdk import JobResult, JobStatus, PollProgress, PrintProgress
+from pcr_sdk import JobResult, JobStatus, PollProgress
 from pcr_sdk.cli._progress import LiveProgress, PlainProgress, batch_progress, stderr_console
 
 
@@ -28,24 +28,6 @@ def _poll(cycle: int, finished: int, running: int, total: int = 6) -> PollProgre
 
 # a 6-job batch polled every 0.2 s: 45 polls, the finished count changing 6 times
 POLLS = [(0, 6)] * 13 + [(1, 5)] * 8 + [(2, 4)] * 6 + [(4, 2)] * 9 + [(5, 1)] * 8 + [(6, 0)]
-
-
-def test_print_progress_prints_changes_and_a_heartbeat_not_every_poll() -> None:
-    out = io.StringIO()
-    clock = Clock()
-    progress = PrintProgress(out, clock=clock)
-    for cycle, (finished, running) in enumerate(POLLS):
-        clock.now = cycle * 0.2
-        progress.on_progress(_poll(cycle, finished, running))
-    printed = out.getvalue().splitlines()
-    assert printed == [f"Jobs finished: {k}/6" for k in (0, 1, 2, 4, 5, 6)]  # not 45 lines
-
-    clock.now += 59
-    progress.on_progress(_poll(99, 6, 0))
-    assert len(out.getvalue().splitlines()) == 6  # quiet for under a minute
-    clock.now += 2
-    progress.on_progress(_poll(100, 6, 0))
-    assert out.getvalue().splitlines()[-1] == "Jobs finished: 6/6"  # the heartbeat
 
 
 def test_plain_progress_prints_one_line_per_change_and_a_heartbeat() -> None:

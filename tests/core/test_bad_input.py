@@ -2,42 +2,31 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from pcr_sdk import (
-    AccessDeniedError,
-    AwsClients,
     BatchId,
     BatchLayout,
-    BucketNotFoundError,
     InvalidBatchNameError,
     InvalidJobSpecError,
-    JobNotFoundError,
-    JobQueueNotFoundError,
     JobSubmitter,
-    OutputMalformedError,
     PcrError,
+    PcrInputError,
     SilentProgress,
     UnknownDependencyError,
 )
 from pcr_sdk.advanced import Seams, Submitter
 from pcr_sdk.testing import MotoWorld
+from tests.support.calls import CallLog
 from tests.support.fakes import FakeClock
+from tests.support.submitters import new_submitter
 
 pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
-
-
-class CallLog:
-    def __init__(self, clients: AwsClients) -> None:
-        self.calls: list[str] = []
-        for client in (clients.batch, clients.s3, clients.logs):
-            client.meta.events.register("before-call.*.*", self._record)
-
-    def _record(self, model: Any, **_: Any) -> None:
-        self.calls.append(model.name)
 
 
 @pytest.fixture
@@ -149,55 +138,80 @@ def test_resource_name_escaping_the_prefix(world: MotoWorld) -> None:
 # -- at run time -------------------------------------------------------------------------------
 
 
-def test_unknown_job_id(world: MotoWorld) -> None:
-    s = submitter(world)
-    for call in (s.get_output, s.get_output_json, s.get_result, s.get_job_directory):
-        with pytest.raises(JobNotFoundError):
-            call("not-a-job")
-    s.close()
+def make(world: MotoWorld, clock: FakeClock | None = None, **kw: Any) -> JobSubmitter:
+    return new_submitter(world, clock, **{"polling_interval_seconds": 60, **kw})
 
 
-def test_malformed_output_is_a_typed_error_but_none_in_the_seed_api(world: MotoWorld) -> None:
-    s = submitter(world)
-    job_id = s.submit_job({})
-    world.clients.s3.put_object(
-        Bucket=world.bucket, Key=f"{s.get_job_directory(job_id)}/output.json", Body=b"{oops"
-    )
-    with pytest.raises(OutputMalformedError):
-        s.get_output_json(job_id)
-    assert s.get_output(job_id) == "{oops"  # the seed API returns the string as it is
-    s.close()
+def active_definitions(world: MotoWorld) -> list[str]:
+    found = world.clients.batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
+    return [d["jobDefinitionName"] for d in found]
 
 
-def test_missing_bucket(world: MotoWorld) -> None:
-    s = JobSubmitter(
-        "b", world.queue, "img", "no-such-bucket", clients=world.clients, progress=SilentProgress()
-    )
-    with pytest.raises(BucketNotFoundError) as info:
-        s.submit_job({})
-    assert info.value.bucket == "no-such-bucket"
-    s.close()
+LATE_OR_RAW: list[tuple[str, dict[str, Any]]] = [
+    ("polling interval negative", {"polling_interval_seconds": -1}),
+    ("request throttling negative", {"request_throttling_milliseconds": -5}),
+    ("io_workers zero", {"io_workers": 0}),
+    ("timeout_in_hours NaN", {"timeout_in_hours": math.nan}),
+    ("timeout_in_hours infinite", {"timeout_in_hours": math.inf}),
+    ("polling interval NaN", {"polling_interval_seconds": math.nan}),
+    ("request throttling infinite", {"request_throttling_milliseconds": math.inf}),
+    ("region with spaces", {"aws_region": "eu central 1"}),
+    ("region empty", {"aws_region": ""}),
+    ("tag key over 128 characters", {"tags": {"k" * 129: "v"}}),
+    ("tag value over 256 characters", {"tags": {"k": "v" * 257}}),
+    ("expiry NaN", {"expiry_seconds": math.nan}),
+    ("bucket owner not an account id", {"expected_bucket_owner": "me"}),
+]
 
 
-def test_wrong_queue_or_region(world: MotoWorld) -> None:
-    s = submitter(world, queue="no-such-queue")
-    with pytest.raises(JobQueueNotFoundError) as info:
-        s.submit_job({})
-    assert info.value.job_queue == "no-such-queue"
-    s.close()
+@pytest.mark.parametrize(("row", "kwargs"), LATE_OR_RAW, ids=[r[0] for r in LATE_OR_RAW])
+def test_a_bad_setting_fails_before_any_call_and_leaves_nothing(
+    world: MotoWorld, row: str, kwargs: dict[str, Any]
+) -> None:
+    """Defect 1: these raised after RegisterJobDefinition (orphaning it), or raised raw."""
+    log = CallLog(world.clients)
+    with pytest.raises(PcrInputError):
+        make(world, **kwargs)
+    assert log.calls == [], row
+    assert active_definitions(world) == []
 
 
-def test_access_denied(world: MotoWorld) -> None:
-    s = submitter(world)
+def test_no_region_at_all_is_an_input_error(
+    world: MotoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 1: botocore's NoRegionError escaped."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    with pytest.raises(PcrInputError, match="no AWS region"):
+        JobSubmitter("r", world.queue, "img", world.bucket, session=boto3.Session())
 
-    def deny(**_: Any) -> None:
-        from botocore.exceptions import ClientError
 
-        raise ClientError(
-            {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "SubmitJob"
-        )
+def test_bad_inputs_are_refused_before_an_index_is_reserved(world: MotoWorld) -> None:
+    """Defect 1: deep nesting raised RecursionError; a lone surrogate UnicodeEncodeError after
+    an index was reserved (the next job got index 1)."""
+    sub = make(world)
+    deep: object = 0
+    for _ in range(5000):
+        deep = [deep]
+    log = CallLog(world.clients)
+    for bad in (deep, {"text": "\ud800"}, {"x": math.nan}):
+        with pytest.raises(InvalidJobSpecError):
+            sub.submit_job(bad)
+    with pytest.raises(InvalidJobSpecError, match="input 1"):
+        sub.submit_jobs([{"ok": 1}, {"x": math.inf}], array=False)
+    assert log.calls == []
+    job_id = sub.submit_job({"ok": True})
+    assert sub.jobs[0].job_id == job_id
+    assert sub.jobs[0].index == 0
+    sub.close()
 
-    world.clients.batch.meta.events.register_first("before-call.batch.SubmitJob", deny)
-    with pytest.raises(AccessDeniedError):
-        s.submit_job({})
-    s.close()
+
+def test_a_wait_with_a_nan_timeout_is_refused(world: MotoWorld) -> None:
+    """Defect 1: timeout=nan never timed out."""
+    sub = make(world)
+    sub.submit_job({})
+    log = CallLog(world.clients)
+    with pytest.raises(PcrInputError):
+        sub.wait_until_jobs_finished(timeout=math.nan)
+    assert log.calls == []
+    sub.close()

@@ -21,7 +21,7 @@ from pcr_sdk import (
     WaitTimeoutError,
 )
 from pcr_sdk.testing import Fault, JobView, MotoWorld
-from tests.scenarios.test_scale import Calls
+from tests.support.calls import Calls
 from tests.support.fakes import FakeClock
 from tests.support.submitters import attach_submitter, new_submitter
 

@@ -29,7 +29,7 @@ from pcr_sdk._private.wire.layout import (
 )
 from pcr_sdk._private.wire.packing import unpack_indexed
 from pcr_sdk.testing import MotoWorld
-from tests.scenarios.test_scale import Calls
+from tests.support.calls import Calls
 from tests.support.fakes import FakeClock
 from tests.support.submitters import attach_submitter, new_submitter
 

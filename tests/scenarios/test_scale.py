@@ -1,22 +1,18 @@
-"""Array fan-out, packed inputs, concurrent per-job submission, polling cost."""
+"""Array fan-out, concurrent per-job submission, polling cost, on a MotoWorld."""
 
 from __future__ import annotations
 
 import json
-import sys
-from collections import Counter
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from pcr_sdk import AwsClients, JobStatus, JobSubmitter, SilentProgress, ThrottledError
+from pcr_sdk import JobStatus, JobSubmitter, SilentProgress, ThrottledError
 from pcr_sdk._private.batch import submitting as submission
-from pcr_sdk._private.wire.packing import PackError, pack, read_entry, unpack
 from pcr_sdk.advanced import Seams
 from pcr_sdk.testing import Fault, MotoWorld
 from pcr_sdk.worker import JobContext
+from tests.support.calls import Calls
 from tests.support.fakes import FakeClock
 
 
@@ -24,52 +20,11 @@ def square(data: Any) -> dict[str, int]:
     return {"sq": data["n"] ** 2}
 
 
-class Calls:
-    """Counts the API calls made through a set of clients, per operation."""
-
-    def __init__(self, clients: AwsClients) -> None:
-        self.counts: Counter[str] = Counter()
-        for client in (clients.batch, clients.s3):
-            client.meta.events.register("before-call.*.*", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.counts[model.name] += 1
-
-    def take(self) -> Counter[str]:
-        taken, self.counts = self.counts, Counter()
-        return taken
-
-
 def make(world: MotoWorld, clock: FakeClock, **kw: Any) -> JobSubmitter:
     return JobSubmitter(
         "scale", world.queue, "img", world.bucket, clients=world.clients,
         seams=Seams(clock=clock, sleep=clock.sleep), progress=SilentProgress(), **kw,
     )  # fmt: skip
-
-
-@given(st.lists(st.binary(max_size=40), max_size=30), st.data())
-def test_pack_any_entry_reads_back_with_two_ranged_reads(
-    payloads: list[bytes], data: st.DataObject
-) -> None:
-    packed = pack(payloads)
-    assert unpack(packed) == payloads
-    if payloads:
-        i = data.draw(st.integers(min_value=0, max_value=len(payloads) - 1))
-        reads: list[tuple[int, int]] = []
-
-        def read_range(first: int, last: int) -> bytes:
-            reads.append((first, last))
-            return packed[first : last + 1]
-
-        assert read_entry(read_range, i) == payloads[i]
-        assert len(reads) <= 2
-
-
-def test_pack_rejects_what_is_not_a_pack() -> None:
-    with pytest.raises(PackError):
-        unpack(b"NOTAPACK" + bytes(8))
-    with pytest.raises(PackError):
-        read_entry(lambda a, b: pack([b"x"])[a : b + 1], 5)
 
 
 @pytest.mark.integration
@@ -182,53 +137,3 @@ def test_worker_resolves_an_array_child_from_its_environment() -> None:
         assert context.load_input() == {"n": 3}
         assert context.output_key == f"jobs/{submitter.get_batch_id()}/000003/output.json"
         submitter.close()
-
-
-@pytest.mark.slow
-def test_benchmark_script_runs_and_counts_calls(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
-    spec = importlib.util.spec_from_file_location("pcr_bench", path)
-    assert spec is not None
-    assert spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "pcr_bench", bench)  # dataclasses look their module up
-    spec.loader.exec_module(bench)
-    results = bench.run_workloads(12, 0.0)
-    by_key = {(p.workload, p.name): p for p in results}
-    assert by_key[("submit_jobs(array=True)", "submit")].total_calls <= 5
-    assert by_key[("reference", "submit")].total_calls == 24
-    # + the indexes reserved ahead and the manifest chunk
-    assert by_key[("submit_jobs(array=False)", "submit")].total_calls == 24 + 2
-    assert bench.tracking_memory(1000) < 5
-    calls = bench.array_result_calls(400, failed_every=100)
-    assert calls.failed == 4
-    assert sum(calls.after_wait.values()) == 0  # all results after a wait: nothing more
-    assert calls.after_attach == {"DescribeJobs": 2, "ListJobs": 2}
-
-
-@pytest.mark.slow
-def test_local_benchmark_runs_every_variant_interleaved(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`make bench`'s local engine vs process pool comparison, run tiny (no timing asserted)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "local_bench.py"
-    spec = importlib.util.spec_from_file_location("pcr_local_bench", path)
-    assert spec is not None
-    assert spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "pcr_local_bench", bench)
-    spec.loader.exec_module(bench)
-    result = bench.compare(jobs=3, repeats=2, parallel=1)
-    assert {name: len(times) for name, times in result.seconds.items()} == {
-        bench.POOL: 2,
-        bench.ENGINE: 2,
-        bench.ENGINE_HTTP: 2,
-    }
-    printed: list[str] = []
-    bench.report(result, printed.append)
-    assert [line.split()[0] for line in printed[2:5]] == ["process", "local", "local"]
-    assert printed[3].endswith("x")  # the engine's ratio to the pool

@@ -1,15 +1,22 @@
-"""The rate governor with a fake clock: no 1-second window ever holds more calls than allowed."""
+"""The rate governor with a fake clock: no 1-second window ever holds more calls than allowed; AIMD
+on throttling."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pcr_sdk import PcrInputError, RateGovernor
+from pcr_sdk import (
+    JobSubmitter,
+    PcrInputError,
+    RateGovernor,
+    SilentProgress,
+)
+from pcr_sdk.testing import MotoWorld
 from tests.support.fakes import FakeClock
 
 
@@ -92,3 +99,42 @@ def test_a_sleep_that_does_not_move_the_clock_never_hangs() -> None:
 def test_a_governor_that_admits_nothing_is_rejected(make: Callable[[], RateGovernor]) -> None:
     with pytest.raises(PcrInputError):
         make()
+
+
+@pytest.fixture
+def world() -> Iterator[MotoWorld]:
+    with MotoWorld(polls_to_finish=1) as w:
+        yield w
+
+
+@pytest.mark.integration
+def test_submitters_share_one_governor_per_endpoint_unless_given_one(world: MotoWorld) -> None:
+    a = JobSubmitter("a", world.queue, "img", world.bucket, clients=world.clients,
+                     progress=SilentProgress())  # fmt: skip
+    b = JobSubmitter("b", world.queue, "img", world.bucket, clients=world.clients,
+                     progress=SilentProgress())  # fmt: skip
+    own = RateGovernor.per_second(5)
+    c = JobSubmitter("c", world.queue, "img", world.bucket, clients=world.clients,
+                     progress=SilentProgress(), governor=own)  # fmt: skip
+    assert a._submitter.governor is b._submitter.governor
+    assert c._submitter.governor is own
+    for sub in (a, b, c):
+        sub.close()
+
+
+def test_the_governor_halves_on_throttling_and_climbs_back() -> None:
+    clock = FakeClock()
+    governor = RateGovernor(40, 1.0, clock=clock, sleep=clock.sleep)
+    governor.on_throttle()
+    governor.on_throttle()  # within the same window: once only
+    assert governor.limit == 20
+    clock.advance(1.0)
+    governor.on_throttle()
+    assert governor.limit == 10
+    clock.advance(5.0)
+    assert governor.limit == 15  # one call per window back
+    clock.advance(100.0)
+    assert governor.limit == 40
+    waits = [governor.acquire() for _ in range(41)]
+    assert waits[:40] == [0.0] * 40
+    assert waits[40] > 0

@@ -1,4 +1,4 @@
-"""botocore errors map to the most specific PcrError, chained, with their context."""
+"""botocore errors map to the most specific PcrError, chained, with their context (`aws_call`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from pcr_sdk import (
     AwsError,
     BucketNotFoundError,
     CredentialsError,
-    JobNotFoundError,
     JobQueueNotFoundError,
     PcrError,
     ThrottledError,
@@ -80,9 +79,3 @@ def test_aws_call_chains_the_cause() -> None:
 def test_aws_call_lets_other_errors_through() -> None:
     with pytest.raises(RuntimeError), aws_call("GetObject"):
         raise RuntimeError("not botocore")
-
-
-def test_job_not_found_is_a_key_error_with_a_readable_message() -> None:
-    err = JobNotFoundError("j-1", batch_id="b_1")
-    assert isinstance(err, KeyError)
-    assert str(err) == "job 'j-1' is not part of batch 'b_1'"

@@ -1,25 +1,19 @@
-"""Batch names, ids, job definition and job specs: the rules, checked before any network call."""
+"""Batch names and ids: the seed's rule, checked before any network call."""
 
 from __future__ import annotations
 
-import math
 import string
 import uuid
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from pcr_sdk import (
     BatchId,
     BatchName,
     InvalidBatchNameError,
-    InvalidJobSpecError,
-    JobDefinitionSpec,
-    JobStatus,
     PcrError,
 )
-from pcr_sdk.advanced import JobSpec
 from tests.support.strategies import near_batch_names, valid_batch_names
 
 ALLOWED_FIRST = set(string.ascii_letters + string.digits)
@@ -99,64 +93,3 @@ def test_batch_id_uses_the_injected_uuid_factory() -> None:
 def test_batch_id_parse_rejects_non_ids(text: str) -> None:
     with pytest.raises(InvalidBatchNameError):
         BatchId.parse(text)
-
-
-def test_job_status_finished_states() -> None:
-    finished = {s for s in JobStatus if s.is_finished}
-    assert finished == {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.EXPIRED}
-    assert len(JobStatus) == 8  # AWS Batch's seven, and pcr-sdk's EXPIRED
-
-
-@pytest.mark.parametrize(
-    ("fields", "field"),
-    [
-        ({"timeout_seconds": 59}, "timeout_seconds"),
-        ({"memory_mib": 0}, "memory_mib"),
-        ({"vcpus": 0}, "vcpus"),
-        ({"gpus": -1}, "gpus"),
-        ({"retry_attempts": 11}, "retry_attempts"),
-        ({"environment": {"AWS_BATCH_X": "1"}}, "environment"),
-        ({"environment": {"S3_JOB_BUCKET": "other"}}, "environment"),
-        ({"environment": {"1BAD": "1"}}, "environment"),
-        ({"tags": {"aws:x": "1"}}, "tags"),
-        ({"image": ""}, "image"),
-    ],
-)
-def test_job_definition_limits(fields: dict[str, object], field: str) -> None:
-    with pytest.raises(InvalidJobSpecError) as info:
-        JobDefinitionSpec.build(**{"image": "python:3.11", **fields})
-    assert info.value.field == field
-
-
-def test_job_definition_defaults_have_no_gpu() -> None:
-    spec = JobDefinitionSpec(image="python:3.11")
-    assert (spec.vcpus, spec.gpus, spec.memory_mib, spec.retry_attempts) == (1, 0, 1024, 1)
-
-
-@pytest.mark.parametrize("bad", [math.nan, math.inf, {"x": -math.inf}, {"s": {1, 2}}, object()])
-def test_job_input_must_be_strict_json(bad: object) -> None:
-    with pytest.raises(InvalidJobSpecError, match="JSON"):
-        JobSpec.of(bad)
-
-
-def test_job_spec_dependencies() -> None:
-    assert JobSpec.of({}, ["a", "b", "a"]).depends_on == ("a", "b")
-    with pytest.raises(InvalidJobSpecError, match="at most 20"):
-        JobSpec.of({}, [f"j{i}" for i in range(21)])
-    with pytest.raises(InvalidJobSpecError):
-        JobSpec.of({}, [""])
-
-
-@given(
-    st.recursive(
-        st.none()
-        | st.booleans()
-        | st.integers()
-        | st.text()
-        | st.floats(allow_nan=False, allow_infinity=False),
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
-        max_leaves=10,
-    )
-)
-def test_job_input_round_trips(data: object) -> None:
-    assert JobSpec.of(data).input == data

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from pcr_sdk import InvalidJobSpecError, JobDefinitionSpec, PcrInputError, RetryPolicy, RetryRule
 from pcr_sdk.testing import MotoWorld
-from tests.scenarios.test_scale import Calls
+from tests.support.calls import Calls
 from tests.support.submitters import attach_submitter, new_submitter
 
 SPOT_REASON = "Host EC2 (instance i-0123456789abcdef0) terminated."

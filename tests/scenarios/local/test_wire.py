@@ -12,19 +12,19 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from pcr_sdk.local import LocalBackend
-from pcr_sdk.local._server import signing_service
 from tests.support.local import WORKERS
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_batch.type_defs import JobDetailTypeDef
+
 
 CHATTY_HOLDER: Final = WORKERS / "local_chatty_holder.py"
 MOTO_SERVER_ONLY: Final = frozenset(
@@ -114,36 +114,6 @@ def test_a_plain_boto3_client_runs_a_job_that_sees_itself(
     assert [path.name for path in log_dir.rglob("*.log")] == [
         job["container"]["logStreamName"].rsplit("/", 1)[1] + ".log"
     ]
-
-
-def test_the_temporary_log_directory_goes_and_a_data_dir_stays(tmp_path: Path) -> None:
-    with LocalBackend() as backend:
-        temporary = backend.log_dir
-        assert temporary.is_dir()
-    assert not temporary.exists()
-    with LocalBackend(data_dir=tmp_path / "data") as backend:
-        assert backend.log_dir == tmp_path / "data" / "logs"
-    assert (tmp_path / "data" / "logs").is_dir()
-
-
-@pytest.mark.parametrize(
-    ("environ", "service"),
-    [
-        (
-            {"HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=AK/20250101/eu-west-1/batch/"
-             "aws4_request, SignedHeaders=host, Signature=00"},
-            "batch",
-        ),
-        ({"QUERY_STRING": "X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fs3%2Faws4_request"}, "s3"),
-        ({"HTTP_X_AMZ_TARGET": "Logs_20140328.GetLogEvents"}, "logs"),
-        ({"HTTP_AUTHORIZATION": "AWS AK:signature"}, None),  # SigV2: moto decides
-        ({}, None),
-    ],
-)  # fmt: skip
-def test_requests_are_routed_by_the_service_their_signature_names(
-    environ: dict[str, Any], service: str | None
-) -> None:
-    assert signing_service(environ) == service
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmRSS from /proc")
