@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pcr_sdk import (
-    JobNotFoundError,
-)
+from pcr_sdk import JobNotFoundError
 
 
 def test_job_not_found_is_a_key_error_with_a_readable_message() -> None:

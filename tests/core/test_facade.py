@@ -8,10 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from pcr_sdk import (
-    CredentialsExpiredError,
-    JobSubmitter,
-)
+from pcr_sdk import CredentialsExpiredError, JobSubmitter
 from pcr_sdk.testing import MotoWorld
 from tests.support.fakes import FakeClock
 from tests.support.submitters import new_submitter

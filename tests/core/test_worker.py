@@ -21,9 +21,7 @@ from pcr_sdk import (
 from pcr_sdk import worker as worker_module
 from pcr_sdk._private.errors import WorkerContractError
 from pcr_sdk._private.wire.layout import ENV_ARRAY_BASE_INDEX, ENV_WORKER_CONTRACT
-from pcr_sdk._private.wire.packing import (
-    pack_indexed,
-)
+from pcr_sdk._private.wire.packing import pack_indexed
 from pcr_sdk.testing import Fault, MotoWorld
 from pcr_sdk.worker import UNSUPPORTED_CONTRACT_EXIT_CODE, JobContext, run
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from pcr_sdk import (
-    AwsClients,
-)
+from pcr_sdk import AwsClients
 
 
 class Calls:

@@ -11,13 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pcr_sdk import (
-    JobSubmitter,
-    ManifestError,
-    ManifestVersionError,
-    SilentProgress,
-    SubmittedJob,
-)
+from pcr_sdk import JobSubmitter, ManifestError, ManifestVersionError, SilentProgress, SubmittedJob
 from pcr_sdk._private.batch.manifest import ArrayRecord, Manifest
 from pcr_sdk.testing import MotoWorld
 from tests.support.fakes import FakeClock

@@ -10,12 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pcr_sdk import (
-    JobSubmitter,
-    PcrInputError,
-    RateGovernor,
-    SilentProgress,
-)
+from pcr_sdk import JobSubmitter, PcrInputError, RateGovernor, SilentProgress
 from pcr_sdk.testing import MotoWorld
 from tests.support.fakes import FakeClock
 

@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from pcr_sdk import (
-    JobSubmitter,
-)
+from pcr_sdk import JobSubmitter
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.support.fakes import FakeClock
 from tests.support.submitters import new_submitter

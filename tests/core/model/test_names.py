@@ -8,12 +8,7 @@ import uuid
 import pytest
 from hypothesis import given
 
-from pcr_sdk import (
-    BatchId,
-    BatchName,
-    InvalidBatchNameError,
-    PcrError,
-)
+from pcr_sdk import BatchId, BatchName, InvalidBatchNameError, PcrError
 from tests.support.strategies import near_batch_names, valid_batch_names
 
 ALLOWED_FIRST = set(string.ascii_letters + string.digits)

@@ -9,10 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pcr_sdk import (
-    InvalidJobSpecError,
-    JobDefinitionSpec,
-)
+from pcr_sdk import InvalidJobSpecError, JobDefinitionSpec
 from pcr_sdk.advanced import JobSpec
 
 

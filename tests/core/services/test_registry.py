@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcr_sdk import (
-    BatchClosedError,
-    BatchId,
-    JobDefinitionSpec,
-    JobSubmitter,
-)
+from pcr_sdk import BatchClosedError, BatchId, JobDefinitionSpec, JobSubmitter
 from pcr_sdk.advanced import BatchRegistry
 from pcr_sdk.testing import MotoWorld
 

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcr_sdk import (
-    BatchId,
-    BatchLayout,
-    InvalidJobSpecError,
-    RateGovernor,
-    ThrottledError,
-)
+from pcr_sdk import BatchId, BatchLayout, InvalidJobSpecError, RateGovernor, ThrottledError
 from pcr_sdk.advanced import Submitter
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.support.fakes import FakeClock

@@ -6,9 +6,7 @@ from typing import Any
 
 import botocore.retries.standard
 
-from pcr_sdk import (
-    JobStatus,
-)
+from pcr_sdk import JobStatus
 from pcr_sdk._private.wire.facts import THROTTLING_ERROR_CODES
 
 

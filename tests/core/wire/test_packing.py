@@ -6,10 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pcr_sdk import (
-    PackError,
-    PcrError,
-)
+from pcr_sdk import PackError, PcrError
 from pcr_sdk._private.wire.packing import (
     pack,
     pack_indexed,
