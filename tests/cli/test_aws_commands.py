@@ -15,6 +15,8 @@ from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
 from tests.support.cli import assert_clean_exit, invoke, lines, worker_command, write_jobs
 
+pytestmark = pytest.mark.subprocess
+
 SUM_PRODUCT = ['{"x": 2, "y": 3}', '{"x": 10, "y": 4}', '{"x": -1, "y": 7}']
 EXPECTED = ['{"x+y":5,"x*y":6}', '{"x+y":14,"x*y":40}', '{"x+y":6,"x*y":-7}']
 

@@ -23,6 +23,8 @@ from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
 from tests.support.cli import assert_clean_exit, invoke, lines, write_jobs
 
+pytestmark = pytest.mark.subprocess
+
 ROWS = ['{"x": 1, "y": 2}', '{"x": 3, "y": 4}', '{"x": 5, "y": 6}']
 
 

@@ -20,6 +20,8 @@ from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
 from tests.support.cli import assert_clean_exit, invoke, lines, write_jobs
 
+pytestmark = pytest.mark.subprocess
+
 CLI = Path(pcr_sdk.cli.__file__).parent
 
 

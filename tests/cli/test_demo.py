@@ -15,6 +15,8 @@ from pcr_sdk.cli._demo import reduce_levels, sum_of_squares
 from pcr_sdk.cli._runtime import LocalEnvironment, LocalOptions, Runtime, start_local_backend
 from tests.support.cli import assert_clean_exit, invoke, lines
 
+pytestmark = pytest.mark.subprocess
+
 WRONG_WORKER = """
 import json, os, boto3
 s3 = boto3.client("s3")

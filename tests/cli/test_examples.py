@@ -9,6 +9,8 @@ import pytest
 
 from tests.support.cli import EXAMPLE
 
+pytestmark = pytest.mark.subprocess
+
 
 def _run_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("sum_product_run", EXAMPLE / "run.py")

@@ -37,7 +37,10 @@ from tests.support.cli import (
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for process states")
+pytestmark = [
+    pytest.mark.subprocess,
+    pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for process states"),
+]
 
 SCRIPTS: Final = Path(__file__).resolve().parent / "seed_scripts"
 BLOCKED_JOBS: Final = 120

@@ -16,6 +16,8 @@ from pcr_sdk.cli._runtime import LocalOptions, cpu_slots, start_local_backend
 from pcr_sdk.local import LocalBackend
 from tests.support.cli import SDK_WORKER
 
+pytestmark = pytest.mark.subprocess
+
 SECOND_LONG = "import time, sys; time.sleep(1); sys.exit(0)"
 
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from rich.console import Console
 
 from pcr_sdk import JobResult, JobStatus, PollProgress
 from pcr_sdk.cli._progress import LiveProgress, PlainProgress, batch_progress, stderr_console
+
+pytestmark = pytest.mark.subprocess
 
 
 class Clock:

@@ -19,6 +19,8 @@ from pcr_sdk.testing import MotoWorld
 from tests.report._page import URL_ATTRIBUTES, parse
 from tests.support.cli import assert_clean_exit, invoke, lines
 
+pytestmark = pytest.mark.subprocess
+
 NOW_MS = 4_102_444_800_000  # 2100-01-01: after every job of the test
 PLAIN = 120
 ARRAY = 30

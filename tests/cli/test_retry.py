@@ -6,6 +6,7 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from pcr_sdk import JobSubmitter, SilentProgress
@@ -13,6 +14,8 @@ from pcr_sdk.advanced import Seams
 from pcr_sdk.cli._app import app
 from pcr_sdk.testing import MotoWorld
 from tests.support.fakes import FakeClock
+
+pytestmark = pytest.mark.subprocess
 
 
 def retry(world: MotoWorld, *args: str) -> Result:

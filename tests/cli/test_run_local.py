@@ -24,6 +24,8 @@ from tests.support.cli import (
     write_jobs,
 )
 
+pytestmark = pytest.mark.subprocess
+
 
 def _no_backend(options: LocalOptions) -> AbstractContextManager[LocalEnvironment]:
     raise AssertionError("the backend must not start for bad input")

@@ -28,7 +28,10 @@ from tests.support.cli import (
     write_jobs,
 )
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for process states")
+pytestmark = [
+    pytest.mark.subprocess,
+    pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for process states"),
+]
 
 
 def _sleepy_jobs(path: Path, marks: Path, sleeps: list[float]) -> Path:

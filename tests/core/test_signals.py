@@ -18,6 +18,8 @@ from pcr_sdk import InterruptedBySignal, JobSubmitter, PcrError, SilentProgress,
 from pcr_sdk.advanced import Seams
 from pcr_sdk.testing import MotoWorld
 
+pytestmark = pytest.mark.subprocess
+
 
 def _kill_self(number: signal.Signals = signal.SIGTERM) -> None:
     os.kill(os.getpid(), number)

@@ -38,6 +38,8 @@ from tests.support.aws_view import expected_output, reconcile
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
 
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
 HERE: Final = Path(__file__).parent
 REGION: Final = "eu-central-1"
 QUEUE: Final = "pcr-crash-queue"

@@ -34,6 +34,8 @@ from tests.faults._counts import FaultCounts
 from tests.faults.invariants import FaultInvariants
 from tests.faults.rules import FaultRules
 
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
 PROFILE: Final = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 PROFILE_SETTINGS: Final = settings()  # the profile tests/conftest.py loaded
 FAULT_SETTINGS: Final = settings(

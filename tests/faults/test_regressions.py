@@ -19,6 +19,8 @@ from pcr_sdk.advanced import Seams
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.support.fakes import FakeClock
 
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
 
 def make(world: MotoWorld, clock: FakeClock) -> JobSubmitter:
     return JobSubmitter(

@@ -53,6 +53,7 @@ def test_constructor_checks_its_arguments() -> None:
         _ = LocalBackend(["x"]).clients
 
 
+@pytest.mark.subprocess
 def test_the_temporary_log_directory_goes_and_a_data_dir_stays(tmp_path: Path) -> None:
     with LocalBackend() as backend:
         temporary = backend.log_dir

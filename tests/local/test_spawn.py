@@ -9,6 +9,8 @@ import pytest
 
 from pcr_sdk.local._spawn import supervised
 
+pytestmark = pytest.mark.subprocess
+
 
 @pytest.mark.parametrize(
     ("code", "returncode"),

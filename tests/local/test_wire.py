@@ -66,6 +66,7 @@ def test_json_target_routing() -> None:
     assert json.loads(unknown.content)["__type"] == "InvalidOperationException"
 
 
+@pytest.mark.subprocess
 def test_unimplemented_operations_fail_like_aws(tmp_path: Path) -> None:
     with LocalBackend(["true"], cwd=tmp_path) as local:
         with pytest.raises(ClientError, match="not implemented"):
@@ -78,6 +79,8 @@ def test_unimplemented_operations_fail_like_aws(tmp_path: Path) -> None:
         batch.close()
 
 
+@pytest.mark.integration
+@pytest.mark.subprocess
 def test_answered_requests_never_reach_an_active_moto_mock() -> None:
     from moto import mock_aws
     from moto.batch.models import batch_backends

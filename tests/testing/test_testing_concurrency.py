@@ -11,6 +11,8 @@ import pytest
 from pcr_sdk.testing import MotoWorld
 from tests.support.jobs import Jobs
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def eager_thread_switches() -> Iterator[None]:

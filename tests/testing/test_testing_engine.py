@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_batch.type_defs import JobDetailTypeDef
 
+pytestmark = pytest.mark.integration
+
 
 def _definition(world: MotoWorld, name: str, **extra: Any) -> str:
     """A definition registered through the world's clients (RetryStrategy, timeout, memory)."""

@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 from pcr_sdk.testing import Fault, FaultInjector, MotoWorld
 from tests.support.jobs import Jobs
 
+pytestmark = pytest.mark.integration
+
 TOTAL_ATTEMPTS = 8  # pcr-sdk's clients: standard mode, total_max_attempts=8
 
 

@@ -17,6 +17,8 @@ from pcr_sdk.testing import (
 )
 from tests.support.jobs import Jobs
 
+pytestmark = pytest.mark.integration
+
 
 def log_messages(world: MotoWorld, stream: str) -> list[str]:
     events = world.clients.logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=stream)

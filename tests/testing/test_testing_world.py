@@ -18,6 +18,8 @@ import pcr_sdk.testing
 from pcr_sdk.testing import MotoWorld, SubmittedCall
 from tests.support.jobs import Jobs
 
+pytestmark = pytest.mark.integration
+
 
 def test_world_provisions_queue_bucket_and_role(world: MotoWorld) -> None:
     (queue,) = world.clients.batch.describe_job_queues(jobQueues=[world.queue])["jobQueues"]
@@ -186,6 +188,9 @@ def test_concurrent_submissions_are_all_captured(jobs: Jobs) -> None:
 
 
 def test_public_surface_is_exactly_all() -> None:
+    for name in pcr_sdk.testing.__all__:
+        getattr(pcr_sdk.testing, name)  # imported on first use
+    assert dir(pcr_sdk.testing) == sorted(pcr_sdk.testing.__all__)
     public = {
         name
         for name, value in vars(pcr_sdk.testing).items()

@@ -11,6 +11,8 @@ from botocore.exceptions import ClientError
 from pcr_sdk.local import LocalBackend
 from tests.support.local import Kit, scripted
 
+pytestmark = pytest.mark.subprocess
+
 
 @pytest.fixture(scope="module")
 def local() -> Iterator[LocalBackend]:

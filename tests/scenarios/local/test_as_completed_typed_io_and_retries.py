@@ -21,6 +21,8 @@ from pcr_sdk import JobStatus, JobSubmitter, RetryPolicy, RetryRule, SilentProgr
 from pcr_sdk.local import LocalBackend
 from tests.support.local import WORKERS
 
+pytestmark = pytest.mark.subprocess
+
 WORKER = WORKERS / "local_typed_worker.py"
 
 

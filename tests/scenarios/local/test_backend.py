@@ -26,6 +26,8 @@ from tests.support.local import (
     scripted,
 )
 
+pytestmark = pytest.mark.subprocess
+
 
 @pytest.fixture(scope="module")
 def local() -> Iterator[LocalBackend]:

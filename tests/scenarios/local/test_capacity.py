@@ -13,6 +13,8 @@ from pcr_sdk._private.wire import facts
 from pcr_sdk.local import LocalBackend
 from tests.support.local import Kit, scripted
 
+pytestmark = pytest.mark.subprocess
+
 ENGINE_LOGGER = "pcr_sdk.local"
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
+
 from pcr_sdk import FailureKind, JobStatus, JobSubmitter, SilentProgress
 from pcr_sdk.local import LocalBackend
 from tests.support.local import WORKERS
+
+pytestmark = pytest.mark.subprocess
 
 
 def submitter(backend: LocalBackend, name: str = "facade") -> JobSubmitter:

@@ -15,6 +15,8 @@ import pytest
 from pcr_sdk.local import LocalBackend
 from tests.support.local import WORKERS, Kit, running, wait_until_gone
 
+pytestmark = pytest.mark.subprocess
+
 GRANDPARENT = """
 import os, subprocess, time
 child = subprocess.Popen(["sleep", "600"])

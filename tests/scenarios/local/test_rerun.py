@@ -17,6 +17,8 @@ from pcr_sdk import FailureKind, JobSubmitter, SilentProgress
 from pcr_sdk.local import LocalBackend
 from tests.support.local import WORKERS
 
+pytestmark = pytest.mark.subprocess
+
 WORKER = WORKERS / "local_rerun_worker.py"
 
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_batch.type_defs import JobDetailTypeDef
 
+pytestmark = pytest.mark.subprocess
+
 
 CHATTY_HOLDER: Final = WORKERS / "local_chatty_holder.py"
 MOTO_SERVER_ONLY: Final = frozenset(
