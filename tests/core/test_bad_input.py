@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -27,12 +27,6 @@ from tests.support.fakes import FakeClock
 from tests.support.submitters import new_submitter
 
 pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
-
-
-@pytest.fixture
-def world() -> Iterator[MotoWorld]:
-    with MotoWorld() as w:
-        yield w
 
 
 def submitter(world: MotoWorld, **kw: Any) -> JobSubmitter:
@@ -64,11 +58,11 @@ CONSTRUCTION: list[tuple[str, dict[str, Any], type[PcrError]]] = [
 
 @pytest.mark.parametrize(("row", "kwargs", "error"), CONSTRUCTION, ids=[r[0] for r in CONSTRUCTION])
 def test_construction_rows(
-    world: MotoWorld, row: str, kwargs: dict[str, Any], error: type[PcrError]
+    moto_world: MotoWorld, row: str, kwargs: dict[str, Any], error: type[PcrError]
 ) -> None:
-    log = CallLog(world.clients)
+    log = CallLog(moto_world.clients)
     with pytest.raises(error):
-        submitter(world, **kwargs)
+        submitter(moto_world, **kwargs)
     assert log.calls == [], row
     assert issubclass(error, ValueError)
 
@@ -88,10 +82,10 @@ SUBMISSION: list[tuple[str, Callable[[JobSubmitter], object], type[PcrError]]] =
 
 @pytest.mark.parametrize(("row", "call", "error"), SUBMISSION, ids=[r[0] for r in SUBMISSION])
 def test_submission_rows(
-    world: MotoWorld, row: str, call: Callable[[JobSubmitter], object], error: type[PcrError]
+    moto_world: MotoWorld, row: str, call: Callable[[JobSubmitter], object], error: type[PcrError]
 ) -> None:
-    s = submitter(world)
-    log = CallLog(world.clients)
+    s = submitter(moto_world)
+    log = CallLog(moto_world.clients)
     with pytest.raises(error):
         call(s)
     assert log.calls == [], row
@@ -118,17 +112,17 @@ def _submitter_service(world: MotoWorld) -> Submitter:
         ("timeout override under 60 s", lambda s: s.submit(0, timeout_seconds=30)),
     ],
 )  # fmt: skip
-def test_request_rows(world: MotoWorld, row: str, call: Callable[[Submitter], object]) -> None:
-    service = _submitter_service(world)
-    log = CallLog(world.clients)
+def test_request_rows(moto_world: MotoWorld, row: str, call: Callable[[Submitter], object]) -> None:
+    service = _submitter_service(moto_world)
+    log = CallLog(moto_world.clients)
     with pytest.raises(InvalidJobSpecError):
         call(service)
     assert log.calls == [], row
 
 
-def test_resource_name_escaping_the_prefix(world: MotoWorld) -> None:
-    s = submitter(world)
-    log = CallLog(world.clients)
+def test_resource_name_escaping_the_prefix(moto_world: MotoWorld) -> None:
+    s = submitter(moto_world)
+    log = CallLog(moto_world.clients)
     with pytest.raises(InvalidJobSpecError):
         s._store.put_resource(0, "../../other-batch/x", b"")
     assert log.calls == []
@@ -166,34 +160,34 @@ LATE_OR_RAW: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("row", "kwargs"), LATE_OR_RAW, ids=[r[0] for r in LATE_OR_RAW])
 def test_a_bad_setting_fails_before_any_call_and_leaves_nothing(
-    world: MotoWorld, row: str, kwargs: dict[str, Any]
+    moto_world: MotoWorld, row: str, kwargs: dict[str, Any]
 ) -> None:
     """Defect 1: these raised after RegisterJobDefinition (orphaning it), or raised raw."""
-    log = CallLog(world.clients)
+    log = CallLog(moto_world.clients)
     with pytest.raises(PcrInputError):
-        make(world, **kwargs)
+        make(moto_world, **kwargs)
     assert log.calls == [], row
-    assert active_definitions(world) == []
+    assert active_definitions(moto_world) == []
 
 
 def test_no_region_at_all_is_an_input_error(
-    world: MotoWorld, monkeypatch: pytest.MonkeyPatch
+    moto_world: MotoWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Defect 1: botocore's NoRegionError escaped."""
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_REGION", raising=False)
     with pytest.raises(PcrInputError, match="no AWS region"):
-        JobSubmitter("r", world.queue, "img", world.bucket, session=boto3.Session())
+        JobSubmitter("r", moto_world.queue, "img", moto_world.bucket, session=boto3.Session())
 
 
-def test_bad_inputs_are_refused_before_an_index_is_reserved(world: MotoWorld) -> None:
+def test_bad_inputs_are_refused_before_an_index_is_reserved(moto_world: MotoWorld) -> None:
     """Defect 1: deep nesting raised RecursionError; a lone surrogate UnicodeEncodeError after
     an index was reserved (the next job got index 1)."""
-    sub = make(world)
+    sub = make(moto_world)
     deep: object = 0
     for _ in range(5000):
         deep = [deep]
-    log = CallLog(world.clients)
+    log = CallLog(moto_world.clients)
     for bad in (deep, {"text": "\ud800"}, {"x": math.nan}):
         with pytest.raises(InvalidJobSpecError):
             sub.submit_job(bad)
@@ -206,11 +200,11 @@ def test_bad_inputs_are_refused_before_an_index_is_reserved(world: MotoWorld) ->
     sub.close()
 
 
-def test_a_wait_with_a_nan_timeout_is_refused(world: MotoWorld) -> None:
+def test_a_wait_with_a_nan_timeout_is_refused(moto_world: MotoWorld) -> None:
     """Defect 1: timeout=nan never timed out."""
-    sub = make(world)
+    sub = make(moto_world)
     sub.submit_job({})
-    log = CallLog(world.clients)
+    log = CallLog(moto_world.clients)
     with pytest.raises(PcrInputError):
         sub.wait_until_jobs_finished(timeout=math.nan)
     assert log.calls == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,22 +12,16 @@ from pcr_sdk.testing import MotoWorld
 from tests.support.fakes import FakeClock
 from tests.support.submitters import new_submitter
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def world() -> Iterator[MotoWorld]:
-    with MotoWorld(polls_to_finish=1) as w:
-        yield w
+pytestmark = [pytest.mark.integration, pytest.mark.moto_world(polls_to_finish=1)]
 
 
 def make(world: MotoWorld, clock: FakeClock | None = None, **kw: Any) -> JobSubmitter:
     return new_submitter(world, clock, **{"polling_interval_seconds": 60, **kw})
 
 
-def test_expired_credentials_mid_wait_say_how_to_resume(world: MotoWorld) -> None:
+def test_expired_credentials_mid_wait_say_how_to_resume(moto_world: MotoWorld) -> None:
     """Defect 5: an expired token surfaced as a generic AwsError mid-wait."""
-    sub = make(world)
+    sub = make(moto_world)
     sub.submit_job({})
 
     def expired(**_: Any) -> None:
@@ -37,11 +30,11 @@ def test_expired_credentials_mid_wait_say_how_to_resume(world: MotoWorld) -> Non
             "DescribeJobs",
         )
 
-    world.clients.batch.meta.events.register_first("before-call.batch.DescribeJobs", expired)
+    moto_world.clients.batch.meta.events.register_first("before-call.batch.DescribeJobs", expired)
     with pytest.raises(CredentialsExpiredError) as raised:
         sub.wait_until_jobs_finished()
     message = str(raised.value)
     assert raised.value.batch_id == sub.get_batch_id()
     assert "JobSubmitter.attach" in message
     assert f"pcr wait {sub.get_batch_id()}" in message
-    world.clients.batch.meta.events.unregister("before-call.batch.DescribeJobs", expired)
+    moto_world.clients.batch.meta.events.unregister("before-call.batch.DescribeJobs", expired)

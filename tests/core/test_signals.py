@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
@@ -18,7 +17,7 @@ from pcr_sdk import InterruptedBySignal, JobSubmitter, PcrError, SilentProgress,
 from pcr_sdk.advanced import Seams
 from pcr_sdk.testing import MotoWorld
 
-pytestmark = pytest.mark.subprocess
+pytestmark = [pytest.mark.subprocess, pytest.mark.moto_world(polls_to_finish=10)]
 
 
 def _kill_self(number: signal.Signals = signal.SIGTERM) -> None:
@@ -26,14 +25,14 @@ def _kill_self(number: signal.Signals = signal.SIGTERM) -> None:
 
 
 @pytest.fixture
-def batch() -> Iterator[tuple[MotoWorld, JobSubmitter]]:
-    with MotoWorld(polls_to_finish=10) as world:
-        submitter = JobSubmitter(
-            "signals", world.queue, "img", world.bucket, clients=world.clients,
-            progress=SilentProgress(), seams=Seams(sleep=lambda s: None), gpus=0, vcpus=1,
-        )  # fmt: skip
-        submitter.submit_jobs([{"i": i} for i in range(3)], array=False)
-        yield world, submitter
+def batch(moto_world: MotoWorld) -> tuple[MotoWorld, JobSubmitter]:
+    """Three jobs submitted one by one, unfinished for ten polls."""
+    submitter = JobSubmitter(
+        "signals", moto_world.queue, "img", moto_world.bucket, clients=moto_world.clients,
+        progress=SilentProgress(), seams=Seams(sleep=lambda s: None), gpus=0, vcpus=1,
+    )  # fmt: skip
+    submitter.submit_jobs([{"i": i} for i in range(3)], array=False)
+    return moto_world, submitter
 
 
 def _reasons(world: MotoWorld, submitter: JobSubmitter) -> set[str | None]:

@@ -28,6 +28,10 @@ from pcr_sdk.worker import UNSUPPORTED_CONTRACT_EXIT_CODE, JobContext, run
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+pytestmark = pytest.mark.moto_world(
+    polls_to_finish=1
+)  # every world here: jobs finish on their second describe
+
 
 BATCH = "example_c6bc6ee9-0000-4000-8000-000000000000"
 BUCKET = "bkt"
@@ -98,27 +102,21 @@ def test_output_must_be_strict_json(s3: S3Client, environ: dict[str, str]) -> No
         JobContext.from_env(environ, s3=s3).save_output({"x": float("nan")})
 
 
-@pytest.fixture
-def world() -> Iterator[MotoWorld]:
-    with MotoWorld(polls_to_finish=1) as w:
-        yield w
-
-
 @pytest.mark.integration
-def test_the_worker_maps_s3_errors(world: MotoWorld) -> None:
+def test_the_worker_maps_s3_errors(moto_world: MotoWorld) -> None:
     """Defect 4: the worker raised raw botocore errors."""
     env = {
-        "S3_JOB_BUCKET": world.bucket, "S3_JOB_CONFIG_KEY": "jobs/b_x/000000/config.json",
+        "S3_JOB_BUCKET": moto_world.bucket, "S3_JOB_CONFIG_KEY": "jobs/b_x/000000/config.json",
         "S3_JOB_PREFIX": "jobs/b_x/000000", "S3_OUTPUT_OJBECT_KEY": "jobs/b_x/000000/output.json",
         "BATCH_ID": "b_x",
     }  # fmt: skip
-    context = JobContext.from_env(env, s3=world.clients.s3)
-    world.faults.add(service="s3", kind=Fault.CONNECTION_ERROR, times=None)
+    context = JobContext.from_env(env, s3=moto_world.clients.s3)
+    moto_world.faults.add(service="s3", kind=Fault.CONNECTION_ERROR, times=None)
     with pytest.raises(AwsConnectionError):
         context.load_input()
     with pytest.raises(AwsConnectionError):
         context.save_output({"ok": 1})
-    world.faults.clear()
+    moto_world.faults.clear()
     with pytest.raises(PcrError):
         context.load_input()  # no config.json: an AwsError, not a raw ClientError
 

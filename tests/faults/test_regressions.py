@@ -29,143 +29,152 @@ def make(world: MotoWorld, clock: FakeClock) -> JobSubmitter:
     )  # fmt: skip
 
 
+@pytest.mark.moto_world(polls_to_finish=0)
 @pytest.mark.parametrize(
     ("kind", "times"),
     [(Fault.LOST_RESPONSE, 1), (Fault.SERVER_ERROR, 1), (Fault.SERVER_ERROR, 3)],
 )
 def test_an_ambiguous_register_leaves_exactly_one_revision_and_deregisters_it(
-    kind: Fault, times: int
+    moto_world: MotoWorld, kind: Fault, times: int
 ) -> None:
     """botocore used to resend RegisterJobDefinition blindly: revision 1 stayed ACTIVE."""
-    with MotoWorld(polls_to_finish=0) as world:
-        fault = world.faults.add(
-            service="batch", operation="RegisterJobDefinition", kind=kind, times=times
-        )
-        clock = FakeClock()
-        with make(world, clock) as submitter:
-            submitter.submit_job({"n": 1})
-            submitter.wait_until_jobs_finished()
-        assert fault.injected == times
-        found = world.clients.batch.describe_job_definitions(
-            jobDefinitionName=submitter.get_batch_id()
-        )["jobDefinitions"]
-        # a lost answer's revision is adopted; a 500 made none, so it is sent again
-        assert {d["revision"]: d["status"] for d in found} == {1: "INACTIVE"}
-        assert submitter.get_result(submitter.jobs[0].job_id).status.value == "SUCCEEDED"
+    fault = moto_world.faults.add(
+        service="batch", operation="RegisterJobDefinition", kind=kind, times=times
+    )
+    clock = FakeClock()
+    with make(moto_world, clock) as submitter:
+        submitter.submit_job({"n": 1})
+        submitter.wait_until_jobs_finished()
+    assert fault.injected == times
+    found = moto_world.clients.batch.describe_job_definitions(
+        jobDefinitionName=submitter.get_batch_id()
+    )["jobDefinitions"]
+    # a lost answer's revision is adopted; a 500 made none, so it is sent again
+    assert {d["revision"]: d["status"] for d in found} == {1: "INACTIVE"}
+    assert submitter.get_result(submitter.jobs[0].job_id).status.value == "SUCCEEDED"
 
 
-def test_register_gives_up_when_every_answer_is_ambiguous() -> None:
+@pytest.mark.moto_world(polls_to_finish=0)
+def test_register_gives_up_when_every_answer_is_ambiguous(moto_world: MotoWorld) -> None:
     """A bounded number of look-then-resend rounds, then a typed error naming the operation."""
-    with MotoWorld(polls_to_finish=0) as world:
-        fault = world.faults.add(
-            service="batch", operation="RegisterJobDefinition", kind=Fault.SERVER_ERROR,
-            times=None,
-        )  # fmt: skip
-        with pytest.raises(AwsError) as raised:
-            make(world, FakeClock())
-        assert raised.value.operation == "RegisterJobDefinition"
-        assert fault.injected == 8  # as many sends as botocore would make
-        definitions = world.clients.batch.describe_job_definitions()["jobDefinitions"]
-        assert definitions == []
-        assert world.jobs() == []
+    fault = moto_world.faults.add(
+        service="batch", operation="RegisterJobDefinition", kind=Fault.SERVER_ERROR,
+        times=None,
+    )  # fmt: skip
+    with pytest.raises(AwsError) as raised:
+        make(moto_world, FakeClock())
+    assert raised.value.operation == "RegisterJobDefinition"
+    assert fault.injected == 8  # as many sends as botocore would make
+    definitions = moto_world.clients.batch.describe_job_definitions()["jobDefinitions"]
+    assert definitions == []
+    assert moto_world.jobs() == []
 
 
+@pytest.mark.moto_world(polls_to_finish=0)
 @pytest.mark.parametrize("kind", [Fault.CONNECTION_ERROR, Fault.LOST_RESPONSE])
 @pytest.mark.parametrize("call", ["get_output", "get_all_outputs", "attach"])
-def test_get_object_connection_errors_surface_as_aws_errors(kind: Fault, call: str) -> None:
+def test_get_object_connection_errors_surface_as_aws_errors(
+    moto_world: MotoWorld, kind: Fault, call: str
+) -> None:
     """GetObject used to let botocore's connection errors escape raw once retries were spent."""
-    with MotoWorld(polls_to_finish=0) as world:
-        world.script.worker(lambda data: data)
-        clock = FakeClock()
-        submitter = make(world, clock)
-        job_id = submitter.submit_job({"n": 1})
-        submitter.close()  # the manifest is in S3 now: attach reads it with GetObject
-        world.faults.add(service="s3", operation="GetObject", kind=kind, times=None)
-        calls: dict[str, Callable[[], object]] = {
-            "get_output": lambda: submitter.get_output(job_id),
-            "get_all_outputs": submitter.get_all_outputs,
-            "attach": lambda: JobSubmitter.attach(
-                submitter.get_batch_id(),
-                job_queue=world.queue,
-                job_bucket=world.bucket,
-                clients=world.clients,
-                seams=Seams(clock=clock, sleep=clock.sleep),
-                progress=SilentProgress(),
-            ),
-        }
-        with pytest.raises(AwsConnectionError) as raised:
-            calls[call]()
-        assert raised.value.operation == "GetObject"
-        assert raised.value.bucket == world.bucket
+    moto_world.script.worker(lambda data: data)
+    clock = FakeClock()
+    submitter = make(moto_world, clock)
+    job_id = submitter.submit_job({"n": 1})
+    submitter.close()  # the manifest is in S3 now: attach reads it with GetObject
+    moto_world.faults.add(service="s3", operation="GetObject", kind=kind, times=None)
+    calls: dict[str, Callable[[], object]] = {
+        "get_output": lambda: submitter.get_output(job_id),
+        "get_all_outputs": submitter.get_all_outputs,
+        "attach": lambda: JobSubmitter.attach(
+            submitter.get_batch_id(),
+            job_queue=moto_world.queue,
+            job_bucket=moto_world.bucket,
+            clients=moto_world.clients,
+            seams=Seams(clock=clock, sleep=clock.sleep),
+            progress=SilentProgress(),
+        ),
+    }
+    with pytest.raises(AwsConnectionError) as raised:
+        calls[call]()
+    assert raised.value.operation == "GetObject"
+    assert raised.value.bucket == moto_world.bucket
 
 
-def test_a_register_that_fails_after_a_lost_answer_leaves_nothing_active() -> None:
+@pytest.mark.moto_world(polls_to_finish=0)
+def test_a_register_that_fails_after_a_lost_answer_leaves_nothing_active(
+    moto_world: MotoWorld,
+) -> None:
     """The look-up after the lost answer fails too: the revision it made is still deregistered."""
-    with MotoWorld(polls_to_finish=0) as world:
-        world.faults.add(
+    moto_world.faults.add(
+        service="batch", operation="RegisterJobDefinition", kind=Fault.LOST_RESPONSE
+    )
+    lookup = moto_world.faults.add(
+        service="batch", operation="DescribeJobDefinitions", kind=Fault.THROTTLE, times=8
+    )
+    with pytest.raises(AwsError) as raised:
+        make(moto_world, FakeClock())
+    assert raised.value.operation == "DescribeJobDefinitions"
+    assert lookup.injected == 8
+    definitions = moto_world.clients.batch.describe_job_definitions()["jobDefinitions"]
+    assert [(d["revision"], d["status"]) for d in definitions] == [(1, "INACTIVE")]
+
+
+@pytest.mark.moto_world(polls_to_finish=0)
+def test_an_attached_batch_with_two_active_revisions_deregisters_both(
+    moto_world: MotoWorld,
+) -> None:
+    """A process that died after an ambiguous register may leave two; attach cleans up both."""
+    first = make(moto_world, FakeClock())
+    first.submit_job({"n": 1})
+    batch_id = first.get_batch_id()
+    moto_world.clients.batch.register_job_definition(
+        **register_request(first._registry.batch_id, first.spec)
+    )
+    clock = FakeClock()
+    attached = JobSubmitter.attach(
+        batch_id, job_queue=moto_world.queue, job_bucket=moto_world.bucket,
+        clients=moto_world.clients, seams=Seams(clock=clock, sleep=clock.sleep),
+        progress=SilentProgress(),
+    )  # fmt: skip
+    attached.close()
+    found = moto_world.clients.batch.describe_job_definitions(jobDefinitionName=batch_id)
+    assert {d["revision"]: d["status"] for d in found["jobDefinitions"]} == {
+        1: "INACTIVE",
+        2: "INACTIVE",
+    }
+
+
+@pytest.mark.moto_world(polls_to_finish=0)
+@pytest.mark.parametrize("lost_register", [False, True])
+def test_a_failed_deregistration_is_retried_by_close(
+    moto_world: MotoWorld, lost_register: bool
+) -> None:
+    """Found by the fault suite: once deregistering failed, close() never tried again."""
+    if lost_register:  # then deregistering first looks up which revisions are ACTIVE
+        moto_world.faults.add(
             service="batch", operation="RegisterJobDefinition", kind=Fault.LOST_RESPONSE
         )
-        lookup = world.faults.add(
-            service="batch", operation="DescribeJobDefinitions", kind=Fault.THROTTLE, times=8
-        )
-        with pytest.raises(AwsError) as raised:
-            make(world, FakeClock())
-        assert raised.value.operation == "DescribeJobDefinitions"
-        assert lookup.injected == 8
-        definitions = world.clients.batch.describe_job_definitions()["jobDefinitions"]
-        assert [(d["revision"], d["status"]) for d in definitions] == [(1, "INACTIVE")]
+    clock = FakeClock()
+    submitter = make(moto_world, clock)
+    submitter.submit_job({"n": 1})
+    operation = "DescribeJobDefinitions" if lost_register else "DeregisterJobDefinition"
+    moto_world.faults.add(service="batch", operation=operation, kind=Fault.THROTTLE, times=8)
+    with pytest.raises(ThrottledError) as raised:
+        submitter.wait_until_jobs_finished()
+    assert raised.value.operation == operation
+    registry = submitter._registry
 
+    def closed_and_deregistered() -> tuple[bool, bool]:
+        return registry.closed, registry.deregistered
 
-def test_an_attached_batch_with_two_active_revisions_deregisters_both() -> None:
-    """A process that died after an ambiguous register may leave two; attach cleans up both."""
-    with MotoWorld(polls_to_finish=0) as world:
-        first = make(world, FakeClock())
-        first.submit_job({"n": 1})
-        batch_id = first.get_batch_id()
-        world.clients.batch.register_job_definition(
-            **register_request(first._registry.batch_id, first.spec)
-        )
-        clock = FakeClock()
-        attached = JobSubmitter.attach(
-            batch_id, job_queue=world.queue, job_bucket=world.bucket, clients=world.clients,
-            seams=Seams(clock=clock, sleep=clock.sleep), progress=SilentProgress(),
-        )  # fmt: skip
-        attached.close()
-        found = world.clients.batch.describe_job_definitions(jobDefinitionName=batch_id)
-        assert {d["revision"]: d["status"] for d in found["jobDefinitions"]} == {
-            1: "INACTIVE",
-            2: "INACTIVE",
-        }
-
-
-@pytest.mark.parametrize("lost_register", [False, True])
-def test_a_failed_deregistration_is_retried_by_close(lost_register: bool) -> None:
-    """Found by the fault suite: once deregistering failed, close() never tried again."""
-    with MotoWorld(polls_to_finish=0) as world:
-        if lost_register:  # then deregistering first looks up which revisions are ACTIVE
-            world.faults.add(
-                service="batch", operation="RegisterJobDefinition", kind=Fault.LOST_RESPONSE
-            )
-        clock = FakeClock()
-        submitter = make(world, clock)
-        submitter.submit_job({"n": 1})
-        operation = "DescribeJobDefinitions" if lost_register else "DeregisterJobDefinition"
-        world.faults.add(service="batch", operation=operation, kind=Fault.THROTTLE, times=8)
-        with pytest.raises(ThrottledError) as raised:
-            submitter.wait_until_jobs_finished()
-        assert raised.value.operation == operation
-        registry = submitter._registry
-
-        def closed_and_deregistered() -> tuple[bool, bool]:
-            return registry.closed, registry.deregistered
-
-        assert closed_and_deregistered() == (True, False)
-        with pytest.raises(BatchClosedError):
-            submitter.submit_job({"n": 2})
-        submitter.close()  # the faults are spent: this time it works
-        assert closed_and_deregistered() == (True, True)
-        found = world.clients.batch.describe_job_definitions(
-            jobDefinitionName=submitter.get_batch_id()
-        )["jobDefinitions"]
-        assert {d["status"] for d in found} == {"INACTIVE"}
-        submitter.close()  # and later calls do nothing
+    assert closed_and_deregistered() == (True, False)
+    with pytest.raises(BatchClosedError):
+        submitter.submit_job({"n": 2})
+    submitter.close()  # the faults are spent: this time it works
+    assert closed_and_deregistered() == (True, True)
+    found = moto_world.clients.batch.describe_job_definitions(
+        jobDefinitionName=submitter.get_batch_id()
+    )["jobDefinitions"]
+    assert {d["status"] for d in found} == {"INACTIVE"}
+    submitter.close()  # and later calls do nothing

@@ -10,7 +10,6 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,13 +27,10 @@ from pcr_sdk.testing import MotoWorld
 from tests.support.fakes import FakeClock
 from tests.support.submitters import attach_submitter, new_submitter
 
-pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
-
-
-@pytest.fixture
-def world() -> Iterator[MotoWorld]:
-    with MotoWorld(polls_to_finish=1) as w:
-        yield w
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.moto_world(polls_to_finish=1),
+]  # every test here runs on a MotoWorld
 
 
 def make(world: MotoWorld, clock: FakeClock | None = None, **kw: Any) -> JobSubmitter:
@@ -76,7 +72,7 @@ class Recorder:
 # -- 1. interruption ---------------------------------------------------------------------------
 
 
-def test_ctrl_c_during_per_job_submission_stops_it_and_loses_nothing(world: MotoWorld) -> None:
+def test_ctrl_c_during_per_job_submission_stops_it_and_loses_nothing(moto_world: MotoWorld) -> None:
     """Defect 1: after a Ctrl-C at job 55 the pool kept submitting all 200; the submitter knew
     0 jobs, the manifest was empty and cancel_on_error cancelled nothing."""
     main = threading.get_ident()
@@ -94,21 +90,21 @@ def test_ctrl_c_during_per_job_submission_stops_it_and_loses_nothing(world: Moto
         # signal handler for a third of a second (all 200 went out then, in about 1 run in 3)
         time.sleep(0.002)
 
-    world.clients.batch.meta.events.register("after-call.batch.SubmitJob", interrupt_at_55)
-    sub = make(world, cancel_on_error=True, io_workers=4)
+    moto_world.clients.batch.meta.events.register("after-call.batch.SubmitJob", interrupt_at_55)
+    sub = make(moto_world, cancel_on_error=True, io_workers=4)
     batch_id = sub.get_batch_id()
     with pytest.raises(KeyboardInterrupt), sub:
         sub.submit_jobs([{"n": i} for i in range(200)], array=False)
-    submitted = in_aws(world, batch_id)
+    submitted = in_aws(moto_world, batch_id)
     assert 55 <= len(submitted) < 200  # stopped at once, in-flight calls finished
     assert {job.job_id for job in sub.jobs} == submitted  # each recorded as it returned
-    again = attach(world, batch_id)
+    again = attach(moto_world, batch_id)
     assert {job.job_id for job in again.jobs} == submitted  # the manifest has them all
     ids = sorted(submitted)  # over 100 when the Ctrl-C lands late on a busy machine
     states = {
         v["jobId"]: v
         for first in range(0, len(ids), 100)
-        for v in world.clients.batch.describe_jobs(jobs=ids[first : first + 100])["jobs"]
+        for v in moto_world.clients.batch.describe_jobs(jobs=ids[first : first + 100])["jobs"]
     }
     assert set(states) == submitted
     assert all(s["status"] == "FAILED" for s in states.values())  # cancel_on_error got them
@@ -116,11 +112,11 @@ def test_ctrl_c_during_per_job_submission_stops_it_and_loses_nothing(world: Moto
 
 
 def test_close_racing_submits_accepts_none_after_it_and_records_all_before(
-    world: MotoWorld,
+    moto_world: MotoWorld,
 ) -> None:
     """Defect 1: submit_job racing close() returned ids after close returned, and left jobs
     out of the manifest."""
-    sub = make(world)
+    sub = make(moto_world)
     returned: list[str] = []
     refused = Counter[str]()
     closed = threading.Event()
@@ -146,9 +142,9 @@ def test_close_racing_submits_accepts_none_after_it_and_records_all_before(
         thread.join(timeout=30)
     assert refused["n"] == 3
     assert late == []
-    aws = in_aws(world, sub.get_batch_id())
+    aws = in_aws(moto_world, sub.get_batch_id())
     assert set(returned) == aws
-    assert {job.job_id for job in attach(world, sub.get_batch_id()).jobs} == aws
+    assert {job.job_id for job in attach(moto_world, sub.get_batch_id()).jobs} == aws
 
 
 # -- 2. expired jobs ----------------------------------------------------------------------------
@@ -163,21 +159,21 @@ def hide_from_describe(world: MotoWorld, hidden: set[str]) -> None:
     world.clients.batch.meta.events.register("after-call.batch.DescribeJobs", drop)
 
 
-def test_a_wait_on_an_old_batch_ends_with_expired_jobs(world: MotoWorld) -> None:
+def test_a_wait_on_an_old_batch_ends_with_expired_jobs(moto_world: MotoWorld) -> None:
     """Defect 2: after attach, a job AWS Batch no longer returns stayed unfinished for ever."""
-    world.script.worker(lambda data: {"n": data["n"]})
-    sub = make(world)
+    moto_world.script.worker(lambda data: {"n": data["n"]})
+    sub = make(moto_world)
     old = sub.submit_job({"n": 0})
     kept = sub.submit_job({"n": 1})
     array = sub.submit_jobs([{"n": 2}, {"n": 3}])
     sub._manifest.flush()
     # the old job ran long ago: its output is in S3, AWS Batch has forgotten it
-    world.clients.s3.put_object(
-        Bucket=world.bucket, Key=f"{sub.get_job_directory(old)}/output.json", Body=b'{"n": 0}'
+    moto_world.clients.s3.put_object(
+        Bucket=moto_world.bucket, Key=f"{sub.get_job_directory(old)}/output.json", Body=b'{"n": 0}'
     )
-    hide_from_describe(world, {old, array[0].split(":")[0]})
+    hide_from_describe(moto_world, {old, array[0].split(":")[0]})
     clock = FakeClock()
-    again = attach(world, sub.get_batch_id(), clock)
+    again = attach(moto_world, sub.get_batch_id(), clock)
     again.wait_until_jobs_finished(timeout=3600)  # returns: nothing hangs
     results = {r.job_id: r for r in again.get_results()}
     assert results[old].status is JobStatus.EXPIRED
@@ -193,25 +189,25 @@ def test_a_wait_on_an_old_batch_ends_with_expired_jobs(world: MotoWorld) -> None
 # -- 3. bulk results ------------------------------------------------------------------------------
 
 
-def test_results_after_a_wait_cost_no_more_calls(world: MotoWorld) -> None:
+def test_results_after_a_wait_cost_no_more_calls(moto_world: MotoWorld) -> None:
     """Defect 3: get_result on each succeeded array child made one DescribeJobs per child."""
-    sub = make(world)
+    sub = make(moto_world)
     children = sub.submit_jobs([{"n": i} for i in range(60)])
     sub.wait_until_jobs_finished()
-    counter = CallCounter(world)
+    counter = CallCounter(moto_world)
     assert {sub.get_result(c).status for c in children} == {JobStatus.SUCCEEDED}
     assert len(sub.get_results()) == 60
     assert sum(counter.calls.values()) == 0
 
 
-def test_results_after_attach_cost_a_few_calls_per_100_jobs(world: MotoWorld) -> None:
-    world.script.fail_where(lambda view: view.index in (7, 300), exit_code=3)
-    sub = make(world)
+def test_results_after_attach_cost_a_few_calls_per_100_jobs(moto_world: MotoWorld) -> None:
+    moto_world.script.fail_where(lambda view: view.index in (7, 300), exit_code=3)
+    sub = make(moto_world)
     sub.submit_jobs([{"n": i} for i in range(500)])
     plain = sub.submit_jobs([{"n": i} for i in range(3)], array=False)
     sub.wait_until_jobs_finished()
-    again = attach(world, sub.get_batch_id())
-    counter = CallCounter(world)
+    again = attach(moto_world, sub.get_batch_id())
+    counter = CallCounter(moto_world)
     results = again.get_results()
     assert len(results) == 503
     failed = [r for r in results if r.status is JobStatus.FAILED]
@@ -228,18 +224,18 @@ def test_results_after_attach_cost_a_few_calls_per_100_jobs(world: MotoWorld) ->
 # -- 4. outputs of failed jobs ----------------------------------------------------------------
 
 
-def test_a_failed_jobs_stale_output_is_not_returned(world: MotoWorld) -> None:
+def test_a_failed_jobs_stale_output_is_not_returned(moto_world: MotoWorld) -> None:
     """Defect 4: get_all_outputs returned output.json of a job whose final status is FAILED."""
-    world.script.worker(lambda data: {"n": data["n"]})
-    world.script.fail(index=1, exit_code=137)
-    sub = make(world)
+    moto_world.script.worker(lambda data: {"n": data["n"]})
+    moto_world.script.fail(index=1, exit_code=137)
+    sub = make(moto_world)
     ok, crashed = sub.submit_job({"n": 0}), sub.submit_job({"n": 1})
     stale = f"{sub.get_job_directory(crashed)}/output.json"
-    world.clients.s3.put_object(Bucket=world.bucket, Key=stale, Body=b'{"partial": true}')
+    moto_world.clients.s3.put_object(Bucket=moto_world.bucket, Key=stale, Body=b'{"partial": true}')
     sub.wait_until_jobs_finished()
     assert sub.get_all_outputs() == ['{"n":0}', None]
     assert sub.get_output(crashed) == '{"partial": true}'  # still there, for debugging
-    again = attach(world, sub.get_batch_id())
+    again = attach(moto_world, sub.get_batch_id())
     assert again.get_all_outputs() == ['{"n":0}', None]  # after attach: status asked first
     assert ok
 
@@ -247,13 +243,13 @@ def test_a_failed_jobs_stale_output_is_not_returned(world: MotoWorld) -> None:
 # -- 5. cancel reports each job's own end ------------------------------------------------------
 
 
-def test_cancel_relabels_only_what_it_stopped(world: MotoWorld) -> None:
+def test_cancel_relabels_only_what_it_stopped(moto_world: MotoWorld) -> None:
     """Defect 5: a job that had FAILED on its own was reported TERMINATED after cancel()."""
-    world.script.fail(index=0, exit_code=2)
-    world.script.polls(index=0, n=0)
-    world.script.fail(index=2, exit_code=5)
-    world.script.polls(index=2, n=0)
-    sub = make(world)
+    moto_world.script.fail(index=0, exit_code=2)
+    moto_world.script.polls(index=0, n=0)
+    moto_world.script.fail(index=2, exit_code=5)
+    moto_world.script.polls(index=2, n=0)
+    sub = make(moto_world)
     own = sub.submit_job({})
     children = sub.submit_jobs([{}, {}, {}])
     running = sub.submit_job({})
@@ -270,11 +266,11 @@ def test_cancel_relabels_only_what_it_stopped(world: MotoWorld) -> None:
 # -- 6. callbacks once ----------------------------------------------------------------------
 
 
-def test_two_concurrent_waits_report_each_failure_once(world: MotoWorld) -> None:
+def test_two_concurrent_waits_report_each_failure_once(moto_world: MotoWorld) -> None:
     """Defect 6: two concurrent waits reported each failed job to on_job_failed twice."""
-    world.script.fail_where(lambda view: (view.index or 0) % 2 == 0, exit_code=1)
+    moto_world.script.fail_where(lambda view: (view.index or 0) % 2 == 0, exit_code=1)
     recorder = Recorder()
-    sub = make(world, progress=recorder, polling_interval_seconds=0)
+    sub = make(moto_world, progress=recorder, polling_interval_seconds=0)
     calls = Counter[str]()
     ids = [sub.submit_job({}, callback=lambda: calls.update(["cb"])) for _ in range(6)]
     both_polling = threading.Barrier(2)
@@ -285,7 +281,7 @@ def test_two_concurrent_waits_report_each_failure_once(world: MotoWorld) -> None
         if first_polls["n"] <= 2:
             both_polling.wait(timeout=10)
 
-    world.clients.batch.meta.events.register("before-call.batch.DescribeJobs", meet)
+    moto_world.clients.batch.meta.events.register("before-call.batch.DescribeJobs", meet)
     threads = [threading.Thread(target=sub.wait_until_jobs_finished) for _ in range(2)]
     for thread in threads:
         thread.start()
@@ -298,19 +294,27 @@ def test_two_concurrent_waits_report_each_failure_once(world: MotoWorld) -> None
 # -- the read-only view ----------------------------------------------------------------------
 
 
-def test_batch_status_reads_a_batch_without_its_bucket(world: MotoWorld) -> None:
-    world.script.fail(index=1, exit_code=4)
-    sub = make(world)
+def test_batch_status_reads_a_batch_without_its_bucket(moto_world: MotoWorld) -> None:
+    moto_world.script.fail(index=1, exit_code=4)
+    sub = make(moto_world)
     sub.submit_job({})
     sub.submit_jobs([{}, {}, {}])
     sub.wait_until_jobs_finished()
-    before = [k["Key"] for k in world.clients.s3.list_objects_v2(Bucket=world.bucket)["Contents"]]
-    view = BatchStatus.fetch(sub.get_batch_id(), job_queue=world.queue, clients=world.clients)
+    before = [
+        k["Key"]
+        for k in moto_world.clients.s3.list_objects_v2(Bucket=moto_world.bucket)["Contents"]
+    ]
+    view = BatchStatus.fetch(
+        sub.get_batch_id(), job_queue=moto_world.queue, clients=moto_world.clients
+    )
     assert [r.index for r in view.results] == [0, 1, 2, 3]
     assert view.counts == {JobStatus.SUCCEEDED: 3, JobStatus.FAILED: 1}
     assert view.finished
     assert view.definition is not None
     assert view.definition.image == "img"
     assert not view.definition_active
-    after = [k["Key"] for k in world.clients.s3.list_objects_v2(Bucket=world.bucket)["Contents"]]
+    after = [
+        k["Key"]
+        for k in moto_world.clients.s3.list_objects_v2(Bucket=moto_world.bucket)["Contents"]
+    ]
     assert after == before  # nothing written

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,12 +23,6 @@ from tests.support.fakes import FakeClock
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def world() -> Iterator[MotoWorld]:
-    with MotoWorld() as w:
-        yield w
-
-
 def submitter(world: MotoWorld, **kw: Any) -> JobSubmitter:
     clock = FakeClock()
     return JobSubmitter(
@@ -44,19 +37,19 @@ def submitter(world: MotoWorld, **kw: Any) -> JobSubmitter:
     )
 
 
-def test_unknown_job_id(world: MotoWorld) -> None:
-    s = submitter(world)
+def test_unknown_job_id(moto_world: MotoWorld) -> None:
+    s = submitter(moto_world)
     for call in (s.get_output, s.get_output_json, s.get_result, s.get_job_directory):
         with pytest.raises(JobNotFoundError):
             call("not-a-job")
     s.close()
 
 
-def test_malformed_output_is_a_typed_error_but_none_in_the_seed_api(world: MotoWorld) -> None:
-    s = submitter(world)
+def test_malformed_output_is_a_typed_error_but_none_in_the_seed_api(moto_world: MotoWorld) -> None:
+    s = submitter(moto_world)
     job_id = s.submit_job({})
-    world.clients.s3.put_object(
-        Bucket=world.bucket, Key=f"{s.get_job_directory(job_id)}/output.json", Body=b"{oops"
+    moto_world.clients.s3.put_object(
+        Bucket=moto_world.bucket, Key=f"{s.get_job_directory(job_id)}/output.json", Body=b"{oops"
     )
     with pytest.raises(OutputMalformedError):
         s.get_output_json(job_id)
@@ -64,9 +57,14 @@ def test_malformed_output_is_a_typed_error_but_none_in_the_seed_api(world: MotoW
     s.close()
 
 
-def test_missing_bucket(world: MotoWorld) -> None:
+def test_missing_bucket(moto_world: MotoWorld) -> None:
     s = JobSubmitter(
-        "b", world.queue, "img", "no-such-bucket", clients=world.clients, progress=SilentProgress()
+        "b",
+        moto_world.queue,
+        "img",
+        "no-such-bucket",
+        clients=moto_world.clients,
+        progress=SilentProgress(),
     )
     with pytest.raises(BucketNotFoundError) as info:
         s.submit_job({})
@@ -74,16 +72,16 @@ def test_missing_bucket(world: MotoWorld) -> None:
     s.close()
 
 
-def test_wrong_queue_or_region(world: MotoWorld) -> None:
-    s = submitter(world, queue="no-such-queue")
+def test_wrong_queue_or_region(moto_world: MotoWorld) -> None:
+    s = submitter(moto_world, queue="no-such-queue")
     with pytest.raises(JobQueueNotFoundError) as info:
         s.submit_job({})
     assert info.value.job_queue == "no-such-queue"
     s.close()
 
 
-def test_access_denied(world: MotoWorld) -> None:
-    s = submitter(world)
+def test_access_denied(moto_world: MotoWorld) -> None:
+    s = submitter(moto_world)
 
     def deny(**_: Any) -> None:
 
@@ -91,7 +89,7 @@ def test_access_denied(world: MotoWorld) -> None:
             {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "SubmitJob"
         )
 
-    world.clients.batch.meta.events.register_first("before-call.batch.SubmitJob", deny)
+    moto_world.clients.batch.meta.events.register_first("before-call.batch.SubmitJob", deny)
     with pytest.raises(AccessDeniedError):
         s.submit_job({})
     s.close()

@@ -12,10 +12,12 @@ from pcr_sdk.testing import MotoWorld
 pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
 
 
-def test_seed_usage_runs_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
-    with MotoWorld(region="eu-central-1", polls_to_finish=2) as world:
-        world.script.worker(lambda d: {"x+y": d["x"] + d["y"], "x*y": d["x"] * d["y"]})
-        seed_script(world.queue, world.bucket)
+@pytest.mark.moto_world(region="eu-central-1", polls_to_finish=2)
+def test_seed_usage_runs_unchanged(
+    moto_world: MotoWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    moto_world.script.worker(lambda d: {"x+y": d["x"] + d["y"], "x*y": d["x"] * d["y"]})
+    seed_script(moto_world.queue, moto_world.bucket)
     out = capsys.readouterr().out
     assert "Jobs finished: 10/10" in out
     assert "RESULT " + json.dumps([{"x+y": i + 3, "x*y": i * 3} for i in range(10)]) in out

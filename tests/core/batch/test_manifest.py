@@ -20,6 +20,10 @@ from tests.support.submitters import attach_submitter, new_submitter
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+pytestmark = pytest.mark.moto_world(
+    polls_to_finish=1
+)  # every world here: jobs finish on their second describe
+
 
 BATCH = "rerun_c6bc6ee9-0000-4000-8000-000000000000"
 BUCKET = "bkt"
@@ -48,32 +52,33 @@ def write_chunk(world: MotoWorld, batch_id: str, name: str, document: dict[str, 
 
 
 @pytest.mark.integration  # moto's S3
-def test_version_1_chunks_are_read_as_attempt_1_and_version_2_is_written() -> None:
+def test_version_1_chunks_are_read_as_attempt_1_and_version_2_is_written(
+    moto_world: MotoWorld,
+) -> None:
     clock = FakeClock()
-    with MotoWorld() as world:
-        sub = new_submitter(world, clock)
-        plain = sub.submit_job({"n": 0})
-        sub.close()
-        batch_id = sub.get_batch_id()
-        written = [
-            json.loads(world.clients.s3.get_object(Bucket=world.bucket, Key=k)["Body"].read())
-            for k in manifest_keys(world, batch_id)
-        ]
-        assert {chunk["version"] for chunk in written} == {2}
-        assert [chunk["jobs"] for chunk in written if chunk["jobs"]] == [[[plain, 0, [], 1]]]
-        write_chunk(world, batch_id, "000001-old", {  # as pcr-sdk wrote it before reruns
-            "version": 1, "batch": sub._manifest.batch.to_json(),
-            "jobs": [["j1", 1, []], ["j2", 2, ["j1"]]], "arrays": [["arr", 3, 2, ["j1"]]],
-            "reserved_to": 5,
-        })  # fmt: skip
-        again = attach_submitter(world, batch_id, clock)
-        assert again.jobs == (
-            SubmittedJob(plain, 0),
-            SubmittedJob("j1", 1),
-            SubmittedJob("j2", 2, ("j1",)),
-            SubmittedJob("arr:0", 3, ("j1",), "arr"),
-            SubmittedJob("arr:1", 4, ("j1",), "arr"),
-        )
+    sub = new_submitter(moto_world, clock)
+    plain = sub.submit_job({"n": 0})
+    sub.close()
+    batch_id = sub.get_batch_id()
+    written = [
+        json.loads(moto_world.clients.s3.get_object(Bucket=moto_world.bucket, Key=k)["Body"].read())
+        for k in manifest_keys(moto_world, batch_id)
+    ]
+    assert {chunk["version"] for chunk in written} == {2}
+    assert [chunk["jobs"] for chunk in written if chunk["jobs"]] == [[[plain, 0, [], 1]]]
+    write_chunk(moto_world, batch_id, "000001-old", {  # as pcr-sdk wrote it before reruns
+        "version": 1, "batch": sub._manifest.batch.to_json(),
+        "jobs": [["j1", 1, []], ["j2", 2, ["j1"]]], "arrays": [["arr", 3, 2, ["j1"]]],
+        "reserved_to": 5,
+    })  # fmt: skip
+    again = attach_submitter(moto_world, batch_id, clock)
+    assert again.jobs == (
+        SubmittedJob(plain, 0),
+        SubmittedJob("j1", 1),
+        SubmittedJob("j2", 2, ("j1",)),
+        SubmittedJob("arr:0", 3, ("j1",), "arr"),
+        SubmittedJob("arr:1", 4, ("j1",), "arr"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -88,42 +93,34 @@ def test_version_1_chunks_are_read_as_attempt_1_and_version_2_is_written() -> No
 )  # fmt: skip
 @pytest.mark.integration  # moto's S3
 def test_a_chunk_of_an_unknown_version_or_shape_is_refused_clearly(
-    document: dict[str, Any], error: type[Exception], message: str
+    moto_world: MotoWorld, document: dict[str, Any], error: type[Exception], message: str
 ) -> None:
     clock = FakeClock()
-    with MotoWorld() as world:
-        sub = new_submitter(world, clock)
-        sub.close()
-        document = {"batch": sub._manifest.batch.to_json(), **document}
-        write_chunk(world, sub.get_batch_id(), "000000-bad", document)
-        with pytest.raises(error, match=message.replace("(", r"\(")):
-            attach_submitter(world, sub.get_batch_id(), clock)
+    sub = new_submitter(moto_world, clock)
+    sub.close()
+    document = {"batch": sub._manifest.batch.to_json(), **document}
+    write_chunk(moto_world, sub.get_batch_id(), "000000-bad", document)
+    with pytest.raises(error, match=message.replace("(", r"\(")):
+        attach_submitter(moto_world, sub.get_batch_id(), clock)
 
 
 @pytest.mark.integration  # moto's S3
-def test_attempts_and_index_tables_round_trip_through_the_manifest() -> None:
+def test_attempts_and_index_tables_round_trip_through_the_manifest(moto_world: MotoWorld) -> None:
     clock = FakeClock()
-    with MotoWorld() as world:
-        sub = new_submitter(world, clock)
-        manifest = Manifest(sub._store, sub._manifest.batch)
-        manifest.add(SubmittedJob("p2", 1, ("x",), None, 2))
-        manifest.add_array(ArrayRecord("r", 3, 2, ("p2",), 4, (3, 7)))
-        manifest.reserve_attempt(5)
-        manifest.flush()
-        loaded = Manifest.load(sub._store)
-        assert loaded.reserved_attempt == 5
-        assert loaded.all_jobs() == [
-            SubmittedJob("p2", 1, ("x",), None, 2),
-            SubmittedJob("r:0", 3, ("p2",), "r", 4),
-            SubmittedJob("r:1", 7, ("p2",), "r", 4),
-        ]
-        sub.close()
-
-
-@pytest.fixture
-def world() -> Iterator[MotoWorld]:
-    with MotoWorld(polls_to_finish=1) as w:
-        yield w
+    sub = new_submitter(moto_world, clock)
+    manifest = Manifest(sub._store, sub._manifest.batch)
+    manifest.add(SubmittedJob("p2", 1, ("x",), None, 2))
+    manifest.add_array(ArrayRecord("r", 3, 2, ("p2",), 4, (3, 7)))
+    manifest.reserve_attempt(5)
+    manifest.flush()
+    loaded = Manifest.load(sub._store)
+    assert loaded.reserved_attempt == 5
+    assert loaded.all_jobs() == [
+        SubmittedJob("p2", 1, ("x",), None, 2),
+        SubmittedJob("r:0", 3, ("p2",), "r", 4),
+        SubmittedJob("r:1", 7, ("p2",), "r", 4),
+    ]
+    sub.close()
 
 
 def make(world: MotoWorld, clock: FakeClock | None = None, **kw: Any) -> JobSubmitter:
@@ -131,24 +128,26 @@ def make(world: MotoWorld, clock: FakeClock | None = None, **kw: Any) -> JobSubm
 
 
 @pytest.mark.integration
-def test_attach_skips_console_folders_and_names_a_broken_chunk(world: MotoWorld) -> None:
+def test_attach_skips_console_folders_and_names_a_broken_chunk(moto_world: MotoWorld) -> None:
     """Defect 4: a zero-byte object under manifest/ made attach raise JSONDecodeError."""
-    sub = make(world)
+    sub = make(moto_world)
     job_id = sub.submit_job({})
     sub._manifest.flush()
     prefix = sub.layout.manifest_prefix
-    world.clients.s3.put_object(Bucket=world.bucket, Key=prefix, Body=b"")
-    world.clients.s3.put_object(Bucket=world.bucket, Key=f"{prefix}folder/", Body=b"")
+    moto_world.clients.s3.put_object(Bucket=moto_world.bucket, Key=prefix, Body=b"")
+    moto_world.clients.s3.put_object(Bucket=moto_world.bucket, Key=f"{prefix}folder/", Body=b"")
     attached = JobSubmitter.attach(
-        sub.get_batch_id(), job_queue=world.queue, job_bucket=world.bucket,
-        clients=world.clients, progress=SilentProgress(),
+        sub.get_batch_id(), job_queue=moto_world.queue, job_bucket=moto_world.bucket,
+        clients=moto_world.clients, progress=SilentProgress(),
     )  # fmt: skip
     assert [j.job_id for j in attached.jobs] == [job_id]
-    world.clients.s3.put_object(Bucket=world.bucket, Key=f"{prefix}junk.json", Body=b"{oops")
+    moto_world.clients.s3.put_object(
+        Bucket=moto_world.bucket, Key=f"{prefix}junk.json", Body=b"{oops"
+    )
     with pytest.raises(ManifestError) as raised:
         JobSubmitter.attach(
-            sub.get_batch_id(), job_queue=world.queue, job_bucket=world.bucket,
-            clients=world.clients, progress=SilentProgress(),
+            sub.get_batch_id(), job_queue=moto_world.queue, job_bucket=moto_world.bucket,
+            clients=moto_world.clients, progress=SilentProgress(),
         )  # fmt: skip
     assert raised.value.key == f"{prefix}junk.json"
     sub.close()

@@ -4,7 +4,7 @@ on throttling."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -13,6 +13,10 @@ from hypothesis import strategies as st
 from pcr_sdk import JobSubmitter, PcrInputError, RateGovernor, SilentProgress
 from pcr_sdk.testing import MotoWorld
 from tests.support.fakes import FakeClock
+
+pytestmark = pytest.mark.moto_world(
+    polls_to_finish=1
+)  # every world here: jobs finish on their second describe
 
 
 @given(
@@ -96,20 +100,14 @@ def test_a_governor_that_admits_nothing_is_rejected(make: Callable[[], RateGover
         make()
 
 
-@pytest.fixture
-def world() -> Iterator[MotoWorld]:
-    with MotoWorld(polls_to_finish=1) as w:
-        yield w
-
-
 @pytest.mark.integration
-def test_submitters_share_one_governor_per_endpoint_unless_given_one(world: MotoWorld) -> None:
-    a = JobSubmitter("a", world.queue, "img", world.bucket, clients=world.clients,
+def test_submitters_share_one_governor_per_endpoint_unless_given_one(moto_world: MotoWorld) -> None:
+    a = JobSubmitter("a", moto_world.queue, "img", moto_world.bucket, clients=moto_world.clients,
                      progress=SilentProgress())  # fmt: skip
-    b = JobSubmitter("b", world.queue, "img", world.bucket, clients=world.clients,
+    b = JobSubmitter("b", moto_world.queue, "img", moto_world.bucket, clients=moto_world.clients,
                      progress=SilentProgress())  # fmt: skip
     own = RateGovernor.per_second(5)
-    c = JobSubmitter("c", world.queue, "img", world.bucket, clients=world.clients,
+    c = JobSubmitter("c", moto_world.queue, "img", moto_world.bucket, clients=moto_world.clients,
                      progress=SilentProgress(), governor=own)  # fmt: skip
     assert a._submitter.governor is b._submitter.governor
     assert c._submitter.governor is own

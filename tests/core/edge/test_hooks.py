@@ -3,7 +3,6 @@ botocore's behaviour."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,13 +12,10 @@ from pcr_sdk.testing import Fault, MotoWorld
 from tests.support.fakes import FakeClock
 from tests.support.submitters import new_submitter
 
-pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
-
-
-@pytest.fixture
-def world() -> Iterator[MotoWorld]:
-    with MotoWorld(polls_to_finish=1) as w:
-        yield w
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.moto_world(polls_to_finish=1),
+]  # every test here runs on a MotoWorld
 
 
 def make(world: MotoWorld, clock: FakeClock | None = None, **kw: Any) -> JobSubmitter:
@@ -33,19 +29,19 @@ def make(world: MotoWorld, clock: FakeClock | None = None, **kw: Any) -> JobSubm
 
 
 def test_the_callers_own_calls_on_a_shared_client_keep_botocores_retries(
-    world: MotoWorld,
+    moto_world: MotoWorld,
 ) -> None:
     """Defect 2: after JobSubmitter(clients=...), the caller's own submit_job on that client
     raised pcr-sdk's private AmbiguousCall on one HTTP 500 instead of being retried."""
-    sub = make(world)
+    sub = make(moto_world)
     sub.submit_job({"mine": True})  # pcr-sdk's handlers are installed on the client now
-    arn = world.register_job_definition("callers-own")
-    world.faults.add(service="batch", operation="SubmitJob", kind=Fault.SERVER_ERROR, times=1)
-    world.faults.add(
+    arn = moto_world.register_job_definition("callers-own")
+    moto_world.faults.add(service="batch", operation="SubmitJob", kind=Fault.SERVER_ERROR, times=1)
+    moto_world.faults.add(
         service="batch", operation="RegisterJobDefinition", kind=Fault.SERVER_ERROR, times=1
     )
-    batch = world.clients.batch
-    job = batch.submit_job(jobName="callers-own", jobQueue=world.queue, jobDefinition=arn)
+    batch = moto_world.clients.batch
+    job = batch.submit_job(jobName="callers-own", jobQueue=moto_world.queue, jobDefinition=arn)
     assert job["ResponseMetadata"]["RetryAttempts"] == 1  # botocore resent it, as it would
     again = batch.register_job_definition(
         jobDefinitionName="callers-own",
@@ -56,14 +52,14 @@ def test_the_callers_own_calls_on_a_shared_client_keep_botocores_retries(
     sub.close()
 
 
-def test_the_callers_throttled_calls_do_not_slow_pcr_sdk_down(world: MotoWorld) -> None:
+def test_the_callers_throttled_calls_do_not_slow_pcr_sdk_down(moto_world: MotoWorld) -> None:
     clock = FakeClock()
     governor = RateGovernor.per_second(40, clock=clock, sleep=clock.sleep)
-    sub = make(world, clock, governor=governor)
-    world.faults.add(service="batch", operation="ListJobs", kind=Fault.THROTTLE, times=1)
-    world.clients.batch.list_jobs(jobQueue=world.queue)
+    sub = make(moto_world, clock, governor=governor)
+    moto_world.faults.add(service="batch", operation="ListJobs", kind=Fault.THROTTLE, times=1)
+    moto_world.clients.batch.list_jobs(jobQueue=moto_world.queue)
     assert governor.throttles == 0
-    world.faults.add(service="batch", operation="SubmitJob", kind=Fault.THROTTLE, times=1)
+    moto_world.faults.add(service="batch", operation="SubmitJob", kind=Fault.THROTTLE, times=1)
     sub.submit_job({})
     assert governor.throttles == 1
     assert governor.limit == 20  # halved: additive increase, multiplicative decrease

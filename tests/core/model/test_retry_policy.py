@@ -156,23 +156,24 @@ def test_the_definition_spec_carries_the_policy() -> None:
 
 
 @pytest.mark.integration
-def test_the_job_definition_carries_the_policy_and_attach_reads_it_back() -> None:
+def test_the_job_definition_carries_the_policy_and_attach_reads_it_back(
+    moto_world: MotoWorld,
+) -> None:
     policy = RetryPolicy.spot_reclaims(attempts=4)
-    with MotoWorld() as world:
-        submitter = new_submitter(world, retry=policy)
-        batch_id = submitter.get_batch_id()
-        assert registered_strategy(world, batch_id) == {
-            "attempts": 4,
-            # moto stores the action in lower case; AWS takes either
-            "evaluateOnExit": [
-                {"action": "retry", "onStatusReason": "Host EC2*"},
-                {"action": "exit", "onReason": "*"},
-            ],
-        }
-        assert submitter.spec.retry == policy
-        attached = attach_submitter(world, batch_id)
-        assert attached.spec.retry == policy
-        submitter.close()
+    submitter = new_submitter(moto_world, retry=policy)
+    batch_id = submitter.get_batch_id()
+    assert registered_strategy(moto_world, batch_id) == {
+        "attempts": 4,
+        # moto stores the action in lower case; AWS takes either
+        "evaluateOnExit": [
+            {"action": "retry", "onStatusReason": "Host EC2*"},
+            {"action": "exit", "onReason": "*"},
+        ],
+    }
+    assert submitter.spec.retry == policy
+    attached = attach_submitter(moto_world, batch_id)
+    assert attached.spec.retry == policy
+    submitter.close()
 
 
 @pytest.mark.parametrize(
@@ -181,13 +182,12 @@ def test_the_job_definition_carries_the_policy_and_attach_reads_it_back() -> Non
 )
 @pytest.mark.integration
 def test_retry_attempts_stays_as_shorthand(
-    kwargs: dict[str, Any], strategy: dict[str, Any]
+    moto_world: MotoWorld, kwargs: dict[str, Any], strategy: dict[str, Any]
 ) -> None:
-    with MotoWorld() as world:
-        submitter = new_submitter(world, **kwargs)
-        assert registered_strategy(world, submitter.get_batch_id()) == strategy
-        assert submitter.spec.retry == RetryPolicy(attempts=strategy["attempts"])
-        submitter.close()
+    submitter = new_submitter(moto_world, **kwargs)
+    assert registered_strategy(moto_world, submitter.get_batch_id()) == strategy
+    assert submitter.spec.retry == RetryPolicy(attempts=strategy["attempts"])
+    submitter.close()
 
 
 @pytest.mark.parametrize(
@@ -201,10 +201,11 @@ def test_retry_attempts_stays_as_shorthand(
     ids=["both", "both-defaults", "not-a-policy", "shorthand-out-of-range"],
 )
 @pytest.mark.integration
-def test_a_bad_retry_setting_is_refused_before_any_call(kwargs: dict[str, Any]) -> None:
-    with MotoWorld() as world:
-        calls = Calls(world.clients)
-        with pytest.raises(PcrInputError):
-            new_submitter(world, **kwargs)
-        assert calls.take() == {}
-        assert world.clients.batch.describe_job_definitions()["jobDefinitions"] == []
+def test_a_bad_retry_setting_is_refused_before_any_call(
+    moto_world: MotoWorld, kwargs: dict[str, Any]
+) -> None:
+    calls = Calls(moto_world.clients)
+    with pytest.raises(PcrInputError):
+        new_submitter(moto_world, **kwargs)
+    assert calls.take() == {}
+    assert moto_world.clients.batch.describe_job_definitions()["jobDefinitions"] == []
