@@ -1,10 +1,18 @@
-"""Every row of the bad-input table in CONTRIBUTING.md: the typed error, no AWS call before it."""
+"""Every row of the bad-input table in CONTRIBUTING.md: the typed error, and no request sent.
+
+The rows of `JobSubmitter`'s constructor and of the `Submitter` service run without AWS: their
+clients are `NoCalls`, whose `before-send` raises, so a row that made a request would fail,
+and a setting refused before RegisterJobDefinition leaves no definition behind. The rows of a
+call on a live submitter (its constructor registers the job definition) run on a `MotoWorld`,
+recording every request after the constructor's (`CallLog`).
+"""
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -21,24 +29,28 @@ from pcr_sdk import (
     UnknownDependencyError,
 )
 from pcr_sdk.advanced import Seams, Submitter
-from pcr_sdk.testing import MotoWorld
 from tests.support.calls import CallLog
-from tests.support.fakes import FakeClock
+from tests.support.fakes import FakeClock, NoCalls
 from tests.support.submitters import new_submitter
 
-pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
+if TYPE_CHECKING:
+    from pcr_sdk.testing import MotoWorld
+
+QUEUE = "q"
+BUCKET = "bkt"
 
 
-def submitter(world: MotoWorld, **kw: Any) -> JobSubmitter:
+def submitter(no_calls: NoCalls, **kw: Any) -> JobSubmitter:
     clock = FakeClock()
     return JobSubmitter(
         kw.pop("name", "bad-input"),
-        kw.pop("queue", world.queue),
+        kw.pop("queue", QUEUE),
         "img",
-        world.bucket,
-        clients=world.clients,
+        BUCKET,
+        clients=no_calls.clients,
         seams=Seams(clock=clock, sleep=clock.sleep),
         progress=SilentProgress(),
+        polling_interval_seconds=kw.pop("polling_interval_seconds", 30),
         **kw,
     )
 
@@ -57,88 +69,12 @@ CONSTRUCTION: list[tuple[str, dict[str, Any], type[PcrError]]] = [
 
 
 @pytest.mark.parametrize(("row", "kwargs", "error"), CONSTRUCTION, ids=[r[0] for r in CONSTRUCTION])
-def test_construction_rows(
-    moto_world: MotoWorld, row: str, kwargs: dict[str, Any], error: type[PcrError]
-) -> None:
-    log = CallLog(moto_world.clients)
+def test_construction_rows(row: str, kwargs: dict[str, Any], error: type[PcrError]) -> None:
+    no_calls = NoCalls()
     with pytest.raises(error):
-        submitter(moto_world, **kwargs)
-    assert log.calls == [], row
+        submitter(no_calls, **kwargs)
+    assert no_calls.sent == [], row
     assert issubclass(error, ValueError)
-
-
-SUBMISSION: list[tuple[str, Callable[[JobSubmitter], object], type[PcrError]]] = [
-    ("input not JSON-serializable", lambda s: s.submit_job({"x": {1, 2}}), InvalidJobSpecError),
-    ("input with NaN", lambda s: s.submit_job({"x": float("nan")}), InvalidJobSpecError),
-    ("input with Infinity", lambda s: s.submit_jobs([{"x": float("inf")}]), InvalidJobSpecError),
-    (
-        "more than 20 dependencies",
-        lambda s: s.submit_job({}, [f"j{i}" for i in range(21)]),
-        InvalidJobSpecError,
-    ),
-    ("unknown dependency id", lambda s: s.submit_job({}, ["nope"]), UnknownDependencyError),
-]
-
-
-@pytest.mark.parametrize(("row", "call", "error"), SUBMISSION, ids=[r[0] for r in SUBMISSION])
-def test_submission_rows(
-    moto_world: MotoWorld, row: str, call: Callable[[JobSubmitter], object], error: type[PcrError]
-) -> None:
-    s = submitter(moto_world)
-    log = CallLog(moto_world.clients)
-    with pytest.raises(error):
-        call(s)
-    assert log.calls == [], row
-    s.close()
-
-
-def _submitter_service(world: MotoWorld) -> Submitter:
-    return Submitter(
-        world.clients.batch, job_queue=world.queue, bucket=world.bucket,
-        layout=BatchLayout(str(BatchId.new("svc"))), job_definition="d",
-    )  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("row", "call"),
-    [
-        (
-            "container overrides over 8,192 characters",
-            lambda s: s.submit(0, environment={"E": "x" * 9000}),
-        ),
-        ("SubmitJob request over 30 KiB", lambda s: s.submit(0, depends_on=["j" * 1600] * 20)),
-        ("array larger than 10,000", lambda s: s.submit_array(0, 10_001)),
-        ("array smaller than 2", lambda s: s.submit_array(0, 1)),
-        ("timeout override under 60 s", lambda s: s.submit(0, timeout_seconds=30)),
-    ],
-)  # fmt: skip
-def test_request_rows(moto_world: MotoWorld, row: str, call: Callable[[Submitter], object]) -> None:
-    service = _submitter_service(moto_world)
-    log = CallLog(moto_world.clients)
-    with pytest.raises(InvalidJobSpecError):
-        call(service)
-    assert log.calls == [], row
-
-
-def test_resource_name_escaping_the_prefix(moto_world: MotoWorld) -> None:
-    s = submitter(moto_world)
-    log = CallLog(moto_world.clients)
-    with pytest.raises(InvalidJobSpecError):
-        s._store.put_resource(0, "../../other-batch/x", b"")
-    assert log.calls == []
-    s.close()
-
-
-# -- at run time -------------------------------------------------------------------------------
-
-
-def make(world: MotoWorld, clock: FakeClock | None = None, **kw: Any) -> JobSubmitter:
-    return new_submitter(world, clock, **{"polling_interval_seconds": 60, **kw})
-
-
-def active_definitions(world: MotoWorld) -> list[str]:
-    found = world.clients.batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
-    return [d["jobDefinitionName"] for d in found]
 
 
 LATE_OR_RAW: list[tuple[str, dict[str, Any]]] = [
@@ -160,30 +96,102 @@ LATE_OR_RAW: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("row", "kwargs"), LATE_OR_RAW, ids=[r[0] for r in LATE_OR_RAW])
 def test_a_bad_setting_fails_before_any_call_and_leaves_nothing(
-    moto_world: MotoWorld, row: str, kwargs: dict[str, Any]
+    row: str, kwargs: dict[str, Any]
 ) -> None:
-    """Defect 1: these raised after RegisterJobDefinition (orphaning it), or raised raw."""
-    log = CallLog(moto_world.clients)
+    """Defect 1: these raised after RegisterJobDefinition (orphaning it), or raised raw. No
+    request at all: nothing registered, nothing left behind."""
+    no_calls = NoCalls()
     with pytest.raises(PcrInputError):
-        make(moto_world, **kwargs)
-    assert log.calls == [], row
-    assert active_definitions(moto_world) == []
+        submitter(no_calls, **kwargs)
+    assert no_calls.sent == [], row
 
 
-def test_no_region_at_all_is_an_input_error(
-    moto_world: MotoWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_region_at_all_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """Defect 1: botocore's NoRegionError escaped."""
-    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
-    monkeypatch.delenv("AWS_REGION", raising=False)
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)  # no region in the user's own config
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     with pytest.raises(PcrInputError, match="no AWS region"):
-        JobSubmitter("r", moto_world.queue, "img", moto_world.bucket, session=boto3.Session())
+        JobSubmitter("r", QUEUE, "img", BUCKET, session=boto3.Session())
 
 
+SUBMISSION: list[tuple[str, Callable[[JobSubmitter], object], type[PcrError]]] = [
+    ("input not JSON-serializable", lambda s: s.submit_job({"x": {1, 2}}), InvalidJobSpecError),
+    ("input with NaN", lambda s: s.submit_job({"x": float("nan")}), InvalidJobSpecError),
+    ("input with Infinity", lambda s: s.submit_jobs([{"x": float("inf")}]), InvalidJobSpecError),
+    (
+        "more than 20 dependencies",
+        lambda s: s.submit_job({}, [f"j{i}" for i in range(21)]),
+        InvalidJobSpecError,
+    ),
+    ("unknown dependency id", lambda s: s.submit_job({}, ["nope"]), UnknownDependencyError),
+]
+
+
+def live_submitter(world: MotoWorld) -> JobSubmitter:
+    clock = FakeClock()
+    return JobSubmitter(
+        "bad-input", world.queue, "img", world.bucket, clients=world.clients,
+        seams=Seams(clock=clock, sleep=clock.sleep), progress=SilentProgress(),
+    )  # fmt: skip
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("row", "call", "error"), SUBMISSION, ids=[r[0] for r in SUBMISSION])
+def test_submission_rows(
+    moto_world: MotoWorld, row: str, call: Callable[[JobSubmitter], object], error: type[PcrError]
+) -> None:
+    s = live_submitter(moto_world)
+    log = CallLog(moto_world.clients)
+    with pytest.raises(error):
+        call(s)
+    assert log.calls == [], row
+    s.close()
+
+
+@pytest.mark.parametrize(
+    ("row", "call"),
+    [
+        (
+            "container overrides over 8,192 characters",
+            lambda s: s.submit(0, environment={"E": "x" * 9000}),
+        ),
+        ("SubmitJob request over 30 KiB", lambda s: s.submit(0, depends_on=["j" * 1600] * 20)),
+        ("array larger than 10,000", lambda s: s.submit_array(0, 10_001)),
+        ("array smaller than 2", lambda s: s.submit_array(0, 1)),
+        ("timeout override under 60 s", lambda s: s.submit(0, timeout_seconds=30)),
+    ],
+)  # fmt: skip
+def test_request_rows(row: str, call: Callable[[Submitter], object]) -> None:
+    no_calls = NoCalls()
+    service = Submitter(
+        no_calls.clients.batch, job_queue=QUEUE, bucket=BUCKET,
+        layout=BatchLayout(str(BatchId.new("svc"))), job_definition="d",
+    )  # fmt: skip
+    with pytest.raises(InvalidJobSpecError):
+        call(service)
+    assert no_calls.sent == [], row
+
+
+@pytest.mark.integration
+def test_resource_name_escaping_the_prefix(moto_world: MotoWorld) -> None:
+    s = live_submitter(moto_world)
+    log = CallLog(moto_world.clients)
+    with pytest.raises(InvalidJobSpecError):
+        s._store.put_resource(0, "../../other-batch/x", b"")
+    assert log.calls == []
+    s.close()
+
+
+# -- refused, then the batch goes on -------------------------------------------------------------
+
+
+@pytest.mark.integration
 def test_bad_inputs_are_refused_before_an_index_is_reserved(moto_world: MotoWorld) -> None:
     """Defect 1: deep nesting raised RecursionError; a lone surrogate UnicodeEncodeError after
     an index was reserved (the next job got index 1)."""
-    sub = make(moto_world)
+    sub = new_submitter(moto_world, polling_interval_seconds=60)
     deep: object = 0
     for _ in range(5000):
         deep = [deep]
@@ -200,9 +208,11 @@ def test_bad_inputs_are_refused_before_an_index_is_reserved(moto_world: MotoWorl
     sub.close()
 
 
+@pytest.mark.integration
+@pytest.mark.moto_world(polls_to_finish=1)
 def test_a_wait_with_a_nan_timeout_is_refused(moto_world: MotoWorld) -> None:
     """Defect 1: timeout=nan never timed out."""
-    sub = make(moto_world)
+    sub = new_submitter(moto_world, polling_interval_seconds=60)
     sub.submit_job({})
     log = CallLog(moto_world.clients)
     with pytest.raises(PcrInputError):

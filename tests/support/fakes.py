@@ -1,17 +1,25 @@
-"""Hand-made doubles for unit tests that need no AWS at all: a clock and a scripted Batch."""
+"""Hand-made doubles for unit tests that need no AWS at all: a clock, a scripted Batch, clients
+that refuse to send, a ledger's journal in a list."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
+import boto3
+from botocore.awsrequest import AWSPreparedRequest
 from botocore.config import Config
 from botocore.hooks import HierarchicalEmitter
 from botocore.model import ServiceId
 
+from pcr_sdk import AwsClients, SubmittedJob
+
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
+
+    from pcr_sdk._private.batch.manifest import ArrayRecord
 
 ORDER = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 
@@ -96,3 +104,63 @@ class FakeBatch:
 
     def as_client(self) -> BatchClient:
         return cast("BatchClient", self)
+
+
+class RequestSent(AssertionError):
+    """A request left a `NoCalls` client: the code under test made a network call."""
+
+
+@functools.cache
+def _offline_clients(region: str) -> AwsClients:
+    """One set of clients per region for every `NoCalls` (building clients costs milliseconds)."""
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+    )
+    return AwsClients.from_session(session, region_name=region)
+
+
+class NoCalls:
+    """Real boto3 clients that never send: botocore's `before-send` raises `RequestSent`, so a
+    test proves that a call was refused before any request, with no AWS double at all.
+
+    The clients are shared by every `NoCalls` of a region; each new one puts its handler first.
+    """
+
+    def __init__(self, region: str = "eu-central-1") -> None:
+        self.clients = _offline_clients(region)
+        self.sent: list[str] = []
+        """Every request the clients tried to send (`METHOD url`)."""
+        for client in (self.clients.batch, self.clients.s3, self.clients.logs):
+            client.meta.events.register_first("before-send", self._refuse)
+
+    def _refuse(self, request: AWSPreparedRequest, **_: object) -> NoReturn:
+        self.sent.append(f"{request.method} {request.url}")
+        raise RequestSent(f"a request was sent: {request.method} {request.url}")
+
+
+class ListJournal:
+    """A ledger's journal in a list (the `Journal` protocol): what the manifest would write."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, object]] = []
+        """Every call in order: ("add", job), ("add_array", array), ("flush", None),
+        ("reserve", reserved_to), ("reserve_attempt", attempt)."""
+
+    def add(self, job: SubmittedJob) -> None:
+        self.entries.append(("add", job))
+
+    def add_array(self, array: ArrayRecord) -> None:
+        self.entries.append(("add_array", array))
+
+    def flush(self) -> None:
+        self.entries.append(("flush", None))
+
+    def reserve(self, reserved_to: int) -> None:
+        self.entries.append(("reserve", reserved_to))
+
+    def reserve_attempt(self, attempt: int) -> None:
+        self.entries.append(("reserve_attempt", attempt))
+
+    def of(self, kind: str) -> list[object]:
+        """The arguments of every call of one kind, in order."""
+        return [value for name, value in self.entries if name == kind]
