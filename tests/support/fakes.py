@@ -111,12 +111,17 @@ class RequestSent(AssertionError):
 
 
 @functools.cache
-def _offline_clients(region: str) -> AwsClients:
-    """One set of clients per region for every `NoCalls` (building clients costs milliseconds)."""
-    session = boto3.Session(
+def offline_session(region: str = "eu-central-1") -> boto3.Session:
+    """One boto3 session per region with dummy credentials, shared by the unit tests: its
+    service models load once per process (a new session takes a second to build clients)."""
+    return boto3.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
     )
-    return AwsClients.from_session(session, region_name=region)
+
+
+@functools.cache
+def _offline_clients(region: str) -> AwsClients:
+    return AwsClients.from_session(offline_session(region), region_name=region)
 
 
 class NoCalls:
