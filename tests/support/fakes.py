@@ -4,6 +4,7 @@ that refuse to send, a ledger's journal in a list."""
 from __future__ import annotations
 
 import functools
+import io
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NoReturn, cast
@@ -13,6 +14,7 @@ from botocore.awsrequest import AWSPreparedRequest
 from botocore.config import Config
 from botocore.hooks import HierarchicalEmitter
 from botocore.model import ServiceId
+from botocore.response import StreamingBody
 
 from pcr_sdk import AwsClients, SubmittedJob
 
@@ -169,3 +171,8 @@ class ListJournal:
     def of(self, kind: str) -> list[object]:
         """The arguments of every call of one kind, in order."""
         return [value for name, value in self.entries if name == kind]
+
+
+def body(data: bytes) -> StreamingBody:
+    """An S3 GetObject `Body` for a stubbed answer."""
+    return StreamingBody(io.BytesIO(data), len(data))

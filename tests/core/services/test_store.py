@@ -1,25 +1,81 @@
-"""`InputStore`: the S3 layout of inputs, resources and outputs, and S3's errors as pcr-sdk's."""
+"""`InputStore`: the S3 layout of inputs, resources and outputs, and S3's errors as pcr-sdk's.
+
+Unit tests answer S3 with botocore's `Stubber` (the exact request checked, nothing sent); the
+tests on a MotoWorld add botocore's retries and S3's own errors."""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
+from botocore.stub import Stubber
 
 from pcr_sdk import (
     AccessDeniedError,
     BatchId,
     BatchLayout,
     BucketNotFoundError,
+    InvalidJobSpecError,
     OutputMalformedError,
     OutputNotFoundError,
+    S3Encryption,
 )
 from pcr_sdk.advanced import InputStore, JobSpec
-from pcr_sdk.testing import Fault, MotoWorld
+from pcr_sdk.testing import Fault
 
-pytestmark = pytest.mark.integration
+if TYPE_CHECKING:
+    from pcr_sdk.testing import MotoWorld
+from tests.support.fakes import NoCalls, body
+
+LAYOUT = BatchLayout("b_1")
 
 
+def test_an_input_is_compact_json_at_its_key_with_the_owner_and_encryption() -> None:
+    s3 = NoCalls().clients.s3
+    kms = S3Encryption(algorithm="aws:kms", kms_key_id="alias/k")
+    store = InputStore(s3, "bkt", LAYOUT, expected_bucket_owner="123456789012", encryption=kms)
+    with Stubber(s3) as stubbed:
+        stubbed.add_response("put_object", {}, {
+            "Bucket": "bkt", "Key": "jobs/b_1/000007/config.json", "Body": b'{"a":[1,2]}',
+            "ContentType": "application/json", "ExpectedBucketOwner": "123456789012",
+            "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/k",
+        })  # fmt: skip
+        assert store.put_input(7, JobSpec.of({"a": [1, 2]})) == LAYOUT.config_key(7)
+        stubbed.assert_no_pending_responses()
+    assert store.uri(LAYOUT.config_key(7)) == "s3://bkt/jobs/b_1/000007/config.json"
+
+
+def test_an_output_missing_or_not_utf8_json_is_a_typed_error_naming_its_key() -> None:
+    s3 = NoCalls().clients.s3
+    store = InputStore(s3, "bkt", LAYOUT)
+    key = {"Bucket": "bkt", "Key": LAYOUT.output_key(2)}
+    with Stubber(s3) as stubbed:
+        stubbed.add_client_error("get_object", "NoSuchKey", http_status_code=404,
+                                 expected_params=key)  # fmt: skip
+        stubbed.add_response("get_object", {"Body": body(b"\xff\xfe")}, key)
+        stubbed.add_response("get_object", {"Body": body(b"{not json")}, key)
+        stubbed.add_response("get_object", {"Body": body(b'{"sq": 4}')}, key)
+        with pytest.raises(OutputNotFoundError) as missing:
+            store.get_output_text(2, job_id="j2")
+        assert missing.value.key == LAYOUT.output_key(2)
+        with pytest.raises(OutputMalformedError, match="UTF-8"):
+            store.get_output_text(2)
+        with pytest.raises(OutputMalformedError):
+            store.get_output(2)
+        assert store.get_output(2) == {"sq": 4}
+
+
+def test_a_resource_stays_under_its_jobs_prefix_before_any_request() -> None:
+    no_calls = NoCalls()
+    store = InputStore(no_calls.clients.s3, "bkt", LAYOUT)
+    for name in ("../../other-batch/x", "/abs", "a//b", ""):
+        with pytest.raises(InvalidJobSpecError):
+            store.put_resource(0, name, b"")
+    assert no_calls.sent == []
+
+
+@pytest.mark.integration
 def test_input_store_layout_resources_and_errors(moto_world: MotoWorld) -> None:
     layout = BatchLayout(str(BatchId.new("store")))
     store = InputStore(moto_world.clients.s3, moto_world.bucket, layout)
@@ -43,6 +99,7 @@ def test_input_store_layout_resources_and_errors(moto_world: MotoWorld) -> None:
         InputStore(s3, "no-such-bucket", layout).put_input(0, JobSpec.of({}))
 
 
+@pytest.mark.integration
 def test_s3_server_errors_are_retried(moto_world: MotoWorld) -> None:
     handle = moto_world.faults.add(service="s3", operation="PutObject", kind=Fault.SERVER_ERROR)
     store = InputStore(moto_world.clients.s3, moto_world.bucket, BatchLayout("b_1"))
@@ -54,6 +111,7 @@ def test_s3_server_errors_are_retried(moto_world: MotoWorld) -> None:
     assert json.loads(body["Body"].read()) == {"ok": True}
 
 
+@pytest.mark.integration
 def test_access_denied_is_mapped(moto_world: MotoWorld) -> None:
     s3 = moto_world.clients.s3
 
