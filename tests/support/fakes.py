@@ -1,10 +1,11 @@
 """Hand-made doubles for unit tests that need no AWS at all: a clock, a scripted Batch, clients
-that refuse to send, a ledger's journal in a list."""
+that refuse to send, a ledger's journal in a list, a manifest's store in a dict."""
 
 from __future__ import annotations
 
 import functools
 import io
+import json
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NoReturn, cast
@@ -16,12 +17,13 @@ from botocore.hooks import HierarchicalEmitter
 from botocore.model import ServiceId
 from botocore.response import StreamingBody
 
-from pcr_sdk import AwsClients, SubmittedJob
+from pcr_sdk import AwsClients, AwsError, BatchLayout, SubmittedJob
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
 
     from pcr_sdk._private.batch.manifest import ArrayRecord
+    from pcr_sdk._private.services.store import InputStore
 
 ORDER = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 
@@ -176,3 +178,27 @@ class ListJournal:
 def body(data: bytes) -> StreamingBody:
     """An S3 GetObject `Body` for a stubbed answer."""
     return StreamingBody(io.BytesIO(data), len(data))
+
+
+class MemoryStore:
+    """The part of `InputStore` the manifest uses, in a dict: key -> bytes."""
+
+    def __init__(self, layout: BatchLayout, *, failing: bool = False) -> None:
+        self.layout = layout
+        self.objects: dict[str, bytes] = {}
+        self.failing = failing
+        """While True, every write raises `AwsError` (S3 refused it)."""
+
+    def put_json(self, key: str, value: object) -> None:
+        if self.failing:
+            raise AwsError("PutObject failed", operation="PutObject")
+        self.objects[key] = json.dumps(value).encode()
+
+    def list_objects(self, prefix: str) -> list[tuple[str, int]]:
+        return sorted((k, len(v)) for k, v in self.objects.items() if k.startswith(prefix))
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.objects[key]
+
+    def store(self) -> InputStore:
+        return cast("InputStore", self)

@@ -1,42 +1,87 @@
 """The manifest: the ledger's journal in S3 (version 2 written, version 1 read, unknown versions
-refused, attach skipping what is not a chunk)."""
+refused, attach skipping what is not a chunk).
+
+Its chunks on their own over a `MemoryStore`; then through `JobSubmitter` and attach on a
+MotoWorld."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from pcr_sdk import JobSubmitter, ManifestError, ManifestVersionError, SilentProgress, SubmittedJob
-from pcr_sdk._private.batch.manifest import ArrayRecord, Manifest
+from pcr_sdk import (
+    AwsError,
+    BatchLayout,
+    JobSubmitter,
+    ManifestError,
+    ManifestVersionError,
+    SilentProgress,
+    SubmittedJob,
+)
+from pcr_sdk._private.batch.manifest import ArrayRecord, BatchRecord, Manifest
 from pcr_sdk.testing import MotoWorld
-from tests.support.fakes import FakeClock
+from tests.support.fakes import FakeClock, MemoryStore
 from tests.support.submitters import attach_submitter, new_submitter
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
-pytestmark = pytest.mark.moto_world(
-    polls_to_finish=1
-)  # every world here: jobs finish on their second describe
+pytestmark = pytest.mark.moto_world(polls_to_finish=1)  # for the tests on a MotoWorld
 
 
-BATCH = "rerun_c6bc6ee9-0000-4000-8000-000000000000"
-BUCKET = "bkt"
+RECORD = BatchRecord("b_1", "q", "bkt", "d:1")
 
 
-@pytest.fixture
-def s3() -> Iterator[S3Client]:
-    with mock_aws():
-        client = boto3.client(
-            "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
-        )
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+def manifest(store: MemoryStore, flush_every: int = 100) -> Manifest:
+    tokens = iter(f"t{n}" for n in range(100))
+    return Manifest(
+        store.store(), RECORD, flush_every=flush_every, token_factory=lambda: next(tokens)
+    )
+
+
+def test_chunks_are_written_when_full_for_an_array_at_once_and_merged_on_load() -> None:
+    store = MemoryStore(BatchLayout("b_1"))
+    chunks = manifest(store, flush_every=2)
+    chunks.reserve(100)
+    chunks.add(SubmittedJob("j0", 0))
+    assert len(store.objects) == 1  # only the reservation so far
+    chunks.add(SubmittedJob("j1", 1, ("j0",)))  # the buffer is full: a chunk
+    chunks.add_array(ArrayRecord("arr", 2, 3, ("j1",)))  # an array goes out at once
+    chunks.reserve_attempt(2)
+    chunks.flush()  # nothing left: no empty chunk
+    prefix = "jobs/b_1/manifest/"
+    names = ["000000-t1", "000000-t3", "000002-t2", "000100-t0"]  # <first index>-<token>
+    assert sorted(store.objects) == [f"{prefix}{name}.json" for name in names]
+    loaded = Manifest.load(store.store())
+    assert loaded.batch == RECORD
+    assert (loaded.reserved_to, loaded.reserved_attempt) == (100, 2)
+    assert loaded.all_jobs() == [
+        SubmittedJob("j0", 0), SubmittedJob("j1", 1, ("j0",)),
+        *ArrayRecord("arr", 2, 3, ("j1",)).children(),
+    ]  # fmt: skip
+
+
+def test_a_chunk_that_fails_is_kept_for_the_next_flush(caplog: pytest.LogCaptureFixture) -> None:
+    store = MemoryStore(BatchLayout("b_1"), failing=True)
+    chunks = manifest(store)
+    chunks.add(SubmittedJob("j0", 0))
+    chunks.flush_soon()  # during submission: warned, not raised
+    assert "kept for the next flush" in caplog.text
+    with pytest.raises(AwsError):
+        chunks.flush()
+    store.failing = False
+    chunks.flush()
+    assert Manifest.load(store.store()).all_jobs() == [SubmittedJob("j0", 0)]
+
+
+def test_folders_and_empty_objects_are_skipped_and_a_stranger_is_refused() -> None:
+    store = MemoryStore(BatchLayout("b_1"))
+    prefix = "jobs/b_1/manifest/"
+    store.objects.update({prefix: b"", f"{prefix}folder/": b"{}", f"{prefix}empty.json": b""})
+    assert Manifest.load(store.store()).all_jobs() == []
+    store.objects[f"{prefix}notes.json"] = b'{"hello": 1}'
+    with pytest.raises(ManifestError) as raised:
+        Manifest.load(store.store())
+    assert raised.value.key == f"{prefix}notes.json"
 
 
 def manifest_keys(world: MotoWorld, batch_id: str) -> list[str]:
