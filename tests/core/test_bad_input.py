@@ -1,10 +1,10 @@
 """Every row of the bad-input table in CONTRIBUTING.md: the typed error, and no request sent.
 
-The rows of `JobSubmitter`'s constructor and of the `Submitter` service run without AWS: their
-clients are `NoCalls`, whose `before-send` raises, so a row that made a request would fail,
-and a setting refused before RegisterJobDefinition leaves no definition behind. The rows of a
-call on a live submitter (its constructor registers the job definition) run on a `MotoWorld`,
-recording every request after the constructor's (`CallLog`).
+Every row runs without AWS: the clients are `NoCalls`, whose `before-send` raises, so a row
+that made a request would fail, and a setting refused before RegisterJobDefinition leaves no
+definition behind. A row of a call on a live submitter gets one whose registration botocore's
+`Stubber` answered (`offline_submitter`): no other call is answered. Two tests that go on to
+submit after the refusal run on a `MotoWorld`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pcr_sdk import (
 from pcr_sdk.advanced import Seams, Submitter
 from tests.support.calls import CallLog
 from tests.support.fakes import FakeClock, NoCalls
-from tests.support.submitters import new_submitter
+from tests.support.submitters import new_submitter, offline_submitter
 
 if TYPE_CHECKING:
     from pcr_sdk.testing import MotoWorld
@@ -129,25 +129,13 @@ SUBMISSION: list[tuple[str, Callable[[JobSubmitter], object], type[PcrError]]] =
 ]
 
 
-def live_submitter(world: MotoWorld) -> JobSubmitter:
-    clock = FakeClock()
-    return JobSubmitter(
-        "bad-input", world.queue, "img", world.bucket, clients=world.clients,
-        seams=Seams(clock=clock, sleep=clock.sleep), progress=SilentProgress(),
-    )  # fmt: skip
-
-
-@pytest.mark.integration
 @pytest.mark.parametrize(("row", "call", "error"), SUBMISSION, ids=[r[0] for r in SUBMISSION])
 def test_submission_rows(
-    moto_world: MotoWorld, row: str, call: Callable[[JobSubmitter], object], error: type[PcrError]
+    row: str, call: Callable[[JobSubmitter], object], error: type[PcrError]
 ) -> None:
-    s = live_submitter(moto_world)
-    log = CallLog(moto_world.clients)
-    with pytest.raises(error):
-        call(s)
-    assert log.calls == [], row
-    s.close()
+    with offline_submitter() as (s, no_calls), pytest.raises(error):
+        call(s)  # any Batch call but the stubbed registration would fail too
+    assert no_calls.sent == [], row
 
 
 @pytest.mark.parametrize(
@@ -174,14 +162,10 @@ def test_request_rows(row: str, call: Callable[[Submitter], object]) -> None:
     assert no_calls.sent == [], row
 
 
-@pytest.mark.integration
-def test_resource_name_escaping_the_prefix(moto_world: MotoWorld) -> None:
-    s = live_submitter(moto_world)
-    log = CallLog(moto_world.clients)
-    with pytest.raises(InvalidJobSpecError):
+def test_resource_name_escaping_the_prefix() -> None:
+    with offline_submitter() as (s, no_calls), pytest.raises(InvalidJobSpecError):
         s._store.put_resource(0, "../../other-batch/x", b"")
-    assert log.calls == []
-    s.close()
+    assert no_calls.sent == []
 
 
 # -- refused, then the batch goes on -------------------------------------------------------------
