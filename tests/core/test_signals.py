@@ -1,5 +1,7 @@
 """`pcr_sdk.handle_signals`: the opt-in signal handling the `pcr` command is built on.
 
+The tests that send a real signal are marked `subprocess`; those with a batch `integration`.
+
 Real signals to this process (`os.kill`), inside the block only: the handlers are restored
 afterwards, so the test process never sees them.
 """
@@ -17,7 +19,7 @@ from pcr_sdk import InterruptedBySignal, JobSubmitter, PcrError, SilentProgress,
 from pcr_sdk.advanced import Seams
 from pcr_sdk.testing import MotoWorld
 
-pytestmark = [pytest.mark.subprocess, pytest.mark.moto_world(polls_to_finish=10)]
+pytestmark = pytest.mark.moto_world(polls_to_finish=10)  # for the tests with a batch
 
 
 def _kill_self(number: signal.Signals = signal.SIGTERM) -> None:
@@ -50,6 +52,7 @@ def test_handlers_live_only_inside_the_block() -> None:
     assert {n: signal.getsignal(n) for n in before} == before
 
 
+@pytest.mark.subprocess  # a real signal to this process
 @pytest.mark.parametrize(("number", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_signal_becomes_an_exception_with_its_exit_code(
     number: signal.Signals, code: int
@@ -62,6 +65,8 @@ def test_a_signal_becomes_an_exception_with_its_exit_code(
     assert (guard.signum, guard.exit_code) == (number, code)
 
 
+@pytest.mark.subprocess  # a real signal to this process
+@pytest.mark.integration
 def test_an_owner_cancels_the_batch(batch: tuple[MotoWorld, JobSubmitter]) -> None:
     world, submitter = batch
     with pytest.raises(InterruptedBySignal), handle_signals(submitter, owns=True) as guard:
@@ -72,6 +77,7 @@ def test_an_owner_cancels_the_batch(batch: tuple[MotoWorld, JobSubmitter]) -> No
     assert submitter._registry.deregistered
 
 
+@pytest.mark.integration
 def test_a_plain_keyboard_interrupt_cancels_too(batch: tuple[MotoWorld, JobSubmitter]) -> None:
     world, submitter = batch
     with pytest.raises(KeyboardInterrupt), handle_signals(submitter, reason="stop it"):
@@ -79,6 +85,8 @@ def test_a_plain_keyboard_interrupt_cancels_too(batch: tuple[MotoWorld, JobSubmi
     assert _reasons(world, submitter) == {"stop it"}
 
 
+@pytest.mark.subprocess  # a real signal to this process
+@pytest.mark.integration
 def test_a_watcher_leaves_the_jobs_running(batch: tuple[MotoWorld, JobSubmitter]) -> None:
     world, submitter = batch
     with pytest.raises(InterruptedBySignal), handle_signals(submitter, owns=False) as guard:
@@ -88,6 +96,7 @@ def test_a_watcher_leaves_the_jobs_running(batch: tuple[MotoWorld, JobSubmitter]
     assert not submitter._registry.deregistered
 
 
+@pytest.mark.integration
 def test_other_errors_leave_the_batch_alone(batch: tuple[MotoWorld, JobSubmitter]) -> None:
     world, submitter = batch
     with pytest.raises(ValueError, match="mine"), handle_signals(submitter, owns=True):
@@ -111,6 +120,7 @@ class _SlowCancel:
         return "slow"
 
 
+@pytest.mark.subprocess  # a real signal to this process
 def test_later_signals_are_ignored_while_cleaning_up() -> None:
     slow = _SlowCancel()
     with (
@@ -123,6 +133,7 @@ def test_later_signals_are_ignored_while_cleaning_up() -> None:
     assert guard.ignored == 2
 
 
+@pytest.mark.subprocess  # a real signal to this process
 def test_nested_guards_act_as_one() -> None:
     with handle_signals() as outer:
         with pytest.raises(InterruptedBySignal), handle_signals():
@@ -134,6 +145,7 @@ def test_nested_guards_act_as_one() -> None:
         _kill_self()
 
 
+@pytest.mark.subprocess  # a real signal to this process
 def test_an_ignored_signal_stays_ignored() -> None:
     previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
     try:
