@@ -1,4 +1,5 @@
-"""Helpers for the local backend's tests: worker commands, job definitions, submitting, waiting."""
+"""Helpers for the local backend's tests: worker commands, job definitions, submitting, waiting;
+the engine with a gated launcher (no process: each job starts when its test opens its gate)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,19 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from pcr_sdk._private.wire.layout import BatchLayout
 from pcr_sdk.local import LocalBackend
+from pcr_sdk.local._capacity import Resources
+from pcr_sdk.local._engine import BatchEngine
+from pcr_sdk.local._logs import LogStore
+from pcr_sdk.local._model import Job
+from pcr_sdk.local._process import ContainerRun, LineSink, ProcessHandle
+from pcr_sdk.local._stepping import SIGTERM_EXIT, Exit, Program, SteppingScheduler, VirtualClock
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -165,3 +173,169 @@ def wait_until_gone(pids: Iterable[int], *, timeout: float = 10.0) -> list[int]:
 
 def contract_environment(backend: LocalBackend, layout: BatchLayout, index: int) -> dict[str, str]:
     return layout.environment(bucket=backend.bucket, index=index)
+
+
+# -- the engine with a gated launcher: each job starts when its test opens its gate ---------------
+
+
+class GatedHandle:
+    def __init__(self, sink: LineSink) -> None:
+        self.sink = sink
+        self.exit_code = 0
+        self.signals: list[str] = []
+        self.done = threading.Event()
+
+    def finish(self, exit_code: int) -> None:
+        self.exit_code = exit_code
+        self.done.set()
+
+    def wait(self) -> int:
+        self.done.wait()
+        return self.exit_code
+
+    def terminate(self) -> None:
+        self.signals.append("SIGTERM")  # ignored: only SIGKILL ends this "process"
+
+    def kill(self) -> None:
+        self.signals.append("SIGKILL")
+        self.finish(137)
+
+
+class GatedLauncher:
+    """Starts nothing: each start blocks until the test opens the gate for that job."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, threading.Event] = {}
+        self.handles: dict[str, GatedHandle] = {}
+        self.started = threading.Condition()
+        self.runs: list[ContainerRun] = []
+
+    def gate(self, job_id: str) -> threading.Event:
+        with self.started:
+            return self.gates.setdefault(job_id, threading.Event())
+
+    def start(self, run: ContainerRun, sink: LineSink) -> ProcessHandle:
+        self.gate(run.job_id).wait()
+        handle = GatedHandle(sink)
+        sink(f"started {run.job_id}")
+        with self.started:
+            self.runs.append(run)
+            self.handles[run.job_id] = handle
+            self.started.notify_all()
+        return handle
+
+    def handle(self, job_id: str) -> GatedHandle:
+        with self.started:
+            self.started.wait_for(lambda: job_id in self.handles, timeout=5)
+            return self.handles[job_id]
+
+
+def threaded_engine(launcher: GatedLauncher, **options: Any) -> BatchEngine:
+    ids = (uuid.UUID(int=n) for n in range(1, 10_000))
+    settings: dict[str, Any] = {
+        "capacity": Resources(vcpus=1, memory_mib=1024, gpus=0),
+        "grace_seconds": 0,
+        **options,
+    }
+    return BatchEngine(
+        launcher,
+        LogStore(clock_ms=lambda: 42),
+        queue="q",
+        region="us-east-1",
+        clock=lambda: 1_700_000_000.0,
+        new_id=lambda: next(ids),
+        **settings,
+    )
+
+
+def register(engine: BatchEngine, name: str = "d") -> str:
+    """A container job definition on `engine`; its ARN."""
+    answer = engine.register_job_definition(
+        {"jobDefinitionName": name, "type": "container", "containerProperties": {"image": "img"}}
+    )
+    return str(answer["jobDefinitionArn"])
+
+
+def submit_to(engine: BatchEngine, definition: str, **extra: Any) -> str:
+    request = {"jobName": "j", "jobQueue": "q", "jobDefinition": definition, **extra}
+    return str(engine.submit_job(request)["jobId"])
+
+
+def described(engine: BatchEngine, job_id: str) -> dict[str, Any]:
+    jobs: list[dict[str, Any]] = engine.describe_jobs({"jobs": [job_id]})["jobs"]
+    return jobs[0]
+
+
+def wait_for(engine: BatchEngine, job_id: str, status: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 5
+    pause = threading.Event()
+    while (job := described(engine, job_id))["status"] != status:
+        assert time.monotonic() < deadline, f"{job_id} stuck in {job['status']}, not {status}"
+        pause.wait(0.005)
+    return job
+
+
+# -- the engine on a stepping scheduler: each DescribeJobs moves the jobs it names one step ------
+
+
+class ScriptedProgram:
+    """A container that runs for `polls` polls, then exits with `code` (143 on SIGTERM if
+    `stops_on_term`)."""
+
+    def __init__(self, code: int, polls: int, *, stops_on_term: bool) -> None:
+        self.code = code
+        self.left = polls
+        self.stops_on_term = stops_on_term
+        self.terminated = False
+
+    def poll(self) -> Exit | None:
+        self.left -= 1
+        return Exit(self.code) if self.left < 0 else None
+
+    def terminate(self) -> Exit | None:
+        self.terminated = True
+        return Exit(SIGTERM_EXIT) if self.stops_on_term else None
+
+
+class ScriptedPrograms:
+    """What each job does: exit codes by job name, runs at once, or runs until killed."""
+
+    def __init__(self, codes: Mapping[str, int] | None = None, *, polls: int = 0,
+                 runs_for: int = 0, stops_on_term: bool = True) -> None:  # fmt: skip
+        self.codes = dict(codes or {})
+        self.describes_before_run = polls
+        self.runs_for = runs_for
+        self.stops_on_term = stops_on_term
+        self.admitted: list[str] = []
+        self.runs: list[ContainerRun] = []
+        self.programs: dict[str, ScriptedProgram] = {}
+
+    def admit(self, job: Job) -> None:
+        self.admitted.append(job.job_id)
+
+    def polls(self, job: Job) -> int:
+        return self.describes_before_run
+
+    def start(self, job: Job, run: ContainerRun, log: Callable[[str], None]) -> Program:
+        self.runs.append(run)
+        log(f"started attempt {run.attempt}")
+        code = self.codes.get(job.definition.name, self.codes.get(job.name, 0))
+        program = ScriptedProgram(code, self.runs_for, stops_on_term=self.stops_on_term)
+        self.programs[run.job_id] = program
+        return program
+
+
+def stepping_engine(
+    programs: ScriptedPrograms, *, capacity: Resources | None = None
+) -> tuple[BatchEngine, VirtualClock, list[tuple[str, str]]]:
+    """An engine over a `SteppingScheduler` (as a MotoWorld runs it, without moto): the
+    engine, its virtual clock and the log lines written (stream, line)."""
+    ids = (uuid.UUID(int=n) for n in range(1, 10_000))
+    clock = VirtualClock(1_700_000_000.0)
+    lines: list[tuple[str, str]] = []
+    scheduler = SteppingScheduler(
+        programs, lambda stream, line: lines.append((stream, line)), queue="q",
+        region="us-east-1", capacity=capacity or Resources(vcpus=4, memory_mib=4096, gpus=0),
+        clock=clock, new_id=lambda: next(ids),
+    )  # fmt: skip
+    return BatchEngine.over(scheduler), clock, lines
