@@ -42,7 +42,7 @@ pytestmark = [
     pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for process states"),
 ]
 
-SCRIPTS: Final = Path(__file__).resolve().parent / "seed_scripts"
+SCRIPTS: Final = Path(__file__).resolve().parents[1] / "support" / "seed_scripts"
 BLOCKED_JOBS: Final = 120
 DEFINITIONS: Final = 230
 SLEEPER: Final = """
