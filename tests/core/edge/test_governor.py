@@ -1,9 +1,11 @@
-"""The rate governor with a fake clock: no 1-second window ever holds more calls than allowed; AIMD
-on throttling."""
+"""The rate governor with a fake clock: no 1-second window ever holds more calls than allowed;
+AIMD on throttling (halved once per window, one call per window back, always in
+[1, max_calls]), under hypothesis; and its lock, under real threads."""
 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -14,9 +16,7 @@ from pcr_sdk import JobSubmitter, PcrInputError, RateGovernor, SilentProgress
 from pcr_sdk.testing import MotoWorld
 from tests.support.fakes import FakeClock
 
-pytestmark = pytest.mark.moto_world(
-    polls_to_finish=1
-)  # every world here: jobs finish on their second describe
+pytestmark = pytest.mark.moto_world(polls_to_finish=1)  # for the test on a MotoWorld
 
 
 @given(
@@ -131,3 +131,89 @@ def test_the_governor_halves_on_throttling_and_climbs_back() -> None:
     waits = [governor.acquire() for _ in range(41)]
     assert waits[:40] == [0.0] * 40
     assert waits[40] > 0
+
+
+EVENTS = st.lists(
+    st.one_of(
+        st.tuples(st.just("advance"), st.floats(min_value=0, max_value=3)),
+        st.tuples(st.just("throttle"), st.just(0.0)),
+        st.tuples(st.just("acquire"), st.just(0.0)),
+    ),
+    max_size=120,
+)
+
+
+@given(max_calls=st.integers(1, 60), period=st.sampled_from([0.5, 1.0, 2.0]), events=EVENTS)
+def test_the_limit_stays_between_1_and_max_calls(
+    max_calls: int, period: float, events: list[tuple[str, float]]
+) -> None:
+    clock = FakeClock()
+    governor = RateGovernor(max_calls, period, clock=clock, sleep=clock.sleep)
+    before = governor.limit
+    for kind, seconds in events:
+        if kind == "advance":
+            clock.advance(seconds)
+        elif kind == "throttle":
+            governor.on_throttle()
+        else:
+            governor.acquire()
+        limit = governor.limit
+        assert 1 <= limit <= max_calls
+        if kind == "throttle":
+            assert limit in (before, max(1, before // 2))  # halved, or once per window only
+        before = limit
+    clock.advance(period * (max_calls + 1))
+    assert governor.limit == max_calls  # every throttle forgiven in time
+
+
+@given(
+    max_calls=st.integers(1, 60),
+    warmup=st.lists(st.floats(min_value=0, max_value=0.5), max_size=80),
+    gaps=st.lists(st.floats(min_value=0, max_value=0.1), min_size=1, max_size=150),
+)
+def test_the_first_window_after_a_throttle_admits_no_more_than_the_halved_limit(
+    max_calls: int, warmup: list[float], gaps: list[float]
+) -> None:
+    clock = FakeClock()
+    governor = RateGovernor(max_calls, 1.0, clock=clock, sleep=clock.sleep)
+    for gap in warmup:  # calls before the throttle, at any pace
+        clock.advance(gap)
+        governor.acquire()
+    halved = max(1, governor.limit // 2)
+    governor.on_throttle()
+    throttled_at = clock()
+    slots = []
+    for gap in gaps:  # the caller's own work between calls
+        clock.advance(gap)
+        started = clock()
+        slots.append(started + governor.acquire())  # when the call went out
+    in_first_window = [s for s in slots if throttled_at <= s < throttled_at + 1.0]
+    assert len(in_first_window) <= halved
+
+
+def test_concurrent_callers_never_share_a_slot_or_overfill_a_window() -> None:
+    """Eight real threads, one governor: each reserves its slot under the lock."""
+    governor = RateGovernor(5, 1.0, clock=lambda: 0.0, sleep=lambda seconds: None)
+    slots: list[float] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8, timeout=10)
+
+    def caller() -> None:
+        start.wait()
+        for _ in range(50):
+            waited = governor.acquire()  # the clock stands at 0: the slot is the wait
+            governor.on_throttle()  # racing the limit down, while others acquire
+            with lock:
+                slots.append(waited)
+
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(slots) == 400
+    assert governor.throttles == 400  # no update lost
+    ordered = sorted(slots)
+    for earlier, later in zip(ordered, ordered[5:], strict=False):
+        assert later - earlier >= 1.0  # at most max_calls in any window, whatever the limit
+    assert governor.limit == 2  # 5 halved once: the clock never left its first window
