@@ -235,11 +235,11 @@ def limits_table() -> str:
 @generator("stack")
 def stack_tables() -> str:
     """The parameters and outputs of the CloudFormation template `pcr infra template` prints."""
-    import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - mkdocs brings PyYAML
+    import yaml  # noqa: PLC0415 - mkdocs brings PyYAML
 
     from pcr_sdk.infra import template_text  # noqa: PLC0415
 
-    class Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no types
+    class Loader(yaml.SafeLoader):
         """Reads CloudFormation's short forms (`!Ref`, `!If`...) as None."""
 
     def intrinsic(loader: object, suffix: str, node: object) -> object:
