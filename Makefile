@@ -26,6 +26,7 @@ demo: $(STAMP_RUN)
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check pcr_sdk tests examples benchmarks docs/_gen
 	$(BIN)/ruff format --check pcr_sdk tests examples benchmarks docs/_gen
+	$(BIN)/pydoclint --config=pyproject.toml --quiet pcr_sdk
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy

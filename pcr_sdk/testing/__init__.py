@@ -77,8 +77,9 @@ the same mock.
 
 from __future__ import annotations
 
-import importlib as _importlib
 import typing as _typing
+
+from pcr_sdk._private.public import lazy_names as _lazy_names
 
 if _typing.TYPE_CHECKING:
     from pcr_sdk.local._stepping import VirtualClock
@@ -121,15 +122,7 @@ __all__ = [
 
 
 if not _typing.TYPE_CHECKING:  # type checkers see the imports above, and no other name
-
-    def __getattr__(name: str) -> object:
-        """Import a public name's module on first use (PEP 562)."""
-        module = _WHERE.get(name)
-        if module is None:
-            raise AttributeError(f"module 'pcr_sdk.testing' has no attribute {name!r}")
-        value = getattr(_importlib.import_module(module), name)
-        globals()[name] = value
-        return value
+    __getattr__ = _lazy_names(__name__, _WHERE)
 
 
 def __dir__() -> list[str]:

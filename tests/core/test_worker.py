@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from pcr_sdk import (
     AwsConnectionError,
@@ -24,27 +21,15 @@ from pcr_sdk._private.wire.layout import ENV_ARRAY_BASE_INDEX, ENV_WORKER_CONTRA
 from pcr_sdk._private.wire.packing import pack_indexed
 from pcr_sdk.testing import Fault, MotoWorld
 from pcr_sdk.worker import UNSUPPORTED_CONTRACT_EXIT_CODE, JobContext, run
+from tests.core.conftest import BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-pytestmark = pytest.mark.moto_world(
-    polls_to_finish=1
-)  # every world here: jobs finish on their second describe
+pytestmark = pytest.mark.moto_world(polls_to_finish=1)  # for the test on a MotoWorld
 
 
 BATCH = "example_c6bc6ee9-0000-4000-8000-000000000000"
-BUCKET = "bkt"
-
-
-@pytest.fixture
-def s3() -> Iterator[S3Client]:
-    with mock_aws():
-        client = boto3.client(
-            "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
-        )
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from pydantic import BaseModel
@@ -12,36 +11,8 @@ from pydantic import BaseModel
 from pcr_sdk import JobStatus, OutputMalformedError
 from pcr_sdk._private.wire.handlers import typed
 from pcr_sdk.testing import MotoWorld
+from tests.support.models import Sum, Total, add
 from tests.support.submitters import new_submitter
-
-BATCH = "typed_c6bc6ee9-0000-4000-8000-000000000000"
-BUCKET = "bkt"
-
-
-class Sum(BaseModel):
-    x: int
-    y: int
-    day: date = date(2024, 1, 2)
-
-
-class Total(BaseModel):
-    total: int
-    price: Decimal = Decimal("1.50")
-    day: date
-
-
-def add(data: Sum) -> Total:
-    return Total(total=data.x + data.y, day=data.day)
-
-
-def add_as_dict(data: Sum) -> Total:
-    return {"total": data.x + data.y, "day": data.day}  # type: ignore[return-value] # validated on return
-
-
-# -- the worker --------------------------------------------------------------------------------
-
-
-# -- the submitting side on a MotoWorld --------------------------------------------------------
 
 
 @pytest.mark.integration

@@ -6,48 +6,22 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
-from moto import mock_aws
-from pydantic import BaseModel
 
 from pcr_sdk import BatchLayout
 from pcr_sdk._private.wire.handlers import InvalidInputError, handler_models, typed
 from pcr_sdk.worker import INVALID_INPUT_EXIT_CODE, run
+from tests.core.conftest import BUCKET
+from tests.support.models import Sum, Total, add, add_as_dict
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
 BATCH = "typed_c6bc6ee9-0000-4000-8000-000000000000"
-
-
-BUCKET = "bkt"
-
-
-class Sum(BaseModel):
-    x: int
-    y: int
-    day: date = date(2024, 1, 2)
-
-
-class Total(BaseModel):
-    total: int
-    price: Decimal = Decimal("1.50")
-    day: date
-
-
-def add(data: Sum) -> Total:
-    return Total(total=data.x + data.y, day=data.day)
-
-
-def add_as_dict(data: Sum) -> Total:
-    return {"total": data.x + data.y, "day": data.day}  # type: ignore[return-value] # validated on return
 
 
 class Adder:
@@ -60,16 +34,6 @@ class Adder:
 
 def unresolvable(data: NotDefinedAnywhere) -> Total:  # type: ignore[name-defined] # on purpose  # noqa: F821
     return Total(total=data["x"], day=date(2024, 1, 1))
-
-
-@pytest.fixture
-def s3() -> Iterator[S3Client]:
-    with mock_aws():
-        client = boto3.client(
-            "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
-        )
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def job(s3: S3Client, payload: object) -> dict[str, str]:
