@@ -125,26 +125,35 @@ def offline_session(region: str = "eu-central-1") -> boto3.Session:
 
 @functools.cache
 def _offline_clients(region: str) -> AwsClients:
-    return AwsClients.from_session(offline_session(region), region_name=region)
+    clients = AwsClients.from_session(offline_session(region), region_name=region)
+    for client in (clients.batch, clients.s3, clients.logs):
+        client.meta.events.register_first("before-send", _refuse)
+    return clients
+
+
+_recorders: list[list[str]] = [[]]
+"""Where a refused request is recorded: the `sent` of the newest `NoCalls` (tests run one at a
+time in a process)."""
+
+
+def _refuse(request: AWSPreparedRequest, **_: object) -> NoReturn:
+    _recorders[-1].append(f"{request.method} {request.url}")
+    raise RequestSent(f"a request was sent: {request.method} {request.url}")
 
 
 class NoCalls:
     """Real boto3 clients that never send: botocore's `before-send` raises `RequestSent`, so a
     test proves that a call was refused before any request, with no AWS double at all.
 
-    The clients are shared by every `NoCalls` of a region; each new one puts its handler first.
+    The clients are shared by every `NoCalls` of a region (building clients takes time); a
+    request is recorded in the newest one's `sent`.
     """
 
     def __init__(self, region: str = "eu-central-1") -> None:
         self.clients = _offline_clients(region)
         self.sent: list[str] = []
         """Every request the clients tried to send (`METHOD url`)."""
-        for client in (self.clients.batch, self.clients.s3, self.clients.logs):
-            client.meta.events.register_first("before-send", self._refuse)
-
-    def _refuse(self, request: AWSPreparedRequest, **_: object) -> NoReturn:
-        self.sent.append(f"{request.method} {request.url}")
-        raise RequestSent(f"a request was sent: {request.method} {request.url}")
+        _recorders[:] = [self.sent]
 
 
 class ListJournal:
