@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ast
 import sys
+from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -36,7 +38,8 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(path: Path) -> set[str]:
+@cache  # each module parsed once for every rule
+def imports(path: Path) -> frozenset[str]:
     """Every module `path` imports (absolute names; the stubs of boto3 left out)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -45,7 +48,7 @@ def imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             found |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return {name for name in found if not name.startswith("mypy_boto3")}
+    return frozenset(name for name in found if not name.startswith("mypy_boto3"))
 
 
 def modules(folder: str) -> list[Path]:
@@ -69,7 +72,7 @@ def is_module(name: str) -> bool:
     return path.with_suffix(".py").is_file() or path.is_dir()
 
 
-def ours(names: set[str]) -> set[str]:
+def ours(names: Iterable[str]) -> set[str]:
     """The pcr_sdk modules among `names` (`from x import y` may import a module or a name)."""
     return {name for name in names if name.startswith("pcr_sdk") and is_module(name)}
 
