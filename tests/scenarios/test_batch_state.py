@@ -1,4 +1,5 @@
-"""Regressions of "The core, part 2": the ledger survives interruption, old batches and big arrays.
+"""A batch's state through `JobSubmitter` on a MotoWorld: it survives interruption, old batches
+and big arrays (the ledger's own rules: `tests/core/batch/test_ledger.py`).
 
 Each test names the defect it pins; each failed on the code before the ledger.
 """

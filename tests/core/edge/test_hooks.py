@@ -135,15 +135,3 @@ def test_the_callers_throttled_calls_do_not_slow_pcr_sdk_down(moto_world: MotoWo
     assert governor.throttles == 1
     assert governor.limit == 20  # halved: additive increase, multiplicative decrease
     sub.close()
-
-
-# -- 3. lost answers ------------------------------------------------------------------------
-
-
-# -- 4. one exception boundary ---------------------------------------------------------------
-
-
-# -- 5. expiring credentials -------------------------------------------------------------------
-
-
-# -- one governor, explicitly; one home for AWS facts -----------------------------------------

@@ -1,8 +1,8 @@
-"""Beyond the seed on the local backend: results as they finish, typed I/O, retry policies.
+"""Results as they finish, typed I/O and retry policies on the local backend.
 
-Real subprocess workers (`workers/local_typed_worker.py`: pydantic models in and out). The
-end-to-end retry tests use the engine's `evaluateOnExit` and its Spot-reclaim simulation
-(`LocalBackend.reclaim_host`).
+Real subprocess workers (`tests/support/workers/local_typed_worker.py`: pydantic models in and
+out). The end-to-end retry tests use the engine's `evaluateOnExit` and its Spot-reclaim
+simulation (`LocalBackend.reclaim_host`).
 """
 
 from __future__ import annotations
