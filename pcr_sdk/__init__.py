@@ -13,10 +13,10 @@ submitting side (facade, pydantic models, CLI).
 
 from __future__ import annotations
 
-import importlib as _importlib
 import logging as _logging
 import typing as _typing
 
+from pcr_sdk._private.public import lazy_names as _lazy_names
 from pcr_sdk._version import __version__
 
 if _typing.TYPE_CHECKING:
@@ -162,15 +162,7 @@ __all__ = [
 
 
 if not _typing.TYPE_CHECKING:  # type checkers see the imports above, and no other name
-
-    def __getattr__(name: str) -> object:
-        """Import a public name's module on first use (PEP 562)."""
-        module = _WHERE.get(name)
-        if module is None:
-            raise AttributeError(f"module 'pcr_sdk' has no attribute {name!r}")
-        value = getattr(_importlib.import_module(module), name)
-        globals()[name] = value
-        return value
+    __getattr__ = _lazy_names(__name__, _WHERE)
 
 
 def __dir__() -> list[str]:

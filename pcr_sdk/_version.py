@@ -1,6 +1,6 @@
 """The one place pcr-sdk's version is written: pyproject.toml reads it (setuptools' dynamic
 version), `pcr_sdk.__version__` re-exports it, and CHANGELOG.md's latest release must match
-it (tests/test_version.py)."""
+it (tests/meta/test_version.py)."""
 
 from __future__ import annotations
 

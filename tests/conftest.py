@@ -1,34 +1,37 @@
-"""Shared test configuration: hypothesis profiles (CI is the default, `HYPOTHESIS_PROFILE=dev`)
-and the markers every test in a folder gets.
+"""Shared test configuration: hypothesis profiles (CI is the default, `HYPOTHESIS_PROFILE=dev`),
+the fast loop's guard, and the fault suite's counts.
 
-Markers (registered in pyproject.toml; `make test-fast` deselects all five):
+Markers (registered in pyproject.toml; `make test-fast` deselects all five), set by each module
+(`pytestmark`) or test (a decorator), never by folder:
 
 - `subprocess`: starts processes or servers (the local backend, the `pcr` command, real
-  workers and signals): every test in tests/local and tests/cli, and single tests elsewhere;
-- `integration`: runs on a `MotoWorld` (an in-process AWS account; a tenth of a second and
-  more per test): every test in tests/testing, modules with `pytestmark`, single tests;
+  workers and signals);
+- `integration`: runs on mocked AWS (a `MotoWorld`, moto's `mock_aws`: a tenth of a second and
+  more per test);
 - `slow`: takes seconds each (the fault suite, 1,000-job arrays, cfn-lint, the benchmark);
 - `conformance`: tests/conformance (its local half starts processes too);
 - `browser`: headless Chromium.
 
 A test without any of them is a unit test: `make test-fast` runs it, so keep it in-process and
 well under a tenth of a second, or mark it. Under `make test-fast` (PCR_TEST_FAST=1) a unit test
-that starts a process or mocked AWS fails naming the marker it lacks, and the summary names every
-unmarked test that took longer than `FAST_BUDGET_SECONDS`.
+that starts a process, binds a socket or starts mocked AWS fails naming the marker it lacks, and
+the summary names every unmarked test that took longer than `FAST_BUDGET_SECONDS`.
+
+Nothing here imports moto: the `moto_world` plugin loads it when a test first asks for a world,
+and the guard only under PCR_TEST_FAST.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import socket
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import Final, NoReturn
 
 import pytest
 from hypothesis import HealthCheck, settings
-from moto.core.models import MockAWS
 
 from tests.faults._counts import COUNTS_KEY, WIRE_KEY, counts_of
 
@@ -43,36 +46,18 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 pytest_plugins = ["pcr_sdk.testing.fixtures"]
 
-TESTS: Final = Path(__file__).resolve().parent
-FOLDER_MARKS: Final[dict[str, tuple[str, ...]]] = {
-    "cli": ("subprocess",),
-    "conformance": ("conformance", "slow"),
-    "faults": ("slow",),
-    "local": ("subprocess",),
-    "testing": ("integration",),
-}
-"""The markers each test of a folder below tests/ gets, whatever its module says."""
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    del config
-    for item in items:
-        try:
-            folder = item.path.resolve().relative_to(TESTS).parts[0]
-        except ValueError:  # a test outside tests/ (a path given on the command line)
-            continue
-        for name in FOLDER_MARKS.get(folder, ()):
-            item.add_marker(name)
-
 
 @pytest.fixture(autouse=True)
 def _unit_tests_stay_in_process(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Under `make test-fast`, a test that starts a process or mocked AWS fails, naming the
-    marker it lacks (a fixture of a wider scope set up before this one is not caught)."""
+    """Under `make test-fast`, a test that starts a process, binds a socket or starts mocked AWS
+    fails, naming the marker it lacks (a fixture of a wider scope set up before this one is not
+    caught)."""
     if os.environ.get("PCR_TEST_FAST") != "1":
         return
+    from moto.core.models import MockAWS  # imported by pytest_collection_finish
+
     node = request.node.nodeid
 
     def refuse(what: str, marker: str) -> Callable[..., NoReturn]:
@@ -82,6 +67,7 @@ def _unit_tests_stay_in_process(
         return fail
 
     monkeypatch.setattr(subprocess.Popen, "__init__", refuse("starts a process", "subprocess"))
+    monkeypatch.setattr(socket.socket, "bind", refuse("starts a server", "subprocess"))
     monkeypatch.setattr(MockAWS, "start", refuse("mocks AWS (moto)", "integration"))
 
 
@@ -112,6 +98,11 @@ def pytest_collection_finish(session: object) -> None:
     The fault suite creates many short-lived objects, so this saves a fifth of its time.
     """
     del session
+    if os.environ.get("PCR_TEST_FAST") == "1":
+        # the guard's moto, loaded here rather than in the first test's time budget (a run of
+        # the whole tree has loaded it already, collecting moto's users)
+        import moto.core.models  # noqa: F401
+
     gc.collect()
     gc.freeze()
 

@@ -4,7 +4,7 @@ A page asks for a generated part with a marker line: ``<!-- gen:cli -->`` (the `
 reference, from its typer app), ``<!-- gen:errors -->`` (the exception tree, from `pcr_sdk`),
 ``<!-- gen:limits -->`` (the AWS limits pcr-sdk checks, from `pcr_sdk._private.wire.facts`) or
 ``<!-- gen:checks -->`` (what the local engine refuses, from `pcr_sdk.local._refusals`). The
-same functions are imported by `tests/test_docs_reference.py`.
+same functions are imported by `tests/meta/test_docs_reference.py`.
 """
 
 from __future__ import annotations
@@ -310,11 +310,11 @@ def checks_table() -> str:
 @generator("stack")
 def stack_tables() -> str:
     """The parameters and outputs of the CloudFormation template `pcr infra template` prints."""
-    import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - mkdocs brings PyYAML
+    import yaml  # noqa: PLC0415 - mkdocs brings PyYAML
 
     from pcr_sdk.infra import template_text  # noqa: PLC0415
 
-    class Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no types
+    class Loader(yaml.SafeLoader):
         """Reads CloudFormation's short forms (`!Ref`, `!If`...) as None."""
 
     def intrinsic(loader: object, suffix: str, node: object) -> object:

@@ -259,7 +259,7 @@ class JobSubmitter:
         self._submission, self._watch, self._rerun = parts.submission, parts.watch, parts.rerun
 
     @classmethod
-    def attach(
+    def attach(  # noqa: DOC101, DOC103 - "as for `JobSubmitter.__init__`"
         cls,
         batch_id: str,
         *,
@@ -277,21 +277,17 @@ class JobSubmitter:
 
         The jobs come from the batch's manifest in the bucket, plus any that only AWS Batch
         still shows (found by the batch's job name and `pcr:index` tags); the job definition
-        by the batch id. `options` are JobSubmitter's keyword-only settings (`io_workers`,
-        `progress`, `seams`, ...); nothing is sent before all of them are valid.
-        Nothing is ever submitted by attaching.
+        by the batch id. Nothing is sent before every setting is valid, and nothing is ever
+        submitted by attaching.
 
         Args:
             batch_id: the batch's id, `<name>_<uuid4>` (`get_batch_id()` of the first process).
             job_queue: the queue its jobs went to.
             job_bucket: the bucket that holds its manifest.
-            aws_region: as for `JobSubmitter`.
-            session: as for `JobSubmitter`.
-            clients: as for `JobSubmitter`.
-            polling_interval_seconds: as for `JobSubmitter`.
-            request_throttling_milliseconds: as for `JobSubmitter`.
-            governor: as for `JobSubmitter`.
-            **options: JobSubmitter's other keyword-only settings.
+
+        The other arguments (`aws_region`, `session`, `clients`, `polling_interval_seconds`,
+        `request_throttling_milliseconds`, `governor` and the keyword-only settings in
+        `options`: `io_workers`, `progress`, `seams`, ...) are as for `JobSubmitter.__init__`.
 
         Returns:
             A submitter that knows the batch's jobs; its waits and outputs work as in the first
@@ -516,8 +512,8 @@ class JobSubmitter:
         Args:
             timeout: seconds to wait at most for all of them (default: no limit).
 
-        Yields:
-            Each job's result, in the order the polls see them finish.
+        Returns:
+            An iterator of each job's result, in the order the polls see them finish.
 
         Raises:
             PcrInputError: `timeout` is negative, NaN or infinite.

@@ -1,9 +1,11 @@
-"""`@public(home)`: the module users import a name from, as its `__module__`."""
+"""`@public(home)`: the module users import a name from, as its `__module__`; `lazy_names`: how
+such a module imports its names on first use."""
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -38,3 +40,19 @@ def _resolve_annotations(cls: type) -> None:
             annotations[name] = eval(annotation, namespace, dict(vars(cls)))  # noqa: S307 - the class's own source
         except (NameError, AttributeError, TypeError, SyntaxError):
             continue  # a name imported only for type checking: unresolvable at run time anyway
+
+
+def lazy_names(module: str, where: Mapping[str, str]) -> Callable[[str], object]:
+    """The `__getattr__` (PEP 562) of public module `module`: a name in `where` is imported
+    from the module `where` names on first use, and kept in `module`; any other raises
+    `AttributeError`. `import pcr_sdk` then loads nothing it does not use."""
+
+    def __getattr__(name: str) -> object:
+        home = where.get(name)
+        if home is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        setattr(sys.modules[module], name, value)
+        return value
+
+    return __getattr__

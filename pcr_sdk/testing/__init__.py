@@ -77,11 +77,33 @@ the same mock.
 
 from __future__ import annotations
 
-from pcr_sdk.local._stepping import VirtualClock
-from pcr_sdk.testing._batch import DEPENDENCY_FAILED, LOG_GROUP
-from pcr_sdk.testing._faults import Fault, FaultHandle, FaultInjector, ListingLag
-from pcr_sdk.testing._script import ESSENTIAL_CONTAINER_EXITED, JobScript, JobView
-from pcr_sdk.testing._world import MotoWorld, SubmittedCall
+import typing as _typing
+
+from pcr_sdk._private.public import lazy_names as _lazy_names
+
+if _typing.TYPE_CHECKING:
+    from pcr_sdk.local._stepping import VirtualClock
+    from pcr_sdk.testing._batch import DEPENDENCY_FAILED, LOG_GROUP
+    from pcr_sdk.testing._faults import Fault, FaultHandle, FaultInjector, ListingLag
+    from pcr_sdk.testing._script import ESSENTIAL_CONTAINER_EXITED, JobScript, JobView
+    from pcr_sdk.testing._world import MotoWorld, SubmittedCall
+
+_WHERE: dict[str, str] = {
+    "DEPENDENCY_FAILED": "pcr_sdk.testing._batch",
+    "ESSENTIAL_CONTAINER_EXITED": "pcr_sdk.testing._script",
+    "LOG_GROUP": "pcr_sdk.testing._batch",
+    "Fault": "pcr_sdk.testing._faults",
+    "FaultHandle": "pcr_sdk.testing._faults",
+    "FaultInjector": "pcr_sdk.testing._faults",
+    "JobScript": "pcr_sdk.testing._script",
+    "JobView": "pcr_sdk.testing._script",
+    "ListingLag": "pcr_sdk.testing._faults",
+    "MotoWorld": "pcr_sdk.testing._world",
+    "SubmittedCall": "pcr_sdk.testing._world",
+    "VirtualClock": "pcr_sdk.local._stepping",
+}
+"""Where each public name lives: imported on first use (PEP 562), so that registering the
+pytest plugin (`pcr_sdk.testing.fixtures`) loads no moto."""
 
 __all__ = [
     "DEPENDENCY_FAILED",
@@ -97,3 +119,11 @@ __all__ = [
     "SubmittedCall",
     "VirtualClock",
 ]
+
+
+if not _typing.TYPE_CHECKING:  # type checkers see the imports above, and no other name
+    __getattr__ = _lazy_names(__name__, _WHERE)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -4,16 +4,21 @@ Enable them with ``pytest_plugins = ["pcr_sdk.testing.fixtures"]`` in a top-leve
 
 ``moto_world`` yields an entered `MotoWorld`; ``@pytest.mark.moto_world(**kwargs)`` on a test
 passes keyword arguments to it (e.g. ``polls_to_finish=3``). ``aws_clients`` is its clients.
+
+Registering the plugin costs nothing: moto is imported when a test first asks for a world, so
+a test run that needs none does not pay for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from pcr_sdk._private.edge.clients import AwsClients
-from pcr_sdk.testing._world import MotoWorld
+if TYPE_CHECKING:
+    from pcr_sdk._private.edge.clients import AwsClients
+    from pcr_sdk.testing._world import MotoWorld
 
 __all__ = ["aws_clients", "moto_world"]
 
@@ -28,6 +33,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def moto_world(request: pytest.FixtureRequest) -> Iterator[MotoWorld]:
     """An entered `MotoWorld`, closed (every patch undone) after the test."""
+    from pcr_sdk.testing._world import MotoWorld  # noqa: PLC0415 - moto only when a test needs it
+
     marker = request.node.get_closest_marker("moto_world")
     kwargs = dict(marker.kwargs) if marker is not None else {}
     with MotoWorld(**kwargs) as world:

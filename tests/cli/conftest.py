@@ -1,13 +1,19 @@
-"""Fixtures of the `pcr` command's tests: a mocked AWS account and a runtime wired to it."""
+"""Fixtures of the `pcr` command's tests: runtimes wired to the test's `moto_world`.
+
+A test whose jobs must stay unfinished marks itself `@pytest.mark.moto_world(polls_to_finish=10)`
+and takes `slow_aws`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pcr_sdk.cli._runtime import Runtime
-from pcr_sdk.testing import MotoWorld
+
+if TYPE_CHECKING:
+    from pcr_sdk.testing import MotoWorld
 
 
 @pytest.fixture(autouse=True)
@@ -16,28 +22,20 @@ def wide_tables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
 
 
-@pytest.fixture
-def world() -> Iterator[MotoWorld]:
-    """A mocked AWS account whose successful jobs compute the sum_product outputs."""
-    with MotoWorld() as world:
-        world.script.worker(lambda d: {"x+y": d["x"] + d["y"], "x*y": d["x"] * d["y"]})
-        yield world
+def sum_product(data: Any) -> dict[str, Any]:
+    """The example worker's outputs."""
+    return {"x+y": data["x"] + data["y"], "x*y": data["x"] * data["y"]}
 
 
 @pytest.fixture
-def aws(world: MotoWorld) -> Runtime:
-    """The commands' runtime wired to `world`, and no real sleeping."""
-    return Runtime(aws_clients=lambda region: world.clients, sleep=lambda seconds: None)
+def aws(moto_world: MotoWorld) -> Runtime:
+    """The commands' runtime wired to `moto_world`, whose successful jobs compute the
+    sum_product outputs; no real sleeping."""
+    moto_world.script.worker(sum_product)
+    return Runtime(aws_clients=lambda region: moto_world.clients, sleep=lambda seconds: None)
 
 
 @pytest.fixture
-def slow_world() -> Iterator[MotoWorld]:
-    """A mocked AWS account whose jobs stay unfinished for ten polls."""
-    with MotoWorld(polls_to_finish=10) as world:
-        yield world
-
-
-@pytest.fixture
-def slow_aws(slow_world: MotoWorld) -> Runtime:
-    """The commands' runtime wired to `slow_world`."""
-    return Runtime(aws_clients=lambda region: slow_world.clients, sleep=lambda seconds: None)
+def slow_aws(moto_world: MotoWorld) -> Runtime:
+    """The commands' runtime wired to `moto_world`, its jobs not scripted; no real sleeping."""
+    return Runtime(aws_clients=lambda region: moto_world.clients, sleep=lambda seconds: None)

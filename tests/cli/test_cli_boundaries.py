@@ -18,7 +18,9 @@ from pcr_sdk.advanced import Seams
 from pcr_sdk.cli import _governed
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
-from tests.cli._helpers import assert_clean_exit, invoke, lines, write_jobs
+from tests.support.cli import assert_clean_exit, invoke, lines, write_jobs
+
+pytestmark = pytest.mark.subprocess
 
 CLI = Path(pcr_sdk.cli.__file__).parent
 
@@ -86,17 +88,18 @@ class Audit:
 
 
 @pytest.fixture
-def audited(slow_world: MotoWorld) -> tuple[MotoWorld, Runtime, Audit]:
+def audited(moto_world: MotoWorld) -> tuple[MotoWorld, Runtime, Audit]:
     governor = CountingGovernor()
-    audit = Audit(slow_world, governor)
+    audit = Audit(moto_world, governor)
     runtime = Runtime(
-        aws_clients=lambda region: slow_world.clients,
+        aws_clients=lambda region: moto_world.clients,
         sleep=lambda seconds: None,
         governor=lambda: governor,
     )
-    return slow_world, runtime, audit
+    return moto_world, runtime, audit
 
 
+@pytest.mark.moto_world(polls_to_finish=10)  # its jobs stay unfinished
 def test_every_batch_call_of_every_command_is_governed(
     audited: tuple[MotoWorld, Runtime, Audit], tmp_path: Path
 ) -> None:

@@ -13,7 +13,9 @@ import pytest
 
 from pcr_sdk.cli._demo import reduce_levels, sum_of_squares
 from pcr_sdk.cli._runtime import LocalEnvironment, LocalOptions, Runtime, start_local_backend
-from tests.cli._helpers import assert_clean_exit, invoke, lines
+from tests.support.cli import assert_clean_exit, invoke, lines
+
+pytestmark = pytest.mark.subprocess
 
 WRONG_WORKER = """
 import json, os, boto3

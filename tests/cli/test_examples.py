@@ -7,7 +7,9 @@ from types import ModuleType
 
 import pytest
 
-from tests.cli._helpers import EXAMPLE
+from tests.support.cli import EXAMPLE
+
+pytestmark = pytest.mark.subprocess
 
 
 def _run_module() -> ModuleType:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import boto3
 import pytest
 
-from tests.cli._helpers import (
+from tests.support.cli import (
     LAUNCHER,
     PLAIN_WORKER,
     PcrProcess,
@@ -37,9 +37,12 @@ from tests.cli._helpers import (
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for process states")
+pytestmark = [
+    pytest.mark.subprocess,
+    pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for process states"),
+]
 
-SCRIPTS: Final = Path(__file__).resolve().parent / "seed_scripts"
+SCRIPTS: Final = Path(__file__).resolve().parents[1] / "support" / "seed_scripts"
 BLOCKED_JOBS: Final = 120
 DEFINITIONS: Final = 230
 SLEEPER: Final = """

@@ -14,7 +14,9 @@ import pcr_sdk.local
 from pcr_sdk import JobSubmitter, SilentProgress
 from pcr_sdk.cli._runtime import LocalOptions, cpu_slots, start_local_backend
 from pcr_sdk.local import LocalBackend
-from tests.cli._helpers import SDK_WORKER
+from tests.support.cli import SDK_WORKER
+
+pytestmark = pytest.mark.subprocess
 
 SECOND_LONG = "import time, sys; time.sleep(1); sys.exit(0)"
 

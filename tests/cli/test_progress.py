@@ -7,60 +7,30 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from rich.console import Console
 
-from pcr_sdk import JobResult, JobStatus, PollProgress, PrintProgress
+from pcr_sdk import JobResult, JobStatus
 from pcr_sdk.cli._progress import LiveProgress, PlainProgress, batch_progress, stderr_console
+from tests.support.fakes import FakeClock
+from tests.support.progress import POLLS, poll
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _poll(cycle: int, finished: int, running: int, total: int = 6) -> PollProgress:
-    counts = {JobStatus.SUCCEEDED: finished, JobStatus.RUNNING: running}
-    return PollProgress(cycle=cycle, total=total, counts={k: v for k, v in counts.items() if v})
-
-
-# a 6-job batch polled every 0.2 s: 45 polls, the finished count changing 6 times
-POLLS = [(0, 6)] * 13 + [(1, 5)] * 8 + [(2, 4)] * 6 + [(4, 2)] * 9 + [(5, 1)] * 8 + [(6, 0)]
-
-
-def test_print_progress_prints_changes_and_a_heartbeat_not_every_poll() -> None:
-    out = io.StringIO()
-    clock = Clock()
-    progress = PrintProgress(out, clock=clock)
-    for cycle, (finished, running) in enumerate(POLLS):
-        clock.now = cycle * 0.2
-        progress.on_progress(_poll(cycle, finished, running))
-    printed = out.getvalue().splitlines()
-    assert printed == [f"Jobs finished: {k}/6" for k in (0, 1, 2, 4, 5, 6)]  # not 45 lines
-
-    clock.now += 59
-    progress.on_progress(_poll(99, 6, 0))
-    assert len(out.getvalue().splitlines()) == 6  # quiet for under a minute
-    clock.now += 2
-    progress.on_progress(_poll(100, 6, 0))
-    assert out.getvalue().splitlines()[-1] == "Jobs finished: 6/6"  # the heartbeat
+pytestmark = pytest.mark.subprocess
 
 
 def test_plain_progress_prints_one_line_per_change_and_a_heartbeat() -> None:
     out = io.StringIO()
-    clock = Clock()
+    clock = FakeClock(0.0)
     progress = PlainProgress(Console(file=out, width=100_000), clock=clock)
     for cycle, (finished, running) in enumerate(POLLS):
         clock.now = cycle * 0.2
-        progress.on_progress(_poll(cycle, finished, running))
+        progress.on_progress(poll(cycle, finished, running))
     printed = out.getvalue().splitlines()
     assert len(printed) == 6
     assert printed[0] == "finished 0/6: 6 running"
     assert printed[-1] == "finished 6/6: 6 succeeded"
     clock.now += 61
-    progress.on_progress(_poll(200, 6, 0))
+    progress.on_progress(poll(200, 6, 0))
     assert out.getvalue().splitlines()[-1] == "finished 6/6: 6 succeeded"
     assert len(out.getvalue().splitlines()) == 7
 
@@ -68,8 +38,8 @@ def test_plain_progress_prints_one_line_per_change_and_a_heartbeat() -> None:
 def test_the_cli_draws_a_live_bar_on_a_terminal_and_lines_elsewhere() -> None:
     terminal = Console(file=io.StringIO(), force_terminal=True, width=100)
     plain = Console(file=io.StringIO(), force_terminal=False)
-    assert isinstance(batch_progress(terminal, clock=Clock()), LiveProgress)
-    assert isinstance(batch_progress(plain, clock=Clock()), PlainProgress)
+    assert isinstance(batch_progress(terminal, clock=FakeClock(0.0)), LiveProgress)
+    assert isinstance(batch_progress(plain, clock=FakeClock(0.0)), PlainProgress)
     assert not stderr_console().is_terminal  # pytest captures stderr
     assert stderr_console().width == 100_000  # nothing hard-wrapped off a terminal
 
@@ -83,13 +53,13 @@ def test_the_live_bar_follows_submission_and_polls() -> None:
         submitted[0] = 6
         live.end_submit(6, 0.4)
         live.begin_wait(6)
-        live.on_progress(_poll(1, 4, 2))
+        live.on_progress(poll(1, 4, 2))
         failed = JobResult(
             job_id="job-5", index=5, status=JobStatus.FAILED, output_key="k",
             status_reason="Essential container in task exited", exit_code=3,
         )  # fmt: skip
         live.on_job_failed(failed)
-        live.on_progress(_poll(2, 6, 0))
+        live.on_progress(poll(2, 6, 0))
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())  # colours, cursor moves
     assert "submitted" in text
     assert "6/6" in text

@@ -16,8 +16,10 @@ from pcr_sdk import JobSubmitter, SilentProgress
 from pcr_sdk.advanced import Seams
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
-from tests.cli._helpers import assert_clean_exit, invoke, lines
 from tests.report._page import URL_ATTRIBUTES, parse
+from tests.support.cli import assert_clean_exit, invoke, lines
+
+pytestmark = pytest.mark.subprocess
 
 NOW_MS = 4_102_444_800_000  # 2100-01-01: after every job of the test
 PLAIN = 120

@@ -12,7 +12,7 @@ import pytest
 
 from pcr_sdk.cli._batch import parse_jobs, read_jobs
 from pcr_sdk.cli._runtime import LocalEnvironment, LocalOptions, Runtime
-from tests.cli._helpers import (
+from tests.support.cli import (
     EXAMPLE,
     EXITS_WORKER,
     PLAIN_WORKER,
@@ -23,6 +23,8 @@ from tests.cli._helpers import (
     worker_command,
     write_jobs,
 )
+
+pytestmark = pytest.mark.subprocess
 
 
 def _no_backend(options: LocalOptions) -> AbstractContextManager[LocalEnvironment]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from tests.cli._helpers import (
+from tests.support.cli import (
     SDK_WORKER,
     SLEEPY_WORKER,
     PcrProcess,
@@ -28,7 +28,10 @@ from tests.cli._helpers import (
     write_jobs,
 )
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for process states")
+pytestmark = [
+    pytest.mark.subprocess,
+    pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for process states"),
+]
 
 
 def _sleepy_jobs(path: Path, marks: Path, sleeps: list[float]) -> Path:

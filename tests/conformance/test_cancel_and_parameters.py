@@ -8,7 +8,7 @@ from pcr_sdk._private.wire import facts
 from tests.conformance import scripts
 from tests.conformance.target import Target
 
-pytestmark = pytest.mark.conformance
+pytestmark = [pytest.mark.conformance, pytest.mark.slow]
 
 
 def test_a_cancelled_pending_job_fails_once_its_dependency_is_done(target: Target) -> None:

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from tests.conformance.target import Target
 
-pytestmark = pytest.mark.conformance
+pytestmark = [pytest.mark.conformance, pytest.mark.slow]
 
 COUNT = 151
 

@@ -11,7 +11,7 @@ from pcr_sdk._private.wire import facts
 from tests.conformance import scripts
 from tests.conformance.target import Target
 
-pytestmark = pytest.mark.conformance
+pytestmark = [pytest.mark.conformance, pytest.mark.slow]
 
 
 def test_a_job_succeeds_and_its_output_is_in_cloudwatch_logs(target: Target) -> None:

@@ -15,7 +15,7 @@ from tests.conformance.target import Target
 if TYPE_CHECKING:
     from mypy_boto3_batch.type_defs import KeyValuesPairTypeDef, ListJobsResponseTypeDef
 
-pytestmark = pytest.mark.conformance
+pytestmark = [pytest.mark.conformance, pytest.mark.slow]
 
 
 def _names(value: str) -> list[KeyValuesPairTypeDef]:

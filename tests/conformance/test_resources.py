@@ -8,7 +8,7 @@ from pcr_sdk._private.wire import facts
 from tests.conformance import scripts
 from tests.conformance.target import Target
 
-pytestmark = pytest.mark.conformance
+pytestmark = [pytest.mark.conformance, pytest.mark.slow]
 
 NEVER_FITS_MIB = str(facts.MAX_MEMORY_MIB)
 """4 TiB: more memory than any instance type has."""

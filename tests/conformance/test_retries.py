@@ -11,7 +11,7 @@ from pcr_sdk._private.wire import facts
 from tests.conformance import scripts
 from tests.conformance.target import Target, local_only
 
-pytestmark = pytest.mark.conformance
+pytestmark = [pytest.mark.conformance, pytest.mark.slow]
 
 
 def _attempt_codes(target: Target, job_id: str) -> list[int | None]:

@@ -13,7 +13,7 @@ from pcr_sdk._private.wire import facts
 from tests.conformance import scripts
 from tests.conformance.target import Target
 
-pytestmark = pytest.mark.conformance
+pytestmark = [pytest.mark.conformance, pytest.mark.slow]
 
 TIMEOUT = {"attemptDurationSeconds": facts.MIN_TIMEOUT_SECONDS}
 

@@ -10,7 +10,7 @@ from pcr_sdk.worker import run
 
 def handler(data: Any) -> dict[str, int]:
     n = int(data["n"])
-    return {"n": n, "sq": n * n}  # tests.faults._support.expected_output, without its imports
+    return {"n": n, "sq": n * n}  # tests.support.aws_view.expected_output, without its imports
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-import yaml  # type: ignore[import-untyped]  # PyYAML comes with moto's CloudFormation extra; it ships no types
+import yaml
 from moto.cloudformation.parsing import get_model_map
 
 from pcr_sdk.infra import template_text
@@ -26,7 +26,7 @@ DEFAULTS: Final[Mapping[str, str]] = {
 }
 
 
-class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # untyped base class
+class _Loader(yaml.SafeLoader):
     """SafeLoader plus CloudFormation's short-form tags."""
 
 

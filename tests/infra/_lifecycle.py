@@ -10,7 +10,7 @@ from pcr_sdk import JobStatus, JobSubmitter, SilentProgress
 from pcr_sdk.advanced import Seams
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
-from tests.cli._helpers import invoke
+from tests.support.cli import invoke
 
 INPUTS = [{"x": 2, "y": 3}, {"x": 10, "y": 4}, {"x": -1, "y": 7}]
 

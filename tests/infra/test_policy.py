@@ -10,7 +10,7 @@ import pcr_sdk.infra
 from pcr_sdk import PcrInputError
 from pcr_sdk.infra import submitter_actions, submitter_policy
 from pcr_sdk.infra._policy import WILDCARD_ONLY_ACTIONS
-from tests.cli._helpers import assert_clean_exit, invoke
+from tests.support.cli import assert_clean_exit, invoke
 
 ROLE = "arn:aws:iam::123456789012:role/pcr-job"
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -7,7 +7,6 @@ _iam.py) and the generated policy must allow every one of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,19 +22,22 @@ pytestmark = pytest.mark.integration  # every test here runs on a MotoWorld
 ACCOUNT = "123456789012"  # moto's default account
 
 
-@pytest.fixture
-def world() -> Iterator[MotoWorld]:
-    with MotoWorld() as world:
-        world.script.worker(sum_product)
-        world.script.fail_where(
-            lambda job: job.job_name.startswith("iam-check_") and job.index == 1,
-            exit_code=3,
-            log_lines=["ValueError: boom"],
-        )
-        world.script.polls_where(
-            lambda job: job.job_name.startswith(("iam-slow_", "iam-cancel_")), n=50
-        )
-        yield world
+@pytest.fixture(autouse=True)
+def _scripted_jobs(request: pytest.FixtureRequest) -> None:
+    """A test's `moto_world` runs the sum_product worker; job 1 of an `iam-check` batch fails,
+    the jobs of `iam-slow` and `iam-cancel` batches stay unfinished for 50 polls."""
+    if "moto_world" not in request.fixturenames:
+        return
+    world: MotoWorld = request.getfixturevalue("moto_world")
+    world.script.worker(sum_product)
+    world.script.fail_where(
+        lambda job: job.job_name.startswith("iam-check_") and job.index == 1,
+        exit_code=3,
+        log_lines=["ValueError: boom"],
+    )
+    world.script.polls_where(
+        lambda job: job.job_name.startswith(("iam-slow_", "iam-cancel_")), n=50
+    )
 
 
 def _recorder(world: MotoWorld) -> CallRecorder:
@@ -44,10 +46,12 @@ def _recorder(world: MotoWorld) -> CallRecorder:
     )
 
 
-def test_every_call_of_a_whole_lifecycle_is_allowed(world: MotoWorld, tmp_path: Path) -> None:
-    recorder = _recorder(world)
-    run_everything(world, tmp_path, queue=world.queue, bucket=world.bucket)
-    policy = submitter_policy(world.bucket, world.queue, region=world.region, account=ACCOUNT)
+def test_every_call_of_a_whole_lifecycle_is_allowed(moto_world: MotoWorld, tmp_path: Path) -> None:
+    recorder = _recorder(moto_world)
+    run_everything(moto_world, tmp_path, queue=moto_world.queue, bucket=moto_world.bucket)
+    policy = submitter_policy(
+        moto_world.bucket, moto_world.queue, region=moto_world.region, account=ACCOUNT
+    )
 
     made = {(call.service, call.operation) for call in recorder.calls}
     known = {(service, op) for service, ops in SDK_OPERATIONS.items() for op in ops}
@@ -55,7 +59,7 @@ def test_every_call_of_a_whole_lifecycle_is_allowed(world: MotoWorld, tmp_path: 
     assert made == known, "the lifecycle should exercise every operation the SDK has"
     assert recorder.actions <= submitter_actions()
     assert denied(policy, recorder.calls) == []
-    elsewhere = submitter_policy("other-bucket", "other-queue", region=world.region)
+    elsewhere = submitter_policy("other-bucket", "other-queue", region=moto_world.region)
     refused = " ".join(denied(elsewhere, recorder.calls))
     assert "SubmitJob" in refused
     assert "PutObject" in refused
@@ -74,17 +78,25 @@ def test_the_policy_grants_no_action_the_sdk_does_not_call() -> None:
     assert granted - called == {"batch:TagResource"}  # needed by SubmitJob / Register with tags
 
 
-def test_a_job_role_needs_pass_role_and_only_on_that_role(world: MotoWorld) -> None:
-    role = world.role_arn
-    recorder = _recorder(world)
-    assert run_batch(world, queue=world.queue, bucket=world.bucket, job_role_arn=role) == [
+def test_a_job_role_needs_pass_role_and_only_on_that_role(moto_world: MotoWorld) -> None:
+    role = moto_world.role_arn
+    recorder = _recorder(moto_world)
+    assert run_batch(
+        moto_world, queue=moto_world.queue, bucket=moto_world.bucket, job_role_arn=role
+    ) == [
         {"x+y": 5, "x*y": 6},
         {"x+y": 14, "x*y": 40},
         {"x+y": 6, "x*y": -7},
     ]
-    without = submitter_policy(world.bucket, world.queue, region=world.region, account=ACCOUNT)
+    without = submitter_policy(
+        moto_world.bucket, moto_world.queue, region=moto_world.region, account=ACCOUNT
+    )
     with_role = submitter_policy(
-        world.bucket, world.queue, region=world.region, account=ACCOUNT, job_role_arn=role
+        moto_world.bucket,
+        moto_world.queue,
+        region=moto_world.region,
+        account=ACCOUNT,
+        job_role_arn=role,
     )
     assert denied(without, recorder.calls) == [
         f"RegisterJobDefinition: {Request('iam:PassRole', role)}"

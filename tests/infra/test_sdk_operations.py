@@ -66,6 +66,7 @@ def _receiver_service(node: ast.expr) -> tuple[bool, str | None]:
     return False, None
 
 
+@cache  # one scan of the package for every test here
 def call_sites() -> list[tuple[str, str, str]]:
     """(file:line, service, Operation) of every AWS client call in the scanned code."""
     sites: list[tuple[str, str, str]] = []

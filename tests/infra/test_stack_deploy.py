@@ -67,52 +67,51 @@ def test_moto_lacks_exactly_the_documented_resource_types() -> None:
 
 
 @pytest.mark.slow
-def test_the_stack_runs_a_whole_batch_with_its_own_policy() -> None:
-    with MotoWorld() as world:
-        world.script.worker(sum_product)
-        outputs = _deploy(world, {"InstanceTypes": "optimal"})
-        assert set(STACK_OUTPUTS) - {"SubmittersGroup"} <= set(outputs)
-        queue, bucket, role = outputs["JobQueue"], outputs["JobBucket"], outputs["JobRoleArn"]
-        assert queue.startswith(f"arn:aws:batch:{world.region}:{ACCOUNT}:job-queue/")
-        assert queue != world.queue_arn  # not the world's own queue and bucket
-        assert bucket != world.bucket
+def test_the_stack_runs_a_whole_batch_with_its_own_policy(moto_world: MotoWorld) -> None:
+    moto_world.script.worker(sum_product)
+    outputs = _deploy(moto_world, {"InstanceTypes": "optimal"})
+    assert set(STACK_OUTPUTS) - {"SubmittersGroup"} <= set(outputs)
+    queue, bucket, role = outputs["JobQueue"], outputs["JobBucket"], outputs["JobRoleArn"]
+    assert queue.startswith(f"arn:aws:batch:{moto_world.region}:{ACCOUNT}:job-queue/")
+    assert queue != moto_world.queue_arn  # not the world's own queue and bucket
+    assert bucket != moto_world.bucket
 
-        recorder = CallRecorder(
-            world.clients,
-            lookup=world.session.client("batch"),
-            region=world.region,
-            account=ACCOUNT,
-        )
-        assert run_batch(world, queue=queue, bucket=bucket, job_role_arn=role) == EXPECTED
-        assert {call.job_queue for call in world.submitted()} == {queue}
+    recorder = CallRecorder(
+        moto_world.clients,
+        lookup=moto_world.session.client("batch"),
+        region=moto_world.region,
+        account=ACCOUNT,
+    )
+    assert run_batch(moto_world, queue=queue, bucket=bucket, job_role_arn=role) == EXPECTED
+    assert {call.job_queue for call in moto_world.submitted()} == {queue}
 
-        # the policy the stack created (as moto stored it, every ARN resolved) allows it all
-        iam = world.session.client("iam")
-        arn = outputs["SubmitterPolicyArn"]
-        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-        document: Any = iam.get_policy_version(PolicyArn=arn, VersionId=version)
-        policy = document["PolicyVersion"]["Document"]
-        assert denied(policy, recorder.calls) == []
-        assert any(call.operation == "RegisterJobDefinition" for call in recorder.calls)
+    # the policy the stack created (as moto stored it, every ARN resolved) allows it all
+    iam = moto_world.session.client("iam")
+    arn = outputs["SubmitterPolicyArn"]
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    document: Any = iam.get_policy_version(PolicyArn=arn, VersionId=version)
+    policy = document["PolicyVersion"]["Document"]
+    assert denied(policy, recorder.calls) == []
+    assert any(call.operation == "RegisterJobDefinition" for call in recorder.calls)
 
-        # the live network: the queue's compute environment sits behind a closed group
-        batch = world.session.client("batch")
-        (found,) = batch.describe_job_queues(jobQueues=[queue])["jobQueues"]
-        environment_arn = found["computeEnvironmentOrder"][0]["computeEnvironment"]
-        (environment,) = batch.describe_compute_environments(computeEnvironments=[environment_arn])[
-            "computeEnvironments"
-        ]
-        assert environment["type"] == "MANAGED"
-        resources = environment["computeResources"]
-        ec2 = world.session.client("ec2")
-        groups = ec2.describe_security_groups(GroupIds=resources["securityGroupIds"])
-        assert [g["IpPermissions"] for g in groups["SecurityGroups"]] == [[]]
-        subnets = ec2.describe_subnets(SubnetIds=resources["subnets"])["Subnets"]
-        assert len({s["AvailabilityZone"] for s in subnets}) == 2
+    # the live network: the queue's compute environment sits behind a closed group
+    batch = moto_world.session.client("batch")
+    (found,) = batch.describe_job_queues(jobQueues=[queue])["jobQueues"]
+    environment_arn = found["computeEnvironmentOrder"][0]["computeEnvironment"]
+    (environment,) = batch.describe_compute_environments(computeEnvironments=[environment_arn])[
+        "computeEnvironments"
+    ]
+    assert environment["type"] == "MANAGED"
+    resources = environment["computeResources"]
+    ec2 = moto_world.session.client("ec2")
+    groups = ec2.describe_security_groups(GroupIds=resources["securityGroupIds"])
+    assert [g["IpPermissions"] for g in groups["SecurityGroups"]] == [[]]
+    subnets = ec2.describe_subnets(SubnetIds=resources["subnets"])["Subnets"]
+    assert len({s["AvailabilityZone"] for s in subnets}) == 2
 
-        s3 = world.session.client("s3")
-        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
-        assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    s3 = moto_world.session.client("s3")
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
 
 @pytest.mark.parametrize(
@@ -135,24 +134,23 @@ def test_the_stack_runs_a_whole_batch_with_its_own_policy() -> None:
     ids=["cpu-ec2", "gpu-spot", "fargate-kms"],
 )
 def test_parameters_shape_the_compute_environment(
-    parameters: dict[str, str], expected: dict[str, str]
+    moto_world: MotoWorld, parameters: dict[str, str], expected: dict[str, str]
 ) -> None:
-    with MotoWorld() as world:
-        outputs = _deploy(world, parameters)
-        batch = world.session.client("batch")
-        (environment,) = batch.describe_compute_environments(
-            computeEnvironments=[outputs["ComputeEnvironment"]]
-        )["computeEnvironments"]
-        resources = environment["computeResources"]
-        images = [c.get("imageType") for c in resources.get("ec2Configuration", [])]
-        shown = {
-            "type": resources["type"],
-            "allocationStrategy": resources.get("allocationStrategy"),
-            "image": images[0] if images else None,
-        }
-        assert {k: v for k, v in shown.items() if v is not None} == expected
-        assert ("ExecutionRoleArn" in outputs) == (parameters.get("ProvisioningModel") == "FARGATE")
-        encryption = world.session.client("s3").get_bucket_encryption(Bucket=outputs["JobBucket"])
-        default = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]
-        algorithm = default["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
-        assert algorithm == ("aws:kms" if "KmsKeyArn" in parameters else "AES256")
+    outputs = _deploy(moto_world, parameters)
+    batch = moto_world.session.client("batch")
+    (environment,) = batch.describe_compute_environments(
+        computeEnvironments=[outputs["ComputeEnvironment"]]
+    )["computeEnvironments"]
+    resources = environment["computeResources"]
+    images = [c.get("imageType") for c in resources.get("ec2Configuration", [])]
+    shown = {
+        "type": resources["type"],
+        "allocationStrategy": resources.get("allocationStrategy"),
+        "image": images[0] if images else None,
+    }
+    assert {k: v for k, v in shown.items() if v is not None} == expected
+    assert ("ExecutionRoleArn" in outputs) == (parameters.get("ProvisioningModel") == "FARGATE")
+    encryption = moto_world.session.client("s3").get_bucket_encryption(Bucket=outputs["JobBucket"])
+    default = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]
+    algorithm = default["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+    assert algorithm == ("aws:kms" if "KmsKeyArn" in parameters else "AES256")

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from pcr_sdk.infra import STACK_OUTPUTS, submitter_policy, template_text
-from tests.cli._helpers import invoke
 from tests.infra._cfn import conditions, load_template, resolve_ifs, walk
+from tests.support.cli import invoke
 
 REGIONS = ["us-east-1", "eu-central-1", "ap-southeast-2"]
 WORLD_OPEN = {"0.0.0.0/0", "::/0"}

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from pcr_sdk._private.wire.layout import BatchLayout
 from pcr_sdk.testing import MotoWorld
-from tests.testing.support import Jobs
+from tests.support.jobs import Jobs
 
 
 @pytest.fixture
-def world() -> Iterator[MotoWorld]:
-    with MotoWorld() as entered:
-        yield entered
-
-
-@pytest.fixture
-def jobs(world: MotoWorld) -> Jobs:
-    return Jobs(world, world.register_job_definition(), BatchLayout("demo_batch"))
+def jobs(moto_world: MotoWorld) -> Jobs:
+    return Jobs(moto_world, moto_world.register_job_definition(), BatchLayout("demo_batch"))

@@ -9,7 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from pcr_sdk.testing import MotoWorld
-from tests.testing.support import Jobs
+from tests.support.jobs import Jobs
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -24,7 +26,7 @@ def eager_thread_switches() -> Iterator[None]:
 @pytest.mark.usefixtures("eager_thread_switches")
 @pytest.mark.slow
 def test_submits_racing_describes_and_lists_keep_the_mock_consistent(
-    world: MotoWorld, jobs: Jobs
+    moto_world: MotoWorld, jobs: Jobs
 ) -> None:
     early = [jobs.submit(i) for i in range(50)]
 
@@ -37,4 +39,4 @@ def test_submits_racing_describes_and_lists_keep_the_mock_consistent(
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(submit_or_look, range(50, 250)))
     assert all(n >= 100 for n in results[::2])
-    assert len(world.jobs()) == 150
+    assert len(moto_world.jobs()) == 150

@@ -15,11 +15,13 @@ from botocore.exceptions import ClientError
 
 from pcr_sdk._private.wire import facts
 from pcr_sdk.testing import ESSENTIAL_CONTAINER_EXITED, Fault, MotoWorld
-from tests.testing.support import Jobs
+from tests.support.jobs import Jobs
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_batch.type_defs import JobDetailTypeDef
+
+pytestmark = pytest.mark.integration
 
 
 def _definition(world: MotoWorld, name: str, **extra: Any) -> str:
@@ -79,36 +81,38 @@ def test_other_sessions_reach_the_same_batch_without_faults(jobs: Jobs) -> None:
     observer.close()
 
 
-def test_the_clock_moves_one_second_per_describe_and_stamps_the_jobs(world: MotoWorld) -> None:
-    start = world.clock()
-    definition = world.register_job_definition()
-    job_id = _submit(world, definition)
-    world.clock.advance(5)
+def test_the_clock_moves_one_second_per_describe_and_stamps_the_jobs(moto_world: MotoWorld) -> None:
+    start = moto_world.clock()
+    definition = moto_world.register_job_definition()
+    job_id = _submit(moto_world, definition)
+    moto_world.clock.advance(5)
 
-    job = _describe(world, job_id)
+    job = _describe(moto_world, job_id)
 
-    assert world.clock() == start + 6
+    assert moto_world.clock() == start + 6
     assert job["createdAt"] == int(start * 1000)
     assert job["startedAt"] == job["stoppedAt"] == int((start + 6) * 1000)
     with pytest.raises(ValueError, match="does not go back"):
-        world.clock.advance(-1)
+        moto_world.clock.advance(-1)
 
 
-def test_a_timeout_fails_a_job_on_the_virtual_clock_and_is_not_retried(world: MotoWorld) -> None:
-    world.script.polls_to_finish = 1000
+def test_a_timeout_fails_a_job_on_the_virtual_clock_and_is_not_retried(
+    moto_world: MotoWorld,
+) -> None:
+    moto_world.script.polls_to_finish = 1000
     definition = _definition(
-        world,
+        moto_world,
         "times-out",
         timeout={"attemptDurationSeconds": 60},
         retryStrategy={"attempts": 3},
     )
-    job_id = _submit(world, definition)
+    job_id = _submit(moto_world, definition)
     for _ in range(5):
-        assert _describe(world, job_id)["status"] != "FAILED"
-    assert _describe(world, job_id)["status"] == "RUNNING"
+        assert _describe(moto_world, job_id)["status"] != "FAILED"
+    assert _describe(moto_world, job_id)["status"] == "RUNNING"
 
-    world.clock.advance(60)  # one more describe is one more second: past the timeout
-    job = _describe(world, job_id)
+    moto_world.clock.advance(60)  # one more describe is one more second: past the timeout
+    job = _describe(moto_world, job_id)
 
     assert job["status"] == "FAILED"
     assert job["statusReason"] == facts.TIMEOUT_REASON
@@ -117,20 +121,20 @@ def test_a_timeout_fails_a_job_on_the_virtual_clock_and_is_not_retried(world: Mo
     assert "exitCode" not in attempt["container"]
 
 
-def test_a_retry_strategy_gives_a_failing_job_its_attempts(world: MotoWorld) -> None:
+def test_a_retry_strategy_gives_a_failing_job_its_attempts(moto_world: MotoWorld) -> None:
     definition = _definition(
-        world,
+        moto_world,
         "retried",
         retryStrategy={"attempts": 3, "evaluateOnExit": [{"onExitCode": "4", "action": "EXIT"}]},
     )
-    world.script.fail(job_name="three", exit_code=3, log_lines=["boom"])
-    world.script.fail(job_name="four", exit_code=4)
-    three, four = _submit(world, definition, "three"), _submit(world, definition, "four")
+    moto_world.script.fail(job_name="three", exit_code=3, log_lines=["boom"])
+    moto_world.script.fail(job_name="four", exit_code=4)
+    three, four = _submit(moto_world, definition, "three"), _submit(moto_world, definition, "four")
 
-    first = _describe(world, three)  # one attempt per describe
+    first = _describe(moto_world, three)  # one attempt per describe
     assert first["status"] == "RUNNABLE"
     assert [a["container"]["exitCode"] for a in first["attempts"]] == [3]
-    retried, exited = _until_finished(world, three), _until_finished(world, four)
+    retried, exited = _until_finished(moto_world, three), _until_finished(moto_world, four)
 
     assert retried["status"] == "FAILED"
     assert [a["container"]["exitCode"] for a in retried["attempts"]] == [3, 3, 3]
@@ -169,24 +173,24 @@ def test_a_cancelled_pending_job_fails_once_its_dependency_is_done(jobs: Jobs) -
     assert cancelled["attempts"] == []
 
 
-def test_a_job_no_instance_can_hold_stays_runnable_until_cancelled(world: MotoWorld) -> None:
-    huge = _definition(world, "huge", memory=facts.MAX_MEMORY_MIB)
-    small = world.register_job_definition()
-    blocked, other = _submit(world, huge), _submit(world, small)
+def test_a_job_no_instance_can_hold_stays_runnable_until_cancelled(moto_world: MotoWorld) -> None:
+    huge = _definition(moto_world, "huge", memory=facts.MAX_MEMORY_MIB)
+    small = moto_world.register_job_definition()
+    blocked, other = _submit(moto_world, huge), _submit(moto_world, small)
 
-    job = _describe(world, blocked)
+    job = _describe(moto_world, blocked)
     assert job["status"] == "RUNNABLE"
     assert job["statusReason"] == facts.BLOCKED_BY_RESOURCES_REASON
-    assert _describe(world, other)["status"] == "SUCCEEDED"  # it blocks no other job
+    assert _describe(moto_world, other)["status"] == "SUCCEEDED"  # it blocks no other job
 
-    world.clients.batch.cancel_job(jobId=blocked, reason="cannot fit")
-    cancelled = _describe(world, blocked)
+    moto_world.clients.batch.cancel_job(jobId=blocked, reason="cannot fit")
+    cancelled = _describe(moto_world, blocked)
     assert cancelled["status"] == "FAILED"
     assert cancelled["statusReason"] == "cannot fit"
 
 
-def test_jobs_go_to_any_queue_the_mock_knows(world: MotoWorld) -> None:
-    batch = world.clients.batch
+def test_jobs_go_to_any_queue_the_mock_knows(moto_world: MotoWorld) -> None:
+    batch = moto_world.clients.batch
     environment = batch.describe_compute_environments()["computeEnvironments"][0]
     other = batch.create_job_queue(
         jobQueueName="other-queue",
@@ -196,40 +200,40 @@ def test_jobs_go_to_any_queue_the_mock_knows(world: MotoWorld) -> None:
             {"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}
         ],
     )
-    definition = world.register_job_definition()
+    definition = moto_world.register_job_definition()
     job_id = batch.submit_job(jobName="j", jobQueue="other-queue", jobDefinition=definition)[
         "jobId"
     ]
 
-    assert _describe(world, job_id)["jobQueue"] == other["jobQueueArn"]
+    assert _describe(moto_world, job_id)["jobQueue"] == other["jobQueueArn"]
     in_other = batch.list_jobs(jobQueue=other["jobQueueArn"], jobStatus="SUCCEEDED")
     assert [job["jobId"] for job in in_other["jobSummaryList"]] == [job_id]
-    in_ours = batch.list_jobs(jobQueue=world.queue, jobStatus="SUCCEEDED")
+    in_ours = batch.list_jobs(jobQueue=moto_world.queue, jobStatus="SUCCEEDED")
     assert in_ours["jobSummaryList"] == []
     with pytest.raises(ClientError, match="JobQueue no-such-queue not found"):
         batch.submit_job(jobName="j", jobQueue="no-such-queue", jobDefinition=definition)
 
 
-def test_reclaim_host_ends_an_attempt_like_a_spot_reclaim(world: MotoWorld) -> None:
-    world.script.polls_to_finish = 5
+def test_reclaim_host_ends_an_attempt_like_a_spot_reclaim(moto_world: MotoWorld) -> None:
+    moto_world.script.polls_to_finish = 5
     definition = _definition(
-        world,
+        moto_world,
         "spot",
         retryStrategy={
             "attempts": 2,
             "evaluateOnExit": [{"onStatusReason": "Host EC2*", "action": "RETRY"}],
         },
     )
-    job_id = _submit(world, definition)
+    job_id = _submit(moto_world, definition)
     with pytest.raises(ValueError, match="SUBMITTED"):
-        world.reclaim_host(job_id)
+        moto_world.reclaim_host(job_id)
     with pytest.raises(KeyError):
-        world.reclaim_host("no-such-job")
+        moto_world.reclaim_host("no-such-job")
     for _ in range(5):
-        _describe(world, job_id)
+        _describe(moto_world, job_id)
 
-    reason = world.reclaim_host(job_id)
-    job = _until_finished(world, job_id)
+    reason = moto_world.reclaim_host(job_id)
+    job = _until_finished(moto_world, job_id)
 
     assert reason.startswith("Host EC2 (instance i-")
     assert job["status"] == "SUCCEEDED"
@@ -239,18 +243,20 @@ def test_reclaim_host_ends_an_attempt_like_a_spot_reclaim(world: MotoWorld) -> N
     assert second["container"]["exitCode"] == 0
 
 
-def test_array_children_are_listed_by_array_job_id(world: MotoWorld) -> None:
-    definition = world.register_job_definition()
-    parent = _submit(world, definition, "array", arrayProperties={"size": 3})
-    batch = world.clients.batch
+def test_array_children_are_listed_by_array_job_id(moto_world: MotoWorld) -> None:
+    definition = moto_world.register_job_definition()
+    parent = _submit(moto_world, definition, "array", arrayProperties={"size": 3})
+    batch = moto_world.clients.batch
 
-    by_queue = batch.list_jobs(jobQueue=world.queue, jobStatus="SUBMITTED")["jobSummaryList"]
+    by_queue = batch.list_jobs(jobQueue=moto_world.queue, jobStatus="SUBMITTED")["jobSummaryList"]
     children = batch.list_jobs(arrayJobId=parent, jobStatus="SUBMITTED")["jobSummaryList"]
 
     assert [job["jobId"] for job in by_queue] == [parent]
     assert sorted(job["jobId"] for job in children) == [f"{parent}:{i}" for i in range(3)]
-    assert [view.job_id for view in world.jobs()] == [parent] + [f"{parent}:{i}" for i in range(3)]
-    assert [view.environment.get(facts.ENV_ARRAY_INDEX) for view in world.jobs()] == [
+    assert [view.job_id for view in moto_world.jobs()] == [parent] + [
+        f"{parent}:{i}" for i in range(3)
+    ]
+    assert [view.environment.get(facts.ENV_ARRAY_INDEX) for view in moto_world.jobs()] == [
         None,
         "0",
         "1",

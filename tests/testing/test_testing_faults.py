@@ -11,7 +11,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 from pcr_sdk.testing import Fault, FaultInjector, MotoWorld
-from tests.testing.support import Jobs
+from tests.support.jobs import Jobs
+
+pytestmark = pytest.mark.integration
 
 TOTAL_ATTEMPTS = 8  # pcr-sdk's clients: standard mode, total_max_attempts=8
 
@@ -45,9 +47,9 @@ def test_transient_submit_fault_is_retried_and_submits_once(
     assert sleeps == [0.0, 0.0]
 
 
-def test_throttle_is_a_429_too_many_requests(world: MotoWorld) -> None:
-    world.faults.add(service="batch", operation="DescribeJobs", kind=Fault.THROTTLE, times=1)
-    response = world.clients.batch.describe_jobs(jobs=[])
+def test_throttle_is_a_429_too_many_requests(moto_world: MotoWorld) -> None:
+    moto_world.faults.add(service="batch", operation="DescribeJobs", kind=Fault.THROTTLE, times=1)
+    response = moto_world.clients.batch.describe_jobs(jobs=[])
     assert response["ResponseMetadata"]["RetryAttempts"] == 1
 
 
@@ -111,32 +113,32 @@ def test_lost_responses_without_end_raise_connection_closed(jobs: Jobs) -> None:
     assert jobs.world.submitted()[0].job_id is None
 
 
-def test_s3_throttle_is_slow_down_and_retried(world: MotoWorld) -> None:
-    s3 = world.clients.s3
-    handle = world.faults.add(service="s3", operation="PutObject", kind=Fault.THROTTLE)
-    response = s3.put_object(Bucket=world.bucket, Key="k", Body=b"v")
+def test_s3_throttle_is_slow_down_and_retried(moto_world: MotoWorld) -> None:
+    s3 = moto_world.clients.s3
+    handle = moto_world.faults.add(service="s3", operation="PutObject", kind=Fault.THROTTLE)
+    response = s3.put_object(Bucket=moto_world.bucket, Key="k", Body=b"v")
     assert response["ResponseMetadata"]["RetryAttempts"] == 1
     assert handle.injected == 1
-    assert s3.get_object(Bucket=world.bucket, Key="k")["Body"].read() == b"v"
+    assert s3.get_object(Bucket=moto_world.bucket, Key="k")["Body"].read() == b"v"
 
-    world.faults.add(service="s3", operation="PutObject", kind=Fault.THROTTLE, times=None)
+    moto_world.faults.add(service="s3", operation="PutObject", kind=Fault.THROTTLE, times=None)
     with pytest.raises(ClientError) as caught:
-        s3.put_object(Bucket=world.bucket, Key="k2", Body=b"v")
+        s3.put_object(Bucket=moto_world.bucket, Key="k2", Body=b"v")
     assert caught.value.response["Error"]["Code"] == "SlowDown"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
 
 
-def test_s3_server_error_is_internal_error(world: MotoWorld) -> None:
-    world.faults.add(service="s3", operation="GetObject", kind=Fault.SERVER_ERROR, times=None)
+def test_s3_server_error_is_internal_error(moto_world: MotoWorld) -> None:
+    moto_world.faults.add(service="s3", operation="GetObject", kind=Fault.SERVER_ERROR, times=None)
     with pytest.raises(ClientError) as caught:
-        world.clients.s3.get_object(Bucket=world.bucket, Key="missing")
+        moto_world.clients.s3.get_object(Bucket=moto_world.bucket, Key="missing")
     assert caught.value.response["Error"]["Code"] == "InternalError"
 
 
-def test_logs_throttle(world: MotoWorld) -> None:
-    world.faults.add(service="logs", operation=None, kind=Fault.THROTTLE, times=None)
+def test_logs_throttle(moto_world: MotoWorld) -> None:
+    moto_world.faults.add(service="logs", operation=None, kind=Fault.THROTTLE, times=None)
     with pytest.raises(ClientError) as caught:
-        world.clients.logs.describe_log_groups()
+        moto_world.clients.logs.describe_log_groups()
     assert caught.value.response["Error"]["Code"] == "ThrottlingException"
 
 
@@ -152,24 +154,24 @@ def test_rule_matches_only_its_service_and_operation(jobs: Jobs) -> None:
     assert jobs.world.faults.injected == 4  # the SubmitJob rule fired once
 
 
-def test_clear_stops_injection_but_keeps_the_total(world: MotoWorld) -> None:
-    world.faults.add(service="s3", operation="ListObjectsV2", kind=Fault.THROTTLE, times=None)
+def test_clear_stops_injection_but_keeps_the_total(moto_world: MotoWorld) -> None:
+    moto_world.faults.add(service="s3", operation="ListObjectsV2", kind=Fault.THROTTLE, times=None)
     with pytest.raises(ClientError):
-        world.clients.s3.list_objects_v2(Bucket=world.bucket)
-    world.faults.clear()
-    assert world.faults.rules == ()
-    world.clients.s3.list_objects_v2(Bucket=world.bucket)
-    assert world.faults.injected == TOTAL_ATTEMPTS
+        moto_world.clients.s3.list_objects_v2(Bucket=moto_world.bucket)
+    moto_world.faults.clear()
+    assert moto_world.faults.rules == ()
+    moto_world.clients.s3.list_objects_v2(Bucket=moto_world.bucket)
+    assert moto_world.faults.injected == TOTAL_ATTEMPTS
 
 
 def test_default_boto3_clients_and_legacy_retries_see_faults_too(
-    world: MotoWorld, sleeps: list[float]
+    moto_world: MotoWorld, sleeps: list[float]
 ) -> None:
-    world.faults.add(service="batch", operation="DescribeJobQueues", kind=Fault.THROTTLE)
+    moto_world.faults.add(service="batch", operation="DescribeJobQueues", kind=Fault.THROTTLE)
     legacy = boto3.client("batch", config=Config(retries={"mode": "legacy"}))
     response = legacy.describe_job_queues()
     assert response["ResponseMetadata"]["RetryAttempts"] == 1
-    assert [q["jobQueueName"] for q in response["jobQueues"]] == [world.queue]
+    assert [q["jobQueueName"] for q in response["jobQueues"]] == [moto_world.queue]
     assert sleeps == [0.0]
 
 

@@ -7,8 +7,12 @@ underneath.
 
 from pathlib import Path
 
+import pytest
+
 from pcr_sdk import JobStatus, JobSubmitter
 from pcr_sdk.testing import Fault, MotoWorld
+
+pytestmark = pytest.mark.integration
 
 README = Path(__file__).parents[2] / "README.md"
 

@@ -15,7 +15,9 @@ from pcr_sdk.testing import (
     JobView,
     MotoWorld,
 )
-from tests.testing.support import Jobs
+from tests.support.jobs import Jobs
+
+pytestmark = pytest.mark.integration
 
 
 def log_messages(world: MotoWorld, stream: str) -> list[str]:

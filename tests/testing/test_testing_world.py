@@ -16,19 +16,23 @@ from moto import mock_aws
 
 import pcr_sdk.testing
 from pcr_sdk.testing import MotoWorld, SubmittedCall
-from tests.testing.support import Jobs
+from tests.support.jobs import Jobs
+
+pytestmark = pytest.mark.integration
 
 
-def test_world_provisions_queue_bucket_and_role(world: MotoWorld) -> None:
-    (queue,) = world.clients.batch.describe_job_queues(jobQueues=[world.queue])["jobQueues"]
-    assert queue["jobQueueArn"] == world.queue_arn
+def test_world_provisions_queue_bucket_and_role(moto_world: MotoWorld) -> None:
+    (queue,) = moto_world.clients.batch.describe_job_queues(jobQueues=[moto_world.queue])[
+        "jobQueues"
+    ]
+    assert queue["jobQueueArn"] == moto_world.queue_arn
     assert queue["state"] == "ENABLED"
-    (environment,) = world.clients.batch.describe_compute_environments()["computeEnvironments"]
+    (environment,) = moto_world.clients.batch.describe_compute_environments()["computeEnvironments"]
     assert environment["type"] == "UNMANAGED"
-    assert environment["serviceRole"] == world.role_arn
-    location = world.clients.s3.get_bucket_location(Bucket=world.bucket)
+    assert environment["serviceRole"] == moto_world.role_arn
+    location = moto_world.clients.s3.get_bucket_location(Bucket=moto_world.bucket)
     assert location["LocationConstraint"] == "eu-central-1"
-    assert world.session.region_name == world.region == "eu-central-1"
+    assert moto_world.session.region_name == moto_world.region == "eu-central-1"
 
 
 def test_world_takes_its_names_and_region() -> None:
@@ -153,19 +157,19 @@ def test_submitted_is_not_fooled_by_describes(jobs: Jobs) -> None:
     assert "AWS_BATCH_JOB_ID" not in call.environment
 
 
-def test_rejected_submission_is_recorded_without_job_id(world: MotoWorld) -> None:
-    with pytest.raises(world.clients.batch.exceptions.ClientException):
-        world.clients.batch.submit_job(
-            jobName="nope", jobQueue=world.queue, jobDefinition="no-such-definition"
+def test_rejected_submission_is_recorded_without_job_id(moto_world: MotoWorld) -> None:
+    with pytest.raises(moto_world.clients.batch.exceptions.ClientException):
+        moto_world.clients.batch.submit_job(
+            jobName="nope", jobQueue=moto_world.queue, jobDefinition="no-such-definition"
         )
-    (call,) = world.submitted()
+    (call,) = moto_world.submitted()
     assert call.job_id is None
     assert call.job_definition == "no-such-definition"
 
 
-def test_harness_calls_are_not_captured(world: MotoWorld) -> None:
-    world.register_job_definition()
-    assert world.submitted() == []
+def test_harness_calls_are_not_captured(moto_world: MotoWorld) -> None:
+    moto_world.register_job_definition()
+    assert moto_world.submitted() == []
 
 
 def test_concurrent_submissions_are_all_captured(jobs: Jobs) -> None:
@@ -186,6 +190,9 @@ def test_concurrent_submissions_are_all_captured(jobs: Jobs) -> None:
 
 
 def test_public_surface_is_exactly_all() -> None:
+    for name in pcr_sdk.testing.__all__:
+        getattr(pcr_sdk.testing, name)  # imported on first use
+    assert dir(pcr_sdk.testing) == sorted(pcr_sdk.testing.__all__)
     public = {
         name
         for name, value in vars(pcr_sdk.testing).items()

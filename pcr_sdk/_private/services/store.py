@@ -66,14 +66,7 @@ class InputStore:
                 self._sse["SSEKMSKeyId"] = encryption.kms_key_id
 
     def uri(self, key: str) -> str:
-        """`s3://<bucket>/<key>`, for messages.
-
-        Args:
-            key: a key in the bucket.
-
-        Returns:
-            The URI.
-        """
+        """`s3://<bucket>/<key>`, for messages."""
         return f"s3://{self.bucket}/{key}"
 
     def put_input(self, index: int, spec: JobSpec) -> str:

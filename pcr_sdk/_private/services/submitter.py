@@ -111,7 +111,7 @@ class Submitter:
         tags = {TAG_INDEX: str(index), **_attempt_tag(attempt)}
         return self._request(contract, tags, depends_on, timeout_seconds, environment)
 
-    def array_request(
+    def array_request(  # noqa: DOC101, DOC103 - "as for `request`"
         self,
         base_index: int,
         size: int,
@@ -121,13 +121,11 @@ class Submitter:
         environment: Mapping[str, str] | None = None,
     ) -> SubmitJobRequestTypeDef:
         """The SubmitJob request for an array of `size` children, jobs base_index.. of the batch.
+        `depends_on`, `timeout_seconds` and `environment` are as for `request`.
 
         Args:
             base_index: the job index of child 0.
             size: the number of children (2 to 10,000).
-            depends_on: ids of the jobs it waits for (at most 20).
-            timeout_seconds: the attempt's time limit, at least 60 (None: the definition's).
-            environment: extra environment variables (pcr-sdk's own variables win).
 
         Returns:
             The request, not sent.
@@ -142,7 +140,7 @@ class Submitter:
         request["arrayProperties"] = {"size": size}
         return request
 
-    def indexed_array_request(
+    def indexed_array_request(  # noqa: DOC101, DOC103 - "as for `request`"
         self,
         inputs_key: str,
         size: int,
@@ -153,13 +151,12 @@ class Submitter:
     ) -> SubmitJobRequestTypeDef:
         """The SubmitJob request for a rerun array whose packed inputs at `inputs_key` map each
         child to its job index (worker contract 2; no `pcr:index` tag: the table says).
+        `depends_on` and `timeout_seconds` are as for `request`.
 
         Args:
             inputs_key: the key of the indexed pack (`InputStore.put_indexed_inputs`).
             size: the number of children (2 to 10,000).
             attempt: the rerun's attempt number (tagged `pcr:attempt` when above 1).
-            depends_on: ids of the jobs it waits for (at most 20).
-            timeout_seconds: the attempt's time limit, at least 60 (None: the definition's).
 
         Returns:
             The request, not sent.
@@ -174,7 +171,7 @@ class Submitter:
         request["arrayProperties"] = {"size": size}
         return request
 
-    def submit(
+    def submit(  # noqa: DOC101, DOC103 - "as for `request`"
         self,
         index: int,
         *,
@@ -185,12 +182,7 @@ class Submitter:
     ) -> str:
         """Submit job `index` (attempt `attempt`): `request`, then `send`.
 
-        Args:
-            index: the job's index.
-            depends_on: ids of the jobs it waits for (at most 20).
-            timeout_seconds: the attempt's time limit, at least 60 (None: the definition's).
-            environment: extra environment variables (pcr-sdk's own variables win).
-            attempt: 1 for the first submission, 2, 3, ... for reruns.
+        Args: as for `request`.
 
         Returns:
             The job's AWS Batch job id.
@@ -205,7 +197,7 @@ class Submitter:
         )  # fmt: skip
         return self.send(request)
 
-    def submit_array(
+    def submit_array(  # noqa: DOC101, DOC103 - "as for `array_request`"
         self,
         base_index: int,
         size: int,
@@ -214,14 +206,9 @@ class Submitter:
         timeout_seconds: int | None = None,
         environment: Mapping[str, str] | None = None,
     ) -> str:
-        """Submit an array job whose child i is job base_index + i.
+        """Submit an array job whose child i is job base_index + i: `array_request`, then `send`.
 
-        Args:
-            base_index: the job index of child 0.
-            size: the number of children (2 to 10,000).
-            depends_on: ids of the jobs it waits for (at most 20).
-            timeout_seconds: the attempt's time limit, at least 60 (None: the definition's).
-            environment: extra environment variables (pcr-sdk's own variables win).
+        Args: as for `array_request`.
 
         Returns:
             The array (parent) job's id; child i is `<id>:<i>`.

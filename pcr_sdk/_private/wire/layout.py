@@ -84,31 +84,13 @@ class BatchLayout:
         return f"{self.root}/{index:06d}"
 
     def config_key(self, index: int) -> str:
-        """The key of job `index`'s input, `<prefix>/config.json`.
-
-        Args:
-            index: the job's index.
-
-        Returns:
-            The S3 key.
-
-        Raises:
-            PcrInputError: `index` is negative.
-        """
+        """The key of job `index`'s input, `<prefix>/config.json` (as `prefix`, `PcrInputError` for
+        a negative index)."""
         return f"{self.prefix(index)}/{CONFIG_NAME}"
 
     def output_key(self, index: int) -> str:
-        """The key job `index` writes its output to, `<prefix>/output.json`.
-
-        Args:
-            index: the job's index.
-
-        Returns:
-            The S3 key.
-
-        Raises:
-            PcrInputError: `index` is negative.
-        """
+        """The key job `index` writes its output to, `<prefix>/output.json` (as `prefix`,
+        `PcrInputError` for a negative index)."""
         return f"{self.prefix(index)}/{OUTPUT_NAME}"
 
     @property
@@ -117,14 +99,8 @@ class BatchLayout:
         return f"{self.root}/manifest/"
 
     def array_inputs_key(self, base_index: int) -> str:
-        """The packed inputs of the array whose first child is job `base_index`.
-
-        Args:
-            base_index: the index of the array's child 0.
-
-        Returns:
-            The S3 key, `jobs/<batch_id>/arrays/<base_index, 6 digits>.pack`.
-        """
+        """The key of the packed inputs of the array whose child 0 is job `base_index`,
+        `jobs/<batch_id>/arrays/<base_index, 6 digits>.pack`."""
         return f"{self.root}/arrays/{base_index:06d}.pack"
 
     def array_environment(self, *, bucket: str, base_index: int) -> dict[str, str]:

@@ -1,0 +1,57 @@
+"""The benchmark scripts in `benchmarks/` run, small (`make bench` runs them in full)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_benchmark_script_runs_and_counts_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
+    spec = importlib.util.spec_from_file_location("pcr_bench", path)
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "pcr_bench", bench)  # dataclasses look their module up
+    spec.loader.exec_module(bench)
+    results = bench.run_workloads(12, 0.0)
+    by_key = {(p.workload, p.name): p for p in results}
+    assert by_key[("submit_jobs(array=True)", "submit")].total_calls <= 5
+    assert by_key[("reference", "submit")].total_calls == 24
+    # + the indexes reserved ahead and the manifest chunk
+    assert by_key[("submit_jobs(array=False)", "submit")].total_calls == 24 + 2
+    assert bench.tracking_memory(1000) < 5
+    calls = bench.array_result_calls(400, failed_every=100)
+    assert calls.failed == 4
+    assert sum(calls.after_wait.values()) == 0  # all results after a wait: nothing more
+    assert calls.after_attach == {"DescribeJobs": 2, "ListJobs": 2}
+
+
+@pytest.mark.slow
+def test_local_benchmark_runs_every_variant_interleaved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make bench`'s local engine vs process pool comparison, run tiny (no timing asserted)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "local_bench.py"
+    spec = importlib.util.spec_from_file_location("pcr_local_bench", path)
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "pcr_local_bench", bench)
+    spec.loader.exec_module(bench)
+    result = bench.compare(jobs=3, repeats=2, parallel=1)
+    assert {name: len(times) for name, times in result.seconds.items()} == {
+        bench.POOL: 2,
+        bench.ENGINE: 2,
+        bench.ENGINE_HTTP: 2,
+    }
+    printed: list[str] = []
+    bench.report(result, printed.append)
+    assert [line.split()[0] for line in printed[2:5]] == ["process", "local", "local"]
+    assert printed[3].endswith("x")  # the engine's ratio to the pool
