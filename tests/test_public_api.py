@@ -21,8 +21,9 @@ FIRST = {
     "AccessDeniedError", "AwsClients", "AwsConnectionError", "AwsError", "BatchClosedError",
     "BatchId", "BatchLayout", "BatchName", "BatchStatus", "BucketNotFoundError",
     "CredentialsError", "CredentialsExpiredError", "FailureKind", "InterruptedBySignal",
-    "InvalidBatchNameError", "InvalidJobSpecError", "JobDefinitionSpec", "JobNotFoundError",
-    "JobQueueNotFoundError", "JobResult", "JobStatus", "JobSubmitter", "ManifestError",
+    "InvalidBatchNameError", "InvalidJobSpecError", "JobDefinitionSpec", "JobInput",
+    "JobNotFoundError", "JobQueueNotFoundError", "JobResult", "JobStatus", "JobSubmitter",
+    "JsonValue", "ManifestError",
     "ManifestVersionError", "OutputError", "OutputMalformedError", "OutputNotFoundError",
     "PackError", "PcrError", "PcrInputError", "PollProgress", "PrintProgress",
     "ProgressReporter", "RateGovernor", "RetryPolicy", "RetryRule", "S3Encryption",
@@ -32,7 +33,7 @@ FIRST = {
 }  # fmt: skip
 """`pcr_sdk`: JobSubmitter and BatchStatus, and what their API takes or returns."""
 ADVANCED = {
-    "BatchRegistry", "InputStore", "JobSpec", "JobState", "LogReader", "PollRun", "Poller",
+    "BatchOptions", "BatchRegistry", "InputStore", "JobSpec", "JobState", "LogReader", "PollRun", "Poller",
     "Seams", "Submitter", "SubmitterOptions",
 }  # fmt: skip
 """`pcr_sdk.advanced`: the services, what only they exchange, and the test seams."""

@@ -7,8 +7,8 @@ RETRY (while attempts remain) or EXIT. When no rule matches, the job is retried.
 
 from __future__ import annotations
 
-import re
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Final
 

@@ -32,7 +32,13 @@ from pcr_sdk._private.batch.manifest import ArrayRecord, Manifest
 from pcr_sdk._private.batch.results import BatchResults
 from pcr_sdk._private.batch.submitting import send_each
 from pcr_sdk._private.errors import JobNotFoundError, PcrInputError
-from pcr_sdk._private.model.results import FailureKind, JobState, SubmittedJob, expired_state
+from pcr_sdk._private.model.results import (
+    FailureKind,
+    FailureKindValue,
+    JobState,
+    SubmittedJob,
+    expired_state,
+)
 from pcr_sdk._private.services.poller import Poller
 from pcr_sdk._private.services.registry import BatchRegistry
 from pcr_sdk._private.services.store import InputStore
@@ -46,7 +52,9 @@ FOLLOWERS: Final = frozenset({FailureKind.DEPENDENCY_FAILED})
 """Kinds that are never asked for: such jobs rerun with the dependencies they failed on."""
 
 
-def failure_kinds(kinds: Iterable[FailureKind | str] | None) -> frozenset[FailureKind] | None:
+def failure_kinds(
+    kinds: Iterable[FailureKind | FailureKindValue | str] | None,
+) -> frozenset[FailureKind] | None:
     """`kinds` checked (`PcrInputError` before any call): None for every kind, else a non-empty
     set of `FailureKind`s (or their values, e.g. "timeout")."""
     if kinds is None:
@@ -117,6 +125,10 @@ class BatchRerun:
         self._io_workers = io_workers
         self._sleep = sleep
         self._settle = settle
+
+    def plan(self, kinds: frozenset[FailureKind] | None) -> list[SubmittedJob]:
+        """The current jobs `run(kinds)` would rerun now, in index order; nothing is sent."""
+        return list(_plan(self._ledger, self._statuses(), kinds).jobs.values())
 
     def run(self, kinds: frozenset[FailureKind] | None) -> list[str]:
         """Rerun what failed (of `kinds`, None: every kind); the new jobs' ids, in index order
