@@ -20,6 +20,7 @@ from pcr_sdk import (
     CredentialsExpiredError,
     InvalidJobSpecError,
     JobSubmitter,
+    JsonValue,
     ManifestError,
     PackError,
     PcrError,
@@ -97,7 +98,7 @@ def test_bad_inputs_are_refused_before_an_index_is_reserved(world: MotoWorld) ->
     """Defect 1: deep nesting raised RecursionError; a lone surrogate UnicodeEncodeError after
     an index was reserved (the next job got index 1)."""
     sub = make(world)
-    deep: object = 0
+    deep: JsonValue = 0
     for _ in range(5000):
         deep = [deep]
     log = CallLog(world.clients)

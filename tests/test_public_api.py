@@ -177,3 +177,18 @@ def test_public_names_resolve_lazily_and_only_once() -> None:
 
 def test_package_ships_py_typed() -> None:
     assert importlib.resources.files("pcr_sdk").joinpath("py.typed").is_file()
+
+
+def test_batch_options_are_the_settings_of_a_new_batch() -> None:
+    """`BatchOptions` (what `LocalBackend.job_submitter` passes on) follows JobSubmitter's
+    keywords: every one but those of where the batch runs, with the same types."""
+    from pcr_sdk.advanced import BatchOptions
+
+    where = {"batch_name", "job_queue", "container", "job_bucket", "aws_region",
+             "aws_access_key_id", "aws_secret_access_key", "session", "clients"}  # fmt: skip
+    init = typing.get_type_hints(pcr_sdk.JobSubmitter.__init__)
+    options = typing.get_type_hints(BatchOptions)
+    assert set(options) == set(init) - where - {"return"}
+    assert BatchOptions.__required_keys__ == frozenset()
+    for name, hint in options.items():
+        assert hint == init[name], name

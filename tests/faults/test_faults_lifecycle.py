@@ -62,6 +62,7 @@ from pcr_sdk import (
     AwsError,
     BatchClosedError,
     FailureKind,
+    JobInput,
     JobNotFoundError,
     JobResult,
     JobStatus,
@@ -854,7 +855,7 @@ class FaultMachine(RuleBasedStateMachine):
         return model.closed if model.closed is not None else self._sub().closed
 
     @staticmethod
-    def _submit_either(sub: JobSubmitter, inputs: Sequence[object], *, array: bool) -> None:
+    def _submit_either(sub: JobSubmitter, inputs: Sequence[JobInput], *, array: bool) -> None:
         if array:
             sub.submit_jobs(inputs)
         else:
