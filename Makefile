@@ -42,6 +42,10 @@ PYTEST_WORKERS ?= 2
 pytest: $(STAMP_DEV)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
+# docs/cli.md's reference, generated from the typer app into the file (a test checks it)
+cli-docs: $(STAMP_DEV)
+	$(BIN)/python docs/_gen/hooks.py
+
 # The documentation site in site/: warnings (a broken link, a missing page) fail it; no network.
 docs: $(STAMP_DEV)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet

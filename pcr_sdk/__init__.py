@@ -51,7 +51,12 @@ if _typing.TYPE_CHECKING:
     )
     from pcr_sdk._private.facade import JobSubmitter
     from pcr_sdk._private.model.names import BatchId, BatchName
-    from pcr_sdk._private.model.results import FailureKind, JobResult, SubmittedJob
+    from pcr_sdk._private.model.results import (
+        FailureKind,
+        FailureKindValue,
+        JobResult,
+        SubmittedJob,
+    )
     from pcr_sdk._private.model.retry_policy import RetryPolicy, RetryRule
     from pcr_sdk._private.model.specs import JobDefinitionSpec, JobInput, S3Encryption
     from pcr_sdk._private.progress import PrintProgress, ProgressReporter, SilentProgress
@@ -76,6 +81,7 @@ _WHERE: _typing.Final[dict[str, str]] = {
     "CredentialsError": _ERRORS,
     "CredentialsExpiredError": _ERRORS,
     "FailureKind": "pcr_sdk._private.model.results",
+    "FailureKindValue": "pcr_sdk._private.model.results",
     "handle_signals": "pcr_sdk._private.signals",
     "InterruptedBySignal": "pcr_sdk._private.signals",
     "InvalidBatchNameError": _ERRORS,
@@ -127,6 +133,7 @@ __all__ = [
     "CredentialsError",
     "CredentialsExpiredError",
     "FailureKind",
+    "FailureKindValue",
     "InterruptedBySignal",
     "InvalidBatchNameError",
     "InvalidJobSpecError",

@@ -20,7 +20,8 @@ import pcr_sdk
 FIRST = {
     "AccessDeniedError", "AwsClients", "AwsConnectionError", "AwsError", "BatchClosedError",
     "BatchId", "BatchLayout", "BatchName", "BatchStatus", "BucketNotFoundError",
-    "CredentialsError", "CredentialsExpiredError", "FailureKind", "InterruptedBySignal",
+    "CredentialsError", "CredentialsExpiredError", "FailureKind", "FailureKindValue",
+    "InterruptedBySignal",
     "InvalidBatchNameError", "InvalidJobSpecError", "JobDefinitionSpec", "JobInput",
     "JobNotFoundError", "JobQueueNotFoundError", "JobResult", "JobStatus", "JobSubmitter",
     "JsonValue", "ManifestError",
@@ -33,8 +34,8 @@ FIRST = {
 }  # fmt: skip
 """`pcr_sdk`: JobSubmitter and BatchStatus, and what their API takes or returns."""
 ADVANCED = {
-    "BatchOptions", "BatchRegistry", "InputStore", "JobSpec", "JobState", "LogReader", "PollRun", "Poller",
-    "Seams", "Submitter", "SubmitterOptions",
+    "BatchOptions", "BatchRegistry", "InputStore", "JobSpec", "JobState", "LogReader", "PollRun",
+    "Poller", "Seams", "Submitter", "SubmitterOptions",
 }  # fmt: skip
 """`pcr_sdk.advanced`: the services, what only they exchange, and the test seams."""
 HOMES = {
@@ -192,3 +193,11 @@ def test_batch_options_are_the_settings_of_a_new_batch() -> None:
     assert BatchOptions.__required_keys__ == frozenset()
     for name, hint in options.items():
         assert hint == init[name], name
+
+
+def test_failure_kind_values_are_the_kinds_a_rerun_takes() -> None:
+    """`FailureKindValue` (the type of `kinds=`'s strings) names every kind but the one that
+    follows its dependency, and nothing else."""
+    values = set(typing.get_args(pcr_sdk.FailureKindValue))
+    kinds = {k.value for k in pcr_sdk.FailureKind}
+    assert values == kinds - {pcr_sdk.FailureKind.DEPENDENCY_FAILED.value}

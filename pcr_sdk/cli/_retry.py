@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Final
 
 import typer
@@ -24,13 +23,12 @@ from pcr_sdk import (
     JobStatus,
     JobSubmitter,
     PcrInputError,
-    PollProgress,
     handle_signals,
 )
 from pcr_sdk.cli import _options as opt
 from pcr_sdk.cli._batch import Ending, wait_only
 from pcr_sdk.cli._inspect import WaitTimeout, attach_batch
-from pcr_sdk.cli._progress import BatchProgress, batch_progress, describe_counts, stderr_console
+from pcr_sdk.cli._progress import batch_progress, describe_counts, failure_line, stderr_console
 from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, cli_errors, runtime_of
 
 KINDS: Final = tuple(k for k in FailureKind if k is not FailureKind.DEPENDENCY_FAILED)
@@ -54,51 +52,24 @@ def _kinds(values: Sequence[str] | None) -> frozenset[FailureKind] | None:
     return kinds
 
 
-class _RerunProgress:
-    """The command's progress, told which failures are old: those it only counts (they were
-    reported when they happened); a rerun that fails is reported as failing again."""
+class _FailureWording:
+    """How the command words failed jobs: the old failures (what it found) not at all, a
+    rerun that fails as failing again."""
 
-    def __init__(self, inner: BatchProgress, console: Console) -> None:
-        self._inner = inner
-        self._console = console
+    def __init__(self) -> None:
         self.old: set[str] = set()
         self.attempts: dict[str, int] = {}
         """Job id -> its attempt, for the reruns."""
 
-    def __enter__(self) -> _RerunProgress:
-        self._inner.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._inner.__exit__(exc_type, exc, tb)
-
-    def begin_submit(self, total: int, count: Callable[[], int]) -> None:
-        self._inner.begin_submit(total, count)
-
-    def end_submit(self, submitted: int, seconds: float) -> None:
-        self._inner.end_submit(submitted, seconds)
-
-    def begin_wait(self, total: int) -> None:
-        self._inner.begin_wait(total)
-
-    def on_progress(self, progress: PollProgress) -> None:
-        self._inner.on_progress(progress)
-
-    def on_job_failed(self, result: JobResult) -> None:
+    def __call__(self, result: JobResult) -> str | None:
         if result.job_id in self.old:
-            return
+            return None
         attempt = self.attempts.get(result.job_id)
         if attempt is None:
-            self._inner.on_job_failed(result)
-            return
+            return failure_line(result)
         reason = result.status_reason or "no reason given"
         code = "" if result.exit_code is None else f", exit code {result.exit_code}"
-        self._console.print(
+        return (
             f"[red]FAILED again[/] job {result.index} (attempt {attempt}, "
             f"{escape(result.job_id)}): {escape(reason)}{code}"
         )
@@ -229,7 +200,8 @@ def retry(
     console = stderr_console()
     with cli_errors(console), handle_signals():
         kinds = _kinds(kind)
-        progress = _RerunProgress(batch_progress(console, clock=runtime.clock), console)
+        wording = _FailureWording()
+        progress = batch_progress(console, clock=runtime.clock, failure=wording)
         submitter = attach_batch(
             runtime, batch_id, queue=queue, bucket=bucket, region=region,
             poll_seconds=opt.AWS_POLL_SECONDS if poll_seconds is None else poll_seconds,
@@ -237,7 +209,7 @@ def retry(
         )  # fmt: skip
         before = submitter.get_results()
         failed = _found(console, submitter, before)
-        progress.old = {r.job_id for r in failed}
+        wording.old = {r.job_id for r in failed}
         planned = submitter.plan_rerun(kinds=kinds)
         _left_alone(console, failed, planned, asked=kinds is not None)
         plan = _by_kind(planned)
@@ -249,9 +221,9 @@ def retry(
             raise typer.Exit(EXIT_OK)
         new_ids = submitter.resubmit_failed(kinds=kinds)
         attempts = {job.job_id: job.attempt for job in submitter.jobs}
-        progress.attempts = {job_id: attempts.get(job_id, 0) for job_id in new_ids}
+        wording.attempts = {job_id: attempts.get(job_id, 0) for job_id in new_ids}
         console.print(
-            f"reran {len(new_ids)} job(s) as {_attempts_text(progress.attempts.values())}: "
+            f"reran {len(new_ids)} job(s) as {_attempts_text(wording.attempts.values())}: "
             f"{_kinds_text(plan)}"
         )
         line: dict[str, object] = {

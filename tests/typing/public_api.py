@@ -16,6 +16,7 @@ from pcr_sdk import (
     BatchId,
     BatchName,
     FailureKind,
+    FailureKindValue,
     InvalidBatchNameError,
     JobInput,
     JobResult,
@@ -149,6 +150,8 @@ def rerun_kinds(submitter: JobSubmitter) -> None:
     assert_type(submitter.resubmit_failed(kinds={"timeout"}), list[str])
     assert_type(submitter.resubmit_failed(kinds=["out-of-memory", FailureKind.TIMEOUT]), list[str])
     assert_type(submitter.plan_rerun(kinds={"non-zero-exit"}), list[JobResult])
+    wanted: set[FailureKindValue] = {"timeout", "out-of-memory"}
+    assert_type(submitter.resubmit_failed(kinds=wanted), list[str])
     submitter.resubmit_failed(kinds={"timeuot"})  # type: ignore[arg-type]
     submitter.resubmit_failed(kinds={"dependency-failed"})  # type: ignore[arg-type]
 
