@@ -32,7 +32,9 @@ def generator(marker: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
     return register
 
 
-API_MARKER = re.compile(r"^<!-- gen:api (?P<module>[\w.]+)(?P<names>(?: [\w]+)*) -->$", re.MULTILINE)
+API_MARKER = re.compile(
+    r"^<!-- gen:api (?P<module>[\w.]+)(?P<names>(?: [\w]+)*) -->$", re.MULTILINE
+)
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
