@@ -32,13 +32,7 @@ from pcr_sdk._private.batch.manifest import ArrayRecord, Manifest
 from pcr_sdk._private.batch.results import BatchResults
 from pcr_sdk._private.batch.submitting import send_each
 from pcr_sdk._private.errors import JobNotFoundError, PcrInputError
-from pcr_sdk._private.model.results import (
-    FailureKind,
-    FailureKindValue,
-    JobState,
-    SubmittedJob,
-    expired_state,
-)
+from pcr_sdk._private.model.results import FailureKind, JobState, SubmittedJob, expired_state
 from pcr_sdk._private.services.poller import Poller
 from pcr_sdk._private.services.registry import BatchRegistry
 from pcr_sdk._private.services.store import InputStore
@@ -52,9 +46,7 @@ FOLLOWERS: Final = frozenset({FailureKind.DEPENDENCY_FAILED})
 """Kinds that are never asked for: such jobs rerun with the dependencies they failed on."""
 
 
-def failure_kinds(
-    kinds: Iterable[FailureKind | FailureKindValue | str] | None,
-) -> frozenset[FailureKind] | None:
+def failure_kinds(kinds: Iterable[FailureKind | str] | None) -> frozenset[FailureKind] | None:
     """`kinds` checked (`PcrInputError` before any call): None for every kind, else a non-empty
     set of `FailureKind`s (or their values, e.g. "timeout")."""
     if kinds is None:
