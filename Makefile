@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast lint typecheck pytest docs test-browser bench clean
+.PHONY: demo test test-fast lint typecheck typecheck-wheel pytest docs cli-docs test-browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,17 +31,27 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
+# A user's app, type-checked with --strict --disallow-any-expr against a wheel built from this
+# checkout and installed with `pip install "<wheel>[local]" mypy` in a venv of its own
+# (.venv/wheel-check, made anew when pyproject.toml changes): tests/typing/wheel/check.py.
+typecheck-wheel: $(STAMP_DEV)
+	$(BIN)/python tests/typing/wheel/check.py
+
 # The suite on PYTEST_WORKERS processes (pytest-xdist): its tests wait on subprocesses and
 # sockets much of the time, so two workers on two cores take about 60 % of one's time.
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP_DEV)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
+# docs/cli.md's reference, generated from the typer app into the file (a test checks it)
+cli-docs: $(STAMP_DEV)
+	$(BIN)/python docs/_gen/hooks.py
+
 # The documentation site in site/: warnings (a broken link, a missing page) fail it; no network.
 docs: $(STAMP_DEV)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-test: lint typecheck docs pytest
+test: lint typecheck typecheck-wheel docs pytest
 
 # The unit tests only: no subprocess, no server, no MotoWorld, no browser, not the fault or
 # conformance suites; hypothesis on its small `fast` profile. Under 20 s, for the edit-test

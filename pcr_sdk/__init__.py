@@ -51,13 +51,19 @@ if _typing.TYPE_CHECKING:
     )
     from pcr_sdk._private.facade import JobSubmitter
     from pcr_sdk._private.model.names import BatchId, BatchName
-    from pcr_sdk._private.model.results import FailureKind, JobResult, SubmittedJob
+    from pcr_sdk._private.model.results import (
+        FailureKind,
+        FailureKindValue,
+        JobResult,
+        SubmittedJob,
+    )
     from pcr_sdk._private.model.retry_policy import RetryPolicy, RetryRule
-    from pcr_sdk._private.model.specs import JobDefinitionSpec, S3Encryption
+    from pcr_sdk._private.model.specs import JobDefinitionSpec, JobInput, S3Encryption
     from pcr_sdk._private.progress import PrintProgress, ProgressReporter, SilentProgress
     from pcr_sdk._private.services.poll_run import PollProgress
     from pcr_sdk._private.signals import InterruptedBySignal, SignalGuard, handle_signals
     from pcr_sdk._private.wire.facts import JobStatus
+    from pcr_sdk._private.wire.jsonio import JsonValue
     from pcr_sdk._private.wire.layout import BatchLayout
 
 _ERRORS: _typing.Final = "pcr_sdk._private.errors"
@@ -75,16 +81,19 @@ _WHERE: _typing.Final[dict[str, str]] = {
     "CredentialsError": _ERRORS,
     "CredentialsExpiredError": _ERRORS,
     "FailureKind": "pcr_sdk._private.model.results",
+    "FailureKindValue": "pcr_sdk._private.model.results",
     "handle_signals": "pcr_sdk._private.signals",
     "InterruptedBySignal": "pcr_sdk._private.signals",
     "InvalidBatchNameError": _ERRORS,
     "InvalidJobSpecError": _ERRORS,
     "JobDefinitionSpec": "pcr_sdk._private.model.specs",
+    "JobInput": "pcr_sdk._private.model.specs",
     "JobNotFoundError": _ERRORS,
     "JobQueueNotFoundError": _ERRORS,
     "JobResult": "pcr_sdk._private.model.results",
     "JobStatus": "pcr_sdk._private.wire.facts",
     "JobSubmitter": "pcr_sdk._private.facade",
+    "JsonValue": "pcr_sdk._private.wire.jsonio",
     "ManifestError": _ERRORS,
     "ManifestVersionError": _ERRORS,
     "OutputError": _ERRORS,
@@ -124,15 +133,18 @@ __all__ = [
     "CredentialsError",
     "CredentialsExpiredError",
     "FailureKind",
+    "FailureKindValue",
     "InterruptedBySignal",
     "InvalidBatchNameError",
     "InvalidJobSpecError",
     "JobDefinitionSpec",
+    "JobInput",
     "JobNotFoundError",
     "JobQueueNotFoundError",
     "JobResult",
     "JobStatus",
     "JobSubmitter",
+    "JsonValue",
     "ManifestError",
     "ManifestVersionError",
     "OutputError",

@@ -10,8 +10,10 @@ errors). This module is for code that composes the services itself or looks insi
 - what they exchange: `JobSpec` (one job's input and dependencies, what `Submitter` sends),
   `JobState` (what AWS Batch last said about a job) and `PollRun` (one wait, as an iterator of
   polling cycles: what `Poller.run` returns);
-- `Seams` (the clock, sleep, random numbers and UUIDs a batch runs on, for tests) and
-  `SubmitterOptions` (the keyword-only settings `JobSubmitter.attach` passes on).
+- `Seams` (the clock, sleep, random numbers and UUIDs a batch runs on, for tests),
+  `SubmitterOptions` (the keyword-only settings `JobSubmitter.attach` passes on) and
+  `BatchOptions` (those and the job settings of a new batch, as `LocalBackend.job_submitter`
+  takes them).
 
 No name here is also in `pcr_sdk`; both follow the same compatibility policy
 (docs/compatibility.md). These change more often, because they follow AWS Batch's API more
@@ -20,7 +22,7 @@ closely.
 
 from __future__ import annotations
 
-from pcr_sdk._private.assembly import SubmitterOptions
+from pcr_sdk._private.assembly import BatchOptions, SubmitterOptions
 from pcr_sdk._private.model.results import JobState
 from pcr_sdk._private.model.specs import JobSpec
 from pcr_sdk._private.seams import Seams
@@ -32,6 +34,7 @@ from pcr_sdk._private.services.store import InputStore
 from pcr_sdk._private.services.submitter import Submitter
 
 __all__ = [
+    "BatchOptions",
     "BatchRegistry",
     "InputStore",
     "JobSpec",

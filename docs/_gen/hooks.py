@@ -1,10 +1,13 @@
 """mkdocs hooks: pages generated from the code at build time, so they cannot drift from it.
 
-A page asks for a generated part with a marker line: ``<!-- gen:cli -->`` (the `pcr` command's
-reference, from its typer app), ``<!-- gen:errors -->`` (the exception tree, from `pcr_sdk`),
-``<!-- gen:limits -->`` (the AWS limits pcr-sdk checks, from `pcr_sdk._private.wire.facts`) or
-``<!-- gen:checks -->`` (what the local engine refuses, from `pcr_sdk.local._refusals`). The
-same functions are imported by `tests/meta/test_docs_reference.py`.
+A page asks for a generated part with a marker line: ``<!-- gen:errors -->`` (the exception
+tree, from `pcr_sdk`), ``<!-- gen:limits -->`` (the AWS limits pcr-sdk checks, from
+`pcr_sdk._private.wire.facts`), ``<!-- gen:checks -->`` (what the local engine refuses, from
+`pcr_sdk.local._refusals`), ``<!-- gen:stack -->`` or ``<!-- gen:api MODULE [NAMES] -->``.
+The `pcr` command's reference is written into docs/cli.md itself, between its
+``<!-- gen:cli begin -->`` and ``<!-- gen:cli end -->`` lines, so the page is complete in the
+repository too: `make cli-docs` (this file run as a script) rewrites it, and
+`tests/meta/test_docs_reference.py`, which imports these functions, fails when it is out of date.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 GENERATORS: dict[str, Callable[[], str]] = {}
@@ -28,7 +33,9 @@ def generator(marker: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
     return register
 
 
-API_MARKER = re.compile(r"^<!-- gen:api (?P<module>[\w.]+) -->$", re.MULTILINE)
+API_MARKER = re.compile(
+    r"^<!-- gen:api (?P<module>[\w.]+)(?P<names>(?: [\w]+)*) -->$", re.MULTILINE
+)
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
@@ -37,19 +44,62 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
         marker = f"<!-- gen:{name} -->"
         if marker in markdown:
             markdown = markdown.replace(marker, function())
-    return API_MARKER.sub(lambda m: api_reference(m.group("module")), markdown)
+    placed: dict[str, set[str]] = {}
+
+    def api(match: re.Match[str]) -> str:
+        module = match.group("module")
+        selection = match.group("names").split() or None
+        return api_reference(module, selection, placed.setdefault(module, set()))
+
+    return API_MARKER.sub(api, markdown)
 
 
-def api_reference(module: str) -> str:
-    """One mkdocstrings entry per name in `module.__all__`, classes first, in `__all__` order."""
-    names = list(importlib.import_module(module).__all__)
+def api_reference(
+    module: str, selection: list[str] | None = None, placed: set[str] | None = None
+) -> str:
+    """mkdocstrings entries for names of `module.__all__`: all of them (classes first, in
+    `__all__` order), or the `selection`: names, `errors` (the exception classes, the tree's
+    order) or `rest` (the names no earlier marker of the page placed). `placed` collects the
+    names placed so far."""
     value = importlib.import_module(module)
-    rank = {n: (0 if isinstance(getattr(value, n), type) else 1) for n in names}
-    return "\n\n".join(
-        f"::: {module}.{name}"
-        for name in sorted(names, key=lambda n: rank[n])
-        if name != "__version__"
-    )
+    names = [n for n in value.__all__ if n != "__version__"]
+    errors = _error_order(value, names)
+    placed = set() if placed is None else placed
+    chosen: list[str] = []
+    for item in selection or ["rest"]:
+        if item == "errors":
+            chosen += [n for n in errors if n not in placed]
+        elif item == "rest":
+            rank = {n: (0 if isinstance(getattr(value, n), type) else 1) for n in names}
+            rest = [n for n in names if n not in placed and n not in chosen]
+            if selection is not None:  # after the page's own sections: errors have theirs
+                rest = [n for n in rest if n not in errors]
+            chosen += sorted(rest, key=lambda n: rank[n])
+        elif item in names:
+            chosen.append(item)
+        else:
+            raise RuntimeError(f"gen:api {module}: {item!r} is not in its __all__")
+    placed.update(chosen)
+    return "\n\n".join(f"::: {module}.{name}" for name in chosen)
+
+
+def _error_order(value: Any, names: list[str]) -> list[str]:
+    """The exception classes among `names`, each after its base (depth first, by name)."""
+    classes = {n: getattr(value, n) for n in names}
+    errors = {n: c for n, c in classes.items() if isinstance(c, type) and issubclass(c, Exception)}
+    order: list[str] = []
+
+    def visit(cls: type) -> None:
+        for name, error in sorted(errors.items()):
+            if cls in error.__bases__ and name not in order:
+                order.append(name)
+                visit(error)
+
+    for name, error in sorted(errors.items()):
+        if not any(base in errors.values() for base in error.__bases__) and name not in order:
+            order.append(name)
+            visit(error)
+    return order
 
 
 def _cell(text: str) -> str:
@@ -59,15 +109,23 @@ def _cell(text: str) -> str:
 # -- the CLI reference -------------------------------------------------------------------------
 
 
+CLI_PAGE = Path(__file__).resolve().parents[1] / "cli.md"
+CLI_BEGIN = "<!-- gen:cli begin: `make cli-docs` writes what follows, up to the end line -->"
+CLI_END = "<!-- gen:cli end -->"
+_WIDE = 10_000
+"""Help formatted this wide: no line is wrapped, whatever the terminal."""
+
+
 def _commands(command: Any, path: list[str], parent: Any) -> Iterator[tuple[list[str], Any, Any]]:
-    ctx = command.context_class(command, info_name=path[-1], parent=parent)
+    ctx = command.context_class(
+        command, info_name=path[-1], parent=parent, terminal_width=_WIDE, max_content_width=_WIDE
+    )
     yield path, command, ctx
     for name, sub in getattr(command, "commands", {}).items():
         if not sub.hidden:
             yield from _commands(sub, [*path, name], ctx)
 
 
-@generator("cli")
 def cli_reference() -> str:
     """Every `pcr` command: its usage, its help text and a table of its arguments and options."""
     import typer.main  # noqa: PLC0415 - the CLI extra is needed only here
@@ -86,6 +144,15 @@ def cli_reference() -> str:
             out.extend(f"| `{_cell(name)}` | {_cell(text)} |" for name, text in rows)
             out.append("")
     return "\n".join(out)
+
+
+def cli_page(page: str) -> str:
+    """`page` (docs/cli.md's text) with the reference between its markers written anew."""
+    head, begin, rest = page.partition(CLI_BEGIN + "\n")
+    _, end, tail = rest.partition(CLI_END)
+    if not begin or not end:
+        raise RuntimeError(f"{CLI_PAGE}: the lines {CLI_BEGIN!r} and {CLI_END!r} are missing")
+    return f"{head}{begin}\n{cli_reference().strip()}\n\n{end}{tail}"
 
 
 # -- the exception tree ------------------------------------------------------------------------
@@ -332,3 +399,9 @@ def stack_tables() -> str:
     for name, spec in template["Outputs"].items():
         out.append(f"| `{name}` | {_cell(spec.get('Description', ''))} |")
     return "\n".join(out)
+
+
+if __name__ == "__main__":  # `make cli-docs`
+    if str(CLI_PAGE.parents[1]) not in sys.path:
+        sys.path.insert(0, str(CLI_PAGE.parents[1]))
+    CLI_PAGE.write_text(cli_page(CLI_PAGE.read_text(encoding="utf-8")), encoding="utf-8")

@@ -6,7 +6,9 @@ module sends a request.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from typing_extensions import TypedDict
 
@@ -22,6 +24,7 @@ from pcr_sdk._private.edge.governor import RateGovernor
 from pcr_sdk._private.edge.hooks import max_attempts
 from pcr_sdk._private.edge.resend import LostAnswerPolicy
 from pcr_sdk._private.model.names import BatchId
+from pcr_sdk._private.model.retry_policy import RetryPolicy
 from pcr_sdk._private.model.settings import (
     EXPIRY_SECONDS,
     IO_WORKERS,
@@ -59,6 +62,28 @@ class SubmitterOptions(TypedDict, total=False):
     encryption: S3Encryption | None
     progress: ProgressReporter | None
     seams: Seams
+
+
+@public("pcr_sdk.advanced")
+class BatchOptions(SubmitterOptions, total=False):
+    """The keyword settings of a new batch: JobSubmitter's, but for where the batch runs (queue,
+    bucket, image, clients, session, region, credentials). What `LocalBackend.job_submitter`
+    passes on to `JobSubmitter`."""
+
+    memory_in_mb: int
+    timeout_in_hours: float
+    polling_interval_seconds: float
+    request_throttling_milliseconds: float
+    vcpus: int
+    gpus: int
+    retry_attempts: int | None
+    retry: RetryPolicy | None
+    environment: Mapping[str, str] | None
+    tags: Mapping[str, str] | None
+    job_role_arn: str | None
+    platform: Literal["EC2", "FARGATE"]
+    execution_role_arn: str | None
+    governor: RateGovernor | None
 
 
 def batch_settings(

@@ -25,7 +25,13 @@ from pcr_sdk._private.edge.clients import AwsClients, clients_for
 from pcr_sdk._private.edge.governor import RateGovernor, governor_for
 from pcr_sdk._private.errors import CredentialsExpiredError, PcrInputError
 from pcr_sdk._private.model.names import BatchId
-from pcr_sdk._private.model.results import FailureKind, JobResult, M, SubmittedJob
+from pcr_sdk._private.model.results import (
+    FailureKind,
+    FailureKindValue,
+    JobResult,
+    M,
+    SubmittedJob,
+)
 from pcr_sdk._private.model.retry_policy import RetryPolicy, retry_fields
 from pcr_sdk._private.model.settings import (
     EXPIRY_SECONDS,
@@ -38,7 +44,7 @@ from pcr_sdk._private.model.settings import (
     seconds,
     timeout_seconds,
 )
-from pcr_sdk._private.model.specs import JobDefinitionSpec, JobSpec, S3Encryption
+from pcr_sdk._private.model.specs import JobDefinitionSpec, JobInput, JobSpec, S3Encryption
 from pcr_sdk._private.progress import ProgressReporter
 from pcr_sdk._private.public import public
 from pcr_sdk._private.seams import REAL, Seams
@@ -325,7 +331,7 @@ class JobSubmitter:
 
     def submit_job(
         self,
-        input_data: Any,
+        input_data: JobInput,
         depends_on_job_ids: Sequence[str] | None = None,
         callback: Callable[[], object] | None = None,
     ) -> str:
@@ -334,8 +340,9 @@ class JobSubmitter:
         `as_completed` sees the job finished.
 
         Args:
-            input_data: the job's input: JSON-serializable data (no NaN or Infinity) or a
-                pydantic model.
+            input_data: the job's input: JSON data (`JsonValue`: mappings, sequences, str,
+                numbers but NaN and Infinity, bools, None), or a pydantic model; see
+                `JobInput`.
             depends_on_job_ids: jobs of this batch that must finish first (at most 20).
             callback: called once, without arguments, when the job has finished.
 
@@ -353,7 +360,7 @@ class JobSubmitter:
 
     def submit_jobs(
         self,
-        inputs: Iterable[Any],
+        inputs: Iterable[JobInput],
         *,
         array: bool = True,
         depends_on_job_ids: Sequence[str] | None = None,
@@ -386,15 +393,18 @@ class JobSubmitter:
         ]
         return self._submission.many(specs, array=array)
 
-    def resubmit_failed(self, *, kinds: Iterable[FailureKind] | None = None) -> list[str]:
+    def resubmit_failed(
+        self, *, kinds: Iterable[FailureKind | FailureKindValue] | None = None
+    ) -> list[str]:
         """Rerun the FAILED jobs (and EXPIRED ones without an output) at their indexes; the new
         ids, in index order. `kinds`: only those failure kinds (dependents follow their
         dependencies). A closed batch reopens until the next wait or close. Array children need
         workers of contract 2. Nothing failed: nothing happens. See docs/rerun.md.
 
         Args:
-            kinds: rerun only the jobs that failed with one of these `FailureKind`s (or their
-                values, e.g. `"timeout"`; default: every failed job).
+            kinds: rerun only the jobs that failed with one of these `FailureKind`s or their
+                values (e.g. `{"timeout"}` or `{FailureKind.TIMEOUT}`; not
+                "dependency-failed"); default: every failed job.
 
         Returns:
             The new jobs' ids, in index order ([] when nothing failed).
@@ -404,6 +414,26 @@ class JobSubmitter:
             AwsError: an upload or a SubmitJob failed.
         """
         return self._rerun.run(failure_kinds(kinds))
+
+    def plan_rerun(
+        self, *, kinds: Iterable[FailureKind | FailureKindValue] | None = None
+    ) -> list[JobResult]:
+        """What `resubmit_failed(kinds=kinds)` would rerun now, without rerunning anything: the
+        results of those jobs, in index order (their `failure` says why each failed). Asks AWS
+        Batch only about jobs whose final state is not known yet; nothing is sent or written.
+
+        Args:
+            kinds: as for `resubmit_failed`.
+
+        Returns:
+            The results of the jobs a rerun would replace ([] when nothing failed).
+
+        Raises:
+            PcrInputError: `kinds` is empty or names something that is not a failure kind.
+            AwsError: DescribeJobs or ListJobs failed.
+        """
+        jobs = self._rerun.plan(failure_kinds(kinds))
+        return self._results.results([job.job_id for job in jobs])
 
     def wait_until_jobs_finished(self, *, timeout: float | None = None) -> None:
         """Poll until every job has finished, then deregister the job definition.

@@ -45,7 +45,6 @@ from pcr_sdk.cli._progress import (
     stderr_console,
 )
 from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, Runtime, cli_errors, fail, runtime_of
-from pcr_sdk.cli._submit import AWS_POLL_SECONDS
 
 MAX_LOG_EVENTS: Final = 10_000
 DEFAULT_CANCEL_REASON: Final = "cancelled with pcr cancel"
@@ -141,7 +140,7 @@ def status(
     raise typer.Exit(EXIT_OK)
 
 
-def _attach(
+def attach_batch(
     runtime: Runtime,
     batch_id: str,
     *,
@@ -151,6 +150,7 @@ def _attach(
     poll_seconds: float,
     progress: ProgressReporter,
 ) -> JobSubmitter:
+    """The batch, attached (its manifest read); exit 1 if AWS Batch shows no job of it."""
     submitter = JobSubmitter.attach(
         batch_id,
         job_queue=queue,
@@ -186,13 +186,13 @@ def wait(
     started = runtime.clock()
     with cli_errors(console), handle_signals():
         progress = batch_progress(console, clock=runtime.clock)
-        submitter = _attach(
+        submitter = attach_batch(
             runtime,
             batch_id,
             queue=queue,
             bucket=bucket,
             region=region,
-            poll_seconds=AWS_POLL_SECONDS if poll_seconds is None else poll_seconds,
+            poll_seconds=opt.AWS_POLL_SECONDS if poll_seconds is None else poll_seconds,
             progress=progress,
         )
         console.print(f"batch {escape(batch_id)}: {len(submitter.jobs)} job(s)")
@@ -233,13 +233,13 @@ def outputs(
     runtime = runtime_of(ctx)
     console = stderr_console()
     with cli_errors(console):
-        submitter = _attach(
+        submitter = attach_batch(
             runtime,
             batch_id,
             queue=queue,
             bucket=bucket,
             region=region,
-            poll_seconds=AWS_POLL_SECONDS,
+            poll_seconds=opt.AWS_POLL_SECONDS,
             progress=SilentProgress(),
         )
         missing = emit_outputs(submitter, console)
@@ -326,10 +326,10 @@ def cancel(
                 console.print(f"deregistered job definition {escape(batch_id)}")
         if unfinished and wait:
             by_id = {job.job_id: job for job in view.jobs}
+            interval = opt.AWS_POLL_SECONDS if poll_seconds is None else poll_seconds
             poller = Poller(
-                clients.batch,
-                polling_interval_seconds=AWS_POLL_SECONDS if poll_seconds is None else poll_seconds,
-                governor=governor, seams=runtime.seams,
+                clients.batch, polling_interval_seconds=interval, governor=governor,
+                seams=runtime.seams,
             )  # fmt: skip
             poller.wait(
                 [r.job_id for r in unfinished],

@@ -1,7 +1,10 @@
 """Options several commands share, declared once.
 
-Queue, bucket, region and image can come from PCR_QUEUE, PCR_BUCKET, PCR_REGION and PCR_IMAGE,
-so follow-up commands need not repeat them (`--help` shows each variable).
+The run and follow commands take queue, bucket, region and image from PCR_QUEUE, PCR_BUCKET,
+PCR_REGION and PCR_IMAGE, and their polling interval from PCR_POLL_SECONDS, so follow-up
+commands need not repeat them (`--help` shows each variable); `pcr local serve` prints the
+`export` lines that set them. Its own options create things and read none of them.
+`tests/cli/test_cli_environment.py` walks the app and holds every command to this rule.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ ENV_QUEUE: Final = "PCR_QUEUE"
 ENV_BUCKET: Final = "PCR_BUCKET"
 ENV_REGION: Final = "PCR_REGION"
 ENV_IMAGE: Final = "PCR_IMAGE"
+ENV_POLL_SECONDS: Final = "PCR_POLL_SECONDS"
+AWS_POLL_SECONDS: Final = 10.0
+"""Seconds between polls on AWS when neither --poll-seconds nor PCR_POLL_SECONDS says."""
+LOCAL_POLL_SECONDS: Final = 0.2
+"""Seconds between polls of `pcr run --local` (and what `pcr local serve` exports)."""
 
 JobsFile = Annotated[
     Path,
@@ -80,12 +88,27 @@ TimeoutHours = Annotated[
         "--timeout-hours", help="Per-attempt time limit of every job, in hours (>= 1/60)."
     ),
 ]
+_SERVE_EXPORTS: Final = f"`pcr local serve` exports {ENV_POLL_SECONDS}={LOCAL_POLL_SECONDS:g}"
 PollSeconds = Annotated[
     float | None,
     typer.Option(
         "--poll-seconds",
         min=0,
-        help="Seconds between status polls (default: 10 on AWS, 0.2 locally).",
+        envvar=ENV_POLL_SECONDS,
+        help=f"Seconds between status polls (default: {AWS_POLL_SECONDS:g}; {_SERVE_EXPORTS}).",
+        show_default=False,
+    ),
+]
+RunPollSeconds = Annotated[
+    float | None,
+    typer.Option(
+        "--poll-seconds",
+        min=0,
+        envvar=ENV_POLL_SECONDS,
+        help=(
+            f"Seconds between status polls (default: {AWS_POLL_SECONDS:g}, with --local "
+            f"{LOCAL_POLL_SECONDS:g}; {_SERVE_EXPORTS})."
+        ),
         show_default=False,
     ),
 ]

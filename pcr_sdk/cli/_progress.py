@@ -85,11 +85,17 @@ class BatchProgress(Protocol):
     def on_job_failed(self, result: JobResult) -> None: ...
 
 
-def batch_progress(console: Console, *, clock: Callable[[], float]) -> BatchProgress:
-    """A live bar on a terminal, plain lines anywhere else."""
+FailureWording = Callable[[JobResult], str | None]
+"""How a failed job is told: its line (rich markup), or None to say nothing."""
+
+
+def batch_progress(
+    console: Console, *, clock: Callable[[], float], failure: FailureWording = failure_line
+) -> BatchProgress:
+    """A live bar on a terminal, plain lines anywhere else; `failure` words failed jobs."""
     if console.is_terminal:
-        return LiveProgress(console)
-    return PlainProgress(console, clock=clock)
+        return LiveProgress(console, failure=failure)
+    return PlainProgress(console, clock=clock, failure=failure)
 
 
 class PlainProgress:
@@ -102,8 +108,10 @@ class PlainProgress:
         *,
         clock: Callable[[], float] = time.monotonic,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        failure: FailureWording = failure_line,
     ) -> None:
         self.console = console
+        self._failure = failure
         self._clock = clock
         self._heartbeat = heartbeat_seconds
         self._last: tuple[int, str] | None = None
@@ -143,14 +151,17 @@ class PlainProgress:
         self._line(f"finished {progress.finished}/{progress.total}: {detail or 'none seen yet'}")
 
     def on_job_failed(self, result: JobResult) -> None:
-        self._line(failure_line(result))
+        line = self._failure(result)
+        if line is not None:
+            self._line(line)
 
 
 class LiveProgress:
     """A live progress bar on stderr (a terminal), and one line per failed job above it."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, failure: FailureWording = failure_line) -> None:
         self.console = console
+        self._failure = failure
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description:<10}"),
@@ -225,7 +236,9 @@ class LiveProgress:
             )
 
     def on_job_failed(self, result: JobResult) -> None:
-        self.console.print(failure_line(result))
+        line = self._failure(result)
+        if line is not None:
+            self.console.print(line)
 
 
 def key_value_table(title: str, rows: Iterable[tuple[str, object]]) -> Table:

@@ -1,10 +1,11 @@
 """`pcr report`: a picture of a batch, as one self-contained HTML page or as JSON.
 
 The data comes from the read-only `BatchStatus` view (AWS Batch alone: no bucket, nothing
-written), the job definition gives every job's vCPUs, GPUs and memory, and the page's log
-tails are read only for the jobs it lists (the failed ones it shows and the slowest): a
-DescribeJobs for those whose log stream the view does not know yet (array children), 100 ids
-a call, then one GetLogEvents each. The rendering is `pcr_sdk.report`'s (docs/report.md).
+written), with the attempts reruns replaced (`pcr retry`); the job definition gives every
+job's vCPUs, GPUs and memory, and the page's log tails are read only for the jobs it lists
+(the failed ones it shows, the slowest and the attempts reruns replaced): a DescribeJobs for
+those whose log stream the view does not know yet (array children), 100 ids a call, then one
+GetLogEvents each. The rendering is `pcr_sdk.report`'s (docs/report.md).
 """
 
 from __future__ import annotations
@@ -26,15 +27,19 @@ from pcr_sdk.cli._progress import stderr_console
 from pcr_sdk.cli._runtime import EXIT_OK, cli_errors, fail, runtime_of
 from pcr_sdk.report import BatchReport, ReportJob, render_html
 
-LOG_LINES: Final = 10
-"""Log lines per listed job (the page shows the last 10)."""
+LOG_LINES: Final = 30
+"""Log lines read per listed job: the page shows the last 10 once botocore's own logging is
+left out."""
 
 
 def report_jobs(view: BatchStatus, tails: Mapping[str, Sequence[str]]) -> list[ReportJob]:
-    """One `ReportJob` per job of the view (array children, not their parents)."""
+    """One `ReportJob` per job of the view (array children, not their parents), and one per
+    attempt a rerun replaced."""
     spec = view.definition
     jobs: list[ReportJob] = []
-    for job, result in zip(view.jobs, view.results, strict=True):
+    pairs = [*zip(view.jobs, view.results, strict=True),
+             *zip(view.earlier_jobs, view.earlier_results, strict=True)]  # fmt: skip
+    for job, result in pairs:
         jobs.append(
             ReportJob(
                 job_id=job.job_id,
@@ -50,6 +55,7 @@ def report_jobs(view: BatchStatus, tails: Mapping[str, Sequence[str]]) -> list[R
                 gpus=spec.gpus if spec is not None else 0,
                 memory_mib=spec.memory_mib if spec is not None else 0,
                 attempts=result.attempts,
+                attempt=job.attempt,
                 array_id=job.array_id,
                 log_tail=tuple(tails.get(job.job_id, ())),
             )
@@ -94,12 +100,13 @@ def report(
         now_ms = runtime.now_ms()
         first = BatchReport.build(view.batch_id, report_jobs(view, {}), now_ms=now_ms,
                                   slowest=slowest)  # fmt: skip
-        listed = list(dict.fromkeys(t.job.job_id for t in (*first.failed, *first.slowest)))
+        shown = (*first.failed, *first.slowest, *first.earlier_listed)
+        listed = list(dict.fromkeys(t.job.job_id for t in shown))
         poller = Poller(
             clients.batch, request_throttling_milliseconds=0, governor=governor,
             seams=runtime.seams,
         )  # fmt: skip
-        streams = {r.job_id: r.log_stream_name for r in view.results}
+        streams = {r.job_id: r.log_stream_name for r in (*view.results, *view.earlier_results)}
         unknown = [job_id for job_id in listed if not streams.get(job_id)]
         if unknown:  # array children come from ListJobs summaries, which carry no log stream
             streams.update((i, s.log_stream_name) for i, s in poller.describe(unknown).items())

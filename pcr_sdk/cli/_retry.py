@@ -1,106 +1,284 @@
 """`pcr retry`: rerun a batch's failed jobs in place (`JobSubmitter.resubmit_failed`).
 
-Uses pcr-sdk's public API only. Tests inject clients, clock and sleep through typer's context
-object (anything with `aws_clients(region)`, `clock` and `sleep`, like the CLI's `Runtime`).
+It says what it found (the failed jobs, by attempt and failure kind), then what it did (or,
+with --dry-run, would do), then, with --wait, how the reruns went. The old failures are told
+once, as what was found: the progress reports only failures of the reruns, as failed again.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-import time
 from collections import Counter
-from typing import Annotated, Any, Final, NoReturn
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Annotated, Final
 
-import boto3
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from pcr_sdk import (
-    AwsClients,
     FailureKind,
+    JobResult,
     JobStatus,
     JobSubmitter,
-    PcrError,
     PcrInputError,
-    PrintProgress,
-    SilentProgress,
+    handle_signals,
 )
-from pcr_sdk.advanced import Seams
+from pcr_sdk.cli import _options as opt
+from pcr_sdk.cli._batch import Ending, wait_only
+from pcr_sdk.cli._inspect import WaitTimeout, attach_batch
+from pcr_sdk.cli._progress import batch_progress, describe_counts, failure_line, stderr_console
+from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, cli_errors, runtime_of
 
-POLL_SECONDS: Final = 10.0
-KINDS: Final = ", ".join(k.value for k in FailureKind if k is not FailureKind.DEPENDENCY_FAILED)
-
-
-def _clients(obj: Any, region: str | None) -> AwsClients:
-    factory = getattr(obj, "aws_clients", None)
-    if callable(factory):
-        clients: AwsClients = factory(region)
-        return clients
-    return AwsClients.from_session(boto3.Session(region_name=region))
+KINDS: Final = tuple(k for k in FailureKind if k is not FailureKind.DEPENDENCY_FAILED)
+"""The kinds `--kind` takes: a job that failed because a dependency failed reruns with it."""
+SHOWN_INDEXES: Final = 12
+"""Indexes listed per failure kind; more are counted."""
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"pcr: error: {message}", err=True)
-    raise typer.Exit(code)
+def _kinds(values: Sequence[str] | None) -> frozenset[FailureKind] | None:
+    if not values:
+        return None
+    try:
+        kinds = frozenset(FailureKind(value) for value in values)
+    except ValueError as err:
+        raise PcrInputError(f"{err}; the kinds: {', '.join(k.value for k in KINDS)}") from None
+    if FailureKind.DEPENDENCY_FAILED in kinds:
+        raise PcrInputError(
+            "--kind may not be dependency-failed: such jobs rerun with the dependencies they "
+            "failed on; name the kinds of those failures instead"
+        )
+    return kinds
+
+
+class _FailureWording:
+    """How the command words failed jobs: the old failures (what it found) not at all, a
+    rerun that fails as failing again."""
+
+    def __init__(self) -> None:
+        self.old: set[str] = set()
+        self.attempts: dict[str, int] = {}
+        """Job id -> its attempt, for the reruns."""
+
+    def __call__(self, result: JobResult) -> str | None:
+        if result.job_id in self.old:
+            return None
+        attempt = self.attempts.get(result.job_id)
+        if attempt is None:
+            return failure_line(result)
+        reason = result.status_reason or "no reason given"
+        code = "" if result.exit_code is None else f", exit code {result.exit_code}"
+        return (
+            f"[red]FAILED again[/] job {result.index} (attempt {attempt}, "
+            f"{escape(result.job_id)}): {escape(reason)}{code}"
+        )
+
+
+def _attempts_text(attempts: Iterable[int]) -> str:
+    found = sorted(set(attempts))
+    if len(found) == 1:
+        return f"attempt {found[0]}"
+    return "attempts " + ", ".join(str(a) for a in found[:-1]) + f" and {found[-1]}"
+
+
+def _by_kind(results: Iterable[JobResult]) -> dict[str, list[int]]:
+    """Failure kind -> the indexes that failed so, kinds in `FailureKind`'s order."""
+    found: dict[str, list[int]] = {}
+    for result in sorted(results, key=lambda r: r.index):
+        kind = result.failure.value if result.failure is not None else result.status.value
+        found.setdefault(kind, []).append(result.index)
+    order = {k.value: rank for rank, k in enumerate(FailureKind)}
+    return {k: found[k] for k in sorted(found, key=lambda k: (order.get(k, len(order)), k))}
+
+
+def _kinds_text(by_kind: Mapping[str, Sequence[int]]) -> str:
+    return ", ".join(f"{len(indexes)} {kind}" for kind, indexes in by_kind.items())
+
+
+def _kinds_table(title: str, by_kind: Mapping[str, Sequence[int]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("failure kind")
+    table.add_column("jobs", justify="right")
+    table.add_column("indexes")
+    for kind, indexes in by_kind.items():
+        shown = ", ".join(str(i) for i in indexes[:SHOWN_INDEXES])
+        more = len(indexes) - SHOWN_INDEXES
+        table.add_row(kind, str(len(indexes)), shown + (f" and {more} more" if more > 0 else ""))
+    return table
+
+
+def _found(
+    console: Console, submitter: JobSubmitter, before: Sequence[JobResult]
+) -> list[JobResult]:
+    """Print what the batch holds now: its failed jobs, by attempt and kind; return them."""
+    failed = [r for r in before if r.failure is not None]
+    attempt = {job.job_id: job.attempt for job in submitter.jobs}
+    unfinished = sum(1 for r in before if not r.finished)
+    batch = escape(submitter.get_batch_id())
+    if not failed:
+        console.print(f"batch {batch}: {len(before)} job(s), none failed")
+    else:
+        console.print(
+            f"batch {batch}: {len(before)} job(s); found {len(failed)} failed job(s) from "
+            f"{_attempts_text(attempt[r.job_id] for r in failed)}: "
+            f"{_kinds_text(_by_kind(failed))}"
+        )
+    if unfinished:
+        console.print(f"{unfinished} job(s) not finished yet are left alone")
+    return failed
+
+
+def _left_alone(
+    console: Console, failed: Sequence[JobResult], planned: Sequence[JobResult], asked: bool
+) -> None:
+    """The failed jobs a rerun leaves as they are, and why."""
+    rerun = {r.job_id for r in planned}
+    kept = [r for r in failed if r.job_id not in rerun]
+    if not kept:
+        return
+    why = (
+        "their kind was not asked for (--kind), or a dependency's was not"
+        if asked
+        else "they depend on a failed job that is not rerun"
+    )
+    console.print(f"not rerun: {len(kept)} failed job(s) ({_kinds_text(_by_kind(kept))}): {why}")
+
+
+def _outcome(
+    console: Console, submitter: JobSubmitter, new_ids: Sequence[str]
+) -> tuple[dict[str, int], int]:
+    """Print how the reruns went and the batch's counts; (counts by status, exit code)."""
+    results = submitter.get_results()
+    new = set(new_ids)
+    reruns = Counter(r.status for r in results if r.job_id in new)
+    succeeded = reruns.get(JobStatus.SUCCEEDED, 0)
+    again = reruns.get(JobStatus.FAILED, 0) + reruns.get(JobStatus.EXPIRED, 0)
+    others = len(new) - succeeded - again
+    parts = [f"{succeeded} succeeded", f"{again} failed again"]
+    if others:
+        parts.append(f"{others} unfinished")
+    console.print(f"reruns: {', '.join(parts)}")
+    counts = Counter(r.status for r in results)
+    console.print(f"batch: {len(results)} job(s), {describe_counts(counts)}")
+    code = EXIT_OK if counts.get(JobStatus.SUCCEEDED, 0) == len(results) else EXIT_FAILED
+    return {s.value: counts[s] for s in JobStatus if counts.get(s)}, code
 
 
 def retry(
     ctx: typer.Context,
-    batch_id: Annotated[str, typer.Argument(help="The batch id (<name>_<uuid>).")],
-    queue: Annotated[str, typer.Option("--queue", "-q", help="AWS Batch job queue.")],
-    bucket: Annotated[str, typer.Option("--bucket", "-b", help="S3 job bucket.")],
+    batch_id: opt.BatchIdArg,
+    queue: opt.Queue,
+    bucket: opt.Bucket,
     kind: Annotated[
         list[str] | None,
-        typer.Option("--kind", "-k", help=f"Only failures of this kind (repeatable): {KINDS}."),
+        typer.Option(
+            "--kind",
+            "-k",
+            help=(f"Only failures of this kind (repeatable): {', '.join(k.value for k in KINDS)}."),
+            show_default=False,
+        ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Only show what would rerun, by failure kind."),
+    ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the reruns, then report.")] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", min=0, help="With --wait: give up after this many seconds."),
-    ] = None,
-    poll_seconds: Annotated[
-        float, typer.Option("--poll-seconds", min=0, help="Seconds between status polls.")
-    ] = POLL_SECONDS,
-    region: Annotated[str | None, typer.Option("--region", help="AWS region.")] = None,
+    timeout: WaitTimeout = None,
+    poll_seconds: opt.PollSeconds = None,
+    region: opt.Region = None,
 ) -> None:
     """Rerun a batch's failed jobs at their indexes (one JSON line with the new ids on stdout).
 
-    Jobs that failed because a dependency failed rerun with it. A closed batch reopens: end it
-    with --wait here, or with `pcr wait` later. Exit 0 when every job of the batch succeeded
-    (with --wait) or the reruns went out, 1 when some failed again, 2 on bad input.
+    First says what it found (the failed jobs, by attempt and failure kind), then what it
+    reran, then with --wait how the reruns went. Jobs that failed because a dependency failed
+    rerun with it. A closed batch reopens: end it with --wait here, or with `pcr wait` later.
+    Exit 0 when every job of the batch succeeded (with --wait) or the reruns went out, 1 when
+    some failed again, 2 on bad input, 124 when --timeout ran out.
     """
-    obj = ctx.obj
-    clock = getattr(obj, "clock", time.monotonic)
-    sleep = getattr(obj, "sleep", time.sleep)
-    try:
-        kinds = [FailureKind(k) for k in kind] if kind else None
-    except ValueError as err:
-        _fail(f"{err}; the kinds: {KINDS}", 2)
-    try:
-        progress = PrintProgress(sys.stderr, clock=clock) if wait else SilentProgress()
-        submitter = JobSubmitter.attach(
-            batch_id,
-            job_queue=queue,
-            job_bucket=bucket,
-            clients=_clients(obj, region),
-            polling_interval_seconds=poll_seconds,
+    runtime = runtime_of(ctx)
+    console = stderr_console()
+    with cli_errors(console), handle_signals():
+        kinds = _kinds(kind)
+        wording = _FailureWording()
+        progress = batch_progress(console, clock=runtime.clock, failure=wording)
+        submitter = attach_batch(
+            runtime, batch_id, queue=queue, bucket=bucket, region=region,
+            poll_seconds=opt.AWS_POLL_SECONDS if poll_seconds is None else poll_seconds,
             progress=progress,
-            seams=Seams(clock=clock, sleep=sleep),
+        )  # fmt: skip
+        before = submitter.get_results()
+        failed = _found(console, submitter, before)
+        wording.old = {r.job_id for r in failed}
+        planned = submitter.plan_rerun(kinds=kinds)
+        _left_alone(console, failed, planned, asked=kinds is not None)
+        plan = _by_kind(planned)
+        if dry_run:
+            _dry_run(console, submitter, planned, plan)
+        if not planned:
+            console.print("nothing to rerun")
+            _line({"batch_id": submitter.get_batch_id(), "resubmitted": []})
+            raise typer.Exit(EXIT_OK)
+        new_ids = submitter.resubmit_failed(kinds=kinds)
+        attempts = {job.job_id: job.attempt for job in submitter.jobs}
+        wording.attempts = {job_id: attempts.get(job_id, 0) for job_id in new_ids}
+        console.print(
+            f"reran {len(new_ids)} job(s) as {_attempts_text(wording.attempts.values())}: "
+            f"{_kinds_text(plan)}"
         )
-        ids = submitter.resubmit_failed(kinds=kinds)
-        typer.echo(f"resubmitted {len(ids)} job(s) of {batch_id}", err=True)
-        line: dict[str, object] = {"batch_id": batch_id, "resubmitted": ids}
-        code = 0
-        if wait:
-            submitter.wait_until_jobs_finished(timeout=timeout)
-            counts = Counter(r.status for r in submitter.get_results())
-            line["counts"] = {s.value: counts[s] for s in JobStatus if counts.get(s)}
-            code = 0 if counts.get(JobStatus.SUCCEEDED, 0) == len(submitter.jobs) else 1
-    except PcrInputError as err:
-        _fail(str(err), 2)
-    except PcrError as err:
-        _fail(str(err), 1)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
-    typer.echo(json.dumps(line, separators=(",", ":")))
-    raise typer.Exit(code)
+        line: dict[str, object] = {
+            "batch_id": submitter.get_batch_id(),
+            "resubmitted": new_ids,
+            "kinds": {k: len(v) for k, v in plan.items()},
+        }
+        if not wait:
+            console.print(
+                f"the reruns are on their way; follow them with: pcr wait {escape(batch_id)} "
+                f"--queue {escape(queue)} --bucket {escape(bucket)}"
+            )
+            _line(line)
+            raise typer.Exit(EXIT_OK)
+        ending = wait_only(submitter, progress, timeout=timeout)
+        code = _ended(console, ending, batch_id, queue, bucket)
+        if ending.signum is None:
+            line["counts"], outcome = _outcome(console, submitter, new_ids)
+        _line(line)
+    raise typer.Exit(outcome if code is None else code)
+
+
+def _dry_run(
+    console: Console,
+    submitter: JobSubmitter,
+    planned: Sequence[JobResult],
+    plan: Mapping[str, Sequence[int]],
+) -> None:
+    """Print what a rerun would do, and the JSON line; end the command."""
+    if planned:
+        console.print(_kinds_table(f"would rerun {len(planned)} job(s), by failure kind", plan))
+    console.print("nothing changed (--dry-run)")
+    _line({
+        "batch_id": submitter.get_batch_id(),
+        "dry_run": True,
+        "would_rerun": [r.job_id for r in planned],
+        "kinds": {k: len(v) for k, v in plan.items()},
+    })  # fmt: skip
+    raise typer.Exit(EXIT_OK)
+
+
+def _ended(console: Console, ending: Ending, batch_id: str, queue: str, bucket: str) -> int | None:
+    """What a signal or --timeout did to the wait, and the exit code it forces."""
+    resume = f"pcr wait {escape(batch_id)} --queue {escape(queue)} --bucket {escape(bucket)}"
+    if ending.signum is not None:
+        console.print(
+            f"detached ({ending.signal_name}): the reruns keep running; resume with: {resume}"
+        )
+    elif ending.timeout is not None:
+        console.print(
+            f"gave up waiting (--timeout): {len(ending.timeout.unfinished)} job(s) keep "
+            f"running; resume with: {resume}"
+        )
+    return ending.code
+
+
+def _line(data: Mapping[str, object]) -> None:
+    typer.echo(json.dumps(data, separators=(",", ":")))

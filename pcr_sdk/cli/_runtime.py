@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
+from typing import TYPE_CHECKING, Final, NoReturn, Protocol
 
 import boto3
 import click
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
+from typing_extensions import Unpack
 
 from pcr_sdk import (
     AwsClients,
@@ -29,7 +30,7 @@ from pcr_sdk import (
     PcrInputError,
     RateGovernor,
 )
-from pcr_sdk.advanced import Seams
+from pcr_sdk.advanced import BatchOptions, Seams
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -61,7 +62,7 @@ class LocalEnvironment(Protocol):
     def queue(self) -> str: ...
 
     def job_submitter(
-        self, batch_name: str, container: str = ..., **options: Any
+        self, batch_name: str, container: str = ..., **options: Unpack[BatchOptions]
     ) -> JobSubmitter: ...
 
 

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from pcr_sdk import InterruptedBySignal, handle_signals
-from pcr_sdk.cli._options import ENV_BUCKET, ENV_IMAGE, ENV_QUEUE
+from pcr_sdk.cli._options import (
+    ENV_BUCKET,
+    ENV_IMAGE,
+    ENV_POLL_SECONDS,
+    ENV_QUEUE,
+    LOCAL_POLL_SECONDS,
+)
 from pcr_sdk.cli._runtime import EXIT_INTERRUPTED, EXIT_USAGE, cli_errors, fail, interpreter_path
 
 if TYPE_CHECKING:
@@ -34,7 +40,12 @@ UNSET: Final = ("AWS_SESSION_TOKEN", "AWS_PROFILE")
 
 
 def _exports(backend: LocalBackend, image: str) -> dict[str, str]:
-    pcr = {ENV_QUEUE: backend.queue, ENV_BUCKET: backend.bucket, ENV_IMAGE: image}
+    pcr = {
+        ENV_QUEUE: backend.queue,
+        ENV_BUCKET: backend.bucket,
+        ENV_IMAGE: image,
+        ENV_POLL_SECONDS: f"{LOCAL_POLL_SECONDS:g}",
+    }
     return {**backend.client_environment(), **pcr}
 
 
@@ -135,7 +146,14 @@ def serve(
         ),
     ] = None,
     image: Annotated[
-        str, typer.Option("--image", help="The image name --command is for (PCR_IMAGE).")
+        str,
+        typer.Option(
+            "--image",
+            help=(
+                "The image name --command is for; the export lines give it to "
+                "`pcr submit` as PCR_IMAGE."
+            ),
+        ),
     ] = LOCAL_IMAGE,
     parallel: Annotated[
         int | None,

@@ -19,8 +19,9 @@ from pcr_sdk import (
     RateGovernor,
     handle_signals,
 )
+from pcr_sdk.advanced import BatchOptions
 from pcr_sdk.cli import _options as opt
-from pcr_sdk.cli._batch import Ending, conclude, drive, format_seconds, read_jobs, stream_line
+from pcr_sdk.cli._batch import Ending, conclude, drive, read_jobs, stream_line
 from pcr_sdk.cli._progress import BatchProgress, batch_progress, stderr_console
 from pcr_sdk.cli._runtime import (
     EXIT_OK,
@@ -35,7 +36,6 @@ from pcr_sdk.cli._runtime import (
     runtime_of,
 )
 
-AWS_POLL_SECONDS: Final = 10.0
 LOCAL_IMAGE: Final = "pcr-local"
 STOP_REASON: Final = "pcr run: --timeout ran out"
 
@@ -66,13 +66,20 @@ class JobSettings:
     poll_seconds: float | None
 
 
-def _options(settings: JobSettings) -> dict[str, Any]:
-    """JobSubmitter keywords of `settings` (polling only when given: the defaults differ)."""
-    options: dict[str, Any] = {
+def _options(
+    settings: JobSettings, *, progress: BatchProgress, runtime: Runtime, governor: RateGovernor
+) -> BatchOptions:
+    """JobSubmitter keywords of `settings` and the command's collaborators (polling only when
+    given: the defaults differ); an error cancels what went out."""
+    options: BatchOptions = {
         "memory_in_mb": settings.memory_mib,
         "timeout_in_hours": settings.timeout_hours,
         "vcpus": settings.vcpus,
         "gpus": settings.gpus,
+        "governor": governor,
+        "progress": progress,
+        "cancel_on_error": True,
+        "seams": runtime.seams,
     }
     if settings.poll_seconds is not None:
         options["polling_interval_seconds"] = settings.poll_seconds
@@ -91,19 +98,11 @@ def aws_submitter(
     governor: RateGovernor,
 ) -> JobSubmitter:
     """A new batch on AWS (registers its job definition); an error cancels what went out."""
-    options = {"polling_interval_seconds": AWS_POLL_SECONDS, **_options(settings)}
-    return JobSubmitter(
-        settings.name,
-        queue,
-        image,
-        bucket,
-        clients=clients,
-        governor=governor,
-        progress=progress,
-        cancel_on_error=True,
-        seams=runtime.seams,
-        **options,
-    )
+    options: BatchOptions = {
+        "polling_interval_seconds": opt.AWS_POLL_SECONDS,
+        **_options(settings, progress=progress, runtime=runtime, governor=governor),
+    }
+    return JobSubmitter(settings.name, queue, image, bucket, clients=clients, **options)
 
 
 def local_submitter(
@@ -116,15 +115,8 @@ def local_submitter(
     governor: RateGovernor,
 ) -> JobSubmitter:
     """A new batch on the local backend, with its laptop defaults (frequent polling)."""
-    return backend.job_submitter(
-        settings.name,
-        image or LOCAL_IMAGE,
-        governor=governor,
-        progress=progress,
-        cancel_on_error=True,
-        seams=runtime.seams,
-        **_options(settings),
-    )
+    options = _options(settings, progress=progress, runtime=runtime, governor=governor)
+    return backend.job_submitter(settings.name, image or LOCAL_IMAGE, **options)
 
 
 def announce(console: Console, submitter: JobSubmitter, jobs: int, where: str) -> None:
@@ -270,7 +262,7 @@ def run(
     vcpus: opt.Vcpus = 1,
     gpus: opt.Gpus = 0,
     timeout_hours: opt.TimeoutHours = 20,
-    poll_seconds: opt.PollSeconds = None,
+    poll_seconds: opt.RunPollSeconds = None,
     timeout: RunTimeout = None,
     stream: Annotated[
         bool,
@@ -474,10 +466,8 @@ def _submit_only(
         raise
     batch_id = submitter.get_batch_id()
     typer.echo(batch_id)
-    console.print(
-        f"submitted {len(submitter.jobs)} job(s) in "
-        f"{format_seconds(runtime.clock() - started)}; follow them with:\n"
-        f"  pcr wait {escape(batch_id)} --queue {escape(submitter.job_queue)} "
-        f"--bucket {escape(submitter.job_bucket)}"
+    console.print(  # the progress said how many went out, and how fast
+        f"follow them with: pcr wait {escape(batch_id)} --queue "
+        f"{escape(submitter.job_queue)} --bucket {escape(submitter.job_bucket)}"
     )
     return EXIT_OK

@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import boto3
 import botocore.session
@@ -41,8 +41,10 @@ if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+    from typing_extensions import Unpack
 
     from pcr_sdk import JobSubmitter
+    from pcr_sdk.advanced import BatchOptions
 
 logger = logging.getLogger(__name__)
 
@@ -343,22 +345,22 @@ class LocalBackend:
             self._buckets.append(name)
 
     def job_submitter(
-        self, batch_name: str, container: str = "pcr-local", **options: Any
+        self, batch_name: str, container: str = "pcr-local", **options: Unpack[BatchOptions]
     ) -> JobSubmitter:
         """A `JobSubmitter` for a batch on this backend, with defaults that fit a laptop.
 
         The backend's queue, bucket and clients, and instead of the seed's AWS defaults: a poll
         every 0.2 s (not 60), no spacing between requests (not 200 ms), 1 vCPU and no GPU per
         job (the seed's 4 vCPUs and 1 GPU would keep jobs waiting on a machine without a GPU).
-        Any keyword of `JobSubmitter` (`vcpus=`, `gpus=`, `polling_interval_seconds=`,
-        `progress=`, `governor=`, ...) overrides these; `JobSubmitter`'s own defaults stay
-        as they are.
+        Any keyword of `JobSubmitter` but those of where the batch runs (`BatchOptions`:
+        `vcpus=`, `gpus=`, `polling_interval_seconds=`, `progress=`, `governor=`, ...)
+        overrides these; `JobSubmitter`'s own defaults stay as they are.
 
         Args:
             batch_name: as for `JobSubmitter`.
             container: the image name recorded in the job definition (locally it only matters
                 with `docker=True`).
-            **options: any keyword argument of `JobSubmitter`.
+            **options: `JobSubmitter`'s keyword settings of a new batch (`BatchOptions`).
 
         Returns:
             The submitter; its job definition is registered.
@@ -368,19 +370,15 @@ class LocalBackend:
         """
         from pcr_sdk import JobSubmitter  # noqa: PLC0415 - the facade loads on first use
 
-        defaults: dict[str, Any] = {
+        settings: BatchOptions = {
             "polling_interval_seconds": 0.2,
             "request_throttling_milliseconds": 0,
             "vcpus": 1,
             "gpus": 0,
+            **options,
         }
         return JobSubmitter(
-            batch_name,
-            self.queue,
-            container,
-            self.bucket,
-            clients=self.clients,
-            **{**defaults, **options},
+            batch_name, self.queue, container, self.bucket, clients=self.clients, **settings
         )
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Final
 
 from pcr_sdk._private.public import public
-from pcr_sdk.report._model import BatchReport, JobTiming
-from pcr_sdk.report._timeline import MAX_BARS, Bar, bars, main_failure
+from pcr_sdk.report._model import FAILURE_KINDS, BatchReport, JobTiming
+from pcr_sdk.report._timeline import MAX_BARS, Bar, Span, bars, main_failure
 
 DASH: Final = "\u2013"
 """What the page shows for an unknown figure, and between the ends of an index range."""
@@ -45,6 +45,19 @@ OUTCOME_COLOURS: Final = {
 }
 WAIT_COLOUR: Final = "#b0bec5"
 BLOCKED_COLOUR: Final = "#e3e8eb"
+EARLIER_OPACITY: Final = 0.4
+"""How faint an attempt a rerun replaced is drawn, on its job's row."""
+NOISE: Final = re.compile(
+    r"^\W*(?:\S+ )?(?:DEBUG|INFO)[: ]+(?:botocore|boto3|urllib3|s3transfer)[.:\s]"
+)
+"""botocore's (and its kin's) own DEBUG and INFO logging, e.g. `INFO:botocore.credentials:Found
+credentials in environment variables.`: left out of the log boxes, which say how many."""
+ERROR_LINE: Final = re.compile(
+    r"^\s*(?:[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Fault)\b(?::|$)"
+    r"|(?:ERROR|CRITICAL|FATAL)\b|error:)"
+)
+"""A line that says what went wrong: a Python exception line (`ValueError: bad input`), or a
+line logged at ERROR or CRITICAL."""
 
 _STRIP_ORDER: Final = ("succeeded", "running", "waiting", "expired", "failed")
 _WIDTH: Final = 1000
@@ -87,8 +100,12 @@ vertical-align:-1px}
 svg.timeline{width:100%;height:auto;display:block;border:1px solid #e3e8eb}
 svg text{font:11px system-ui,sans-serif;fill:#37474f}
 svg .grid{stroke:#eceff1}svg .now{stroke:#1565c0;stroke-dasharray:4 3}
-pre.log{margin:0;max-width:560px;max-height:180px;overflow:auto;white-space:pre-wrap;
-word-break:break-all;background:#f5f7f8;padding:4px}
+.log{max-width:560px;max-height:180px;overflow:auto;display:flex;flex-direction:column-reverse;
+background:#f5f7f8}
+.log pre{margin:0;white-space:pre-wrap;word-break:break-all;padding:4px}
+.log mark.error-line{background:#ffebee;color:#b71c1c;font-weight:600}
+p.error-line{margin:0 0 4px;color:#b71c1c;font-weight:600;max-width:560px;word-break:break-all}
+p.noise{margin:2px 0 0;color:#78909c;font-size:11px}
 .reason{max-width:260px;word-break:break-word}
 """
 
@@ -127,6 +144,7 @@ def render_html(report: BatchReport, *, max_bars: int = MAX_BARS) -> str:
             _failed_note(report),
             "No job failed.",
         ),
+        _reruns_section(report),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
@@ -137,23 +155,26 @@ def render_html(report: BatchReport, *, max_bars: int = MAX_BARS) -> str:
 
 def _summary(report: BatchReport) -> str:
     wall_end = "last stopped" if report.finished else "now (still running)"
+    unit = "runs, reruns included" if report.reruns else "jobs"
     cards = [
         _card("jobs", "Jobs", str(len(report.timings)), len(report.timings),
               f"{report.failed_total} failed"),
         _card("wall_ms", "Wall time", duration(report.wall_ms), report.wall_ms,
               f"first created to {wall_end}"),
         _card("run_total_ms", "Total run time", duration(report.run_total_ms),
-              report.run_total_ms, f"startedAt to stoppedAt, {report.run_jobs} jobs"),
+              report.run_total_ms, f"startedAt to stoppedAt, {report.run_jobs} {unit}"),
         _card("run_median_ms", "Median run time", duration(report.run_median_ms),
-              report.run_median_ms, f"over {report.run_jobs} jobs"),
+              report.run_median_ms, f"over {report.run_jobs} {unit}"),
         _card("wait_median_ms", "Median wait before start", duration(report.wait_median_ms),
-              report.wait_median_ms, f"over {report.wait_jobs} jobs"),
+              report.wait_median_ms, f"over {report.wait_jobs} {unit}"),
         _card("wait_p95_ms", "95th percentile wait", duration(report.wait_p95_ms),
               report.wait_p95_ms, "nearest rank"),
         _card("vcpu_hours", "vCPU-hours", hours(report.vcpu_hours), report.vcpu_hours,
               f"GPU-hours {hours(report.gpu_hours)}"),
-        _card("attempts", "Attempts", str(report.attempts), report.attempts,
-              f"{report.retries} retries, {report.jobs_retried} jobs retried"),
+        _card("attempts", "AWS Batch attempts", str(report.attempts), report.attempts,
+              f"{_count(report.retries, 'AWS retry', 'AWS retries')}, "
+              f"{_count(report.jobs_retried, 'job')} retried by AWS Batch"),
+        _card("reruns", "Reruns", str(report.reruns), report.reruns, _reruns_sub(report)),
     ]  # fmt: skip
     note = (
         '<p class="note" id="wait-note">AWS Batch records no RUNNABLE timestamp, so a job\'s '
@@ -167,12 +188,15 @@ def _summary(report: BatchReport) -> str:
         + _counts_table(
             "by-status",
             "Final state" if report.finished else "State",
-            "Jobs",
-            report.counts_by_status,
+            {"Jobs": report.counts_by_status},
             _status_colour,
         )
         + _counts_table(
-            "by-failure", "Failure kind", "Jobs", report.counts_by_failure, _failure_colour
+            "by-failure",
+            "Failure kind",
+            {"Jobs": report.counts_by_failure}
+            | ({"Before a rerun": report.earlier_failures} if report.earlier_failures else {}),
+            _failure_colour,
         )
         + "</div>"
     )
@@ -186,6 +210,13 @@ def _summary(report: BatchReport) -> str:
     )
 
 
+def _reruns_sub(report: BatchReport) -> str:
+    if not report.reruns:
+        return "no job was rerun (pcr retry)"
+    again = sum(1 for t in report.timings if t.job.attempt > 1 and t.job.failed)
+    return f"of {_count(report.jobs_rerun, 'job')} (pcr retry); {again} failed again"
+
+
 def _card(key: str, label: str, shown: str, raw: float | None, sub: str) -> str:
     value = "" if raw is None else _number(raw)
     return (
@@ -196,28 +227,76 @@ def _card(key: str, label: str, shown: str, raw: float | None, sub: str) -> str:
 
 
 def _counts_table(
-    ident: str, heading: str, unit: str, counts: Mapping[str, int], colour: _Colour | None
+    ident: str, heading: str, columns: Mapping[str, Mapping[str, int]], colour: _Colour | None
 ) -> str:
-    if not counts:
+    """One row per name in any column, one count column each (a dash for none)."""
+    names = list(dict.fromkeys(name for counts in columns.values() for name in counts))
+    if not names:
         return f'<table id="{ident}"><tr><th>{heading}</th></tr><tr><td>none</td></tr></table>'
+    if ident == "by-failure":
+        names.sort(key=_failure_order)
+    head = "".join(f"<th>{_text(unit)}</th>" for unit in columns)
     rows = "".join(
         f'<tr data-key="{_attr(name)}"><td>{_swatch(colour(name)) if colour else ""}'
-        f'{_text(name)}</td><td class="num">{count}</td></tr>'
-        for name, count in counts.items()
+        f"{_text(name)}</td>"
+        + "".join(f'<td class="num">{counts.get(name) or DASH}</td>' for counts in columns.values())
+        + "</tr>"
+        for name in names
     )
-    return f'<table id="{ident}"><tr><th>{heading}</th><th>{unit}</th></tr>{rows}</table>'
+    return f'<table id="{ident}"><tr><th>{heading}</th>{head}</tr>{rows}</table>'
+
+
+def _failure_order(kind: str) -> tuple[int, str]:
+    return (FAILURE_KINDS.index(kind) if kind in FAILURE_KINDS else len(FAILURE_KINDS), kind)
 
 
 # -- timeline ---------------------------------------------------------------------------------
 
 
+class _Legend:
+    """What the timeline drew, to list in its legend and nothing else."""
+
+    ORDER: Final = ("blocked", "wait", "run-succeeded", "run-failed", "run-running",
+                    "run-waiting", "run-expired", "earlier")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[str, str, float]] = {}
+
+    def drew(self, key: str, colour: str, label: str, opacity: float = 1.0) -> None:
+        self.items.setdefault(key, (colour, label, opacity))
+
+    def html(self) -> str:
+        def rank(key: str) -> tuple[int, int, str]:
+            if key in self.ORDER:
+                return (0, self.ORDER.index(key), key)
+            return (1, *_failure_order(key.removeprefix("failure:")))
+
+        spans = [
+            f'<span data-key="{_attr(key)}">{_swatch(colour, opacity)}{_text(label)}</span>'
+            for key, (colour, label, opacity) in sorted(
+                self.items.items(), key=lambda i: rank(i[0])
+            )
+        ]
+        return '<div class="legend">' + "".join(spans) + "</div>"
+
+
+_RUN_LABELS: Final = {
+    "succeeded": "running: succeeded",
+    "failed": "running: failed",
+    "running": "running: still running",
+    "waiting": "not started yet",
+    "expired": "running: expired",
+}
+
+
 def _timeline(report: BatchReport, max_bars: int) -> str:
-    drawn = bars(report.timings, max_bars)
+    drawn = bars(report.rows, max_bars)
     if not drawn:
         return '<section id="timeline"><h2>Timeline</h2><p>No job to draw.</p></section>'
     grouped = any(b.count > 1 for b in drawn)
-    t0 = min(b.start for b in drawn)
-    t1 = max([b.end for b in drawn] + ([report.now_ms] if not report.finished else []))
+    t0 = min(b.row_start for b in drawn)
+    t1 = max([b.end for b in drawn] + [s.end for b in drawn for s in b.earlier]
+             + ([report.now_ms] if not report.finished else []))  # fmt: skip
     span = max(1, t1 - t0)
     row_h = 22 if len(drawn) <= 30 else 12 if len(drawn) <= 100 else 6
     labels = row_h >= 12
@@ -227,6 +306,7 @@ def _timeline(report: BatchReport, max_bars: int) -> str:
     def x(t: int) -> float:
         return _PLOT_X0 + (t - t0) * scale
 
+    legend = _Legend()
     svg = [
         f'<svg class="timeline" viewBox="0 0 {_WIDTH} {height}" role="img" '
         f'aria-label="Timeline of {len(report.timings)} jobs">'
@@ -236,7 +316,7 @@ def _timeline(report: BatchReport, max_bars: int) -> str:
         nx = _n(x(report.now_ms))
         svg.append(f'<line class="now" x1="{nx}" y1="{_AXIS_H - 6}" x2="{nx}" y2="{height}"/>')
     for row, bar in enumerate(drawn):
-        svg.append(_bar_svg(bar, t0, x, _AXIS_H + row * row_h, row_h, labels))
+        svg.append(_bar_svg(bar, t0, x, _AXIS_H + row * row_h, row_h, labels, legend))
     svg.append("</svg>")
     how = (
         f"{len(report.timings)} jobs are drawn as {len(drawn)} bars, each a group of jobs that "
@@ -244,8 +324,13 @@ def _timeline(report: BatchReport, max_bars: int) -> str:
         "end, and its running part starts at its earliest start. Its colour is the worst "
         "outcome among its jobs; hover for its counts."
         if grouped
-        else "One bar per job, in the order the jobs were created; hover a bar for its job."
+        else "One row per job, in the order the jobs were created; hover a bar for its job."
     )
+    if report.reruns:
+        how += (
+            " A rerun is drawn on its job's row, after the faint attempt it replaced (the "
+            "mark at that attempt's end is its failure kind)."
+        )
     undrawn = (
         f" {report.undrawn} jobs have no timestamp (AWS Batch no longer returns them) and are "
         "not drawn."
@@ -254,23 +339,10 @@ def _timeline(report: BatchReport, max_bars: int) -> str:
     )
     return (
         '<section id="timeline"><h2>Timeline</h2>'
-        + _legend(report)
+        + legend.html()
         + "".join(svg)
         + f'<p class="meta">{_text(how)} Time runs from the first creation, '
         + f"{_utc(t0)}.{_text(undrawn)}</p></section>"
-    )
-
-
-def _legend(report: BatchReport) -> str:
-    items = [
-        (BLOCKED_COLOUR, "blocked on dependencies"),
-        (WAIT_COLOUR, "waiting (ready, not yet running)"),
-    ] + [(OUTCOME_COLOURS[o], f"running: {o}") for o in ("succeeded", "failed", "running")]
-    items += [(_failure_colour(k), f"failure: {k}") for k in report.counts_by_failure]
-    return (
-        '<div class="legend">'
-        + "".join(f"<span>{_swatch(c)}{_text(label)}</span>" for c, label in items)
-        + "</div>"
     )
 
 
@@ -291,36 +363,88 @@ def _axis(span: int, scale: float, height: int) -> list[str]:
     return out
 
 
-def _bar_svg(bar: Bar, t0: int, x: _Scale, top: float, row_h: int, labels: bool) -> str:
+def _segments(
+    start: float,
+    ready: float,
+    run: float | None,
+    end: float,
+    y: float,
+    h: float,
+    legend: _Legend | None,
+) -> tuple[list[str], float, float]:
+    """The blocked and waiting rects of one attempt (told to `legend`, if any); (rects, where
+    running starts, where it ends)."""
+    if end - start < _MIN_BAR_W:  # a bar too short to see still gets a visible box
+        end = start + _MIN_BAR_W
+    xrun = end if run is None else run
+    out = []
+    for name, a, b, colour, label in (
+        ("blocked", start, ready, BLOCKED_COLOUR, "blocked on dependencies"),
+        ("wait", ready, xrun, WAIT_COLOUR, "waiting (ready, not yet running)"),
+    ):
+        if b - a > 0:
+            if legend is not None:
+                legend.drew(name, colour, label)
+            out.append(
+                f'<rect class="seg-{name}" x="{_n(a)}" y="{_n(y)}" width="{_n(b - a)}" '
+                f'height="{_n(h)}" fill="{colour}"/>'
+            )
+    return out, xrun, end
+
+
+def _earlier_svg(span: Span, x: _Scale, top: float, row_h: int, legend: _Legend) -> str:
+    """An attempt a rerun replaced, faint, with the mark of its failure kind at its end."""
+    y, h = top + row_h * 0.15, row_h * 0.7
+    run = x(span.run_start) if span.run_start is not None else None
+    rects, xrun, xe = _segments(x(span.start), x(span.ready), run, x(span.end), y, h, None)
+    colour = OUTCOME_COLOURS[span.outcome]
+    legend.drew("earlier", colour, "an attempt a rerun replaced (faint)", EARLIER_OPACITY)
+    if span.run_start is not None and xe > xrun:
+        rects.append(
+            f'<rect class="seg-run" data-share="{span.outcome}" x="{_n(xrun)}" y="{_n(y)}" '
+            f'width="{_n(xe - xrun)}" height="{_n(h)}" fill="{colour}"/>'
+        )
+    attempts = ",".join(str(a) for a in span.attempts)
+    out = [f'<g class="attempt earlier" data-attempt="{attempts}" opacity="{EARLIER_OPACITY}">',
+           *rects, "</g>"]  # fmt: skip
+    if span.failure:
+        legend.drew(f"failure:{span.failure}", _failure_colour(span.failure),
+                    f"failure: {span.failure}")  # fmt: skip
+        out.append(
+            f'<rect class="fail-mark earlier" data-failure="{_attr(span.failure)}" '
+            f'x="{_n(xe)}" y="{_n(top)}" width="3" height="{row_h}" '
+            f'fill="{_failure_colour(span.failure)}"/>'
+        )
+    return "".join(out)
+
+
+def _bar_svg(
+    bar: Bar, t0: int, x: _Scale, top: float, row_h: int, labels: bool, legend: _Legend
+) -> str:
     y = top + row_h * 0.15
     h = row_h * 0.7
-    xs, xr, xe = x(bar.start), x(bar.ready), x(bar.end)
-    xrun = x(bar.run_start) if bar.run_start is not None else None
-    if xe - xs < _MIN_BAR_W:  # a bar too short to see still gets a visible box
-        xe = xs + _MIN_BAR_W
-    run_end = xe
-    if xrun is None:
-        xrun = xe
-    segments = [("blocked", xs, xr, BLOCKED_COLOUR), ("wait", xr, xrun, WAIT_COLOUR)]
+    run = x(bar.run_start) if bar.run_start is not None else None
+    rects, xrun, xe = _segments(x(bar.start), x(bar.ready), run, x(bar.end), y, h, legend)
     failure = main_failure(bar)
     fail_cls = f" k-{_class(failure)}" if failure else ""
+    rerun_cls = " rerun" if bar.earlier else ""
     attrs = (
-        f'class="bar {"group" if bar.count > 1 else "job"} o-{bar.outcome}{fail_cls}" '
+        f'class="bar {"group" if bar.count > 1 else "job"} o-{bar.outcome}{fail_cls}{rerun_cls}" '
         f'data-first="{bar.first_index}" data-last="{bar.last_index}" data-count="{bar.count}" '
-        f'data-start="{bar.start - t0}" data-run-start="'
+        f'data-start="{bar.row_start - t0}" data-run-start="'
         f'{"" if bar.run_start is None else bar.run_start - t0}" data-end="{bar.end - t0}" '
-        f'data-outcome="{bar.outcome}"' + (f' data-failure="{_attr(failure)}"' if failure else "")
+        f'data-outcome="{bar.outcome}" data-attempt="{bar.attempt}" data-reruns="{bar.reruns}"'
+        + (f' data-failure="{_attr(failure)}"' if failure else "")
     )
     out = [f"<g {attrs}><title>{_text(_bar_title(bar, t0))}</title>"]
-    out += [
-        f'<rect class="seg-{name}" x="{_n(a)}" y="{_n(y)}" width="{_n(b - a)}" height="{_n(h)}" '
-        f'fill="{colour}"/>'
-        for name, a, b, colour in segments
-        if b - a > 0
-    ]
-    if bar.run_start is not None and run_end > xrun:
-        out += _run_strips(bar, xrun, run_end, y, h)
+    out += [_earlier_svg(span, x, top, row_h, legend) for span in bar.earlier]
+    out.append(f'<g class="attempt current" data-attempt="{bar.attempt}">')
+    out += rects
+    if bar.run_start is not None and xe > xrun:
+        out += _run_strips(bar, xrun, xe, y, h, legend)
+    out.append("</g>")
     if failure:
+        legend.drew(f"failure:{failure}", _failure_colour(failure), f"failure: {failure}")
         out.append(
             f'<rect class="fail-mark" x="{_n(xe)}" y="{_n(top)}" width="3" height="{row_h}" '
             f'fill="{_failure_colour(failure)}"/>'
@@ -337,7 +461,7 @@ def _bar_svg(bar: Bar, t0: int, x: _Scale, top: float, row_h: int, labels: bool)
     return "".join(out)
 
 
-def _run_strips(bar: Bar, x0: float, x1: float, y: float, h: float) -> list[str]:
+def _run_strips(bar: Bar, x0: float, x1: float, y: float, h: float, legend: _Legend) -> list[str]:
     """The running part: one colour for a job; for a group, a strip per outcome, each as high
     as its share of the group's jobs, so that 1 failure in 50 does not paint the bar red."""
     strips = []
@@ -346,6 +470,7 @@ def _run_strips(bar: Bar, x0: float, x1: float, y: float, h: float) -> list[str]
         if not count:
             continue
         height = h * count / bar.count
+        legend.drew(f"run-{name}", OUTCOME_COLOURS[name], _RUN_LABELS[name])
         strips.append(
             f'<rect class="seg-run" data-share="{name}" x="{_n(x0)}" y="{_n(y)}" '
             f'width="{_n(x1 - x0)}" height="{_n(height)}" fill="{OUTCOME_COLOURS[name]}"/>'
@@ -357,8 +482,12 @@ def _run_strips(bar: Bar, x0: float, x1: float, y: float, h: float) -> list[str]
 def _bar_title(bar: Bar, t0: int) -> str:
     if bar.count == 1:
         head = f"#{bar.first_index} {bar.job_id}"
+        if bar.attempt > 1:
+            head += f" (rerun, attempt {bar.attempt})"
     else:
         head = f"#{bar.first_index}{DASH}{bar.last_index}: {bar.count} jobs"
+        if bar.reruns:
+            head += f", {bar.reruns} rerun"
     lines = [head, ", ".join(f"{s} {n}" if bar.count > 1 else s for s, n in bar.statuses.items())]
     if bar.failures:
         lines.append(
@@ -373,6 +502,13 @@ def _bar_title(bar: Bar, t0: int) -> str:
     if bar.run_start is not None:
         lines.append(f"running {duration(bar.end - bar.run_start)}")
     lines.append(f"from +{duration(bar.start - t0)} to +{duration(bar.end - t0)}")
+    for span in bar.earlier:
+        which = "attempt " + ", ".join(str(a) for a in span.attempts)
+        how = span.failure or span.outcome
+        lines.append(
+            f"before: {which}, {how}, from +{duration(span.start - t0)} to "
+            f"+{duration(span.end - t0)}"
+        )
     return "\n".join(lines)
 
 
@@ -385,39 +521,108 @@ def _failed_note(report: BatchReport) -> str:
         f"The first {len(report.failed)} failed jobs by index; {more} more are not listed "
         "(the JSON output has them all)."
     )  # fmt: skip
+    if report.reruns:
+        listed += " A job that failed and was rerun is listed here only if its rerun failed too."
     return listed
 
 
+_HEAD: Final = (
+    "<tr><th>Index</th><th>Attempt</th><th>Job id</th><th>Status</th><th>Run</th><th>Wait</th>"
+    "<th>AWS attempts</th><th>Reason</th><th>Last log lines</th>"
+)
+
+
 def _jobs_section(
-    ident: str, heading: str, timings: tuple[JobTiming, ...], note: str, empty: str
+    ident: str,
+    heading: str,
+    timings: Sequence[JobTiming],
+    note: str,
+    empty: str,
+    then: Mapping[int, JobTiming] | None = None,
 ) -> str:
+    """A table of jobs; with `then`, a last column says how each index's job ended."""
     if not timings:
         return f'<section id="{ident}"><h2>{_text(heading)}</h2><p>{_text(empty)}</p></section>'
-    head = (
-        "<tr><th>Index</th><th>Job id</th><th>Status</th><th>Run</th><th>Wait</th>"
-        "<th>Attempts</th><th>Reason</th><th>Last log lines</th></tr>"
-    )
-    rows = "".join(_job_row(t) for t in timings)
+    head = _HEAD + ("<th>Then</th></tr>" if then is not None else "</tr>")
+    rows = "".join(_job_row(t, then) for t in timings)
     return (
         f'<section id="{ident}"><h2>{_text(heading)}</h2><p class="meta">{_text(note)}</p>'
         f"<table>{head}{rows}</table></section>"
     )
 
 
-def _job_row(timing: JobTiming) -> str:
+def _reruns_section(report: BatchReport) -> str:
+    """The attempts reruns replaced, each with how its index ended; nothing without reruns."""
+    if not report.earlier:
+        return ""
+    final = {t.job.index: t for t in report.timings}
+    again = sum(1 for t in report.timings if t.job.attempt > 1 and t.job.failed)
+    more = len(report.earlier) - len(report.earlier_listed)
+    note = (
+        f"{report.reruns} reruns (pcr retry) of {report.jobs_rerun} jobs; {again} failed "
+        "again. Each row is an attempt a rerun replaced, by index; the last column is the "
+        "job's current attempt."
+        + (f" The first {len(report.earlier_listed)} are listed; {more} more are not (the "
+           "JSON output has them all)." if more else "")
+    )  # fmt: skip
+    return _jobs_section("reruns", f"Rerun jobs ({report.jobs_rerun})", report.earlier_listed,
+                         note, "", then=final)  # fmt: skip
+
+
+def _job_row(timing: JobTiming, then: Mapping[int, JobTiming] | None = None) -> str:
     job = timing.job
     status = job.status + (f" ({job.failure})" if job.failure else "")
     run = duration(timing.run_ms) + (" (running)" if timing.running_now else "")
-    tail = [_cut(line, LINE_CHARS) for line in job.log_tail[-LOG_LINES_SHOWN:]]
-    log = f'<pre class="log">{_text(chr(10).join(tail))}</pre>' if tail else "none"
+    attempt = f"{job.attempt} (rerun)" if job.attempt > 1 else "1"
+    reason = "" if job.status == "SUCCEEDED" else job.status_reason or ""  # AWS's is no news
+    last = ""
+    if then is not None:
+        now = then.get(job.index)
+        last = "<td></td>" if now is None else (
+            f"<td>attempt {now.job.attempt}: {_text(now.job.status)}"
+            + (f" ({_text(now.job.failure)})" if now.job.failure else "") + "</td>"
+        )  # fmt: skip
     return (
-        f'<tr data-index="{job.index}"><td class="num">{job.index}</td>'
+        f'<tr data-index="{job.index}" data-attempt="{job.attempt}" data-status="'
+        f'{_attr(job.status)}"><td class="num">{job.index}</td><td class="num">{attempt}</td>'
         f"<td><code>{_text(job.job_id)}</code></td><td>{_text(status)}</td>"
         f'<td class="num">{_text(run)}</td><td class="num">{duration(timing.wait_ms)}</td>'
         f'<td class="num">{job.attempts}</td>'
-        f'<td class="reason">{_text(_cut(job.status_reason or "", REASON_CHARS))}</td>'
-        f"<td>{log}</td></tr>"
+        f'<td class="reason">{_text(_cut(reason, REASON_CHARS))}</td>'
+        f"<td>{_log_cell(job.log_tail, failed=job.failed)}</td>{last}</tr>"
     )
+
+
+def _log_cell(lines: Sequence[str], *, failed: bool) -> str:
+    """The last lines of a job's log, botocore's own logging left out, in a box that opens at
+    its end; a failed job's error line is marked, and repeated above the box."""
+    kept = [line for line in lines if not NOISE.match(_clean(line))]
+    dropped = len(lines) - len(kept)
+    tail = [_cut(line, LINE_CHARS) for line in kept[-LOG_LINES_SHOWN:]]
+    if not tail:
+        return "none" + (_noise_note(dropped) if dropped else "")
+    marked = error_line(tail) if failed else None
+    shown = [
+        f'<mark class="error-line">{_text(line)}</mark>' if n == marked else _text(line)
+        for n, line in enumerate(tail)
+    ]
+    above = f'<p class="error-line">{_text(tail[marked])}</p>' if marked is not None else ""
+    box = f'<div class="log"><pre>{chr(10).join(shown)}</pre></div>'
+    return above + box + (_noise_note(dropped) if dropped else "")
+
+
+def _noise_note(dropped: int) -> str:
+    lines = _count(dropped, "line")
+    return f'<p class="noise">{lines} of botocore\'s own INFO logging left out</p>'
+
+
+def error_line(lines: Sequence[str]) -> int | None:
+    """Which of a failed job's last log lines says what went wrong: the last exception line
+    (`ValueError: bad input`) or ERROR line; None if none does."""
+    for position in range(len(lines) - 1, -1, -1):
+        if ERROR_LINE.match(_clean(lines[position])):
+            return position
+    return None
 
 
 # -- formatting -------------------------------------------------------------------------------
@@ -436,6 +641,10 @@ def duration(ms: float | None) -> str:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     minutes = round(ms / 60_000)
     return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def hours(value: float) -> str:
@@ -492,5 +701,6 @@ def _status_colour(status: str) -> str:
     return OUTCOME_COLOURS[outcome]
 
 
-def _swatch(colour: str) -> str:
-    return f'<span class="swatch" style="background:{colour}"></span>'
+def _swatch(colour: str, opacity: float = 1.0) -> str:
+    faint = "" if opacity == 1 else f";opacity:{opacity:g}"
+    return f'<span class="swatch" style="background:{colour}{faint}"></span>'

@@ -66,6 +66,11 @@ class ReportJob:
     gpus: int = 0
     memory_mib: int = 0
     attempts: int = 0
+    """AWS Batch's attempts of this job (its `attempts` list): more than 1 when AWS Batch
+    retried it (its retry strategy)."""
+    attempt: int = 1
+    """1 for the job first submitted at `index`, 2, 3, ... for its reruns (`pcr retry`,
+    `resubmit_failed`; `SubmittedJob.attempt`): the highest is the index's current job."""
     array_id: str | None = None
     """The array parent's id for a child of an array job (whose id is `<array_id>:<i>`)."""
     log_tail: tuple[str, ...] = ()
@@ -89,8 +94,10 @@ class ReportJob:
         index: int,
         failure: str | None,
         log_tail: Sequence[str] = (),
+        attempt: int = 1,
     ) -> ReportJob:
-        """Build from one entry of DescribeJobs' `jobs`; the caller knows index and failure.
+        """Build from one entry of DescribeJobs' `jobs`; the caller knows index, failure and
+        (for a rerun) attempt.
 
         A job whose id is `<array>:<i>` is a child of array `<array>` (moto leaves out the
         child's `arrayProperties.index`, so the id decides).
@@ -113,6 +120,7 @@ class ReportJob:
             gpus=gpus,
             memory_mib=memory_mib,
             attempts=len(detail.get("attempts", [])),
+            attempt=attempt,
             array_id=parent if child else None,
             log_tail=tuple(log_tail),
         )
@@ -182,6 +190,7 @@ class JobTiming:
             "gpus": job.gpus,
             "memory_mib": job.memory_mib,
             "attempts": job.attempts,
+            "attempt": job.attempt,
             "log_tail": list(job.log_tail),
         }
 
@@ -191,18 +200,27 @@ class JobTiming:
 class BatchReport:
     """Every figure of a batch report, computed once by `BatchReport.build`.
 
-    Durations are milliseconds, None when no job has the timestamps they need.
+    A job is an index of the batch; a rerun (`pcr retry`) is a later attempt at its index.
+    Each index's highest attempt is its current job (`timings`), the others are `earlier`.
+    Durations are milliseconds, None when no attempt has the timestamps they need; the time
+    and resource figures count every attempt (each ran and was paid for), the counts by
+    status and failure kind the current jobs.
     """
 
     batch_id: str
     now_ms: int
     """When the report was made: the end of still-running jobs and of an unfinished batch."""
     timings: tuple[JobTiming, ...]
-    """Every job, by index."""
+    """Every index's current job (its highest attempt), by index."""
+    earlier: tuple[JobTiming, ...]
+    """The attempts a rerun replaced, by index then attempt."""
     finished: bool
-    """Every job is SUCCEEDED, FAILED or EXPIRED."""
+    """Every current job is SUCCEEDED, FAILED or EXPIRED."""
     counts_by_status: Mapping[str, int]
     counts_by_failure: Mapping[str, int]
+    """The current jobs' failures, by kind."""
+    earlier_failures: Mapping[str, int]
+    """The failures of the attempts a rerun replaced, by kind."""
     first_created_ms: int | None
     end_ms: int | None
     """The last stop of a finished batch, `now_ms` while it still runs."""
@@ -210,29 +228,46 @@ class BatchReport:
     run_total_ms: int
     run_median_ms: float | None
     run_jobs: int
-    """How many jobs have a run time (started; stopped or still running)."""
+    """How many attempts have a run time (started; stopped or still running)."""
     wait_median_ms: float | None
     wait_p95_ms: float | None
     wait_jobs: int
-    """How many jobs have a wait (started, with a creation time)."""
+    """How many attempts have a wait (started, with a creation time)."""
     vcpu_hours: float
     gpu_hours: float
     attempts: int
+    """AWS Batch's attempts over every job and rerun."""
     retries: int
-    """Attempts beyond each job's first, summed."""
+    """AWS Batch's retries: its attempts beyond each job's first, summed (reruns apart)."""
     jobs_retried: int
+    """Jobs and reruns AWS Batch retried at least once."""
+    reruns: int
+    """Jobs submitted again at their index (attempt 2 and higher)."""
+    jobs_rerun: int
+    """Indexes with more than one attempt."""
     slowest: tuple[JobTiming, ...]
-    """The longest runs, longest first."""
+    """The longest runs of any attempt, longest first."""
     failed: tuple[JobTiming, ...]
-    """Failed jobs by index, at most the `failed_limit` given to `build`."""
+    """Failed current jobs by index, at most the `failed_limit` given to `build`."""
     failed_total: int
+    earlier_listed: tuple[JobTiming, ...] = ()
+    """The attempts reruns replaced that the page lists: the first `failed_limit` of
+    `earlier`."""
     undrawn: int
     """Jobs with no timestamp at all, which the timeline cannot place."""
 
     @property
     def jobs(self) -> tuple[ReportJob, ...]:
-        """Every job, by index."""
+        """Every index's current job, by index."""
         return tuple(t.job for t in self.timings)
+
+    @property
+    def rows(self) -> tuple[tuple[JobTiming, ...], ...]:
+        """Each index's attempts, oldest first (its current job last), by index."""
+        before: dict[int, list[JobTiming]] = {}
+        for timing in self.earlier:
+            before.setdefault(timing.job.index, []).append(timing)
+        return tuple((*before.get(t.job.index, ()), t) for t in self.timings)
 
     @property
     def failed_not_listed(self) -> int:
@@ -249,32 +284,43 @@ class BatchReport:
         slowest: int = DEFAULT_SLOWEST,
         failed_limit: int = DEFAULT_FAILED_LIMIT,
     ) -> BatchReport:
-        """Compute every figure; `now_ms` (default: the clock) ends what is still running."""
+        """Compute every figure; `now_ms` (default: the clock) ends what is still running.
+
+        `jobs` may hold several attempts of an index (`ReportJob.attempt`): the highest is
+        the index's current job, the others are what reruns replaced.
+        """
         now = int(time.time() * 1000) if now_ms is None else now_ms
-        ordered = sorted(jobs, key=lambda j: (j.index, j.job_id))
-        resolve = _DependencyStops(ordered)
+        everything = sorted(jobs, key=lambda j: (j.index, j.attempt, j.job_id))
+        current: dict[int, ReportJob] = {}
+        for job in everything:
+            current[job.index] = job  # the highest attempt comes last
+        ordered = [current[i] for i in sorted(current)]
+        replaced = [j for j in everything if current[j.index] is not j]
+        resolve = _DependencyStops(everything)
         timings = tuple(_timing(job, resolve.last_stop(job), now) for job in ordered)
+        earlier = tuple(_timing(job, resolve.last_stop(job), now) for job in replaced)
+        every = timings + earlier
         finished = all(j.finished for j in ordered)
-        created = [j.created_at for j in ordered if j.created_at is not None]
-        stopped = [j.stopped_at for j in ordered if j.stopped_at is not None]
+        created = [j.created_at for j in everything if j.created_at is not None]
+        stopped = [j.stopped_at for j in everything if j.stopped_at is not None]
         first = min(created) if created else None
         end = (max(stopped) if stopped else None) if finished else now
-        runs = [t.run_ms for t in timings if t.run_ms is not None]
-        waits = sorted(t.wait_ms for t in timings if t.wait_ms is not None)
+        runs = [t.run_ms for t in every if t.run_ms is not None]
+        waits = sorted(t.wait_ms for t in every if t.wait_ms is not None)
         failed = [t for t in timings if t.job.failed]
         ranked = sorted(
-            (t for t in timings if t.run_ms is not None),
-            key=lambda t: (-(t.run_ms or 0), t.job.index),
+            (t for t in every if t.run_ms is not None),
+            key=lambda t: (-(t.run_ms or 0), t.job.index, t.job.attempt),
         )
         return cls(
             batch_id=batch_id,
             now_ms=now,
             timings=timings,
+            earlier=earlier,
             finished=finished,
             counts_by_status=_ordered_counts((j.status for j in ordered), STATUS_ORDER),
-            counts_by_failure=_ordered_counts(
-                (j.failure or UNKNOWN_FAILURE for j in ordered if j.failed), FAILURE_KINDS
-            ),
+            counts_by_failure=_failure_counts(ordered),
+            earlier_failures=_failure_counts(replaced),
             first_created_ms=first,
             end_ms=end,
             wall_ms=max(0, end - first) if first is not None and end is not None else None,
@@ -284,22 +330,27 @@ class BatchReport:
             wait_median_ms=float(statistics.median(waits)) if waits else None,
             wait_p95_ms=float(percentile(waits, 95)) if waits else None,
             wait_jobs=len(waits),
-            vcpu_hours=sum(t.job.vcpus * (t.run_ms or 0) for t in timings) / _MS_PER_HOUR,
-            gpu_hours=sum(t.job.gpus * (t.run_ms or 0) for t in timings) / _MS_PER_HOUR,
-            attempts=sum(max(0, j.attempts) for j in ordered),
-            retries=sum(max(0, j.attempts - 1) for j in ordered),
-            jobs_retried=sum(1 for j in ordered if j.attempts > 1),
+            vcpu_hours=sum(t.job.vcpus * (t.run_ms or 0) for t in every) / _MS_PER_HOUR,
+            gpu_hours=sum(t.job.gpus * (t.run_ms or 0) for t in every) / _MS_PER_HOUR,
+            attempts=sum(max(0, j.attempts) for j in everything),
+            retries=sum(max(0, j.attempts - 1) for j in everything),
+            jobs_retried=sum(1 for j in everything if j.attempts > 1),
+            reruns=sum(1 for j in everything if j.attempt > 1),
+            jobs_rerun=len({j.index for j in replaced}),
             slowest=tuple(ranked[: max(0, slowest)]),
             failed=tuple(failed[: max(0, failed_limit)]),
             failed_total=len(failed),
+            earlier_listed=earlier[: max(0, failed_limit)],
             undrawn=sum(1 for t in timings if _first_timestamp(t.job) is None),
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The report as JSON values: `schema`, `summary`, `slowest`, `failed`, `jobs`.
+        """The report as JSON values: `schema`, `summary`, `slowest`, `failed`, `jobs`,
+        `earlier`.
 
         `slowest` and `failed` hold job ids (`failed` all of them, uncapped); `jobs` holds one
-        record per job by index (see `JobTiming.to_json`). docs/report.md describes each key.
+        record per index, its current job (see `JobTiming.to_json`), and `earlier` one per
+        attempt a rerun replaced. docs/report.md describes each key.
         """
         return {
             "schema": JSON_SCHEMA,
@@ -310,6 +361,7 @@ class BatchReport:
                 "jobs": len(self.timings),
                 "counts_by_status": dict(self.counts_by_status),
                 "counts_by_failure": dict(self.counts_by_failure),
+                "earlier_failures": dict(self.earlier_failures),
                 "first_created_ms": self.first_created_ms,
                 "end_ms": self.end_ms,
                 "wall_ms": self.wall_ms,
@@ -325,13 +377,20 @@ class BatchReport:
                 "attempts": self.attempts,
                 "retries": self.retries,
                 "jobs_retried": self.jobs_retried,
+                "reruns": self.reruns,
+                "jobs_rerun": self.jobs_rerun,
                 "failed_total": self.failed_total,
                 "undrawn": self.undrawn,
             },
             "slowest": [t.job.job_id for t in self.slowest],
             "failed": [t.job.job_id for t in self.timings if t.job.failed],
             "jobs": [t.to_json() for t in self.timings],
+            "earlier": [t.to_json() for t in self.earlier],
         }
+
+
+def _failure_counts(jobs: Iterable[ReportJob]) -> dict[str, int]:
+    return _ordered_counts((j.failure or UNKNOWN_FAILURE for j in jobs if j.failed), FAILURE_KINDS)
 
 
 def percentile(ordered: Sequence[float], pct: float) -> float:

@@ -8,9 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
+from typer.main import get_command
 
 from pcr_sdk import JobSubmitter, SilentProgress
 from pcr_sdk.advanced import Seams
+from pcr_sdk.cli._app import app
 from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
 from tests.support.cli import assert_clean_exit, invoke, lines, worker_command, write_jobs
@@ -30,6 +32,8 @@ def _submit(world: MotoWorld, aws: Runtime, tmp_path: Path, *extra: str) -> str:
     result = invoke(["submit", str(jobs), *_where(world), "--image", "img:1", *extra], obj=aws)
     assert_clean_exit(result, 0)
     (batch_id,) = lines(result.stdout)
+    assert result.stderr.count("submitted 3 job(s) in ") == 1  # said once, by the progress
+    assert f"follow them with: pcr wait {batch_id}" in result.stderr
     return batch_id
 
 
@@ -408,7 +412,9 @@ def test_help_names_the_environment_variables_and_the_batch_id() -> None:
     status_help = invoke(["status", "--help"]).stdout
     assert "<name>_<uuid>" in status_help
     assert "(_)" not in status_help
-    assert "keep running" not in run_help.split("--timeout", 1)[1].split("on AWS", 1)[0]
+    run = getattr(get_command(app), "commands", {})["run"]
+    (timeout,) = [p for p in run.params if p.name == "timeout"]
+    assert "keep running" not in timeout.help.split("on AWS", 1)[0]  # only AWS jobs do
 
 
 def test_status_prints_the_batch_id_whole(

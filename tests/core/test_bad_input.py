@@ -23,6 +23,7 @@ from pcr_sdk import (
     InvalidBatchNameError,
     InvalidJobSpecError,
     JobSubmitter,
+    JsonValue,
     PcrError,
     PcrInputError,
     SilentProgress,
@@ -176,7 +177,7 @@ def test_bad_inputs_are_refused_before_an_index_is_reserved(moto_world: MotoWorl
     """Defect 1: deep nesting raised RecursionError; a lone surrogate UnicodeEncodeError after
     an index was reserved (the next job got index 1)."""
     sub = new_submitter(moto_world, polling_interval_seconds=60)
-    deep: object = 0
+    deep: JsonValue = 0
     for _ in range(5000):
         deep = [deep]
     log = CallLog(moto_world.clients)

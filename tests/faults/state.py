@@ -23,6 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine
 from pcr_sdk import (
     AwsError,
     BatchClosedError,
+    JobInput,
     JobNotFoundError,
     JobSubmitter,
     PcrError,
@@ -242,7 +243,7 @@ class FaultState(RuleBasedStateMachine):
         return model.closed if model.closed is not None else self._sub().closed
 
     @staticmethod
-    def _submit_either(sub: JobSubmitter, inputs: Sequence[object], *, array: bool) -> None:
+    def _submit_either(sub: JobSubmitter, inputs: Sequence[JobInput], *, array: bool) -> None:
         if array:
             sub.submit_jobs(inputs)
         else:

@@ -64,6 +64,18 @@ def test_the_cli_reference_has_every_command(hooks: ModuleType) -> None:
     assert "--stream" in text
 
 
+def test_the_cli_page_in_the_repository_is_complete_and_up_to_date(
+    hooks: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/cli.md holds the reference itself (not only the built site): `make cli-docs`."""
+    monkeypatch.setenv("COLUMNS", "37")  # a narrow terminal changes nothing
+    monkeypatch.setenv("PCR_QUEUE", "from-the-environment")  # nor does the environment
+    page = hooks.CLI_PAGE.read_text(encoding="utf-8")
+    assert page == hooks.cli_page(page), "docs/cli.md is out of date: run make cli-docs"
+    assert "## `pcr retry`" in page
+    assert "from-the-environment" not in page
+
+
 def test_the_api_pages_list_every_public_name(hooks: ModuleType) -> None:
     for module in DOCUMENTED:
         text = hooks.api_reference(module)
@@ -82,3 +94,36 @@ def test_the_local_checks_page_lists_every_check_of_the_engine(hooks: ModuleType
             assert check.source in table, name
     page = HOOKS.parent.parent / "local-checks.md"
     assert "<!-- gen:checks -->" in page.read_text(encoding="utf-8")
+
+
+API_PAGES = Path(__file__).resolve().parents[2] / "docs" / "api"
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in API_PAGES.glob("*.md")))
+def test_each_api_page_lists_its_modules_names_once(hooks: ModuleType, page: str) -> None:
+    text = hooks.on_page_markdown((API_PAGES / page).read_text(encoding="utf-8"))
+    entries = [line.removeprefix("::: ") for line in text.splitlines() if line.startswith(":::")]
+    (module,) = {entry.rsplit(".", 1)[0] for entry in entries}
+    names = [n for n in importlib.import_module(module).__all__ if n != "__version__"]
+    assert sorted(entries) == sorted(f"{module}.{name}" for name in names)
+
+
+def test_the_api_page_leads_with_the_facade_the_worker_and_the_errors(hooks: ModuleType) -> None:
+    text = hooks.on_page_markdown((API_PAGES / "pcr_sdk.md").read_text(encoding="utf-8"))
+    entries = [line.removeprefix(":::pcr_sdk.") for line in text.replace(" ", "").splitlines()
+               if line.startswith(":::")]  # fmt: skip
+    assert entries[0] == "JobSubmitter"
+    assert (
+        text.index("::: pcr_sdk.JobSubmitter")
+        < text.index("pcr_sdk.worker")
+        < text.index("::: pcr_sdk.PcrError")
+    )
+    errors = [n for n in entries if n.endswith("Error")]
+    assert entries[1 : 1 + len(errors)] == errors  # the errors come right after the facade
+    assert errors[0] == "PcrError"
+
+
+def test_the_readmes_python_needs_nothing_hidden() -> None:
+    """Pasting the README's visible code works: no block depends on a hidden setup comment."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "<!-- setup:" not in readme

@@ -20,6 +20,7 @@ HELPERS_ELSEWHERE: Final = frozenset({
     "faults/invariants.py", "faults/rules.py", "faults/state.py",
     "infra/_cfn.py", "infra/_iam.py", "infra/_lifecycle.py",
     "report/_fixture.py", "report/_page.py", "typing/public_api.py",
+    "typing/wheel/app.py", "typing/wheel/check.py",
 })  # fmt: skip
 """Modules that are part of their own suite (its machine, its targets, its pages)."""
 

@@ -20,9 +20,11 @@ import pcr_sdk
 FIRST = {
     "AccessDeniedError", "AwsClients", "AwsConnectionError", "AwsError", "BatchClosedError",
     "BatchId", "BatchLayout", "BatchName", "BatchStatus", "BucketNotFoundError",
-    "CredentialsError", "CredentialsExpiredError", "FailureKind", "InterruptedBySignal",
-    "InvalidBatchNameError", "InvalidJobSpecError", "JobDefinitionSpec", "JobNotFoundError",
-    "JobQueueNotFoundError", "JobResult", "JobStatus", "JobSubmitter", "ManifestError",
+    "CredentialsError", "CredentialsExpiredError", "FailureKind", "FailureKindValue",
+    "InterruptedBySignal",
+    "InvalidBatchNameError", "InvalidJobSpecError", "JobDefinitionSpec", "JobInput",
+    "JobNotFoundError", "JobQueueNotFoundError", "JobResult", "JobStatus", "JobSubmitter",
+    "JsonValue", "ManifestError",
     "ManifestVersionError", "OutputError", "OutputMalformedError", "OutputNotFoundError",
     "PackError", "PcrError", "PcrInputError", "PollProgress", "PrintProgress",
     "ProgressReporter", "RateGovernor", "RetryPolicy", "RetryRule", "S3Encryption",
@@ -32,8 +34,8 @@ FIRST = {
 }  # fmt: skip
 """`pcr_sdk`: JobSubmitter and BatchStatus, and what their API takes or returns."""
 ADVANCED = {
-    "BatchRegistry", "InputStore", "JobSpec", "JobState", "LogReader", "PollRun", "Poller",
-    "Seams", "Submitter", "SubmitterOptions",
+    "BatchOptions", "BatchRegistry", "InputStore", "JobSpec", "JobState", "LogReader", "PollRun",
+    "Poller", "Seams", "Submitter", "SubmitterOptions",
 }  # fmt: skip
 """`pcr_sdk.advanced`: the services, what only they exchange, and the test seams."""
 HOMES = {
@@ -176,3 +178,26 @@ def test_public_names_resolve_lazily_and_only_once() -> None:
 
 def test_package_ships_py_typed() -> None:
     assert importlib.resources.files("pcr_sdk").joinpath("py.typed").is_file()
+
+
+def test_batch_options_are_the_settings_of_a_new_batch() -> None:
+    """`BatchOptions` (what `LocalBackend.job_submitter` passes on) follows JobSubmitter's
+    keywords: every one but those of where the batch runs, with the same types."""
+    from pcr_sdk.advanced import BatchOptions
+
+    where = {"batch_name", "job_queue", "container", "job_bucket", "aws_region",
+             "aws_access_key_id", "aws_secret_access_key", "session", "clients"}  # fmt: skip
+    init = typing.get_type_hints(pcr_sdk.JobSubmitter.__init__)
+    options = typing.get_type_hints(BatchOptions)
+    assert set(options) == set(init) - where - {"return"}
+    assert BatchOptions.__required_keys__ == frozenset()
+    for name, hint in options.items():
+        assert hint == init[name], name
+
+
+def test_failure_kind_values_are_the_kinds_a_rerun_takes() -> None:
+    """`FailureKindValue` (the type of `kinds=`'s strings) names every kind but the one that
+    follows its dependency, and nothing else."""
+    values = set(typing.get_args(pcr_sdk.FailureKindValue))
+    kinds = {k.value for k in pcr_sdk.FailureKind}
+    assert values == kinds - {pcr_sdk.FailureKind.DEPENDENCY_FAILED.value}

@@ -172,3 +172,60 @@ def fixture_jobs() -> list[ReportJob]:
         ReportJob.from_detail(detail, index=index, failure=failure, log_tail=tail)
         for detail, index, failure, tail in FIXTURE
     ]
+
+
+NOISE = "INFO:botocore.credentials:Found credentials in environment variables."
+LONG = "x" * 140
+TRACEBACK = (
+    NOISE,
+    "INFO:pcr_sdk.worker:job 1 of batch r: loading jobs/r/1/config.json",
+    "ERROR:pcr_sdk.worker:job 1 failed",
+    "Traceback (most recent call last):",
+    f'  File "/work/worker.py", line 12, in handler  # {LONG}',
+    f"    check(data)  # {LONG}",
+    f'  File "/work/worker.py", line 7, in check  # {LONG}',
+    f"    raise ValueError(f'broken input {{n}}')  # {LONG}",
+    f"    ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^  # {LONG}",
+    "ValueError: broken input 1",
+)
+"""A failed job's log: botocore's noise first, a traceback whose lines wrap, the error last."""
+
+
+def _rerun(job_id: str, index: int, status: str, times: tuple[float, float, float], *,
+           attempt: int = 1, failure: str | None = None, reason: str | None = None,
+           attempts: int = 1, log: tuple[str, ...] = ()) -> ReportJob:  # fmt: skip
+    created, started, stopped = times
+    return ReportJob(
+        job_id=job_id, index=index, status=status, failure=failure, status_reason=reason,
+        created_at=at(created), started_at=at(started), stopped_at=at(stopped), vcpus=1,
+        memory_mib=1024, attempts=attempts, attempt=attempt, log_tail=log,
+    )  # fmt: skip
+
+
+EXITED = "Essential container in task exited"
+
+
+def rerun_jobs() -> list[ReportJob]:
+    """Six jobs after a `pcr retry` at +30 s reran the three that had failed.
+
+    Index 1 failed (non-zero-exit) and its rerun succeeded; index 2 timed out and its rerun
+    failed again (non-zero-exit, with botocore lines after its error); index 4 failed and its
+    rerun succeeded; index 3 succeeded after one AWS Batch retry. Runs (s): 8; 3, 9; 17, 4; 8;
+    3, 6; 4: 62 in all, over 9 runs; the last stop is at +40 s.
+    """
+    return [
+        _rerun("ok-0", 0, "SUCCEEDED", (0, 2, 10), reason=EXITED,
+               log=(NOISE, NOISE, "working", "done")),
+        _rerun("fail-1", 1, "FAILED", (0, 2, 5), failure="non-zero-exit", reason=EXITED,
+               log=TRACEBACK),
+        _rerun("rerun-1", 1, "SUCCEEDED", (30, 31, 40), attempt=2, reason=EXITED),
+        _rerun("slow-2", 2, "FAILED", (0, 3, 20), failure="timeout",
+               reason="Job attempt duration exceeded timeout", log=("still working",)),
+        _rerun("rerun-2", 2, "FAILED", (30, 31, 35), attempt=2, failure="non-zero-exit",
+               reason=EXITED, log=("Traceback (most recent call last):", "KeyError: 'y'",
+                                   NOISE, NOISE)),
+        _rerun("retried-3", 3, "SUCCEEDED", (0, 4, 12), attempts=2, reason=EXITED),
+        _rerun("fail-4", 4, "FAILED", (1, 3, 6), failure="non-zero-exit", reason=EXITED),
+        _rerun("rerun-4", 4, "SUCCEEDED", (30, 32, 38), attempt=2),
+        _rerun("ok-5", 5, "SUCCEEDED", (1, 5, 9)),
+    ]  # fmt: skip

@@ -8,13 +8,14 @@ import re
 import pytest
 
 from pcr_sdk.report import BatchReport, ReportJob, render_html
-from pcr_sdk.report._html import duration
+from pcr_sdk.report._html import duration, error_line
 from tests.report._fixture import (
     EXPECTED_FAILED,
     EXPECTED_FAILURES,
     EXPECTED_SLOWEST,
     at,
     fixture_jobs,
+    rerun_jobs,
 )
 from tests.report._page import URL_ATTRIBUTES, Element, Page, parse
 
@@ -146,7 +147,9 @@ def test_summary_shows_the_fixture_figures(page: Page) -> None:
         element = page.by_key(key)
         assert (element.attrs["data-value"], element.text) == (raw, text), key
     summary = page.by_id("summary").text
-    assert "3 retries, 2 jobs retried" in summary
+    assert "3 AWS retries, 2 jobs retried by AWS Batch" in summary
+    assert page.by_key("reruns").text == "0"
+    assert "no job was rerun" in summary
     assert "GPU-hours 0.0056" in summary
     assert "AWS Batch records no RUNNABLE timestamp" in summary
     assert "last dependency" in summary
@@ -326,3 +329,149 @@ def test_ten_thousand_jobs_fit_in_two_megabytes() -> None:
 )
 def test_duration_format(ms: float | None, text: str) -> None:
     assert duration(ms) == text
+
+
+# -- reruns, log boxes, the legend ------------------------------------------------------------
+
+
+@pytest.fixture
+def rerun_page() -> Page:
+    return parse(render_html(BatchReport.build("r", rerun_jobs(), now_ms=at(100))))
+
+
+def _row(page: Page, index: int) -> Element:
+    (found,) = [g for g, _ in _bars(page) if g.attrs["data-first"] == str(index)]
+    return found
+
+
+def test_a_rerun_is_drawn_on_its_jobs_row_after_the_attempt_it_replaced(rerun_page: Page) -> None:
+    bars = _bars(rerun_page)
+    assert len(bars) == 6  # one row per job, not per attempt
+    row = _row(rerun_page, 2)
+    assert "rerun" in row.classes
+    assert row.attrs["data-attempt"] == "2"
+    assert row.attrs["data-start"] == "0"  # the row begins with the first attempt
+    earlier, current = [g for g in rerun_page.inside(row, "g") if "attempt" in g.classes]
+    assert "earlier" in earlier.classes
+    assert earlier.attrs["data-attempt"] == "1"
+    assert float(earlier.attrs["opacity"]) < 1
+    assert current.attrs["data-attempt"] == "2"
+    assert _left(rerun_page.inside(earlier, "rect")) < _left(rerun_page.inside(current, "rect"))
+    marks = [r.attrs.get("data-failure") for r in rerun_page.inside(row, "rect")
+             if "fail-mark" in r.attrs["class"]]  # fmt: skip
+    assert marks == ["timeout", None]  # the replaced attempt's kind, then the rerun's mark
+    assert "(rerun, attempt 2)" in row.text
+    assert "before: attempt 1, timeout" in row.text
+    assert "rerun" not in _row(rerun_page, 0).classes
+
+
+def test_the_counts_tell_aws_retries_from_reruns(rerun_page: Page) -> None:
+    assert rerun_page.by_key("reruns").text == "3"
+    assert rerun_page.by_key("attempts").text == "10"
+    summary = rerun_page.by_id("summary").text
+    assert "1 AWS retry, 1 job retried by AWS Batch" in summary
+    assert "of 3 jobs (pcr retry); 1 failed again" in summary
+    assert "over 9 runs, reruns included" in summary
+    table = rerun_page.by_id("by-failure")
+    assert [e.text for e in rerun_page.inside(table, "th")] == [
+        "Failure kind", "Jobs", "Before a rerun",
+    ]  # fmt: skip
+    rows = {
+        r.attrs["data-key"]: [c.text for c in rerun_page.inside(r, "td")[1:]]
+        for r in rerun_page.inside(table, "tr")
+        if "data-key" in r.attrs
+    }
+    assert rows == {"non-zero-exit": ["1", "2"], "timeout": ["\u2013", "1"]}
+
+
+def test_the_reruns_section_lists_the_replaced_attempts_and_how_they_ended(
+    rerun_page: Page,
+) -> None:
+    section = rerun_page.by_id("reruns")
+    assert "Rerun jobs (3)" in section.text
+    rows = [e for e in rerun_page.inside(section, "tr") if "data-index" in e.attrs]
+    assert [(r.attrs["data-index"], r.attrs["data-attempt"]) for r in rows] == [
+        ("1", "1"), ("2", "1"), ("4", "1"),
+    ]  # fmt: skip
+    assert "FAILED (timeout)" in rows[1].text
+    assert "attempt 2: FAILED (non-zero-exit)" in rows[1].text
+    assert "attempt 2: SUCCEEDED" in rows[0].text
+    failed = [e for e in rerun_page.inside(rerun_page.by_id("failed"), "tr")
+              if "data-index" in e.attrs]  # fmt: skip
+    assert [(r.attrs["data-index"], r.attrs["data-attempt"]) for r in failed] == [("2", "2")]
+    assert "2 (rerun)" in failed[0].text
+
+
+def test_a_succeeded_job_shows_no_failure_sounding_reason(rerun_page: Page) -> None:
+    rows = [e for e in rerun_page.elements if e.attrs.get("data-status") == "SUCCEEDED"]
+    assert rows
+    for row in rows:
+        (reason,) = [c for c in rerun_page.inside(row, "td") if "reason" in c.classes]
+        assert reason.text == ""
+    assert "Essential container in task exited" in rerun_page.by_id("failed").text
+
+
+def test_a_failed_jobs_box_shows_its_error_line_and_leaves_botocore_out(
+    rerun_page: Page,
+) -> None:
+    (row,) = [e for e in rerun_page.inside(rerun_page.by_id("reruns"), "tr")
+              if e.attrs.get("data-index") == "1"]  # fmt: skip
+    (above,) = [p for p in rerun_page.inside(row, "p") if "error-line" in p.classes]
+    assert above.text == "ValueError: broken input 1"
+    (mark,) = rerun_page.inside(row, "mark")
+    assert mark.text == "ValueError: broken input 1"
+    assert "botocore" not in "".join(e.text for e in rerun_page.inside(row, "pre"))
+    assert "1 line of botocore's own INFO logging left out" in row.text
+    # the rerun that failed again: its error is the KeyError, before botocore's noise
+    (again,) = [e for e in rerun_page.inside(rerun_page.by_id("failed"), "tr")
+                if "data-index" in e.attrs]  # fmt: skip
+    (mark,) = rerun_page.inside(again, "mark")
+    assert mark.text == "KeyError: 'y'"
+    assert "2 lines of botocore's own INFO logging left out" in again.text
+    (slow,) = [e for e in rerun_page.inside(rerun_page.by_id("slowest"), "tr")
+               if e.attrs.get("data-index") == "0"]  # fmt: skip
+    assert "working\ndone" in slow.text
+    assert rerun_page.inside(slow, "mark") == []  # only a failed job's box marks a line
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (("Traceback (most recent call last):", "  File 'w.py'", "ValueError: x"), 2),
+        (("ERROR:pcr_sdk.worker:job 3 failed", "Traceback (most recent call last):"), 0),
+        (("KeyError: 'y'", "INFO:root:cleanup"), 0),
+        (("botocore.exceptions.NoCredentialsError: Unable to locate credentials",), 0),
+        (("just output", "no error here"), None),
+        ((), None),
+    ],
+)
+def test_error_line(lines: tuple[str, ...], expected: int | None) -> None:
+    assert error_line(lines) == expected
+
+
+def test_the_legend_lists_only_what_is_drawn(rerun_page: Page, page: Page) -> None:
+    def keys(shown: Page) -> set[str]:
+        legend = shown.find("div", "legend")[0]
+        return {e.attrs["data-key"] for e in shown.inside(legend, "span") if "data-key" in e.attrs}
+
+    # no dependencies in the rerun batch: nothing blocked; no job still running
+    assert keys(rerun_page) == {
+        "wait", "run-succeeded", "run-failed", "earlier", "failure:non-zero-exit",
+        "failure:timeout",
+    }  # fmt: skip
+    fixture = keys(page)
+    assert "earlier" not in fixture
+    assert "run-running" not in fixture  # the fixture's batch has finished
+    assert {"blocked", "wait", "run-succeeded", "run-failed"} <= fixture
+    drawn_kinds = {g.attrs["data-failure"] for g, _ in _bars(page) if "data-failure" in g.attrs}
+    assert {k.removeprefix("failure:") for k in fixture if k.startswith("failure:")} == drawn_kinds
+
+
+def test_the_legend_of_groups_names_only_the_kinds_their_marks_show(report: BatchReport) -> None:
+    grouped = parse(render_html(report, max_bars=2))
+    legend = grouped.find("div", "legend")[0]
+    kinds = {e.attrs["data-key"] for e in grouped.inside(legend, "span")
+             if e.attrs.get("data-key", "").startswith("failure:")}  # fmt: skip
+    marked = {g.attrs["data-failure"] for g, _ in _bars(grouped) if "data-failure" in g.attrs}
+    assert kinds == {f"failure:{k}" for k in marked}
+    assert len(kinds) < len(report.counts_by_failure)  # fewer marks than kinds: fewer entries

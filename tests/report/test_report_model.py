@@ -16,6 +16,7 @@ from tests.report._fixture import (
     T0,
     at,
     fixture_jobs,
+    rerun_jobs,
 )
 
 if TYPE_CHECKING:
@@ -243,7 +244,8 @@ def test_failed_without_kind_counts_as_unknown() -> None:
 
 def test_json_is_serialisable_and_has_the_documented_keys(report: BatchReport) -> None:
     data = json.loads(json.dumps(report.to_json()))
-    assert set(data) == {"schema", "summary", "slowest", "failed", "jobs"}
+    assert set(data) == {"schema", "summary", "slowest", "failed", "jobs", "earlier"}
+    assert data["earlier"] == []
     assert data["schema"] == "pcr-report/1"
     assert data["slowest"] == EXPECTED_SLOWEST
     assert data["failed"] == EXPECTED_FAILED
@@ -268,6 +270,7 @@ def test_json_is_serialisable_and_has_the_documented_keys(report: BatchReport) -
         "gpus": 0,
         "memory_mib": 2048,
         "attempts": 2,
+        "attempt": 1,
         "log_tail": ["Traceback (most recent call last):", "ValueError: bad input"],
     }
     assert data["summary"]["batch_id"] == "batch-1"
@@ -287,3 +290,42 @@ def test_public_names() -> None:
 
     assert set(pcr_sdk.report.__all__) == {"BatchReport", "JobTiming", "ReportJob", "render_html"}
     assert all(hasattr(pcr_sdk.report, name) for name in pcr_sdk.report.__all__)
+
+
+# -- reruns -----------------------------------------------------------------------------------
+
+
+def test_reruns_are_later_attempts_of_the_same_jobs() -> None:
+    report = BatchReport.build("r", rerun_jobs(), now_ms=at(100))
+    assert [t.job.job_id for t in report.timings] == [
+        "ok-0", "rerun-1", "rerun-2", "retried-3", "rerun-4", "ok-5",
+    ]  # fmt: skip
+    assert [t.job.job_id for t in report.earlier] == ["fail-1", "slow-2", "fail-4"]
+    assert [[t.job.attempt for t in row] for row in report.rows] == [
+        [1], [1, 2], [1, 2], [1], [1, 2], [1],
+    ]  # fmt: skip
+    assert report.finished
+    assert dict(report.counts_by_status) == {"SUCCEEDED": 5, "FAILED": 1}
+    assert dict(report.counts_by_failure) == {"non-zero-exit": 1}
+    assert dict(report.earlier_failures) == {"non-zero-exit": 2, "timeout": 1}
+    assert (report.reruns, report.jobs_rerun) == (3, 3)
+    # AWS Batch's own retries are counted apart from the reruns
+    assert (report.attempts, report.retries, report.jobs_retried) == (10, 1, 1)
+    assert report.failed_total == 1
+    assert [t.job.job_id for t in report.failed] == ["rerun-2"]
+    # every attempt ran and was paid for: time and resources count them all
+    assert (report.run_total_ms, report.run_jobs) == (62_000, 9)
+    assert report.wall_ms == 40_000
+    assert report.vcpu_hours == pytest.approx(62 / 3600)
+    assert report.slowest[0].job.job_id == "slow-2"
+    data = json.loads(json.dumps(report.to_json()))
+    assert [j["job_id"] for j in data["earlier"]] == ["fail-1", "slow-2", "fail-4"]
+    assert [j["attempt"] for j in data["jobs"]] == [1, 2, 2, 1, 2, 1]
+    assert data["summary"]["earlier_failures"] == {"non-zero-exit": 2, "timeout": 1}
+    assert (data["summary"]["reruns"], data["summary"]["jobs_rerun"]) == (3, 3)
+
+
+def test_the_highest_attempt_is_current_whatever_the_input_order() -> None:
+    jobs = rerun_jobs()
+    shuffled = BatchReport.build("r", list(reversed(jobs)), now_ms=at(100))
+    assert shuffled == BatchReport.build("r", jobs, now_ms=at(100))

@@ -1,5 +1,8 @@
 """Any job list, however incomplete or inconsistent, builds a report with consistent figures
-and renders a page that parses with one bar per placed job (or group)."""
+and renders a page that parses with one bar per placed job (or group).
+
+Jobs may share an index: the highest attempt (then the last id) is the index's current job,
+the others are attempts a rerun replaced."""
 
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ def jobs(draw: st.DrawFn) -> list[ReportJob]:
                 vcpus=draw(st.sampled_from((0.0, 0.25, 1.0, 4.0))),
                 gpus=draw(st.integers(min_value=0, max_value=2)),
                 attempts=draw(st.integers(min_value=0, max_value=4)),
+                attempt=draw(st.integers(min_value=1, max_value=3)),
                 array_id="arr" if job_id.startswith("arr:") else None,
                 log_tail=tuple(draw(st.lists(st.text(max_size=30), max_size=3))),
             )
@@ -49,15 +53,23 @@ def test_any_job_list_gives_consistent_figures(
     batch: list[ReportJob], now: int, max_bars: int
 ) -> None:
     report = BatchReport.build("b", batch, now_ms=now)
-    assert sum(report.counts_by_status.values()) == len(batch)
+    current: dict[int, ReportJob] = {}
+    for job in sorted(batch, key=lambda j: (j.attempt, j.job_id)):
+        current[job.index] = job
+    assert [t.job for t in report.timings] == [current[i] for i in sorted(current)]
+    assert len(report.earlier) == len(batch) - len(current)
+    assert report.reruns == sum(1 for j in batch if j.attempt > 1)
+    assert sum(report.counts_by_status.values()) == len(current)
     assert sum(report.counts_by_failure.values()) == report.failed_total
-    assert report.failed_total == sum(1 for j in batch if j.failed)
-    assert report.finished == all(j.finished for j in batch)
+    assert report.failed_total == sum(1 for j in current.values() if j.failed)
+    assert sum(report.earlier_failures.values()) == sum(1 for t in report.earlier if t.job.failed)
+    assert report.finished == all(j.finished for j in current.values())
     if report.wall_ms is not None:
         assert report.wall_ms >= 0
     if not report.finished and report.first_created_ms is not None:
         assert report.end_ms == now
-    runs = [t.run_ms for t in report.timings if t.run_ms is not None]
+    every = report.timings + report.earlier
+    runs = [t.run_ms for t in every if t.run_ms is not None]
     assert all(r >= 0 for r in runs)
     assert report.run_total_ms == sum(runs)
     assert report.run_jobs == len(runs)
@@ -67,7 +79,7 @@ def test_any_job_list_gives_consistent_figures(
     if runs:
         assert report.run_median_ms is not None
         assert min(runs) <= report.run_median_ms <= max(runs)
-    waits = [t.wait_ms for t in report.timings if t.wait_ms is not None]
+    waits = [t.wait_ms for t in every if t.wait_ms is not None]
     assert all(w >= 0 for w in waits)
     if waits:
         assert report.wait_median_ms is not None
@@ -83,7 +95,7 @@ def test_any_job_list_gives_consistent_figures(
     page = parse(render_html(report, max_bars=max_bars))
     assert not page.errors
     bars = [e for e in page.elements if e.tag == "g" and "bar" in e.classes]
-    drawn = len(batch) - report.undrawn
+    drawn = len(current) - report.undrawn
     assert sum(int(b.attrs["data-count"]) for b in bars) == drawn
     assert len(bars) <= max_bars
     starts = [int(b.attrs["data-start"]) for b in bars]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, TypedDict
 
+import boto3
 from mypy_boto3_batch import BatchClient
 from mypy_boto3_s3 import S3Client
 from pydantic import BaseModel
@@ -15,10 +16,13 @@ from pcr_sdk import (
     BatchId,
     BatchName,
     FailureKind,
+    FailureKindValue,
     InvalidBatchNameError,
+    JobInput,
     JobResult,
     JobStatus,
     JobSubmitter,
+    JsonValue,
     PcrError,
     PollProgress,
     RateGovernor,
@@ -26,6 +30,7 @@ from pcr_sdk import (
     RetryRule,
 )
 from pcr_sdk.advanced import JobSpec
+from pcr_sdk.local import LocalBackend
 from pcr_sdk.worker import JobContext, run
 
 
@@ -112,3 +117,55 @@ def beyond_the_seed(clients: AwsClients) -> None:
 
 def typed_worker() -> None:
     assert_type(run(typed_handler), None)
+
+
+class Point(TypedDict):
+    x: int
+    label: str
+
+
+def job_inputs(submitter: JobSubmitter, counts: dict[str, int], rows: list[Point]) -> None:
+    """Inputs are JSON built from Mapping and Sequence, a TypedDict, or a pydantic model."""
+    assert_type(submitter.submit_job(counts), str)
+    point: Point = {"x": 1, "label": "a"}
+    assert_type(submitter.submit_job(point), str)
+    assert_type(submitter.submit_job(In(x=1)), str)
+    assert_type(submitter.submit_jobs([counts, counts]), list[str])
+    assert_type(submitter.submit_jobs(rows), list[str])
+    assert_type(submitter.submit_jobs([In(x=1)]), list[str])
+    nested: dict[str, list[tuple[float, bool | None]]] = {"a": [(1.5, None)]}
+    assert_type(submitter.submit_job(nested), str)
+    as_json: JsonValue = counts
+    single: JobInput = point
+    assert_type(submitter.submit_jobs([as_json, single]), list[str])
+    # not JSON: each of these must stay a mypy error (warn_unused_ignores proves it)
+    submitter.submit_jobs([object(), {1, 2}])  # type: ignore[list-item]
+    submitter.submit_job({1, 2})  # type: ignore[arg-type]
+    submitter.submit_job(object())  # type: ignore[arg-type]
+    submitter.submit_job([{"a": {1}}])  # type: ignore[dict-item]
+
+
+def rerun_kinds(submitter: JobSubmitter) -> None:
+    """`kinds=` takes FailureKinds or their values, as the docstring says."""
+    assert_type(submitter.resubmit_failed(kinds={"timeout"}), list[str])
+    assert_type(submitter.resubmit_failed(kinds=["out-of-memory", FailureKind.TIMEOUT]), list[str])
+    assert_type(submitter.plan_rerun(kinds={"non-zero-exit"}), list[JobResult])
+    wanted: set[FailureKindValue] = {"timeout", "out-of-memory"}
+    assert_type(submitter.resubmit_failed(kinds=wanted), list[str])
+    submitter.resubmit_failed(kinds={"timeuot"})  # type: ignore[arg-type]
+    submitter.resubmit_failed(kinds={"dependency-failed"})  # type: ignore[arg-type]
+
+
+def local_backend() -> None:
+    with LocalBackend() as backend:
+        assert_type(backend.clients.batch, BatchClient)
+        submitter = backend.job_submitter("b", vcpus=2, polling_interval_seconds=0.5)
+        assert_type(submitter, JobSubmitter)
+        backend.job_submitter("b", vcpus="2")  # type: ignore[arg-type]
+        backend.job_submitter("b", clients=backend.clients)  # type: ignore[call-arg]
+
+
+def attach_is_typed(session: boto3.Session) -> None:
+    submitter = JobSubmitter.attach("b_1", job_queue="q", job_bucket="b", session=session)
+    assert_type(submitter, JobSubmitter)
+    assert_type(session.client("batch"), BatchClient)

@@ -118,6 +118,10 @@ class BatchRerun:
         self._sleep = sleep
         self._settle = settle
 
+    def plan(self, kinds: frozenset[FailureKind] | None) -> list[SubmittedJob]:
+        """The current jobs `run(kinds)` would rerun now, in index order; nothing is sent."""
+        return list(_plan(self._ledger, self._statuses(), kinds).jobs.values())
+
     def run(self, kinds: frozenset[FailureKind] | None) -> list[str]:
         """Rerun what failed (of `kinds`, None: every kind); the new jobs' ids, in index order
         (an array's as `<array id>:<i>`). Nothing failed: no request beyond the statuses."""

@@ -19,7 +19,7 @@ from pcr_sdk._private.batch.manifest import ArrayRecord, LoadedManifest
 from pcr_sdk._private.batch.results import BatchResults
 from pcr_sdk._private.edge.clients import clients_for
 from pcr_sdk._private.edge.governor import RateGovernor, governor_for
-from pcr_sdk._private.errors import BatchClosedError, PcrInputError
+from pcr_sdk._private.errors import BatchClosedError, JobNotFoundError, PcrInputError
 from pcr_sdk._private.model.names import BatchId
 from pcr_sdk._private.model.results import JobResult, SubmittedJob
 from pcr_sdk._private.model.settings import AwsSettings, build
@@ -75,6 +75,11 @@ class BatchStatus:
     """The batch's job definition (image, resources), if AWS Batch still has it."""
     definition_active: bool
     """Whether the definition is still ACTIVE (the batch still takes jobs)."""
+    earlier_jobs: tuple[SubmittedJob, ...] = ()
+    """The jobs a rerun replaced at their index (`resubmit_failed`, `pcr retry`): every lower
+    attempt AWS Batch still shows, by index then attempt."""
+    earlier_results: tuple[JobResult, ...] = ()
+    """Their results, in the same order."""
 
     @classmethod
     def fetch(
@@ -89,7 +94,9 @@ class BatchStatus:
         seams: Seams = REAL,
     ) -> BatchStatus:
         """Read batch `batch_id` from `job_queue`: a few Batch calls per 100 jobs, plus one
-        ranged S3 GET per rerun array (its index table, in the bucket its jobs name).
+        ranged S3 GET per rerun array (its index table, in the bucket its jobs name). The
+        jobs a rerun replaced come too (`earlier_jobs`); their results cost nothing more but
+        for array children, which are listed through their parent.
 
         Args:
             batch_id: the batch's id, `<name>_<uuid4>`.
@@ -123,14 +130,20 @@ class BatchStatus:
         ledger.reconcile(LoadedManifest(), found)
         reader = BatchResults(ledger, poller, BatchLayout(str(parsed)))
         # discovery just described the plain jobs: only array children are left to learn
-        results = reader.results(fresh={job.job_id for job, state in found if state is not None})
+        fresh = {job.job_id for job, state in found if state is not None}
+        results = reader.results(fresh=fresh)
+        current = {job.job_id for job in ledger.jobs}
+        earlier = [job for job in dict.fromkeys(job for job, _ in found)
+                   if job.job_id not in current and _known(ledger, job)]  # fmt: skip
+        earlier_results = reader.results([job.job_id for job in earlier], fresh=fresh)
         try:
             registry = BatchRegistry.find(clients.batch, parsed, governor=governor)
         except BatchClosedError:
             definition, active = None, False
         else:
             definition, active = registry.spec, not registry.closed
-        return cls(str(parsed), job_queue, ledger.jobs, tuple(results), definition, active)
+        return cls(str(parsed), job_queue, ledger.jobs, tuple(results), definition, active,
+                   tuple(earlier), tuple(earlier_results))  # fmt: skip
 
     @property
     def counts(self) -> Mapping[JobStatus, int]:
@@ -184,6 +197,14 @@ class BatchStatus:
         for target in targets:
             submitter.terminate(target, reason)
         return targets
+
+
+def _known(ledger: Ledger, job: SubmittedJob) -> bool:
+    """Whether the ledger took `job` (it leaves out a second job at an index and attempt)."""
+    try:
+        return ledger.job(job.job_id) == job
+    except JobNotFoundError:
+        return False
 
 
 def _targets(jobs: Mapping[str, SubmittedJob], unfinished: Sequence[JobResult]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -108,6 +108,14 @@ class FailureKind(str, Enum):
     INFRASTRUCTURE = "infrastructure"
     EXPIRED = "expired"
     """AWS Batch no longer returns the job (it keeps finished jobs about a day)."""
+
+
+FailureKindValue = Literal[
+    "non-zero-exit", "out-of-memory", "timeout", "cancelled", "terminated", "infrastructure",
+    "expired",
+]  # fmt: skip
+"""The values of the `FailureKind`s a rerun may ask for (`resubmit_failed(kinds=...)`): every
+kind but "dependency-failed", whose jobs rerun with the dependencies they failed on."""
 
 
 _FAILURE_RULES: Final[tuple[tuple[Callable[[JobState], bool], FailureKind], ...]] = (

@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeAlias
 
 from pydantic import (
     BaseModel,
@@ -43,7 +43,7 @@ from pcr_sdk._private.wire.facts import (
     RESERVED_ENV_PREFIX,
     RESERVED_TAG_PREFIXES,
 )
-from pcr_sdk._private.wire.jsonio import dump_json
+from pcr_sdk._private.wire.jsonio import JsonValue, dump_json
 from pcr_sdk._private.wire.layout import RESERVED_VARIABLES
 
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -178,6 +178,13 @@ class S3Encryption(BaseModel):
         return self
 
 
+JobInput: TypeAlias = JsonValue | Mapping[str, object] | BaseModel
+"""What a job takes as its input: JSON data (`JsonValue`), or a pydantic model (serialized
+with `model_dump(mode="json")`). A string-keyed mapping is taken whatever its values' types,
+because type checkers match a `TypedDict` only against `Mapping[str, object]`; its values are
+checked when it is serialized, before any call (`InvalidJobSpecError`)."""
+
+
 @public("pcr_sdk.advanced")
 class JobSpec(BaseModel):
     """One job: its JSON input (already serialized) and the ids of the jobs it waits for.
@@ -207,7 +214,7 @@ class JobSpec(BaseModel):
 
     @classmethod
     def of(
-        cls, data: object, depends_on: Sequence[str] | None = None, *, what: str = "job input"
+        cls, data: JobInput, depends_on: Sequence[str] | None = None, *, what: str = "job input"
     ) -> JobSpec:
         """Build from a JSON-serializable input; raise `InvalidJobSpecError` on bad input.
 
@@ -229,10 +236,9 @@ class JobSpec(BaseModel):
                 f"a job may depend on at most {MAX_DEPENDENCIES} jobs, got {len(deps)}",
                 field="depends_on",
             )
-        if isinstance(data, BaseModel):
-            data = data.model_dump(mode="json")
+        plain = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
         try:
-            return cls(input_json=dump_json(data, what=what), depends_on=deps)
+            return cls(input_json=dump_json(plain, what=what), depends_on=deps)
         except ValidationError as err:
             raise InvalidJobSpecError(f"job spec: {err.errors()[0]['msg']}") from err
 

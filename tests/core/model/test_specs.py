@@ -4,12 +4,14 @@ call."""
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pcr_sdk import InvalidJobSpecError, JobDefinitionSpec
+from pcr_sdk import InvalidJobSpecError, JobDefinitionSpec, JsonValue
 from pcr_sdk.advanced import JobSpec
 
 
@@ -55,7 +57,7 @@ def test_job_definition_defaults_have_no_gpu() -> None:
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, {"x": -math.inf}, {"s": {1, 2}}, object()])
-def test_job_input_must_be_strict_json(bad: object) -> None:
+def test_job_input_must_be_strict_json(bad: Any) -> None:  # an untyped caller's input
     with pytest.raises(InvalidJobSpecError, match="JSON"):
         JobSpec.of(bad)
 
@@ -79,5 +81,13 @@ def test_job_spec_dependencies() -> None:
         max_leaves=10,
     )
 )
-def test_job_input_round_trips(data: object) -> None:
+def test_job_input_round_trips(data: JsonValue) -> None:
     assert JobSpec.of(data).input == data
+
+
+def test_any_mapping_and_sequence_is_json_but_bytes_are_not() -> None:
+    """What the `JsonValue` type lets through, run time takes: any Mapping, any Sequence."""
+    data = MappingProxyType({"r": range(3), "t": ("a", 1.5), "m": MappingProxyType({"k": None})})
+    assert JobSpec.of(data).input == {"r": [0, 1, 2], "t": ["a", 1.5], "m": {"k": None}}
+    with pytest.raises(InvalidJobSpecError, match="bytes"):
+        JobSpec.of({"b": b"x"})  # a Sequence[int] to a type checker, not JSON

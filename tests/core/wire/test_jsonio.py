@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from pcr_sdk import InvalidJobSpecError
+from pcr_sdk import InvalidJobSpecError, JsonValue
 from pcr_sdk._private.wire.jsonio import dump_json, dump_json_bytes
 
 
@@ -35,7 +35,7 @@ def test_what_json_cannot_carry_is_a_typed_error_naming_the_input(
 
 
 def test_nesting_too_deep_to_serialize_is_refused_not_a_recursion_error() -> None:
-    deep: object = 0
+    deep: JsonValue = 0
     for _ in range(5000):
         deep = [deep]
     with pytest.raises(InvalidJobSpecError, match="nested too deeply"):

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pcr_sdk.local import LocalBackend
-from tests.report.test_report_browser import CHROMIUM, FLAGS, _unavailable
+from tests.support.browser import CHROMIUM, FLAGS, _unavailable
 
 if TYPE_CHECKING:
     from playwright.sync_api import Response
