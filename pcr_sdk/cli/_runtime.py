@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, Protocol
 
 import boto3
 import click
@@ -71,7 +71,9 @@ class LocalOptions:
 
     command: Sequence[str] | None
     max_parallel: int | None = None
-    docker: bool = False
+    containers: str | None = None
+    """"docker" or "podman": jobs run as containers of that CLI (None: processes here)."""
+    host_access: bool = False
     extra_env: Mapping[str, str] = field(default_factory=dict)
     vcpus: float | None = None
     memory_mib: int | None = None
@@ -88,14 +90,16 @@ class LocalOptions:
         vcpus: int = 1,
         memory_mib: int = 1024,
         gpus: int = 0,
-        docker: bool = False,
+        containers: str | None = None,
+        host_access: bool = False,
     ) -> LocalOptions:
         """Room for `parallel` jobs of this size at once (default: one per CPU), no more."""
         slots = parallel if parallel is not None else cpu_slots()
         return cls(
             command=command,
             max_parallel=slots,
-            docker=docker,
+            containers=containers,
+            host_access=host_access,
             vcpus=slots * vcpus, memory_mib=slots * memory_mib, gpus=slots * gpus,
         )  # fmt: skip
 
@@ -136,12 +140,23 @@ def start_local_backend(options: LocalOptions) -> AbstractContextManager[LocalEn
     return LocalBackend(
         options.command,
         max_parallel=options.max_parallel,
-        docker=options.docker,
+        containers=_runtime_name(options.containers),
+        host_access=options.host_access,
         extra_env={**interpreter_path(), **options.extra_env},
         vcpus=options.vcpus,
         memory_mib=options.memory_mib,
         gpus=options.gpus,
     )
+
+
+def _runtime_name(value: str | None) -> Literal["docker", "podman"] | None:
+    if value == "docker":
+        return "docker"
+    if value == "podman":
+        return "podman"
+    if value is None:
+        return None
+    raise PcrInputError(f"--containers takes docker or podman, not {value!r}")
 
 
 def batch_governor() -> RateGovernor:

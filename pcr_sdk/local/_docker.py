@@ -1,8 +1,9 @@
-"""`docker run` for one attempt, built so that nothing a job definition says becomes an option.
+"""A container's image and environment, passed so that nothing a job definition says becomes
+an option of the container CLI (`_containers` builds the rest).
 
 The image must follow Docker's reference grammar (distribution/reference: lower-case path
 components, an optional registry host and port, tag and digest), so it can never start with a
-`-`; the options end with `--`, after which the docker CLI reads the image and the command as
+`-`; the options end with `--`, after which the CLI reads the image and the command as
 arguments only. The job's environment goes through an env file (mode 0600, in a directory only
 this user can enter), never through the command line, where `ps` would show the backend's
 secret to every user of the machine.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
@@ -71,20 +72,3 @@ def write_env_file(path: Path, environment: Mapping[str, str]) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.writelines(lines)
     return path
-
-
-def docker_argv(
-    image: str, command: Sequence[str] | None, *, env_file: Path, name: str
-) -> list[str]:
-    """`docker run` for one attempt: host network (the endpoint is on loopback), its env file.
-
-    Raises:
-        ImageReferenceError: `image` is not a Docker image reference.
-    """
-    return [
-        *("docker", "run", "--rm", "--network", "host", "--name", name),
-        *("--env-file", str(env_file)),
-        "--",
-        check_reference(image),
-        *(command or ()),
-    ]

@@ -13,7 +13,7 @@ import pytest
 from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._engine import BatchEngine
 from pcr_sdk.local._logs import LogStore
-from pcr_sdk.local._process import ContainerRun, LineSink, ProcessHandle
+from pcr_sdk.local._process import ContainerRun, LineSink, ProcessExit, ProcessHandle
 from pcr_sdk.local._wire import ServiceError
 
 
@@ -28,9 +28,9 @@ class _Handle:
         self.exit_code = exit_code
         self.done.set()
 
-    def wait(self) -> int:
+    def wait(self) -> ProcessExit:
         self.done.wait()
-        return self.exit_code
+        return ProcessExit(self.exit_code)
 
     def terminate(self) -> None:
         self.signals.append("SIGTERM")  # ignored: only SIGKILL ends this "process"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,6 @@ from pcr_sdk.local import _checks as check
 from pcr_sdk.local._capacity import Resources, local_capacity, machine_memory_mib, machine_vcpus
 from pcr_sdk.local._model import Definition
 from pcr_sdk.local._retry import RetryStrategy, parse_retry_strategy
-from pcr_sdk.local._spawn import supervised
 from pcr_sdk.local._wire import ServiceError
 
 
@@ -148,25 +145,3 @@ def test_the_host_termination_reason_starts_as_rules_expect() -> None:
     reason = facts.HOST_TERMINATED_REASON_FORMAT.format(instance_id="i-0abc")
     assert reason.startswith(facts.HOST_TERMINATED_REASON_PREFIX)
     assert reason == "Host EC2 (instance i-0abc) terminated."
-
-
-@pytest.mark.parametrize(
-    ("code", "returncode"),
-    [("raise SystemExit(3)", 3), ("import os, signal; os.kill(os.getpid(), signal.SIGTERM)", -15)],
-)
-def test_the_supervisor_ends_as_its_job_does(code: str, returncode: int) -> None:
-    """An exit code passes through; death by a signal is re-raised (a container's 128 + N)."""
-    argv = [sys.executable, "-c", code]
-    finished = subprocess.run(supervised(sys.executable, argv), check=False, timeout=30)
-    assert finished.returncode == returncode
-
-
-def test_the_supervisor_reports_a_program_it_cannot_start() -> None:
-    finished = subprocess.run(
-        supervised("/nonexistent/program", ["program"]),
-        check=False,
-        capture_output=True,
-        timeout=30,
-    )
-    assert finished.returncode == 127
-    assert b"program: No such file or directory" in finished.stderr
