@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast lint typecheck pytest docs test-browser bench clean
+.PHONY: demo test test-fast lint typecheck pytest docs test-browser test-containers bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,10 @@ typecheck: $(STAMP_DEV)
 
 # The suite on PYTEST_WORKERS processes (pytest-xdist): its tests wait on subprocesses and
 # sockets much of the time, so two workers on two cores take about 60 % of one's time.
+# Real containers are `make test-containers`'s.
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP_DEV)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not containers"
 
 # The documentation site in site/: warnings (a broken link, a missing page) fail it; no network.
 docs: $(STAMP_DEV)
@@ -45,16 +46,23 @@ test: lint typecheck docs pytest
 # The unit tests only: no subprocess, no server, no MotoWorld, no browser, not the fault or
 # conformance suites; hypothesis on its small `fast` profile. Under 20 s, for the edit-test
 # loop (markers: tests/conftest.py). Folders whose every test is deselected are not collected.
-FAST_MARKERS := not (slow or subprocess or integration or browser or conformance)
+FAST_MARKERS := not (slow or subprocess or integration or browser or conformance or containers)
 test-fast: $(STAMP_DEV)
 	PCR_TEST_FAST=1 HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "$(FAST_MARKERS)" \
 		--ignore=tests/cli --ignore=tests/local --ignore=tests/faults \
-		--ignore=tests/conformance --ignore=tests/testing
+		--ignore=tests/conformance --ignore=tests/testing --ignore=tests/containers
 
 # The report's page in headless Chromium (Debian's /usr/bin/chromium: apt-get install chromium);
 # screenshots land in test-artifacts/report/. Part of `make test` too.
 test-browser: $(STAMP_DEV)
 	$(BIN)/python -m pytest -m browser
+
+# Real containers (docs/containers.md): tests/containers and the conformance suite's
+# [containers] target, on PCR_TEST_CONTAINERS (podman or docker; default: the first that
+# answers). They skip, saying what they need, when no runtime answers. The examples' worker
+# image is built if missing (PCR_CONTAINER_BUILD_ARGS: extra build options).
+test-containers: $(STAMP_DEV)
+	$(BIN)/python -m pytest -m containers tests/containers tests/conformance
 
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/bench.py

@@ -1,7 +1,7 @@
 """Shared test configuration: hypothesis profiles (CI is the default, `HYPOTHESIS_PROFILE=dev`)
 and the markers every test in a folder gets.
 
-Markers (registered in pyproject.toml; `make test-fast` deselects all five):
+Markers (registered in pyproject.toml; `make test-fast` deselects all six):
 
 - `subprocess`: starts processes or servers (the local backend, the `pcr` command, real
   workers and signals): every test in tests/local and tests/cli, and single tests elsewhere;
@@ -9,7 +9,9 @@ Markers (registered in pyproject.toml; `make test-fast` deselects all five):
   more per test): every test in tests/testing, modules with `pytestmark`, single tests;
 - `slow`: takes seconds each (the fault suite, 1,000-job arrays, cfn-lint, the benchmark);
 - `conformance`: tests/conformance (its local half starts processes too);
-- `browser`: headless Chromium.
+- `browser`: headless Chromium;
+- `containers`: real containers (tests/containers, and the conformance suite's `[containers]`
+  target): `make test-containers` runs them, `make test` does not.
 
 A test without any of them is a unit test: `make test-fast` runs it, so keep it in-process and
 well under a tenth of a second, or mark it. Under `make test-fast` (PCR_TEST_FAST=1) a unit test
@@ -47,6 +49,7 @@ TESTS: Final = Path(__file__).resolve().parent
 FOLDER_MARKS: Final[dict[str, tuple[str, ...]]] = {
     "cli": ("subprocess",),
     "conformance": ("conformance", "slow"),
+    "containers": ("containers", "subprocess", "slow"),
     "faults": ("slow",),
     "local": ("subprocess",),
     "testing": ("integration",),

@@ -97,6 +97,12 @@ class _WaitForKey(_Sleep):
         return Exit(0)
 
 
+class _SignalSelf(_Container):
+    def poll(self) -> Exit | None:
+        self.log("ready")
+        return Exit(facts.SIGNAL_EXIT_BASE + int(self.args[0]))
+
+
 _PROGRAMS: Final[dict[str, type[_Container]]] = {
     scripts.EXIT: _ExitWith,
     scripts.ARGS: _Args,
@@ -105,6 +111,7 @@ _PROGRAMS: Final[dict[str, type[_Container]]] = {
     scripts.ON_SIGTERM: _OnSigterm,
     scripts.UNTIL_ATTEMPT: _UntilAttempt,
     scripts.WAIT_FOR_KEY: _WaitForKey,
+    scripts.SIGNAL_SELF: _SignalSelf,
 }
 
 
