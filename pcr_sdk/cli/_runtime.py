@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, Protocol
@@ -184,6 +184,18 @@ class Runtime:
     def seams(self) -> Seams:
         """The clock and sleep as the SDK takes them."""
         return Seams(clock=self.clock, sleep=self.sleep)
+
+
+@contextmanager
+def local_backend(runtime: Runtime, options: LocalOptions) -> Iterator[LocalEnvironment]:
+    """The runtime's local backend, started; one line and exit 1 if it cannot start (e.g. the
+    container runtime it names does not answer)."""
+    with ExitStack() as stack:
+        try:
+            backend = stack.enter_context(runtime.local_backend(options))
+        except RuntimeError as err:
+            fail(f"the local backend did not start: {err}")
+        yield backend
 
 
 def runtime_of(ctx: typer.Context) -> Runtime:

@@ -245,6 +245,8 @@ def serve(
             backend.start()
         except OSError as err:
             fail(f"cannot serve on {host}:{port}: {err.strerror or err}")
+        except RuntimeError as err:  # the container runtime it names does not answer
+            fail(f"the local backend did not start: {err}")
         try:
             _announce(backend, image, argv, kept=data_dir is not None)
             backend.wait()

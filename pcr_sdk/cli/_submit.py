@@ -32,6 +32,7 @@ from pcr_sdk.cli._runtime import (
     cpu_slots,
     fail,
     given,
+    local_backend,
     runtime_of,
 )
 
@@ -328,7 +329,7 @@ def run(
                 containers=containers.value if containers is not None else None,
                 host_access=host_access,
             )
-            with runtime.local_backend(options) as backend:
+            with local_backend(runtime, options) as backend:
                 submitter = local_submitter(
                     settings,
                     backend,

@@ -420,7 +420,7 @@ class ContainerLauncher:
                 _CLI_SECONDS,
             )
             if listed.code == 0 and listed.out.split():
-                self._cli([self._program, "rm", "--force", *listed.out.split()], _CLI_SECONDS)
+                self._cli([*self._remove_argv(), *listed.out.split()], _CLI_SECONDS)
         finally:
             env_dir, self._env_dir = self._env_dir, None
             if env_dir is not None:
@@ -445,12 +445,17 @@ class ContainerLauncher:
                 dead.append(container)
         if dead:
             logger.info("removing %d container(s) left by local backends that died", len(dead))
-            self._cli([self._program, "rm", "--force", *dead], _CLI_SECONDS)
+            self._cli([*self._remove_argv(), *dead], _CLI_SECONDS)
 
     # -- one attempt -------------------------------------------------------------------------------
 
     def command(self, run: ContainerRun) -> tuple[str, ...] | None:
         return configured_command(self._command, run)
+
+    def _remove_argv(self) -> list[str]:
+        """`rm` that kills at once (podman's would first wait 10 s after SIGTERM)."""
+        wait = ["--time=0"] if self.runtime == "podman" else []
+        return [self._program, "rm", "--force", *wait]
 
     def env_file(self, run: ContainerRun) -> Path:
         """Where the attempt's env file goes: the launcher's private directory."""
@@ -511,7 +516,7 @@ class ContainerLauncher:
             raise LaunchError(message)
         key = f"{run.job_id}#{run.attempt}"
         if self._supervisor is not None:
-            self._supervisor.watch_container(key, [self._program, "rm", "--force", name])
+            self._supervisor.watch_container(key, [*self._remove_argv(), name])
         try:
             popen = subprocess.Popen(
                 [self._program, "start", "--attach", name],
@@ -544,7 +549,7 @@ class ContainerLauncher:
 
     def remove(self, name: str, key: str, run: ContainerRun) -> None:
         """Remove the attempt's container and env file; the supervisor forgets it."""
-        self._cli([self._program, "rm", "--force", name], _CLI_SECONDS)
+        self._cli([*self._remove_argv(), name], _CLI_SECONDS)
         if self._supervisor is not None:
             self._supervisor.forget_container(key)
         self._forget_env_file(run)

@@ -321,7 +321,7 @@ def test_opening_checks_the_runtime_and_removes_dead_backends_containers(
     launcher.open()
     launcher.close()
     removed = [call for call in cli.calls if call[1] == "rm"]
-    assert removed[0][2:] == ["--force", "c2"]  # alive, dead, another machine's
+    assert removed[0][2:] == ["--force", "--time=0", "c2"]  # alive, dead, another machine's
     assert cli.calls[0][2:] == ["--all", "--quiet", f"--filter=label={LABEL_OWNER}"]
     assert [call for call in cli.calls if call[1] == "ps"][-1][-1] == (
         f"--filter=label={LABEL_BACKEND}=b4ck3nd"
