@@ -334,6 +334,38 @@ def exit_code(info: Any) -> int:
     return 128 + int(info.si_status)
 
 
+HAVE_WAITID: Final = hasattr(os, "waitid")
+"""Linux has it; macOS only from Python 3.13."""
+
+
+@dataclass(frozen=True)
+class Exited:
+    """A child that exited."""
+
+    pid: int
+    code: int
+    """Its exit code, 128 + n for a signal n."""
+    reaped: bool
+    """Reaped already (no waitid): its process group may be gone with it."""
+
+
+def next_exited(*, peek: bool = HAVE_WAITID) -> Exited | None:
+    """A child that exited, if any: only looked at (left a zombie) with `peek`, else reaped."""
+    try:
+        if peek:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            if info is None or info.si_pid == 0:
+                return None
+            return Exited(info.si_pid, exit_code(info), reaped=False)
+        pid, status = os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    if pid == 0:
+        return None
+    code = os.waitstatus_to_exitcode(status)
+    return Exited(pid, 128 - code if code < 0 else code, reaped=True)
+
+
 @dataclass
 class Running:
     """An attempt whose main process has not been reaped yet."""
@@ -438,6 +470,8 @@ class Supervisor:
         self._frames = Frames()
         self._fds: list[int] = []
         self._running: dict[int, Running] = {}
+        self._ended: dict[int, int] = {}
+        """Main processes reaped (without waitid) before their attempt was ended: their codes."""
         self._by_key: dict[str, Running] = {}
         self._containers: dict[str, list[str]] = {}
         self._helpers: set[int] = set()
@@ -621,14 +655,14 @@ class Supervisor:
 
     def _reap_orphans(self) -> None:
         """Reap children that are not attempts' main processes (those are reaped in `_end`)."""
-        while True:
-            try:
-                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                return
-            if info is None or info.si_pid == 0 or info.si_pid in self._running:
-                return
-            self._reap_one(info.si_pid)
+        while (exited := next_exited()) is not None:
+            if exited.pid in self._running:
+                if not exited.reaped:
+                    return
+                self._ended[exited.pid] = exited.code  # ended by `_reap`
+            elif not exited.reaped:
+                self._reap_one(exited.pid)
+            self._helpers.discard(exited.pid)
 
     def _reap_one(self, pid: int) -> None:
         with contextlib.suppress(ChildProcessError):
@@ -636,23 +670,25 @@ class Supervisor:
         self._helpers.discard(pid)
 
     def _reap(self) -> None:
-        while True:
-            try:
-                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                return
-            if info is None or info.si_pid == 0:
-                return
-            running = self._running.get(info.si_pid)
-            if running is None:
-                self._reap_one(info.si_pid)
-                continue
-            self._end(running, exit_code(info))
+        while self._ended:
+            pid, code = self._ended.popitem()
+            self._end(self._running[pid], code, reaped=True)
+        while (exited := next_exited()) is not None:
+            running = self._running.get(exited.pid)
+            if running is not None:
+                self._end(running, exited.code, reaped=exited.reaped)
+            elif not exited.reaped:
+                self._reap_one(exited.pid)
+            self._helpers.discard(exited.pid)
+            while self._ended:  # reaped meanwhile by a sweep (no waitid)
+                pid, code = self._ended.popitem()
+                self._end(self._running[pid], code, reaped=True)
 
-    def _end(self, running: Running, code: int) -> None:
+    def _end(self, running: Running, code: int, *, reaped: bool) -> None:
         """The main process exited: kill the rest, reap it, report."""
-        self._sweep({running.key}, include_main=False)
-        self._reap_one(running.pid)
+        self._sweep({running.key}, include_main=reaped)  # reaped: its group may be left
+        if not reaped:
+            self._reap_one(running.pid)
         del self._running[running.pid]
         self._by_key.pop(running.key, None)
         if not any(r.memory_bytes for r in self._running.values()):
@@ -710,15 +746,12 @@ class Supervisor:
         return pid
 
     def _reap_all_but(self, keep: set[int]) -> None:
-        while True:
-            try:
-                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
+        while (exited := next_exited()) is not None:
+            if exited.pid in keep and not exited.reaped:
                 return
-            if info is None or info.si_pid == 0 or info.si_pid in keep:
-                return
-            self._reap_one(info.si_pid)
-            self._running.pop(info.si_pid, None)
+            if not exited.reaped:
+                self._reap_one(exited.pid)
+            self._running.pop(exited.pid, None)
 
     def _children_left(self, keep: set[int]) -> bool:
         if self._table is None:

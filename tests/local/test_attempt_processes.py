@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Final
 
 import pytest
 
@@ -195,3 +196,43 @@ def test_the_supervisor_says_why_a_program_cannot_start(tmp_path: Path) -> None:
         supervisor.close()
     with pytest.raises(SupervisorError, match="not running"):
         _start(supervisor, Spawn("k3", "/bin/true", ["true"], {}, None, None, {}))
+
+
+EXITED: Final = """
+import json, os, sys, time
+from pcr_sdk.local._reaper import next_exited
+peek = sys.argv[1] == "peek"
+pids = {
+    os.posix_spawn("/bin/sh", ["sh", "-c", "exit 3"], {}): 3,
+    os.posix_spawn("/bin/sh", ["sh", "-c", "kill -9 $$"], {}): 137,
+}
+found = {}
+deadline = time.monotonic() + 30
+while len(found) < len(pids) and time.monotonic() < deadline:
+    exited = next_exited(peek=peek)
+    if exited is None:
+        time.sleep(0.01)
+        continue
+    assert exited.reaped is not peek
+    found[exited.pid] = exited.code
+    if peek:
+        os.waitpid(exited.pid, 0)
+assert next_exited(peek=peek) is None
+print(json.dumps(sorted(found.values()) == sorted(pids.values()) and set(found) == set(pids)))
+"""
+
+
+@pytest.mark.parametrize("mode", ["peek", "reap"], ids=["waitid", "waitpid (macOS before 3.13)"])
+def test_exited_children_are_reported_as_containers_report_them(mode: str) -> None:
+    """Where there is no waitid (macOS before Python 3.13) the child is reaped at once. In a
+    process of its own: it waits for any child."""
+    done = subprocess.run(
+        [sys.executable, "-c", EXITED, mode],
+        capture_output=True,
+        check=False,
+        timeout=60,
+        cwd=REPOSITORY,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == b"true"
