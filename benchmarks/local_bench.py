@@ -4,7 +4,9 @@ Every variant runs `jobs` times the same command (a Python that starts and exits
 `parallel` at once, its output captured:
 
 - pool: a thread pool of `parallel` workers, each job one `subprocess.run` (what one would
-  write without pcr-sdk);
+  write without pcr-sdk), in a session of its own as each engine attempt is (Linux schedules
+  each session as a group: on a busy machine, jobs sharing the benchmark's session would get
+  less CPU than the engine's, and the pool would look slow);
 - engine: a `LocalBackend` (compute environment of `parallel` vCPUs, 1 vCPU per job), the jobs
   submitted with SubmitJob through the backend's own clients (answered in-process) and
   followed with DescribeJobs until all have finished;
@@ -39,16 +41,20 @@ from typing import TYPE_CHECKING, Final
 import boto3
 
 from pcr_sdk.local import LocalBackend
-from pcr_sdk.local._supervisor import Spawn, Supervisor
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
+
+    from pcr_sdk.local._supervisor import Supervisor
 
 COMMAND: Final = [sys.executable, "-c", "pass"]
 POOL: Final = "process pool"
 ENGINE: Final = "local engine"
 ENGINE_HTTP: Final = "local engine, HTTP"
-_POLL_SECONDS: Final = 0.02
+_POLL_SECONDS: Final = 0.1
+"""How often the engine variants poll DescribeJobs: as a client would, not so often that the
+benchmark's own polling (every unfinished job described, in the same process) takes the
+engine's CPU."""
 
 
 @dataclass
@@ -72,7 +78,9 @@ def run_pool(jobs: int, parallel: int) -> None:
     """Each job one subprocess, `parallel` at once, output captured; all must succeed."""
 
     def one(_: int) -> int:
-        return subprocess.run(COMMAND, capture_output=True, check=False).returncode
+        return subprocess.run(
+            COMMAND, capture_output=True, check=False, start_new_session=True
+        ).returncode
 
     with ThreadPoolExecutor(parallel) as pool:
         codes = list(pool.map(one, range(jobs)))
@@ -166,6 +174,8 @@ class Overhead:
 
 def overhead(attempts: int = 200, repeats: int = 5) -> Overhead:
     """Time `attempts` sequential runs of /bin/true under the supervisor and directly."""
+    from pcr_sdk.local._supervisor import Supervisor  # noqa: PLC0415 - internals, for this only
+
     result = Overhead()
     supervisor = Supervisor()
     supervisor.open()
@@ -181,6 +191,8 @@ def overhead(attempts: int = 200, repeats: int = 5) -> Overhead:
 
 
 def _supervised_run(supervisor: Supervisor, round_: int) -> Callable[[int, Overhead], None]:
+    from pcr_sdk.local._supervisor import Spawn  # noqa: PLC0415 - internals, for this only
+
     def run(n: int, result: Overhead) -> None:
         read, write = os.pipe()
         started = time.perf_counter()
@@ -201,7 +213,8 @@ def _supervised_run(supervisor: Supervisor, round_: int) -> Callable[[int, Overh
 def _direct_run(n: int, result: Overhead) -> None:
     del n
     started = time.perf_counter()
-    code = subprocess.run([TRUE], capture_output=True, check=False).returncode
+    done = subprocess.run([TRUE], capture_output=True, check=False, start_new_session=True)
+    code = done.returncode
     result.direct.append(time.perf_counter() - started)
     if code != 0:
         raise RuntimeError(f"/bin/true exited {code}")

@@ -166,7 +166,7 @@ class LocalBackend:
                 loopback without `expose`.
             TypeError: a command that is not an argv list of strings.
         """
-        self.settings = ExecutionSettings.of(
+        self._settings = ExecutionSettings.of(
             command,
             containers=containers,
             host_access=host_access,
@@ -194,7 +194,7 @@ class LocalBackend:
         self.bucket = bucket
         self.queue = queue
         self.region = region
-        self.containers = self.settings.containers
+        self.containers = self._settings.containers
         self.timeout_scale = timeout_scale
         self._stack: ExitStack | None = None
         self._clients: AwsClients | None = None
@@ -428,11 +428,11 @@ class LocalBackend:
             stack.callback(server.stop)
             endpoint_url = f"http://{connect_host(self.host)}:{server.port}"
 
-            supervisor = Supervisor(sample_seconds=self.settings.memory_sample_seconds)
+            supervisor = Supervisor(sample_seconds=self._settings.memory_sample_seconds)
             supervisor.open()
             stack.callback(supervisor.close)  # last of the engine's parts: it kills what is left
             launcher = self._launcher(
-                JobWiring(endpoint_url, credentials, self.region, self.settings.extra_env),
+                JobWiring(endpoint_url, credentials, self.region, self._settings.extra_env),
                 supervisor,
             )
             engine = BatchEngine(
@@ -503,7 +503,7 @@ class LocalBackend:
     def _launcher(
         self, wiring: JobWiring, supervisor: Supervisor
     ) -> LocalLauncher | ContainerLauncher:
-        settings = self.settings
+        settings = self._settings
         if settings.containers is None:
             return LocalLauncher(settings.command, wiring, supervisor, cwd=settings.cwd)
         return ContainerLauncher(
@@ -518,7 +518,7 @@ class LocalBackend:
     def _listen(self, credentials: LocalCredentials) -> tuple[Gateway, HttpServer]:
         """The gateway and its HTTP server, bound to `host` and `port` (not serving yet)."""
         extra = list(self.allow_hosts)
-        if self.settings.containers is not None and sys.platform == "darwin":
+        if self._settings.containers is not None and sys.platform == "darwin":
             extra.append(MAC_HOST)  # how containers reach this machine on macOS
         gateway = Gateway(
             Verifier(credentials), allowed_hosts(self.host, extra), moto_application()

@@ -508,8 +508,8 @@ class ContainerLauncher:
             raise
         self._warn_architecture(run.image)
         created = self._cli(argv, _CREATE_SECONDS)
+        self._forget_env_file(run)  # the container holds its environment now
         if created.code != 0:
-            self._forget_env_file(run)
             message = f"{self.runtime} create: {_last_line(created.err)}"
             if self._architecture(run.image, refresh=True) is None:
                 raise PullError(message)
@@ -527,9 +527,9 @@ class ContainerLauncher:
                 start_new_session=True,
             )
         except OSError as err:
-            self.remove(name, key, run)
+            self.remove(name, key)
             raise LaunchError(f"{self.runtime} start: {err.strerror or err}") from err
-        return _ContainerProcess(self, run, name, key, popen, sink)
+        return _ContainerProcess(self, name, key, popen, sink)
 
     # -- what a running attempt calls -----------------------------------------------------------
 
@@ -547,12 +547,11 @@ class ContainerLauncher:
     def wait_stopped(self, name: str) -> None:
         self._cli([self._program, "wait", name], _CLI_SECONDS)
 
-    def remove(self, name: str, key: str, run: ContainerRun) -> None:
-        """Remove the attempt's container and env file; the supervisor forgets it."""
+    def remove(self, name: str, key: str) -> None:
+        """Remove the attempt's container; the supervisor forgets it."""
         self._cli([*self._remove_argv(), name], _CLI_SECONDS)
         if self._supervisor is not None:
             self._supervisor.forget_container(key)
-        self._forget_env_file(run)
 
     def _forget_env_file(self, run: ContainerRun) -> None:
         if self._env_dir is not None:
@@ -592,14 +591,12 @@ class _ContainerProcess:
     def __init__(
         self,
         launcher: ContainerLauncher,
-        run: ContainerRun,
         name: str,
         key: str,
         popen: subprocess.Popen[bytes],
         sink: LineSink,
     ) -> None:
         self._launcher = launcher
-        self._run = run
         self._name = name
         self._key = key
         self._popen = popen
@@ -623,7 +620,7 @@ class _ContainerProcess:
             self._launcher.signal(self._name, signal.SIGKILL)
             self._launcher.wait_stopped(self._name)
             state = self._launcher.state(self._name)
-        self._launcher.remove(self._name, self._key, self._run)
+        self._launcher.remove(self._name, self._key)
         if state is None:
             return ProcessExit(exit_status(code))
         if not state.started:
