@@ -238,14 +238,16 @@ def _aws_target() -> Generator[Target, None, None]:
     )
 
 
-def _local_target() -> Generator[Target, None, None]:
+def _backend_target(
+    kind: Kind, image: str, python: list[str], wait_seconds: float, **options: Any
+) -> Generator[Target, None, None]:
     with LocalBackend(
         vcpus=4,
         memory_mib=8192,
         gpus=0,
-        timeout_scale=LOCAL_TIMEOUT_SCALE,
         queue="pcr-conformance",
         bucket="pcr-conformance",
+        **options,
     ) as backend:
         # Plain clients that pcr-sdk never touched, over HTTP to the backend's endpoint
         session = boto3.Session(
@@ -260,12 +262,18 @@ def _local_target() -> Generator[Target, None, None]:
             logs=session.client("logs", endpoint_url=endpoint),
             queue=backend.queue,
             bucket=backend.bucket,
-            image="python:3.11-slim",
-            python=[sys.executable],
-            wait_seconds=30,
-            kind="local",
+            image=image,
+            python=python,
+            wait_seconds=wait_seconds,
+            kind=kind,
             backend=backend,
         )
+
+
+def _local_target() -> Generator[Target, None, None]:
+    return _backend_target(
+        "local", "python:3.11-slim", [sys.executable], 30, timeout_scale=LOCAL_TIMEOUT_SCALE
+    )
 
 
 def _containers_target() -> Generator[Target, None, None]:
@@ -273,33 +281,14 @@ def _containers_target() -> Generator[Target, None, None]:
 
     runtime = require_runtime()
     image = ensure_worker_image(runtime)
-    with LocalBackend(
+    yield from _backend_target(
+        "containers",
+        image,
+        ["python3"],
+        120,
         containers=runtime,
-        vcpus=4,
-        memory_mib=8192,
-        gpus=0,
         timeout_scale=CONTAINER_TIMEOUT_SCALE,
-        queue="pcr-conformance",
-        bucket="pcr-conformance",
-    ) as backend:
-        session = boto3.Session(
-            aws_access_key_id=backend.credentials.access_key_id,
-            aws_secret_access_key=backend.credentials.secret_access_key,
-            region_name=backend.region,
-        )
-        endpoint = backend.endpoint_url
-        yield Target(
-            batch=session.client("batch", endpoint_url=endpoint),
-            s3=session.client("s3", endpoint_url=endpoint),
-            logs=session.client("logs", endpoint_url=endpoint),
-            queue=backend.queue,
-            bucket=backend.bucket,
-            image=image,
-            python=["python3"],
-            wait_seconds=120,
-            kind="containers",
-            backend=backend,
-        )
+    )
 
 
 def _moto_target() -> Generator[Target, None, None]:

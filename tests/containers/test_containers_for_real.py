@@ -106,11 +106,13 @@ def test_the_examples_worker_image_runs_a_batch_with_its_memory_limit(runtime: R
 def test_the_examples_worker_image_runs_a_batch_from_python(runtime: Runtime) -> None:
     """docs/containers.md's Python path: a JobSubmitter on a backend running containers."""
     image = ensure_worker_image(runtime)
-    with LocalBackend(containers=runtime) as backend:
-        with backend.job_submitter("sums", image, memory_in_mb=256) as submitter:
-            submitter.submit_jobs([{"x": 2, "y": 3}, {"x": 10, "y": 4}], array=False)
-            submitter.wait_until_jobs_finished(timeout=300)
-            outputs = submitter.get_all_outputs()
+    with (
+        LocalBackend(containers=runtime) as backend,
+        backend.job_submitter("sums", image, memory_in_mb=256) as submitter,
+    ):
+        submitter.submit_jobs([{"x": 2, "y": 3}, {"x": 10, "y": 4}], array=False)
+        submitter.wait_until_jobs_finished(timeout=300)
+        outputs = submitter.get_all_outputs()
     assert [json.loads(output or "null") for output in outputs] == [
         {"x+y": 5, "x*y": 6},
         {"x+y": 14, "x*y": 40},

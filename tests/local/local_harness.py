@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pcr_sdk._private.wire.layout import BatchLayout
 from pcr_sdk.local import LocalBackend
+from pcr_sdk.local._process import ContainerRun
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -29,6 +30,20 @@ SDK_WORKER: Final = WORKERS / "local_sdk_worker.py"
 SCRIPTED_WORKER: Final = WORKERS / "local_scripted_worker.py"
 FINISHED: Final = frozenset({"SUCCEEDED", "FAILED"})
 IMAGE: Final = "python:3.11-slim"
+
+
+def container_run(**changes: Any) -> ContainerRun:
+    """An attempt of job `abc:2` (image `repo/worker:1`) as the launchers get it."""
+    fields: dict[str, Any] = {
+        "job_id": "abc:2",
+        "attempt": 1,
+        "image": "repo/worker:1",
+        "command": None,
+        "definition_command": ("python", "/app/worker.py"),
+        "environment": {"S3_JOB_BUCKET": "b", "AWS_BATCH_JOB_ID": "abc:2"},
+    }
+    fields.update(changes)
+    return ContainerRun(**fields)
 
 
 def scripted(*args: str) -> list[str]:

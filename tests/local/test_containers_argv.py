@@ -29,23 +29,14 @@ from pcr_sdk.local._containers import (
 )
 from pcr_sdk.local._credentials import LocalCredentials
 from pcr_sdk.local._process import ContainerRun, JobWiring, LaunchError, PullError
+from tests.local.local_harness import container_run
 
 KEYS = LocalCredentials("PCRLTESTKEY", "local-test-secret")
 WIRING = JobWiring("http://127.0.0.1:4566", KEYS, "eu-central-1", {"EXTRA": "1"})
 
 
 def _run(**changes: Any) -> ContainerRun:
-    fields: dict[str, Any] = {
-        "job_id": "abc:2",
-        "attempt": 1,
-        "image": "repo/worker:1",
-        "command": None,
-        "definition_command": ("python", "/app/worker.py"),
-        "environment": {"S3_JOB_BUCKET": "b", "AWS_BATCH_JOB_ID": "abc:2"},
-        "resources": Resources(vcpus=1.5, memory_mib=256, gpus=0),
-    }
-    fields.update(changes)
-    return ContainerRun(**fields)
+    return container_run(**{"resources": Resources(vcpus=1.5, memory_mib=256, gpus=0), **changes})
 
 
 class FakeCli:

@@ -17,9 +17,10 @@ import pcr_sdk.local
 from pcr_sdk.local import LocalBackend
 from pcr_sdk.local._credentials import LocalCredentials
 from pcr_sdk.local._logs import LogStore
-from pcr_sdk.local._process import ContainerRun, JobWiring, LaunchError, LocalLauncher, exit_status
+from pcr_sdk.local._process import JobWiring, LaunchError, LocalLauncher, exit_status
 from pcr_sdk.local._supervisor import Supervisor
 from pcr_sdk.local._wire import JsonEndpoint, RestJsonEndpoint, ServiceError, service_model
+from tests.local.local_harness import container_run
 
 
 def test_public_surface() -> None:
@@ -37,19 +38,6 @@ def test_constructor_checks_its_arguments() -> None:
         LocalBackend(["x"], timeout_scale=0)
     with pytest.raises(RuntimeError, match="not running"):
         _ = LocalBackend(["x"]).clients
-
-
-def _run(**changes: Any) -> ContainerRun:
-    fields: dict[str, Any] = {
-        "job_id": "abc:2",
-        "attempt": 1,
-        "image": "repo/worker:1",
-        "command": None,
-        "definition_command": ("python", "/app/worker.py"),
-        "environment": {"S3_JOB_BUCKET": "b", "AWS_BATCH_JOB_ID": "abc:2"},
-    }
-    fields.update(changes)
-    return ContainerRun(**fields)
 
 
 KEYS = LocalCredentials("PCRLTESTKEY", "local-test-secret")
@@ -79,18 +67,21 @@ def _launcher(command: Any = None, *, extra_env: Any = None) -> LocalLauncher:
 
 def test_command_precedence() -> None:
     mapping = _launcher({"repo/worker:1": ["python", "local.py"]})
-    assert mapping.command(_run()) == ("python", "local.py")
-    assert mapping.command(_run(image="other")) == ("python", "/app/worker.py")
-    assert mapping.command(_run(command=("python", "override.py"))) == ("python", "override.py")
-    assert _launcher(["run-it"]).command(_run()) == ("run-it",)
+    assert mapping.command(container_run()) == ("python", "local.py")
+    assert mapping.command(container_run(image="other")) == ("python", "/app/worker.py")
+    assert mapping.command(container_run(command=("python", "override.py"))) == (
+        "python",
+        "override.py",
+    )
+    assert _launcher(["run-it"]).command(container_run()) == ("run-it",)
     with pytest.raises(LaunchError, match="no command to run for image 'repo/worker:1'") as raised:
-        _launcher().argv_and_env(_run(definition_command=None))
+        _launcher().argv_and_env(container_run(definition_command=None))
     assert "command={'repo/worker:1': [...]}" in str(raised.value)  # how to map one
     assert "containers='docker' or 'podman'" in str(raised.value)  # or run the image itself
 
 
 def test_local_process_environment() -> None:
-    argv, env = _launcher(["run-it"], extra_env={"EXTRA": "1"}).argv_and_env(_run())
+    argv, env = _launcher(["run-it"], extra_env={"EXTRA": "1"}).argv_and_env(container_run())
     assert argv == ["run-it"]
     assert env["PATH"] == "/bin"
     assert env["PYTHONPATH"] == "/src"

@@ -7,10 +7,7 @@ appears; the test SIGKILLs this process and checks that none of the pids survive
 """
 
 import sys
-import threading
 from pathlib import Path
-
-from pcr_sdk.local import LocalBackend
 
 ESCAPER = """
 import os, subprocess, sys, time
@@ -29,23 +26,6 @@ time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 600)
 """A job whose processes try to outlive it; argv[1]: how long it sleeps before exiting."""
 
 if __name__ == "__main__":
-    pid_file = Path(sys.argv[1])
-    with LocalBackend([sys.executable, "-c", ESCAPER]) as local:
-        batch = local.clients.batch
-        arn = batch.register_job_definition(
-            jobDefinitionName="held", type="container", containerProperties={"image": "i"}
-        )["jobDefinitionArn"]
-        job_id = batch.submit_job(jobName="held", jobQueue=local.queue, jobDefinition=arn)["jobId"]
-        pause = threading.Event()
-        while True:
-            job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
-            stream = job["container"].get("logStreamName")
-            if stream is not None:
-                events = local.clients.logs.get_log_events(
-                    logGroupName="/aws/batch/job", logStreamName=stream
-                )["events"]
-                if events:
-                    pid_file.write_text(events[0]["message"])
-                    break
-            pause.wait(0.05)
-        pause.wait(600)  # until the test kills this process
+    from tests.local.workers.local_holder import hold
+
+    hold(Path(sys.argv[1]), [sys.executable, "-c", ESCAPER])
