@@ -2,7 +2,8 @@
 process-mode attempt with all the processes it started. Standard library only.
 
 `LocalBackend` starts it once (`python -I -S _reaper.py <parent pid> <sample seconds> <fd>`, in
-a session of its own) and talks to it over a socket pair: 4-byte length-prefixed JSON frames,
+a session of its own) and talks to it over a socket pair: 4-byte length-prefixed frames of
+`marshal`ed dicts (both ends are the same interpreter, and no other process holds the pair),
 the write end of an attempt's output pipe passed along with its `start` frame (SCM_RIGHTS).
 
 - **Starting** an attempt is one `posix_spawn` (the job in a new session, stdout and stderr on
@@ -33,9 +34,8 @@ killed by process group only.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import json
+import marshal
 import os
 import selectors
 import signal
@@ -43,9 +43,13 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+
+TYPE_CHECKING = False  # `typing` itself costs this process's start an import
+if TYPE_CHECKING:  # it starts once per backend: nothing heavier than what it uses at run time
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import Any, Final, TypeAlias
+
+    Message: TypeAlias = dict[str, Any]
 
 PR_SET_PDEATHSIG: Final = 1
 PR_SET_CHILD_SUBREAPER: Final = 36
@@ -66,15 +70,17 @@ _INT: Final = struct.Struct("i")
 ORPHANED: Final = frozenset({""})
 """The candidates of an orphan found while no attempt ran: none that is still running."""
 
-Message = dict[str, Any]
-
 
 # -- the wire ------------------------------------------------------------------------------------
 
 
 def frame(message: Mapping[str, object]) -> bytes:
-    """One message as sent: its length (4 bytes, big-endian), then compact JSON."""
-    body = json.dumps(message, separators=(",", ":")).encode()
+    """One message as sent: its length (4 bytes, big-endian), then the marshalled dict.
+
+    Raises:
+        ValueError: a value marshal cannot write (only str, int, bool, None, lists, dicts go).
+    """
+    body = marshal.dumps(dict(message))
     return _HEADER.pack(len(body)) + body
 
 
@@ -88,7 +94,7 @@ class Frames:
         """Add `data`; the messages it completes.
 
         Raises:
-            ValueError: a frame longer than `MAX_FRAME`, or not a JSON object.
+            ValueError: a frame longer than `MAX_FRAME`, or not a marshalled dict.
         """
         self._buffer += data
         messages: list[Message] = []
@@ -99,10 +105,13 @@ class Frames:
             end = _HEADER.size + size
             if len(self._buffer) < end:
                 break
-            message = json.loads(bytes(self._buffer[_HEADER.size : end]))
+            try:
+                message = marshal.loads(bytes(self._buffer[_HEADER.size : end]))  # noqa: S302 - from our own end of a private socket pair
+            except (EOFError, TypeError, ValueError) as err:
+                raise ValueError(f"a frame that is not a marshalled dict: {err}") from err
             del self._buffer[:end]
             if not isinstance(message, dict):
-                raise ValueError("a frame that is not a JSON object")
+                raise ValueError("a frame that is not a marshalled dict")
             messages.append(message)
         return messages
 
@@ -123,19 +132,40 @@ def receive(sock: socket.socket) -> tuple[bytes, list[int]]:
     return data, fds
 
 
+class Record:
+    """Fields by `__slots__`, compared and shown by them (dataclasses would import `inspect`)."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._fields() == other._fields()  # type: ignore[attr-defined,unused-ignore]
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({shown})"
+
+
 # -- /proc -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Stat:
-    """What the supervisor reads of /proc/<pid>/stat."""
+class Stat(Record):
+    """What the supervisor reads of /proc/<pid>/stat. `start` is the start time in clock ticks
+    after boot: with the pid, it names one process for good."""
 
-    ppid: int
-    session: int
-    start: int
-    """Start time in clock ticks after boot: with the pid, it names one process for good."""
-    rss_pages: int
-    zombie: bool
+    __slots__ = ("ppid", "rss_pages", "session", "start", "zombie")
+
+    def __init__(self, ppid: int, session: int, start: int, rss_pages: int, zombie: bool) -> None:
+        self.ppid = ppid
+        self.session = session
+        self.start = start
+        self.rss_pages = rss_pages
+        self.zombie = zombie
 
 
 def parse_stat(data: bytes) -> Stat | None:
@@ -183,29 +213,45 @@ class Proc:
             return frozenset()
 
 
-@dataclass
-class Entry:
-    """One process the table knows: whose it is, and its last resident size."""
+class Entry(Record):
+    """One process the table knows: whose it is (`owner`, the attempt's key; None for one no
+    attempt started, or one nobody can place, whose `candidates` are then the attempts that
+    were running when it was found), and its last resident size."""
 
-    start: int
-    owner: str | None
-    """The attempt it belongs to; None for one no attempt started (or one nobody can tell)."""
-    candidates: frozenset[str] = frozenset()
-    """For an orphan whose attempt nobody can tell: the attempts that were running then."""
-    rss_pages: int = 0
-    zombie: bool = False
+    __slots__ = ("candidates", "owner", "rss_pages", "start", "zombie")
+
+    def __init__(
+        self,
+        start: int,
+        owner: str | None,
+        candidates: frozenset[str] = frozenset(),
+        rss_pages: int = 0,
+        zombie: bool = False,
+    ) -> None:
+        self.start = start
+        self.owner = owner
+        self.candidates = candidates
+        self.rss_pages = rss_pages
+        self.zombie = zombie
 
 
-@dataclass(frozen=True)
-class Attempts:
-    """What the table needs to know of the running attempts."""
+class Attempts(Record):
+    """What the table needs to know of the running attempts: `mains`, main process id ->
+    attempt key (its session id too: each starts a session); `markers`, attempt key -> the
+    `NAME=value` entries only its processes' environments hold; `helpers`, children of the
+    supervisor that are its own (container removal commands)."""
 
-    mains: Mapping[int, str] = field(default_factory=dict)
-    """Main process id -> attempt key (its session id too: each starts a session)."""
-    markers: Mapping[str, frozenset[bytes]] = field(default_factory=dict)
-    """Attempt key -> the `NAME=value` entries only its processes' environments hold."""
-    helpers: frozenset[int] = frozenset()
-    """Children of the supervisor that are its own (container removal commands)."""
+    __slots__ = ("helpers", "mains", "markers")
+
+    def __init__(
+        self,
+        mains: Mapping[int, str] | None = None,
+        markers: Mapping[str, frozenset[bytes]] | None = None,
+        helpers: frozenset[int] = frozenset(),
+    ) -> None:
+        self.mains: Mapping[int, str] = mains or {}
+        self.markers: Mapping[str, frozenset[bytes]] = markers or {}
+        self.helpers = helpers
 
 
 class ProcessTable:
@@ -338,15 +384,16 @@ HAVE_WAITID: Final = hasattr(os, "waitid")
 """Linux has it; macOS only from Python 3.13."""
 
 
-@dataclass(frozen=True)
-class Exited:
-    """A child that exited."""
+class Exited(Record):
+    """A child that exited: its exit code (128 + n for a signal n), and whether it was reaped
+    already (no waitid: its process group may be gone with it)."""
 
-    pid: int
-    code: int
-    """Its exit code, 128 + n for a signal n."""
-    reaped: bool
-    """Reaped already (no waitid): its process group may be gone with it."""
+    __slots__ = ("code", "pid", "reaped")
+
+    def __init__(self, pid: int, code: int, reaped: bool) -> None:
+        self.pid = pid
+        self.code = code
+        self.reaped = reaped
 
 
 def next_exited(*, peek: bool = HAVE_WAITID) -> Exited | None:
@@ -366,27 +413,35 @@ def next_exited(*, peek: bool = HAVE_WAITID) -> Exited | None:
     return Exited(pid, 128 - code if code < 0 else code, reaped=True)
 
 
-@dataclass
-class Running:
+class Running(Record):
     """An attempt whose main process has not been reaped yet."""
 
-    key: str
-    pid: int
-    memory_bytes: int | None
-    marker: frozenset[bytes]
-    oom: bool = False
+    __slots__ = ("key", "marker", "memory_bytes", "oom", "pid")
+
+    def __init__(
+        self, key: str, pid: int, memory_bytes: int | None, marker: frozenset[bytes]
+    ) -> None:
+        self.key = key
+        self.pid = pid
+        self.memory_bytes = memory_bytes
+        self.marker = marker
+        self.oom = False
 
 
 def kill(pid: int, number: int) -> None:
     """Signal one process; one that is gone or not ours is let be."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    try:  # noqa: SIM105 - contextlib costs this process's start an import
         os.kill(pid, number)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def kill_group(pgid: int, number: int) -> None:
     """Signal a process group; one that is gone or not ours is let be."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    try:  # noqa: SIM105 - contextlib costs this process's start an import
         os.killpg(pgid, number)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _prctl(option: int, value: int) -> bool:
@@ -475,6 +530,7 @@ class Supervisor:
         self._by_key: dict[str, Running] = {}
         self._containers: dict[str, list[str]] = {}
         self._helpers: set[int] = set()
+        self._started_any = False
         self._stop = False
         self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
         self._next_sample: float | None = None
@@ -608,6 +664,7 @@ class Supervisor:
         )
         self._running[pid] = running
         self._by_key[key] = running
+        self._started_any = True
         needs_sampling = running.memory_bytes is not None and self._table is not None
         if needs_sampling and self._next_sample is None:
             self._next_sample = time.monotonic() + self._sample_seconds
@@ -665,8 +722,10 @@ class Supervisor:
             self._helpers.discard(exited.pid)
 
     def _reap_one(self, pid: int) -> None:
-        with contextlib.suppress(ChildProcessError):
+        try:  # noqa: SIM105 - contextlib costs this process's start an import
             os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
         self._helpers.discard(pid)
 
     def _reap(self) -> None:
@@ -719,7 +778,7 @@ class Supervisor:
         for pid in list(self._running):
             kill_group(pid, signal.SIGKILL)
         removals = [self._spawn_helper(argv) for argv in self._containers.values()]
-        while time.monotonic() < deadline:
+        while self._started_any and time.monotonic() < deadline:
             if self._table is not None:
                 self._table.refresh(self._attempts())
                 for pid in self._table.descendants():

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import marshal
 import os
 import struct
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pytest
 
@@ -120,7 +121,7 @@ def test_strangers_are_read_once_and_everything_again_after_a_quiet_second() -> 
     clock.now = 0.5
     table.refresh(RUNNING)
     assert proc.reads - first == 2  # only the two main processes, again for their memory
-    proc.stats[50] = replace(proc.stats[50], ppid=200, start=9)  # pid 50 reused by a's child
+    proc.stats[50] = Stat(200, 50, 9, 1, zombie=False)  # pid 50 reused by a's child
     clock.now = 0.6
     table.refresh(RUNNING)
     assert 50 not in table.members(["a"])  # not re-read within the second
@@ -142,7 +143,8 @@ def test_a_child_whose_parent_exited_meanwhile_is_read_again() -> None:
         if pid == 240 and found is not None:
             reads.append(pid)
             if len(reads) > 1:
-                return replace(found, ppid=ME)  # ...and 240 now hangs off the subreaper
+                # ...and 240 now hangs off the subreaper
+                return Stat(ME, found.session, found.start, found.rss_pages, found.zombie)
         return found
 
     proc.stat = moved  # type: ignore[method-assign]
@@ -184,11 +186,16 @@ def test_frames_survive_any_split() -> None:
         ]
 
 
-def test_a_frame_too_long_or_not_an_object_is_refused() -> None:
+def test_a_frame_too_long_or_not_a_dict_is_refused() -> None:
     with pytest.raises(ValueError, match="bytes"):
         Frames().feed(struct.pack(">I", MAX_FRAME + 1))
-    with pytest.raises(ValueError, match="JSON object"):
-        Frames().feed(struct.pack(">I", 2) + b"[]")
+    listed = marshal.dumps([1])
+    with pytest.raises(ValueError, match="not a marshalled dict"):
+        Frames().feed(struct.pack(">I", len(listed)) + listed)
+    with pytest.raises(ValueError, match="not a marshalled dict"):
+        Frames().feed(struct.pack(">I", 2) + b"\xff\x00")
+    with pytest.raises(ValueError, match="unmarshallable"):
+        frame({"op": object()})
 
 
 @dataclass
