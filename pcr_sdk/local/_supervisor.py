@@ -110,6 +110,7 @@ class Supervisor:
         self._pending: dict[str, Future[Supervised]] = {}
         self._attempts: dict[str, Supervised] = {}
         self._gone = False
+        self._closed = False
         self._popen: subprocess.Popen[bytes] | None = None
         self.pid: int | None = None
         self.subreaper = False
@@ -151,6 +152,7 @@ class Supervisor:
             return
         with contextlib.suppress(SupervisorError):
             self.send({"op": "close"})
+        self._closed = True
         thread.join(_CLOSE_SECONDS)
         if thread.is_alive() and self._popen is not None:  # pragma: no cover - a stuck supervisor
             logger.warning("the local supervisor did not exit; killing it")
@@ -179,8 +181,7 @@ class Supervisor:
         }
         try:
             with self._lock:
-                if self._gone or self._socket is None:
-                    raise SupervisorError("the local backend is not running")
+                self._check_running()
                 self._pending[spawn.key] = result
             self.send(message, fds=[output])
         except SupervisorError:
@@ -190,6 +191,12 @@ class Supervisor:
         finally:
             os.close(output)
         return result.result()
+
+    def _check_running(self) -> None:
+        if self._closed or self._socket is None:
+            raise SupervisorError("the local backend is not running")
+        if self._gone:
+            raise SupervisorError("the local supervisor exited")
 
     def watch_container(self, key: str, remove: Sequence[str]) -> None:
         """Have the supervisor run `remove` if the backend dies while this container runs."""
@@ -205,9 +212,9 @@ class Supervisor:
         Raises:
             SupervisorError: the supervisor is gone.
         """
+        self._check_running()
         sock = self._socket
-        if sock is None or self._gone:
-            raise SupervisorError("the local backend is not running")
+        assert sock is not None
         data = _reaper.frame(message)
         try:
             with self._send_lock:

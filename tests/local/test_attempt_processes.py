@@ -236,3 +236,24 @@ def test_exited_children_are_reported_as_containers_report_them(mode: str) -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == b"true"
+
+
+SLEEPER = "import os, time; print(os.getpid(), os.getppid(), flush=True); time.sleep(600)"
+
+
+def test_a_supervisor_killed_on_its_own_fails_its_attempts_and_kills_their_groups() -> None:
+    with LocalBackend() as local:
+        kit = Kit(local)
+        definition = kit.definition("orphaned")
+        job_id = kit.submit(definition, [sys.executable, "-c", SLEEPER])
+        pid, supervisor = (int(part) for part in kit.wait_for_log(job_id)[0].split())
+
+        os.kill(supervisor, signal.SIGKILL)
+        job = kit.wait_one(job_id)
+        later = kit.wait_one(kit.submit(definition, [sys.executable, "-c", "pass"]))
+
+    assert job["status"] == "FAILED"
+    assert job["container"]["reason"] == "InternalError: the local supervisor exited"
+    assert wait_until_gone([pid], timeout=5) == []
+    assert later["statusReason"] == facts.TASK_START_FAILED_REASON
+    assert later["container"]["reason"].endswith("the local supervisor exited")
