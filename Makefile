@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast lint typecheck typecheck-wheel pytest docs cli-docs test-browser bench clean
+.PHONY: demo test test-fast lint typecheck typecheck-wheel pytest docs cli-docs test-browser test-containers bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +39,10 @@ typecheck-wheel: $(STAMP_DEV)
 
 # The suite on PYTEST_WORKERS processes (pytest-xdist): its tests wait on subprocesses and
 # sockets much of the time, so two workers on two cores take about 60 % of one's time.
+# Real containers are `make test-containers`'s.
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP_DEV)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not containers"
 
 # docs/cli.md's reference, generated from the typer app into the file (a test checks it)
 cli-docs: $(STAMP_DEV)
@@ -57,7 +58,7 @@ test: lint typecheck typecheck-wheel docs pytest
 # conformance suites; hypothesis on its small `fast` profile. Under 20 s, for the edit-test
 # loop. Each module marks what it needs (markers: tests/conftest.py); a unit test that starts a
 # process, a server or mocked AWS fails under PCR_TEST_FAST=1, naming the marker it lacks.
-FAST_MARKERS := not (slow or subprocess or integration or browser or conformance)
+FAST_MARKERS := not (slow or subprocess or integration or browser or conformance or containers)
 test-fast: $(STAMP_DEV)
 	PCR_TEST_FAST=1 HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "$(FAST_MARKERS)"
 
@@ -65,6 +66,13 @@ test-fast: $(STAMP_DEV)
 # screenshots land in test-artifacts/report/. Part of `make test` too.
 test-browser: $(STAMP_DEV)
 	$(BIN)/python -m pytest -m browser
+
+# Real containers (docs/containers.md): tests/containers and the conformance suite's
+# [containers] target, on PCR_TEST_CONTAINERS (podman or docker; default: the first that
+# answers). They skip, saying what they need, when no runtime answers. The examples' worker
+# image is built if missing (PCR_CONTAINER_BUILD_ARGS: extra build options).
+test-containers: $(STAMP_DEV)
+	$(BIN)/python -m pytest -m containers tests/containers tests/conformance
 
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/bench.py

@@ -325,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     report_result_calls(array_result_calls(args.array_children), print)
     print()
     local_bench.report(local_bench.compare(args.local_jobs, args.local_repeats), print)
+    local_bench.report_overhead(local_bench.overhead(args.local_jobs, args.local_repeats), print)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Shared test configuration: hypothesis profiles (CI is the default, `HYPOTHESIS_PROFILE=dev`),
 the fast loop's guard, and the fault suite's counts.
 
-Markers (registered in pyproject.toml; `make test-fast` deselects all five), set by each module
+Markers (registered in pyproject.toml; `make test-fast` deselects all six), set by each module
 (`pytestmark`) or test (a decorator), never by folder:
 
 - `subprocess`: starts processes or servers (the local backend, the `pcr` command, real
@@ -10,7 +10,9 @@ Markers (registered in pyproject.toml; `make test-fast` deselects all five), set
   more per test);
 - `slow`: takes seconds each (the fault suite, 1,000-job arrays, cfn-lint, the benchmark);
 - `conformance`: tests/conformance (its local half starts processes too);
-- `browser`: headless Chromium.
+- `browser`: headless Chromium;
+- `containers`: real containers (tests/containers, and the conformance suite's `[containers]`
+  target): `make test-containers` runs them, `make test` does not.
 
 A test without any of them is a unit test: `make test-fast` runs it, so keep it in-process and
 well under a tenth of a second, or mark it. Under `make test-fast` (PCR_TEST_FAST=1) a unit test

@@ -9,6 +9,7 @@ commands need not repeat them (`--help` shows each variable); `pcr local serve` 
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -59,7 +60,7 @@ OptionalImage = Annotated[
     typer.Option(
         "--image",
         envvar=ENV_IMAGE,
-        help="Container image every job runs (with --local: only for --docker).",
+        help="Container image every job runs (with --local: the image --containers runs).",
     ),
 ]
 Region = Annotated[
@@ -125,3 +126,40 @@ Array = Annotated[
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Only list what would be changed.")]
+
+
+class ContainerCli(str, enum.Enum):
+    """The container runtimes `--containers` names."""
+
+    docker = "docker"
+    podman = "podman"
+
+
+Containers = Annotated[
+    ContainerCli | None,
+    typer.Option(
+        "--containers",
+        help=(
+            "Run each job in a container of this CLI (never picked for you): the job's image "
+            "with its MEMORY as memory limit and VCPU as CPU limit (docs/containers.md). "
+            "Default: processes here."
+        ),
+        show_default=False,
+    ),
+]
+HostAccess = Annotated[
+    bool,
+    typer.Option(
+        "--host-access",
+        help=(
+            "With --containers: allow what reaches this machine from a job definition "
+            "(privileged, user, host volumes, devices); without it such a job fails to start."
+        ),
+    ),
+]
+RemovedDocker = Annotated[
+    bool, typer.Option("--docker", hidden=True, help="Renamed: --containers docker.")
+]
+RENAMED_DOCKER: Final = (
+    "--docker is now --containers docker (or --containers podman): name the runtime"
+)

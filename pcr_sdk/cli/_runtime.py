@@ -11,10 +11,10 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, NoReturn, Protocol
+from typing import TYPE_CHECKING, Final, Literal, NoReturn, Protocol
 
 import boto3
 import click
@@ -72,7 +72,9 @@ class LocalOptions:
 
     command: Sequence[str] | None
     max_parallel: int | None = None
-    docker: bool = False
+    containers: str | None = None
+    """"docker" or "podman": jobs run as containers of that CLI (None: processes here)."""
+    host_access: bool = False
     extra_env: Mapping[str, str] = field(default_factory=dict)
     vcpus: float | None = None
     memory_mib: int | None = None
@@ -89,14 +91,16 @@ class LocalOptions:
         vcpus: int = 1,
         memory_mib: int = 1024,
         gpus: int = 0,
-        docker: bool = False,
+        containers: str | None = None,
+        host_access: bool = False,
     ) -> LocalOptions:
         """Room for `parallel` jobs of this size at once (default: one per CPU), no more."""
         slots = parallel if parallel is not None else cpu_slots()
         return cls(
             command=command,
             max_parallel=slots,
-            docker=docker,
+            containers=containers,
+            host_access=host_access,
             vcpus=slots * vcpus, memory_mib=slots * memory_mib, gpus=slots * gpus,
         )  # fmt: skip
 
@@ -137,12 +141,23 @@ def start_local_backend(options: LocalOptions) -> AbstractContextManager[LocalEn
     return LocalBackend(
         options.command,
         max_parallel=options.max_parallel,
-        docker=options.docker,
+        containers=_runtime_name(options.containers),
+        host_access=options.host_access,
         extra_env={**interpreter_path(), **options.extra_env},
         vcpus=options.vcpus,
         memory_mib=options.memory_mib,
         gpus=options.gpus,
     )
+
+
+def _runtime_name(value: str | None) -> Literal["docker", "podman"] | None:
+    if value == "docker":
+        return "docker"
+    if value == "podman":
+        return "podman"
+    if value is None:
+        return None
+    raise PcrInputError(f"--containers takes docker or podman, not {value!r}")
 
 
 def batch_governor() -> RateGovernor:
@@ -170,6 +185,18 @@ class Runtime:
     def seams(self) -> Seams:
         """The clock and sleep as the SDK takes them."""
         return Seams(clock=self.clock, sleep=self.sleep)
+
+
+@contextmanager
+def local_backend(runtime: Runtime, options: LocalOptions) -> Iterator[LocalEnvironment]:
+    """The runtime's local backend, started; one line and exit 1 if it cannot start (e.g. the
+    container runtime it names does not answer)."""
+    with ExitStack() as stack:
+        try:
+            backend = stack.enter_context(runtime.local_backend(options))
+        except RuntimeError as err:
+            fail(f"the local backend did not start: {err}")
+        yield backend
 
 
 def runtime_of(ctx: typer.Context) -> Runtime:

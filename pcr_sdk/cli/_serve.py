@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from pcr_sdk import InterruptedBySignal, handle_signals
+from pcr_sdk.cli import _options as opt
 from pcr_sdk.cli._options import (
     ENV_BUCKET,
     ENV_IMAGE,
@@ -78,6 +79,12 @@ def _announce(backend: LocalBackend, image: str, command: list[str] | None, kept
         if command
         else "a job runs its definition's command (or containerOverrides.command)"
     )
+    if backend.containers is not None:
+        runs = f"in {backend.containers} containers of their images; " + (
+            f"image {image} runs: {shlex.join(command)}"
+            if command
+            else "the definition's command, else the image's own"
+        )
     say = typer.echo
     for warning in _warnings(backend, os.geteuid() if hasattr(os, "geteuid") else None):
         typer.echo(warning, err=True)
@@ -198,9 +205,9 @@ def serve(
             show_default=False,
         ),
     ] = None,
-    docker: Annotated[
-        bool, typer.Option("--docker", help="Run each job as `docker run IMAGE`.")
-    ] = False,
+    containers: opt.Containers = None,
+    host_access: opt.HostAccess = False,
+    docker: opt.RemovedDocker = False,
     queue: Annotated[str, typer.Option("--queue", help="The job queue's name.")] = LOCAL_IMAGE,
     bucket: Annotated[str, typer.Option("--bucket", help="The S3 bucket to create.")] = (
         LOCAL_IMAGE
@@ -213,9 +220,12 @@ def serve(
     every request must be signed with them) that point the AWS CLI, any SDK and `pcr submit /
     status / wait / outputs` at it. It listens on 127.0.0.1 unless --host and --expose say
     otherwise, and refuses requests from web pages and for other Host names. Jobs run as
-    processes here (`--docker`: containers) with `AWS_ENDPOINT_URL` set to this endpoint.
+    processes here (`--containers docker|podman`: containers) with `AWS_ENDPOINT_URL` set to
+    this endpoint.
     Ctrl-C, SIGTERM or SIGHUP stop it and every job it runs (exit 130, 143 or 129).
     """
+    if docker:
+        fail(opt.RENAMED_DOCKER, EXIT_USAGE)
     try:
         argv = shlex.split(command) if command else None
     except ValueError as err:
@@ -236,7 +246,8 @@ def serve(
         bucket=bucket,
         queue=queue,
         region=region,
-        docker=docker,
+        containers=containers.value if containers is not None else None,
+        host_access=host_access,
         extra_env=interpreter_path(),
         vcpus=vcpus,
         memory_mib=memory,
@@ -252,6 +263,8 @@ def serve(
             backend.start()
         except OSError as err:
             fail(f"cannot serve on {host}:{port}: {err.strerror or err}")
+        except RuntimeError as err:  # the container runtime it names does not answer
+            fail(f"the local backend did not start: {err}")
         try:
             _announce(backend, image, argv, kept=data_dir is not None)
             backend.wait()

@@ -33,6 +33,7 @@ from pcr_sdk.cli._runtime import (
     cpu_slots,
     fail,
     given,
+    local_backend,
     runtime_of,
 )
 
@@ -124,11 +125,17 @@ def announce(console: Console, submitter: JobSubmitter, jobs: int, where: str) -
     console.print(f"batch {escape(submitter.get_batch_id())}: {jobs} job(s) {where}")
 
 
-def _local_command(command: str | None, docker: bool, image: str | None) -> list[str] | None:
-    if not command and not docker:
-        fail('--local needs --command "python worker.py" (or --docker --image IMG)', EXIT_USAGE)
-    if docker and not image:
-        fail("--docker needs --image", EXIT_USAGE)
+def _local_command(
+    command: str | None, containers: opt.ContainerCli | None, image: str | None
+) -> list[str] | None:
+    if not command and containers is None:
+        fail(
+            '--local needs --command "python worker.py" (or --containers docker|podman '
+            "--image IMG)",
+            EXIT_USAGE,
+        )
+    if containers is not None and not image:
+        fail(f"--containers {containers.value} needs --image", EXIT_USAGE)
     try:
         argv = shlex.split(command) if command else None
     except ValueError as err:
@@ -248,10 +255,9 @@ def run(
             show_default=False,
         ),
     ] = None,
-    docker: Annotated[
-        bool,
-        typer.Option("--docker", help="With --local: run each job as `docker run IMAGE`."),
-    ] = False,
+    containers: opt.Containers = None,
+    host_access: opt.HostAccess = False,
+    docker: opt.RemovedDocker = False,
     array: opt.Array = False,
     name: opt.Name = "pcr-run",
     queue: opt.OptionalQueue = None,
@@ -292,6 +298,8 @@ def run(
     console = stderr_console()
     started = runtime.clock()
     settings = JobSettings(name, memory, vcpus, gpus, timeout_hours, poll_seconds)
+    if docker:
+        fail(opt.RENAMED_DOCKER, EXIT_USAGE)
     with cli_errors(console), handle_signals():
         governor = runtime.governor()
         progress = batch_progress(console, clock=runtime.clock)
@@ -300,14 +308,20 @@ def run(
                 fail("--queue and --bucket are for AWS; drop them with --local", EXIT_USAGE)
             if given(ctx, "region", region):
                 fail("--region is for AWS; drop it with --local", EXIT_USAGE)
-            if not docker:
+            if containers is None:
                 image = given(ctx, "image", image)
-            argv = _local_command(command, docker, image)
+            argv = _local_command(command, containers, image)
             inputs = read_jobs(jobs)
             options = LocalOptions.for_jobs(
-                argv, parallel=parallel, vcpus=vcpus, memory_mib=memory, gpus=gpus, docker=docker
+                argv,
+                parallel=parallel,
+                vcpus=vcpus,
+                memory_mib=memory,
+                gpus=gpus,
+                containers=containers.value if containers is not None else None,
+                host_access=host_access,
             )
-            with runtime.local_backend(options) as backend:
+            with local_backend(runtime, options) as backend:
                 submitter = local_submitter(
                     settings,
                     backend,
@@ -331,8 +345,11 @@ def run(
                     stream=stream,
                 )
         else:
-            if command or parallel is not None or docker:
-                fail("--command, --parallel and --docker need --local", EXIT_USAGE)
+            if command or parallel is not None or containers is not None or host_access:
+                fail(
+                    "--command, --parallel, --containers and --host-access need --local",
+                    EXIT_USAGE,
+                )
             aws_queue, aws_bucket, aws_image = _require_aws_target(queue, bucket, image)
             inputs = read_jobs(jobs)
             submitter = aws_submitter(

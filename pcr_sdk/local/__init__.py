@@ -56,18 +56,23 @@ What the engine reproduces, checked against AWS Batch's documentation (the confo
   `_refusals.py`, listed in docs/local-checks.md): payload sizes, EC2 and Fargate resource
   rules, reserved `AWS_BATCH*` variables, retry strategies, tags (not on array children).
 
-Every attempt runs in its own process group under a small supervisor: closing the backend, an
-exception, or (on Linux; elsewhere within about a second) even a SIGKILL of the process holding
-it ends every job process and the children it started in its group (not ones that moved to a
-group of their own). With `docker=True` a SIGKILL of the holder ends the `docker run` client,
-not its container.
+Every attempt runs in a session of its own, started by the backend's one supervisor process (a
+child subreaper with the parent-death signal on Linux). When an attempt's main process exits,
+is stopped, or goes over its MEMORY (its processes' resident memory, sampled every 0.1 s: exit
+code 137 and AWS's "OutOfMemoryError: Container killed due to memory usage"), every process it
+started is killed, `setsid` ones and daemons included; so are all of them when the backend
+closes, on an exception, and within 2 s of a SIGKILL of the process holding it (Linux; macOS:
+the attempt's process group). A signal n gives exit code 128 + n, as in a container. With
+`containers="docker"` or `"podman"` each attempt is a container of its image instead
+(docs/containers.md): memory and CPU limits, the image's own command, exit codes read from the
+container, containers removed on close and, by the supervisor, after a SIGKILL.
 
 A job's process gets the basics of this process's environment (PATH, HOME, PYTHON*, LC_*, ...;
 never an AWS_* variable), the job definition's and the submission's environment, the
 AWS_BATCH_* variables, `AWS_ENDPOINT_URL` (the backend's endpoint: S3, Batch and Logs), the
 backend's own keys, the region, and finally `extra_env`. The command is `containerOverrides.command`
 if submitted, else `command` (one argv for every image, or a mapping image -> argv), else the
-job definition's command.
+job definition's command; with none, a process cannot start (a container runs its image's own).
 
 The embedded S3 keeps its objects in moto's process-wide state, so two backends running at once
 in one process share buckets.

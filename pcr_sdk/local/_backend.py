@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 import boto3
 import botocore.session
@@ -21,11 +23,12 @@ from pcr_sdk._private.edge.clients import DEFAULT_CONFIG, AwsClients
 from pcr_sdk._private.public import public
 from pcr_sdk._private.wire import facts
 from pcr_sdk.local._capacity import local_capacity
+from pcr_sdk.local._containers import MAC_HOST, ContainerLauncher
 from pcr_sdk.local._credentials import LocalCredentials, load_or_create
 from pcr_sdk.local._engine import ACCOUNT_ID, BatchEngine
 from pcr_sdk.local._gateway import Gateway, allowed_hosts
 from pcr_sdk.local._logs import LogStore
-from pcr_sdk.local._process import LocalLauncher
+from pcr_sdk.local._process import JobWiring, LocalLauncher
 from pcr_sdk.local._server import (
     HttpServer,
     ServerLimits,
@@ -33,7 +36,9 @@ from pcr_sdk.local._server import (
     is_loopback,
     moto_application,
 )
+from pcr_sdk.local._settings import ExecutionSettings
 from pcr_sdk.local._signature import Verifier
+from pcr_sdk.local._supervisor import Supervisor
 from pcr_sdk.local._wire import JsonEndpoint, RestJsonEndpoint, service_model
 
 if TYPE_CHECKING:
@@ -70,20 +75,6 @@ def _isolated_session(region: str, credentials: LocalCredentials) -> boto3.Sessi
     )
 
 
-def _check_command(
-    command: Sequence[str] | Mapping[str, Sequence[str]] | None,
-) -> Sequence[str] | Mapping[str, Sequence[str]] | None:
-    argvs = command.values() if isinstance(command, Mapping) else [command]
-    for argv in argvs:
-        if argv is None:
-            continue
-        if isinstance(argv, (str, bytes)) or not all(isinstance(part, str) for part in argv):
-            raise TypeError(f"a command is an argv list of strings, not {argv!r}")
-        if not argv:
-            raise ValueError("a command must not be empty")
-    return command
-
-
 @public("pcr_sdk.local")
 class LocalBackend:
     """A real AWS Batch-shaped backend on this machine: no AWS account, no Docker daemon.
@@ -93,9 +84,15 @@ class LocalBackend:
     (`credentials`, `client_environment()`) reaches it, the requests routed by the service
     their signature names. Requests signed otherwise, for another `Host` than this machine's
     or from a web page (an `Origin` header) are refused (docs/local-server.md, "Security").
-    Batch and Logs are answered by a local engine that runs each job attempt as a subprocess (or
-    `docker run` with `docker=True`), S3 by moto. `clients` holds boto3 clients whose Batch and
+    Batch and Logs are answered by a local engine that runs each job attempt as processes here,
+    under the backend's supervisor, or with `containers="docker"` / `"podman"` as a container of
+    that runtime (docs/containers.md), S3 by moto. `clients` holds boto3 clients whose Batch and
     Logs calls are answered in-process (no HTTP). Use it as a context manager.
+
+    An attempt is held to its job's MEMORY in both modes: a process-mode attempt whose
+    processes' resident memory exceeds it is killed with exit code 137 and AWS's reason
+    "OutOfMemoryError: Container killed due to memory usage" (sampled every 0.1 s); a container
+    gets it as its memory limit. No process of an attempt outlives it.
 
     Each attempt's output goes to a file under `log_dir`: `data_dir/logs` if `data_dir` is
     given (kept on close), else a temporary directory removed on close.
@@ -120,7 +117,8 @@ class LocalBackend:
         bucket: str = "pcr-local",
         queue: str = "pcr-local",
         region: str = "us-east-1",
-        docker: bool = False,
+        containers: Literal["docker", "podman"] | None = None,
+        host_access: bool = False,
         cwd: str | os.PathLike[str] | None = None,
         extra_env: Mapping[str, str] | None = None,
         timeout_scale: float = 1.0,
@@ -143,7 +141,10 @@ class LocalBackend:
             bucket: the embedded S3's job bucket, created on start.
             queue: the job queue's name.
             region: the region the clients are made for.
-            docker: run each attempt as `docker run IMAGE` instead of a subprocess.
+            containers: run each attempt as a container of this runtime, `"docker"` or
+                `"podman"` (its CLI; default: processes here, never a container unless named).
+            host_access: let containers have settings that reach this machine (`privileged`,
+                `user`, host volumes, devices); without it such a job fails to start.
             cwd: the working directory of the job processes (default: this process's).
             extra_env: variables added last to every job's environment.
             timeout_scale: multiplies every `attemptDurationSeconds` and `grace_seconds`.
@@ -163,10 +164,19 @@ class LocalBackend:
         Raises:
             ValueError: `port` outside 0..65535, `max_parallel` below 1, `timeout_scale`,
                 `vcpus` or `memory_mib` not positive, `gpus` or `grace_seconds` negative, an
-                empty command, or a `host` beyond loopback without `expose`.
+                empty command, a runtime other than docker or podman, or a `host` beyond
+                loopback without `expose`.
             TypeError: a command that is not an argv list of strings.
         """
-        self._command = _check_command(command)
+        self._settings = ExecutionSettings.of(
+            command,
+            containers=containers,
+            host_access=host_access,
+            cwd=cwd,
+            extra_env=extra_env,
+            timeout_scale=timeout_scale,
+            grace_seconds=grace_seconds,
+        )
         if not is_loopback(host) and not expose:
             raise ValueError(
                 f"host {host!r} is reachable from other machines: pass expose=True to listen "
@@ -176,10 +186,6 @@ class LocalBackend:
             raise ValueError(f"port must be 0..65535, got {port}")
         if max_parallel is not None and max_parallel < 1:
             raise ValueError(f"max_parallel must be at least 1, got {max_parallel}")
-        if not timeout_scale > 0:
-            raise ValueError(f"timeout_scale must be positive, got {timeout_scale}")
-        if not grace_seconds >= 0:
-            raise ValueError(f"grace_seconds must not be negative, got {grace_seconds}")
         capacity = local_capacity(vcpus, memory_mib, gpus)
         self.max_parallel = max_parallel
         self.vcpus = capacity.vcpus
@@ -190,10 +196,8 @@ class LocalBackend:
         self.bucket = bucket
         self.queue = queue
         self.region = region
-        self.docker = docker
+        self.containers = self._settings.containers
         self.timeout_scale = timeout_scale
-        self._cwd = cwd
-        self._extra_env = dict(extra_env or {})
         self._stack: ExitStack | None = None
         self._clients: AwsClients | None = None
         self._session: boto3.Session | None = None
@@ -358,8 +362,8 @@ class LocalBackend:
 
         Args:
             batch_name: as for `JobSubmitter`.
-            container: the image name recorded in the job definition (locally it only matters
-                with `docker=True`).
+            container: the image name recorded in the job definition (the image a container
+                runs with `containers=`; in process mode the key of a `command` mapping).
             **options: `JobSubmitter`'s keyword settings of a new batch (`BatchOptions`).
 
         Returns:
@@ -399,7 +403,8 @@ class LocalBackend:
         """Start the HTTP endpoint and the Batch engine, create the bucket.
 
         Raises:
-            RuntimeError: the backend is running already.
+            RuntimeError: the backend is running already, or (a `ContainerRuntimeError`) the
+                container runtime it names does not answer.
             OSError: the endpoint cannot listen on `host` and `port` (e.g. the port is taken).
         """
         if self._stack is not None:
@@ -407,10 +412,7 @@ class LocalBackend:
         with ExitStack() as stack:
             # Callbacks run in reverse: forget, stop the engine (kills jobs), drop the buckets,
             # close the clients, stop the server, close the logs, restore the loggers.
-            for name in _QUIET_LOGGERS:
-                quiet = logging.getLogger(name)
-                stack.callback(quiet.setLevel, quiet.level)
-                quiet.setLevel(logging.ERROR)
+            _quiet_loggers(stack)
 
             log_dir = self.data_dir / "logs" if self.data_dir is not None else None
             credentials = (
@@ -424,14 +426,12 @@ class LocalBackend:
             stack.callback(server.stop)
             endpoint_url = f"http://{connect_host(self.host)}:{server.port}"
 
-            launcher = LocalLauncher(
-                self._command,
-                endpoint_url=endpoint_url,
-                credentials=credentials,
-                region=self.region,
-                docker=self.docker,
-                cwd=self._cwd,
-                extra_env=self._extra_env,
+            supervisor = Supervisor(sample_seconds=self._settings.memory_sample_seconds)
+            supervisor.open()
+            stack.callback(supervisor.close)  # last of the engine's parts: it kills what is left
+            launcher = self._launcher(
+                JobWiring(endpoint_url, credentials, self.region, self._settings.extra_env),
+                supervisor,
             )
             engine = BatchEngine(
                 launcher,
@@ -471,8 +471,8 @@ class LocalBackend:
             stack.callback(logs_client.close)
             self._buckets = []
             stack.callback(_drop_buckets, s3, self._buckets)
-            launcher.open()
-            stack.callback(launcher.close)  # after the engine: supervisors watch its thread
+            launcher.open()  # containers: fails if the runtime does not answer
+            stack.callback(launcher.close)  # after the engine: removes what containers are left
             stack.callback(engine.close)
             engine.start()
             stack.callback(self._forget)
@@ -496,10 +496,28 @@ class LocalBackend:
             self._stack = stack.pop_all()
             self._stopped.clear()
 
+    def _launcher(
+        self, wiring: JobWiring, supervisor: Supervisor
+    ) -> LocalLauncher | ContainerLauncher:
+        settings = self._settings
+        if settings.containers is None:
+            return LocalLauncher(settings.command, wiring, supervisor, cwd=settings.cwd)
+        return ContainerLauncher(
+            settings.containers,
+            settings.command,
+            wiring,
+            supervisor,
+            backend_id=uuid.uuid4().hex,
+            host_access=settings.host_access,
+        )
+
     def _listen(self, credentials: LocalCredentials) -> tuple[Gateway, HttpServer]:
         """The gateway and its HTTP server, bound to `host` and `port` (not serving yet)."""
+        extra = list(self.allow_hosts)
+        if self._settings.containers is not None and sys.platform == "darwin":
+            extra.append(MAC_HOST)  # how containers reach this machine on macOS
         gateway = Gateway(
-            Verifier(credentials), allowed_hosts(self.host, self.allow_hosts), moto_application()
+            Verifier(credentials), allowed_hosts(self.host, extra), moto_application()
         )
         server = HttpServer(
             gateway, host=self.host, port=self.port, screen=gateway, limits=ServerLimits()
@@ -531,6 +549,14 @@ class LocalBackend:
         self._session = None
         self._endpoint_url = None
         self._log_dir = None
+
+
+def _quiet_loggers(stack: ExitStack) -> None:
+    """Silence the HTTP libraries' request logs until the stack closes."""
+    for name in _QUIET_LOGGERS:
+        quiet = logging.getLogger(name)
+        stack.callback(quiet.setLevel, quiet.level)
+        quiet.setLevel(logging.ERROR)
 
 
 def _epoch_ms() -> int:

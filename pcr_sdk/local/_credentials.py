@@ -63,6 +63,13 @@ def load_or_create(
 ) -> LocalCredentials:
     """The keys in `directory/credentials`; made (mode 0600) if the file does not exist.
 
+    Args:
+        directory: the data directory.
+        token_bytes: the random source of new keys.
+
+    Returns:
+        The keys.
+
     Raises:
         CredentialsFileError: the file is open to other users, is not a regular file of this
             user, or does not hold both keys.

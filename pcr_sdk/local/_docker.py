@@ -1,8 +1,9 @@
-"""`docker run` for one attempt, built so that nothing a job definition says becomes an option.
+"""A container's image and environment, passed so that nothing a job definition says becomes
+an option of the container CLI (`_containers` builds the rest).
 
 The image must follow Docker's reference grammar (distribution/reference: lower-case path
 components, an optional registry host and port, tag and digest), so it can never start with a
-`-`; the options end with `--`, after which the docker CLI reads the image and the command as
+`-`; the options end with `--`, after which the CLI reads the image and the command as
 arguments only. The job's environment goes through an env file (mode 0600, in a directory only
 this user can enter), never through the command line, where `ps` would show the backend's
 secret to every user of the machine.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
@@ -41,6 +42,12 @@ class EnvironmentFileError(ValueError):
 def check_reference(image: str) -> str:
     """`image` if it is a valid Docker image reference.
 
+    Args:
+        image: what a definition or an override names as its image.
+
+    Returns:
+        `image`, unchanged.
+
     Raises:
         ImageReferenceError: it is not (e.g. it starts with `-`, or has upper-case letters).
     """
@@ -52,6 +59,13 @@ def check_reference(image: str) -> str:
 
 def write_env_file(path: Path, environment: Mapping[str, str]) -> Path:
     """Write `environment` as a docker env file at `path` (new, mode 0600).
+
+    Args:
+        path: where to write it (must not exist).
+        environment: the variables.
+
+    Returns:
+        `path`.
 
     Raises:
         EnvironmentFileError: a name that is not a variable name, or a value with a line break.
@@ -71,20 +85,3 @@ def write_env_file(path: Path, environment: Mapping[str, str]) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.writelines(lines)
     return path
-
-
-def docker_argv(
-    image: str, command: Sequence[str] | None, *, env_file: Path, name: str
-) -> list[str]:
-    """`docker run` for one attempt: host network (the endpoint is on loopback), its env file.
-
-    Raises:
-        ImageReferenceError: `image` is not a Docker image reference.
-    """
-    return [
-        *("docker", "run", "--rm", "--network", "host", "--name", name),
-        *("--env-file", str(env_file)),
-        "--",
-        check_reference(image),
-        *(command or ()),
-    ]

@@ -1,9 +1,11 @@
-"""How one job attempt becomes a process on this machine: argv, environment, output, signals.
+"""How one job attempt becomes processes on this machine: argv, environment, output, ending.
 
-Each attempt runs in its own process group (a new session), under the supervisor of `_spawn`,
-so a signal reaches everything the job started, like stopping a container does. When the main
-process exits, the rest of its group is killed too: on AWS Batch a job ends when its essential
-container's main process does. Stopping an attempt is SIGTERM to the group, then SIGKILL.
+In process mode (the default) every attempt runs under the backend's one supervisor
+(`_supervisor`, `_reaper`): in a session of its own, its stdout and stderr on a pipe whose lines
+go to the attempt's log stream, its resident memory watched against the job's MEMORY. When its
+main process exits, whatever it started is killed, as when a container's PID 1 exits on AWS
+Batch. Stopping an attempt is SIGTERM to its process group, then SIGKILL to every process of
+it. Containers (`_containers`) take the same `ContainerRun`.
 """
 
 from __future__ import annotations
@@ -12,22 +14,15 @@ import logging
 import os
 import shutil
 import signal
-import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Final, Protocol
+from dataclasses import dataclass, field
+from typing import IO, Any, Final, Protocol
 
+from pcr_sdk._private.wire import facts
+from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._credentials import LocalCredentials
-from pcr_sdk.local._docker import (
-    EnvironmentFileError,
-    ImageReferenceError,
-    docker_argv,
-    write_env_file,
-)
-from pcr_sdk.local._spawn import Spawner, SpawnerClosed, supervised
+from pcr_sdk.local._supervisor import Spawn, Supervised, Supervisor, SupervisorError
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +54,6 @@ _INHERITED: Final = frozenset(
     }
 )
 _INHERITED_PREFIXES: Final = ("LC_", "PYTHON")
-_DOCKER_CLI_PREFIXES: Final = ("DOCKER_",)
 _READER_JOIN_SECONDS: Final = 5.0
 MAX_LINE_BYTES: Final = 256 * 1024
 """A job's output line longer than this is logged as several (CloudWatch Logs' event limit)."""
@@ -68,14 +62,14 @@ MAX_LINE_BYTES: Final = 256 * 1024
 class LaunchError(Exception):
     """The attempt's process could not be started (AWS: CannotStartContainerError)."""
 
-    reason = "CannotStartContainerError"
+    reason = facts.CANNOT_START_CONTAINER
     """The container reason AWS gives such an attempt."""
 
 
 class PullError(LaunchError):
     """The attempt's image cannot be had (AWS: CannotPullContainerError)."""
 
-    reason = "CannotPullContainerError"
+    reason = facts.CANNOT_PULL_CONTAINER
 
 
 def inherited_environment(
@@ -100,24 +94,39 @@ class ContainerRun:
     command: tuple[str, ...] | None
     """`containerOverrides.command` of the submission, if any."""
     definition_command: tuple[str, ...] | None
-    """`containerProperties.command` of the job definition, if any."""
+    """`containerProperties.command` of the job definition, `Ref::` parameters substituted."""
     environment: Mapping[str, str]
     """The job definition's environment, the overrides, then the AWS_BATCH_* variables."""
+    resources: Resources = field(default_factory=Resources)
+    """Its vCPUs, MEMORY (MiB) and GPUs, overrides applied."""
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    """The job definition's `containerProperties` (user, privileged, volumes, ...)."""
+
+
+@dataclass(frozen=True)
+class ProcessExit:
+    """How an attempt's process (or container) ended, as DescribeJobs shows it."""
+
+    code: int | None
+    """The exit code, 128 + n for a signal n; None when it never ran."""
+    reason: str | None = None
+    """`container.reason` (e.g. AWS's OutOfMemoryError)."""
+    status_reason: str = facts.CONTAINER_EXITED_REASON
 
 
 class ProcessHandle(Protocol):
     """A started attempt."""
 
-    def wait(self) -> int:
-        """Block until the process exits and its output is delivered; the exit code."""
+    def wait(self) -> ProcessExit:
+        """Block until the attempt ended and its output is delivered; how it ended."""
         ...
 
     def terminate(self) -> None:
-        """SIGTERM to the attempt's processes, giving them a chance to shut down (idempotent)."""
+        """SIGTERM, giving the job a chance to shut down (idempotent)."""
         ...
 
     def kill(self) -> None:
-        """SIGKILL to the attempt's processes (idempotent, also after exit)."""
+        """SIGKILL to every process of the attempt (idempotent, also after exit)."""
         ...
 
 
@@ -129,244 +138,179 @@ class Launcher(Protocol):
 
 def exit_status(returncode: int) -> int:
     """Popen's return code as a container reports it: killed by signal N -> 128 + N."""
-    return 128 - returncode if returncode < 0 else returncode
+    return facts.SIGNAL_EXIT_BASE - returncode if returncode < 0 else returncode
 
 
-class _Subprocess:
-    """A Popen in its own process group, with a thread copying its output lines to a sink."""
-
-    def __init__(
-        self,
-        popen: subprocess.Popen[bytes],
-        sink: LineSink,
-        *,
-        on_kill: Callable[[], None] | None,
-        on_exit: Callable[[], None] | None = None,
-    ) -> None:
-        self._popen = popen
-        self._lock = threading.Lock()
-        self._reaped = False
-        self._on_kill = on_kill
-        self._on_exit = on_exit
-        stdout = popen.stdout
-        if stdout is None:  # pragma: no cover - always started with stdout=PIPE
-            raise LaunchError("the process has no stdout pipe")
-        self._reader = threading.Thread(
-            target=self._read, args=(stdout, sink), name=f"pcr-local-log-{popen.pid}", daemon=True
-        )
-        self._reader.start()
-
-    @staticmethod
-    def _read(stream: IO[bytes], sink: LineSink) -> None:
-        with stream:
-            # A line longer than MAX_LINE_BYTES is cut into several: memory stays bounded.
-            for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
-                sink(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-
-    def wait(self) -> int:
-        pid = self._popen.pid
-        if hasattr(os, "waitid"):
-            # Wait for the exit without reaping: the group id cannot be reused while the leader
-            # is a zombie, so killing the rest of the group below cannot hit a stranger.
-            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-            self._kill_group()
-            with self._lock:
-                code = self._popen.wait()
-                self._reaped = True
-        else:  # pragma: no cover - platforms without waitid
-            code = self._popen.wait()
-            with self._lock:
-                self._reaped = True
-        self._reader.join(_READER_JOIN_SECONDS)
-        if self._reader.is_alive():  # a process outside the group still holds the pipe
-            logger.warning("process %s exited but its output pipe is still open", pid)
-        if self._on_exit is not None:
-            self._on_exit()
-        return exit_status(code)
-
-    def _signal_group(self, number: int) -> None:
-        with self._lock:
-            if self._reaped:
-                return
-            try:
-                os.killpg(self._popen.pid, number)
-            except ProcessLookupError:
-                pass
-            except PermissionError:  # pragma: no cover - a group member changed its credentials
-                logger.warning("could not signal every process of group %s", self._popen.pid)
-
-    def _kill_group(self) -> None:
-        self._signal_group(signal.SIGKILL)
-
-    def terminate(self) -> None:
-        # With docker, the CLI in the group forwards SIGTERM to its container (sig-proxy).
-        self._signal_group(signal.SIGTERM)
-
-    def kill(self) -> None:
-        if self._on_kill is not None:
-            self._on_kill()
-        self._kill_group()
+def read_lines(stream: IO[bytes], sink: LineSink) -> None:
+    """Copy `stream`'s lines to `sink` until EOF; a line over MAX_LINE_BYTES becomes several."""
+    with stream:
+        for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
+            sink(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
 
 
-def container_name(run: ContainerRun) -> str:
-    return f"pcr-local-{run.job_id.replace(':', '-')}-{run.attempt}"
+def start_reader(stream: IO[bytes], sink: LineSink, name: str) -> threading.Thread:
+    reader = threading.Thread(target=read_lines, args=(stream, sink), name=name, daemon=True)
+    reader.start()
+    return reader
 
 
-class LocalLauncher:
-    """Runs attempts as local processes (or `docker run`), wired to the backend's endpoint."""
+@dataclass(frozen=True)
+class JobWiring:
+    """What every job gets to reach the backend: its endpoint, keys and region."""
 
-    def __init__(
-        self,
-        command: Sequence[str] | Mapping[str, Sequence[str]] | None,
-        *,
-        endpoint_url: str,
-        credentials: LocalCredentials,
-        region: str,
-        docker: bool = False,
-        cwd: str | os.PathLike[str] | None = None,
-        extra_env: Mapping[str, str] | None = None,
-        parent_environ: Mapping[str, str] | None = None,
-    ) -> None:
-        self._spawner = Spawner()
-        self._command = command
-        self._endpoint_url = endpoint_url
-        self._credentials = credentials
-        self._region = region
-        self._env_dir: Path | None = None
-        self._docker = docker
-        self._cwd = cwd
-        self._extra_env = dict(extra_env or {})
-        self._parent_environ = parent_environ
+    endpoint_url: str
+    credentials: LocalCredentials
+    region: str
+    extra_env: Mapping[str, str] = field(default_factory=dict)
 
-    def command(self, run: ContainerRun) -> tuple[str, ...] | None:
-        """The override if any, else the backend's command for the image, else the definition's."""
-        if run.command:
-            return run.command
-        configured: Sequence[str] | None
-        if isinstance(self._command, Mapping):
-            configured = self._command.get(run.image)
-        else:
-            configured = self._command
-        if configured:
-            return tuple(configured)
-        return run.definition_command or None
-
-    def job_environment(self, run: ContainerRun) -> dict[str, str]:
+    def environment(self, run: ContainerRun, *, endpoint_url: str | None = None) -> dict[str, str]:
         """What the job sees besides the inherited basics: its variables and the local wiring."""
         env = {"PYTHONUNBUFFERED": "1"}  # keeps stdout and stderr lines in order in the log
         env.update(run.environment)
         env.update(
             {
-                "AWS_ENDPOINT_URL": self._endpoint_url,
-                **self._credentials.environment(),
-                "AWS_DEFAULT_REGION": self._region,
-                "AWS_REGION": self._region,
+                "AWS_ENDPOINT_URL": endpoint_url or self.endpoint_url,
+                **self.credentials.environment(),
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_REGION": self.region,
                 "AWS_CONFIG_FILE": os.devnull,
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
                 "AWS_EC2_METADATA_DISABLED": "true",
             }
         )
-        env.update(self._extra_env)
+        env.update(self.extra_env)
         return env
 
-    def env_file(self, run: ContainerRun) -> Path:
-        """Where the attempt's env file goes (docker only): the launcher's private directory."""
-        if self._env_dir is None:
-            raise LaunchError("the local backend is not running")
-        return self._env_dir / f"{container_name(run)}.env"
+
+def configured_command(
+    command: Sequence[str] | Mapping[str, Sequence[str]] | None, run: ContainerRun
+) -> tuple[str, ...] | None:
+    """The override if any, else the backend's command for the image, else the definition's."""
+    if run.command:
+        return run.command
+    configured = command.get(run.image) if isinstance(command, Mapping) else command
+    if configured:
+        return tuple(configured)
+    return run.definition_command or None
+
+
+def no_command_message(image: str) -> str:
+    """Why an image without a command cannot run as a process, and what to do instead."""
+    return (
+        f"no command to run for image {image!r}: the job definition has none and a process "
+        "cannot run an image's own ENTRYPOINT/CMD. Map a command to the image "
+        f"(LocalBackend(command={{{image!r}: [...]}}), or `--image {image} --command ...`), "
+        "or run it in a container (LocalBackend(containers='docker' or 'podman'), "
+        "`--containers docker|podman`)"
+    )
+
+
+class _SupervisedProcess:
+    """An attempt under the supervisor, with the thread copying its output to its log."""
+
+    def __init__(self, attempt: Supervised, reader: threading.Thread) -> None:
+        self._attempt = attempt
+        self._reader = reader
+
+    def wait(self) -> ProcessExit:
+        ended = self._attempt.wait()
+        self._reader.join(_READER_JOIN_SECONDS)
+        if self._reader.is_alive():  # an orphan nobody can place still holds the pipe
+            logger.warning("attempt %s ended but its output pipe is still open", self._attempt.key)
+        if ended.code is None:
+            return ProcessExit(None, "InternalError: the local supervisor exited")
+        if ended.oom:
+            return ProcessExit(facts.SIGKILL_EXIT_CODE, facts.OUT_OF_MEMORY_REASON)
+        return ProcessExit(ended.code)
+
+    def terminate(self) -> None:
+        self._attempt.signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._attempt.kill()
+
+
+class LocalLauncher:
+    """Runs attempts as local processes under the backend's supervisor."""
+
+    def __init__(
+        self,
+        command: Sequence[str] | Mapping[str, Sequence[str]] | None,
+        wiring: JobWiring,
+        supervisor: Supervisor,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        parent_environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._command = command
+        self._wiring = wiring
+        self._supervisor = supervisor
+        self._cwd = os.fspath(cwd) if cwd is not None else None
+        self._parent_environ = parent_environ
+
+    def command(self, run: ContainerRun) -> tuple[str, ...] | None:
+        """The override if any, else the backend's command for the image, else the definition's."""
+        return configured_command(self._command, run)
 
     def argv_and_env(self, run: ContainerRun) -> tuple[list[str], dict[str, str]]:
         """The argv to execute and the environment of that process.
 
-        With docker this writes the attempt's env file (`env_file(run)`).
+        Args:
+            run: the attempt.
+
+        Returns:
+            The argv and the environment.
 
         Raises:
-            LaunchError: no command to run, or an environment docker cannot pass.
-            PullError: the image is not a Docker image reference.
+            LaunchError: no command to run.
         """
         parent = os.environ if self._parent_environ is None else self._parent_environ
         command = self.command(run)
-        if self._docker:
-            env_file = self.env_file(run)
-            try:
-                argv = docker_argv(run.image, command, env_file=env_file, name=container_name(run))
-            except ImageReferenceError as err:
-                raise PullError(str(err)) from err
-            try:
-                write_env_file(env_file, self.job_environment(run))
-            except EnvironmentFileError as err:
-                raise LaunchError(str(err)) from err
-            except OSError as err:
-                raise LaunchError(f"cannot write {env_file}: {err.strerror or err}") from err
-            return argv, inherited_environment(parent, extra_prefixes=_DOCKER_CLI_PREFIXES)
         if not command:
-            raise LaunchError(
-                f"no local command for image {run.image!r}: pass LocalBackend(command=[...]) "
-                "or a mapping image -> argv, or submit with containerOverrides.command"
-            )
+            raise LaunchError(no_command_message(run.image))
         env = inherited_environment(parent)
-        env.update(self.job_environment(run))
+        env.update(self._wiring.environment(run))
         return list(command), env
 
     def open(self) -> None:
-        """Start the thread that starts every attempt's process (and, for docker, make the
-        private directory of the env files)."""
-        if self._docker and self._env_dir is None:
-            self._env_dir = Path(tempfile.mkdtemp(prefix="pcr-local-env-"))  # mode 0700
-        self._spawner.start()
+        """Nothing to prepare (the backend opens the supervisor)."""
 
     def close(self) -> None:
-        """Stop that thread; call it once every attempt has ended."""
-        self._spawner.close()
-        env_dir, self._env_dir = self._env_dir, None
-        if env_dir is not None:
-            shutil.rmtree(env_dir, ignore_errors=True)
+        """Nothing to release."""
 
     def start(self, run: ContainerRun, sink: LineSink) -> ProcessHandle:
         argv, env = self.argv_and_env(run)
-        forget = self._forget_env_file(run) if self._docker else None
-        try:
-            return self._start(run, argv, env, sink, forget)
-        except BaseException:
-            if forget is not None:
-                forget()
-            raise
-
-    def _forget_env_file(self, run: ContainerRun) -> Callable[[], None]:
-        path = self.env_file(run)
-        return lambda: path.unlink(missing_ok=True)
-
-    def _start(
-        self,
-        run: ContainerRun,
-        argv: list[str],
-        env: dict[str, str],
-        sink: LineSink,
-        on_exit: Callable[[], None] | None,
-    ) -> ProcessHandle:
         program = self._resolve(argv[0], env)
         logger.debug("job %s attempt %d: starting %s", run.job_id, run.attempt, argv)
+        key = f"{run.job_id}#{run.attempt}"
+        memory = run.resources.memory_mib or None
+        read_end, write_end = os.pipe()
         try:
-            popen = self._spawner.popen(
-                supervised(program, argv),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=self._cwd,
-                start_new_session=True,
+            attempt = self._supervisor.start(
+                Spawn(
+                    key=key,
+                    program=program,
+                    argv=argv,
+                    env=env,
+                    cwd=self._cwd,
+                    memory_mib=memory,
+                    marker={
+                        facts.ENV_JOB_ID: run.job_id,
+                        facts.ENV_JOB_ATTEMPT: str(run.attempt),
+                    },
+                ),
+                write_end,  # closed by start
             )
-        except SpawnerClosed as err:
+        except SupervisorError as err:
+            os.close(read_end)
             raise LaunchError(str(err)) from err
-        except OSError as err:
-            raise LaunchError(f"{argv[0]}: {err.strerror or err}") from err
-        on_kill = self._docker_kill(container_name(run)) if self._docker else None
-        return _Subprocess(popen, sink, on_kill=on_kill, on_exit=on_exit)
+        reader = start_reader(os.fdopen(read_end, "rb"), sink, f"pcr-local-log-{attempt.pid}")
+        return _SupervisedProcess(attempt, reader)
 
     def _resolve(self, program: str, env: Mapping[str, str]) -> str:
         """The executable `program` names, found as exec would (the job's PATH, its cwd)."""
         if os.sep in program:
-            base = os.fspath(self._cwd) if self._cwd is not None else os.getcwd()
+            base = self._cwd if self._cwd is not None else os.getcwd()
             candidate = os.path.join(base, program)
             if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
                 return candidate
@@ -375,17 +319,3 @@ class LocalLauncher:
             if found is not None:
                 return found
         raise LaunchError(f"{program}: executable file not found")
-
-    @staticmethod
-    def _docker_kill(name: str) -> Callable[[], None]:
-        def kill() -> None:
-            # SIGKILL to the docker CLI does not stop its container; ask the daemon.
-            subprocess.run(
-                ["docker", "kill", name],  # noqa: S607 - docker is found on PATH like the run
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-                timeout=30,
-            )
-
-        return kill

@@ -76,6 +76,8 @@ def container_run(job: Job, attempt: Attempt, queue: str) -> ContainerRun:
         command=job.command,
         definition_command=job.definition_command,
         environment=environment,
+        resources=job.resources,
+        properties=job.definition.container,
     )
 
 
@@ -137,6 +139,6 @@ def _start_and_wait(
         closing = scheduler.attempt_started(job, attempt, handle)
     if closing:
         handle.kill()
-    exit_code = handle.wait()
+    ended = handle.wait()
     with scheduler.cond:
-        scheduler.end_attempt(job, attempt, exit_code, None, facts.CONTAINER_EXITED_REASON)
+        scheduler.end_attempt(job, attempt, ended.code, ended.reason, ended.status_reason)

@@ -184,6 +184,12 @@ def _fields(head: RequestHead, service: str | None) -> _Fields:
 def parse_claim(head: RequestHead) -> Claim:
     """The signature fields of `head` (Authorization header or presigned query).
 
+    Args:
+        head: the request's method, URL and headers.
+
+    Returns:
+        The claim.
+
     Raises:
         SignatureRefused: no signature, a malformed one, or one for a service not served.
     """
@@ -255,6 +261,12 @@ class Verifier:
     def admit(self, head: RequestHead) -> Claim:
         """The claim of `head` once its key, session token and time are checked (no signature).
 
+        Args:
+            head: the request's method, URL and headers.
+
+        Returns:
+            The claim.
+
         Raises:
             SignatureRefused: not the backend's key, a session token, or a time out of range.
         """
@@ -282,6 +294,13 @@ class Verifier:
         `body` is needed for Batch and Logs (their signature covers the body's hash); for S3
         it is ignored: its signature covers the `X-Amz-Content-SHA256` header instead, which
         the caller checks against the body (see `signed_payload_hash`).
+
+        Args:
+            head: the request's method, URL and headers.
+            body: the request's body (None for S3).
+
+        Returns:
+            The claim.
 
         Raises:
             SignatureRefused: the request is not signed with the backend's keys.

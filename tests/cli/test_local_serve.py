@@ -296,3 +296,17 @@ def test_serve_reports_a_port_in_use_and_a_bad_command() -> None:
     assert_clean_exit(result, 1)
     assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
     assert_clean_exit(invoke(["local", "serve", "--command", "  "]), 2)
+
+
+def test_serve_names_the_renamed_docker_flag_and_a_runtime_that_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    renamed = invoke(["local", "serve", "--docker"])
+    assert_clean_exit(renamed, 2)
+    assert "--docker is now --containers docker" in renamed.stderr
+    monkeypatch.setenv("PATH", str(tmp_path))  # no container CLI on it
+    missing = invoke(["local", "serve", "--port", "0", "--containers", "podman"])
+    assert_clean_exit(missing, 1)
+    assert "the local backend did not start: containers='podman': no podman CLI on PATH" in (
+        missing.stderr
+    )

@@ -116,7 +116,13 @@ def test_stdin_is_read_for_dash() -> None:
         (["--local", "-c", "'unclosed"], "--command: No closing quotation"),
         (["--local", "-c", "  "], "--command is empty"),
         (["--parallel", "2", "--queue", "q", "--bucket", "b", "--image", "i"], "need --local"),
-        (["--local", "--docker"], "--docker needs --image"),
+        (["--local", "--containers", "podman"], "--containers podman needs --image"),
+        (["--local", "--containers", "lxc"], "'lxc' is not one of 'docker', 'podman'"),
+        (["--local", "--docker", "--image", "i"], "--docker is now --containers docker"),
+        (
+            ["--containers", "docker", "--queue", "q", "--bucket", "b", "--image", "i"],
+            "need --local",
+        ),
     ],
 )
 def test_bad_usage_exits_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -202,3 +208,13 @@ def test_off_a_terminal_progress_is_plain_unwrapped_lines(
     assert all(a != b for a, b in itertools.pairwise(progress))  # a line per change only
     row = next(line for line in err if "Essential container in task exited" in line and "│" in line)
     assert len(row) > 40  # the table is as wide as its content, not the 40 columns
+
+
+def test_a_container_runtime_that_is_not_there_fails_the_run_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = write_jobs(tmp_path / "jobs.jsonl", ['{"x": 1, "y": 2}'])
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker CLI on it
+    result = invoke(["run", str(jobs), "--local", "--containers", "docker", "--image", "w:1"])
+    assert_clean_exit(result, 1)
+    assert "the local backend did not start: containers='docker': no docker CLI" in result.stderr

@@ -15,7 +15,13 @@ import pytest
 from tests.conformance.target import KINDS, Kind, Target, open_target
 
 
-@pytest.fixture(scope="session", params=KINDS)
+@pytest.fixture(
+    scope="session",
+    params=[
+        pytest.param(kind, marks=pytest.mark.containers) if kind == "containers" else kind
+        for kind in KINDS
+    ],
+)
 def kind(request: pytest.FixtureRequest) -> Kind:
     """Which target; session-scoped, so that pytest runs each target's tests together."""
     kind: Kind = request.param

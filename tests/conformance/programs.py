@@ -105,6 +105,12 @@ class _WaitForKey(_Sleep):
         return Exit(0)
 
 
+class _SignalSelf(_Container):
+    def poll(self) -> Exit | None:
+        self.log("ready")
+        return Exit(facts.SIGNAL_EXIT_BASE + int(self.args[0]))
+
+
 _PROGRAMS: Final[dict[str, type[_Container]]] = {
     scripts.EXIT: _ExitWith,
     scripts.ARGS: _Args,
@@ -114,6 +120,7 @@ _PROGRAMS: Final[dict[str, type[_Container]]] = {
     scripts.UNTIL_ATTEMPT: _UntilAttempt,
     scripts.WAIT_FOR_KEY: _WaitForKey,
     scripts.LINES: _Lines,
+    scripts.SIGNAL_SELF: _SignalSelf,
 }
 
 

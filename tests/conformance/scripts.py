@@ -81,3 +81,28 @@ for n in range(int(sys.argv[1])):
     print("noise", n, flush=True)
 """
 """Print `line n` and `noise n` for n below the argument."""
+
+SIGNAL_SELF: Final = """
+import os, sys
+print("ready", flush=True)
+os.kill(os.getpid(), int(sys.argv[1]))
+"""
+"""Log `ready`, then die of the signal given as the argument (a number)."""
+
+HOLD_MEMORY: Final = """
+import sys, time
+held = b"x" * (int(sys.argv[1]) * 1024 * 1024)
+print("holding", sys.argv[1], "MiB", flush=True)
+time.sleep(float(sys.argv[2]))
+print("done", flush=True)
+"""
+"""Hold the given MiB of resident memory for the given seconds, then succeed."""
+
+LEAVE_A_CHILD: Final = """
+import subprocess
+subprocess.Popen(
+    ["sh", "-c", "sleep 1; echo still here"], start_new_session=True
+)
+print("leaving", flush=True)
+"""
+"""Start a child in a session of its own that logs `still here` a second later; exit at once."""

@@ -29,14 +29,17 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 AWS: Final = os.environ.get("PCR_CONFORMANCE_AWS") == "1"
-Kind = Literal["local", "moto", "aws"]
-KINDS: Final[tuple[Kind, ...]] = ("aws",) if AWS else ("local", "moto")
-"""The targets the suite runs against: AWS alone, or the local backend and a MotoWorld."""
+Kind = Literal["local", "moto", "containers", "aws"]
+KINDS: Final[tuple[Kind, ...]] = ("aws",) if AWS else ("local", "moto", "containers")
+"""The targets the suite runs against: AWS alone, or the local backend (processes), a MotoWorld
+and the local backend running containers (`containers` marker: `make test-containers`)."""
 FINISHED: Final = frozenset({"SUCCEEDED", "FAILED"})
 LOG_GROUP: Final = "/aws/batch/job"
 LOCAL_TIMEOUT_SCALE: Final = 1 / 30
 """Locally a 60 s attemptDurationSeconds (AWS's minimum) times out after 2 s (time enough for a
 job's Python to start on a busy machine), and the 30 s SIGTERM grace period lasts 1 s."""
+CONTAINER_TIMEOUT_SCALE: Final = 1 / 6
+"""In containers, 10 s and 5 s: a container takes a second or two to start on a busy machine."""
 MOTO_WAIT_SECONDS: Final = 600.0
 """On a MotoWorld a wait may take 600 s of its virtual clock: 600 DescribeJobs calls."""
 
@@ -70,6 +73,16 @@ class Target:
     def local(self) -> bool:
         """pcr-sdk's engine answers (the local backend or a MotoWorld), not AWS."""
         return self.kind != "aws"
+
+    @property
+    def runs_images(self) -> bool:
+        """Jobs run in their image (AWS, or the local backend's containers)."""
+        return self.kind in ("aws", "containers")
+
+    def skip_on_moto(self, reason: str) -> None:
+        """Skip on a MotoWorld, whose jobs are programs in the test process."""
+        if self.kind == "moto":
+            pytest.skip(f"not on a MotoWorld: {reason}")
 
     def only_on(self, kind: Kind, reason: str) -> None:
         """Skip the test unless the target is of `kind`."""
@@ -225,14 +238,16 @@ def _aws_target() -> Generator[Target, None, None]:
     )
 
 
-def _local_target() -> Generator[Target, None, None]:
+def _backend_target(
+    kind: Kind, image: str, python: list[str], wait_seconds: float, **options: Any
+) -> Generator[Target, None, None]:
     with LocalBackend(
         vcpus=4,
         memory_mib=8192,
         gpus=0,
-        timeout_scale=LOCAL_TIMEOUT_SCALE,
         queue="pcr-conformance",
         bucket="pcr-conformance",
+        **options,
     ) as backend:
         # Plain clients that pcr-sdk never touched, over HTTP to the backend's endpoint
         session = boto3.Session(
@@ -247,12 +262,33 @@ def _local_target() -> Generator[Target, None, None]:
             logs=session.client("logs", endpoint_url=endpoint),
             queue=backend.queue,
             bucket=backend.bucket,
-            image="python:3.11-slim",
-            python=[sys.executable],
-            wait_seconds=30,
-            kind="local",
+            image=image,
+            python=python,
+            wait_seconds=wait_seconds,
+            kind=kind,
             backend=backend,
         )
+
+
+def _local_target() -> Generator[Target, None, None]:
+    return _backend_target(
+        "local", "python:3.11-slim", [sys.executable], 30, timeout_scale=LOCAL_TIMEOUT_SCALE
+    )
+
+
+def _containers_target() -> Generator[Target, None, None]:
+    from tests.support.containers import ensure_worker_image, require_runtime
+
+    runtime = require_runtime()
+    image = ensure_worker_image(runtime)
+    yield from _backend_target(
+        "containers",
+        image,
+        ["python3"],
+        120,
+        containers=runtime,
+        timeout_scale=CONTAINER_TIMEOUT_SCALE,
+    )
 
 
 def _moto_target() -> Generator[Target, None, None]:
@@ -278,4 +314,10 @@ def _moto_target() -> Generator[Target, None, None]:
 
 def open_target(kind: Kind) -> Generator[Target, None, None]:
     """A backend to test (a generator: close it to stop a local backend or a world)."""
-    return {"aws": _aws_target, "local": _local_target, "moto": _moto_target}[kind]()
+    targets = {
+        "aws": _aws_target,
+        "local": _local_target,
+        "moto": _moto_target,
+        "containers": _containers_target,
+    }
+    return targets[kind]()

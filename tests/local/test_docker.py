@@ -1,4 +1,4 @@
-"""`docker run` for a job: Docker's reference grammar, the private env file, no option injection."""
+"""What reaches a container runtime: Docker's reference grammar, the private env file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pcr_sdk.local._docker import (
     EnvironmentFileError,
     ImageReferenceError,
     check_reference,
-    docker_argv,
     write_env_file,
 )
 
@@ -19,12 +18,6 @@ from pcr_sdk.local._docker import (
 def test_what_is_not_an_image_reference_is_refused(image: str) -> None:
     with pytest.raises(ImageReferenceError, match="invalid reference format"):
         check_reference(image)
-
-
-def test_the_image_comes_after_the_end_of_options(tmp_path: Path) -> None:
-    argv = docker_argv("img:1", ["-v=/:/host", "id"], env_file=tmp_path / "env", name="n")
-    assert argv[argv.index("--") :] == ["--", "img:1", "-v=/:/host", "id"]
-    assert argv[argv.index("--env-file") + 1] == str(tmp_path / "env")
 
 
 def test_the_env_file_is_new_and_private(tmp_path: Path) -> None:

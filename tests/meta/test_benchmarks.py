@@ -55,3 +55,8 @@ def test_local_benchmark_runs_every_variant_interleaved(monkeypatch: pytest.Monk
     bench.report(result, printed.append)
     assert [line.split()[0] for line in printed[2:5]] == ["process", "local", "local"]
     assert printed[3].endswith("x")  # the engine's ratio to the pool
+    added = bench.overhead(attempts=3, repeats=2)
+    assert (len(added.supervised), len(added.direct)) == (6, 6)
+    printed.clear()
+    bench.report_overhead(added, printed.append)
+    assert printed[-1].split()[:3] == ["added", "per", "attempt"]

@@ -18,7 +18,7 @@ from pcr_sdk.local._capacity import Resources
 from pcr_sdk.local._engine import BatchEngine
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._model import Job
-from pcr_sdk.local._process import ContainerRun, LineSink, ProcessHandle
+from pcr_sdk.local._process import ContainerRun, LineSink, ProcessExit, ProcessHandle
 from pcr_sdk.local._stepping import SIGTERM_EXIT, Exit, Program, SteppingScheduler, VirtualClock
 
 if TYPE_CHECKING:
@@ -37,6 +37,20 @@ SDK_WORKER: Final = WORKERS / "local_sdk_worker.py"
 SCRIPTED_WORKER: Final = WORKERS / "local_scripted_worker.py"
 FINISHED: Final = frozenset({"SUCCEEDED", "FAILED"})
 IMAGE: Final = "python:3.11-slim"
+
+
+def container_run(**changes: Any) -> ContainerRun:
+    """An attempt of job `abc:2` (image `repo/worker:1`) as the launchers get it."""
+    fields: dict[str, Any] = {
+        "job_id": "abc:2",
+        "attempt": 1,
+        "image": "repo/worker:1",
+        "command": None,
+        "definition_command": ("python", "/app/worker.py"),
+        "environment": {"S3_JOB_BUCKET": "b", "AWS_BATCH_JOB_ID": "abc:2"},
+    }
+    fields.update(changes)
+    return ContainerRun(**fields)
 
 
 def scripted(*args: str) -> list[str]:
@@ -189,9 +203,9 @@ class GatedHandle:
         self.exit_code = exit_code
         self.done.set()
 
-    def wait(self) -> int:
+    def wait(self) -> ProcessExit:
         self.done.wait()
-        return self.exit_code
+        return ProcessExit(self.exit_code)
 
     def terminate(self) -> None:
         self.signals.append("SIGTERM")  # ignored: only SIGKILL ends this "process"

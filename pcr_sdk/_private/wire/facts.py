@@ -124,6 +124,16 @@ TERMINATION_GRACE_SECONDS: Final = 30
 """A timeout or TerminateJob sends the container SIGTERM, then SIGKILL this many seconds later."""
 HOST_TERMINATED_REASON_FORMAT: Final = "Host EC2 (instance {instance_id}) terminated."
 """An attempt's statusReason when its instance went away (a Spot reclaim); no exit code."""
+OUT_OF_MEMORY_REASON: Final = "OutOfMemoryError: Container killed due to memory usage"
+"""`container.reason` of an attempt killed for exceeding its MEMORY (its exit code: 137)."""
+SIGNAL_EXIT_BASE: Final = 128
+"""A container killed by signal n exits with 128 + n, as Docker and ECS report it."""
+SIGKILL_EXIT_CODE: Final = 137
+"""128 + SIGKILL: a container killed (`kill -9`, the OOM killer, a stop's grace period ended)."""
+CANNOT_START_CONTAINER: Final = "CannotStartContainerError"
+"""`container.reason` prefix of an attempt whose container could not start."""
+CANNOT_PULL_CONTAINER: Final = "CannotPullContainerError"
+"""`container.reason` prefix of an attempt whose image could not be had."""
 RETRY_ACTIONS: Final = frozenset({"RETRY", "EXIT"})
 """evaluateOnExit actions; AWS accepts them in any case."""
 MAX_EVALUATE_ON_EXIT_PATTERN_LENGTH: Final = 512

@@ -377,4 +377,4 @@ def test_a_job_without_a_command_fails_to_start() -> None:
         job = kit.wait_one(kit.submit(kit.definition("no-command")))
         assert job["status"] == "FAILED"
         assert job["statusReason"] == "Task failed to start"
-        assert job["container"]["reason"].startswith("CannotStartContainerError: no local command")
+        assert job["container"]["reason"].startswith("CannotStartContainerError: no command to run")

@@ -434,16 +434,57 @@ def test_a_job_gets_the_backends_keys_and_reaches_s3_with_them(tmp_path: Path) -
 
 
 FAKE_DOCKER: Final = """#!{python}
-import json, os, sys, time
-record = {{"argv": sys.argv[1:], "env_file": None}}
+import json, os, signal, sys, time
 args = sys.argv[1:]
-if "--env-file" in args:
-    path = args[args.index("--env-file") + 1]
-    record["env_file"] = {{"mode": os.stat(path).st_mode & 0o777, "text": open(path).read()}}
-with open(os.environ["DOCKER_FAKE_LOG"], "a") as log:
-    log.write(json.dumps(record) + "\\n")
-print("fake docker running", flush=True)
-time.sleep(float(os.environ.get("DOCKER_FAKE_SLEEP", "0")))
+state = os.environ["DOCKER_FAKE_STATE"]
+
+
+def path(name, what):
+    return os.path.join(state, name + "." + what)
+
+
+def value(option):
+    return next(a.split("=", 1)[1] for a in args if a.startswith(option + "="))
+
+
+if args[0] == "create":
+    record = {{"argv": args, "env_file": None}}
+    env_file = value("--env-file")
+    mode = os.stat(env_file).st_mode & 0o777
+    record["env_file"] = {{"mode": mode, "text": open(env_file).read()}}
+    with open(os.environ["DOCKER_FAKE_LOG"], "a") as log:
+        log.write(json.dumps(record) + "\\n")
+    open(path(value("--name"), "code"), "w").close()
+elif args[0] == "start":
+    name = args[-1]
+    with open(path(name, "pid"), "w") as out:
+        out.write(str(os.getpid()))
+
+    def stop(number, _):
+        with open(path(name, "code"), "w") as out:
+            out.write(str(128 + number))
+        sys.exit(128 + number)
+
+    signal.signal(signal.SIGTERM, stop)
+    print("fake docker running", flush=True)
+    time.sleep(float(os.environ.get("DOCKER_FAKE_SLEEP", "0")))
+    with open(path(name, "code"), "w") as out:
+        out.write("0")
+elif args[0] == "kill":
+    try:
+        pid = int(open(path(args[-1], "pid")).read())
+    except OSError:
+        sys.exit(1)
+    number = getattr(signal, value("--signal"))
+    if number == signal.SIGKILL:
+        with open(path(args[-1], "code"), "w") as out:
+            out.write("137")
+    os.kill(pid, number)
+elif args[0] == "inspect":
+    code = open(path(args[-1], "code")).read() or "0"
+    print(code, "false false 2026-01-01T00:00:00Z")
+elif args[0] == "image":
+    print("amd64")
 """
 
 
@@ -460,7 +501,7 @@ def _cmdlines() -> list[bytes]:
 
 @pytest.fixture
 def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A `docker` first on PATH that records its argv and env file, then sleeps."""
+    """A `docker` first on PATH: `create` records its argv and env file, `start` sleeps."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     docker = bin_dir / "docker"
@@ -468,8 +509,10 @@ def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     docker.chmod(0o755)
     log = tmp_path / "docker.log"
     log.touch()
+    (tmp_path / "state").mkdir()
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("DOCKER_FAKE_LOG", str(log))
+    monkeypatch.setenv("DOCKER_FAKE_STATE", str(tmp_path / "state"))
     return log
 
 
@@ -482,7 +525,7 @@ def test_ps_shows_no_secret_while_a_container_job_runs(
     fake_docker: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_FAKE_SLEEP", "30")
-    with LocalBackend(docker=True) as local:
+    with LocalBackend(containers="docker") as local:
         kit = Kit(local)
         secret = local.credentials.secret_access_key.encode()
         job_id = kit.submit(kit.definition("in-a-container"))
@@ -499,6 +542,7 @@ def test_ps_shows_no_secret_while_a_container_job_runs(
     assert isinstance(argv, list)
     assert argv[argv.index("--") + 1] == "python:3.11-slim"
     assert "-e" not in argv
+    assert not [part for part in argv if part.startswith("--env=")]
     env_file = record["env_file"]
     assert isinstance(env_file, dict)
     assert env_file["mode"] == 0o600
@@ -508,7 +552,7 @@ def test_ps_shows_no_secret_while_a_container_job_runs(
 def test_an_image_and_command_that_look_like_options_never_reach_docker(
     fake_docker: Path,
 ) -> None:
-    with LocalBackend(docker=True) as local:
+    with LocalBackend(containers="docker") as local:
         kit = Kit(local)
         definition = kit.definition(
             "injection",

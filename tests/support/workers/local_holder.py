@@ -18,9 +18,10 @@ print(os.getpid(), child.pid, flush=True)
 time.sleep(600)
 """
 
-if __name__ == "__main__":
-    pid_file = Path(sys.argv[1])
-    with LocalBackend([sys.executable, "-c", JOB]) as local:
+
+def hold(pid_file: Path, command: list[str]) -> None:
+    """Run one job of `command` on a backend, write its first log line to `pid_file`, wait."""
+    with LocalBackend(command) as local:
         batch = local.clients.batch
         arn = batch.register_job_definition(
             jobDefinitionName="held",
@@ -41,3 +42,7 @@ if __name__ == "__main__":
                     break
             pause.wait(0.05)
         pause.wait(600)  # until the test kills this process
+
+
+if __name__ == "__main__":
+    hold(Path(sys.argv[1]), [sys.executable, "-c", JOB])
