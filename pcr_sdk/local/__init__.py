@@ -75,6 +75,20 @@ in one process share buckets.
 
 from __future__ import annotations
 
+from pcr_sdk.local._account import KeptBatch, LocalAccount, LocalConnection
 from pcr_sdk.local._backend import LocalBackend
+from pcr_sdk.local._files import AccountFormatError, LocalAccountError
+from pcr_sdk.local._holder import AccountInUseError, Holder
+from pcr_sdk.local._s3mirror import AccountConflictError
 
-__all__ = ["LocalBackend"]
+__all__ = [
+    "AccountConflictError",
+    "AccountFormatError",
+    "AccountInUseError",
+    "Holder",
+    "KeptBatch",
+    "LocalAccount",
+    "LocalAccountError",
+    "LocalBackend",
+    "LocalConnection",
+]

@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -24,8 +24,11 @@ from pcr_sdk.local._capacity import local_capacity
 from pcr_sdk.local._credentials import LocalCredentials, load_or_create
 from pcr_sdk.local._engine import ACCOUNT_ID, BatchEngine
 from pcr_sdk.local._gateway import Gateway, allowed_hosts
+from pcr_sdk.local._holder import Holder, HolderLock, program_name
+from pcr_sdk.local._kept import KeptAccount, log_directory
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._process import LocalLauncher
+from pcr_sdk.local._s3mirror import BucketOwner, MirroredS3
 from pcr_sdk.local._server import (
     HttpServer,
     ServerLimits,
@@ -33,10 +36,13 @@ from pcr_sdk.local._server import (
     is_loopback,
     moto_application,
 )
+from pcr_sdk.local._settings import BackendSettings, absolute_cwd
+from pcr_sdk.local._settings import load as load_settings
 from pcr_sdk.local._signature import Verifier
 from pcr_sdk.local._wire import JsonEndpoint, RestJsonEndpoint, service_model
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_s3 import S3Client
@@ -66,6 +72,34 @@ def _isolated_session(region: str, credentials: LocalCredentials) -> boto3.Sessi
         aws_secret_access_key=credentials.secret_access_key,
         region_name=region,
     )
+
+
+def clients_at(
+    endpoint_url: str,
+    region: str,
+    credentials: LocalCredentials,
+    in_process: Mapping[str, Callable[..., Any]] | None = None,
+) -> tuple[boto3.Session, AwsClients]:
+    """A session with the backend's keys and its Batch, S3 and Logs clients for `endpoint_url`.
+
+    `in_process` answers some services' requests without HTTP: botocore event name (e.g.
+    `before-send.batch`) -> a `_wire` endpoint.
+    """
+    session = _isolated_session(region, credentials)
+    for event, handler in (in_process or {}).items():
+        session.events.register_first(event, handler)
+    # s3v4: presigned URLs too are SigV4 (botocore presigns S3 with SigV2 by default)
+    config = DEFAULT_CONFIG.merge(Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    batch: BatchClient = session.client(
+        "batch", region_name=region, endpoint_url=endpoint_url, config=config
+    )
+    s3: S3Client = session.client(
+        "s3", region_name=region, endpoint_url=endpoint_url, config=config
+    )
+    logs: CloudWatchLogsClient = session.client(
+        "logs", region_name=region, endpoint_url=endpoint_url, config=config
+    )
+    return session, AwsClients(batch=batch, s3=s3, logs=logs)
 
 
 def _check_command(
@@ -131,6 +165,7 @@ class LocalBackend:
         data_dir: str | os.PathLike[str] | None = None,
         expose: bool = False,
         allow_hosts: Collection[str] = (),
+        run_jobs: bool = True,
     ) -> None:
         """Configure the backend; nothing starts before `start()` or `with`.
 
@@ -151,12 +186,15 @@ class LocalBackend:
             grace_seconds: the time between SIGTERM and SIGKILL when an attempt is stopped.
             host: the address the HTTP endpoint listens on (default: the loopback address).
             port: its port; 0 picks a free one.
-            data_dir: keep the job logs in `data_dir/logs` after close, and the backend's keys
-                in `data_dir/credentials` (mode 0600), reused on the next start (default: a
-                temporary log directory, removed on close, and random keys).
+            data_dir: keep the account there: S3 objects, the engine's definitions and jobs,
+                the job logs, the keys (`data_dir/credentials`, mode 0600) and these settings,
+                all reused on the next start; one process holds it at a time (default: a
+                temporary account, removed on close, with random keys).
             expose: allow a `host` other than a loopback address: whoever reaches it there
                 and holds the keys runs commands on this machine.
             allow_hosts: more `Host` header names to answer (e.g. this machine's DNS name).
+            run_jobs: start job attempts; False opens the account to read and change it (a
+                kept account's queued jobs then wait for a backend that runs jobs).
 
         Raises:
             ValueError: `port` outside 0..65535, `max_parallel` below 1, `timeout_scale`,
@@ -203,11 +241,89 @@ class LocalBackend:
         self.expose = expose
         self.allow_hosts = tuple(allow_hosts)
         self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.run_jobs = run_jobs
+        self._settings: BackendSettings | None = None
+        if self.data_dir is not None:
+            self._settings = BackendSettings(
+                command=_as_lists(self._command),
+                cwd=absolute_cwd(cwd),
+                docker=docker,
+                extra_env=self._extra_env,
+                max_parallel=max_parallel,
+                vcpus=vcpus,
+                memory_mib=memory_mib,
+                gpus=gpus,
+                timeout_scale=timeout_scale,
+                grace_seconds=grace_seconds,
+                bucket=bucket,
+                queue=queue,
+                region=region,
+            )
+        self._account: KeptAccount | None = None
+        self._sleep = time.sleep
         self._credentials: LocalCredentials | None = None
         self._address: str | None = None
         self._log_dir: Path | None = None
         self._stopped = threading.Event()
         self._stopped.set()
+
+    @classmethod
+    def reopen(
+        cls,
+        data_dir: str | os.PathLike[str],
+        *,
+        run_jobs: bool = True,
+        host: str = _LOOPBACK,
+        port: int = 0,
+        expose: bool = False,
+        allow_hosts: Collection[str] = (),
+    ) -> LocalBackend:
+        """A backend for a kept account with the settings stored there (nothing starts yet).
+
+        The command mapping, working directory, environment, compute environment, bucket,
+        queue and region are those of the last backend constructed with arguments that
+        opened `data_dir`; where nothing ran yet, `LocalBackend()`'s defaults. They are not
+        written back.
+
+        Args:
+            data_dir: the account's directory.
+            run_jobs: start job attempts (False: only read and change the account).
+            host: the address the HTTP endpoint listens on.
+            port: its port; 0 picks a free one.
+            expose: allow a `host` beyond loopback.
+            allow_hosts: more `Host` header names to answer.
+
+        Returns:
+            The backend; `start()` or `with` opens the account.
+
+        Raises:
+            AccountFormatError: the stored settings are from a newer pcr-sdk, or damaged.
+        """
+        directory = Path(data_dir)
+        stored = load_settings(directory) or BackendSettings()
+        backend = cls(
+            stored.command,
+            max_parallel=stored.max_parallel,
+            bucket=stored.bucket,
+            queue=stored.queue,
+            region=stored.region,
+            docker=stored.docker,
+            cwd=stored.cwd,
+            extra_env=stored.extra_env,
+            timeout_scale=stored.timeout_scale,
+            vcpus=stored.vcpus,
+            memory_mib=stored.memory_mib,
+            gpus=stored.gpus,
+            grace_seconds=stored.grace_seconds,
+            host=host,
+            port=port,
+            data_dir=directory,
+            expose=expose,
+            allow_hosts=allow_hosts,
+            run_jobs=run_jobs,
+        )
+        backend._settings = None  # reopened: the stored settings stay as they are
+        return backend
 
     # -- what callers use --------------------------------------------------------------------
 
@@ -407,22 +523,20 @@ class LocalBackend:
         if self._stack is not None:
             raise RuntimeError("LocalBackend is already running")
         with ExitStack() as stack:
-            # Callbacks run in reverse: forget, stop the engine (kills jobs), drop the buckets,
-            # close the clients, stop the server, close the logs, restore the loggers.
-            for name in _QUIET_LOGGERS:
-                quiet = logging.getLogger(name)
-                stack.callback(quiet.setLevel, quiet.level)
-                quiet.setLevel(logging.ERROR)
-
-            log_dir = self.data_dir / "logs" if self.data_dir is not None else None
-            credentials = (
-                load_or_create(self.data_dir)
-                if self.data_dir is not None
-                else LocalCredentials.generate()
-            )
-            logs = LogStore(clock_ms=_epoch_ms, directory=log_dir)
+            # Callbacks run in reverse: unpublish, forget, stop the engine (kills jobs), drop
+            # the buckets, close the clients, stop the server, close the logs, close the kept
+            # account (its buckets leave moto, the lock goes), restore the loggers.
+            _quiet_loggers(stack)
+            account = self._open_account()
+            if account is not None:
+                stack.callback(account.close)
+            credentials, logs = self._keys_and_logs()
             stack.callback(logs.close)
-            gateway, server = self._listen(credentials)  # bound, serving from server.start()
+            owner = account.owner if account is not None else BucketOwner(None)
+            s3_app = MirroredS3(
+                moto_application(), owner, account.mirror if account is not None else None
+            )
+            gateway, server = self._listen(credentials, s3_app)  # serving from server.start()
             stack.callback(server.stop)
             endpoint_url = f"http://{connect_host(self.host)}:{server.port}"
 
@@ -445,47 +559,40 @@ class LocalBackend:
                 timeout_scale=self.timeout_scale,
                 grace_seconds=self.grace_seconds,
             )
+            if account is not None:
+                account.restore(engine, logs)
             batch_endpoint = RestJsonEndpoint(service_model("batch"), engine.operations())
             logs_endpoint = JsonEndpoint(service_model("logs"), logs.operations())
             gateway.route("batch", batch_endpoint)
             gateway.route("logs", logs_endpoint)
             server.start()
-            session = _isolated_session(self.region, credentials)
-            # before-send handlers answer with a response; the stubs type handlers as -> None
-            session.events.register_first("before-send.batch", batch_endpoint)  # type: ignore[arg-type]
-            session.events.register_first("before-send.cloudwatch-logs", logs_endpoint)  # type: ignore[arg-type]
-
-            # s3v4: presigned URLs too are SigV4 (botocore presigns S3 with SigV2 by default)
-            config = DEFAULT_CONFIG.merge(
-                Config(signature_version="s3v4", s3={"addressing_style": "path"})
-            )
-            batch: BatchClient = session.client(
-                "batch", region_name=self.region, endpoint_url=endpoint_url, config=config
-            )
-            stack.callback(batch.close)
-            s3: S3Client = session.client(
-                "s3", region_name=self.region, endpoint_url=endpoint_url, config=config
-            )
-            stack.callback(s3.close)
-            logs_client: CloudWatchLogsClient = session.client(
-                "logs", region_name=self.region, endpoint_url=endpoint_url, config=config
-            )
-            stack.callback(logs_client.close)
+            in_process: dict[str, Callable[..., Any]] = {
+                "before-send.batch": batch_endpoint,
+                "before-send.cloudwatch-logs": logs_endpoint,
+            }
+            session, clients = clients_at(endpoint_url, self.region, credentials, in_process)
+            for client in (clients.batch, clients.s3, clients.logs):
+                stack.callback(client.close)
             self._buckets = []
-            stack.callback(_drop_buckets, s3, self._buckets)
+            if account is None:  # a kept account's buckets leave moto when it closes
+                stack.callback(_drop_buckets, clients.s3, self._buckets)
             launcher.open()
             stack.callback(launcher.close)  # after the engine: supervisors watch its thread
             stack.callback(engine.close)
-            engine.start()
+            if self.run_jobs:
+                engine.start()
             stack.callback(self._forget)
 
             self._engine = engine
             self._credentials = credentials
-            self._clients = AwsClients(batch=batch, s3=s3, logs=logs_client)
+            self._clients = clients
             self._session = session
             self._endpoint_url = endpoint_url
             self._log_dir = logs.directory
             self.create_bucket(self.bucket)
+            if account is not None:
+                self._publish(account.lock, endpoint_url)
+                stack.callback(account.lock.unpublish)  # first: nobody joins a closing holder
             logger.info(
                 "local backend: AWS Batch, CloudWatch Logs and S3 at %s, bucket %s, queue %s, "
                 "compute environment %s%s",
@@ -498,11 +605,41 @@ class LocalBackend:
             self._stack = stack.pop_all()
             self._stopped.clear()
 
-    def _listen(self, credentials: LocalCredentials) -> tuple[Gateway, HttpServer]:
-        """The gateway and its HTTP server, bound to `host` and `port` (not serving yet)."""
-        gateway = Gateway(
-            Verifier(credentials), allowed_hosts(self.host, self.allow_hosts), moto_application()
+    def _keys_and_logs(self) -> tuple[LocalCredentials, LogStore]:
+        if self.data_dir is None:
+            return LocalCredentials.generate(), LogStore(clock_ms=_epoch_ms)
+        directory = log_directory(self.data_dir)
+        return load_or_create(self.data_dir), LogStore(clock_ms=_epoch_ms, directory=directory)
+
+    def _open_account(self) -> KeptAccount | None:
+        """Hold the kept account (None: a temporary backend)."""
+        if self.data_dir is None:
+            return None
+        account = KeptAccount.open(
+            self.data_dir, settings=self._settings, bucket=self.bucket, sleep=self._sleep
         )
+        self._account = account
+        return account
+
+    def _publish(self, lock: HolderLock, endpoint_url: str) -> None:
+        lock.publish(
+            Holder(
+                url=endpoint_url,
+                pid=os.getpid(),
+                started_at=time.time(),
+                runs_jobs=self.run_jobs,
+                bucket=self.bucket,
+                queue=self.queue,
+                region=self.region,
+                program=program_name(),
+            )
+        )
+
+    def _listen(
+        self, credentials: LocalCredentials, s3_app: WSGIApplication
+    ) -> tuple[Gateway, HttpServer]:
+        """The gateway and its HTTP server, bound to `host` and `port` (not serving yet)."""
+        gateway = Gateway(Verifier(credentials), allowed_hosts(self.host, self.allow_hosts), s3_app)
         server = HttpServer(
             gateway, host=self.host, port=self.port, screen=gateway, limits=ServerLimits()
         )
@@ -526,6 +663,7 @@ class LocalBackend:
                 self._stopped.set()
 
     def _forget(self) -> None:
+        self._account = None
         self._engine = None
         self._credentials = None
         self._address = None
@@ -533,6 +671,23 @@ class LocalBackend:
         self._session = None
         self._endpoint_url = None
         self._log_dir = None
+
+
+def _quiet_loggers(stack: ExitStack) -> None:
+    for name in _QUIET_LOGGERS:
+        quiet = logging.getLogger(name)
+        stack.callback(quiet.setLevel, quiet.level)
+        quiet.setLevel(logging.ERROR)
+
+
+def _as_lists(
+    command: Sequence[str] | Mapping[str, Sequence[str]] | None,
+) -> list[str] | dict[str, list[str]] | None:
+    if command is None:
+        return None
+    if isinstance(command, Mapping):
+        return {image: list(argv) for image, argv in command.items()}
+    return list(command)
 
 
 def _epoch_ms() -> int:

@@ -1,0 +1,78 @@
+"""The settings a kept account runs jobs with: `<data_dir>/settings.json`.
+
+A backend constructed with arguments writes them there when it opens its data directory;
+`LocalBackend.reopen(data_dir)` reads them back, so `pcr retry --local` (or any later process)
+runs jobs with the command mapping, working directory, environment and compute environment of
+the last backend that ran jobs there. One typed, versioned record: a field more is one line here
+and one in `LocalBackend`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from pcr_sdk._private.wire import facts
+from pcr_sdk.local._files import AccountFormatError, dump_record, load_record, write_atomically
+
+SETTINGS_FILE: Final = "settings.json"
+FORMAT: Final = "pcr-local-settings"
+VERSION: Final = 1
+
+Command = list[str] | dict[str, list[str]] | None
+
+
+class BackendSettings(BaseModel):
+    """What `LocalBackend` was constructed with, beyond where it listens."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    command: Command = None
+    """One argv for every image, a mapping image -> argv, or None (the definition's)."""
+    cwd: str | None = None
+    """The job processes' working directory, absolute (None: the opening process's)."""
+    docker: bool = False
+    extra_env: dict[str, str] = {}
+    max_parallel: int | None = None
+    vcpus: float | None = None
+    memory_mib: int | None = None
+    gpus: int = 0
+    timeout_scale: float = 1.0
+    grace_seconds: float = facts.TERMINATION_GRACE_SECONDS
+    bucket: str = "pcr-local"
+    queue: str = "pcr-local"
+    region: str = "us-east-1"
+
+
+def absolute_cwd(cwd: str | os.PathLike[str] | None) -> str:
+    """Where jobs run, as an absolute path (a later process may start elsewhere)."""
+    return os.path.abspath(os.fspath(cwd) if cwd is not None else os.getcwd())
+
+
+def save(directory: Path, settings: BackendSettings) -> None:
+    """Write `settings` to `directory/settings.json` (mode 0600: it holds the job environment)."""
+    body = json.loads(settings.model_dump_json())
+    write_atomically(directory / SETTINGS_FILE, dump_record(FORMAT, VERSION, body))
+
+
+def load(directory: Path) -> BackendSettings | None:
+    """The settings kept in `directory`, or None if no backend with arguments opened it yet.
+
+    Raises:
+        AccountFormatError: the file is from a newer pcr-sdk or damaged.
+    """
+    path = directory / SETTINGS_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    record = load_record(raw, fmt=FORMAT, version=VERSION, path=path)
+    del record["format"], record["version"]
+    try:
+        return BackendSettings.model_validate(record)
+    except ValidationError as err:
+        raise AccountFormatError(f"{path}: not valid backend settings: {err}", path=path) from err
