@@ -65,6 +65,22 @@ class LocalEnvironment(Protocol):
     ) -> JobSubmitter: ...
 
 
+class AccountConnection(Protocol):
+    """A local account in use (`pcr_sdk.local.LocalConnection` is one)."""
+
+    @property
+    def clients(self) -> AwsClients: ...
+
+    @property
+    def bucket(self) -> str: ...
+
+    @property
+    def queue(self) -> str: ...
+
+    @property
+    def holder(self) -> Any: ...
+
+
 @dataclass(frozen=True)
 class LocalOptions:
     """How to start the local backend: the job command and how many jobs run at once."""
@@ -78,6 +94,10 @@ class LocalOptions:
     gpus: int = 0
     """The local compute environment (None: the machine's); jobs wait for free resources as on
     AWS."""
+    data_dir: Path | None = None
+    """The local account kept for later commands (None: a temporary one)."""
+    image: str | None = None
+    """The image `command` is for (None: every image)."""
 
     @classmethod
     def for_jobs(
@@ -110,6 +130,10 @@ def cpu_slots() -> int:
 
 ClientFactory = Callable[[str | None], AwsClients]
 BackendFactory = Callable[[LocalOptions], AbstractContextManager[LocalEnvironment]]
+AccountFactory = Callable[
+    [Path, bool, Callable[[Any], None]], AbstractContextManager[AccountConnection]
+]
+"""(account directory, run jobs, told when waiting for its holder) -> the account in use."""
 
 
 def aws_clients_for_region(region: str | None) -> AwsClients:
@@ -133,15 +157,26 @@ def start_local_backend(options: LocalOptions) -> AbstractContextManager[LocalEn
     """pcr-sdk's embedded local backend (imported here: it needs the `local` extra)."""
     from pcr_sdk.local import LocalBackend  # noqa: PLC0415 - optional dependency, loaded on use
 
+    command = options.command
     return LocalBackend(
-        options.command,
+        {options.image: command} if command is not None and options.image else command,
         max_parallel=options.max_parallel,
         docker=options.docker,
         extra_env={**interpreter_path(), **options.extra_env},
         vcpus=options.vcpus,
         memory_mib=options.memory_mib,
         gpus=options.gpus,
+        data_dir=options.data_dir,
     )
+
+
+def connect_local_account(
+    directory: Path, run_jobs: bool, on_wait: Callable[[Any], None]
+) -> AbstractContextManager[AccountConnection]:
+    """The local account in `directory`: its holder joined, or opened here."""
+    from pcr_sdk.local import LocalAccount  # noqa: PLC0415 - optional dependency, loaded on use
+
+    return LocalAccount(directory).connect(run_jobs=run_jobs, on_wait=on_wait)
 
 
 def batch_governor() -> RateGovernor:
@@ -159,6 +194,7 @@ class Runtime:
 
     aws_clients: ClientFactory = aws_clients_for_region
     local_backend: BackendFactory = start_local_backend
+    local_account: AccountFactory = connect_local_account
     sleep: Sleep = time.sleep
     clock: Clock = time.monotonic
     governor: Callable[[], RateGovernor] = batch_governor

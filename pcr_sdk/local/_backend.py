@@ -533,6 +533,7 @@ class LocalBackend:
             credentials, logs = self._keys_and_logs()
             stack.callback(logs.close)
             owner = account.owner if account is not None else BucketOwner(None)
+            owner.claim(self.bucket, fresh=False)  # temporary: refused if an account owns it
             s3_app = MirroredS3(
                 moto_application(), owner, account.mirror if account is not None else None
             )

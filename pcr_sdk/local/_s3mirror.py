@@ -137,28 +137,29 @@ class BucketOwner:
         return self.path is not None
 
     def claim(self, bucket: str, *, fresh: bool) -> None:
-        """Own `bucket`; `fresh`: it must not be in moto yet (opening the account).
+        """Own `bucket` (a temporary backend: check nobody owns it); `fresh`: it must not be
+        in moto yet (opening the account).
 
         Raises:
             AccountConflictError: another backend of this process owns or uses it.
         """
-        if self.path is None:
-            return
         with _owners_lock:
             owner = _owners.get(bucket)
             if owner is self:
                 return
-            if owner is not None or (fresh and moto.bucket_exists(bucket)):
-                where = f" (data directory {owner.path})" if owner is not None else ""
+            taken = owner is not None or (fresh and self.kept and moto.bucket_exists(bucket))
+            if taken:
+                where = f" (the account in {owner.path})" if owner is not None else ""
+                mine = f" of the account in {self.path}" if self.path is not None else ""
                 raise AccountConflictError(
-                    f"bucket {bucket!r} of the account in {self.path} is in use by another "
-                    f"LocalBackend of this process{where}: the embedded S3 (moto) is shared by "
-                    "the whole process. Close that backend first, or give this one another "
-                    "bucket=.",
-                    path=self.path,
+                    f"bucket {bucket!r}{mine} is in use by another LocalBackend of this "
+                    f"process{where}: the embedded S3 (moto) is shared by the whole process. "
+                    "Close that backend first, or give this one another bucket=.",
+                    path=(owner.path if owner is not None else self.path) or Path(),
                     bucket=bucket,
                 )
-            _owners[bucket] = self
+            if self.path is not None:
+                _owners[bucket] = self
 
     def release(self, bucket: str) -> None:
         with _owners_lock:
