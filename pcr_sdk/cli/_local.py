@@ -88,7 +88,8 @@ class Target:
 def _aws_only(ctx: typer.Context, **values: str | None) -> None:
     flags = [f"--{name}" for name, value in values.items() if given(ctx, name, value)]
     if flags:
-        fail(f"{', '.join(flags)} {'is' if len(flags) == 1 else 'are'} for AWS; drop with --local")
+        verb = "is" if len(flags) == 1 else "are"
+        fail(f"{', '.join(flags)} {verb} for AWS; drop it with --local", EXIT_USAGE)
 
 
 @contextmanager

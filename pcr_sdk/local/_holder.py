@@ -79,6 +79,8 @@ def program_name(argv: list[str] | None = None) -> str:
     args = list(sys.argv if argv is None else argv)
     if args and os.path.basename(args[0]) in ("pcr", "__main__.py"):
         args[0] = "pcr"
+    elif args and args[0] == "-c":
+        args[0] = "python -c ..."
     text = " ".join(args) or "python"
     return text if len(text) <= 120 else text[:117] + "..."
 
