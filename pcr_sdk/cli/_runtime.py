@@ -229,7 +229,7 @@ def given(ctx: typer.Context, name: str, value: str | None) -> str | None:
 def cli_errors(console: Console | None = None) -> Iterator[None]:
     """The CLI boundary: expected errors become one line on stderr and an exit code.
 
-    Input errors exit 2, AWS and runtime errors 1, Ctrl-C 130 and a signal n 128 + n;
+    Input errors exit 2, AWS, runtime and file errors 1, Ctrl-C 130 and a signal n 128 + n;
     never a traceback.
     """
     del console  # kept for the commands' symmetry; the one line goes through typer
@@ -247,3 +247,5 @@ def cli_errors(console: Console | None = None) -> Iterator[None]:
         fail(str(err), err.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", EXIT_INTERRUPTED)
+    except OSError as err:  # e.g. the local account's directory cannot be written
+        fail(str(err), EXIT_FAILED)
