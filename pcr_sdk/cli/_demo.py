@@ -200,7 +200,7 @@ def demo(
     )
     with cli_errors(console), handle_signals():
         options = LocalOptions.for_jobs([sys.executable, str(WORKER)], parallel=parallel)
-        options = local_options(ctx, options, data_dir, image=DEMO_IMAGE)
+        options = local_options(options, data_dir, image=DEMO_IMAGE)
         with hold(runtime, options, console) as backend:
             progress = batch_progress(console, clock=runtime.clock)
             submitter = backend.job_submitter(

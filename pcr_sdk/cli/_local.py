@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -160,20 +160,10 @@ def follow(
 
 
 def local_options(
-    ctx: typer.Context, options: LocalOptions, data_dir: Path | None, *, image: str | None
+    options: LocalOptions, data_dir: Path | None, *, image: str | None
 ) -> LocalOptions:
     """`options` with the account's directory, the command for `image` only."""
-    return LocalOptions(
-        command=options.command,
-        max_parallel=options.max_parallel,
-        docker=options.docker,
-        extra_env=options.extra_env,
-        vcpus=options.vcpus,
-        memory_mib=options.memory_mib,
-        gpus=options.gpus,
-        data_dir=account_directory(data_dir),
-        image=image,
-    )
+    return replace(options, data_dir=account_directory(data_dir), image=image)
 
 
 @contextmanager

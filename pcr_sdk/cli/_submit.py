@@ -321,7 +321,7 @@ def run(
             options = LocalOptions.for_jobs(
                 argv, parallel=parallel, vcpus=vcpus, memory_mib=memory, gpus=gpus, docker=docker
             )
-            options = local_options(ctx, options, data_dir, image=image or LOCAL_IMAGE)
+            options = local_options(options, data_dir, image=image or LOCAL_IMAGE)
             with hold(runtime, options, console) as backend:
                 submitter = local_submitter(
                     settings,

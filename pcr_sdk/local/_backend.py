@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _LOOPBACK: Final = "127.0.0.1"
+_SETTINGS: Final = frozenset(BackendSettings.model_fields)
+"""The constructor's arguments a kept account stores (`_settings.BackendSettings`)."""
 _QUIET_LOGGERS: Final = ("werkzeug", "waitress")
 
 
@@ -202,6 +204,7 @@ class LocalBackend:
                 empty command, or a `host` beyond loopback without `expose`.
             TypeError: a command that is not an argv list of strings.
         """
+        given = {name: value for name, value in locals().items() if name in _SETTINGS}
         self._command = _check_command(command)
         if not is_loopback(host) and not expose:
             raise ValueError(
@@ -244,20 +247,13 @@ class LocalBackend:
         self.run_jobs = run_jobs
         self._settings: BackendSettings | None = None
         if self.data_dir is not None:
-            self._settings = BackendSettings(
-                command=_as_lists(self._command),
-                cwd=absolute_cwd(cwd),
-                docker=docker,
-                extra_env=self._extra_env,
-                max_parallel=max_parallel,
-                vcpus=vcpus,
-                memory_mib=memory_mib,
-                gpus=gpus,
-                timeout_scale=timeout_scale,
-                grace_seconds=grace_seconds,
-                bucket=bucket,
-                queue=queue,
-                region=region,
+            self._settings = BackendSettings(  # the arguments of the same names, as given
+                **{
+                    **given,
+                    "command": _as_lists(self._command),
+                    "cwd": absolute_cwd(cwd),
+                    "extra_env": self._extra_env,
+                }
             )
         self._account: KeptAccount | None = None
         self._sleep = time.sleep
@@ -302,19 +298,7 @@ class LocalBackend:
         directory = Path(data_dir)
         stored = load_settings(directory) or BackendSettings()
         backend = cls(
-            stored.command,
-            max_parallel=stored.max_parallel,
-            bucket=stored.bucket,
-            queue=stored.queue,
-            region=stored.region,
-            docker=stored.docker,
-            cwd=stored.cwd,
-            extra_env=stored.extra_env,
-            timeout_scale=stored.timeout_scale,
-            vcpus=stored.vcpus,
-            memory_mib=stored.memory_mib,
-            gpus=stored.gpus,
-            grace_seconds=stored.grace_seconds,
+            **stored.model_dump(),  # the arguments of the same names
             host=host,
             port=port,
             data_dir=directory,

@@ -86,3 +86,12 @@ def load_record(raw: bytes, *, fmt: str, version: int, path: Path) -> dict[str, 
             version=found,
         )
     return record
+
+
+def read_record(path: Path, *, fmt: str, version: int) -> dict[str, Any] | None:
+    """The record in file `path` (see `load_record`); None if there is no such file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return load_record(raw, fmt=fmt, version=version, path=path)

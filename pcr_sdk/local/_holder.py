@@ -26,7 +26,7 @@ from pcr_sdk.local._files import (
     AccountFormatError,
     LocalAccountError,
     dump_record,
-    load_record,
+    read_record,
     write_atomically,
 )
 
@@ -167,11 +167,9 @@ def published(directory: Path) -> Holder | None:
         AccountFormatError: the file is from a newer pcr-sdk or damaged.
     """
     path = directory / ENDPOINT_FILE
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    record = read_record(path, fmt=FORMAT, version=VERSION)
+    if record is None:
         return None
-    record = load_record(raw, fmt=FORMAT, version=VERSION, path=path)
     try:
         return Holder(
             url=str(record["url"]),

@@ -17,7 +17,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pcr_sdk._private.wire import facts
-from pcr_sdk.local._files import AccountFormatError, dump_record, load_record, write_atomically
+from pcr_sdk.local._files import AccountFormatError, dump_record, read_record, write_atomically
 
 SETTINGS_FILE: Final = "settings.json"
 FORMAT: Final = "pcr-local-settings"
@@ -27,7 +27,8 @@ Command = list[str] | dict[str, list[str]] | None
 
 
 class BackendSettings(BaseModel):
-    """What `LocalBackend` was constructed with, beyond where it listens."""
+    """What `LocalBackend` was constructed with, beyond where it listens: each field is the
+    constructor's argument of the same name (so a new argument to keep is one field here)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -66,11 +67,9 @@ def load(directory: Path) -> BackendSettings | None:
         AccountFormatError: the file is from a newer pcr-sdk or damaged.
     """
     path = directory / SETTINGS_FILE
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    record = read_record(path, fmt=FORMAT, version=VERSION)
+    if record is None:
         return None
-    record = load_record(raw, fmt=FORMAT, version=VERSION, path=path)
     del record["format"], record["version"]
     try:
         return BackendSettings.model_validate(record)
