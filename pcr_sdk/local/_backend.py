@@ -36,8 +36,8 @@ from pcr_sdk.local._server import (
     is_loopback,
     moto_application,
 )
-from pcr_sdk.local._settings import BackendSettings, absolute_cwd
-from pcr_sdk.local._settings import load as load_settings
+from pcr_sdk.local._account_settings import BackendSettings, absolute_cwd
+from pcr_sdk.local._account_settings import load as load_settings
 from pcr_sdk.local._signature import Verifier
 from pcr_sdk.local._wire import JsonEndpoint, RestJsonEndpoint, service_model
 
@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 _LOOPBACK: Final = "127.0.0.1"
 _SETTINGS: Final = frozenset(BackendSettings.model_fields)
-"""The constructor's arguments a kept account stores (`_settings.BackendSettings`)."""
+"""The constructor's arguments a kept account stores (`_account_settings.BackendSettings`)."""
 _QUIET_LOGGERS: Final = ("werkzeug", "waitress")
 
 

@@ -10,7 +10,7 @@ The directory (created mode 0700):
 
     credentials        the backend's keys (mode 0600; `_credentials`)
     lock               the holder's flock; endpoint: how to reach the holder (`_holder`)
-    settings.json      how jobs run (`_settings`)
+    settings.json      how jobs run (`_account_settings`)
     engine/            the engine's journal (`_journal`)
     s3/                the S3 mirror (`_s3mirror`)
     logs/              one file per attempt (`_logs`)
@@ -29,7 +29,7 @@ from typing import Final
 
 from pcr_sdk._private.wire import facts
 from pcr_sdk.local import _moto_s3 as moto
-from pcr_sdk.local import _settings
+from pcr_sdk.local import _account_settings
 from pcr_sdk.local._engine import BatchEngine
 from pcr_sdk.local._files import private_directory
 from pcr_sdk.local._holder import AccountInUseError, Holder, HolderLock, published
@@ -37,7 +37,7 @@ from pcr_sdk.local._journal import EngineJournal, KeptEngine
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._model import Attempt, Job
 from pcr_sdk.local._s3mirror import S3_DIRECTORY, BucketOwner, S3Mirror
-from pcr_sdk.local._settings import BackendSettings
+from pcr_sdk.local._account_settings import BackendSettings
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class KeptAccount:
         try:
             account.earlier = published(directory)
             if settings is not None:
-                _settings.save(directory, settings)
+                _account_settings.save(directory, settings)
             kept = account.mirror.kept_buckets()
             for name in dict.fromkeys([name for name, _ in kept] + [bucket]):
                 account.owner.claim(name, fresh=True)
