@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 from pcr_sdk._private.edge.clients import DEFAULT_CONFIG, AwsClients
 from pcr_sdk._private.public import public
 from pcr_sdk._private.wire import facts
+from pcr_sdk.local._account_settings import BackendSettings, absolute_cwd
+from pcr_sdk.local._account_settings import load as load_settings
 from pcr_sdk.local._capacity import local_capacity
 from pcr_sdk.local._credentials import LocalCredentials, load_or_create
 from pcr_sdk.local._engine import ACCOUNT_ID, BatchEngine
@@ -36,8 +38,6 @@ from pcr_sdk.local._server import (
     is_loopback,
     moto_application,
 )
-from pcr_sdk.local._account_settings import BackendSettings, absolute_cwd
-from pcr_sdk.local._account_settings import load as load_settings
 from pcr_sdk.local._signature import Verifier
 from pcr_sdk.local._wire import JsonEndpoint, RestJsonEndpoint, service_model
 

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Final
 
 from pcr_sdk._private.wire import facts
-from pcr_sdk.local import _moto_s3 as moto
 from pcr_sdk.local import _account_settings
+from pcr_sdk.local import _moto_s3 as moto
+from pcr_sdk.local._account_settings import BackendSettings
 from pcr_sdk.local._engine import BatchEngine
 from pcr_sdk.local._files import private_directory
 from pcr_sdk.local._holder import AccountInUseError, Holder, HolderLock, published
@@ -37,7 +38,6 @@ from pcr_sdk.local._journal import EngineJournal, KeptEngine
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._model import Attempt, Job
 from pcr_sdk.local._s3mirror import S3_DIRECTORY, BucketOwner, S3Mirror
-from pcr_sdk.local._account_settings import BackendSettings
 
 logger = logging.getLogger(__name__)
 
