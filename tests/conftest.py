@@ -26,10 +26,11 @@ and the guard only under PCR_TEST_FAST.
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import socket
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Final, NoReturn
 
 import pytest
@@ -71,6 +72,28 @@ def _unit_tests_stay_in_process(
     monkeypatch.setattr(subprocess.Popen, "__init__", refuse("starts a process", "subprocess"))
     monkeypatch.setattr(socket.socket, "bind", refuse("starts a server", "subprocess"))
     monkeypatch.setattr(MockAWS, "start", refuse("mocks AWS (moto)", "integration"))
+
+
+LOCAL_DIR: Final = "PCR_LOCAL_DIR"
+_accounts = itertools.count()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_local_account_of_the_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The suite never writes to the user's state directory: `pcr ... --local`, `pcr demo` and
+    `pcr local serve` keep their account where PCR_LOCAL_DIR says (children inherit it)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(LOCAL_DIR, str(tmp_path_factory.mktemp("pcr-local-session")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _local_account_of_its_own(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test its own local account (created only if the test uses it)."""
+    base = tmp_path_factory.getbasetemp() / "pcr-local"
+    monkeypatch.setenv(LOCAL_DIR, str(base / str(next(_accounts))))
 
 
 FAST_BUDGET_SECONDS: Final = 0.2

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from pcr_sdk.cli._demo import demo
+from pcr_sdk.cli._housekeeping import local_ls, local_reset, local_rm
 from pcr_sdk.cli._infra import iam_policy, infra_app
 from pcr_sdk.cli._inspect import cancel, logs, outputs, status, wait
 from pcr_sdk.cli._maintenance import cleanup, stop_runnable
@@ -61,6 +62,9 @@ app.command(rich_help_panel="Follow a batch")(report)
 app.command(rich_help_panel="Follow a batch")(retry)
 app.command(rich_help_panel="Maintenance")(cleanup)
 app.command("stop-runnable", rich_help_panel="Maintenance")(stop_runnable)
+local_app.command("ls")(local_ls)
+local_app.command("rm")(local_rm)
+local_app.command("reset")(local_reset)
 app.add_typer(local_app, rich_help_panel="Run a batch")
 app.add_typer(infra_app, rich_help_panel="Infrastructure")
 app.command("iam-policy", rich_help_panel="Infrastructure")(iam_policy)

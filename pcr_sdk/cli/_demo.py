@@ -33,6 +33,7 @@ from pcr_sdk.cli._batch import (
     format_seconds,
     report_failures,
 )
+from pcr_sdk.cli._local import hold, local_options
 from pcr_sdk.cli._progress import (
     BatchProgress,
     batch_progress,
@@ -170,12 +171,23 @@ def demo(
     chunk: Annotated[
         int, typer.Option("--chunk", min=1, max=10_000_000, help="Numbers each work job sums.")
     ] = 1000,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="PCR_LOCAL_DIR",
+            file_okay=False,
+            help="The local account that keeps the batch (default: the user's state directory).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a real batch locally: a fan-out of work jobs and a tree of reduce jobs.
 
     Needs no AWS account and touches nothing but 127.0.0.1. Work job k sums the squares of
     its range, reduce jobs sum at most 20 outputs each, and the final sum of squares of 1..n
-    is checked against n(n+1)(2n+1)/6. Exit 0 only if it is correct.
+    is checked against n(n+1)(2n+1)/6. The batch is kept in the local account: `pcr report
+    BATCH_ID --local` draws it afterwards. Exit 0 only if it is correct.
     """
     runtime = runtime_of(ctx)
     console = stderr_console()
@@ -188,7 +200,8 @@ def demo(
     )
     with cli_errors(console), handle_signals():
         options = LocalOptions.for_jobs([sys.executable, str(WORKER)], parallel=parallel)
-        with runtime.local_backend(options) as backend:
+        options = local_options(options, data_dir, image=DEMO_IMAGE)
+        with hold(runtime, options, console) as backend:
             progress = batch_progress(console, clock=runtime.clock)
             submitter = backend.job_submitter(
                 "pcr-demo",

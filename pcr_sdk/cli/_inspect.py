@@ -37,6 +37,7 @@ from pcr_sdk.cli._batch import (
     wait_only,
 )
 from pcr_sdk.cli._escape import terminal_safe
+from pcr_sdk.cli._local import DataDir, Local, follow
 from pcr_sdk.cli._progress import (
     batch_progress,
     counts_table,
@@ -44,7 +45,14 @@ from pcr_sdk.cli._progress import (
     key_value_table,
     stderr_console,
 )
-from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, Runtime, cli_errors, fail, runtime_of
+from pcr_sdk.cli._runtime import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Runtime,
+    cli_errors,
+    fail,
+    runtime_of,
+)
 
 MAX_LOG_EVENTS: Final = 10_000
 DEFAULT_CANCEL_REASON: Final = "cancelled with pcr cancel"
@@ -69,7 +77,12 @@ def _counts_json(counts: Mapping[JobStatus, int]) -> dict[str, int]:
 
 
 def fetch_view(
-    runtime: Runtime, clients: AwsClients, governor: RateGovernor, batch_id: str, queue: str
+    runtime: Runtime,
+    clients: AwsClients,
+    governor: RateGovernor,
+    batch_id: str,
+    queue: str,
+    not_found: str = NOT_FOUND,
 ) -> BatchStatus:
     """The batch as AWS Batch shows it now; exit 1 if it shows no job of it."""
     view = BatchStatus.fetch(
@@ -80,7 +93,7 @@ def fetch_view(
         seams=runtime.seams,
     )
     if not view.jobs:
-        fail(f"no jobs of batch {batch_id} in queue {queue} {NOT_FOUND}")
+        fail(f"no jobs of batch {batch_id} in queue {queue} {not_found}")
     return view
 
 
@@ -106,24 +119,36 @@ def _count_outputs(clients: AwsClients, bucket: str, batch_id: str) -> int:
 def status(
     ctx: typer.Context,
     batch_id: opt.BatchIdArg,
-    queue: opt.Queue,
+    queue: opt.OptionalQueue = None,
     bucket: Annotated[
         str | None,
         typer.Option(
             "--bucket",
             "-b",
             envvar=opt.ENV_BUCKET,
-            help="S3 job bucket: also count the outputs written so far.",
+            help="S3 job bucket: also count the outputs written so far (--local: always).",
         ),
     ] = None,
     region: opt.Region = None,
+    local: Local = False,
+    data_dir: DataDir = None,
 ) -> None:
-    """Count a batch's jobs per status (tables on stderr, one JSON line on stdout)."""
+    """Count a batch's jobs per status (tables on stderr, one JSON line on stdout).
+
+    On AWS it needs --queue (or PCR_QUEUE); with --local it reads the local account.
+    """
     runtime = runtime_of(ctx)
     console = stderr_console()
-    with cli_errors(console):
-        clients = runtime.aws_clients(region)
-        view = fetch_view(runtime, clients, runtime.governor(), batch_id, queue)
+    with (
+        cli_errors(console),
+        follow(ctx, runtime, console, local=local, data_dir=data_dir, queue=queue,
+               bucket=bucket, region=region) as target,
+    ):  # fmt: skip
+        clients = target.clients
+        bucket = target.bucket
+        view = fetch_view(
+            runtime, clients, runtime.governor(), batch_id, target.queue, target.not_found
+        )
         _print_view(console, view)
         active = "ACTIVE (takes jobs)" if view.definition_active else "deregistered"
         console.print(f"job definition: {active}")
@@ -146,37 +171,42 @@ def attach_batch(
     *,
     queue: str,
     bucket: str,
-    region: str | None,
+    clients: AwsClients,
     poll_seconds: float,
     progress: ProgressReporter,
+    not_found: str,
 ) -> JobSubmitter:
     """The batch, attached (its manifest read); exit 1 if AWS Batch shows no job of it."""
     submitter = JobSubmitter.attach(
         batch_id,
         job_queue=queue,
         job_bucket=bucket,
-        clients=runtime.aws_clients(region),
+        clients=clients,
         governor=runtime.governor(),
         polling_interval_seconds=poll_seconds,
         progress=progress,
         seams=runtime.seams,
     )
     if not submitter.jobs:
-        fail(f"no jobs of batch {batch_id} in queue {queue} {NOT_FOUND}")
+        fail(f"no jobs of batch {batch_id} in queue {queue} {not_found}")
     return submitter
 
 
 def wait(
     ctx: typer.Context,
     batch_id: opt.BatchIdArg,
-    queue: opt.Queue,
-    bucket: opt.Bucket,
+    queue: opt.OptionalQueue = None,
+    bucket: opt.OptionalBucket = None,
     region: opt.Region = None,
     poll_seconds: opt.PollSeconds = None,
     timeout: WaitTimeout = None,
+    local: Local = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Wait for a submitted batch, then print its outputs like run does.
 
+    On AWS it needs --queue and --bucket (or PCR_QUEUE, PCR_BUCKET); with --local it waits
+    for a batch of the local account (running its queued jobs if nobody else does).
     Deregisters the batch's job definition when the wait ends. It only watches: Ctrl-C,
     SIGTERM or SIGHUP detach and leave the jobs running (exit 130, 143 or 129; it prints how
     to resume). Exit 0 when every job succeeded, 1 otherwise, 124 when --timeout ran out.
@@ -184,20 +214,32 @@ def wait(
     runtime = runtime_of(ctx)
     console = stderr_console()
     started = runtime.clock()
-    with cli_errors(console), handle_signals():
+    with (
+        cli_errors(console),
+        handle_signals(),
+        follow(ctx, runtime, console, local=local, data_dir=data_dir, queue=queue,
+               bucket=bucket, region=region, need_bucket=True, run_jobs=True) as target,
+    ):  # fmt: skip
         progress = batch_progress(console, clock=runtime.clock)
+        default_poll = opt.LOCAL_POLL_SECONDS if target.local else opt.AWS_POLL_SECONDS
         submitter = attach_batch(
             runtime,
             batch_id,
-            queue=queue,
-            bucket=bucket,
-            region=region,
-            poll_seconds=opt.AWS_POLL_SECONDS if poll_seconds is None else poll_seconds,
+            queue=target.queue,
+            bucket=str(target.bucket),
+            clients=target.clients,
+            poll_seconds=default_poll if poll_seconds is None else poll_seconds,
             progress=progress,
+            not_found=target.not_found,
         )
         console.print(f"batch {escape(batch_id)}: {len(submitter.jobs)} job(s)")
         ending = wait_only(submitter, progress, timeout=timeout)
-        resume = f"pcr wait {escape(batch_id)} --queue {escape(queue)} --bucket {escape(bucket)}"
+        resume = (
+            f"pcr wait {escape(batch_id)} --local"
+            if target.local
+            else f"pcr wait {escape(batch_id)} --queue {escape(target.queue)} "
+            f"--bucket {escape(str(target.bucket))}"
+        )
         if ending.signum is not None:
             console.print(
                 f"detached ({ending.signal_name}): the jobs keep running; resume with: {resume}"
@@ -222,25 +264,33 @@ def wait(
 def outputs(
     ctx: typer.Context,
     batch_id: opt.BatchIdArg,
-    queue: opt.Queue,
-    bucket: opt.Bucket,
+    queue: opt.OptionalQueue = None,
+    bucket: opt.OptionalBucket = None,
     region: opt.Region = None,
+    local: Local = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Print every job's output as one JSON line, in job order (null: none yet, or failed).
 
-    Does not wait. Exit 0 when every job has an output, 1 otherwise.
+    On AWS it needs --queue and --bucket (or PCR_QUEUE, PCR_BUCKET); with --local it reads
+    the local account. Does not wait. Exit 0 when every job has an output, 1 otherwise.
     """
     runtime = runtime_of(ctx)
     console = stderr_console()
-    with cli_errors(console):
+    with (
+        cli_errors(console),
+        follow(ctx, runtime, console, local=local, data_dir=data_dir, queue=queue,
+               bucket=bucket, region=region, need_bucket=True) as target,
+    ):  # fmt: skip
         submitter = attach_batch(
             runtime,
             batch_id,
-            queue=queue,
-            bucket=bucket,
-            region=region,
+            queue=target.queue,
+            bucket=str(target.bucket),
+            clients=target.clients,
             poll_seconds=opt.AWS_POLL_SECONDS,
             progress=SilentProgress(),
+            not_found=target.not_found,
         )
         missing = emit_outputs(submitter, console)
         console.print(f"batch {escape(batch_id)}")
@@ -265,19 +315,28 @@ def logs(
         typer.Option("--tail", "-t", min=1, max=MAX_LOG_EVENTS, help="Print the last N lines."),
     ] = 50,
     region: opt.Region = None,
+    local: Local = False,
+    data_dir: DataDir = None,
 ) -> None:
-    """Print the last lines a job wrote (CloudWatch Logs group /aws/batch/job)."""
+    """Print the last lines a job wrote (CloudWatch Logs group /aws/batch/job).
+
+    With --local, of a job of the local account.
+    """
     runtime = runtime_of(ctx)
     console = stderr_console()
-    with cli_errors(console):
-        clients = runtime.aws_clients(region)
+    with (
+        cli_errors(console),
+        follow(ctx, runtime, console, local=local, data_dir=data_dir, queue=None,
+               region=region, need_queue=False) as target,
+    ):  # fmt: skip
+        clients = target.clients
         poller = Poller(
             clients.batch, request_throttling_milliseconds=0, governor=runtime.governor(),
             seams=runtime.seams,
         )  # fmt: skip
         state = poller.describe([job_id]).get(job_id)
         if state is None:
-            fail(f"no job {job_id} {NOT_FOUND}")
+            fail(f"no job {job_id} {target.not_found}")
         stream = state.log_stream_name
         if not stream:
             fail(f"job {job_id} is {state.status.value} and has no log stream (not started yet?)")
@@ -295,7 +354,7 @@ def logs(
 def cancel(
     ctx: typer.Context,
     batch_id: opt.BatchIdArg,
-    queue: opt.Queue,
+    queue: opt.OptionalQueue = None,
     reason: Annotated[
         str, typer.Option("--reason", help="Reason recorded on every terminated job.")
     ] = DEFAULT_CANCEL_REASON,
@@ -304,19 +363,27 @@ def cancel(
         bool, typer.Option("--wait", help="Wait until every job of the batch has ended.")
     ] = False,
     poll_seconds: opt.PollSeconds = None,
+    local: Local = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Terminate every unfinished job of a batch, deregister its job definition, report states.
 
-    Terminating stops SUBMITTED to RUNNING jobs alike; they end FAILED with the reason. An
-    array job is terminated through its parent.
+    On AWS it needs --queue (or PCR_QUEUE); with --local it cancels a batch of the local
+    account. Terminating stops SUBMITTED to RUNNING jobs alike; they end FAILED with the
+    reason. An array job is terminated through its parent.
     """
     runtime = runtime_of(ctx)
     console = stderr_console()
     started = runtime.clock()
-    with cli_errors(console):
-        clients = runtime.aws_clients(region)
+    with (
+        cli_errors(console),
+        follow(ctx, runtime, console, local=local, data_dir=data_dir, queue=queue,
+               region=region) as target,
+    ):  # fmt: skip
+        clients = target.clients
+        queue = target.queue
         governor = runtime.governor()
-        view = fetch_view(runtime, clients, governor, batch_id, queue)
+        view = fetch_view(runtime, clients, governor, batch_id, queue, target.not_found)
         unfinished = view.unfinished()
         view.cancel(reason, clients=clients, governor=governor)
         console.print(f"terminated {len(unfinished)} of {len(view.jobs)} job(s)")
@@ -326,16 +393,21 @@ def cancel(
                 console.print(f"deregistered job definition {escape(batch_id)}")
         if unfinished and wait:
             by_id = {job.job_id: job for job in view.jobs}
-            interval = opt.AWS_POLL_SECONDS if poll_seconds is None else poll_seconds
             poller = Poller(
-                clients.batch, polling_interval_seconds=interval, governor=governor,
-                seams=runtime.seams,
+                clients.batch,
+                polling_interval_seconds=poll_seconds if poll_seconds is not None else (
+                    opt.LOCAL_POLL_SECONDS if target.local else opt.AWS_POLL_SECONDS),
+                governor=governor, seams=runtime.seams,
             )  # fmt: skip
             poller.wait(
                 [r.job_id for r in unfinished],
                 arrays={a for r in unfinished if (a := by_id[r.job_id].array_id) is not None},
             )
-        final = fetch_view(runtime, clients, governor, batch_id, queue) if unfinished else view
+        final = (
+            fetch_view(runtime, clients, governor, batch_id, queue, target.not_found)
+            if unfinished
+            else view
+        )
         _print_view(console, final)
         console.print(f"wall time {format_seconds(runtime.clock() - started)}")
         typer.echo(

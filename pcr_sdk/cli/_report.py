@@ -23,6 +23,7 @@ from pcr_sdk.advanced import Poller
 from pcr_sdk.cli import _options as opt
 from pcr_sdk.cli._batch import log_tail
 from pcr_sdk.cli._inspect import fetch_view
+from pcr_sdk.cli._local import DataDir, Local, follow
 from pcr_sdk.cli._progress import stderr_console
 from pcr_sdk.cli._runtime import EXIT_OK, cli_errors, fail, runtime_of
 from pcr_sdk.report import BatchReport, ReportJob, render_html
@@ -66,7 +67,7 @@ def report_jobs(view: BatchStatus, tails: Mapping[str, Sequence[str]]) -> list[R
 def report(
     ctx: typer.Context,
     batch_id: opt.BatchIdArg,
-    queue: opt.Queue,
+    queue: opt.OptionalQueue = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -83,20 +84,28 @@ def report(
         int, typer.Option("--slowest", min=0, max=1000, help="How many slowest jobs to list.")
     ] = 10,
     region: opt.Region = None,
+    local: Local = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Draw a batch: each job's wait and run on a timeline, summary figures, slowest and
     failed jobs with their last log lines.
 
     Writes one self-contained HTML page (no script, nothing fetched from outside) and prints
     its path, or with --json prints the same data as JSON. Works on a running batch too.
-    AWS Batch shows finished jobs for about a day. The page is described in docs/report.md.
+    On AWS it needs --queue (or PCR_QUEUE), and AWS Batch shows finished jobs for about a
+    day; with --local it draws a batch of the local account, kept until `pcr local rm`. The
+    page is described in docs/report.md.
     """
     runtime = runtime_of(ctx)
     console = stderr_console()
-    with cli_errors(console):
-        clients = runtime.aws_clients(region)
+    with (
+        cli_errors(console),
+        follow(ctx, runtime, console, local=local, data_dir=data_dir, queue=queue,
+               region=region) as target,
+    ):  # fmt: skip
+        clients = target.clients
         governor = runtime.governor()
-        view = fetch_view(runtime, clients, governor, batch_id, queue)
+        view = fetch_view(runtime, clients, governor, batch_id, target.queue, target.not_found)
         now_ms = runtime.now_ms()
         first = BatchReport.build(view.batch_id, report_jobs(view, {}), now_ms=now_ms,
                                   slowest=slowest)  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Annotated, Final
 
 import typer
@@ -28,6 +29,7 @@ from pcr_sdk import (
 from pcr_sdk.cli import _options as opt
 from pcr_sdk.cli._batch import Ending, wait_only
 from pcr_sdk.cli._inspect import WaitTimeout, attach_batch
+from pcr_sdk.cli._local import DataDir, Local, Target, follow
 from pcr_sdk.cli._progress import batch_progress, describe_counts, failure_line, stderr_console
 from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, cli_errors, runtime_of
 
@@ -168,8 +170,8 @@ def _outcome(
 def retry(
     ctx: typer.Context,
     batch_id: opt.BatchIdArg,
-    queue: opt.Queue,
-    bucket: opt.Bucket,
+    queue: opt.OptionalQueue = None,
+    bucket: opt.OptionalBucket = None,
     kind: Annotated[
         list[str] | None,
         typer.Option(
@@ -185,27 +187,38 @@ def retry(
     ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the reruns, then report.")] = False,
     timeout: WaitTimeout = None,
-    poll_seconds: opt.PollSeconds = None,
+    poll_seconds: opt.RunPollSeconds = None,
     region: opt.Region = None,
+    local: Local = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Rerun a batch's failed jobs at their indexes (one JSON line with the new ids on stdout).
 
     First says what it found (the failed jobs, by attempt and failure kind), then what it
     reran, then with --wait how the reruns went. Jobs that failed because a dependency failed
     rerun with it. A closed batch reopens: end it with --wait here, or with `pcr wait` later.
-    Exit 0 when every job of the batch succeeded (with --wait) or the reruns went out, 1 when
-    some failed again, 2 on bad input, 124 when --timeout ran out.
+    With --local the batch is one of the local account: the reruns go to the process holding
+    it, or run here with the settings stored in the account (command, working directory,
+    environment), waited for. Exit 0 when every job of the batch succeeded (with --wait) or the
+    reruns went out, 1 when some failed again, 2 on bad input, 124 when --timeout ran out.
     """
     runtime = runtime_of(ctx)
     console = stderr_console()
-    with cli_errors(console), handle_signals():
+    with (
+        cli_errors(console),
+        handle_signals(),
+        follow(ctx, runtime, console, local=local, data_dir=data_dir, queue=queue,
+               bucket=bucket, region=region, need_bucket=True, run_jobs=True) as target,
+    ):  # fmt: skip
         kinds = _kinds(kind)
         wording = _FailureWording()
         progress = batch_progress(console, clock=runtime.clock, failure=wording)
+        default_poll = opt.LOCAL_POLL_SECONDS if target.local else opt.AWS_POLL_SECONDS
         submitter = attach_batch(
-            runtime, batch_id, queue=queue, bucket=bucket, region=region,
-            poll_seconds=opt.AWS_POLL_SECONDS if poll_seconds is None else poll_seconds,
-            progress=progress,
+            runtime, batch_id, queue=target.queue, bucket=str(target.bucket),
+            clients=target.clients,
+            poll_seconds=default_poll if poll_seconds is None else poll_seconds,
+            progress=progress, not_found=target.not_found,
         )  # fmt: skip
         before = submitter.get_results()
         failed = _found(console, submitter, before)
@@ -231,15 +244,19 @@ def retry(
             "resubmitted": new_ids,
             "kinds": {k: len(v) for k, v in plan.items()},
         }
-        if not wait:
+        if not wait and target.runs_here:
             console.print(
-                f"the reruns are on their way; follow them with: pcr wait {escape(batch_id)} "
-                f"--queue {escape(queue)} --bucket {escape(bucket)}"
+                "no process holds the local account: the reruns run here, and this waits for "
+                "them (with `pcr local serve` running, they run there)"
             )
+            wait = True
+        resume = _resume_command(batch_id, target, data_dir)
+        if not wait:
+            console.print(f"the reruns are on their way; follow them with: {resume}")
             _line(line)
             raise typer.Exit(EXIT_OK)
         ending = wait_only(submitter, progress, timeout=timeout)
-        code = _ended(console, ending, batch_id, queue, bucket)
+        code = _ended(console, ending, resume)
         if ending.signum is None:
             line["counts"], outcome = _outcome(console, submitter, new_ids)
         _line(line)
@@ -265,9 +282,17 @@ def _dry_run(
     raise typer.Exit(EXIT_OK)
 
 
-def _ended(console: Console, ending: Ending, batch_id: str, queue: str, bucket: str) -> int | None:
+def _resume_command(batch_id: str, target: Target, data_dir: Path | None) -> str:
+    """The `pcr wait` that follows the reruns from another shell (escaped for the console)."""
+    if target.local:
+        where = "--local" + ("" if data_dir is None else f" --data-dir {escape(str(data_dir))}")
+    else:
+        where = f"--queue {escape(target.queue)} --bucket {escape(str(target.bucket))}"
+    return f"pcr wait {escape(batch_id)} {where}"
+
+
+def _ended(console: Console, ending: Ending, resume: str) -> int | None:
     """What a signal or --timeout did to the wait, and the exit code it forces."""
-    resume = f"pcr wait {escape(batch_id)} --queue {escape(queue)} --bucket {escape(bucket)}"
     if ending.signum is not None:
         console.print(
             f"detached ({ending.signal_name}): the reruns keep running; resume with: {resume}"

@@ -11,10 +11,10 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, Protocol
 
 import boto3
 import click
@@ -66,6 +66,22 @@ class LocalEnvironment(Protocol):
     ) -> JobSubmitter: ...
 
 
+class AccountConnection(Protocol):
+    """A local account in use (`pcr_sdk.local.LocalConnection` is one)."""
+
+    @property
+    def clients(self) -> AwsClients: ...
+
+    @property
+    def bucket(self) -> str: ...
+
+    @property
+    def queue(self) -> str: ...
+
+    @property
+    def holder(self) -> Any: ...
+
+
 @dataclass(frozen=True)
 class LocalOptions:
     """How to start the local backend: the job command and how many jobs run at once."""
@@ -81,6 +97,10 @@ class LocalOptions:
     gpus: int = 0
     """The local compute environment (None: the machine's); jobs wait for free resources as on
     AWS."""
+    data_dir: Path | None = None
+    """The local account kept for later commands (None: a temporary one)."""
+    image: str | None = None
+    """The image `command` is for (None: every image)."""
 
     @classmethod
     def for_jobs(
@@ -115,6 +135,10 @@ def cpu_slots() -> int:
 
 ClientFactory = Callable[[str | None], AwsClients]
 BackendFactory = Callable[[LocalOptions], AbstractContextManager[LocalEnvironment]]
+AccountFactory = Callable[
+    [Path, bool, Callable[[Any], None]], AbstractContextManager[AccountConnection]
+]
+"""(account directory, run jobs, told when waiting for its holder) -> the account in use."""
 
 
 def aws_clients_for_region(region: str | None) -> AwsClients:
@@ -138,8 +162,9 @@ def start_local_backend(options: LocalOptions) -> AbstractContextManager[LocalEn
     """pcr-sdk's embedded local backend (imported here: it needs the `local` extra)."""
     from pcr_sdk.local import LocalBackend  # noqa: PLC0415 - optional dependency, loaded on use
 
+    command = options.command
     return LocalBackend(
-        options.command,
+        {options.image: command} if command is not None and options.image else command,
         max_parallel=options.max_parallel,
         containers=_runtime_name(options.containers),
         host_access=options.host_access,
@@ -147,6 +172,7 @@ def start_local_backend(options: LocalOptions) -> AbstractContextManager[LocalEn
         vcpus=options.vcpus,
         memory_mib=options.memory_mib,
         gpus=options.gpus,
+        data_dir=options.data_dir,
     )
 
 
@@ -158,6 +184,15 @@ def _runtime_name(value: str | None) -> Literal["docker", "podman"] | None:
     if value is None:
         return None
     raise PcrInputError(f"--containers takes docker or podman, not {value!r}")
+
+
+def connect_local_account(
+    directory: Path, run_jobs: bool, on_wait: Callable[[Any], None]
+) -> AbstractContextManager[AccountConnection]:
+    """The local account in `directory`: its holder joined, or opened here."""
+    from pcr_sdk.local import LocalAccount  # noqa: PLC0415 - optional dependency, loaded on use
+
+    return LocalAccount(directory).connect(run_jobs=run_jobs, on_wait=on_wait)
 
 
 def batch_governor() -> RateGovernor:
@@ -175,6 +210,7 @@ class Runtime:
 
     aws_clients: ClientFactory = aws_clients_for_region
     local_backend: BackendFactory = start_local_backend
+    local_account: AccountFactory = connect_local_account
     sleep: Sleep = time.sleep
     clock: Clock = time.monotonic
     governor: Callable[[], RateGovernor] = batch_governor
@@ -185,18 +221,6 @@ class Runtime:
     def seams(self) -> Seams:
         """The clock and sleep as the SDK takes them."""
         return Seams(clock=self.clock, sleep=self.sleep)
-
-
-@contextmanager
-def local_backend(runtime: Runtime, options: LocalOptions) -> Iterator[LocalEnvironment]:
-    """The runtime's local backend, started; one line and exit 1 if it cannot start (e.g. the
-    container runtime it names does not answer)."""
-    with ExitStack() as stack:
-        try:
-            backend = stack.enter_context(runtime.local_backend(options))
-        except RuntimeError as err:
-            fail(f"the local backend did not start: {err}")
-        yield backend
 
 
 def runtime_of(ctx: typer.Context) -> Runtime:
@@ -221,7 +245,7 @@ def given(ctx: typer.Context, name: str, value: str | None) -> str | None:
 def cli_errors(console: Console | None = None) -> Iterator[None]:
     """The CLI boundary: expected errors become one line on stderr and an exit code.
 
-    Input errors exit 2, AWS and runtime errors 1, Ctrl-C 130 and a signal n 128 + n;
+    Input errors exit 2, AWS, runtime and file errors 1, Ctrl-C 130 and a signal n 128 + n;
     never a traceback.
     """
     del console  # kept for the commands' symmetry; the one line goes through typer
@@ -239,3 +263,5 @@ def cli_errors(console: Console | None = None) -> Iterator[None]:
         fail(str(err), err.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", EXIT_INTERRUPTED)
+    except OSError as err:  # e.g. the local account's directory cannot be written
+        fail(str(err), EXIT_FAILED)

@@ -11,6 +11,7 @@ import typer
 
 from pcr_sdk import InterruptedBySignal, handle_signals
 from pcr_sdk.cli import _options as opt
+from pcr_sdk.cli._local import ENV_LOCAL_DIR, account_directory
 from pcr_sdk.cli._options import (
     ENV_BUCKET,
     ENV_IMAGE,
@@ -70,8 +71,7 @@ def _warnings(backend: LocalBackend, euid: int | None) -> list[str]:
     return found
 
 
-def _announce(backend: LocalBackend, image: str, command: list[str] | None, kept: bool) -> None:
-    where = "kept after stopping" if kept else "removed when it stops; --data-dir keeps them"
+def _announce(backend: LocalBackend, image: str, command: list[str] | None) -> None:
     memory = f"{backend.memory_mib} MiB"
     limit = "" if backend.max_parallel is None else f", at most {backend.max_parallel} at once"
     runs = (
@@ -90,17 +90,14 @@ def _announce(backend: LocalBackend, image: str, command: list[str] | None, kept
         typer.echo(warning, err=True)
     say(f"pcr local serve: AWS Batch, CloudWatch Logs and S3 at {backend.endpoint_url}")
     say(f"  listening   {backend.address}")
-    keys = (
-        f"{backend.data_dir / 'credentials'} (mode 0600, reused)"
-        if backend.data_dir is not None
-        else "random for this run; --data-dir keeps them"
-    )
-    say(f"  keys        {keys}")
+    account = backend.data_dir or Path()
+    say(f"  account     {account} (S3 objects, jobs, logs: kept; pcr local ls)")
+    say(f"  keys        {account / 'credentials'} (mode 0600, reused)")
     say(f"  job queue   {backend.queue}  ({backend.queue_arn})")
     say(f"  bucket      {backend.bucket}")
     say(f"  compute     {backend.vcpus:g} vCPUs, {memory}, {backend.gpus} GPUs{limit}")
     say(f"  jobs        {runs}")
-    say(f"  job logs    {backend.log_dir} ({where})")
+    say(f"  job logs    {backend.log_dir}")
     say("Use it from another terminal (AWS CLI, boto3, any SDK, pcr):")
     say(f"  unset {' '.join(UNSET)}")
     for name, value in _exports(backend, image).items():
@@ -197,10 +194,11 @@ def serve(
         Path | None,
         typer.Option(
             "--data-dir",
+            envvar=ENV_LOCAL_DIR,
             file_okay=False,
             help=(
-                "Keep the job logs here (DATA_DIR/logs, one file per attempt) after stopping; "
-                "default: a temporary directory. S3 objects live in memory."
+                "The local account it holds and keeps: S3 objects, jobs, logs, keys (default: "
+                "the user's state directory, e.g. ~/.local/state/pcr-sdk/local)."
             ),
             show_default=False,
         ),
@@ -216,13 +214,15 @@ def serve(
 ) -> None:
     """Serve AWS Batch, CloudWatch Logs and S3 on this machine until Ctrl-C or SIGTERM.
 
-    Prints the endpoint, queue and bucket, and the `export` lines (with the server's own keys:
-    every request must be signed with them) that point the AWS CLI, any SDK and `pcr submit /
-    status / wait / outputs` at it. It listens on 127.0.0.1 unless --host and --expose say
-    otherwise, and refuses requests from web pages and for other Host names. Jobs run as
-    processes here (`--containers docker|podman`: containers) with `AWS_ENDPOINT_URL` set to
-    this endpoint.
-    Ctrl-C, SIGTERM or SIGHUP stop it and every job it runs (exit 130, 143 or 129).
+    It holds the local account (S3 objects, job definitions, jobs and logs survive a restart,
+    the keys too: export lines stay valid) and runs the jobs queued there. Prints the
+    endpoint, queue and bucket, and the `export` lines (with the server's own keys: every
+    request must be signed with them) that point the AWS CLI, any SDK and `pcr submit /
+    status / wait / outputs` at it; `pcr ... --local` finds it without them. It listens on
+    127.0.0.1 unless --host and --expose say otherwise, and refuses requests from web pages
+    and for other Host names. Jobs run as processes here (`--containers docker|podman`:
+    containers) with `AWS_ENDPOINT_URL` set to this endpoint. Ctrl-C, SIGTERM or SIGHUP stop
+    it and every job it runs (exit 130, 143 or 129).
     """
     if docker:
         fail(opt.RENAMED_DOCKER, EXIT_USAGE)
@@ -240,6 +240,7 @@ def serve(
         )
     from pcr_sdk.local import LocalBackend  # noqa: PLC0415 - optional dependency, loaded on use
 
+    data_dir = account_directory(data_dir)
     backend = LocalBackend(
         {image: argv} if argv else None,
         max_parallel=parallel,
@@ -266,7 +267,7 @@ def serve(
         except RuntimeError as err:  # the container runtime it names does not answer
             fail(f"the local backend did not start: {err}")
         try:
-            _announce(backend, image, argv, kept=data_dir is not None)
+            _announce(backend, image, argv)
             backend.wait()
         except KeyboardInterrupt as interrupt:
             code = (

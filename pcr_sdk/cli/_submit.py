@@ -22,6 +22,7 @@ from pcr_sdk import (
 from pcr_sdk.advanced import BatchOptions
 from pcr_sdk.cli import _options as opt
 from pcr_sdk.cli._batch import Ending, conclude, drive, read_jobs, stream_line
+from pcr_sdk.cli._local import DataDir, hold, local_options
 from pcr_sdk.cli._progress import BatchProgress, batch_progress, stderr_console
 from pcr_sdk.cli._runtime import (
     EXIT_OK,
@@ -33,7 +34,6 @@ from pcr_sdk.cli._runtime import (
     cpu_slots,
     fail,
     given,
-    local_backend,
     runtime_of,
 )
 
@@ -281,6 +281,7 @@ def run(
             ),
         ),
     ] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Run one job per JSONL line, wait, print each output as a JSON line in input order.
 
@@ -290,6 +291,10 @@ def run(
     The batch belongs to this command: Ctrl-C, SIGTERM or SIGHUP stop submitting, cancel the
     unfinished jobs (locally: kill their processes), print the outputs known so far (null for
     the rest) and exit 130, 143 or 129.
+
+    Locally the batch is kept in the local account (`--data-dir`, PCR_LOCAL_DIR, else the
+    user's state directory): `pcr status / outputs / report / retry BATCH_ID --local` read it
+    afterwards, from any process.
 
     Exit 0 when every job succeeded, 1 when any failed, 2 on bad usage or input, 124 when
     --timeout ran out.
@@ -321,7 +326,8 @@ def run(
                 containers=containers.value if containers is not None else None,
                 host_access=host_access,
             )
-            with local_backend(runtime, options) as backend:
+            options = local_options(options, data_dir, image=image or LOCAL_IMAGE)
+            with hold(runtime, options, console) as backend:
                 submitter = local_submitter(
                     settings,
                     backend,
@@ -344,12 +350,15 @@ def run(
                     parallel=parallel,
                     stream=stream,
                 )
+            follow_hint(console, submitter.get_batch_id(), options)
         else:
             if command or parallel is not None or containers is not None or host_access:
                 fail(
                     "--command, --parallel, --containers and --host-access need --local",
                     EXIT_USAGE,
                 )
+            if given(ctx, "data_dir", None if data_dir is None else str(data_dir)):
+                fail("--data-dir needs --local", EXIT_USAGE)
             aws_queue, aws_bucket, aws_image = _require_aws_target(queue, bucket, image)
             inputs = read_jobs(jobs)
             submitter = aws_submitter(
@@ -376,6 +385,17 @@ def run(
                 stream=stream,
             )
     raise typer.Exit(code)
+
+
+def follow_hint(console: Console, batch_id: str, options: LocalOptions) -> None:
+    """Where the batch is kept, and how to read it later."""
+    if options.data_dir is None:
+        return
+    where = escape(str(options.data_dir))
+    console.print(
+        f"kept in the local account {where}; later: pcr outputs / report / retry "
+        f"{escape(batch_id)} --local"
+    )
 
 
 def _require_aws_target(

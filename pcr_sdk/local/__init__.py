@@ -74,12 +74,31 @@ backend's own keys, the region, and finally `extra_env`. The command is `contain
 if submitted, else `command` (one argv for every image, or a mapping image -> argv), else the
 job definition's command; with none, a process cannot start (a container runs its image's own).
 
-The embedded S3 keeps its objects in moto's process-wide state, so two backends running at once
-in one process share buckets.
+With `data_dir`, the backend keeps a local account there: S3 objects (mirrored to files as each
+write happens, put back into moto at start), the engine's definitions and jobs (a versioned
+journal), logs, keys and settings, reopened by `LocalBackend.reopen(data_dir)` or joined by
+`LocalAccount(data_dir).connect()` from any process (one holder at a time). Without it, the
+account is temporary, as before. The embedded S3 keeps its objects in moto's process-wide
+state: temporary backends running at once in one process share buckets; a kept account owns
+its buckets in its process (docs/local-server.md, "A local account that lasts").
 """
 
 from __future__ import annotations
 
+from pcr_sdk.local._account import KeptBatch, LocalAccount, LocalConnection
 from pcr_sdk.local._backend import LocalBackend
+from pcr_sdk.local._files import AccountFormatError, LocalAccountError
+from pcr_sdk.local._holder import AccountInUseError, Holder
+from pcr_sdk.local._s3mirror import AccountConflictError
 
-__all__ = ["LocalBackend"]
+__all__ = [
+    "AccountConflictError",
+    "AccountFormatError",
+    "AccountInUseError",
+    "Holder",
+    "KeptBatch",
+    "LocalAccount",
+    "LocalAccountError",
+    "LocalBackend",
+    "LocalConnection",
+]

@@ -8,11 +8,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import boto3
 import botocore.session
@@ -22,13 +22,18 @@ from botocore.exceptions import ClientError
 from pcr_sdk._private.edge.clients import DEFAULT_CONFIG, AwsClients
 from pcr_sdk._private.public import public
 from pcr_sdk._private.wire import facts
+from pcr_sdk.local._account_settings import BackendSettings, absolute_cwd
+from pcr_sdk.local._account_settings import load as load_settings
 from pcr_sdk.local._capacity import local_capacity
 from pcr_sdk.local._containers import MAC_HOST, ContainerLauncher
 from pcr_sdk.local._credentials import LocalCredentials, load_or_create
 from pcr_sdk.local._engine import ACCOUNT_ID, BatchEngine
 from pcr_sdk.local._gateway import Gateway, allowed_hosts
+from pcr_sdk.local._holder import Holder, HolderLock, program_name
+from pcr_sdk.local._kept import KeptAccount, log_directory
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._process import JobWiring, LocalLauncher
+from pcr_sdk.local._s3mirror import BucketOwner, MirroredS3
 from pcr_sdk.local._server import (
     HttpServer,
     ServerLimits,
@@ -42,6 +47,7 @@ from pcr_sdk.local._supervisor import Supervisor
 from pcr_sdk.local._wire import JsonEndpoint, RestJsonEndpoint, service_model
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_s3 import S3Client
@@ -54,6 +60,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _LOOPBACK: Final = "127.0.0.1"
+_SETTINGS: Final = frozenset(BackendSettings.model_fields)
+"""The constructor's arguments a kept account stores (`_account_settings.BackendSettings`)."""
 _QUIET_LOGGERS: Final = ("werkzeug", "waitress")
 
 
@@ -73,6 +81,34 @@ def _isolated_session(region: str, credentials: LocalCredentials) -> boto3.Sessi
         aws_secret_access_key=credentials.secret_access_key,
         region_name=region,
     )
+
+
+def clients_at(
+    endpoint_url: str,
+    region: str,
+    credentials: LocalCredentials,
+    in_process: Mapping[str, Callable[..., Any]] | None = None,
+) -> tuple[boto3.Session, AwsClients]:
+    """A session with the backend's keys and its Batch, S3 and Logs clients for `endpoint_url`.
+
+    `in_process` answers some services' requests without HTTP: botocore event name (e.g.
+    `before-send.batch`) -> a `_wire` endpoint.
+    """
+    session = _isolated_session(region, credentials)
+    for event, handler in (in_process or {}).items():
+        session.events.register_first(event, handler)
+    # s3v4: presigned URLs too are SigV4 (botocore presigns S3 with SigV2 by default)
+    config = DEFAULT_CONFIG.merge(Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    batch: BatchClient = session.client(
+        "batch", region_name=region, endpoint_url=endpoint_url, config=config
+    )
+    s3: S3Client = session.client(
+        "s3", region_name=region, endpoint_url=endpoint_url, config=config
+    )
+    logs: CloudWatchLogsClient = session.client(
+        "logs", region_name=region, endpoint_url=endpoint_url, config=config
+    )
+    return session, AwsClients(batch=batch, s3=s3, logs=logs)
 
 
 @public("pcr_sdk.local")
@@ -131,6 +167,7 @@ class LocalBackend:
         data_dir: str | os.PathLike[str] | None = None,
         expose: bool = False,
         allow_hosts: Collection[str] = (),
+        run_jobs: bool = True,
     ) -> None:
         """Configure the backend; nothing starts before `start()` or `with`.
 
@@ -154,12 +191,15 @@ class LocalBackend:
             grace_seconds: the time between SIGTERM and SIGKILL when an attempt is stopped.
             host: the address the HTTP endpoint listens on (default: the loopback address).
             port: its port; 0 picks a free one.
-            data_dir: keep the job logs in `data_dir/logs` after close, and the backend's keys
-                in `data_dir/credentials` (mode 0600), reused on the next start (default: a
-                temporary log directory, removed on close, and random keys).
+            data_dir: keep the account there: S3 objects, the engine's definitions and jobs,
+                the job logs, the keys (`data_dir/credentials`, mode 0600) and these settings,
+                all reused on the next start; one process holds it at a time (default: a
+                temporary account, removed on close, with random keys).
             expose: allow a `host` other than a loopback address: whoever reaches it there
                 and holds the keys runs commands on this machine.
             allow_hosts: more `Host` header names to answer (e.g. this machine's DNS name).
+            run_jobs: start job attempts; False opens the account to read and change it (a
+                kept account's queued jobs then wait for a backend that runs jobs).
 
         Raises:
             ValueError: `port` outside 0..65535, `max_parallel` below 1, `timeout_scale`,
@@ -168,6 +208,7 @@ class LocalBackend:
                 loopback without `expose`.
             TypeError: a command that is not an argv list of strings.
         """
+        given = {name: value for name, value in locals().items() if name in _SETTINGS}
         self._settings = ExecutionSettings.of(
             command,
             containers=containers,
@@ -209,11 +250,70 @@ class LocalBackend:
         self.expose = expose
         self.allow_hosts = tuple(allow_hosts)
         self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.run_jobs = run_jobs
+        self._kept_settings: BackendSettings | None = None
+        if self.data_dir is not None:
+            self._kept_settings = BackendSettings(  # the arguments of the same names, as given
+                **{
+                    **given,
+                    "command": _as_lists(self._settings.command),
+                    "cwd": absolute_cwd(cwd),
+                    "extra_env": dict(self._settings.extra_env),
+                }
+            )
+        self._account: KeptAccount | None = None
+        self._sleep = time.sleep
         self._credentials: LocalCredentials | None = None
         self._address: str | None = None
         self._log_dir: Path | None = None
         self._stopped = threading.Event()
         self._stopped.set()
+
+    @classmethod
+    def reopen(
+        cls,
+        data_dir: str | os.PathLike[str],
+        *,
+        run_jobs: bool = True,
+        host: str = _LOOPBACK,
+        port: int = 0,
+        expose: bool = False,
+        allow_hosts: Collection[str] = (),
+    ) -> LocalBackend:
+        """A backend for a kept account with the settings stored there (nothing starts yet).
+
+        The command mapping, working directory, environment, compute environment, bucket,
+        queue and region are those of the last backend constructed with arguments that
+        opened `data_dir`; where nothing ran yet, `LocalBackend()`'s defaults. They are not
+        written back.
+
+        Args:
+            data_dir: the account's directory.
+            run_jobs: start job attempts (False: only read and change the account).
+            host: the address the HTTP endpoint listens on.
+            port: its port; 0 picks a free one.
+            expose: allow a `host` beyond loopback.
+            allow_hosts: more `Host` header names to answer.
+
+        Returns:
+            The backend; `start()` or `with` opens the account.
+
+        Raises:
+            AccountFormatError: the stored settings are from a newer pcr-sdk, or damaged.
+        """
+        directory = Path(data_dir)
+        stored = load_settings(directory) or BackendSettings()
+        backend = cls(
+            **stored.model_dump(),  # the arguments of the same names
+            host=host,
+            port=port,
+            data_dir=directory,
+            expose=expose,
+            allow_hosts=allow_hosts,
+            run_jobs=run_jobs,
+        )
+        backend._kept_settings = None  # reopened: the stored settings stay as they are
+        return backend
 
     # -- what callers use --------------------------------------------------------------------
 
@@ -410,80 +510,59 @@ class LocalBackend:
         if self._stack is not None:
             raise RuntimeError("LocalBackend is already running")
         with ExitStack() as stack:
-            # Callbacks run in reverse: forget, stop the engine (kills jobs), drop the buckets,
-            # close the clients, stop the server, close the logs, restore the loggers.
+            # Callbacks run in reverse: unpublish, forget, stop the engine (kills jobs), drop
+            # the buckets, close the clients, stop the server, close the logs, close the kept
+            # account (its buckets leave moto, the lock goes), restore the loggers.
             _quiet_loggers(stack)
-
-            log_dir = self.data_dir / "logs" if self.data_dir is not None else None
-            credentials = (
-                load_or_create(self.data_dir)
-                if self.data_dir is not None
-                else LocalCredentials.generate()
-            )
-            logs = LogStore(clock_ms=_epoch_ms, directory=log_dir)
+            account = self._open_account()
+            if account is not None:
+                stack.callback(account.close)
+            credentials, logs = self._keys_and_logs()
             stack.callback(logs.close)
-            gateway, server = self._listen(credentials)  # bound, serving from server.start()
+            owner = account.owner if account is not None else BucketOwner(None)
+            owner.claim(self.bucket, fresh=False)  # temporary: refused if an account owns it
+            s3_app = MirroredS3(
+                moto_application(), owner, account.mirror if account is not None else None
+            )
+            gateway, server = self._listen(credentials, s3_app)  # serving from server.start()
             stack.callback(server.stop)
             endpoint_url = f"http://{connect_host(self.host)}:{server.port}"
 
-            supervisor = Supervisor(sample_seconds=self._settings.memory_sample_seconds)
-            supervisor.open()
-            stack.callback(supervisor.close)  # last of the engine's parts: it kills what is left
-            launcher = self._launcher(
-                JobWiring(endpoint_url, credentials, self.region, self._settings.extra_env),
-                supervisor,
-            )
-            engine = BatchEngine(
-                launcher,
-                logs,
-                queue=self.queue,
-                region=self.region,
-                capacity=self._capacity,
-                max_parallel=self.max_parallel,
-                timeout_scale=self.timeout_scale,
-                grace_seconds=self.grace_seconds,
-            )
+            launcher, engine = self._engine_parts(stack, endpoint_url, credentials, logs)
+            if account is not None:
+                account.restore(engine, logs)
             batch_endpoint = RestJsonEndpoint(service_model("batch"), engine.operations())
             logs_endpoint = JsonEndpoint(service_model("logs"), logs.operations())
             gateway.route("batch", batch_endpoint)
             gateway.route("logs", logs_endpoint)
             server.start()
-            session = _isolated_session(self.region, credentials)
-            # before-send handlers answer with a response; the stubs type handlers as -> None
-            session.events.register_first("before-send.batch", batch_endpoint)  # type: ignore[arg-type]
-            session.events.register_first("before-send.cloudwatch-logs", logs_endpoint)  # type: ignore[arg-type]
-
-            # s3v4: presigned URLs too are SigV4 (botocore presigns S3 with SigV2 by default)
-            config = DEFAULT_CONFIG.merge(
-                Config(signature_version="s3v4", s3={"addressing_style": "path"})
-            )
-            batch: BatchClient = session.client(
-                "batch", region_name=self.region, endpoint_url=endpoint_url, config=config
-            )
-            stack.callback(batch.close)
-            s3: S3Client = session.client(
-                "s3", region_name=self.region, endpoint_url=endpoint_url, config=config
-            )
-            stack.callback(s3.close)
-            logs_client: CloudWatchLogsClient = session.client(
-                "logs", region_name=self.region, endpoint_url=endpoint_url, config=config
-            )
-            stack.callback(logs_client.close)
+            in_process: dict[str, Callable[..., Any]] = {
+                "before-send.batch": batch_endpoint,
+                "before-send.cloudwatch-logs": logs_endpoint,
+            }
+            session, clients = clients_at(endpoint_url, self.region, credentials, in_process)
+            for client in (clients.batch, clients.s3, clients.logs):
+                stack.callback(client.close)
             self._buckets = []
-            stack.callback(_drop_buckets, s3, self._buckets)
+            if account is None:  # a kept account's buckets leave moto when it closes
+                stack.callback(_drop_buckets, clients.s3, self._buckets)
             launcher.open()  # containers: fails if the runtime does not answer
             stack.callback(launcher.close)  # after the engine: removes what containers are left
             stack.callback(engine.close)
-            engine.start()
+            if self.run_jobs:
+                engine.start()
             stack.callback(self._forget)
 
             self._engine = engine
             self._credentials = credentials
-            self._clients = AwsClients(batch=batch, s3=s3, logs=logs_client)
+            self._clients = clients
             self._session = session
             self._endpoint_url = endpoint_url
             self._log_dir = logs.directory
             self.create_bucket(self.bucket)
+            if account is not None:
+                self._publish(account.lock, endpoint_url)
+                stack.callback(account.lock.unpublish)  # first: nobody joins a closing holder
             logger.info(
                 "local backend: AWS Batch, CloudWatch Logs and S3 at %s, bucket %s, queue %s, "
                 "compute environment %s%s",
@@ -495,6 +574,30 @@ class LocalBackend:
             )
             self._stack = stack.pop_all()
             self._stopped.clear()
+
+    def _engine_parts(
+        self, stack: ExitStack, endpoint_url: str, credentials: LocalCredentials, logs: LogStore
+    ) -> tuple[LocalLauncher | ContainerLauncher, BatchEngine]:
+        """The supervisor (started, closed last of the engine's parts: it kills what is left),
+        the launcher and the engine (not started)."""
+        supervisor = Supervisor(sample_seconds=self._settings.memory_sample_seconds)
+        supervisor.open()
+        stack.callback(supervisor.close)
+        launcher = self._launcher(
+            JobWiring(endpoint_url, credentials, self.region, self._settings.extra_env),
+            supervisor,
+        )
+        engine = BatchEngine(
+            launcher,
+            logs,
+            queue=self.queue,
+            region=self.region,
+            capacity=self._capacity,
+            max_parallel=self.max_parallel,
+            timeout_scale=self.timeout_scale,
+            grace_seconds=self.grace_seconds,
+        )
+        return launcher, engine
 
     def _launcher(
         self, wiring: JobWiring, supervisor: Supervisor
@@ -511,14 +614,44 @@ class LocalBackend:
             host_access=settings.host_access,
         )
 
-    def _listen(self, credentials: LocalCredentials) -> tuple[Gateway, HttpServer]:
+    def _keys_and_logs(self) -> tuple[LocalCredentials, LogStore]:
+        if self.data_dir is None:
+            return LocalCredentials.generate(), LogStore(clock_ms=_epoch_ms)
+        directory = log_directory(self.data_dir)
+        return load_or_create(self.data_dir), LogStore(clock_ms=_epoch_ms, directory=directory)
+
+    def _open_account(self) -> KeptAccount | None:
+        """Hold the kept account (None: a temporary backend)."""
+        if self.data_dir is None:
+            return None
+        account = KeptAccount.open(
+            self.data_dir, settings=self._kept_settings, bucket=self.bucket, sleep=self._sleep
+        )
+        self._account = account
+        return account
+
+    def _publish(self, lock: HolderLock, endpoint_url: str) -> None:
+        lock.publish(
+            Holder(
+                url=endpoint_url,
+                pid=os.getpid(),
+                started_at=time.time(),
+                runs_jobs=self.run_jobs,
+                bucket=self.bucket,
+                queue=self.queue,
+                region=self.region,
+                program=program_name(),
+            )
+        )
+
+    def _listen(
+        self, credentials: LocalCredentials, s3_app: WSGIApplication
+    ) -> tuple[Gateway, HttpServer]:
         """The gateway and its HTTP server, bound to `host` and `port` (not serving yet)."""
         extra = list(self.allow_hosts)
         if self._settings.containers is not None and sys.platform == "darwin":
             extra.append(MAC_HOST)  # how containers reach this machine on macOS
-        gateway = Gateway(
-            Verifier(credentials), allowed_hosts(self.host, extra), moto_application()
-        )
+        gateway = Gateway(Verifier(credentials), allowed_hosts(self.host, extra), s3_app)
         server = HttpServer(
             gateway, host=self.host, port=self.port, screen=gateway, limits=ServerLimits()
         )
@@ -542,6 +675,7 @@ class LocalBackend:
                 self._stopped.set()
 
     def _forget(self) -> None:
+        self._account = None
         self._engine = None
         self._credentials = None
         self._address = None
@@ -557,6 +691,16 @@ def _quiet_loggers(stack: ExitStack) -> None:
         quiet = logging.getLogger(name)
         stack.callback(quiet.setLevel, quiet.level)
         quiet.setLevel(logging.ERROR)
+
+
+def _as_lists(
+    command: Sequence[str] | Mapping[str, Sequence[str]] | None,
+) -> list[str] | dict[str, list[str]] | None:
+    if command is None:
+        return None
+    if isinstance(command, Mapping):
+        return {image: list(argv) for image, argv in command.items()}
+    return list(command)
 
 
 def _epoch_ms() -> int:

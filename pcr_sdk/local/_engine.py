@@ -21,9 +21,11 @@ from pcr_sdk.local import _checks as check
 from pcr_sdk.local import _listing
 from pcr_sdk.local import _refusals as refusal
 from pcr_sdk.local._capacity import Resources
+from pcr_sdk.local._journal import JobJournal, KeptEngine
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._model import (
     STARTED,
+    Attempt,
     Definition,
     Job,
     add_array_children,
@@ -123,6 +125,18 @@ class BatchEngine:
             "ListTagsForResource": self.list_tags_for_resource,
         }
 
+    def restore(self, kept: KeptEngine, *, cut_off: Callable[[Job, Attempt], int]) -> None:
+        """Take over a kept account's definitions and jobs, before `start` (`JobStates.restore`
+        says what becomes of unfinished jobs)."""
+        with self._cond:
+            self._definitions = kept.definitions
+            self._scheduler.restore(kept.jobs, cut_off=cut_off)
+
+    def keep(self, journal: JobJournal) -> None:
+        """Tell `journal` of every change from now on."""
+        with self._cond:
+            self._scheduler.journal = journal
+
     def reclaim_host(self, job_id: str) -> str:
         """End a running attempt as a Spot reclaim does (no exit code); its statusReason."""
         with self._cond:
@@ -215,12 +229,15 @@ class BatchEngine:
                 platform_capabilities=platforms,
             )
             revisions.append(definition)
+            self._scheduler.journal.definition_changed(definition)
         return {"jobDefinitionName": name, "jobDefinitionArn": definition.arn, "revision": revision}
 
     def deregister_job_definition(self, params: JsonObject) -> JsonObject:
         reference = check.required(params, "jobDefinition")
         with self._cond:
-            self._definition(reference, active=False).status = "INACTIVE"
+            definition = self._definition(reference, active=False)
+            definition.status = "INACTIVE"
+            self._scheduler.journal.definition_changed(definition)
         return {}
 
     def describe_job_definitions(self, params: JsonObject) -> JsonObject:
@@ -454,35 +471,43 @@ class BatchEngine:
 
     # -- tags --------------------------------------------------------------------------------
 
-    def _tags_of(self, arn: str) -> dict[str, str]:
+    def _tagged(self, arn: str) -> Job | Definition:
         resource = arn.split(":", 5)[-1] if arn.startswith("arn:") else arn
         if resource.startswith("job/"):
             job = self._job(resource.removeprefix("job/"))
             if job is not None:
                 if job.parent is not None:
                     raise refusal.TAG_ARRAY_CHILD.refuse()
-                return job.tags
+                return job
         elif resource.startswith("job-definition/"):
             try:
-                return self._definition(arn, active=False).tags
+                return self._definition(arn, active=False)
             except ServiceError:
                 pass
         raise refusal.TAG_RESOURCE_NOT_FOUND.refuse(arn=arn)
 
+    def _retagged(self, resource: Job | Definition) -> None:
+        if isinstance(resource, Job):
+            self._scheduler.journal.job_changed(resource)
+        else:
+            self._scheduler.journal.definition_changed(resource)
+
     def tag_resource(self, params: JsonObject) -> JsonObject:
         with self._cond:
-            tags = self._tags_of(check.required(params, "resourceArn"))
-            tags.update(check.tags(params.get("tags"), existing=tags))
+            resource = self._tagged(check.required(params, "resourceArn"))
+            resource.tags.update(check.tags(params.get("tags"), existing=resource.tags))
+            self._retagged(resource)
         return {}
 
     def untag_resource(self, params: JsonObject) -> JsonObject:
         with self._cond:
-            tags = self._tags_of(check.required(params, "resourceArn"))
+            resource = self._tagged(check.required(params, "resourceArn"))
             keys = [check.tag_key(str(key)) for key in params.get("tagKeys") or []]
             for key in keys:
-                tags.pop(key, None)
+                resource.tags.pop(key, None)
+            self._retagged(resource)
         return {}
 
     def list_tags_for_resource(self, params: JsonObject) -> JsonObject:
         with self._cond:
-            return {"tags": dict(self._tags_of(check.required(params, "resourceArn")))}
+            return {"tags": dict(self._tagged(check.required(params, "resourceArn")).tags)}

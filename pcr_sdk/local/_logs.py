@@ -130,6 +130,32 @@ class LogStore:
                 found = self._streams[name] = _Stream(name, path, created=now)
             return found
 
+    def adopt(self, name: str) -> int | None:
+        """Serve stream `name` from its file, written by an earlier backend of a kept account.
+
+        Args:
+            name: the log stream's name.
+
+        Returns:
+            Its last event's timestamp (epoch ms); None if there is no such file, or no event.
+        """
+        path = self.directory / _relative_path(name)
+        try:
+            status = path.stat()
+        except FileNotFoundError:
+            return None
+        stream = _Stream(name, path, created=int(status.st_mtime * 1000))
+        with path.open("rb") as file:
+            stream.size = _whole_lines(file, status.st_size)
+            if stream.size:
+                file.seek(0)
+                stream.first = stream.created = _parse(file.readline(stream.size))[0]
+                _, last_line = next(_lines_backward(file, stream.size))
+                stream.last = _parse(last_line)[0]
+        with self._lock:
+            self._streams.setdefault(name, stream)
+        return stream.last
+
     def append(self, stream: str, message: str) -> None:
         """Add one event per line of `message`, stamped now (never before the stream's last)."""
         now = self._clock_ms()
@@ -432,6 +458,19 @@ def _first_at(file: IO[bytes], size: int, stamp: int) -> int:
             break
         position += len(raw)
     return position
+
+
+def _whole_lines(file: IO[bytes], size: int) -> int:
+    """How many bytes of the file are whole lines (a holder killed mid-write leaves a part)."""
+    position = size
+    while position > 0:
+        block = max(0, position - _CHUNK)
+        file.seek(block)
+        cut = file.read(position - block).rfind(b"\n")
+        if cut >= 0:
+            return block + cut + 1
+        position = block
+    return 0
 
 
 def _close(lock: threading.Lock, streams: dict[str, _Stream], remove: Path | None) -> None:

@@ -169,6 +169,11 @@ class Job:
     parent: Job | None = None
     children: list[Job] = field(default_factory=list)
     prerequisites: list[Job] = field(default_factory=list)
+    """The jobs it waits for; an array parent's: those each child waits for as a whole."""
+    n_to_n: list[Job] = field(default_factory=list)
+    """An array parent's N_TO_N dependencies (child i waits for their child i)."""
+    sequential: bool = False
+    """An array parent's SEQUENTIAL dependency (child i waits for child i - 1)."""
     status: JobStatus = JobStatus.SUBMITTED
     status_reason: str | None = None
     started_at: int | None = None
@@ -333,6 +338,9 @@ def add_array_children(
     Each child waits for the jobs the parent depends on (`whole`), for child `i` of each N_TO_N
     array, and (SEQUENTIAL) for child `i - 1`; DescribeJobs shows those as its `dependsOn`.
     """
+    parent.prerequisites = list(whole)
+    parent.n_to_n = list(n_to_n)
+    parent.sequential = sequential
     shared = [
         dict(dep)
         for dep in parent.depends_on

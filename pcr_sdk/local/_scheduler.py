@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pcr_sdk._private.wire import facts
 from pcr_sdk._private.wire.facts import JobStatus
 from pcr_sdk.local._capacity import Resources
+from pcr_sdk.local._journal import NO_JOURNAL, JobJournal
 from pcr_sdk.local._logs import LogStore
 from pcr_sdk.local._model import FINISHED, STARTED, Attempt, Job, Stop
 from pcr_sdk.local._process import Launcher, ProcessHandle
@@ -70,6 +71,8 @@ class JobStates(ABC):
         self._new_id = new_id
         self._seq = 0
         self._closing = False
+        self.journal: JobJournal = NO_JOURNAL
+        """Told of every change (a kept account's `EngineJournal`)."""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -105,6 +108,7 @@ class JobStates(ABC):
         for child in job.children:
             self.jobs[child.job_id] = child
         job.unfinished_children = len(job.children)
+        self.journal.job_submitted(job)
         self.cond.notify_all()
 
     def observe(self, jobs: list[Job]) -> None:
@@ -125,6 +129,7 @@ class JobStates(ABC):
             job.final_reason = reason
             job.is_cancelled = job.is_cancelled or not terminate
             job.is_terminated = job.is_terminated or terminate
+            self.journal.job_changed(job)
         for target in targets:
             if target.status in FINISHED:
                 continue
@@ -134,11 +139,13 @@ class JobStates(ABC):
                     target.terminate_reason = reason
                     if target.current is not None and target.current.stop is None:
                         target.current.stop = Stop.TERMINATE
+                    self.journal.job_changed(target)
                 continue
             target.is_cancelled = target.is_cancelled or not terminate
             target.is_terminated = target.is_terminated or terminate
             if target.status is JobStatus.PENDING and target.waiting > 0:
                 target.cancel_reason = target.cancel_reason or reason
+                self.journal.job_changed(target)
             else:
                 self._finish(target, JobStatus.FAILED, reason)
         self.cond.notify_all()
@@ -181,6 +188,7 @@ class JobStates(ABC):
             current.status = final
             current.status_reason = why
             current.stopped_at = now
+            self.journal.job_changed(current)
             for dependent in current.dependents:
                 if dependent.status in FINISHED:
                     continue
@@ -215,18 +223,22 @@ class JobStates(ABC):
     def _make_runnable(self, job: Job) -> None:
         job.status = JobStatus.RUNNABLE
         job.status_reason = None
+        self.journal.job_changed(job)
         self._queue(job)
         parent = job.parent
         if parent is not None and parent.status is JobStatus.SUBMITTED:
             parent.status = JobStatus.PENDING
+            self.journal.job_changed(parent)
 
     def _promote(self, job: Job) -> None:
         """SUBMITTED -> PENDING, waiting for each dependency that has not succeeded yet."""
         if job.status is not JobStatus.SUBMITTED or job.array_size is not None:
             return  # cancelled meanwhile, or an array parent (it follows its children)
         job.status = JobStatus.PENDING
+        self.journal.job_changed(job)
         if job.parent is not None and job.parent.status is JobStatus.SUBMITTED:
             job.parent.status = JobStatus.PENDING
+            self.journal.job_changed(job.parent)
         for prerequisite in job.prerequisites:
             if prerequisite.status is JobStatus.SUCCEEDED:
                 continue
@@ -244,6 +256,7 @@ class JobStates(ABC):
         if job.blocked:
             return
         job.blocked = True
+        self.journal.job_changed(job)
         logger.warning(
             "job %s (%s) can never run on the %s: it asks %s, which exceeds %s; it stays "
             "RUNNABLE, as on AWS Batch, until it is cancelled. %s",
@@ -263,6 +276,7 @@ class JobStates(ABC):
             task_arn=f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:task/{self.queue}/{self.new_hex()}",
         )
         job.current = attempt
+        self.journal.job_changed(job)
         return attempt
 
     def end_attempt(
@@ -305,7 +319,71 @@ class JobStates(ABC):
             self._queue(job)
         else:
             self._finish(job, JobStatus.FAILED, status_reason)
+        self.journal.job_changed(job)
         self.cond.notify_all()
+
+    # -- an account kept on disk ------------------------------------------------------------
+
+    def _attempt_resumed(self, job: Job) -> None:
+        """`job`'s attempt, cut off by an earlier holder, is about to end: count it as running."""
+        del job  # an optional hook
+
+    def restore(self, jobs: list[Job], *, cut_off: Callable[[Job, Attempt], int]) -> None:
+        """Take over the jobs a kept account holds (their definitions are the engine's).
+
+        Finished jobs stay as they are; queued ones are queued again (SUBMITTED and PENDING
+        ones wait for their dependencies anew). A job an earlier holder was starting or
+        running ends that attempt as a host that went away: `cut_off(job, attempt)` sets the
+        attempt's reasons (no exit code) and returns when it stopped (epoch ms); its retry
+        strategy then decides, as on AWS: another attempt (RUNNABLE), or FAILED.
+        """
+        every = sorted((each for job in jobs for each in (job, *job.children)), key=_by_seq)
+        for job in every:
+            self.jobs[job.job_id] = job
+        self.top_level.extend(jobs)
+        self._seq = max([self._seq, *(job.seq for job in every)])
+        for job in jobs:
+            if job.array_size is not None:
+                job.unfinished_children = sum(c.status not in FINISHED for c in job.children)
+                job.failed_children = sum(c.status is JobStatus.FAILED for c in job.children)
+        for job in every:
+            if job.status in FINISHED or job.array_size is not None:
+                continue
+            if job.status in STARTED:
+                self._end_cut_off(job, cut_off)
+            elif job.status is JobStatus.RUNNABLE:
+                self._queue(job)
+            elif job.cancel_reason is not None and all(
+                p.status is JobStatus.SUCCEEDED for p in job.prerequisites
+            ):
+                self._finish(job, JobStatus.FAILED, job.cancel_reason)
+            else:
+                job.status = JobStatus.SUBMITTED
+                self._promote(job)
+        for job in jobs:
+            ended = job.array_size is not None and job.unfinished_children == 0
+            if ended and job.status not in FINISHED:
+                failed = job.failed_children > 0 or job.is_cancelled
+                final = JobStatus.FAILED if failed else JobStatus.SUCCEEDED
+                self._finish(job, final, job.final_reason if failed else None)
+        self.cond.notify_all()
+
+    def _end_cut_off(self, job: Job, cut_off: Callable[[Job, Attempt], int]) -> None:
+        attempt = job.current
+        if attempt is None:  # STARTING without an attempt: not written so, but be safe
+            attempt = self._new_attempt(job)
+        self._attempt_resumed(job)
+        stopped_at = cut_off(job, attempt)
+        attempt.stop = Stop.RECLAIM
+        self.end_attempt(job, attempt, None, attempt.reason, attempt.host_reason or "")
+        attempt.stopped_at = stopped_at
+        if job.status is JobStatus.FAILED and job.attempts[-1] is attempt:
+            job.stopped_at = stopped_at
+        self.journal.job_changed(job)
+
+
+def _by_seq(job: Job) -> int:
+    return job.seq
 
 
 class Scheduler(JobStates):
@@ -399,6 +477,10 @@ class Scheduler(JobStates):
         self._active -= 1
         self._in_use -= job.resources
 
+    def _attempt_resumed(self, job: Job) -> None:
+        self._active += 1
+        self._in_use += job.resources
+
     def _claim(self) -> list[tuple[Job, Attempt]]:
         """RUNNABLE -> STARTING, in queue order, while the head job fits the free capacity."""
         claimed: list[tuple[Job, Attempt]] = []
@@ -487,6 +569,7 @@ class Scheduler(JobStates):
         if job.timeout_seconds is not None:
             attempt.deadline = self._monotonic() + job.timeout_seconds * self._timeout_scale
         self._running.add(job)
+        self.journal.job_changed(job)
         self.cond.notify_all()
         return self._closing
 

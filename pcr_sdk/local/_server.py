@@ -123,6 +123,10 @@ def _screened_channel(screen: Screen) -> type[HTTPChannel]:
     class ScreenedParser(HTTPRequestParser):
         def parse_header(self, header_plus: bytes) -> None:
             super().parse_header(header_plus)
+            if not self.chunked and not int(self.content_length):
+                # Nothing to continue with: waitress would send "100 Continue" and then wait
+                # for a body that never comes (botocore asks for it on an empty PutObject).
+                self.expect_continue = False
             answer = screen.screen(
                 _head(self),
                 content_length=None if self.chunked else int(self.content_length),

@@ -78,6 +78,7 @@ def test_the_cli_sizes_the_local_compute_environment_for_parallel_jobs(
             vcpus: float | None = None,
             memory_mib: int | None = None,
             gpus: int = 0,
+            data_dir: Any = None,
         ) -> None:
             made.update(max_parallel=max_parallel, vcpus=vcpus, memory_mib=memory_mib, gpus=gpus)
             made["path"] = extra_env["PATH"]

@@ -42,7 +42,10 @@ HOMES = {
     "pcr_sdk": FIRST,
     "pcr_sdk.advanced": ADVANCED,
     "pcr_sdk.worker": {"JobContext", "run"},
-    "pcr_sdk.local": {"LocalBackend"},
+    "pcr_sdk.local": {
+        "LocalBackend", "LocalAccount", "LocalConnection", "KeptBatch", "Holder",
+        "LocalAccountError", "AccountInUseError", "AccountFormatError", "AccountConflictError",
+    },
     "pcr_sdk.infra": {
         "PolicyDocument", "SDK_OPERATIONS", "STACK_OUTPUTS", "Statement", "submitter_actions",
         "submitter_policy", "template_text",

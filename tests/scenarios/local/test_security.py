@@ -398,11 +398,12 @@ def test_job_submitter_refuses_an_image_aws_refuses() -> None:
 
 
 def test_keys_live_in_the_data_directory_and_are_reused(tmp_path: Path) -> None:
-    with LocalBackend(data_dir=tmp_path) as first:
+    kept = "kept-keys"  # a kept account owns its bucket: the module's backend has the default
+    with LocalBackend(data_dir=tmp_path, bucket=kept) as first:
         keys = first.credentials
     path = tmp_path / "credentials"
     assert path.stat().st_mode & 0o777 == 0o600
-    with LocalBackend(data_dir=tmp_path) as second:
+    with LocalBackend(data_dir=tmp_path, bucket=kept) as second:
         assert second.credentials == keys
         assert second.client_environment()["AWS_SECRET_ACCESS_KEY"] == keys.secret_access_key
     with LocalBackend() as one, LocalBackend() as other:
@@ -410,7 +411,7 @@ def test_keys_live_in_the_data_directory_and_are_reused(tmp_path: Path) -> None:
         assert one.credentials.secret_access_key not in repr(one.credentials)
     path.chmod(0o644)
     with pytest.raises(CredentialsFileError, match="chmod 600"):
-        LocalBackend(data_dir=tmp_path).start()
+        LocalBackend(data_dir=tmp_path, bucket=kept).start()
 
 
 def test_listening_beyond_loopback_needs_expose() -> None:
