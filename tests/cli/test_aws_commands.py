@@ -117,13 +117,15 @@ def test_logs_prints_the_tail(moto_world: MotoWorld, aws: Runtime) -> None:
     assert lines(result.stdout) == ["two", "three"]
 
 
-def test_logs_show_terminal_escapes_instead_of_obeying_them(world: MotoWorld, aws: Runtime) -> None:
+def test_logs_show_terminal_escapes_instead_of_obeying_them(
+    moto_world: MotoWorld, aws: Runtime
+) -> None:
     hostile = [
         "\x1b]0;pwned\x07\x1b[2J cleared",  # window title, clear screen
         "tab\tkept \x1b[31mred\x9b\u202eevil",  # C1 CSI, a bidirectional override
     ]
-    world.script.fail(index=0, exit_code=1, log_lines=hostile)
-    with _submitter(world, "escapes") as submitter:
+    moto_world.script.fail(index=0, exit_code=1, log_lines=hostile)
+    with _submitter(moto_world, "escapes") as submitter:
         job_id = submitter.submit_job({"x": 1, "y": 1})
         submitter.wait_until_jobs_finished()
     result = invoke(["logs", job_id], obj=aws)
