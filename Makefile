@@ -12,11 +12,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml pcr_sdk/_version.py | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[local]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[local]'
 	touch $@
 
 $(STAMP_DEV): pyproject.toml pcr_sdk/_version.py | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
 	touch $@ $(STAMP_RUN)
 
 demo: $(STAMP_RUN)
@@ -42,7 +42,7 @@ typecheck-wheel: $(STAMP_DEV)
 # Real containers are `make test-containers`'s.
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP_DEV)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not containers"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not containers" --durations=20
 
 # docs/cli.md's reference, generated from the typer app into the file (a test checks it)
 cli-docs: $(STAMP_DEV)

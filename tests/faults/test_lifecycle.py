@@ -40,8 +40,8 @@ PROFILE: Final = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 PROFILE_SETTINGS: Final = settings()  # the profile tests/conftest.py loaded
 FAULT_SETTINGS: Final = settings(
     PROFILE_SETTINGS,
-    # ci (the default): 50 examples; dev: 10; thorough: 666
-    max_examples=max(5, PROFILE_SETTINGS.max_examples // 3),
+    # ci (the default): 30 examples; dev: 6; thorough: 400
+    max_examples=max(5, PROFILE_SETTINGS.max_examples // 5),
     stateful_step_count=30,
     deadline=None,
     # CI replays the same examples every run; other profiles explore

@@ -87,7 +87,9 @@ def main() -> None:
         wheel = _build_wheel(python, Path(tmp))
         built = time.monotonic()
         if fresh:  # as a user installs it: the extra and mypy, resolved from the index
-            _run([python, "-m", "pip", "install", "--quiet", f"{wheel}[local]", "mypy"])
+            # --no-compile: what is imported compiles when first imported, as anywhere
+            _run([python, "-m", "pip", "install", "--quiet", "--no-compile", f"{wheel}[local]",
+                  "mypy"])  # fmt: skip
             STAMP.write_text(_fingerprint())
         else:
             _run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall",
