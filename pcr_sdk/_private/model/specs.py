@@ -224,7 +224,7 @@ class JobSpec(BaseModel):
         if isinstance(data, BaseModel):
             data = data.model_dump(mode="json")
         try:
-            return cls(input_json=dump_json(data, what=what), depends_on=deps)
+            return cls(input_json=dump_json(data, what=what, string_keys=True), depends_on=deps)
         except ValidationError as err:
             raise InvalidJobSpecError(f"job spec: {err.errors()[0]['msg']}") from err
 
