@@ -184,6 +184,11 @@ def positive(name: str, value: object) -> float:
     return float(_checked(name, value, PositiveNumber))
 
 
+def finite(name: str, value: object) -> float:
+    """`value` as a finite number (an int or a float, never a bool), else `PcrInputError`."""
+    return float(_checked(name, value, Annotated[float, Field(strict=True, allow_inf_nan=False)]))
+
+
 def count(name: str, value: object, *, low: int = 1) -> int:
     """`value` as an int >= `low` (never a bool), else `PcrInputError` naming `name`."""
     return int(_checked(name, value, Annotated[int, Field(strict=True, ge=low)]))
