@@ -13,9 +13,9 @@ from tests.fakes import FakeClock
 def _options(world: MotoWorld, clock: FakeClock | None, overrides: dict[str, Any]) -> Any:
     clock = clock or FakeClock()
     random_source = overrides.pop("random_source", None)
-    seams = Seams(clock=clock, sleep=clock.sleep)
+    seams = Seams(clock=clock, sleep=clock.sleep, heartbeat=False)
     if random_source is not None:
-        seams = Seams(clock=clock, sleep=clock.sleep, random_source=random_source)
+        seams = Seams(clock=clock, sleep=clock.sleep, random_source=random_source, heartbeat=False)
     options: dict[str, Any] = {
         "clients": world.clients, "seams": seams,
         "progress": SilentProgress(), "polling_interval_seconds": 30,

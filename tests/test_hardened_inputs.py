@@ -170,13 +170,16 @@ def test_malformed_output_is_a_typed_error_but_none_in_the_seed_api(world: MotoW
 
 
 def test_missing_bucket(world: MotoWorld) -> None:
-    s = JobSubmitter(
-        "b", world.queue, "img", "no-such-bucket", clients=world.clients, progress=SilentProgress()
-    )
+    """The constructor writes the batch's session to the bucket: it fails there, and
+    deregisters the definition it registered."""
     with pytest.raises(BucketNotFoundError) as info:
-        s.submit_job({})
+        JobSubmitter(
+            "b", world.queue, "img", "no-such-bucket", clients=world.clients,
+            progress=SilentProgress(),
+        )  # fmt: skip
     assert info.value.bucket == "no-such-bucket"
-    s.close()
+    found = world.clients.batch.describe_job_definitions(status="ACTIVE")
+    assert [d for d in found["jobDefinitions"] if d["jobDefinitionName"].startswith("b_")] == []
 
 
 def test_wrong_queue_or_region(world: MotoWorld) -> None:

@@ -179,6 +179,16 @@ LIMITS: dict[str, tuple[str, str]] = {
         "does)",
         "ClientException (from the backend)",
     ),
+    "MAX_JOBS_IN_SUBMITTED": (
+        "job entries a batch's manifest may describe, reruns included (AWS Batch's limit of "
+        "jobs a queue holds in SUBMITTED); a manifest that claims more is refused unread",
+        "ManifestError",
+    ),
+    "MAX_SINGLE_PUT_BYTES": (
+        "bytes of one PutObject (a job's config.json; packed array inputs go in parts)",
+        "InvalidJobSpecError",
+    ),
+    "MAX_OBJECT_BYTES": ("bytes of one S3 object (packed array inputs)", "InvalidJobSpecError"),
 }
 PACED: dict[str, str] = {
     # limits pcr-sdk never reaches: it splits or paces its requests instead of raising
@@ -188,6 +198,9 @@ PACED: dict[str, str] = {
     "LIST_JOBS_MAX_RESULTS": "summaries per ListJobs page (by status); pcr-sdk follows the pages",
     "LIST_JOBS_MAX_RESULTS_FILTERED": "summaries per ListJobs page with a filter",
     "DESCRIBE_JOB_DEFINITIONS_MAX_RESULTS": "definitions per DescribeJobDefinitions page",
+    "MIN_PART_BYTES": "bytes of a multipart upload's part but the last; pcr-sdk's are 8 MiB",
+    "MAX_PART_BYTES": "bytes of a multipart upload's part",
+    "MAX_PARTS": "parts of a multipart upload; pcr-sdk's parts grow for objects over 80 GB",
 }
 
 

@@ -44,6 +44,27 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _offer_to_break(submitter: JobSubmitter) -> None:
+    """Show the batch's rerun lease and break it if the user says so; exit 1 if not."""
+    lease = submitter.rerun_lease()
+    if lease is None or not lease.held:
+        typer.echo("the rerun lease is not held: nothing to break", err=True)
+        return
+    until = f"{lease.expires_at:%Y-%m-%d %H:%M:%S} UTC (S3's clock)"
+    state = (
+        f"it ran out at {until}: its holder stopped renewing it"
+        if lease.expired
+        else f"it runs until {until} and is still renewed: its holder may be alive"
+    )
+    typer.echo(f"the rerun lease of {submitter.get_batch_id()} is held by {lease.holder}; {state}",
+               err=True)  # fmt: skip
+    if not typer.confirm("break it?", default=False, err=True):
+        _fail("the rerun lease was not broken", 1)
+    if not submitter.break_rerun_lease(lease):
+        _fail("the rerun lease changed while you were asked (renewed or taken): not broken", 1)
+    typer.echo("broke the rerun lease", err=True)
+
+
 def retry(
     ctx: typer.Context,
     batch_id: Annotated[str, typer.Argument(help="The batch id (<name>_<uuid>).")],
@@ -62,12 +83,23 @@ def retry(
         float, typer.Option("--poll-seconds", min=0, help="Seconds between status polls.")
     ] = POLL_SECONDS,
     region: Annotated[str | None, typer.Option("--region", help="AWS region.")] = None,
+    break_lease: Annotated[
+        bool,
+        typer.Option(
+            "--break-lease",
+            help="If another process holds the batch's rerun lease (one that died, say), show "
+            "it and ask whether to break it, then rerun.",
+        ),
+    ] = False,
 ) -> None:
     """Rerun a batch's failed jobs at their indexes (one JSON line with the new ids on stdout).
 
     Jobs that failed because a dependency failed rerun with it. A closed batch reopens: end it
-    with --wait here, or with `pcr wait` later. Exit 0 when every job of the batch succeeded
-    (with --wait) or the reruns went out, 1 when some failed again, 2 on bad input.
+    with --wait here, or with `pcr wait` later. One process reruns a batch at a time: this one
+    takes the batch's rerun lease, or fails naming who holds it and until when (a live holder
+    renews it; --break-lease breaks a stale one after asking). Exit 0 when every job of the
+    batch succeeded (with --wait) or the reruns went out, 1 when some failed again (or the
+    lease is held), 2 on bad input.
     """
     obj = ctx.obj
     clock = getattr(obj, "clock", time.monotonic)
@@ -87,6 +119,8 @@ def retry(
             progress=progress,
             seams=Seams(clock=clock, sleep=sleep),
         )
+        if break_lease:
+            _offer_to_break(submitter)
         ids = submitter.resubmit_failed(kinds=kinds)
         typer.echo(f"resubmitted {len(ids)} job(s) of {batch_id}", err=True)
         line: dict[str, object] = {"batch_id": batch_id, "resubmitted": ids}

@@ -7,11 +7,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pcr_sdk import SubmittedJob
+from moto.s3.models import s3_backends
+
+from pcr_sdk import JobSubmitter, SubmittedJob
+from pcr_sdk._private.model.settings import STALE_AFTER_SECONDS
 from pcr_sdk._private.wire.facts import TAG_ATTEMPT
 from pcr_sdk._private.wire.layout import ENV_ARRAY_INPUTS_KEY, ENV_BUCKET
 from pcr_sdk._private.wire.packing import unpack_indexed
-from pcr_sdk.testing import JobView
+from pcr_sdk.testing import JobView, MotoWorld
+from tests.sharing_support import age
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -148,3 +152,16 @@ def current(jobs: Mapping[str, AwsJob]) -> dict[str, int | None]:
     for job in jobs.values():
         top[job.index] = max(top.get(job.index, 0), job.attempt)
     return {job.job_id: job.index for job in jobs.values() if job.attempt == top[job.index]}
+
+
+def bury(world: MotoWorld, dead: JobSubmitter) -> None:
+    """A submitter's process died a while ago: its heartbeat stops, and its session records and
+    rerun lease are older than the stale delay by S3's clock (moto's objects, aged in place:
+    no request, so no injected fault)."""
+    session = dead._presence.session
+    session._stop.set()
+    stored = s3_backends[ACCOUNT]["aws"].buckets[world.bucket].keys
+    keys = [dead.layout.session_key(i) for i in session.ids] + [dead.layout.lease_key]
+    for key in keys:
+        if stored.get(key) is not None:
+            age(world, key, STALE_AFTER_SECONDS + 1)

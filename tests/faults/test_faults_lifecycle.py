@@ -67,6 +67,7 @@ from pcr_sdk import (
     JobStatus,
     JobSubmitter,
     PcrError,
+    RerunLeaseHeldError,
     SilentProgress,
     WaitTimeoutError,
 )
@@ -79,6 +80,7 @@ from tests.faults._support import (
     AwsFacts,
     AwsJob,
     batch_jobs,
+    bury,
     current,
     expected_output,
     parent_of,
@@ -146,6 +148,9 @@ class BatchModel:
     """array parent id -> its children's ids."""
     uncertain: set[str] = field(default_factory=set)
     """AWS jobs created during a submit call that raised."""
+    others: set[str] = field(default_factory=set)
+    """Jobs the second process's reruns returned (the live submitter learns them at its next
+    look at what other processes did)."""
     unseen: set[str] = field(default_factory=set)
     """Jobs a call returned that the live submitter does not know: it attached while ListJobs
     lagged, and they had not reached the manifest (the window the docs name)."""
@@ -216,6 +221,7 @@ class FaultMachine(RuleBasedStateMachine):
         ).client("s3")
         self._stack.callback(s3.close)
         self.facts = AwsFacts(self.observer, s3, self.world.region)
+        self.s3 = s3
         self.clock = FakeClock()
         self.fired: Counter[int] = Counter()
         """How often the callback of input n ran."""
@@ -231,6 +237,9 @@ class FaultMachine(RuleBasedStateMachine):
         self.world.clients.batch.meta.events.register(
             "after-call.batch.DescribeJobs", self._forget_hidden
         )
+        self.second: JobSubmitter | None = None
+        """A second process attached to the batch (see its block of rules)."""
+        self.beaten = self.clock.now
         self.orphans: set[str] = set()
         """Definitions a failed start may have left ACTIVE, as the SDK warned (see teardown)."""
         self.warnings = _Warnings()
@@ -272,7 +281,10 @@ class FaultMachine(RuleBasedStateMachine):
                     polling_interval_seconds=POLLING_INTERVAL,
                     progress=SilentProgress(),
                     seams=Seams(
-                        clock=self.clock, sleep=self.clock.sleep, uuid_factory=lambda: fixed
+                        clock=self.clock,
+                        sleep=self.clock.sleep,
+                        uuid_factory=lambda: fixed,
+                        heartbeat=False,  # `_heartbeats` renews the sessions, on this clock
                     ),
                 )
             except AwsError as err:
@@ -411,29 +423,34 @@ class FaultMachine(RuleBasedStateMachine):
                 self._reopened()
                 return
             self._reopened()
-            assert set(self._new_jobs(before)) == set(ids), "reran jobs it did not return"
-            self.counts.reruns += len(ids)
-            views = {view.job_id: view for view in self.world.jobs()}
-            aws = self._aws()
-            for job_id in ids:
-                index = self._index(sub, job_id)
-                assert index is not None
-                assert aws[job_id].index == index, (job_id, aws[job_id], index)
-                earlier = [j for j in aws.values() if j.index == index and j.job_id != job_id]
-                assert earlier, f"rerun {job_id} of index {index} has no predecessor"
-                assert aws[job_id].attempt > max(j.attempt for j in earlier)
-                n = next((model.n_of[j.job_id] for j in earlier if j.job_id in model.n_of), None)
-                if n is None:  # its first job came from a call that raised: no n known
-                    model.uncertain.add(job_id)
-                    continue
-                parent = parent_of(job_id) if ":" in job_id else job_id
-                deps = tuple(views[parent].depends_on)  # what AWS Batch has
-                if parent != job_id:
-                    model.arrays.setdefault(parent, []).append(job_id)
-                    model.deps[parent] = deps
-                model.n_of[job_id], model.index_of[job_id], model.deps[job_id] = n, index, deps
-                if n in self.fixed:
-                    model.fixed.add(job_id)
+            self._record_rerun(sub, ids, before)
+
+    def _record_rerun(self, sub: JobSubmitter, ids: Sequence[str], before: int) -> None:
+        """What a rerun that returned `ids` did, into the model (checked against AWS Batch)."""
+        model = self._model()
+        assert set(self._new_jobs(before)) == set(ids), "reran jobs it did not return"
+        self.counts.reruns += len(ids)
+        views = {view.job_id: view for view in self.world.jobs()}
+        aws = self._aws()
+        for job_id in ids:
+            index = self._index(sub, job_id)
+            assert index is not None
+            assert aws[job_id].index == index, (job_id, aws[job_id], index)
+            earlier = [j for j in aws.values() if j.index == index and j.job_id != job_id]
+            assert earlier, f"rerun {job_id} of index {index} has no predecessor"
+            assert aws[job_id].attempt > max(j.attempt for j in earlier)
+            n = next((model.n_of[j.job_id] for j in earlier if j.job_id in model.n_of), None)
+            if n is None:  # its first job came from a call that raised: no n known
+                model.uncertain.add(job_id)
+                continue
+            parent = parent_of(job_id) if ":" in job_id else job_id
+            deps = tuple(views[parent].depends_on)  # what AWS Batch has
+            if parent != job_id:
+                model.arrays.setdefault(parent, []).append(job_id)
+                model.deps[parent] = deps
+            model.n_of[job_id], model.index_of[job_id], model.deps[job_id] = n, index, deps
+            if n in self.fixed:
+                model.fixed.add(job_id)
 
     @precondition(lambda self: self._ready(1))
     @rule(stop_after=st.sampled_from([None, None, 0, 2]), timeout=st.sampled_from([None, 150.0]))
@@ -473,9 +490,13 @@ class FaultMachine(RuleBasedStateMachine):
     @precondition(lambda self: self._ready(1))
     @rule(attach_now=st.booleans())
     def crash(self, attach_now: bool) -> None:
-        """The process dies: no close, no manifest flush; a new one attaches by batch id."""
+        """The process dies: no close, no manifest flush; a new one attaches by batch id (more
+        than 10 minutes later: the dead process's session and lease are stale by S3's clock)."""
         with self._step():
-            self._model().sub = None
+            model = self._model()
+            if model.sub is not None:
+                bury(self.world, model.sub)
+            model.sub = None
             if attach_now:
                 self._attach()
 
@@ -649,6 +670,7 @@ class FaultMachine(RuleBasedStateMachine):
         with self._step():
             self._verify()
             self.batch = None
+            self.beaten = self.clock.now
 
     @invariant()
     def aws_and_the_live_submitter_agree(self) -> None:
@@ -672,14 +694,17 @@ class FaultMachine(RuleBasedStateMachine):
                 mine = at.get(index) if index is not None else None
                 if mine is not None and mine.job_id == job_id:
                     continue
-                assert job_id in model.uncertain, f"AWS's current job {job_id} is not known"
+                assert job_id in model.uncertain | model.others, (
+                    f"AWS's current job {job_id} is not known"
+                )
                 if mine is not None:  # then the live one is an older attempt of that index
                     assert aws[mine.job_id].attempt < aws[job_id].attempt, (mine, aws[job_id])
             for job_id, job in live.items():
                 assert job.index == aws[job_id].index, (job, aws[job_id])
                 assert job.attempt == aws[job_id].attempt, (job, aws[job_id])
             for job_id, index in model.index_of.items():
-                if job_id not in model.unseen:
+                if job_id not in model.unseen and (job_id not in model.others or
+                                                   self._knows(sub, job_id)):  # fmt: skip
                     assert self._index(sub, job_id) == index, (job_id, index)
 
     @invariant()
@@ -702,10 +727,143 @@ class FaultMachine(RuleBasedStateMachine):
             self.counts.faults_injected += self.world.faults.injected
             self._stack.close()
 
+    # --- a second process attached to the same batch -------------------------------------
+    # It attaches, waits, reruns and closes at random moments, in the same world as the live
+    # submitter (and on the same clock, like two processes on one machine). Checked: no job is
+    # lost and none is run twice by a rerun (`_record_rerun`, `no_rerun_runs_a_job_twice`,
+    # and `_verify`'s fresh attach); the definition is ACTIVE while anyone submits
+    # (`the_definition_is_active_while_anyone_submits`); no orphaned definition remains at the
+    # end (`teardown`). `_step` renews the live processes' sessions once a minute of the
+    # clock, as their heartbeat threads would.
+
+    @precondition(lambda self: self.second is None and self._live() is not None)
+    @rule()
+    def second_attaches(self) -> None:
+        with self._step():
+            model = self._model()
+            try:
+                self.second = self._attach_quietly(model.batch_id, model.io_workers)
+            except AwsError as err:
+                self._allowed(err, "second attaches")
+                return
+            self.counts.reattaches += 1
+
+    @precondition(lambda self: self.second is not None)
+    @rule()
+    def second_waits(self) -> None:
+        """Its wait ends when the batch is over (nobody submits, every job finished), or at
+        its deadline (the live submitter keeps the batch open meanwhile)."""
+        with self._step():
+            second = self._second()
+            try:
+                second.wait_until_jobs_finished(timeout=150.0)
+            except (AwsError, WaitTimeoutError) as err:
+                self._allowed(err, "second waits")
+                self._others_ended(second, err)
+                return
+            assert not self._another_submits(second), "a wait ended while a process submits"
+            if not self.lagging:  # a job AWS Batch does not list yet may be running
+                states = self._statuses()
+                unfinished = {j: s for j, s in states.items() if s not in FINISHED}
+                assert not unfinished, f"the batch was not over: {unfinished}"
+            self._others_ended(second)
+
+    @precondition(lambda self: self.second is not None and self._ready(1))
+    @rule(kind=st.sampled_from([None, FailureKind.NON_ZERO_EXIT]))
+    def second_reruns(self, kind: FailureKind | None) -> None:
+        """One process reruns at a time: while the live submitter holds the lease this one is
+        refused (`RerunLeaseHeldError`), and the other way round."""
+        with self._step():
+            model, second = self._model(), self._second()
+            before = len(self.world.jobs())
+            try:
+                ids = second.resubmit_failed(kinds=None if kind is None else {kind})
+            except PcrError as err:
+                self._allowed(err, "second reruns")
+                model.uncertain |= set(self._new_jobs(before))
+                return
+            self._record_rerun(second, ids, before)
+            model.others |= set(ids)
+
+    @precondition(lambda self: self.second is not None)
+    @rule()
+    def second_closes(self) -> None:
+        with self._step():
+            second = self._second()
+            try:
+                second.close()
+            except AwsError as err:
+                self._allowed(err, "second closes")
+                self._others_ended(second, err)
+                return
+            self.second = None
+            self._others_ended(second)
+
+    @invariant()
+    def the_definition_is_active_while_anyone_submits(self) -> None:
+        model = self.batch
+        if model is None:
+            return
+        with self._step():
+            submitting = [sub for sub in (model.sub, self.second) if self._submits(sub)]
+            if submitting:
+                assert self._active(model.batch_id), "a process submits, the definition is gone"
+
+    @invariant()
+    def no_rerun_runs_a_job_twice(self) -> None:
+        if self.batch is None:
+            return
+        with self._step():
+            reruns = Counter((j.index, j.attempt) for j in self._aws().values() if j.attempt > 1)
+            twice = {slot: n for slot, n in reruns.items() if n > 1}
+            assert not twice, f"(index, attempt) rerun more than once: {twice}"
+
+    def _second(self) -> JobSubmitter:
+        assert self.second is not None
+        return self.second
+
+    @staticmethod
+    def _submits(sub: JobSubmitter | None) -> bool:
+        """Whether `sub` may submit: its session is open and its batch takes jobs."""
+        return sub is not None and sub._presence.session.is_open and not sub._ledger.closing
+
+    def _another_submits(self, sub: JobSubmitter) -> bool:
+        """Whether a process other than `sub` may submit to the batch."""
+        return any(self._submits(o) for o in (self._live(), self.second) if o is not sub)
+
+    def _lease_holders(self) -> int:
+        return sum(o is not None and o._presence.lease.held for o in (self._live(), self.second))
+
+    def _others_ended(self, ended: JobSubmitter, err: PcrError | None = None) -> None:
+        """After the second process's wait or close: unless the live submitter submits, the
+        definition is deregistered (or, after an error, may be: the next close tries again)."""
+        model = self._model()
+        if self._another_submits(ended):
+            assert self._active(model.batch_id), "deregistered under a live submitter"
+        elif not self._active(model.batch_id):
+            model.closed = True
+        else:
+            assert err is not None, "the batch was over, but the definition is ACTIVE"
+            model.closed = None
+
+    def _heartbeats(self) -> None:
+        """The live processes renew their sessions once a minute of the clock, as their
+        heartbeat threads do: their records are written again (outside the injected faults)."""
+        if self.second is None or self.clock.now - self.beaten < 60:
+            return
+        self.beaten = self.clock.now
+        for sub in (self._live(), self.second):
+            if sub is not None and sub._presence.session.is_open:
+                key = sub.layout.session_key(sub._presence.session.id)
+                body = self.s3.get_object(Bucket=self.world.bucket, Key=key)["Body"].read()
+                self.s3.put_object(Bucket=self.world.bucket, Key=key, Body=body)
+
     # --- how a batch ends ---------------------------------------------------------------
 
     def _wait(self, timeout: float | None) -> None:
         sub = self._sub()
+        if timeout is None and self._another_submits(sub):
+            timeout = 150.0  # the wait follows the batch until the other process ends
         error: PcrError | None = None
         try:
             sub.wait_until_jobs_finished(timeout=timeout)
@@ -754,6 +912,9 @@ class FaultMachine(RuleBasedStateMachine):
         model = self._model()
         self.world.faults.clear()
         self.lagging = False
+        if self.second is not None:  # the second process ends first: the batch outlives it
+            self.second.close()
+            self.second = None
         if model.sub is not None and not model.sub._registry.deregistered:
             # the user's last step (again, after a failed one); nothing fails any more
             model.sub.close()
@@ -803,6 +964,7 @@ class FaultMachine(RuleBasedStateMachine):
     def _step(self) -> Iterator[None]:
         """Marks the machine broken while a step runs: the teardown then only cleans up."""
         self.broken = True
+        self._heartbeats()
         yield
         self.broken = False
 
@@ -835,6 +997,8 @@ class FaultMachine(RuleBasedStateMachine):
         note(f"{step}: {type(err).__name__}: {err}")
         if closed:
             assert isinstance(err, BatchClosedError), f"closed batch, but {err!r}"
+        elif isinstance(err, RerunLeaseHeldError):
+            assert self._lease_holders() >= 1, f"no other process holds the lease: {err}"
         elif not isinstance(err, (AwsError, WaitTimeoutError)):
             raise err
         self.counts.sdk_errors[type(err).__name__] += 1
@@ -845,7 +1009,9 @@ class FaultMachine(RuleBasedStateMachine):
         if sub._registry.deregistered:
             model.closed = True
         elif sub.closed and model.closed is not True:
-            assert err is not None, "closing returned, but the definition is not deregistered"
+            assert err is not None or self._another_submits(sub), (
+                "closing returned, but the definition is not deregistered"
+            )
             model.closed = None
 
     def _expect_closed(self) -> bool:
@@ -1011,7 +1177,7 @@ class FaultMachine(RuleBasedStateMachine):
             batch_id, job_queue=self.world.queue, job_bucket=self.world.bucket,
             clients=self.world.clients, io_workers=io_workers,
             polling_interval_seconds=POLLING_INTERVAL, progress=SilentProgress(),
-            seams=Seams(clock=self.clock, sleep=self.clock.sleep),
+            seams=Seams(clock=self.clock, sleep=self.clock.sleep, heartbeat=False),
         )  # fmt: skip
 
 

@@ -346,8 +346,9 @@ class ManifestReader:
         """Never read chunk `key` (this process wrote it: its jobs are known already)."""
         self._done.add(key)
 
-    def read_new(self) -> LoadedManifest:
-        """The chunks not read before, merged and checked against those read before.
+    def read_new(self, check: Callable[[], object] = lambda: None) -> LoadedManifest:
+        """The chunks not read before, merged and checked against those read before;
+        `check()` runs before each request (a wait's deadline).
 
         Returns:
             What the new chunks record (nothing known before is repeated).
@@ -357,10 +358,11 @@ class ManifestReader:
                 nothing of this read is taken.
             AwsError: listing or reading the manifest failed.
         """
+        check()
         listing = self._store.list_detailed(self._store.layout.manifest_prefix)
         self.listing = listing
         fresh = [obj for obj in listing.objects if obj.key not in self._done and _chunk_like(obj)]
-        check = _Check(self)
+        rules = _Check(self)
         loaded = LoadedManifest()
         for obj in fresh:
             if obj.size > MAX_CHUNK_BYTES:
@@ -369,6 +371,7 @@ class ManifestReader:
                     f"{MAX_CHUNK_BYTES} (not read)",
                     key=obj.key,
                 )
+            check()
             body = self._store.get_bytes(obj.key, max_bytes=MAX_CHUNK_BYTES)
             if len(body) > MAX_CHUNK_BYTES:  # replaced by a larger one since the listing
                 raise ManifestError(
@@ -376,13 +379,13 @@ class ManifestReader:
                     key=obj.key,
                 )
             chunk = _parse_chunk(obj.key, body, self.batch_id)
-            jobs, arrays = check.chunk(obj.key, chunk)
+            jobs, arrays = rules.chunk(obj.key, chunk)
             loaded.batch = loaded.batch or BatchRecord(**chunk.batch.model_dump())
             loaded.jobs += jobs
             loaded.arrays += arrays
             loaded.reserved_to = max(loaded.reserved_to, chunk.reserved_to or 0)
             loaded.reserved_attempt = max(loaded.reserved_attempt, chunk.reserved_attempt or 1)
-        check.finish()
+        rules.finish()
         self._done.update(obj.key for obj in fresh)
         return loaded
 

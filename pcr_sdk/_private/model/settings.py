@@ -46,6 +46,10 @@ LOST_ANSWER_SETTLE_SECONDS: Final = 2.0
 """The wait before looking for what a lost SubmitJob answer created."""
 IO_WORKERS: Final = 16
 """Threads for uploads and output downloads."""
+STALE_AFTER_SECONDS: Final = 600.0
+"""A session (a process that may submit to a batch) or a rerun lease not renewed for this long
+counts as ended; live ones are renewed ten times as often."""
+MIN_STALE_AFTER_SECONDS: Final = 10.0
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -108,6 +112,21 @@ class StoreSettings(_Frozen):
         return value
 
 
+class SessionSettings(_Frozen):
+    """How processes that share a batch learn who may still submit to it."""
+
+    stale_after_seconds: Annotated[
+        float, Field(strict=True, ge=MIN_STALE_AFTER_SECONDS, allow_inf_nan=False)
+    ] = STALE_AFTER_SECONDS
+    """A session or rerun lease not renewed for this long counts as ended."""
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """How often a live session (and a held lease) is renewed: ten times per
+        `stale_after_seconds`."""
+        return self.stale_after_seconds / 10
+
+
 class BatchSettings(_Frozen):
     """Where a batch's jobs go, and how it is watched and ended."""
 
@@ -115,6 +134,7 @@ class BatchSettings(_Frozen):
     store: StoreSettings
     poll: PollSettings = PollSettings()
     lost_answers: LostAnswerSettings = LostAnswerSettings()
+    sessions: SessionSettings = SessionSettings()
     cancel_on_error: bool = False
 
     @field_validator("job_queue")

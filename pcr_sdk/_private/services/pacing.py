@@ -8,7 +8,7 @@ wait under way (`Pacing.bounded`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Final
 
@@ -26,6 +26,18 @@ _DEADLINE: ContextVar[float | None] = ContextVar("pcr_sdk_wait_deadline", defaul
 class DeadlineReached(Exception):
     """The wait under way reached its deadline before its next request (a wait turns this
     into `WaitTimeoutError`, which names its jobs)."""
+
+
+@contextmanager
+def bounded(deadline: float | None) -> Iterator[None]:
+    """The requests made inside the block (in this thread) go out only until `deadline` (a
+    clock time of the pacing that admits them): past it, `Pacing.admit` raises
+    `DeadlineReached`."""
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
 
 
 class Pacing:
@@ -50,15 +62,10 @@ class Pacing:
         (None: never)."""
         return None if timeout is None else (self.now() if started is None else started) + timeout
 
-    @contextmanager
-    def bounded(self, deadline: float | None) -> Iterator[None]:
+    def bounded(self, deadline: float | None) -> AbstractContextManager[None]:
         """The requests made inside the block (in this thread) are admitted only before
         `deadline`: `admit` raises `DeadlineReached` instead."""
-        token = _DEADLINE.set(deadline)
-        try:
-            yield
-        finally:
-            _DEADLINE.reset(token)
+        return bounded(deadline)
 
     def admit(self, spacing: RateGovernor, governor: RateGovernor | None = None) -> None:
         """Before one request: wait for the request spacing (on this pacing's clock) and the
