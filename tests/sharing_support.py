@@ -14,13 +14,19 @@ from pcr_sdk.testing import MotoWorld
 MOTO_ACCOUNT = "123456789012"
 
 
-def age(world: MotoWorld, key: str, seconds: float) -> None:
-    """Move the LastModified of object `key` in the world's bucket `seconds` into the past: as
-    if S3's clock had moved on that far since it was written (moto's clock is the real one)."""
+def stored_object(world: MotoWorld, key: str) -> Any:
+    """moto's object `key` in the world's bucket (its LastModified may be set in place: no
+    request, so no injected fault)."""
     bucket = s3_backends[MOTO_ACCOUNT]["aws"].buckets[world.bucket]
     stored = bucket.keys.get(key)
     assert stored is not None, key
-    stored.last_modified -= datetime.timedelta(seconds=seconds)
+    return stored
+
+
+def age(world: MotoWorld, key: str, seconds: float) -> None:
+    """Move the LastModified of object `key` in the world's bucket `seconds` into the past: as
+    if S3's clock had moved on that far since it was written (moto's clock is the real one)."""
+    stored_object(world, key).last_modified -= datetime.timedelta(seconds=seconds)
 
 
 def active(world: MotoWorld, batch_id: str) -> list[int]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from moto.core.utils import utcnow
 from moto.s3.models import s3_backends
 
 from pcr_sdk import JobSubmitter, SubmittedJob
@@ -15,7 +17,7 @@ from pcr_sdk._private.wire.facts import TAG_ATTEMPT
 from pcr_sdk._private.wire.layout import ENV_ARRAY_INPUTS_KEY, ENV_BUCKET
 from pcr_sdk._private.wire.packing import unpack_indexed
 from pcr_sdk.testing import JobView, MotoWorld
-from tests.sharing_support import age
+from tests.sharing_support import stored_object
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -162,6 +164,8 @@ def bury(world: MotoWorld, dead: JobSubmitter) -> None:
     session._stop.set()
     stored = s3_backends[ACCOUNT]["aws"].buckets[world.bucket].keys
     keys = [dead.layout.session_key(i) for i in session.ids] + [dead.layout.lease_key]
+    # by S3's clock (moto's: the real one), whatever LastModified a simulated beat gave them
+    long_ago = utcnow() - timedelta(seconds=STALE_AFTER_SECONDS + 1)
     for key in keys:
         if stored.get(key) is not None:
-            age(world, key, STALE_AFTER_SECONDS + 1)
+            stored_object(world, key).last_modified = long_ago

@@ -33,6 +33,7 @@ it).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -43,6 +44,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import boto3
@@ -86,6 +88,7 @@ from tests.faults._support import (
     parent_of,
     reconcile,
 )
+from tests.sharing_support import stored_object
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -179,6 +182,15 @@ class BatchModel:
         return None if None in outcomes else True
 
 
+@functools.cache
+def _observers(region: str) -> boto3.Session:
+    """The session of the test's own clients, shared by every example: a new session reads
+    the services' models again (a quarter of a second a client)."""
+    return boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+    )
+
+
 class _Warnings(logging.Handler):
     """Keeps the SDK's warnings that a job definition may be left ACTIVE."""
 
@@ -206,19 +218,12 @@ class FaultMachine(RuleBasedStateMachine):
         self.world.script.worker(self._work)
         self.fixed: set[int] = set()
         """Inputs asked to fail that the worker no longer fails (a transient failure ended)."""
-        # the harness's clients see the faults; this one (another session) does not, and
-        # ListJobs shows states without moving the scripted jobs
-        self.observer: BatchClient = boto3.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name=self.world.region,
-        ).client("batch")
+        # the harness's clients see the faults; these (another session) do not, and ListJobs
+        # shows states without moving the scripted jobs
+        observers = _observers(self.world.region)
+        self.observer: BatchClient = observers.client("batch")
         self._stack.callback(self.observer.close)
-        s3 = boto3.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name=self.world.region,
-        ).client("s3")
+        s3 = observers.client("s3")
         self._stack.callback(s3.close)
         self.facts = AwsFacts(self.observer, s3, self.world.region)
         self.s3 = s3
@@ -848,15 +853,25 @@ class FaultMachine(RuleBasedStateMachine):
 
     def _heartbeats(self) -> None:
         """The live processes renew their sessions once a minute of the clock, as their
-        heartbeat threads do: their records are written again (outside the injected faults)."""
+        heartbeat threads do: their records are written again (outside the injected faults).
+
+        A heartbeat rewrites the same body, so only its LastModified tells readers it beat.
+        moto stamps it with the real clock, to the second, and the machine runs minutes of its
+        clock within one real second: a beat that moto would stamp as the previous one is
+        stamped a second later, so every beat is seen, whatever the real time (on AWS a beat
+        comes a minute after the last)."""
         if self.second is None or self.clock.now - self.beaten < 60:
             return
         self.beaten = self.clock.now
         for sub in (self._live(), self.second):
             if sub is not None and sub._presence.session.is_open:
                 key = sub.layout.session_key(sub._presence.session.id)
+                written = stored_object(self.world, key).last_modified
                 body = self.s3.get_object(Bucket=self.world.bucket, Key=key)["Body"].read()
                 self.s3.put_object(Bucket=self.world.bucket, Key=key, Body=body)
+                rewritten = stored_object(self.world, key)
+                later = written.replace(microsecond=0) + timedelta(seconds=1)
+                rewritten.last_modified = max(rewritten.last_modified, later)
 
     # --- how a batch ends ---------------------------------------------------------------
 

@@ -176,16 +176,28 @@ class Session:
         """Every id this process's sessions had (or will have next)."""
         self.role = ""
         self._open = False
+        self._ending = False
+        """Closing it failed: its closed record may be in S3 all the same (a lost answer)."""
         self._stop = threading.Event()
 
     @property
     def is_open(self) -> bool:
-        """Whether this process's session is open (it may submit)."""
-        return self._open
+        """Whether this process's session is open (it may submit); not once closing it was
+        tried, even if that failed."""
+        return self._open and not self._ending
 
     def open(self, role: str) -> None:
-        """Write the open record (nothing if open already) and start the heartbeat."""
+        """Write the open record (nothing if open already) and start the heartbeat. A session
+        whose closing failed is closed first (its closed record may be in S3 already, and its
+        heartbeat stopped: reused, other processes would read it as ended while this one
+        submits), then a new one opens.
+
+        Raises:
+            AwsError: a record could not be written (the session stays as it was).
+        """
         with self._lock:
+            if self._open and self._ending:
+                self._close()
             if self._open:
                 return
             self.role = role
@@ -205,23 +217,27 @@ class Session:
     def beat(self) -> None:
         """Rewrite the open record (its new LastModified is the heartbeat), then `on_beat`."""
         with self._lock:
-            if not self._open:
+            if not self.is_open:
                 return
             self._write(closed=False)
         self._on_beat()
 
     def close(self) -> None:
         """Stop the heartbeat and write the closed record (nothing if not open). If writing
-        fails the session stays open for the next call to retry (its heartbeat stays stopped:
-        it goes stale in the end)."""
+        fails the session is left closing, never reused: the next `close` or `open` writes the
+        closed record again (its heartbeat stays stopped: it goes stale in the end)."""
         with self._lock:
-            if not self._open:
-                return
-            self._stop.set()
-            self._write(closed=True)
-            self._open = False
-            self.id = self._new_id()  # a closed session stays closed: the next one is new
-            self.ids.add(self.id)
+            self._close()
+
+    def _close(self) -> None:
+        if not self._open:
+            return
+        self._stop.set()
+        self._ending = True
+        self._write(closed=True)
+        self._open = self._ending = False
+        self.id = self._new_id()  # a closed session stays closed: the next one is new
+        self.ids.add(self.id)
 
     def _write(self, *, closed: bool) -> None:
         description = {
