@@ -53,7 +53,7 @@ class BatchSubmission:
     def one(self, spec: JobSpec, callback: Callable[[], object] | None = None) -> str:
         """config.json, then SubmitJob; the job is recorded before this returns."""
         self._ledger.check_open(spec.depends_on)
-        self._join()
+        self._joined()
         index = self._ledger.reserve(1)
         job = self._send(index, spec, callback)
         logger.info("batch %s: submitted job %d as %s", self._ledger.batch_id, index, job.job_id)
@@ -64,7 +64,7 @@ class BatchSubmission:
         if not specs:
             return []
         self._ledger.check_open(specs[0].depends_on)
-        self._join()
+        self._joined()
         if not array or len(specs) == 1:
             return self._each(specs)
         ids: list[str] = []
@@ -72,6 +72,12 @@ class BatchSubmission:
             chunk = specs[start : start + MAX_ARRAY_SIZE]
             ids += self._array(chunk) if len(chunk) > 1 else self._each(chunk)
         return ids
+
+    def _joined(self) -> None:
+        """`join` (open this process's session) as a submission: refused once the batch is
+        closing, and `close()` waits for it, so no session opens after `close()` returned."""
+        with self._ledger.sending():
+            self._join()
 
     def _send(
         self, index: int, spec: JobSpec, callback: Callable[[], object] | None = None

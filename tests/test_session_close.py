@@ -1,19 +1,23 @@
-"""A session whose closing failed is never reused (issue 25, found by the fault machine).
+"""A process's session in a batch ends for good when it closes (issue 25, found by the fault
+machine).
 
 Closing a session writes its closed record. When that PutObject's answer is lost, the record
 may be in S3 although the call raised: the process then kept the session "open" and reused it
 when it submitted again (a rerun took the lease, an attached process joined), so every other
-process read that session as closed while it submitted, and a watcher's wait ended (and
-deregistered the definition) under a live submitter. The heartbeat thread was stopped too, so
-even without the record the session went stale while in use. Now the next submission retries
-the close and opens a fresh session.
+process read that session as ended while it submitted, and a watcher's wait ended (and
+deregistered the definition) under a live submitter. Its heartbeat was stopped too, so even
+without the record it went stale while in use. Now the next submission finishes the close and
+opens a fresh session. And a submission racing `close()` no longer opens a session after
+`close()` returned (it kept the batch open for every watcher).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from pcr_sdk import AwsError
+from pcr_sdk import AwsError, BatchClosedError
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.core_support import attach_submitter, new_submitter
 from tests.fakes import FakeClock
@@ -75,3 +79,26 @@ def test_an_attached_process_that_submits_after_a_failed_close_opens_a_new_sessi
         names = sessions(world, creator)
         assert f"session-{first}-closed.json" in names  # the failed close was finished first
         assert f"session-{session.id}.json" in names
+
+
+def test_a_submission_racing_close_opens_no_session_after_close_returned() -> None:
+    """`close()` lands between a submission's first check and its joining the batch: the
+    submission is refused, and no session opens (it would have kept the batch open, heart-
+    beating, for every watcher, although `close()` had returned)."""
+    with MotoWorld(polls_to_finish=1) as world:
+        creator = new_submitter(world)
+        creator.submit_job({"n": 0})
+        ledger = creator._ledger
+        check = ledger.check_open
+
+        def check_then_close(*args: Any, **kwargs: Any) -> None:
+            check(*args, **kwargs)
+            creator.close()  # another thread's close(), between the check and the join
+
+        ledger.check_open = check_then_close  # type: ignore[method-assign]
+        with pytest.raises(BatchClosedError):
+            creator.submit_job({"n": 1})
+        assert not creator._presence.session.is_open
+        names = sessions(world, creator)
+        opened = {name for name in names if not name.endswith("-closed.json")}
+        assert opened == {name.replace("-closed", "") for name in names if name not in opened}
