@@ -259,13 +259,7 @@ class BatchRegistry:
         self.deregister()  # finishes an earlier failed deregistration; nothing if done
         with self._lock:
             self._closed, self._deregistered, self._arn = False, False, None
-        try:
-            return self.register()
-        except BaseException:
-            with self._lock:
-                self._closed = True
-                self._deregistered = not self._ambiguous  # nothing registered, unless unsure
-            raise
+        return self._register_reopened()
 
     def ensure_active(self) -> str:
         """An ACTIVE revision of the batch's definition, as AWS Batch has it now: the newest
@@ -286,6 +280,11 @@ class BatchRegistry:
                 self._ambiguous = self._ambiguous or len(active) > 1
                 return active[-1]
             self._closed, self._deregistered, self._arn = False, False, None
+        return self._register_reopened()
+
+    def _register_reopened(self) -> str:
+        """Register a revision for a batch just marked open; if that fails it is closed again
+        (and nothing is left to deregister, unless a lost answer may have registered one)."""
         try:
             return self.register()
         except BaseException:
