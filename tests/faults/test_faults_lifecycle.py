@@ -841,12 +841,17 @@ class FaultMachine(RuleBasedStateMachine):
 
     def _others_ended(self, ended: JobSubmitter, err: PcrError | None = None) -> None:
         """After the second process's wait or close: unless the live submitter submits, the
-        definition is deregistered (or, after an error, may be: the next close tries again)."""
+        definition is deregistered (or, after an error, may be: the next close tries again).
+
+        A live submitter that has not closed its batch (attached, not submitting yet) still
+        takes jobs: its next submission joins the batch and registers the definition again.
+        """
         model = self._model()
+        live = self._live()
         if self._another_submits(ended):
             assert self._active(model.batch_id), "deregistered under a live submitter"
         elif not self._active(model.batch_id):
-            model.closed = True
+            model.closed = True if live is None or live.closed else None
         else:
             assert err is not None, "the batch was over, but the definition is ACTIVE"
             model.closed = None
