@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, TypeVar, cast
@@ -25,7 +26,12 @@ from pcr_sdk._private.batch.rerun import adopt_definition, failure_kinds
 from pcr_sdk._private.batch.sessions import CREATOR, holder_name
 from pcr_sdk._private.edge.clients import AwsClients, clients_for
 from pcr_sdk._private.edge.governor import RateGovernor, governor_for
-from pcr_sdk._private.errors import AwsError, CredentialsExpiredError, PcrInputError
+from pcr_sdk._private.errors import (
+    AwsError,
+    CredentialsExpiredError,
+    InvalidJobSpecError,
+    PcrInputError,
+)
 from pcr_sdk._private.model.names import BatchId
 from pcr_sdk._private.model.results import FailureKind, JobResult, M, SubmittedJob
 from pcr_sdk._private.model.retry_policy import RetryPolicy, retry_fields
@@ -234,12 +240,13 @@ class JobSubmitter:
             cancel_on_error=cancel_on_error, expected_bucket_owner=expected_bucket_owner,
             encryption=encryption, stale_after_seconds=stale_after_seconds,
         )  # fmt: skip
+        _check_collaborators(seams, progress)
         batch_id = BatchId.new(batch_name, seams.uuid_factory)
         spec = JobDefinitionSpec.build(
             image=container, vcpus=vcpus, memory_mib=memory_in_mb, gpus=gpus,
-            timeout_seconds=round(seconds("timeout_in_hours", timeout_in_hours) * 3600),
-            **retry_fields(retry_attempts, retry), environment=dict(environment or {}),
-            tags=dict(tags or {}), job_role_arn=job_role_arn, platform=platform,
+            timeout_seconds=_hours_to_seconds(timeout_in_hours),
+            **retry_fields(retry_attempts, retry), environment=_mapping("environment", environment),
+            tags=_mapping("tags", tags), job_role_arn=job_role_arn, platform=platform,
             execution_role_arn=execution_role_arn,
         )  # fmt: skip
         aws = build(AwsSettings, region=aws_region, access_key_id=aws_access_key_id,
@@ -336,6 +343,7 @@ class JobSubmitter:
         settings = batch_settings(job_queue, job_bucket, polling_interval_seconds,
                                   request_throttling_milliseconds, **options)  # fmt: skip
         seams = options.get("seams", REAL)
+        _check_collaborators(seams, options.get("progress"))
         aws = build(AwsSettings, region=aws_region)
         clients = clients_for(aws, session=session, clients=clients)
         governor = governor_for(clients.batch, governor)
@@ -783,3 +791,34 @@ class JobSubmitter:
             f"JobSubmitter(batch_id={str(self.batch_id)!r}, job_queue={self.job_queue!r}, "
             f"job_bucket={self.job_bucket!r}, jobs={len(self._ledger)})"
         )
+
+
+def _check_collaborators(seams: object, progress: object) -> None:
+    """`seams` is a `Seams` and `progress` None or a reporter, else `PcrInputError` (before
+    anything uses them)."""
+    if not isinstance(seams, Seams):
+        raise PcrInputError(f"seams must be a Seams, not {type(seams).__name__}")
+    if progress is not None and not callable(getattr(progress, "on_progress", None)):
+        raise PcrInputError(
+            f"progress must be a ProgressReporter (with on_progress), not {type(progress).__name__}"
+        )
+
+
+def _hours_to_seconds(hours: object) -> int:
+    """`timeout_in_hours` in whole seconds; `InvalidJobSpecError` if not a finite number of
+    seconds (1e308 hours overflowed)."""
+    value = seconds("timeout_in_hours", hours) * 3600
+    if not math.isfinite(value):
+        raise InvalidJobSpecError(f"timeout_in_hours={hours!r} is too large", field="timeout")
+    return round(value)
+
+
+def _mapping(name: str, value: object) -> dict[str, Any]:
+    """`environment` or `tags` as a dict (None: empty); `InvalidJobSpecError` if not a mapping
+    (`['A']` raised a raw ValueError)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidJobSpecError(f"{name} must be a mapping of names to values, not "
+                                  f"{type(value).__name__}", field=name)  # fmt: skip
+    return dict(value)
