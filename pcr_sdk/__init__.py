@@ -20,6 +20,7 @@ from pcr_sdk._private.public import lazy_names as _lazy_names
 from pcr_sdk._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from pcr_sdk._private.batch.lease import RerunLease
     from pcr_sdk._private.batch.status import BatchStatus
     from pcr_sdk._private.edge.clients import AwsClients
     from pcr_sdk._private.edge.governor import RateGovernor
@@ -43,6 +44,7 @@ if _typing.TYPE_CHECKING:
         PackError,
         PcrError,
         PcrInputError,
+        RerunLeaseHeldError,
         ThrottledError,
         UnknownDependencyError,
         WaitTimeoutError,
@@ -106,6 +108,8 @@ _WHERE: _typing.Final[dict[str, str]] = {
     "PrintProgress": "pcr_sdk._private.progress",
     "ProgressReporter": "pcr_sdk._private.progress",
     "RateGovernor": "pcr_sdk._private.edge.governor",
+    "RerunLease": "pcr_sdk._private.batch.lease",
+    "RerunLeaseHeldError": _ERRORS,
     "RetryPolicy": "pcr_sdk._private.model.retry_policy",
     "RetryRule": "pcr_sdk._private.model.retry_policy",
     "S3Encryption": "pcr_sdk._private.model.specs",
@@ -157,6 +161,8 @@ __all__ = [
     "PrintProgress",
     "ProgressReporter",
     "RateGovernor",
+    "RerunLease",
+    "RerunLeaseHeldError",
     "RetryPolicy",
     "RetryRule",
     "S3Encryption",

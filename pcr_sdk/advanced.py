@@ -8,8 +8,9 @@ errors). This module is for code that composes the services itself or looks insi
   (the S3 layout's objects), `Submitter` (SubmitJob, rate-governed), `Poller` (DescribeJobs)
   and `LogReader` (CloudWatch Logs);
 - what they exchange: `JobSpec` (one job's input and dependencies, what `Submitter` sends),
-  `JobState` (what AWS Batch last said about a job) and `PollRun` (one wait, as an iterator of
-  polling cycles: what `Poller.run` returns);
+  `JobState` (what AWS Batch last said about a job), `PollRun` (one wait, as an iterator of
+  polling cycles: what `Poller.run` returns), and `Listing` and `StoredObject` (what
+  `InputStore.list_detailed` returns: objects with their time and ETag, and S3's clock);
 - `Seams` (the clock, sleep, random numbers and UUIDs a batch runs on, for tests),
   `SubmitterOptions` (the keyword-only settings `JobSubmitter.attach` passes on) and
   `BatchOptions` (those and the job settings of a new batch, as `LocalBackend.job_submitter`
@@ -30,7 +31,7 @@ from pcr_sdk._private.services.logs import LogReader
 from pcr_sdk._private.services.poll_run import PollRun
 from pcr_sdk._private.services.poller import Poller
 from pcr_sdk._private.services.registry import BatchRegistry
-from pcr_sdk._private.services.store import InputStore
+from pcr_sdk._private.services.store import InputStore, Listing, StoredObject
 from pcr_sdk._private.services.submitter import Submitter
 
 __all__ = [
@@ -39,10 +40,12 @@ __all__ = [
     "InputStore",
     "JobSpec",
     "JobState",
+    "Listing",
     "LogReader",
     "PollRun",
     "Poller",
     "Seams",
+    "StoredObject",
     "Submitter",
     "SubmitterOptions",
 ]

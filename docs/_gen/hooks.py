@@ -278,6 +278,16 @@ LIMITS: dict[str, tuple[str, str]] = {
         "stream names in one FilterLogEvents request (checked by the local backend, as AWS does)",
         "InvalidParameterException (from the backend)",
     ),
+    "MAX_JOBS_IN_SUBMITTED": (
+        "job entries a batch's manifest may describe, reruns included (AWS Batch's limit of "
+        "jobs a queue holds in SUBMITTED); a manifest that claims more is refused unread",
+        "ManifestError",
+    ),
+    "MAX_SINGLE_PUT_BYTES": (
+        "bytes of one PutObject (a job's config.json; packed array inputs go in parts)",
+        "InvalidJobSpecError",
+    ),
+    "MAX_OBJECT_BYTES": ("bytes of one S3 object (packed array inputs)", "InvalidJobSpecError"),
 }
 PACED: dict[str, str] = {
     # limits pcr-sdk never reaches: it splits or paces its requests instead of raising
@@ -291,6 +301,9 @@ PACED: dict[str, str] = {
     "this many",
     "LOGS_MAX_RESPONSE_BYTES": "bytes of events in one GetLogEvents or FilterLogEvents answer; "
     "more come on the next page",
+    "MIN_PART_BYTES": "bytes of a multipart upload's part but the last; pcr-sdk's are 8 MiB",
+    "MAX_PART_BYTES": "bytes of a multipart upload's part",
+    "MAX_PARTS": "parts of a multipart upload; pcr-sdk's parts grow for objects over 80 GB",
 }
 
 

@@ -13,10 +13,19 @@ from typing import Literal
 from typing_extensions import TypedDict
 
 from pcr_sdk._private.batch.discovery import scan_batch_jobs
+from pcr_sdk._private.batch.follow import BatchFollower
+from pcr_sdk._private.batch.lease import LeaseKeeper
 from pcr_sdk._private.batch.ledger import Ledger
 from pcr_sdk._private.batch.manifest import BatchRecord, Manifest
-from pcr_sdk._private.batch.rerun import BatchRerun
+from pcr_sdk._private.batch.rerun import BatchRerun, adopt_definition
 from pcr_sdk._private.batch.results import BatchResults
+from pcr_sdk._private.batch.sessions import (
+    ATTACHED,
+    Presence,
+    Session,
+    SessionBook,
+    holder_name,
+)
 from pcr_sdk._private.batch.submitting import BatchSubmission
 from pcr_sdk._private.batch.waiting import BatchWatch
 from pcr_sdk._private.edge.clients import AwsClients
@@ -31,9 +40,11 @@ from pcr_sdk._private.model.settings import (
     LOST_ANSWER_SETTLE_SECONDS,
     POLL_INTERVAL_SECONDS,
     REQUEST_SPACING_MS,
+    STALE_AFTER_SECONDS,
     BatchSettings,
     LostAnswerSettings,
     PollSettings,
+    SessionSettings,
     StoreSettings,
     build,
 )
@@ -60,6 +71,7 @@ class SubmitterOptions(TypedDict, total=False):
     lost_answer_settle_seconds: float
     expected_bucket_owner: str | None
     encryption: S3Encryption | None
+    stale_after_seconds: float
     progress: ProgressReporter | None
     seams: Seams
 
@@ -99,6 +111,7 @@ def batch_settings(
     cancel_on_error: bool = False,
     expected_bucket_owner: str | None = None,
     encryption: S3Encryption | None = None,
+    stale_after_seconds: float = STALE_AFTER_SECONDS,
     **_collaborators: object,
 ) -> BatchSettings:
     """Every batch setting validated into frozen objects (`PcrInputError` naming the bad one).
@@ -116,6 +129,7 @@ def batch_settings(
                    request_spacing_ms=request_throttling_milliseconds, adaptive=adaptive_polling,
                    expiry_seconds=expiry_seconds),
         lost_answers=build(LostAnswerSettings, settle_seconds=lost_answer_settle_seconds),
+        sessions=build(SessionSettings, stale_after_seconds=stale_after_seconds),
     )  # fmt: skip
 
 
@@ -139,6 +153,9 @@ class Parts:
     submission: BatchSubmission
     watch: BatchWatch
     rerun: BatchRerun
+    presence: Presence
+    follower: BatchFollower
+    seams: Seams
 
 
 def lost_answer_policy(
@@ -182,7 +199,37 @@ def assemble(
     ledger = Ledger(str(batch_id), manifest)
     results = BatchResults(ledger, poller, layout)
     reporter = progress if progress is not None else PrintProgress()
-    watch = BatchWatch(ledger, poller, results, submitter)
+    sessions = settings.sessions
+    lease = LeaseKeeper(store, seconds=sessions.stale_after_seconds, holder=holder_name())
+    session = Session(
+        manifest, heartbeat_seconds=sessions.heartbeat_seconds, on_beat=lease.renew,
+        thread=seams.heartbeat,
+    )  # fmt: skip
+    presence = Presence(session, lease)
+    follower = BatchFollower(
+        ledger, manifest=manifest, store=store, reads=poller.reads, job_queue=queue,
+        book=SessionBook(seams.clock, sessions.stale_after_seconds), session=presence.session,
+    )  # fmt: skip
+    watch = BatchWatch(
+        ledger, poller, results, submitter, follower=follower, seams=seams,
+        look_again_seconds=max(poll.interval_seconds, sessions.heartbeat_seconds / 10),
+        stop_submitting=presence.stop,
+    )  # fmt: skip
+
+    def join() -> None:
+        if not presence.session.is_open:  # an attached process submits: it joins the batch
+            presence.session.open(ATTACHED)
+            adopt_definition(submitter, manifest, registry.ensure_active())
+
+    def take_over() -> bool:
+        opened = presence.take_lease()
+        try:
+            follower.refresh()
+        except BaseException:
+            presence.give_back(opened)
+            raise
+        return opened
+
     rerun = BatchRerun(
         ledger,
         results=results,
@@ -194,6 +241,8 @@ def assemble(
         io_workers=settings.store.io_workers,
         sleep=seams.sleep,
         settle=lambda state: watch.settle(state, reporter),
+        take_over=take_over,
+        give_back=presence.give_back,
     )
     return Parts(
         batch_id=batch_id, settings=settings, clients=clients, registry=registry, layout=layout,
@@ -202,9 +251,9 @@ def assemble(
         ledger=ledger, results=results, watch=watch,
         submission=BatchSubmission(
             ledger, store=store, submitter=submitter, registry=registry, manifest=manifest,
-            io_workers=settings.store.io_workers,
+            io_workers=settings.store.io_workers, join=join,
         ),
-        rerun=rerun,
+        rerun=rerun, presence=presence, follower=follower, seams=seams,
     )  # fmt: skip
 
 
@@ -218,4 +267,4 @@ def reattach(parts: Parts) -> int:
         parts.poller.reads, job_queue=parts.settings.job_queue, batch_id=str(parts.batch_id),
         read_table=lambda bucket, key, size: store.read_index_table(key, size),
     )  # fmt: skip
-    return parts.ledger.reconcile(Manifest.load(store), found)
+    return parts.ledger.reconcile(parts.manifest.reader.read_new(), found)

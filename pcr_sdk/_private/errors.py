@@ -10,6 +10,7 @@ PcrError
 │   ├── OutputNotFoundError                   output.json missing
 │   └── OutputMalformedError                  output.json not UTF-8 JSON (or not the model)
 ├── BatchClosedError                          the job definition is already deregistered
+├── RerunLeaseHeldError                       another process holds the batch's rerun lease
 ├── WaitTimeoutError (TimeoutError)           wait_until_jobs_finished(timeout=...) ran out
 ├── WorkerEnvironmentError                    the container's environment contract is broken
 │   └── WorkerContractError                   the job needs a newer pcr_sdk.worker
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from pcr_sdk._private.public import public
@@ -124,6 +126,22 @@ class BatchClosedError(PcrError):
     def __init__(self, message: str, *, batch_id: str) -> None:
         super().__init__(message)
         self.batch_id = batch_id
+
+
+@public("pcr_sdk")
+class RerunLeaseHeldError(PcrError):
+    """Another process holds the batch's rerun lease: one process reruns a batch at a time.
+
+    `holder` says who (user, host, process and session); `expires_at` is when the lease runs
+    out by S3's clock unless its holder renews it (a live holder renews it every minute or so;
+    `pcr retry --break-lease` breaks a stale one).
+    """
+
+    def __init__(self, message: str, *, batch_id: str, holder: str, expires_at: datetime) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+        self.holder = holder
+        self.expires_at = expires_at
 
 
 @public("pcr_sdk")

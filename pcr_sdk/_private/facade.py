@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, TypeVar, cast
@@ -20,10 +21,17 @@ from pcr_sdk._private.assembly import (
     lost_answer_policy,
     reattach,
 )
+from pcr_sdk._private.batch.lease import RerunLease
 from pcr_sdk._private.batch.rerun import adopt_definition, failure_kinds
+from pcr_sdk._private.batch.sessions import CREATOR, holder_name
 from pcr_sdk._private.edge.clients import AwsClients, clients_for
 from pcr_sdk._private.edge.governor import RateGovernor, governor_for
-from pcr_sdk._private.errors import CredentialsExpiredError, PcrInputError
+from pcr_sdk._private.errors import (
+    AwsError,
+    CredentialsExpiredError,
+    InvalidJobSpecError,
+    PcrInputError,
+)
 from pcr_sdk._private.model.names import BatchId
 from pcr_sdk._private.model.results import (
     FailureKind,
@@ -39,6 +47,7 @@ from pcr_sdk._private.model.settings import (
     LOST_ANSWER_SETTLE_SECONDS,
     POLL_INTERVAL_SECONDS,
     REQUEST_SPACING_MS,
+    STALE_AFTER_SECONDS,
     AwsSettings,
     build,
     seconds,
@@ -125,9 +134,16 @@ class JobSubmitter:
     The seed's API, unchanged: instantiate, `submit_job()`, `wait_until_jobs_finished()`,
     `get_all_outputs()`; also `get_batch_id()`, `get_job_directory()`, `get_output()`. Every
     setting is validated before the first request; the first request registers the batch's
-    job definition. Use it as a context manager: the definition is deregistered on exit, on
-    error too. Every public method raises only `PcrError`s (and the caller's own exceptions
-    from callbacks, and KeyboardInterrupt).
+    job definition. Use it as a context manager: on exit it stops submitting and, unless another
+    process may still submit to the batch, deregisters the definition (on error too). Every
+    public method raises only `PcrError`s (and the caller's own exceptions from callbacks, and
+    KeyboardInterrupt).
+
+    Several processes may share a batch (see docs/reliability.md): the one that starts it, any
+    number that `attach` to watch it, and one at a time that reruns its failures (it holds the
+    batch's rerun lease). Each process that may submit keeps a session in the batch's manifest,
+    renewed by a heartbeat thread; the job definition is deregistered by whoever sees every
+    session closed (or stale) and every job finished.
     """
 
     def __init__(
@@ -163,10 +179,12 @@ class JobSubmitter:
         lost_answer_settle_seconds: float = LOST_ANSWER_SETTLE_SECONDS,
         expected_bucket_owner: str | None = None,
         encryption: S3Encryption | None = None,
+        stale_after_seconds: float = STALE_AFTER_SECONDS,
         progress: ProgressReporter | None = None,
         seams: Seams = REAL,
     ) -> None:
-        """Validate every setting, build the clients, register the batch's job definition.
+        """Validate every setting, build the clients, register the batch's job definition and
+        open this process's session in the batch's manifest.
 
         The positional arguments are the seed's, in the seed's order; everything after them is
         keyword-only.
@@ -206,6 +224,9 @@ class JobSubmitter:
                 SubmitJob answer was lost.
             expected_bucket_owner: the 12-digit account every S3 call expects to own the bucket.
             encryption: server-side encryption of every object written (`S3Encryption`).
+            stale_after_seconds: a session (a process that may submit to the batch) or a rerun
+                lease not renewed for this long counts as ended (at least 10; live ones are
+                renewed ten times as often).
             progress: where progress goes (default: `PrintProgress`, the seed's lines on
                 stdout; `SilentProgress()` for none).
             seams: the clock, sleep, random numbers and UUIDs to run on (`Seams`), for tests.
@@ -214,8 +235,9 @@ class JobSubmitter:
             InvalidBatchNameError: `batch_name` breaks the rule above.
             InvalidJobSpecError: the job definition breaks an AWS Batch limit.
             PcrInputError: any other setting is out of range, or no region is configured.
-            AwsError: registering the job definition failed (e.g. `AccessDeniedError`,
-                `CredentialsError`, `AwsConnectionError`).
+            AwsError: registering the job definition, or writing the session, failed (e.g.
+                `AccessDeniedError`, `CredentialsError`, `AwsConnectionError`); nothing is
+                left registered.
         """
         # 1. every setting, validated; no client exists yet
         settings = batch_settings(
@@ -223,14 +245,15 @@ class JobSubmitter:
             adaptive_polling=adaptive_polling, expiry_seconds=expiry_seconds,
             lost_answer_settle_seconds=lost_answer_settle_seconds, io_workers=io_workers,
             cancel_on_error=cancel_on_error, expected_bucket_owner=expected_bucket_owner,
-            encryption=encryption,
+            encryption=encryption, stale_after_seconds=stale_after_seconds,
         )  # fmt: skip
+        _check_collaborators(seams, progress)
         batch_id = BatchId.new(batch_name, seams.uuid_factory)
         spec = JobDefinitionSpec.build(
             image=container, vcpus=vcpus, memory_mib=memory_in_mb, gpus=gpus,
-            timeout_seconds=round(seconds("timeout_in_hours", timeout_in_hours) * 3600),
-            **retry_fields(retry_attempts, retry), environment=dict(environment or {}),
-            tags=dict(tags or {}), job_role_arn=job_role_arn, platform=platform,
+            timeout_seconds=_hours_to_seconds(timeout_in_hours),
+            **retry_fields(retry_attempts, retry), environment=_mapping("environment", environment),
+            tags=_mapping("tags", tags), job_role_arn=job_role_arn, platform=platform,
             execution_role_arn=execution_role_arn,
         )  # fmt: skip
         aws = build(AwsSettings, region=aws_region, access_key_id=aws_access_key_id,
@@ -243,8 +266,14 @@ class JobSubmitter:
         registry = BatchRegistry(clients.batch, batch_id, spec, governor=governor,
                                  lost_answers=lost)  # fmt: skip
         self._adopt(assemble(settings, registry, clients, governor, lost, progress, seams))
-        # 3. the first request
+        self._attached = False
+        # 3. the first requests: the definition, then the session that keeps the batch open
         adopt_definition(self._submitter, self._manifest, registry.register())
+        try:
+            self._presence.session.open(CREATOR)
+        except BaseException:
+            registry.deregister()
+            raise
 
     def _adopt(self, parts: Parts) -> None:
         self._parts = parts
@@ -263,6 +292,11 @@ class JobSubmitter:
         self._cancel_on_error = parts.settings.cancel_on_error
         self._ledger, self._results = parts.ledger, parts.results
         self._submission, self._watch, self._rerun = parts.submission, parts.watch, parts.rerun
+        self._presence, self._follower, self._clock = (
+            parts.presence,
+            parts.follower,
+            parts.seams.clock,
+        )
 
     @classmethod
     def attach(  # noqa: DOC101, DOC103 - "as for `JobSubmitter.__init__`"
@@ -312,6 +346,7 @@ class JobSubmitter:
         settings = batch_settings(job_queue, job_bucket, polling_interval_seconds,
                                   request_throttling_milliseconds, **options)  # fmt: skip
         seams = options.get("seams", REAL)
+        _check_collaborators(seams, options.get("progress"))
         aws = build(AwsSettings, region=aws_region)
         clients = clients_for(aws, session=session, clients=clients)
         governor = governor_for(clients.batch, governor)
@@ -320,6 +355,7 @@ class JobSubmitter:
         submitter = cls.__new__(cls)
         submitter._adopt(assemble(settings, registry, clients, governor, lost,
                                   options.get("progress"), seams))  # fmt: skip
+        submitter._attached = True
         if not registry.closed:
             adopt_definition(submitter._submitter, submitter._manifest, registry.register())
         recovered = reattach(submitter._parts)
@@ -401,6 +437,10 @@ class JobSubmitter:
         dependencies). A closed batch reopens until the next wait or close. Array children need
         workers of contract 2. Nothing failed: nothing happens. See docs/rerun.md.
 
+        One process reruns a batch at a time: this takes the batch's rerun lease (and holds it
+        until this process's next wait, `close()`, `cancel()` or `detach()`), then reads what
+        other processes did before deciding what failed.
+
         Args:
             kinds: rerun only the jobs that failed with one of these `FailureKind`s or their
                 values (e.g. `{"timeout"}` or `{FailureKind.TIMEOUT}`; not
@@ -411,6 +451,8 @@ class JobSubmitter:
 
         Raises:
             PcrInputError: `kinds` is empty or names something that is not a failure kind.
+            RerunLeaseHeldError: another process holds the batch's rerun lease (it names the
+                holder and until when).
             AwsError: an upload or a SubmitJob failed.
         """
         return self._rerun.run(failure_kinds(kinds))
@@ -436,27 +478,34 @@ class JobSubmitter:
         return self._results.results([job.job_id for job in jobs])
 
     def wait_until_jobs_finished(self, *, timeout: float | None = None) -> None:
-        """Poll until every job has finished, then deregister the job definition.
+        """Poll until the batch is over, then deregister the job definition.
 
-        Progress goes to the progress reporter (stdout by default). The definition is
-        deregistered however the wait ends (Ctrl-C and timeouts included).
+        The batch is over when every job has finished and nobody may submit any more: this
+        process stops submitting once its jobs finished and no callback runs (it waits for the
+        jobs callbacks submit, too); a batch other processes share is followed until each of
+        them stopped (or stopped renewing its session: see `stale_after_seconds`), with the
+        jobs they add. Progress goes to the progress reporter (stdout by default). However the
+        wait ends (Ctrl-C and timeouts included) this process stops submitting, and the
+        definition is deregistered unless another process may still submit.
 
         Args:
-            timeout: seconds to wait at most (default: no limit).
+            timeout: seconds to wait at most (default: no limit): a deadline for the whole
+                wait, which no request and no pause goes past.
 
         Raises:
             PcrInputError: `timeout` is negative, NaN or infinite.
-            WaitTimeoutError: `timeout` ran out; it names the unfinished jobs.
+            WaitTimeoutError: `timeout` ran out; it names the unfinished jobs and says how long
+                the wait took.
             AwsError: polling failed beyond botocore's retries (`CredentialsExpiredError`
                 names the batch and how to resume it).
         """
         timeout = timeout_seconds(timeout)
+        started = self._clock()
         try:
             self._manifest.flush()
-            self._watch.wait(self._progress, timeout)
+            self._watch.wait(self._progress, timeout, started)
         finally:
-            self._ledger.close()
-            self._registry.deregister()
+            self._end()
 
     def get_all_outputs(self) -> list[str | None]:
         """Every job's output JSON string in submission order; None for a job that FAILED (or
@@ -666,17 +715,88 @@ class JobSubmitter:
         try:
             return self._watch.cancel(reason, self._progress, wait=wait, timeout=timeout)
         finally:
-            self.close()
+            self._end()
 
     def close(self) -> None:
-        """Stop taking jobs (waiting for submissions under way), flush the manifest and
-        deregister the job definition. Once all of it succeeded, later calls do nothing; after
-        a failure, call it again."""
+        """Stop taking jobs (waiting for submissions under way), flush the manifest, close this
+        process's session (and release the rerun lease), and deregister the job definition
+        unless another process may still submit (that one's end deregisters it). Once all of it
+        succeeded, later calls do nothing; after a failure, call it again."""
+        self._end()
+
+    def detach(self) -> None:
+        """Stop submitting and leave the batch running: flush the manifest, close this
+        process's session (and release the rerun lease). The definition stays for the jobs
+        (unless nobody may submit and every job is known finished): whoever later sees the
+        batch over deregisters it (`pcr wait`, or an attached `JobSubmitter`'s wait).
+
+        Raises:
+            AwsError: flushing the manifest or writing the session's end failed; call it again.
+        """
+        self._end(unfinished_too=False)
+
+    def rerun_lease(self) -> RerunLease | None:
+        """The batch's rerun lease as its bucket holds it now (one listing, one read).
+
+        Returns:
+            The lease (held or released, expired or not, by S3's clock), or None if the
+            batch was never rerun.
+
+        Raises:
+            AwsError: S3 could not be read.
+        """
+        return self._presence.lease.look()
+
+    def break_rerun_lease(self, lease: RerunLease) -> bool:
+        """Release `lease` on behalf of its holder, who stopped renewing it (a process that
+        died): only if it is still the version `rerun_lease()` returned. Its holder, if alive,
+        notices at its next renewal and reruns nothing more.
+
+        Args:
+            lease: what `rerun_lease()` returned.
+
+        Returns:
+            Whether it was broken (False: it changed since it was read).
+
+        Raises:
+            PcrInputError: `lease` is not a `RerunLease`.
+            AwsError: S3 could not be written.
+        """
+        if not isinstance(lease, RerunLease):
+            raise PcrInputError(f"lease must be a RerunLease, not {type(lease).__name__}")
+        return self._presence.lease.break_lease(lease, by=holder_name())
+
+    def _end(self, *, unfinished_too: bool = True) -> None:
+        """Stop submitting, then deregister the definition if nobody else may submit (and,
+        unless `unfinished_too`, every job is known finished)."""
         try:
             self._ledger.close()
             self._manifest.flush()
         finally:
-            self._registry.deregister()
+            try:
+                self._presence.stop()
+            finally:
+                self._deregister_if_over(unfinished_too=unfinished_too)
+
+    def _deregister_if_over(self, *, unfinished_too: bool) -> None:
+        registry = self._registry
+        if registry.deregistered:
+            return
+        try:
+            state = self._follower.look()
+        except AwsError:
+            registry.close()
+            raise
+        if not state.closed or (not unfinished_too and self._ledger.unfinished()):
+            registry.close()
+            if not state.closed:
+                logger.info("batch %s: %d other process(es) may still submit; the definition "
+                            "stays for them", self.batch_id, len(state.live))  # fmt: skip
+            return
+        if self._attached or self._follower.book.seen_others:
+            registry.deregister_active()  # another process may have registered a revision
+        else:
+            registry.deregister()
 
     def __enter__(self) -> JobSubmitter:
         return self
@@ -698,3 +818,34 @@ class JobSubmitter:
             f"JobSubmitter(batch_id={str(self.batch_id)!r}, job_queue={self.job_queue!r}, "
             f"job_bucket={self.job_bucket!r}, jobs={len(self._ledger)})"
         )
+
+
+def _check_collaborators(seams: object, progress: object) -> None:
+    """`seams` is a `Seams` and `progress` None or a reporter, else `PcrInputError` (before
+    anything uses them)."""
+    if not isinstance(seams, Seams):
+        raise PcrInputError(f"seams must be a Seams, not {type(seams).__name__}")
+    if progress is not None and not callable(getattr(progress, "on_progress", None)):
+        raise PcrInputError(
+            f"progress must be a ProgressReporter (with on_progress), not {type(progress).__name__}"
+        )
+
+
+def _hours_to_seconds(hours: object) -> int:
+    """`timeout_in_hours` in whole seconds; `InvalidJobSpecError` if not a finite number of
+    seconds (1e308 hours overflowed)."""
+    value = seconds("timeout_in_hours", hours) * 3600
+    if not math.isfinite(value):
+        raise InvalidJobSpecError(f"timeout_in_hours={hours!r} is too large", field="timeout")
+    return round(value)
+
+
+def _mapping(name: str, value: object) -> dict[str, Any]:
+    """`environment` or `tags` as a dict (None: empty); `InvalidJobSpecError` if not a mapping
+    (`['A']` raised a raw ValueError)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidJobSpecError(f"{name} must be a mapping of names to values, not "
+                                  f"{type(value).__name__}", field=name)  # fmt: skip
+    return dict(value)

@@ -27,7 +27,8 @@ class Seams:
     """What makes a run depend on time and chance: pass one `Seams` to make it deterministic.
 
     `JobSubmitter`, `JobSubmitter.attach`, `BatchStatus.fetch` and `Poller` take it as
-    `seams=`; the defaults are the real clock, `time.sleep`, `random.random` and `uuid.uuid4`.
+    `seams=`; the defaults are the real clock, `time.sleep`, `random.random`, `uuid.uuid4` and
+    a heartbeat thread.
     A test passes a virtual clock and a sleep that advances it (`MotoWorld.seams` is one), so
     that nothing sleeps for real.
     """
@@ -40,6 +41,11 @@ class Seams:
     """The jitter's random numbers in [0, 1)."""
     uuid_factory: UuidFactory = uuid.uuid4
     """Makes the batch id's UUID."""
+    heartbeat: bool = True
+    """Renew an open session of the batch (and the rerun lease) from a background thread, on
+    the real clock, so that other processes know this one is alive. A test on a virtual clock
+    turns it off: a thread on real time would make the run depend on how long it takes (its
+    sessions then go stale on the other processes' clocks, or it calls `beat` itself)."""
 
 
 REAL: Seams = Seams()

@@ -24,6 +24,7 @@ from pcr_sdk import (
     JobSubmitter,
     ProgressReporter,
     RateGovernor,
+    RerunLease,
     SilentProgress,
     handle_signals,
 )
@@ -83,18 +84,31 @@ def fetch_view(
     batch_id: str,
     queue: str,
     not_found: str = NOT_FOUND,
+    bucket: str | None = None,
 ) -> BatchStatus:
-    """The batch as AWS Batch shows it now; exit 1 if it shows no job of it."""
+    """The batch as AWS Batch shows it now (with `bucket`, its rerun lease too); exit 1 if it
+    shows no job of it."""
     view = BatchStatus.fetch(
         batch_id,
         job_queue=queue,
         clients=clients,
         governor=governor,
         seams=runtime.seams,
+        job_bucket=bucket,
     )
     if not view.jobs:
         fail(f"no jobs of batch {batch_id} in queue {queue} {not_found}")
     return view
+
+
+def describe_lease(lease: RerunLease | None) -> str:
+    """One line on a batch's rerun lease: who holds it, until when (S3's clock)."""
+    if lease is None or not lease.held:
+        return "not held (no process reruns the batch)"
+    until = f"{lease.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+    if lease.expired:
+        return f"held by {lease.holder}, ran out at {until}: stale (pcr retry --break-lease)"
+    return f"held by {lease.holder} until {until} (S3's clock), unless renewed"
 
 
 def _print_view(console: Console, view: BatchStatus) -> None:
@@ -126,7 +140,10 @@ def status(
             "--bucket",
             "-b",
             envvar=opt.ENV_BUCKET,
-            help="S3 job bucket: also count the outputs written so far (--local: always).",
+            help=(
+                "S3 job bucket: also count the outputs written so far, and show the rerun lease "
+                "(--local: always)."
+            ),
         ),
     ] = None,
     region: opt.Region = None,
@@ -147,11 +164,13 @@ def status(
         clients = target.clients
         bucket = target.bucket
         view = fetch_view(
-            runtime, clients, runtime.governor(), batch_id, target.queue, target.not_found
-        )
+            runtime, clients, runtime.governor(), batch_id, target.queue, target.not_found,
+            bucket,
+        )  # fmt: skip
         _print_view(console, view)
         active = "ACTIVE (takes jobs)" if view.definition_active else "deregistered"
         console.print(f"job definition: {active}")
+        lease = view.rerun_lease
         line: dict[str, object] = {
             "batch_id": view.batch_id,
             "jobs": len(view.jobs),
@@ -161,6 +180,13 @@ def status(
             outputs = _count_outputs(clients, bucket, view.batch_id)
             console.print(f"outputs written: {outputs}/{len(view.jobs)}")
             line["outputs"] = outputs
+            console.print(f"rerun lease: {escape(describe_lease(lease))}")
+            if lease is not None and lease.held:
+                line["rerun_lease"] = {
+                    "holder": lease.holder,
+                    "expires_at": lease.expires_at.isoformat(),
+                    "in_force": lease.in_force,
+                }
         typer.echo(json.dumps(line, separators=(",", ":")))
     raise typer.Exit(EXIT_OK)
 
@@ -206,10 +232,15 @@ def wait(
     """Wait for a submitted batch, then print its outputs like run does.
 
     On AWS it needs --queue and --bucket (or PCR_QUEUE, PCR_BUCKET); with --local it waits
-    for a batch of the local account (running its queued jobs if nobody else does).
-    Deregisters the batch's job definition when the wait ends. It only watches: Ctrl-C,
-    SIGTERM or SIGHUP detach and leave the jobs running (exit 130, 143 or 129; it prints how
-    to resume). Exit 0 when every job succeeded, 1 otherwise, 124 when --timeout ran out.
+    for a batch of the local account (running its queued jobs if nobody else does). It follows
+    the batch until it is over: every job finished, the ones other processes add while it waits
+    included, and nobody may submit any more. A process that may submit (the one that started
+    the batch, one rerunning it) keeps a session in the batch's manifest; the batch is over once
+    each has closed its session (`pcr submit` returned, its wait ended, it closed) or stopped
+    renewing it for 10 minutes (it died). Then the job definition is deregistered, once, by
+    whoever sees that first; never while a process may still submit. It only watches: Ctrl-C,
+    SIGTERM or SIGHUP detach and leave the jobs running (exit 130, 143 or 129; it prints how to
+    resume). Exit 0 when every job succeeded, 1 otherwise, 124 when --timeout ran out.
     """
     runtime = runtime_of(ctx)
     console = stderr_console()

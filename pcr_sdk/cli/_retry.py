@@ -31,7 +31,7 @@ from pcr_sdk.cli._batch import Ending, wait_only
 from pcr_sdk.cli._inspect import WaitTimeout, attach_batch
 from pcr_sdk.cli._local import DataDir, Local, Target, follow
 from pcr_sdk.cli._progress import batch_progress, describe_counts, failure_line, stderr_console
-from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, cli_errors, runtime_of
+from pcr_sdk.cli._runtime import EXIT_FAILED, EXIT_OK, cli_errors, fail, runtime_of
 
 KINDS: Final = tuple(k for k in FailureKind if k is not FailureKind.DEPENDENCY_FAILED)
 """The kinds `--kind` takes: a job that failed because a dependency failed reruns with it."""
@@ -191,6 +191,14 @@ def retry(
     region: opt.Region = None,
     local: Local = False,
     data_dir: DataDir = None,
+    break_lease: Annotated[
+        bool,
+        typer.Option(
+            "--break-lease",
+            help="If another process holds the batch's rerun lease (one that died, say), show "
+            "it and ask whether to break it, then rerun.",
+        ),
+    ] = False,
 ) -> None:
     """Rerun a batch's failed jobs at their indexes (one JSON line with the new ids on stdout).
 
@@ -199,8 +207,11 @@ def retry(
     rerun with it. A closed batch reopens: end it with --wait here, or with `pcr wait` later.
     With --local the batch is one of the local account: the reruns go to the process holding
     it, or run here with the settings stored in the account (command, working directory,
-    environment), waited for. Exit 0 when every job of the batch succeeded (with --wait) or the
-    reruns went out, 1 when some failed again, 2 on bad input, 124 when --timeout ran out.
+    environment), waited for. One process reruns a batch at a time: this one takes the batch's
+    rerun lease, or fails naming who holds it and until when (a live holder renews it;
+    --break-lease breaks a stale one after asking). Exit 0 when every job of the batch succeeded
+    (with --wait) or the reruns went out, 1 when some failed again (or the lease is held), 2 on
+    bad input, 124 when --timeout ran out.
     """
     runtime = runtime_of(ctx)
     console = stderr_console()
@@ -232,6 +243,8 @@ def retry(
             console.print("nothing to rerun")
             _line({"batch_id": submitter.get_batch_id(), "resubmitted": []})
             raise typer.Exit(EXIT_OK)
+        if break_lease:
+            _offer_to_break(console, submitter)
         new_ids = submitter.resubmit_failed(kinds=kinds)
         attempts = {job.job_id: job.attempt for job in submitter.jobs}
         wording.attempts = {job_id: attempts.get(job_id, 0) for job_id in new_ids}
@@ -261,6 +274,29 @@ def retry(
             line["counts"], outcome = _outcome(console, submitter, new_ids)
         _line(line)
     raise typer.Exit(outcome if code is None else code)
+
+
+def _offer_to_break(console: Console, submitter: JobSubmitter) -> None:
+    """Show the batch's rerun lease and break it if the user says so; exit 1 if not."""
+    lease = submitter.rerun_lease()
+    if lease is None or not lease.held:
+        console.print("the rerun lease is not held: nothing to break")
+        return
+    until = f"{lease.expires_at:%Y-%m-%d %H:%M:%S} UTC (S3's clock)"
+    state = (
+        f"it ran out at {until}: its holder stopped renewing it"
+        if lease.expired
+        else f"it runs until {until} and is still renewed: its holder may be alive"
+    )
+    console.print(
+        f"the rerun lease of {escape(submitter.get_batch_id())} is held by "
+        f"{escape(lease.holder)}; {state}"
+    )
+    if not typer.confirm("break it?", default=False, err=True):
+        fail("the rerun lease was not broken")
+    if not submitter.break_rerun_lease(lease):
+        fail("the rerun lease changed while you were asked (renewed or taken): not broken")
+    console.print("broke the rerun lease")
 
 
 def _dry_run(

@@ -434,8 +434,9 @@ def submit(
     """Submit one job per JSONL line to AWS Batch and print the batch id on stdout.
 
     The job definition stays registered for the jobs; `pcr wait BATCH_ID` deregisters it when
-    the batch is done. With --wait it behaves like `pcr run`. Ctrl-C, SIGTERM or SIGHUP while
-    submitting stop it and cancel the jobs that went out (exit 130, 143 or 129).
+    the batch is done (this command records in the batch's manifest that it submits no more).
+    With --wait it behaves like `pcr run`. Ctrl-C, SIGTERM or SIGHUP while submitting stop it
+    and cancel the jobs that went out (exit 130, 143 or 129).
     """
     runtime = runtime_of(ctx)
     console = stderr_console()
@@ -501,6 +502,7 @@ def _submit_only(
         except PcrError as err:
             console.print(f"[yellow]warning[/]: could not cancel the jobs submitted: {err}")
         raise
+    submitter.detach()  # no more jobs from here: whoever sees the jobs finished deregisters
     batch_id = submitter.get_batch_id()
     typer.echo(batch_id)
     console.print(  # the progress said how many went out, and how fast

@@ -9,7 +9,8 @@ resources IAM lets a policy name:
   on job definitions tagged ``pcr:managed-by=pcr-sdk`` (the tag the SDK registers them with);
   TerminateJob on jobs tagged ``pcr:batch-id``; batch:TagResource on jobs and job definitions,
   because SubmitJob and RegisterJobDefinition send tags ("tag on create" needs it).
-- s3:GetObject and s3:PutObject on ``<bucket>/jobs/*``; s3:DeleteObject there too (
+- s3:GetObject and s3:PutObject on ``<bucket>/jobs/*`` (and s3:AbortMultipartUpload, for a
+  failed upload in parts); s3:DeleteObject there too (
   `pcr cleanup --data BATCH_ID` deletes a batch's data, which the user could overwrite anyway;
   a rerun removes a failed job's stale output.json); s3:ListBucket on the bucket only for
   prefixes under ``jobs/`` (condition ``s3:prefix``).
@@ -56,7 +57,11 @@ SDK_OPERATIONS: Final[Mapping[str, frozenset[str]]] = {
     ),
     "s3": frozenset(
         {
-            "PutObject",  # config.json, packed array inputs, resources
+            "PutObject",  # config.json, packed array inputs, resources; the manifest, the lease
+            "CreateMultipartUpload",  # packed array inputs over 16 MiB, in parts
+            "UploadPart",
+            "CompleteMultipartUpload",
+            "AbortMultipartUpload",  # a failed upload in parts
             "GetObject",  # output.json, resources
             "ListObjectsV2",  # pcr status --bucket: outputs written so far; pcr cleanup --data
             "DeleteObjects",  # pcr cleanup --data; resubmit_failed: a failed job's stale output
@@ -72,6 +77,9 @@ ACTION_OF_OPERATION: Final[Mapping[tuple[str, str], str]] = {
     ("s3", "HeadObject"): "s3:GetObject",
     ("s3", "HeadBucket"): "s3:ListBucket",
     ("s3", "DeleteObjects"): "s3:DeleteObject",
+    ("s3", "CreateMultipartUpload"): "s3:PutObject",
+    ("s3", "UploadPart"): "s3:PutObject",
+    ("s3", "CompleteMultipartUpload"): "s3:PutObject",
 }
 """Operations whose IAM action is not named after them (the rest are `<service>:<Operation>`)."""
 
@@ -238,7 +246,7 @@ def submitter_policy(
         {
             "Sid": "ReadWriteJobData",
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
             "Resource": [f"arn:{part}:s3:::{bucket}/{JOBS_ROOT}/*"],
         },
         {

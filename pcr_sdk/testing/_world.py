@@ -403,10 +403,11 @@ class MotoWorld:
     def seams(self) -> Seams:
         """`Seams` on the world's clock: pass `seams=world.seams` to a `JobSubmitter`.
 
-        Its sleep advances the clock instead of waiting, so no wait takes real time.
+        Its sleep advances the clock instead of waiting, so no wait takes real time; no
+        heartbeat thread runs (on real time, it would make a run depend on how long it takes).
         """
         clock = self.clock
-        return Seams(clock=clock, sleep=clock.advance)
+        return Seams(clock=clock, sleep=clock.advance, heartbeat=False)
 
     def reclaim_host(self, job_id: str) -> str:
         """End the STARTING or RUNNING job's attempt as a Spot reclaim does; its statusReason.

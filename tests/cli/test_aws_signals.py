@@ -96,6 +96,7 @@ def test_wait_only_detaches_on_a_signal(moto_world: MotoWorld, slow_aws: Runtime
         progress=SilentProgress(), seams=Seams(sleep=lambda s: None), gpus=0, vcpus=1,
     )  # fmt: skip
     submitter.submit_jobs([{"x": i, "y": 1} for i in range(3)], array=False)
+    submitter.detach()  # as `pcr submit` does: the batch submits no more
     batch_id = submitter.get_batch_id()
     runtime = Runtime(aws_clients=lambda region: moto_world.clients, sleep=_signal_on_poll)
     result = invoke(["wait", batch_id, *_where(moto_world)], obj=runtime)

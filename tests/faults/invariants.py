@@ -48,14 +48,17 @@ class FaultInvariants(FaultState):
                 mine = at.get(index) if index is not None else None
                 if mine is not None and mine.job_id == job_id:
                     continue
-                assert job_id in model.uncertain, f"AWS's current job {job_id} is not known"
+                assert job_id in model.uncertain | model.others, (
+                    f"AWS's current job {job_id} is not known"
+                )
                 if mine is not None:  # then the live one is an older attempt of that index
                     assert aws[mine.job_id].attempt < aws[job_id].attempt, (mine, aws[job_id])
             for job_id, job in live.items():
                 assert job.index == aws[job_id].index, (job, aws[job_id])
                 assert job.attempt == aws[job_id].attempt, (job, aws[job_id])
             for job_id, index in model.index_of.items():
-                if job_id not in model.unseen:
+                if job_id not in model.unseen and (job_id not in model.others or
+                                                   self._knows(sub, job_id)):  # fmt: skip
                     assert self._index(sub, job_id) == index, (job_id, index)
 
     @invariant()
@@ -68,6 +71,9 @@ class FaultInvariants(FaultState):
         model = self._model()
         self.world.faults.clear()
         self.lagging = False
+        if self.second is not None:  # the second process ends first: the batch outlives it
+            self.second.close()
+            self.second = None
         if model.sub is not None and not model.sub._registry.deregistered:
             # the user's last step (again, after a failed one); nothing fails any more
             model.sub.close()
@@ -125,3 +131,23 @@ class FaultInvariants(FaultState):
             assert n == model.n_of[job_id], f"{job_id} ran input {n}, not {model.n_of[job_id]}"
         else:
             assert model.fail.get(n) is False or n in self.fixed, f"{job_id} ran {value}"
+
+    # --- a second process attached to the same batch (see rules.py) ---------------------
+    @invariant()
+    def the_definition_is_active_while_anyone_submits(self) -> None:
+        model = self.batch
+        if model is None:
+            return
+        with self._step():
+            submitting = [sub for sub in (model.sub, self.second) if self._submits(sub)]
+            if submitting:
+                assert self._active(model.batch_id), "a process submits, the definition is gone"
+
+    @invariant()
+    def no_rerun_runs_a_job_twice(self) -> None:
+        if self.batch is None:
+            return
+        with self._step():
+            reruns = Counter((j.index, j.attempt) for j in self._aws().values() if j.attempt > 1)
+            twice = {slot: n for slot, n in reruns.items() if n > 1}
+            assert not twice, f"(index, attempt) rerun more than once: {twice}"

@@ -15,6 +15,7 @@ import signal
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
@@ -45,7 +46,7 @@ from tests.faults.state import (
     FaultState,
     Service,
 )
-from tests.support.aws_view import current, parent_of, reconcile
+from tests.support.aws_view import bury, current, parent_of, reconcile
 
 
 class FaultRules(FaultState):
@@ -72,7 +73,10 @@ class FaultRules(FaultState):
                     polling_interval_seconds=POLLING_INTERVAL,
                     progress=SilentProgress(),
                     seams=Seams(
-                        clock=self.clock, sleep=self.clock.sleep, uuid_factory=lambda: fixed
+                        clock=self.clock,
+                        sleep=self.clock.sleep,
+                        uuid_factory=lambda: fixed,
+                        heartbeat=False,  # `_heartbeats` renews the sessions, on this clock
                     ),
                 )
             except AwsError as err:
@@ -211,29 +215,34 @@ class FaultRules(FaultState):
                 self._reopened()
                 return
             self._reopened()
-            assert set(self._new_jobs(before)) == set(ids), "reran jobs it did not return"
-            self.counts.reruns += len(ids)
-            views = {view.job_id: view for view in self.world.jobs()}
-            aws = self._aws()
-            for job_id in ids:
-                index = self._index(sub, job_id)
-                assert index is not None
-                assert aws[job_id].index == index, (job_id, aws[job_id], index)
-                earlier = [j for j in aws.values() if j.index == index and j.job_id != job_id]
-                assert earlier, f"rerun {job_id} of index {index} has no predecessor"
-                assert aws[job_id].attempt > max(j.attempt for j in earlier)
-                n = next((model.n_of[j.job_id] for j in earlier if j.job_id in model.n_of), None)
-                if n is None:  # its first job came from a call that raised: no n known
-                    model.uncertain.add(job_id)
-                    continue
-                parent = parent_of(job_id) if ":" in job_id else job_id
-                deps = tuple(views[parent].depends_on)  # what AWS Batch has
-                if parent != job_id:
-                    model.arrays.setdefault(parent, []).append(job_id)
-                    model.deps[parent] = deps
-                model.n_of[job_id], model.index_of[job_id], model.deps[job_id] = n, index, deps
-                if n in self.fixed:
-                    model.fixed.add(job_id)
+            self._record_rerun(sub, ids, before)
+
+    def _record_rerun(self, sub: JobSubmitter, ids: Sequence[str], before: int) -> None:
+        """What a rerun that returned `ids` did, into the model (checked against AWS Batch)."""
+        model = self._model()
+        assert set(self._new_jobs(before)) == set(ids), "reran jobs it did not return"
+        self.counts.reruns += len(ids)
+        views = {view.job_id: view for view in self.world.jobs()}
+        aws = self._aws()
+        for job_id in ids:
+            index = self._index(sub, job_id)
+            assert index is not None
+            assert aws[job_id].index == index, (job_id, aws[job_id], index)
+            earlier = [j for j in aws.values() if j.index == index and j.job_id != job_id]
+            assert earlier, f"rerun {job_id} of index {index} has no predecessor"
+            assert aws[job_id].attempt > max(j.attempt for j in earlier)
+            n = next((model.n_of[j.job_id] for j in earlier if j.job_id in model.n_of), None)
+            if n is None:  # its first job came from a call that raised: no n known
+                model.uncertain.add(job_id)
+                continue
+            parent = parent_of(job_id) if ":" in job_id else job_id
+            deps = tuple(views[parent].depends_on)  # what AWS Batch has
+            if parent != job_id:
+                model.arrays.setdefault(parent, []).append(job_id)
+                model.deps[parent] = deps
+            model.n_of[job_id], model.index_of[job_id], model.deps[job_id] = n, index, deps
+            if n in self.fixed:
+                model.fixed.add(job_id)
 
     @precondition(lambda self: self._ready(1))
     @rule(stop_after=st.sampled_from([None, None, 0, 2]), timeout=st.sampled_from([None, 150.0]))
@@ -273,9 +282,13 @@ class FaultRules(FaultState):
     @precondition(lambda self: self._ready(1))
     @rule(attach_now=st.booleans())
     def crash(self, attach_now: bool) -> None:
-        """The process dies: no close, no manifest flush; a new one attaches by batch id."""
+        """The process dies: no close, no manifest flush; a new one attaches by batch id (more
+        than 10 minutes later: the dead process's session and lease are stale by S3's clock)."""
         with self._step():
-            self._model().sub = None
+            model = self._model()
+            if model.sub is not None:
+                bury(self.world, model.sub)
+            model.sub = None
             if attach_now:
                 self._attach()
 
@@ -449,9 +462,12 @@ class FaultRules(FaultState):
         with self._step():
             self._verify()
             self.batch = None
+            self.beaten = self.clock.now
 
     def _wait(self, timeout: float | None) -> None:
         sub = self._sub()
+        if timeout is None and self._another_submits(sub):
+            timeout = 150.0  # the wait follows the batch until the other process ends
         error: PcrError | None = None
         try:
             sub.wait_until_jobs_finished(timeout=timeout)
@@ -526,3 +542,75 @@ class FaultRules(FaultState):
             model.closed = sub.closed if sub._registry.deregistered else None
         sub._manifest.flush_every = model.flush_every
         model.sub = sub
+
+    # --- a second process attached to the same batch -------------------------------------
+    # It attaches, waits, reruns and closes at random moments, in the same world as the live
+    # submitter (and on the same clock, like two processes on one machine). Checked: no job is
+    # lost and none is run twice by a rerun (`_record_rerun`, `no_rerun_runs_a_job_twice`,
+    # and `_verify`'s fresh attach); the definition is ACTIVE while anyone submits
+    # (`the_definition_is_active_while_anyone_submits`); no orphaned definition remains at the
+    # end (`teardown`). `_step` renews the live processes' sessions once a minute of the
+    # clock, as their heartbeat threads would.
+
+    @precondition(lambda self: self.second is None and self._live() is not None)
+    @rule()
+    def second_attaches(self) -> None:
+        with self._step():
+            model = self._model()
+            try:
+                self.second = self._attach_quietly(model.batch_id, model.io_workers)
+            except AwsError as err:
+                self._allowed(err, "second attaches")
+                return
+            self.counts.reattaches += 1
+
+    @precondition(lambda self: self.second is not None)
+    @rule()
+    def second_waits(self) -> None:
+        """Its wait ends when the batch is over (nobody submits, every job finished), or at
+        its deadline (the live submitter keeps the batch open meanwhile)."""
+        with self._step():
+            second = self._second()
+            try:
+                second.wait_until_jobs_finished(timeout=150.0)
+            except (AwsError, WaitTimeoutError) as err:
+                self._allowed(err, "second waits")
+                self._others_ended(second, err)
+                return
+            assert not self._another_submits(second), "a wait ended while a process submits"
+            if not self.lagging:  # a job AWS Batch does not list yet may be running
+                states = self._statuses()
+                unfinished = {j: s for j, s in states.items() if s not in FINISHED}
+                assert not unfinished, f"the batch was not over: {unfinished}"
+            self._others_ended(second)
+
+    @precondition(lambda self: self.second is not None and self._ready(1))
+    @rule(kind=st.sampled_from([None, FailureKind.NON_ZERO_EXIT]))
+    def second_reruns(self, kind: FailureKind | None) -> None:
+        """One process reruns at a time: while the live submitter holds the lease this one is
+        refused (`RerunLeaseHeldError`), and the other way round."""
+        with self._step():
+            model, second = self._model(), self._second()
+            before = len(self.world.jobs())
+            try:
+                ids = second.resubmit_failed(kinds=None if kind is None else {kind})
+            except PcrError as err:
+                self._allowed(err, "second reruns")
+                model.uncertain |= set(self._new_jobs(before))
+                return
+            self._record_rerun(second, ids, before)
+            model.others |= set(ids)
+
+    @precondition(lambda self: self.second is not None)
+    @rule()
+    def second_closes(self) -> None:
+        with self._step():
+            second = self._second()
+            try:
+                second.close()
+            except AwsError as err:
+                self._allowed(err, "second closes")
+                self._others_ended(second, err)
+                return
+            self.second = None
+            self._others_ended(second)

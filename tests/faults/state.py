@@ -8,11 +8,13 @@ the SDK said.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import boto3
@@ -27,6 +29,7 @@ from pcr_sdk import (
     JobNotFoundError,
     JobSubmitter,
     PcrError,
+    RerunLeaseHeldError,
     SilentProgress,
     WaitTimeoutError,
 )
@@ -35,6 +38,7 @@ from pcr_sdk.testing import Fault, MotoWorld
 from tests.faults._counts import FaultCounts
 from tests.support.aws_view import AwsFacts, AwsJob, batch_jobs, expected_output
 from tests.support.fakes import FakeClock
+from tests.support.sharing import stored_object
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -85,6 +89,9 @@ class BatchModel:
     """array parent id -> its children's ids."""
     uncertain: set[str] = field(default_factory=set)
     """AWS jobs created during a submit call that raised."""
+    others: set[str] = field(default_factory=set)
+    """Jobs the second process's reruns returned (the live submitter learns them at its next
+    look at what other processes did)."""
     unseen: set[str] = field(default_factory=set)
     """Jobs a call returned that the live submitter does not know: it attached while ListJobs
     lagged, and they had not reached the manifest (the window the docs name)."""
@@ -111,6 +118,15 @@ class BatchModel:
         if False in outcomes:
             return False
         return None if None in outcomes else True
+
+
+@functools.cache
+def _observers(region: str) -> boto3.Session:
+    """The session of the test's own clients, shared by every example: a new session reads
+    the services' models again (a quarter of a second a client)."""
+    return boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+    )
 
 
 class _Warnings(logging.Handler):
@@ -140,21 +156,15 @@ class FaultState(RuleBasedStateMachine):
         self.world.script.worker(self._work)
         self.fixed: set[int] = set()
         """Inputs asked to fail that the worker no longer fails (a transient failure ended)."""
-        # the harness's clients see the faults; this one (another session) does not, and
-        # ListJobs shows states without moving the scripted jobs
-        self.observer: BatchClient = boto3.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name=self.world.region,
-        ).client("batch")
+        # the harness's clients see the faults; these (another session) do not, and ListJobs
+        # shows states without moving the scripted jobs
+        observers = _observers(self.world.region)
+        self.observer: BatchClient = observers.client("batch")
         self._stack.callback(self.observer.close)
-        s3 = boto3.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name=self.world.region,
-        ).client("s3")
+        s3 = observers.client("s3")
         self._stack.callback(s3.close)
         self.facts = AwsFacts(self.observer, s3, self.world.region)
+        self.s3 = s3
         self.clock = FakeClock()
         self.fired: Counter[int] = Counter()
         """How often the callback of input n ran."""
@@ -170,6 +180,9 @@ class FaultState(RuleBasedStateMachine):
         self.world.clients.batch.meta.events.register(
             "after-call.batch.DescribeJobs", self._forget_hidden
         )
+        self.second: JobSubmitter | None = None
+        """A second process attached to the batch (see its block of rules)."""
+        self.beaten = self.clock.now
         self.orphans: set[str] = set()
         """Definitions a failed start may have left ACTIVE, as the SDK warned (see teardown)."""
         self.warnings = _Warnings()
@@ -192,6 +205,7 @@ class FaultState(RuleBasedStateMachine):
     def _step(self) -> Iterator[None]:
         """Marks the machine broken while a step runs: the teardown then only cleans up."""
         self.broken = True
+        self._heartbeats()
         yield
         self.broken = False
 
@@ -224,6 +238,8 @@ class FaultState(RuleBasedStateMachine):
         note(f"{step}: {type(err).__name__}: {err}")
         if closed:
             assert isinstance(err, BatchClosedError), f"closed batch, but {err!r}"
+        elif isinstance(err, RerunLeaseHeldError):
+            assert self._lease_holders() >= 1, f"no other process holds the lease: {err}"
         elif not isinstance(err, (AwsError, WaitTimeoutError)):
             raise err
         self.counts.sdk_errors[type(err).__name__] += 1
@@ -234,7 +250,9 @@ class FaultState(RuleBasedStateMachine):
         if sub._registry.deregistered:
             model.closed = True
         elif sub.closed and model.closed is not True:
-            assert err is not None, "closing returned, but the definition is not deregistered"
+            assert err is not None or self._another_submits(sub), (
+                "closing returned, but the definition is not deregistered"
+            )
             model.closed = None
 
     def _expect_closed(self) -> bool:
@@ -351,7 +369,7 @@ class FaultState(RuleBasedStateMachine):
             batch_id, job_queue=self.world.queue, job_bucket=self.world.bucket,
             clients=self.world.clients, io_workers=io_workers,
             polling_interval_seconds=POLLING_INTERVAL, progress=SilentProgress(),
-            seams=Seams(clock=self.clock, sleep=self.clock.sleep),
+            seams=Seams(clock=self.clock, sleep=self.clock.sleep, heartbeat=False),
         )  # fmt: skip
 
     def _verify(self) -> None:
@@ -361,3 +379,59 @@ class FaultState(RuleBasedStateMachine):
     def _check_output(self, job_id: str, output: str | None, state: str) -> None:
         """An output is checked against the worker's: `FaultInvariants._check_output`."""
         raise NotImplementedError
+
+    # --- a second process attached to the same batch (see rules.py) ---------------------
+    def _second(self) -> JobSubmitter:
+        assert self.second is not None
+        return self.second
+
+    @staticmethod
+    def _submits(sub: JobSubmitter | None) -> bool:
+        """Whether `sub` may submit: its session is open and its batch takes jobs."""
+        return sub is not None and sub._presence.session.is_open and not sub._ledger.closing
+
+    def _another_submits(self, sub: JobSubmitter) -> bool:
+        """Whether a process other than `sub` may submit to the batch."""
+        return any(self._submits(o) for o in (self._live(), self.second) if o is not sub)
+
+    def _lease_holders(self) -> int:
+        return sum(o is not None and o._presence.lease.held for o in (self._live(), self.second))
+
+    def _others_ended(self, ended: JobSubmitter, err: PcrError | None = None) -> None:
+        """After the second process's wait or close: unless the live submitter submits, the
+        definition is deregistered (or, after an error, may be: the next close tries again).
+
+        A live submitter that has not closed its batch (attached, not submitting yet) still
+        takes jobs: its next submission joins the batch and registers the definition again.
+        """
+        model = self._model()
+        live = self._live()
+        if self._another_submits(ended):
+            assert self._active(model.batch_id), "deregistered under a live submitter"
+        elif not self._active(model.batch_id):
+            model.closed = True if live is None or live.closed else None
+        else:
+            assert err is not None, "the batch was over, but the definition is ACTIVE"
+            model.closed = None
+
+    def _heartbeats(self) -> None:
+        """The live processes renew their sessions once a minute of the clock, as their
+        heartbeat threads do: their records are written again (outside the injected faults).
+
+        A heartbeat rewrites the same body, so only its LastModified tells readers it beat.
+        moto stamps it with the real clock, to the second, and the machine runs minutes of its
+        clock within one real second: a beat that moto would stamp as the previous one is
+        stamped a second later, so every beat is seen, whatever the real time (on AWS a beat
+        comes a minute after the last)."""
+        if self.second is None or self.clock.now - self.beaten < 60:
+            return
+        self.beaten = self.clock.now
+        for sub in (self._live(), self.second):
+            if sub is not None and sub._presence.session.is_open:
+                key = sub.layout.session_key(sub._presence.session.id)
+                written = stored_object(self.world, key).last_modified
+                body = self.s3.get_object(Bucket=self.world.bucket, Key=key)["Body"].read()
+                self.s3.put_object(Bucket=self.world.bucket, Key=key, Body=body)
+                rewritten = stored_object(self.world, key)
+                later = written.replace(microsecond=0) + timedelta(seconds=1)
+                rewritten.last_modified = max(rewritten.last_modified, later)

@@ -30,11 +30,13 @@ from typing import IO, TYPE_CHECKING, Final
 import pytest
 
 from pcr_sdk import AwsClients, JobStatus, JobSubmitter, RateGovernor, SilentProgress
+from pcr_sdk.advanced import Seams
 from pcr_sdk.local import LocalBackend
 from pcr_sdk.local._credentials import CREDENTIALS_FILE, LocalCredentials
 from tests.faults._counts import FaultCounts
 from tests.faults._crash_child import clients as connect
 from tests.support.aws_view import expected_output, reconcile
+from tests.support.fakes import FakeClock
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -224,10 +226,19 @@ def test_a_killed_submitter_loses_and_duplicates_no_job(
     time.sleep(SETTLE)
     aws = aws_jobs(server.clients.batch, batch_id)
 
+    # the dead process's session counts as closed once stale: 10 minutes on the attached
+    # process's clock, a virtual one whose minute-long pauses take 20 ms (the workers are real)
+    clock = FakeClock()
+
+    def pause(seconds: float) -> None:
+        clock.sleep(seconds)
+        time.sleep(min(seconds, 0.02))
+
     attached = JobSubmitter.attach(
         batch_id, job_queue=QUEUE, job_bucket=BUCKET, clients=server.clients,
-        polling_interval_seconds=0.05, request_throttling_milliseconds=0,
+        polling_interval_seconds=60, request_throttling_milliseconds=0,
         governor=RateGovernor.per_second(1000), progress=SilentProgress(),
+        seams=Seams(clock=clock, sleep=pause),
     )  # fmt: skip
     found = reconcile(attached.jobs, aws)
     fault_counts.crash_rounds += 1
@@ -243,7 +254,7 @@ def test_a_killed_submitter_loses_and_duplicates_no_job(
         job_id: index for job_id, (index, _) in reported.items()
     }, "a job the dead process had reported is unknown or moved"
 
-    attached.wait_until_jobs_finished(timeout=60)  # the workers read inputs, write outputs
+    attached.wait_until_jobs_finished()  # the workers read inputs, write outputs
     outputs = attached.get_all_outputs()
     assert None not in outputs
     numbers = [int(json.loads(output or "")["n"]) for output in outputs]

@@ -18,6 +18,7 @@ from pcr_sdk._private.services.registry import register_request
 from pcr_sdk.advanced import Seams
 from pcr_sdk.testing import Fault, MotoWorld
 from tests.support.fakes import FakeClock
+from tests.support.sharing import age
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -131,6 +132,8 @@ def test_an_attached_batch_with_two_active_revisions_deregisters_both(
     moto_world.clients.batch.register_job_definition(
         **register_request(first._registry.batch_id, first.spec)
     )
+    first._presence.session._stop.set()  # it died long ago: its session is stale by S3's clock
+    age(moto_world, first.layout.session_key(first._presence.session.id), 601)
     clock = FakeClock()
     attached = JobSubmitter.attach(
         batch_id, job_queue=moto_world.queue, job_bucket=moto_world.bucket,

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pcr_sdk import JobStatus, JobSubmitter, SilentProgress
+from pcr_sdk import AwsError, JobStatus, JobSubmitter, SilentProgress
 from pcr_sdk.advanced import Seams
 from pcr_sdk.cli._runtime import Runtime
-from pcr_sdk.testing import MotoWorld
+from pcr_sdk.testing import Fault, MotoWorld
 from tests.support.cli import invoke
 
 INPUTS = [{"x": 2, "y": 3}, {"x": 10, "y": 4}, {"x": -1, "y": 7}]
@@ -40,6 +40,22 @@ def submitter(
     )
 
 
+def upload_in_parts(world: MotoWorld, sub: JobSubmitter) -> None:
+    """Large packed inputs go in parts (multipart upload); a failed one is aborted."""
+    size = 17 * 1024**2
+    key = f"{sub.layout.root}/arrays/big.pack"
+    sub._store.upload(key, [b"x" * size], size)
+    world.faults.add(service="s3", operation="UploadPart", kind=Fault.SERVER_ERROR, times=None)
+    try:
+        sub._store.upload(f"{key}.2", [b"y" * size], size)
+    except AwsError:
+        pass
+    else:
+        raise AssertionError("the upload should have failed")
+    finally:
+        world.faults.clear()
+
+
 def run_batch(
     world: MotoWorld, *, queue: str, bucket: str, job_role_arn: str | None = None
 ) -> list[Any]:
@@ -66,6 +82,7 @@ def run_everything(world: MotoWorld, tmp_path: Path, *, queue: str, bucket: str)
         sub.submit_jobs(INPUTS[:2], array=False)  # per-job, concurrently
         sub._store.put_resource(0, "extra.bin", b"\x00\x01")
         assert sub._store.get_resource(0, "extra.bin") == b"\x00\x01"
+        upload_in_parts(world, sub)
         sub.wait_until_jobs_finished()
         outputs = sub.get_all_outputs()
         assert outputs[0] is not None

@@ -27,15 +27,16 @@ FIRST = {
     "JsonValue", "ManifestError",
     "ManifestVersionError", "OutputError", "OutputMalformedError", "OutputNotFoundError",
     "PackError", "PcrError", "PcrInputError", "PollProgress", "PrintProgress",
-    "ProgressReporter", "RateGovernor", "RetryPolicy", "RetryRule", "S3Encryption",
+    "ProgressReporter", "RateGovernor", "RerunLease", "RerunLeaseHeldError", "RetryPolicy",
+    "RetryRule", "S3Encryption",
     "SignalGuard", "SilentProgress", "SubmittedJob", "ThrottledError", "UnknownDependencyError",
     "WaitTimeoutError", "WorkerContractError", "WorkerEnvironmentError", "__version__",
     "handle_signals",
 }  # fmt: skip
 """`pcr_sdk`: JobSubmitter and BatchStatus, and what their API takes or returns."""
 ADVANCED = {
-    "BatchOptions", "BatchRegistry", "InputStore", "JobSpec", "JobState", "LogReader", "PollRun",
-    "Poller", "Seams", "Submitter", "SubmitterOptions",
+    "BatchOptions", "BatchRegistry", "InputStore", "JobSpec", "JobState", "Listing", "LogReader",
+    "PollRun", "Poller", "Seams", "StoredObject", "Submitter", "SubmitterOptions",
 }  # fmt: skip
 """`pcr_sdk.advanced`: the services, what only they exchange, and the test seams."""
 HOMES = {

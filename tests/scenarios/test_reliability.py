@@ -43,7 +43,8 @@ def manifest_keys(world: MotoWorld, batch_id: str) -> list[str]:
     listed = world.clients.s3.list_objects_v2(
         Bucket=world.bucket, Prefix=f"jobs/{batch_id}/manifest/"
     )
-    return [o["Key"] for o in listed.get("Contents", [])]
+    keys = [o["Key"] for o in listed.get("Contents", [])]
+    return [key for key in keys if "/session-" not in key]  # not the session records
 
 
 def manifest_chunks(world: MotoWorld, batch_id: str) -> list[Any]:

@@ -85,9 +85,12 @@ def test_plain_jobs_rerun_in_place_after_attach(moto_world: MotoWorld) -> None:
     assert active_revisions(moto_world, batch_id) == []
     calls.take()
     new = again.resubmit_failed()
-    # the calls a rerun of two plain jobs costs (attach learned their states)
+    # the calls a rerun of two plain jobs costs (attach learned their states); first the
+    # lease and the session (PutObject), what other processes did (ListObjectsV2,
+    # ListJobs) and which revision is ACTIVE (DescribeJobDefinitions)
     assert calls.take() == {
-        "RegisterJobDefinition": 1, "PutObject": 2, "DeleteObjects": 1, "SubmitJob": 2,
+        "RegisterJobDefinition": 1, "PutObject": 4, "DeleteObjects": 1, "SubmitJob": 2,
+        "ListObjectsV2": 1, "ListJobs": 1, "DescribeJobDefinitions": 1,
     }  # fmt: skip
     with pytest.raises(OutputNotFoundError):
         again.get_output(new[0])  # removed before its rerun: the status decides
@@ -195,9 +198,10 @@ def test_array_children_rerun_as_one_array_with_an_index_table(moto_world: MotoW
     # children's states (unknown after attach) as bulk results learn them: the parents
     # described, ListJobs of their SUCCEEDED and FAILED children, the failed described
     assert calls.take() == {
-        "DescribeJobs": 3, "ListJobs": 4, "RegisterJobDefinition": 1, "PutObject": 3,
+        "DescribeJobs": 3, "ListJobs": 4 + 1, "RegisterJobDefinition": 1, "PutObject": 3 + 2,
         "DeleteObjects": 1, "GetObject": 2, "SubmitJob": 1,
-    }  # fmt: skip
+        "ListObjectsV2": 1, "DescribeJobDefinitions": 1,
+    }  # fmt: skip  # + the lease, the session, what others did, the ACTIVE revision
     (array,) = moto_world.submitted()[before:]
     assert array.params["arrayProperties"] == {"size": 4}
     assert array.environment[ENV_WORKER_CONTRACT] == "2"
@@ -274,6 +278,9 @@ def test_a_rerun_interrupted_after_submit_job_is_found_on_attach(moto_world: Mot
         (f"{array_id}:0", 2, 2), (f"{array_id}:1", 3, 2),
     ]  # fmt: skip
     assert found._manifest is not crashing._manifest
+    lease = found.rerun_lease()  # the crashed process holds it: break it (pcr retry does)
+    assert lease is not None
+    assert found.break_rerun_lease(lease)
     again = found.resubmit_failed()  # job 0 still failed; the array's children are current
     assert [found.get_result(j).index for j in again] == [0]
     assert [j.attempt for j in found.jobs] == [3, 1, 2, 2]  # attempt 2 was reserved
@@ -296,9 +303,12 @@ def test_a_lagging_list_jobs_never_gives_one_attempt_twice(moto_world: MotoWorld
     crashing = attach_submitter(moto_world, first.get_batch_id(), clock)
     crashing._manifest.add = lambda job: None  # type: ignore[method-assign]
     (lost,) = crashing.resubmit_failed()
-    moto_world.faults.delay_listing(answers=1)
+    moto_world.faults.delay_listing(answers=2)  # attach and the rerun's own look both miss it
     blind = attach_submitter(moto_world, first.get_batch_id(), clock)
     assert blind.jobs[1].attempt == 1  # the rerun is not listed yet
+    lease = blind.rerun_lease()  # the crashed process holds it: break it (pcr retry does)
+    assert lease is not None
+    assert blind.break_rerun_lease(lease)
     (second,) = blind.resubmit_failed()
     assert blind.jobs[1] == SubmittedJob(second, 1, (), None, attempt=3)
     blind.wait_until_jobs_finished()

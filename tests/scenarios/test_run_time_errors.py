@@ -58,18 +58,16 @@ def test_malformed_output_is_a_typed_error_but_none_in_the_seed_api(moto_world: 
 
 
 def test_missing_bucket(moto_world: MotoWorld) -> None:
-    s = JobSubmitter(
-        "b",
-        moto_world.queue,
-        "img",
-        "no-such-bucket",
-        clients=moto_world.clients,
-        progress=SilentProgress(),
-    )
+    """The constructor writes the batch's session to the bucket: it fails there, and
+    deregisters the definition it registered."""
     with pytest.raises(BucketNotFoundError) as info:
-        s.submit_job({})
+        JobSubmitter(
+            "b", moto_world.queue, "img", "no-such-bucket", clients=moto_world.clients,
+            progress=SilentProgress(),
+        )  # fmt: skip
     assert info.value.bucket == "no-such-bucket"
-    s.close()
+    found = moto_world.clients.batch.describe_job_definitions(status="ACTIVE")
+    assert [d for d in found["jobDefinitions"] if d["jobDefinitionName"].startswith("b_")] == []
 
 
 def test_wrong_queue_or_region(moto_world: MotoWorld) -> None:

@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from pcr_sdk import SubmittedJob
+from moto.core.utils import utcnow
+from moto.s3.models import s3_backends
+
+from pcr_sdk import JobSubmitter, SubmittedJob
+from pcr_sdk._private.model.settings import STALE_AFTER_SECONDS
 from pcr_sdk._private.wire.facts import TAG_ATTEMPT
 from pcr_sdk._private.wire.layout import ENV_ARRAY_INPUTS_KEY, ENV_BUCKET
 from pcr_sdk._private.wire.packing import unpack_indexed
-from pcr_sdk.testing import JobView
+from pcr_sdk.testing import JobView, MotoWorld
+from tests.support.sharing import stored_object
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -148,3 +154,18 @@ def current(jobs: Mapping[str, AwsJob]) -> dict[str, int | None]:
     for job in jobs.values():
         top[job.index] = max(top.get(job.index, 0), job.attempt)
     return {job.job_id: job.index for job in jobs.values() if job.attempt == top[job.index]}
+
+
+def bury(world: MotoWorld, dead: JobSubmitter) -> None:
+    """A submitter's process died a while ago: its heartbeat stops, and its session records and
+    rerun lease are older than the stale delay by S3's clock (moto's objects, aged in place:
+    no request, so no injected fault)."""
+    session = dead._presence.session
+    session._stop.set()
+    stored = s3_backends[ACCOUNT]["aws"].buckets[world.bucket].keys
+    keys = [dead.layout.session_key(i) for i in session.ids] + [dead.layout.lease_key]
+    # by S3's clock (moto's: the real one), whatever LastModified a simulated beat gave them
+    long_ago = utcnow() - timedelta(seconds=STALE_AFTER_SECONDS + 1)
+    for key in keys:
+        if stored.get(key) is not None:
+            stored_object(world, key).last_modified = long_ago

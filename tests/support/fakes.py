@@ -4,11 +4,13 @@ that refuse to send, a ledger's journal in a list, a manifest's store in a dict.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, Final, NoReturn, cast
 
 import boto3
 from botocore.awsrequest import AWSPreparedRequest
@@ -18,6 +20,7 @@ from botocore.model import ServiceId
 from botocore.response import StreamingBody
 
 from pcr_sdk import AwsClients, AwsError, BatchLayout, SubmittedJob
+from pcr_sdk.advanced import Listing, StoredObject
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
@@ -189,6 +192,10 @@ def body(data: bytes) -> StreamingBody:
     return StreamingBody(io.BytesIO(data), len(data))
 
 
+WRITTEN: Final = datetime(2026, 1, 1, tzinfo=timezone.utc)
+"""When `MemoryStore` says its objects were written, by S3's clock."""
+
+
 class MemoryStore:
     """The part of `InputStore` the manifest uses, in a dict: key -> bytes."""
 
@@ -206,8 +213,18 @@ class MemoryStore:
     def list_objects(self, prefix: str) -> list[tuple[str, int]]:
         return sorted((k, len(v)) for k, v in self.objects.items() if k.startswith(prefix))
 
-    def get_bytes(self, key: str) -> bytes:
-        return self.objects[key]
+    def get_bytes(self, key: str, *, max_bytes: int | None = None) -> bytes:
+        data = self.objects[key]
+        return data if max_bytes is None else data[: max_bytes + 1]
+
+    def list_detailed(self, prefix: str) -> Listing:
+        """The objects under `prefix`, each written at `WRITTEN` (an ETag from its bytes)."""
+        objects = tuple(
+            StoredObject(key, len(data), WRITTEN, f'"{hashlib.md5(data).hexdigest()}"')
+            for key, data in sorted(self.objects.items())
+            if key.startswith(prefix)
+        )
+        return Listing(objects, WRITTEN)
 
     def store(self) -> InputStore:
         return cast("InputStore", self)

@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 def _options(world: MotoWorld, clock: FakeClock | None, overrides: dict[str, Any]) -> Any:
     clock = clock or FakeClock()
     random_source = overrides.pop("random_source", None)
-    seams = Seams(clock=clock, sleep=clock.sleep)
+    seams = Seams(clock=clock, sleep=clock.sleep, heartbeat=False)
     if random_source is not None:
-        seams = Seams(clock=clock, sleep=clock.sleep, random_source=random_source)
+        seams = Seams(clock=clock, sleep=clock.sleep, random_source=random_source, heartbeat=False)
     options: dict[str, Any] = {
         "clients": world.clients, "seams": seams,
         "progress": SilentProgress(), "polling_interval_seconds": 30,
@@ -49,19 +49,21 @@ def attach_submitter(
 
 @contextmanager
 def offline_submitter(name: str = "offline", **kw: Any) -> Iterator[tuple[JobSubmitter, NoCalls]]:
-    """A JobSubmitter on clients that never send, its RegisterJobDefinition answered by
-    botocore's `Stubber`: inside the block any other Batch call fails (no answer stubbed), and
-    any S3 or Logs request raises `RequestSent`."""
+    """A JobSubmitter on clients that never send, its RegisterJobDefinition and the PutObject
+    of its session answered by botocore's `Stubber`: inside the block any other Batch or S3
+    call fails (no answer stubbed), and any Logs request raises `RequestSent`."""
     no_calls = NoCalls()
     clock = FakeClock()
     options: dict[str, Any] = {
-        "clients": no_calls.clients, "seams": Seams(clock=clock, sleep=clock.sleep),
+        "clients": no_calls.clients,
+        "seams": Seams(clock=clock, sleep=clock.sleep, heartbeat=False),
         "progress": SilentProgress(), **kw,
     }  # fmt: skip
-    with Stubber(no_calls.clients.batch) as stubbed:
+    with Stubber(no_calls.clients.batch) as stubbed, Stubber(no_calls.clients.s3) as s3:
         arn = f"arn:aws:batch:eu-central-1:123456789012:job-definition/{name}:1"
         stubbed.add_response(
             "register_job_definition",
             {"jobDefinitionName": name, "jobDefinitionArn": arn, "revision": 1},
         )
+        s3.add_response("put_object", {"ETag": '"session"'})
         yield JobSubmitter(name, "q", "img", "bkt", **options), no_calls

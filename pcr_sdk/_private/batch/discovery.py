@@ -9,7 +9,7 @@ children's indexes are read from the table in its packed inputs, through `read_t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from typing import TYPE_CHECKING
 
 from pcr_sdk._private.edge.mapping import aws_call
@@ -94,16 +94,22 @@ def _indexed(detail: JobDetailTypeDef) -> bool:
 
 
 def scan_batch_jobs(
-    reads: BatchReads, *, job_queue: str, batch_id: str, read_table: TableReader | None = None
+    reads: BatchReads,
+    *,
+    job_queue: str,
+    batch_id: str,
+    read_table: TableReader | None = None,
+    known: Container[str] | None = None,
 ) -> Found:
     """Every job of `batch_id` AWS Batch shows in `job_queue` (every attempt), by index then
     attempt, with its state where known (listing order, newest first, among equals).
 
     An array job stands for its children `<id>:<i>`; their states are left to the poller or
-    bulk results, which learn them through the parent.
+    bulk results, which learn them through the parent. With `known` (the ids of jobs and array
+    parents known already) only the jobs newer than those are looked for (`BatchReads.named`).
     """
     found: Found = []
-    for details in reads.named(job_queue, batch_id):
+    for details in reads.named(job_queue, batch_id, known=known):
         for detail in details:
             attempt, parent = attempt_of(detail), detail["jobId"]
             deps = tuple(d["jobId"] for d in detail.get("dependsOn", []) if "jobId" in d)

@@ -13,6 +13,8 @@ about each, which callbacks wait for which job, and which jobs this process stop
   highest attempt is the index's current job (the only one `jobs`, waits and outputs see);
   attempt numbers are reserved in the manifest before a rerun uses them;
 - **settle** a finished job exactly once, whichever wait sees it first: its callback runs once;
+  a wait closes the ledger only when no callback runs and none of them submitted a job it has
+  not waited for (`close_when_quiet`);
 - **label** failures: only jobs this process stopped, and that AWS Batch stopped with this
   process's reason, count as TERMINATED or CANCELLED.
 """
@@ -74,6 +76,7 @@ class Ledger:
         self._reserved_attempt = 1
         self._closing = False
         self._in_flight = 0
+        self._callbacks_running = 0
 
     # -- submission ---------------------------------------------------------------------------
 
@@ -144,6 +147,35 @@ class Ledger:
             self._closing = True
             while self._in_flight:
                 self._cond.wait()
+
+    def close_when_quiet(self, seen: int) -> bool:
+        """Close, once no callback runs and no SubmitJob is under way, if the ledger still
+        knows just the `seen` jobs (its `count` when the caller's wait began); else (a callback
+        submitted more, for the caller to wait for too) stay open and return False."""
+        with self._cond:
+            while self._callbacks_running or self._in_flight:
+                self._cond.wait()
+            if len(self._jobs) != seen:
+                return False
+            self._closing = True
+            return True
+
+    def callback_ended(self) -> None:
+        """A callback `settle` handed out has returned (or raised)."""
+        with self._cond:
+            self._callbacks_running -= 1
+            self._cond.notify_all()
+
+    @property
+    def count(self) -> int:
+        """How many jobs the ledger knows, every attempt of every index."""
+        with self._cond:
+            return len(self._jobs)
+
+    def known_ids(self) -> frozenset[str]:
+        """The ids of every job and array parent the ledger knows."""
+        with self._cond:
+            return frozenset(self._jobs) | frozenset(self._arrays)
 
     def reopen(self) -> None:
         """Take jobs again (a rerun of a closed batch, whose definition is registered anew)."""
@@ -251,7 +283,10 @@ class Ledger:
     # -- settling -------------------------------------------------------------------------------
 
     def settle(self, state: JobState) -> tuple[bool, Callback | None]:
-        """Record a finished state; (True, its callback) the first time only, else (False, None)."""
+        """Record a finished state; (True, its callback) the first time only, else (False, None).
+
+        A callback handed out counts as running (it may submit jobs) until the caller reports
+        `callback_ended()`: `close_when_quiet` waits for it."""
         with self._cond:
             self.learn([state])
             if state.job_id not in self._jobs or not state.status.is_finished:
@@ -259,7 +294,10 @@ class Ledger:
             if state.job_id in self._settled:
                 return False, None
             self._settled.add(state.job_id)
-            return True, self._callbacks.pop(state.job_id, None)
+            callback = self._callbacks.pop(state.job_id, None)
+            if callback is not None:
+                self._callbacks_running += 1
+            return True, callback
 
     def unsettled(self) -> list[JobState]:
         """Finished states of current jobs learned outside a wait, not settled yet."""
@@ -303,13 +341,17 @@ class Ledger:
         self,
         loaded: LoadedManifest,
         found: Sequence[tuple[SubmittedJob, JobState | None]],
+        *,
+        record: bool = True,
     ) -> int:
         """Rebuild the table after attach: the manifest's jobs, then those only AWS Batch has.
 
         `found` holds every job AWS Batch shows (every attempt, every array child). A job with
         a higher attempt than an index's known one is its current job; one with the same
         attempt as a job the manifest names is a duplicate and ignored (with a warning). Jobs
-        found only in AWS Batch go to the manifest too. Returns how many were recovered.
+        found only in AWS Batch go to the manifest too, with `record` (a watcher following a
+        live batch leaves that to the process submitting them). Returns how many were
+        recovered.
         """
         with self._cond:
             self._next_index = max(self._next_index, loaded.reserved_to)
@@ -335,16 +377,18 @@ class Ledger:
                     recovered += 1
                     if job.array_id is not None and job.array_id not in self._records:
                         new_arrays.setdefault(job.array_id, []).append(job)
-            if not known and job.array_id is None:
+            if record and not known and job.array_id is None:
                 self._journal.add(job)
             if state is not None:
                 self.learn([state])
         for array_id in sorted(new_arrays):
-            record = _record_of(array_id, new_arrays[array_id])
+            array = _record_of(array_id, new_arrays[array_id])
             with self._cond:
-                self._records[array_id] = record
-            self._journal.add_array(record)
-        self._journal.flush()
+                self._records[array_id] = array
+            if record:
+                self._journal.add_array(array)
+        if record:
+            self._journal.flush()
         return recovered
 
     # -- internals ------------------------------------------------------------------------------

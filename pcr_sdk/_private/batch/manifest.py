@@ -11,22 +11,39 @@ Version 2 (this one) records attempts: each job entry carries its attempt (1, or
 `pcr:attempt`), an array entry its attempt and, for a rerun of array children, its index table
 (child i -> job index); a chunk may reserve an attempt number before a rerun uses it. Version 1
 chunks (every job attempt 1) are still read; any other version raises `ManifestVersionError`.
+
+The manifest is untrusted input (a job, or anyone who may write the bucket, can write there):
+every chunk must name this batch; ids, indexes, sizes, attempts and dependencies must be within
+AWS's limits and consistent with each other and with the chunks read before; a chunk's size
+is bounded before it is read, an array's before its children exist, and the whole manifest's
+entries before any is expanded. A chunk that breaks a rule raises `ManifestError` naming it,
+and nothing of the chunks being read is taken.
+
+Session records (`session-<id>.json`, `session-<id>-closed.json`) say who may still submit
+(`batch/sessions.py`): version-2 chunks without jobs, which older readers read and ignore.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from pcr_sdk._private.errors import AwsError, ManifestError, ManifestVersionError
 from pcr_sdk._private.model.results import SubmittedJob
-from pcr_sdk._private.services.store import InputStore
+from pcr_sdk._private.services.store import InputStore, Listing, StoredObject
+from pcr_sdk._private.wire.facts import (
+    MAX_ARRAY_SIZE,
+    MAX_DEPENDENCIES,
+    MAX_JOBS_IN_SUBMITTED,
+    MIN_ARRAY_SIZE,
+)
 from pcr_sdk._private.wire.layout import BatchLayout
 
 logger = logging.getLogger(__name__)
@@ -34,6 +51,28 @@ logger = logging.getLogger(__name__)
 VERSION: Final = 2
 READABLE_VERSIONS: Final = frozenset({1, 2})
 DEFAULT_FLUSH_EVERY: Final = 100
+MAX_CHUNK_BYTES: Final = 4 * 1024**2
+"""A chunk is read only up to this size (pcr-sdk writes chunks of a few KiB; a rerun array's
+index table of 10,000 children is under 100 KiB)."""
+MAX_ENTRIES: Final = MAX_JOBS_IN_SUBMITTED
+"""Job entries (array children included, every attempt) a whole manifest may describe."""
+MAX_INDEX: Final = MAX_ENTRIES
+"""Job indexes are below this."""
+MAX_ATTEMPT: Final = 10_000
+"""Rerun attempts are at most this (each `resubmit_failed` call uses one)."""
+SESSION_KEY: Final = re.compile(r"session-([0-9a-f]{8,32})(-closed)?\.json")
+"""Session records, by name below `manifest/`: `session-<id>.json` is rewritten as its
+heartbeat, `session-<id>-closed.json` written once when the session ends."""
+
+JobId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")]
+"""An AWS Batch job id (a UUID on AWS) of a plain job or an array parent (a child's id is its
+parent's with `:<i>`, never recorded on its own)."""
+Index = Annotated[int, Field(strict=True, ge=0, lt=MAX_INDEX)]
+Attempt = Annotated[int, Field(strict=True, ge=1, le=MAX_ATTEMPT)]
+Size = Annotated[int, Field(strict=True, ge=MIN_ARRAY_SIZE, le=MAX_ARRAY_SIZE)]
+Dependencies = Annotated[list[JobId], Field(max_length=MAX_DEPENDENCIES)]
+Table = Annotated[list[Index], Field(max_length=MAX_ARRAY_SIZE)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 
 
 @dataclass(frozen=True)
@@ -95,10 +134,10 @@ class ArrayRecord:
 class _BatchJson(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    batch_id: str
-    job_queue: str
-    job_bucket: str
-    job_definition: str
+    batch_id: Name
+    job_queue: Name
+    job_bucket: Name
+    job_definition: Name
 
 
 class _VersionJson(BaseModel):
@@ -114,11 +153,11 @@ class ChunkJsonV1(BaseModel):
 
     version: int
     batch: _BatchJson
-    jobs: list[tuple[str, int, list[str]]]
+    jobs: list[tuple[JobId, Index, Dependencies]]
     """[job id, index, dependency ids]"""
-    arrays: list[tuple[str, int, int, list[str]]]
+    arrays: list[tuple[JobId, Index, Size, Dependencies]]
     """[array id, first index, size, dependency ids]"""
-    reserved_to: int | None = None
+    reserved_to: Annotated[int, Field(strict=True, ge=0, le=MAX_INDEX)] | None = None
 
 
 class ChunkJson(BaseModel):
@@ -128,15 +167,18 @@ class ChunkJson(BaseModel):
 
     version: int
     batch: _BatchJson
-    jobs: list[tuple[str, int, list[str], int]]
+    jobs: list[tuple[JobId, Index, Dependencies, Attempt]]
     """[job id, index, dependency ids, attempt]"""
-    arrays: list[tuple[str, int, int, list[str], int, list[int]]]
+    arrays: list[tuple[JobId, Index, Size, Dependencies, Attempt, Table]]
     """[array id, first index, size, dependency ids, attempt, index table]: child i is job
     first index + i, or `index table[i]` when the table is not empty (a rerun)."""
-    reserved_to: int | None = None
+    reserved_to: Annotated[int, Field(strict=True, ge=0, le=MAX_INDEX)] | None = None
     """Every index below this may have been used: written before the jobs are submitted."""
-    reserved_attempt: int | None = None
+    reserved_attempt: Attempt | None = None
     """A rerun may have used this attempt number: written before it submits anything."""
+    session: dict[str, str] | None = None
+    """A session record's description (who, which role, open or closed), for people and
+    tools; readers go by the record's name and time (older readers ignore it)."""
 
 
 @dataclass
@@ -176,6 +218,8 @@ class Manifest:
         self._jobs: list[SubmittedJob] = []
         self._arrays: list[ArrayRecord] = []
         self._lock = threading.Lock()
+        self.reader = ManifestReader(store)
+        """Reads what other processes write to the manifest (this one's chunks are skipped)."""
 
     def add(self, job: SubmittedJob) -> None:
         """Record a plain job; flushes once `flush_every` records wait."""
@@ -257,31 +301,228 @@ class Manifest:
     def _put(self, first: int, document: ChunkJson) -> str:
         """Write `document` as a new chunk object named after its first index; its key."""
         key = f"{self._store.layout.manifest_prefix}{first:06d}-{self._token()}.json"
+        self.reader.skip(key)
+        self._store.put_json(key, document.model_dump(mode="json", exclude_none=True))
+        return key
+
+    def write_session(self, session_id: str, description: dict[str, str], *, closed: bool) -> str:
+        """Write a session record (a chunk without jobs, which older readers ignore): the open
+        one again as its heartbeat, or the closed one; its key."""
+        key: str = self._store.layout.session_key(session_id, closed=closed)
+        document = self._chunk([], []).model_copy(update={"session": description})
         self._store.put_json(key, document.model_dump(mode="json", exclude_none=True))
         return key
 
     @staticmethod
     def load(store: InputStore) -> LoadedManifest:
-        """Every chunk of the batch's manifest, merged.
+        """Every chunk of the batch's manifest, merged and checked (see `ManifestReader`)."""
+        return ManifestReader(store).read_new()
 
-        Empty objects and keys ending in "/" (folders made by the S3 console or other tools)
-        are skipped. A chunk that is not a manifest raises `ManifestError`; one written by a
-        newer pcr-sdk raises `ManifestVersionError` rather than being misread.
+
+class ManifestReader:
+    """Reads a batch's manifest as untrusted input, a chunk at a time, and remembers what it
+    read: `read_new()` again reads only the chunks written since (a watcher follows a batch).
+
+    Empty objects and keys ending in "/" (folders made by the S3 console or other tools) are
+    skipped, and so are session records (`sessions` reads them from `listing`). A chunk that is
+    not a manifest, or breaks a rule (see the module's docstring), raises `ManifestError` naming
+    it; one written by a newer pcr-sdk raises `ManifestVersionError` rather than being misread.
+    Either way nothing of that read is taken: the next `read_new()` tries the same chunks again.
+    """
+
+    def __init__(self, store: InputStore) -> None:
+        self._store = store
+        self.batch_id = store.layout.batch_id
+        self.listing: Listing | None = None
+        """The manifest's objects and S3's clock, as the last `read_new()` listed them."""
+        self._done: set[str] = set()
+        self._places: dict[str, tuple[int, int]] = {}  # job id -> (index, attempt)
+        self._slots: dict[tuple[int, int], str] = {}  # (index, attempt) -> job id
+        self._arrays: dict[str, ArrayRecord] = {}
+        self._reserved_attempt = 1
+        self._highest: tuple[int, str] | None = None  # the highest attempt above 1, and where
+
+    def skip(self, key: str) -> None:
+        """Never read chunk `key` (this process wrote it: its jobs are known already)."""
+        self._done.add(key)
+
+    def read_new(self, check: Callable[[], object] = lambda: None) -> LoadedManifest:
+        """The chunks not read before, merged and checked against those read before;
+        `check()` runs before each request (a wait's deadline).
+
+        Returns:
+            What the new chunks record (nothing known before is repeated).
+
+        Raises:
+            ManifestError: a chunk is not a manifest or breaks a rule (it names the chunk);
+                nothing of this read is taken.
+            AwsError: listing or reading the manifest failed.
         """
+        check()
+        listing = self._store.list_detailed(self._store.layout.manifest_prefix)
+        self.listing = listing
+        fresh = [obj for obj in listing.objects if obj.key not in self._done and _chunk_like(obj)]
+        rules = _Check(self)
         loaded = LoadedManifest()
-        for key, size in store.list_objects(store.layout.manifest_prefix):
-            if key.endswith("/") or size == 0:
-                continue
-            chunk = _parse_chunk(key, store.get_bytes(key))
+        for obj in fresh:
+            if obj.size > MAX_CHUNK_BYTES:
+                raise ManifestError(
+                    f"manifest chunk {obj.key} is {obj.size} bytes; a chunk is at most "
+                    f"{MAX_CHUNK_BYTES} (not read)",
+                    key=obj.key,
+                )
+            check()
+            body = self._store.get_bytes(obj.key, max_bytes=MAX_CHUNK_BYTES)
+            if len(body) > MAX_CHUNK_BYTES:  # replaced by a larger one since the listing
+                raise ManifestError(
+                    f"manifest chunk {obj.key} is over {MAX_CHUNK_BYTES} bytes (not read)",
+                    key=obj.key,
+                )
+            chunk = _parse_chunk(obj.key, body, self.batch_id)
+            jobs, arrays = rules.chunk(obj.key, chunk)
             loaded.batch = loaded.batch or BatchRecord(**chunk.batch.model_dump())
-            loaded.jobs += [SubmittedJob(j, i, tuple(d), None, n) for j, i, d, n in chunk.jobs]
-            loaded.arrays += [
-                ArrayRecord(a, b, n, tuple(d), attempt, tuple(table))
-                for a, b, n, d, attempt, table in chunk.arrays
-            ]
+            loaded.jobs += jobs
+            loaded.arrays += arrays
             loaded.reserved_to = max(loaded.reserved_to, chunk.reserved_to or 0)
             loaded.reserved_attempt = max(loaded.reserved_attempt, chunk.reserved_attempt or 1)
+        rules.finish()
+        self._done.update(obj.key for obj in fresh)
         return loaded
+
+
+class _Check:
+    """One `read_new`'s checks: builds on the reader's tables, which it updates only when
+    every chunk of the read passed (`finish`)."""
+
+    def __init__(self, reader: ManifestReader) -> None:
+        self._reader = reader
+        self.places: dict[str, tuple[int, int]] = {}
+        self.slots: dict[tuple[int, int], str] = {}
+        self.arrays: dict[str, ArrayRecord] = {}
+        self.entries = len(reader._places)
+        self.reserved_attempt = reader._reserved_attempt
+        self.highest = reader._highest
+
+    def _place(self, key: str, job_id: str, index: int, attempt: int) -> bool:
+        """Record job `job_id` at (index, attempt); False if known there already."""
+        known = self.places.get(job_id) or self._reader._places.get(job_id)
+        if known is not None:
+            if known != (index, attempt):
+                raise ManifestError(
+                    f"manifest chunk {key} puts job {job_id} at index {index}, attempt "
+                    f"{attempt}; the manifest has it at index {known[0]}, attempt {known[1]}",
+                    key=key,
+                )
+            return False
+        holder = self.slots.get((index, attempt)) or self._reader._slots.get((index, attempt))
+        if holder is not None:
+            raise ManifestError(
+                f"manifest chunk {key} names job {job_id} as attempt {attempt} of index "
+                f"{index}, which is job {holder}",
+                key=key,
+            )
+        self.entries += 1
+        if self.entries > MAX_ENTRIES:
+            raise ManifestError(
+                f"manifest chunk {key} takes the batch over {MAX_ENTRIES} job entries",
+                key=key,
+            )
+        self.places[job_id] = (index, attempt)
+        self.slots[(index, attempt)] = job_id
+        if attempt > 1 and (self.highest is None or attempt > self.highest[0]):
+            self.highest = (attempt, key)
+        return True
+
+    def chunk(self, key: str, chunk: ChunkJson) -> tuple[list[SubmittedJob], list[ArrayRecord]]:
+        """Check one chunk against everything read before it (raises `ManifestError`); the
+        jobs and arrays it records that were not known."""
+        self.reserved_attempt = max(self.reserved_attempt, chunk.reserved_attempt or 1)
+        children = sum(size for _, _, size, *_ in chunk.arrays)
+        if self.entries + len(chunk.jobs) + children > MAX_ENTRIES:  # before any child exists
+            raise ManifestError(
+                f"manifest chunk {key} takes the batch over {MAX_ENTRIES} job entries",
+                key=key,
+            )
+        jobs: list[SubmittedJob] = []
+        for job_id, index, deps, attempt in chunk.jobs:
+            _no_self_dependency(key, job_id, deps)
+            if job_id in self.arrays or job_id in self._reader._arrays:
+                raise ManifestError(f"manifest chunk {key} names array {job_id} a job", key=key)
+            if self._place(key, job_id, index, attempt):
+                jobs.append(SubmittedJob(job_id, index, tuple(deps), None, attempt))
+        arrays: list[ArrayRecord] = []
+        for array_id, base, size, deps, attempt, table in chunk.arrays:
+            _no_self_dependency(key, array_id, deps)
+            if table and (len(table) != size or len(set(table)) != size):
+                raise ManifestError(
+                    f"manifest chunk {key}: array {array_id} has {size} children but an index "
+                    f"table of {len(table)} ({len(set(table))} different)",
+                    key=key,
+                )
+            if not table and base + size > MAX_INDEX:
+                raise ManifestError(
+                    f"manifest chunk {key}: array {array_id} reaches past index {MAX_INDEX}",
+                    key=key,
+                )
+            record = ArrayRecord(array_id, base, size, tuple(deps), attempt, tuple(table))
+            known = self.arrays.get(array_id) or self._reader._arrays.get(array_id)
+            if known is not None:
+                if known != record:
+                    raise ManifestError(
+                        f"manifest chunk {key} describes array {array_id} unlike an earlier chunk",
+                        key=key,
+                    )
+                continue
+            if array_id in self.places or array_id in self._reader._places:
+                raise ManifestError(f"manifest chunk {key} names job {array_id} an array", key=key)
+            for child in range(size):
+                self._place(key, f"{array_id}:{child}", record.index_of(child), attempt)
+            self.arrays[array_id] = record
+            arrays.append(record)
+        return jobs, arrays
+
+    def finish(self) -> None:
+        """The checks over the whole read, then take it into the reader's tables."""
+        if self.highest is not None and self.highest[0] > self.reserved_attempt:
+            attempt, key = self.highest
+            raise ManifestError(
+                f"manifest chunk {key} records attempt {attempt}, but the manifest reserves "
+                f"attempts up to {self.reserved_attempt} only",
+                key=key,
+            )
+        reader = self._reader
+        reader._places.update(self.places)
+        reader._slots.update(self.slots)
+        reader._arrays.update(self.arrays)
+        reader._reserved_attempt = self.reserved_attempt
+        reader._highest = self.highest
+
+
+def _no_self_dependency(key: str, job_id: str, deps: Sequence[str]) -> None:
+    if job_id in deps:
+        raise ManifestError(f"manifest chunk {key}: job {job_id} depends on itself", key=key)
+
+
+def _chunk_like(obj: StoredObject) -> bool:
+    """Whether a listed object may be a chunk to read (not a folder, not empty, not a session
+    record)."""
+    name = obj.key.rsplit("/", 1)[-1]
+    return not obj.key.endswith("/") and obj.size > 0 and not SESSION_KEY.fullmatch(name)
+
+
+_FIELDS: Final = {
+    "jobs": ("job id", "index", "dependencies", "attempt"),
+    "arrays": ("array id", "first index", "size", "dependencies", "attempt", "index table"),
+}
+
+
+def _where(loc: Sequence[int | str]) -> str:
+    """A validation error's place in a chunk, in words: `jobs[3] attempt`."""
+    if len(loc) >= 3 and loc[0] in _FIELDS and isinstance(loc[1], int) and isinstance(loc[2], int):
+        names = _FIELDS[str(loc[0])]
+        name = names[loc[2]] if loc[2] < len(names) else str(loc[2])
+        return " ".join([f"{loc[0]}[{loc[1]}] {name}", *map(str, loc[3:])])
+    return ".".join(map(str, loc)) or "the chunk"
 
 
 def _upgrade(chunk: ChunkJsonV1) -> ChunkJson:
@@ -295,7 +536,7 @@ def _upgrade(chunk: ChunkJsonV1) -> ChunkJson:
     )
 
 
-def _parse_chunk(key: str, body: bytes) -> ChunkJson:
+def _parse_chunk(key: str, body: bytes, batch_id: str) -> ChunkJson:
     try:
         version = _VersionJson.model_validate_json(body).version
     except ValidationError as err:
@@ -312,15 +553,17 @@ def _parse_chunk(key: str, body: bytes) -> ChunkJson:
         )
     try:
         if version == 1:
-            return _upgrade(ChunkJsonV1.model_validate_json(body))
-        chunk = ChunkJson.model_validate_json(body)
+            chunk = _upgrade(ChunkJsonV1.model_validate_json(body))
+        else:
+            chunk = ChunkJson.model_validate_json(body)
     except ValidationError as err:
+        first = err.errors()[0]
         raise ManifestError(
-            f"manifest chunk {key} is malformed: {err.errors()[0]['msg']}", key=key
+            f"manifest chunk {key} is malformed: {_where(first['loc'])}: {first['msg']}", key=key
         ) from err
-    for array_id, _, size, _, attempt, table in chunk.arrays:
-        if (table and len(table) != size) or attempt < 1:
-            raise ManifestError(f"manifest chunk {key} is malformed: array {array_id}", key=key)
-    if any(attempt < 1 for *_, attempt in chunk.jobs):
-        raise ManifestError(f"manifest chunk {key} is malformed: an attempt below 1", key=key)
+    if chunk.batch.batch_id != batch_id:
+        raise ManifestError(
+            f"manifest chunk {key} names batch {chunk.batch.batch_id!r}, not {batch_id!r}",
+            key=key,
+        )
     return chunk

@@ -17,6 +17,10 @@ failed job's stale output.json is removed before its rerun; a SUCCEEDED job is n
   kind was not asked for) is not rerun either: it would fail at once.
 - A closed batch reopens: its job definition is registered again (a new revision, the same
   spec); the next wait or close deregisters it.
+- One process reruns a batch at a time: a rerun first takes the batch's rerun lease
+  (`batch/lease.py`; `RerunLeaseHeldError` while another process holds it) and opens this
+  process's session, then reads what other processes did (their reruns included), and only
+  then decides what failed. The lease is held until this process's session ends.
 """
 
 from __future__ import annotations
@@ -106,6 +110,8 @@ class BatchRerun:
         io_workers: int,
         sleep: Callable[[float], None],
         settle: Callable[[JobState], None],
+        take_over: Callable[[], bool] = lambda: False,
+        give_back: Callable[[bool], None] = lambda opened: None,
     ) -> None:
         self._ledger = ledger
         self._results = results
@@ -117,6 +123,8 @@ class BatchRerun:
         self._io_workers = io_workers
         self._sleep = sleep
         self._settle = settle
+        self._take_over = take_over
+        self._give_back = give_back
 
     def plan(self, kinds: frozenset[FailureKind] | None) -> list[SubmittedJob]:
         """The current jobs `run(kinds)` would rerun now, in index order; nothing is sent."""
@@ -124,17 +132,24 @@ class BatchRerun:
 
     def run(self, kinds: frozenset[FailureKind] | None) -> list[str]:
         """Rerun what failed (of `kinds`, None: every kind); the new jobs' ids, in index order
-        (an array's as `<array id>:<i>`). Nothing failed: no request beyond the statuses."""
+        (an array's as `<array id>:<i>`). Nothing failed: no request beyond the statuses. Else
+        first `take_over` (the lease, this process's session, what other processes did: their
+        reruns too), then decide again what failed."""
+        if not _plan(self._ledger, self._statuses(), kinds).jobs:
+            logger.info("batch %s: nothing to rerun", self._ledger.batch_id)
+            return []
+        opened = self._take_over()
         statuses = self._statuses()
         plan = _plan(self._ledger, statuses, kinds)
         if not plan.jobs:
-            logger.info("batch %s: nothing to rerun", self._ledger.batch_id)
+            logger.info("batch %s: nothing left to rerun", self._ledger.batch_id)
+            self._give_back(opened)
             return []
         for job in plan.jobs.values():  # final now: callbacks and failure reports, once
             state = self._ledger.state(job.job_id)
             if state is not None:
                 self._settle(state)
-        adopt_definition(self._submitter, self._manifest, self._registry.reopen())
+        adopt_definition(self._submitter, self._manifest, self._registry.ensure_active())
         self._ledger.reopen()
         attempt = self._ledger.next_attempt()
         self._store.delete_outputs(sorted(plan.jobs))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pcr_sdk._private.batch.discovery import s3_table_reader, scan_batch_jobs
+from pcr_sdk._private.batch.lease import LeaseKeeper, RerunLease
 from pcr_sdk._private.batch.ledger import Ledger
 from pcr_sdk._private.batch.manifest import ArrayRecord, LoadedManifest
 from pcr_sdk._private.batch.results import BatchResults
@@ -22,12 +23,18 @@ from pcr_sdk._private.edge.governor import RateGovernor, governor_for
 from pcr_sdk._private.errors import BatchClosedError, JobNotFoundError, PcrInputError
 from pcr_sdk._private.model.names import BatchId
 from pcr_sdk._private.model.results import JobResult, SubmittedJob
-from pcr_sdk._private.model.settings import AwsSettings, build
+from pcr_sdk._private.model.settings import (
+    STALE_AFTER_SECONDS,
+    AwsSettings,
+    StoreSettings,
+    build,
+)
 from pcr_sdk._private.model.specs import JobDefinitionSpec
 from pcr_sdk._private.public import public
 from pcr_sdk._private.seams import REAL, Seams
 from pcr_sdk._private.services.poller import Poller
 from pcr_sdk._private.services.registry import BatchRegistry
+from pcr_sdk._private.services.store import InputStore
 from pcr_sdk._private.services.submitter import Submitter
 from pcr_sdk._private.wire.facts import JobStatus
 from pcr_sdk._private.wire.layout import BatchLayout
@@ -80,6 +87,9 @@ class BatchStatus:
     attempt AWS Batch still shows, by index then attempt."""
     earlier_results: tuple[JobResult, ...] = ()
     """Their results, in the same order."""
+    rerun_lease: RerunLease | None = None
+    """The batch's rerun lease, when `fetch` was given the bucket and the batch was ever rerun:
+    whether a process is rerunning it (`RerunLease.in_force`), who, until when."""
 
     @classmethod
     def fetch(
@@ -92,11 +102,13 @@ class BatchStatus:
         aws_region: str | None = None,
         governor: RateGovernor | None = None,
         seams: Seams = REAL,
+        job_bucket: str | None = None,
     ) -> BatchStatus:
         """Read batch `batch_id` from `job_queue`: a few Batch calls per 100 jobs, plus one
         ranged S3 GET per rerun array (its index table, in the bucket its jobs name). The
         jobs a rerun replaced come too (`earlier_jobs`); their results cost nothing more but
-        for array children, which are listed through their parent.
+        for array children, which are listed through their parent. With `job_bucket`, also its
+        rerun lease (one listing and one GET).
 
         Args:
             batch_id: the batch's id, `<name>_<uuid4>`.
@@ -107,18 +119,21 @@ class BatchStatus:
             governor: the rate governor of the Batch calls (default: the process's one for the
                 region and endpoint).
             seams: the clock and sleep of its requests' spacing (`Seams`), for tests.
+            job_bucket: the batch's bucket, to read its rerun lease too (default: not read).
 
         Returns:
             The batch as AWS Batch shows it now; nothing is written.
 
         Raises:
             InvalidBatchNameError: `batch_id` is not `<name>_<uuid4>`.
-            PcrInputError: `job_queue` is empty, or no region is configured.
+            PcrInputError: `job_queue` is empty, `job_bucket` is not a bucket name, or no
+                region is configured.
             AwsError: a Batch or S3 call failed.
         """
         parsed = BatchId.parse(batch_id)
         if not job_queue:
             raise PcrInputError("job_queue must not be empty")
+        store_settings = None if job_bucket is None else build(StoreSettings, bucket=job_bucket)
         aws = build(AwsSettings, region=aws_region)
         clients = clients_for(aws, session=session, clients=clients)
         governor = governor_for(clients.batch, governor)
@@ -142,8 +157,12 @@ class BatchStatus:
             definition, active = None, False
         else:
             definition, active = registry.spec, not registry.closed
+        lease = None
+        if store_settings is not None:
+            store = InputStore(clients.s3, store_settings.bucket, BatchLayout(str(parsed)))
+            lease = LeaseKeeper(store, seconds=STALE_AFTER_SECONDS, holder="").look()
         return cls(str(parsed), job_queue, ledger.jobs, tuple(results), definition, active,
-                   tuple(earlier), tuple(earlier_results))  # fmt: skip
+                   tuple(earlier), tuple(earlier_results), lease)  # fmt: skip
 
     @property
     def counts(self) -> Mapping[JobStatus, int]:

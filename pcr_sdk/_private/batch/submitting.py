@@ -1,5 +1,9 @@
 """Putting jobs into a batch: one job, an array, or many jobs concurrently, never losing one.
 
+A process submits inside its session of the batch (`join`: the creator's is open from the
+start; an attached process opens one at its first submission, and makes sure the definition
+is ACTIVE), so that no other process deregisters the definition under it.
+
 Each job is recorded in the ledger (and so the manifest) the moment its SubmitJob returns.
 Concurrent submission stops starting new jobs as soon as one fails or the caller is
 interrupted (Ctrl-C): queued work is dropped, calls already under way finish and are recorded,
@@ -36,6 +40,7 @@ class BatchSubmission:
         registry: BatchRegistry,
         manifest: Manifest,
         io_workers: int,
+        join: Callable[[], None] = lambda: None,
     ) -> None:
         self._ledger = ledger
         self._store = store
@@ -43,10 +48,12 @@ class BatchSubmission:
         self._registry = registry
         self._manifest = manifest
         self.io_workers = io_workers
+        self._join = join
 
     def one(self, spec: JobSpec, callback: Callable[[], object] | None = None) -> str:
         """config.json, then SubmitJob; the job is recorded before this returns."""
         self._ledger.check_open(spec.depends_on)
+        self._joined()
         index = self._ledger.reserve(1)
         job = self._send(index, spec, callback)
         logger.info("batch %s: submitted job %d as %s", self._ledger.batch_id, index, job.job_id)
@@ -57,6 +64,7 @@ class BatchSubmission:
         if not specs:
             return []
         self._ledger.check_open(specs[0].depends_on)
+        self._joined()
         if not array or len(specs) == 1:
             return self._each(specs)
         ids: list[str] = []
@@ -64,6 +72,12 @@ class BatchSubmission:
             chunk = specs[start : start + MAX_ARRAY_SIZE]
             ids += self._array(chunk) if len(chunk) > 1 else self._each(chunk)
         return ids
+
+    def _joined(self) -> None:
+        """`join` (open this process's session) as a submission: refused once the batch is
+        closing, and `close()` waits for it, so no session opens after `close()` returned."""
+        with self._ledger.sending():
+            self._join()
 
     def _send(
         self, index: int, spec: JobSpec, callback: Callable[[], object] | None = None

@@ -96,6 +96,22 @@ class RateGovernor:
         Returns:
             The seconds waited (0.0 when the call could go at once).
         """
+        waited = self._acquire(None)
+        return 0.0 if waited is None else waited  # without a deadline a slot is always taken
+
+    def acquire_before(self, deadline: float) -> float | None:
+        """Like `acquire`, but only for a slot no later than `deadline` (a clock time).
+
+        Args:
+            deadline: the latest clock time the call may go out at.
+
+        Returns:
+            The seconds waited; None, at once and with no slot taken, when the next slot is
+            after `deadline` (the caller gives up rather than sleep past it).
+        """
+        return self._acquire(deadline)
+
+    def _acquire(self, deadline: float | None) -> float | None:
         with self._lock:
             now = self._clock()
             self._recover(now)
@@ -108,6 +124,8 @@ class RateGovernor:
                     slot = math.nextafter(slot, math.inf)
             if self._slots and slot < self._slots[-1]:
                 slot = self._slots[-1]
+            if deadline is not None and slot > deadline:
+                return None
             self._slots.append(slot)
         if slot > now:
             self._sleep(slot - now)

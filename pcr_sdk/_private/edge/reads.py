@@ -8,7 +8,7 @@ slows the governor down).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pcr_sdk._private.edge import hooks as calls
@@ -63,15 +63,23 @@ class BatchReads:
                 return
             yield list(page["jobSummaryList"])
 
-    def named(self, job_queue: str, job_name: str) -> Iterator[list[JobDetailTypeDef]]:
+    def named(
+        self, job_queue: str, job_name: str, *, known: Container[str] | None = None
+    ) -> Iterator[list[JobDetailTypeDef]]:
         """The details of the jobs named `job_name` in `job_queue`, one ListJobs page at a time.
 
         AWS lists filtered results newest first, so a caller looking for a recent job can stop
         at the first page that has it. Array children (`<parent>:<i>`, listed by some
-        backends) are left out: they are found through their parent.
+        backends) are left out: they are found through their parent. With `known`, only the
+        jobs not in it are described, and the listing stops at the first page without any
+        (the jobs that came since `known` was complete are newer, so on earlier pages).
         """
         filters = [{"name": "JOB_NAME", "values": [job_name]}]
         for page in self.pages(jobQueue=job_queue, filters=filters):
             ids = [s["jobId"] for s in page if s["jobName"] == job_name and ":" not in s["jobId"]]
+            if known is not None:
+                ids = [job_id for job_id in ids if job_id not in known]
+                if not ids:
+                    return
             if ids:
                 yield self.describe(ids)

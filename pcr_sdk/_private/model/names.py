@@ -129,6 +129,9 @@ class BatchId(BaseModel):
         Raises:
             InvalidBatchNameError: `text` is not a batch id.
         """
+        if not isinstance(text, str):
+            raise InvalidBatchNameError(f"a batch id is a str, not {type(text).__name__}",
+                                        name=repr(text), reason="batch-id")  # fmt: skip
         if len(text) <= _UUID_LENGTH + 1 or text[-_UUID_LENGTH - 1] != "_":
             raise InvalidBatchNameError(
                 f"{text!r} is not a batch id (<name>_<uuid>)", name=text, reason="batch-id"

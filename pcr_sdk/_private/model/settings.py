@@ -46,6 +46,10 @@ LOST_ANSWER_SETTLE_SECONDS: Final = 2.0
 """The wait before looking for what a lost SubmitJob answer created."""
 IO_WORKERS: Final = 16
 """Threads for uploads and output downloads."""
+STALE_AFTER_SECONDS: Final = 600.0
+"""A session (a process that may submit to a batch) or a rerun lease not renewed for this long
+counts as ended; live ones are renewed ten times as often."""
+MIN_STALE_AFTER_SECONDS: Final = 10.0
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -110,6 +114,21 @@ class StoreSettings(_Frozen):
         return value
 
 
+class SessionSettings(_Frozen):
+    """How processes that share a batch learn who may still submit to it."""
+
+    stale_after_seconds: Annotated[
+        float, Field(strict=True, ge=MIN_STALE_AFTER_SECONDS, allow_inf_nan=False)
+    ] = STALE_AFTER_SECONDS
+    """A session or rerun lease not renewed for this long counts as ended."""
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """How often a live session (and a held lease) is renewed: ten times per
+        `stale_after_seconds`."""
+        return self.stale_after_seconds / 10
+
+
 class BatchSettings(_Frozen):
     """Where a batch's jobs go, and how it is watched and ended."""
 
@@ -117,6 +136,7 @@ class BatchSettings(_Frozen):
     store: StoreSettings
     poll: PollSettings = PollSettings()
     lost_answers: LostAnswerSettings = LostAnswerSettings()
+    sessions: SessionSettings = SessionSettings()
     cancel_on_error: bool = False
 
     @field_validator("job_queue")
@@ -186,9 +206,14 @@ def positive(name: str, value: object) -> float:
     return float(_checked(name, value, PositiveNumber))
 
 
-def count(name: str, value: object) -> int:
-    """`value` as a `Count` (an int >= 1, never a bool), else `PcrInputError` naming `name`."""
-    return int(_checked(name, value, Count))
+def finite(name: str, value: object) -> float:
+    """`value` as a finite number (an int or a float, never a bool), else `PcrInputError`."""
+    return float(_checked(name, value, Annotated[float, Field(strict=True, allow_inf_nan=False)]))
+
+
+def count(name: str, value: object, *, low: int = 1) -> int:
+    """`value` as an int >= `low` (never a bool), else `PcrInputError` naming `name`."""
+    return int(_checked(name, value, Annotated[int, Field(strict=True, ge=low)]))
 
 
 def timeout_seconds(timeout: float | None) -> float | None:

@@ -238,7 +238,7 @@ class JobSpec(BaseModel):
             )
         plain = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
         try:
-            return cls(input_json=dump_json(plain, what=what), depends_on=deps)
+            return cls(input_json=dump_json(plain, what=what, string_keys=True), depends_on=deps)
         except ValidationError as err:
             raise InvalidJobSpecError(f"job spec: {err.errors()[0]['msg']}") from err
 

@@ -12,7 +12,7 @@ from typing import Protocol
 from pcr_sdk._private.errors import WaitTimeoutError
 from pcr_sdk._private.model.results import JobState, expired_state, parent_of
 from pcr_sdk._private.public import public
-from pcr_sdk._private.services.pacing import Pacing
+from pcr_sdk._private.services.pacing import DeadlineReached, Pacing
 from pcr_sdk._private.wire.facts import BLOCKED_REASON_PREFIXES, LIST_JOBS_MAX_RESULTS, JobStatus
 
 logger = logging.getLogger("pcr_sdk._private.services.poller")  # one logger for waiting
@@ -88,9 +88,11 @@ class PollRun:
         arrays: ids of array parents among `job_ids` whose children to follow.
         known: states seen before, by job id.
         on_progress: called after each polling cycle with the counts so far.
-        timeout: seconds to wait at most (None: no limit).
+        timeout: seconds to wait at most (None: no limit): a deadline, checked before every
+            request; no request goes out, and no pause lasts, past it.
         identify: learn a running array's newly SUCCEEDED children as they finish.
         logged_blocked: ids of RUNNABLE jobs already logged as unable to start.
+        started: the clock time the timeout counts from (None: now).
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class PollRun:
         timeout: float | None,
         identify: bool,
         logged_blocked: set[str],
+        started: float | None = None,
     ) -> None:
         self._reader = reader
         self._pacing = pacing
@@ -130,13 +133,18 @@ class PollRun:
         self._runnable_since: dict[str, float] = {}  # how long a job waits for capacity
         self._blocked: dict[str, str] = {}  # RUNNABLE jobs that block their queue, and why
         self._missing = pacing.missing()
-        self._deadline = pacing.deadline(timeout)
+        self._started = pacing.now() if started is None else started
+        self._deadline = pacing.deadline(timeout, self._started)
         self._interval = pacing.first_interval()
         self._cycle = 0
 
     def __iter__(self) -> Iterator[list[JobState]]:
         while self._plain or self._children:
-            done = self._poll()
+            try:
+                with self._pacing.bounded(self._deadline):
+                    done = self._poll()
+            except DeadlineReached:
+                raise self._timed_out(self._pacing.now()) from None
             if done:
                 yield [self.states[job_id] for job_id in done]
             if self._on_progress is not None:
@@ -192,12 +200,15 @@ class PollRun:
             logger.warning("job %s is RUNNABLE and cannot start: %s", state.job_id, reason)
 
     def _check_deadline(self) -> None:
-        unfinished = self.unfinished
-        if not unfinished or self._deadline is None:
+        if not self.unfinished or self._deadline is None:
             return
         now = self._pacing.now()
-        if now < self._deadline:
-            return
+        if now >= self._deadline:
+            raise self._timed_out(now)
+
+    def _timed_out(self, now: float) -> WaitTimeoutError:
+        """The error of a wait that reached its deadline at `now` (it says the time taken)."""
+        unfinished = self.unfinished
         runnable = {i: now - t for i, t in self._runnable_since.items() if i in unfinished}
         stuck = ""
         if self._blocked:
@@ -205,8 +216,9 @@ class PollRun:
             stuck = f"; {len(self._blocked)} cannot start, e.g. {first}: {self._blocked[first]}"
         elif runnable:
             stuck = f"; {len(runnable)} RUNNABLE (waiting for compute capacity)"
-        raise WaitTimeoutError(
-            f"{len(unfinished)} of {len(self.ids)} jobs unfinished after {self._timeout} s{stuck}",
+        return WaitTimeoutError(
+            f"{len(unfinished)} of {len(self.ids)} jobs unfinished after "
+            f"{now - self._started:.1f} s (timeout {self._timeout} s){stuck}",
             unfinished={i: _last_status(i, self.states, self._parent_states) for i in unfinished},
             runnable_seconds=runnable,
             blocked=dict(self._blocked),
@@ -278,17 +290,52 @@ class PollRun:
         return done
 
     def _progress(self) -> PollProgress:
-        counts = Counter(self.states[i].status for i in self.ids if i in self.states)
-        for array_id in self._children:
-            summary = (
-                self._parent_states.get(array_id) or JobState(array_id, JobStatus.SUBMITTED)
-            ).children
-            for status, n in (summary or {}).items():
-                if status not in ("SUCCEEDED", "FAILED"):
-                    counts[JobStatus(status)] += n
+        """The counts after a cycle. The children of a running array are counted from its
+        parent's statusSummary (already described this cycle: no extra call), so they count as
+        finished as they finish, not only when the parent does."""
+        waiting = {c for cs in self._children.values() for c in cs}
+        counts: Counter[JobStatus] = Counter()
+        settled: dict[str, Counter[JobStatus]] = {}
+        for job_id in self.ids:
+            if job_id in waiting or job_id not in self.states:
+                continue
+            status = self.states[job_id].status
+            counts[status] += 1
+            if parent_of(job_id) in self._children:
+                settled.setdefault(parent_of(job_id), Counter())[status] += 1
+        for array_id, children in self._children.items():
+            parent = self._parent_states.get(array_id)
+            if parent is not None and parent.children:
+                estimate = _waiting_counts(parent.children, settled.get(array_id), len(children))
+                counts.update(estimate)
         return PollProgress(
             cycle=self._cycle, total=len(self.ids), counts=dict(counts), blocked=dict(self._blocked)
         )
+
+
+def _waiting_counts(
+    summary: Mapping[str, int], settled: Counter[JobStatus] | None, waiting: int
+) -> Counter[JobStatus]:
+    """How many of an array's `waiting` children are in each status, from its statusSummary.
+
+    The summary counts every child: those this run settled (`settled`) are taken out, then
+    children this run does not follow (replaced by a rerun: finished, most likely FAILED),
+    and what remains is capped at `waiting` (the least advanced statuses give way first).
+    """
+    left: Counter[JobStatus] = Counter()
+    for name, number in summary.items():
+        if name in JobStatus.__members__ and number > 0:
+            left[JobStatus(name)] += number
+    left.subtract(settled or Counter())
+    left = +left  # drop what went negative
+    extra = sum(left.values()) - waiting
+    for status in (JobStatus.FAILED, JobStatus.SUCCEEDED, *JobStatus):
+        if extra <= 0:
+            break
+        taken = min(extra, left[status])
+        left[status] -= taken
+        extra -= taken
+    return +left
 
 
 def _last_status(

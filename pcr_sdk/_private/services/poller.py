@@ -16,6 +16,7 @@ from pcr_sdk._private.model.settings import (
     REQUEST_SPACING_MS,
     PollSettings,
     build,
+    finite,
     timeout_seconds,
 )
 from pcr_sdk._private.public import public
@@ -107,9 +108,7 @@ class Poller:
         return self._settings.expiry_seconds
 
     def _acquire(self) -> None:
-        self._throttle.acquire()
-        if self._governor is not None:
-            self._governor.acquire()
+        self._pacing.admit(self._throttle, self._governor)
 
     def describe(self, job_ids: Sequence[str]) -> dict[str, JobState]:
         """The current state of `job_ids` (DescribeJobs, 100 ids a call).
@@ -177,6 +176,7 @@ class Poller:
         on_finished: Callable[[JobState], None] | None = None,
         on_progress: Callable[[PollProgress], None] | None = None,
         timeout: float | None = None,
+        started: float | None = None,
     ) -> dict[str, JobState]:
         """Poll until every job in `job_ids` is finished; return their final states.
 
@@ -190,18 +190,21 @@ class Poller:
             known: states seen before, by job id.
             on_finished: called once with each job's final state, as polls see it finish.
             on_progress: called after each polling cycle with the counts so far.
-            timeout: seconds to wait at most (default: no limit).
+            timeout: seconds to wait at most (default: no limit): a deadline, checked before
+                every request; no request goes out, and no pause lasts, past it.
+            started: the clock time the timeout counts from (default: now), for a wait that
+                did other work first.
 
         Returns:
             Every job's final state, by id.
 
         Raises:
             PcrInputError: `timeout` is negative, NaN or infinite.
-            WaitTimeoutError: `timeout` ran out.
+            WaitTimeoutError: `timeout` ran out (the error says how long the wait took).
             AwsError: a poll failed beyond botocore's retries.
         """
         run = self.run(job_ids, arrays=arrays, known=known, on_progress=on_progress,
-                       timeout=timeout)  # fmt: skip
+                       timeout=timeout, started=started)  # fmt: skip
         for finished in run:
             if on_finished is not None:
                 for state in finished:
@@ -217,6 +220,7 @@ class Poller:
         on_progress: Callable[[PollProgress], None] | None = None,
         timeout: float | None = None,
         identify: bool = False,
+        started: float | None = None,
     ) -> PollRun:
         """A wait as an iterator: each polling cycle gives the states of the jobs it saw finish.
 
@@ -231,16 +235,21 @@ class Poller:
             on_progress: as for `wait`.
             timeout: as for `wait`.
             identify: learn a running array's newly SUCCEEDED children as they finish.
+            started: as for `wait`.
 
         Returns:
             The run; iterating it polls.
 
         Raises:
-            PcrInputError: `timeout` is negative, NaN or infinite.
+            PcrInputError: `timeout` is negative, NaN or infinite, or `started` is not a
+                finite number.
         """
+        if started is not None:
+            started = finite("started", started)
         return PollRun(self, self._pacing, job_ids, arrays=arrays, known=known,
                        on_progress=on_progress, timeout=timeout_seconds(timeout),
-                       identify=identify, logged_blocked=self._blocked_logged)  # fmt: skip
+                       identify=identify, logged_blocked=self._blocked_logged,
+                       started=started)  # fmt: skip
 
     def new_children(
         self, array_id: str, status: str, seen: set[str], expected: int

@@ -259,13 +259,55 @@ class BatchRegistry:
         self.deregister()  # finishes an earlier failed deregistration; nothing if done
         with self._lock:
             self._closed, self._deregistered, self._arn = False, False, None
+        return self._register_reopened()
+
+    def ensure_active(self) -> str:
+        """An ACTIVE revision of the batch's definition, as AWS Batch has it now: the newest
+        ACTIVE one if there is one (another process may have registered or deregistered since
+        this registry looked), else a new revision of the same spec; its ARN. The batch is open
+        afterwards.
+
+        Returns:
+            The ARN of the ACTIVE revision.
+
+        Raises:
+            AwsError: DescribeJobDefinitions or RegisterJobDefinition failed.
+        """
+        active = self._active_arns()
+        with self._lock:
+            if active:
+                self._arn, self._closed, self._deregistered = active[-1], False, False
+                self._ambiguous = self._ambiguous or len(active) > 1
+                return active[-1]
+            self._closed, self._deregistered, self._arn = False, False, None
+        return self._register_reopened()
+
+    def _register_reopened(self) -> str:
+        """Register a revision for a batch just marked open; if that fails it is closed again
+        (and nothing is left to deregister, unless a lost answer may have registered one)."""
         try:
             return self.register()
         except BaseException:
             with self._lock:
                 self._closed = True
-                self._deregistered = not self._ambiguous  # nothing registered, unless unsure
+                self._deregistered = not self._ambiguous
             raise
+
+    def deregister_active(self) -> bool:
+        """Close the batch and deregister every ACTIVE revision AWS Batch has of its definition
+        (whichever process registered them); True if there was one.
+
+        Returns:
+            Whether a revision was deregistered.
+
+        Raises:
+            AwsError: the look-up or a DeregisterJobDefinition failed; the batch stays closed.
+        """
+        with self._lock:
+            self._closed = True
+            self._ambiguous = True
+            self._deregistered = False
+        return self.deregister()
 
     def _register(self) -> str:
         """RegisterJobDefinition; after a lost answer, adopt the revision it made, if any.
@@ -311,6 +353,12 @@ class BatchRegistry:
             )
         definitions = sorted(found["jobDefinitions"], key=lambda d: d["revision"])
         return [d["jobDefinitionArn"] for d in definitions]
+
+    def close(self) -> None:
+        """Close the batch to new jobs here without deregistering its definition (another
+        process may still submit with it: its end deregisters it)."""
+        with self._lock:
+            self._closed = True
 
     def deregister(self) -> bool:
         """Close the batch to new jobs and deregister its definition; True if this call did it.

@@ -4,19 +4,34 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Final
 
 from pcr_sdk._private.edge.mapping import aws_call
-from pcr_sdk._private.errors import AwsError, OutputMalformedError, OutputNotFoundError
+from pcr_sdk._private.errors import (
+    AwsError,
+    InvalidJobSpecError,
+    OutputMalformedError,
+    OutputNotFoundError,
+)
 from pcr_sdk._private.model.specs import JobSpec, S3Encryption
 from pcr_sdk._private.public import public
-from pcr_sdk._private.wire.facts import NO_SUCH_KEY_ERROR_CODES
+from pcr_sdk._private.wire.facts import (
+    MAX_OBJECT_BYTES,
+    MAX_PARTS,
+    MAX_SINGLE_PUT_BYTES,
+    NO_SUCH_KEY_ERROR_CODES,
+)
 from pcr_sdk._private.wire.layout import BatchLayout
-from pcr_sdk._private.wire.packing import pack, pack_indexed, read_table, table_range
+from pcr_sdk._private.wire.packing import pack_head, pack_indexed, read_table, table_range
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +39,40 @@ DELETE_OBJECTS_MAX_KEYS = 1000
 """S3's DeleteObjects takes at most 1,000 keys a call."""
 LIST_OUTPUTS_ONE_BY_ONE = 100
 """Up to this many jobs, `outputs_present` lists each job's prefix; above, the batch's."""
+PART_BYTES: Final = 8 * 1024**2
+"""The part size of a multipart upload (more for objects over 80 GB: at most 10,000 parts)."""
+MULTIPART_ABOVE_BYTES: Final = 16 * 1024**2
+"""Bodies larger than this are uploaded in parts, never held whole."""
+
+
+@public("pcr_sdk.advanced")
+@dataclass(frozen=True)
+class StoredObject:
+    """One object as ListObjectsV2 shows it."""
+
+    key: str
+    """Its key."""
+    size: int
+    """Its size in bytes."""
+    last_modified: datetime
+    """When it was last written, by S3's clock."""
+    etag: str
+    """Its ETag (changes with every write)."""
+
+
+@public("pcr_sdk.advanced")
+@dataclass(frozen=True)
+class Listing:
+    """The objects under a prefix, and S3's clock when it answered."""
+
+    objects: tuple[StoredObject, ...]
+    """The objects, in key order."""
+    server_time: datetime | None
+    """The `Date` of S3's first answer (its clock, not this machine's); None if it sent none."""
+
+
+def _utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
 
 
 @public("pcr_sdk.advanced")
@@ -84,7 +133,8 @@ class InputStore:
         return key
 
     def put_packed_inputs(self, base_index: int, specs: Sequence[JobSpec]) -> str:
-        """Write the inputs of an array job as one packed object.
+        """Write the inputs of an array job as one packed object, streamed: above 16 MiB in
+        parts of 8 MiB (S3 multipart), each input encoded only when its part is written.
 
         Args:
             base_index: the job index of the array's child 0.
@@ -92,10 +142,82 @@ class InputStore:
 
         Returns:
             The packed object's key (`BatchLayout.array_inputs_key`).
+
+        Raises:
+            InvalidJobSpecError: the pack would be larger than an S3 object may be (5 TiB).
         """
         key = self.layout.array_inputs_key(base_index)
-        self._put(key, pack([spec.input_json.encode() for spec in specs]))
+        head = pack_head([_utf8_size(spec.input_json) for spec in specs])
+        size = len(head) + sum(_utf8_size(spec.input_json) for spec in specs)
+        payloads = (spec.input_json.encode() for spec in specs)
+        self.upload(key, _chain([head], payloads), size)
         return key
+
+    def upload(
+        self, key: str, chunks: Iterable[bytes], size: int, *, content_type: str | None = None
+    ) -> None:
+        """Write the object `key` from `chunks` (`size` bytes in all): one PutObject up to 16
+        MiB, else a multipart upload whose parts are cut from the chunks as they come (at most
+        one part and one chunk are held at a time). A failed multipart upload is aborted.
+
+        Args:
+            key: the object's key.
+            chunks: the body, in order.
+            size: the body's length in bytes (it sets the part size: at most 10,000 parts).
+            content_type: the object's Content-Type, if any.
+
+        Raises:
+            InvalidJobSpecError: `size` is more than an S3 object may hold (5 TiB).
+        """
+        if size > MAX_OBJECT_BYTES:
+            raise InvalidJobSpecError(
+                f"{self.uri(key)} would be {size} bytes; an S3 object holds at most "
+                f"{MAX_OBJECT_BYTES}",
+                field="size",
+            )
+        if size <= MULTIPART_ABOVE_BYTES:
+            self._put(key, b"".join(chunks), content_type=content_type)
+            return
+        part_size = max(PART_BYTES, math.ceil(size / MAX_PARTS))
+        extra: dict[str, Any] = {**self._owner, **self._sse}
+        if content_type:
+            extra["ContentType"] = content_type
+        with aws_call("CreateMultipartUpload", bucket=self.bucket, key=key):
+            upload_id = self._s3.create_multipart_upload(Bucket=self.bucket, Key=key, **extra)[
+                "UploadId"
+            ]
+        try:
+            parts = [
+                self._upload_part(key, upload_id, number, body)
+                for number, body in enumerate(_parts(chunks, part_size), start=1)
+            ]
+            with aws_call("CompleteMultipartUpload", bucket=self.bucket, key=key):
+                self._s3.complete_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id,
+                    MultipartUpload={"Parts": parts}, **self._owner,
+                )  # fmt: skip
+        except BaseException:
+            self._abort(key, upload_id)
+            raise
+
+    def _upload_part(
+        self, key: str, upload_id: str, number: int, body: bytes
+    ) -> CompletedPartTypeDef:
+        with aws_call("UploadPart", bucket=self.bucket, key=key):
+            answer = self._s3.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body,
+                **self._owner,
+            )  # fmt: skip
+        return {"PartNumber": number, "ETag": answer["ETag"]}
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            with aws_call("AbortMultipartUpload", bucket=self.bucket, key=key):
+                self._s3.abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id, **self._owner
+                )
+        except AwsError as err:  # the bucket's lifecycle rule removes it in the end
+            logger.warning("multipart upload of %s not aborted: %s", self.uri(key), err)
 
     def put_indexed_inputs(self, key: str, entries: Sequence[tuple[int, bytes]]) -> str:
         """Write the inputs of a rerun array, each with its job index, as one indexed pack.
@@ -107,7 +229,8 @@ class InputStore:
         Returns:
             `key`.
         """
-        self._put(key, pack_indexed(entries))
+        body = pack_indexed(entries)
+        self.upload(key, [body], len(body))
         return key
 
     def read_index_table(self, key: str, size: int) -> list[int]:
@@ -307,11 +430,38 @@ class InputStore:
                 found.extend((obj["Key"], obj.get("Size", 0)) for obj in page.get("Contents", []))
         return found
 
-    def get_bytes(self, key: str) -> bytes:
-        """The object at `key`.
+    def list_detailed(self, prefix: str) -> Listing:
+        """Every object under `prefix` with its size, time and ETag, and S3's clock.
+
+        Args:
+            prefix: a key prefix (end it with `/` for a folder).
+
+        Returns:
+            The listing (one ListObjectsV2 per 1,000 objects).
+        """
+        found: list[StoredObject] = []
+        server_time: datetime | None = None
+        with aws_call("ListObjectsV2", bucket=self.bucket, key=prefix):
+            for page in self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix, **self._owner
+            ):
+                if server_time is None:
+                    server_time = _server_time(page)
+                for obj in page.get("Contents", []):
+                    found.append(
+                        StoredObject(
+                            obj["Key"], obj.get("Size", 0), obj["LastModified"], obj.get("ETag", "")
+                        )
+                    )
+        return Listing(tuple(found), server_time)
+
+    def get_bytes(self, key: str, *, max_bytes: int | None = None) -> bytes:
+        """The object at `key`; with `max_bytes`, at most that many bytes plus one (a ranged
+        GET: a longer object is never read whole, and the caller sees that it is longer).
 
         Args:
             key: the object's key.
+            max_bytes: read no more than this many bytes, plus one.
 
         Returns:
             Its bytes.
@@ -319,7 +469,38 @@ class InputStore:
         Raises:
             OutputNotFoundError: there is no object at `key`.
         """
-        return self._get(key)
+        if max_bytes is None:
+            return self._get(key)
+        return self._get(key, byte_range=(0, max_bytes))
+
+    def put_json_if(
+        self, key: str, value: object, *, absent: bool = False, etag: str | None = None
+    ) -> str:
+        """Write a small JSON document only if `key` does not exist yet (`absent`, S3's
+        If-None-Match) or still has ETag `etag` (If-Match): S3 refuses the write otherwise,
+        atomically, so two writers never both succeed.
+
+        Args:
+            key: where to write it.
+            value: JSON-serializable data.
+            absent: write only if there is no object at `key`.
+            etag: write only if the object at `key` has this ETag.
+
+        Returns:
+            The ETag of the object written.
+
+        Raises:
+            AwsError: S3 refused the write (code `PreconditionFailed`: the condition did not
+                hold; `ConditionalRequestConflict`: another conditional write was under way).
+        """
+        body = json.dumps(value, separators=(",", ":")).encode()
+        extra: dict[str, Any] = {**self._owner, **self._sse, "ContentType": "application/json"}
+        if absent:
+            extra["IfNoneMatch"] = "*"
+        if etag is not None:
+            extra["IfMatch"] = etag
+        with aws_call("PutObject", bucket=self.bucket, key=key):
+            return self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)["ETag"]
 
     def put_resource(self, index: int, name: str, data: bytes) -> str:
         """Store extra bytes under job `index`'s prefix.
@@ -356,6 +537,12 @@ class InputStore:
         return self._get(self.layout.resource_key(index, name))
 
     def _put(self, key: str, body: bytes, *, content_type: str | None = None) -> None:
+        if len(body) > MAX_SINGLE_PUT_BYTES:
+            raise InvalidJobSpecError(
+                f"{self.uri(key)} would be {len(body)} bytes; one PutObject uploads at most "
+                f"{MAX_SINGLE_PUT_BYTES}",
+                field="size",
+            )
         extra: dict[str, Any] = {**self._owner, **self._sse}
         if content_type:
             extra["ContentType"] = content_type
@@ -377,3 +564,31 @@ class InputStore:
                     f"no object at {self.uri(key)}", key=key, job_id=job_id
                 ) from err
             raise
+
+
+def _chain(*parts: Iterable[bytes]) -> Iterator[bytes]:
+    for part in parts:
+        yield from part
+
+
+def _parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:
+    """`chunks` cut into bodies of `part_size` bytes (the last one shorter)."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= part_size:
+            yield bytes(memoryview(buffer)[:part_size])
+            del buffer[:part_size]
+    if buffer:
+        yield bytes(buffer)
+
+
+def _server_time(page: Any) -> datetime | None:
+    """The `Date` header of one S3 answer, if it has a readable one."""
+    date = page.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    if not date:
+        return None
+    try:
+        return parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return None

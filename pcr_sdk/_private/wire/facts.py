@@ -92,6 +92,21 @@ MAX_GPUS: Final = 64
 MIN_MEMORY_MIB: Final = 4
 MAX_MEMORY_MIB: Final = 4_194_304
 
+MAX_JOBS_IN_SUBMITTED: Final = 1_000_000
+"""Jobs a queue holds in SUBMITTED at most (AWS Batch's service quota): pcr-sdk reads a batch
+manifest of at most this many job entries, reruns included."""
+
+# -- S3: request limits ------------------------------------------------------------------------
+
+MAX_SINGLE_PUT_BYTES: Final = 5 * 1024**3
+"""PutObject uploads at most 5 GiB; larger objects go in parts (multipart upload)."""
+MIN_PART_BYTES: Final = 5 * 1024**2
+"""Every part of a multipart upload but the last is at least 5 MiB."""
+MAX_PART_BYTES: Final = 5 * 1024**3
+MAX_PARTS: Final = 10_000
+MAX_OBJECT_BYTES: Final = 5 * 1024**4
+"""An S3 object is at most 5 TiB."""
+
 # -- AWS Batch: what it writes into jobs -------------------------------------------------------
 
 DEPENDENCY_FAILED_REASON: Final = "Dependent Job failed"
@@ -216,4 +231,9 @@ EXPIRED_CREDENTIALS_ERROR_CODES: Final = frozenset(
 )
 """Codes AWS answers when temporary credentials (STS, SSO) ran out or are no longer valid."""
 NO_SUCH_BUCKET_ERROR_CODES: Final = frozenset({"NoSuchBucket"})
+CONDITION_FAILED_ERROR_CODES: Final = frozenset(
+    {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+)
+"""A conditional PutObject (If-None-Match / If-Match) lost: the object exists, or changed, or
+another conditional write to it was under way."""
 NO_SUCH_KEY_ERROR_CODES: Final = frozenset({"NoSuchKey", "404", "NotFound"})

@@ -30,12 +30,14 @@ def _plain(value: object) -> object:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def dump_json(data: object, *, what: str = "job input") -> str:
+def dump_json(data: object, *, what: str = "job input", string_keys: bool = False) -> str:
     """Serialize `data` as compact JSON text that encodes to UTF-8.
 
     Any `Mapping` is written as an object and any `Sequence` (but bytes) as an array. Raises
     `InvalidJobSpecError` (naming `what`) for anything JSON cannot carry: non-JSON types,
-    NaN and Infinity, nesting too deep to serialize, and strings with lone surrogates.
+    NaN and Infinity, nesting too deep to serialize, and strings with lone surrogates. With
+    `string_keys`, also for an object key that is not a string: `json` would turn `1` into
+    `"1"`, and `{1: "a", "1": "b"}` would lose `"a"` without a word.
     """
     try:
         text = json.dumps(
@@ -53,7 +55,35 @@ def dump_json(data: object, *, what: str = "job input") -> str:
             f"{err.start} of its JSON text)",
             field=what,
         ) from err
+    if string_keys:
+        _check_keys(data, what)
     return text
+
+
+def _check_keys(data: object, what: str) -> None:
+    """Every object key in `data` is a string (run after `json.dumps`: no cycles, not too deep)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            for key in item:
+                if not isinstance(key, str):
+                    raise InvalidJobSpecError(
+                        f"{what} has an object key that is not a string: {key!r} "
+                        f"({type(key).__name__}); JSON turns keys into strings, where two keys "
+                        "may collide (1 and '1') and one value is lost",
+                        field=what,
+                    )
+            stack.extend(v for v in item.values() if _container(v))
+        elif isinstance(item, Sequence):
+            stack.extend(v for v in item if _container(v))
+
+
+def _container(value: object) -> bool:
+    """A value `dump_json` writes as an object or an array (see `_plain`)."""
+    return isinstance(value, Mapping) or (
+        isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray | memoryview)
+    )
 
 
 def dump_json_bytes(data: object, *, what: str = "job input") -> bytes:

@@ -98,6 +98,24 @@ class BatchLayout:
         """`jobs/<batch_id>/manifest/`: where the batch's durable job list is kept."""
         return f"{self.root}/manifest/"
 
+    def session_key(self, session_id: str, *, closed: bool = False) -> str:
+        """The key of a session record in the manifest: the open session's (rewritten as its
+        heartbeat), or the record that it closed.
+
+        Args:
+            session_id: the session's id (hex digits).
+            closed: the closed record's key rather than the open one's.
+
+        Returns:
+            The S3 key, `<manifest prefix>session-<id>.json` or `...session-<id>-closed.json`.
+        """
+        return f"{self.manifest_prefix}session-{session_id}{'-closed' if closed else ''}.json"
+
+    @property
+    def lease_key(self) -> str:
+        """`jobs/<batch_id>/rerun-lease.json`: the lease whose holder alone may rerun jobs."""
+        return f"{self.root}/rerun-lease.json"
+
     def array_inputs_key(self, base_index: int) -> str:
         """The key of the packed inputs of the array whose child 0 is job `base_index`,
         `jobs/<batch_id>/arrays/<base_index, 6 digits>.pack`."""

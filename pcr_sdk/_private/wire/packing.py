@@ -31,6 +31,7 @@ __all__ = [
     "PackError",
     "offsets_range",
     "pack",
+    "pack_head",
     "pack_indexed",
     "payloads",
     "read_entry",
@@ -52,13 +53,17 @@ _TWO_RECORDS: Final = struct.Struct("<QQQQ")
 
 def pack(payloads: Sequence[bytes]) -> bytes:
     """Pack `payloads` so that any one of them can be read with two ranged GETs."""
-    start = _HEAD.size + _OFFSET.size * (len(payloads) + 1)
+    return b"".join([pack_head([len(payload) for payload in payloads]), *payloads])
+
+
+def pack_head(sizes: Sequence[int]) -> bytes:
+    """The bytes of a pack before its payloads, from the payloads' sizes alone: a pack can be
+    written as this, then each payload in turn, without holding them all at once."""
+    start = _HEAD.size + _OFFSET.size * (len(sizes) + 1)
     offsets = [start]
-    for payload in payloads:
-        offsets.append(offsets[-1] + len(payload))
-    return b"".join(
-        [_HEAD.pack(MAGIC, len(payloads)), *(_OFFSET.pack(o) for o in offsets), *payloads]
-    )
+    for size in sizes:
+        offsets.append(offsets[-1] + size)
+    return b"".join([_HEAD.pack(MAGIC, len(sizes)), *(_OFFSET.pack(o) for o in offsets)])
 
 
 def offsets_range(index: int) -> tuple[int, int]:

@@ -4,7 +4,7 @@ arrays as their children), with a fake `BatchReads` that yields pages of job det
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from typing import Any, cast
 
 import pytest
@@ -23,8 +23,10 @@ class Pages:
     def __init__(self, *pages: list[dict[str, Any]]) -> None:
         self.pages = pages
 
-    def named(self, job_queue: str, job_name: str) -> Iterator[list[dict[str, Any]]]:
-        assert (job_queue, job_name) == ("q", "b_1")
+    def named(
+        self, job_queue: str, job_name: str, *, known: Container[str] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        assert (job_queue, job_name, known) == ("q", "b_1", None)
         yield from self.pages
 
     def reads(self) -> BatchReads:

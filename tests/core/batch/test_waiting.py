@@ -12,6 +12,7 @@ from pcr_sdk._private.batch.manifest import ArrayRecord
 from pcr_sdk._private.batch.results import BatchResults
 from pcr_sdk._private.batch.waiting import BatchWatch
 from pcr_sdk._private.model.results import JobState
+from pcr_sdk._private.seams import REAL
 from pcr_sdk._private.services.poller import Poller
 from pcr_sdk._private.services.submitter import Submitter
 from tests.support.fakes import ListJournal
@@ -42,7 +43,10 @@ def watch(ledger: Ledger, terminations: Terminations | None = None) -> BatchWatc
     never: Any = object()  # these tests make no poll
     results = BatchResults(ledger, cast("Poller", never), BatchLayout("b_1"))
     submitter = cast("Submitter", terminations or never)
-    return BatchWatch(ledger, cast("Poller", never), results, submitter)
+    return BatchWatch(
+        ledger, cast("Poller", never), results, submitter,
+        follower=never, seams=REAL, look_again_seconds=1.0, stop_submitting=lambda: None,
+    )  # fmt: skip
 
 
 def test_a_finished_job_is_reported_and_called_back_once_whoever_sees_it() -> None:

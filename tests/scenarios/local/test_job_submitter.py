@@ -59,6 +59,7 @@ def test_plain_boto3_worker_and_attach_from_a_new_submitter() -> None:
     with LocalBackend(command, max_parallel=2) as backend:
         first = submitter(backend)
         ids = [first.submit_job({"x": i, "y": 3}) for i in range(3)]
+        first.detach()  # the first process stops submitting (as `pcr submit` does), jobs run on
         again = JobSubmitter.attach(
             first.get_batch_id(), job_queue=backend.queue, job_bucket=backend.bucket,
             clients=backend.clients, polling_interval_seconds=0.05,

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from pcr_sdk import FailureKind, JobSubmitter, SilentProgress
+from pcr_sdk.advanced import Seams
 from pcr_sdk.local import LocalBackend
+from tests.support.fakes import FakeClock
 from tests.support.local import WORKERS
 
 pytestmark = pytest.mark.subprocess
@@ -35,9 +37,9 @@ def options(backend: LocalBackend) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def attach(backend: LocalBackend, batch_id: str) -> JobSubmitter:
+def attach(backend: LocalBackend, batch_id: str, **extra: Any) -> JobSubmitter:
     return JobSubmitter.attach(
-        batch_id, job_queue=backend.queue, job_bucket=backend.bucket, **options(backend)
+        batch_id, job_queue=backend.queue, job_bucket=backend.bucket, **options(backend), **extra
     )
 
 
@@ -117,7 +119,10 @@ def test_a_rerun_interrupted_after_submit_job_is_current_after_attach(
     finally:
         events.unregister("after-call.batch.SubmitJob", unique_id="rerun-cut")
 
-    found = attach(backend, batch_id)  # the rerun array, from its tags and index table
+    # the rerun array, from its tags and index table; the cut rerun's session (never closed)
+    # counts as closed once stale: 10 minutes on this watcher's clock, a virtual one
+    clock = FakeClock()
+    found = attach(backend, batch_id, seams=Seams(clock=clock, sleep=clock.sleep))
     assert [(j.index, j.attempt) for j in found.jobs] == [(0, 2), (1, 2), (2, 2)]
     assert len({j.array_id for j in found.jobs}) == 1
     found.wait_until_jobs_finished()
