@@ -48,6 +48,12 @@ class BatchFollower:
         on attach (their process may have died before it wrote them; if it did write them, the
         same records twice are no lie). `check()` runs before each S3 request (a deadline).
 
+        Args:
+            check: runs before each request (raises when a deadline passed).
+
+        Returns:
+            The batch's state.
+
         Raises:
             ManifestError: a new chunk breaks a rule (nothing of this refresh is taken).
             AwsError: S3 or AWS Batch could not be read.
@@ -67,6 +73,9 @@ class BatchFollower:
 
     def look(self) -> BatchState:
         """The batch's state now: one listing of its manifest (no chunk is read).
+
+        Returns:
+            The batch's state.
 
         Raises:
             AwsError: S3 could not be listed.

@@ -122,6 +122,9 @@ class LeaseKeeper:
     def acquire(self, session: str) -> None:
         """Take the lease for `session` (nothing if this process holds it already).
 
+        Args:
+            session: the session of this process that reruns.
+
         Raises:
             RerunLeaseHeldError: another process holds it and it has not run out.
             AwsError: S3 could not be read or written.

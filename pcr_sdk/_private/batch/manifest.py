@@ -350,6 +350,9 @@ class ManifestReader:
         """The chunks not read before, merged and checked against those read before;
         `check()` runs before each request (a wait's deadline).
 
+        Args:
+            check: runs before each request (raises when a deadline passed).
+
         Returns:
             What the new chunks record (nothing known before is repeated).
 

@@ -192,6 +192,9 @@ class Session:
         heartbeat stopped: reused, other processes would read it as ended while this one
         submits), then a new one opens.
 
+        Args:
+            role: why this process may submit (it created the batch, or reruns it).
+
         Raises:
             AwsError: a record could not be written (the session stays as it was).
         """

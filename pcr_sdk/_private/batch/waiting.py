@@ -60,6 +60,11 @@ class BatchWatch:
         """Follow the batch until it is over: every session closed (or stale) and every job
         finished, the jobs callbacks submitted included (see the module's docstring).
 
+        Args:
+            progress: told of each poll and each failed job.
+            timeout: seconds to wait at most (None: no limit).
+            started: when the wait began, by the seams' clock.
+
         Raises:
             WaitTimeoutError: `timeout` (counted from `started`) ran out.
             AwsError: a poll or a look at S3 failed.
