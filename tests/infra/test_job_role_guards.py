@@ -1,5 +1,5 @@
 """The stack's job role (and the instance role jobs may use) can no longer write a batch's
-manifest or its rerun lease (issue 25: with PutObject on jobs/*, a job could rewrite the
+manifest or its rerun lease (before: with PutObject on jobs/*, a job could rewrite the
 manifest, and other processes adopted what it said). Workers never need to: they read their
 input and write their output and resources under their own prefix."""
 

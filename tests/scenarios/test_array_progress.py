@@ -1,4 +1,4 @@
-"""Array progress counts children as they finish, from the parent's statusSummary (issue 25:
+"""Array progress counts children as they finish, from the parent's statusSummary (before:
 `submit_jobs()` makes an array by default, and its wait printed `Jobs finished: 0/200` until the
 parent finished; on AWS that is hours of "0/10000")."""
 

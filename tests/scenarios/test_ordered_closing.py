@@ -1,4 +1,4 @@
-"""Closing is ordered (issue 25): a job submitted from inside a callback was still RUNNING
+"""Closing is ordered: a job submitted from inside a callback was still RUNNING
 when the wait returned and closed the batch. A wait returns only when no callback runs, and
 it waits for the jobs callbacks submitted."""
 

@@ -1,4 +1,4 @@
-"""One rerun at a time (issue 25): two processes calling `resubmit_failed()` together both
+"""One rerun at a time: two processes calling `resubmit_failed()` together both
 reran the same indexes as attempt 2. A lease in the bucket, taken with S3's conditional
 writes, lets one of them rerun; the other gets a typed error naming the holder and when the
 lease runs out (by S3's clock). A lease whose holder died goes stale by S3's clock, and

@@ -1,4 +1,4 @@
-"""A process's session in a batch ends for good when it closes (issue 25, found by the fault
+"""A process's session in a batch ends for good when it closes (found by the fault
 machine).
 
 Closing a session writes its closed record. When that PutObject's answer is lost, the record

@@ -1,5 +1,5 @@
 """A wait's timeout is a deadline: checked between any two calls, never slept past, and the
-error says how long the wait really took (issue 25: `timeout=2` raised after 4.3 s, `timeout=20`
+error says how long the wait really took (before: `timeout=2` raised after 4.3 s, `timeout=20`
 after 253 s on a large batch, both saying "after 2.0 s" / "after 20.0 s")."""
 
 from __future__ import annotations

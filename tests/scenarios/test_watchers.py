@@ -1,5 +1,5 @@
 """A batch that several processes share: who deregisters its definition, and when a watcher's
-wait ends (issue 25).
+wait ends.
 
 `pcr wait BATCH`, started while `submit_jobs` was still running, waited for the jobs it saw,
 exited and deregistered the job definition: the submitter then failed after 73 of 300 jobs

@@ -197,18 +197,46 @@ WRITTEN: Final = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 class MemoryStore:
-    """The part of `InputStore` the manifest uses, in a dict: key -> bytes."""
+    """The part of `InputStore` the manifest, the sessions and the rerun lease use, in a dict:
+    key -> bytes (S3's clock is `now`, set by the test)."""
 
     def __init__(self, layout: BatchLayout, *, failing: bool = False) -> None:
         self.layout = layout
         self.objects: dict[str, bytes] = {}
         self.failing = failing
         """While True, every write raises `AwsError` (S3 refused it)."""
+        self.now = WRITTEN
+        """S3's clock: the LastModified of what is written now, and a listing's server time."""
+        self.written: dict[str, datetime] = {}
+        """Each key's LastModified (`WRITTEN` for an object put in `objects` directly)."""
 
     def put_json(self, key: str, value: object) -> None:
         if self.failing:
             raise AwsError("PutObject failed", operation="PutObject")
         self.objects[key] = json.dumps(value).encode()
+        self.written[key] = self.now
+
+    def put_json_if(
+        self, key: str, value: object, *, absent: bool = False, etag: str | None = None
+    ) -> str:
+        """`InputStore.put_json_if`: written only if `key` is absent (`absent`) or still has
+        ETag `etag`, else `AwsError` code PreconditionFailed (S3's 412; an If-Match on a
+        missing key is S3's 404 NoSuchKey); the new ETag (the MD5 of the bytes, as S3's)."""
+        if self.failing:
+            raise AwsError("PutObject failed", operation="PutObject")
+        current = self.objects.get(key)
+        if etag is not None and current is None:
+            raise AwsError("PutObject failed (NoSuchKey)", operation="PutObject",
+                           code="NoSuchKey", key=key)  # fmt: skip
+        if (absent and current is not None) or (
+            etag is not None and current is not None and _etag(current) != etag
+        ):
+            raise AwsError("PutObject failed (PreconditionFailed)", operation="PutObject",
+                           code="PreconditionFailed", key=key)  # fmt: skip
+        data = json.dumps(value, separators=(",", ":")).encode()
+        self.objects[key] = data
+        self.written[key] = self.now
+        return _etag(data)
 
     def list_objects(self, prefix: str) -> list[tuple[str, int]]:
         return sorted((k, len(v)) for k, v in self.objects.items() if k.startswith(prefix))
@@ -218,13 +246,19 @@ class MemoryStore:
         return data if max_bytes is None else data[: max_bytes + 1]
 
     def list_detailed(self, prefix: str) -> Listing:
-        """The objects under `prefix`, each written at `WRITTEN` (an ETag from its bytes)."""
+        """The objects under `prefix`, each with its LastModified and an ETag from its bytes,
+        and `now` as S3's clock."""
         objects = tuple(
-            StoredObject(key, len(data), WRITTEN, f'"{hashlib.md5(data).hexdigest()}"')
+            StoredObject(key, len(data), self.written.get(key, WRITTEN), _etag(data))
             for key, data in sorted(self.objects.items())
             if key.startswith(prefix)
         )
-        return Listing(objects, WRITTEN)
+        return Listing(objects, self.now)
 
     def store(self) -> InputStore:
         return cast("InputStore", self)
+
+
+def _etag(data: bytes) -> str:
+    """S3's ETag of a single-part upload without KMS: the quoted MD5 of its bytes."""
+    return f'"{hashlib.md5(data).hexdigest()}"'

@@ -66,7 +66,9 @@ class BatchFollower:
             found = scan_batch_jobs(
                 self._reads, job_queue=self._job_queue, batch_id=self._ledger.batch_id,
                 read_table=lambda bucket, key, size: store.read_index_table(key, size),
-                known=self._ledger.known_ids(),
+                known=self._ledger.known_ids()
+                | {job.job_id for job in loaded.jobs}
+                | {array.array_id for array in loaded.arrays},
             )  # fmt: skip
         self._ledger.reconcile(loaded, found)
         return state

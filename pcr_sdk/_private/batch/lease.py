@@ -80,6 +80,7 @@ class LeaseKeeper:
         self._holder = holder
         self._etag: str | None = None
         self._session = ""
+        self._writes = 0
 
     @property
     def held(self) -> bool:
@@ -200,10 +201,13 @@ class LeaseKeeper:
     def _write(
         self, state: str, *, absent: bool = False, etag: str | None = None, holder: str = ""
     ) -> str:
+        # each write's body differs (its count): the ETag (the body's MD5) changes with every
+        # renewal, so a break or a takeover that read an older version fails S3's If-Match
+        self._writes += 1
         document = {
             "version": LEASE_VERSION, "batch_id": self._store.layout.batch_id,
             "holder": holder or self._holder, "session": self._session,
-            "seconds": self._seconds, "state": state,
+            "seconds": self._seconds, "state": state, "write": self._writes,
         }  # fmt: skip
         return self._store.put_json_if(
             self._store.layout.lease_key, document, absent=absent, etag=etag

@@ -193,7 +193,7 @@ class Session:
         submits), then a new one opens.
 
         Args:
-            role: why this process may submit (it created the batch, or reruns it).
+            role: why this process may submit (`CREATOR`, `ATTACHED` or `RERUN`).
 
         Raises:
             AwsError: a record could not be written (the session stays as it was).

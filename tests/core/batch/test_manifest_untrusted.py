@@ -1,4 +1,4 @@
-"""The manifest is untrusted input (issue 25: the shipped stack's job role could rewrite it).
+"""The manifest is untrusted input (before: the shipped stack's job role could rewrite it).
 
 A 300-byte chunk declaring an array of 10^9 children ended `attach` in a raw MemoryError; a
 chunk naming another batch was adopted, after which `resubmit_failed()` deleted a good output

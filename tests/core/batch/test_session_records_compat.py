@@ -1,5 +1,5 @@
-"""The manifest's session records stay readable by the version-2 readers of pcr-sdk before
-issue 25, which take them as chunks without jobs (docs/compatibility.md).
+"""The manifest's session records stay readable by the version-2 readers of earlier pcr-sdk
+releases, which take them as chunks without jobs (docs/compatibility.md).
 
 `OldChunk` and `OldBatch` are those readers' models, copied as they were: version 2, the
 fields below, unknown fields ignored. A session record must pass them and record nothing.

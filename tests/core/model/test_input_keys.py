@@ -1,4 +1,4 @@
-"""Inputs whose object keys are not all strings are refused before any call (issue 25:
+"""Inputs whose object keys are not all strings are refused before any call (before:
 `submit_job({"k": "x", 1: "a", "1": "b"})` was accepted, and the job got `{"k": "x", "1": "b"}`:
 `"a"` was lost without a word)."""
 

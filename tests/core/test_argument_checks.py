@@ -1,7 +1,7 @@
-"""One root, really (issue 25): every argument of `JobSubmitter` and `JobSubmitter.attach`
-given a wrong type, an out-of-range value or a non-finite number raises `PcrInputError` before
-any call. `timeout_in_hours=1e308` raised OverflowError, `environment=['A']` ValueError and
-`clients='x'` AttributeError.
+"""Every argument of `JobSubmitter` and `JobSubmitter.attach` given a wrong type, an
+out-of-range value or a non-finite number raises `PcrInputError` (under the one root,
+`PcrError`) before any call. `timeout_in_hours=1e308` raised OverflowError,
+`environment=['A']` ValueError and `clients='x'` AttributeError.
 
 No AWS here, not even moto: the clients' `before-send` raises, so a request that got as far as
 being sent fails the test. The table runs in the fast loop.
@@ -49,7 +49,7 @@ WRONG: Any = object()
 
 # argument -> (a wrong type, an out-of-range value, a non-finite number); None: no such case.
 # Numeric strings for the definition's integers ("1024") are still coerced (pydantic's lax mode,
-# as before issue 25): the wrong type here is a list.
+# as before): the wrong type here is a list.
 CONSTRUCTOR: dict[str, tuple[Any, Any, Any]] = {
     "batch_name": (7, "a" * 91, math.nan),
     "job_queue": (7, "", math.inf),
