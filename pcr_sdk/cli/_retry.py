@@ -231,6 +231,8 @@ def retry(
             poll_seconds=default_poll if poll_seconds is None else poll_seconds,
             progress=progress, not_found=target.not_found,
         )  # fmt: skip
+        if break_lease:  # first: the holder's reruns may be what is left unfinished
+            _offer_to_break(console, submitter)
         before = submitter.get_results()
         failed = _found(console, submitter, before)
         wording.old = {r.job_id for r in failed}
@@ -243,8 +245,6 @@ def retry(
             console.print("nothing to rerun")
             _line({"batch_id": submitter.get_batch_id(), "resubmitted": []})
             raise typer.Exit(EXIT_OK)
-        if break_lease:
-            _offer_to_break(console, submitter)
         new_ids = submitter.resubmit_failed(kinds=kinds)
         attempts = {job.job_id: job.attempt for job in submitter.jobs}
         wording.attempts = {job_id: attempts.get(job_id, 0) for job_id in new_ids}

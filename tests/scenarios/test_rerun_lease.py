@@ -7,7 +7,6 @@ lease runs out (by S3's clock). A lease whose holder died goes stale by S3's clo
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from typer.testing import CliRunner, Result
 
 from pcr_sdk import JobSubmitter, RerunLeaseHeldError
 from pcr_sdk.cli._app import app
+from pcr_sdk.cli._runtime import Runtime
 from pcr_sdk.testing import MotoWorld
 from tests.support.aws_view import bury
 from tests.support.fakes import FakeClock
@@ -95,8 +95,7 @@ def test_a_dead_holders_lease_runs_out_by_s3s_clock_not_the_readers() -> None:
 
 def retry(world: MotoWorld, batch_id: str, answer: str) -> Result:
     clock = FakeClock()
-    runtime = SimpleNamespace(aws_clients=lambda region: world.clients, clock=clock,
-                              sleep=clock.sleep)  # fmt: skip
+    runtime = Runtime(aws_clients=lambda region: world.clients, clock=clock, sleep=clock.sleep)
     where = ["--queue", world.queue, "--bucket", world.bucket]
     return CliRunner().invoke(
         app, ["retry", batch_id, "--break-lease", *where], obj=runtime, input=answer
@@ -124,4 +123,5 @@ def test_pcr_retry_break_lease_asks_first(stale: bool) -> None:
         assert "broke the rerun lease" in broke.stderr, broke.stderr
         lease = creator.rerun_lease()
         assert lease is not None
-        assert not lease.held
+        # broken, then taken by this command for its own reruns (if any were left to run)
+        assert not lease.held or holder not in lease.holder
