@@ -7,6 +7,7 @@ lease runs out (by S3's clock). A lease whose holder died goes stale by S3's clo
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -125,3 +126,25 @@ def test_pcr_retry_break_lease_asks_first(stale: bool) -> None:
         assert lease is not None
         # broken, then taken by this command for its own reruns (if any were left to run)
         assert not lease.held or holder not in lease.holder
+
+
+def test_pcr_status_with_the_bucket_shows_who_holds_the_lease_until_when() -> None:
+    with MotoWorld(polls_to_finish=3) as world:
+        creator = failing_batch(world, {1})
+        batch_id = creator.get_batch_id()
+        where = ["--queue", world.queue, "--bucket", world.bucket]
+        runtime = Runtime(aws_clients=lambda region: world.clients)
+        before = CliRunner().invoke(app, ["status", batch_id, *where], obj=runtime)
+        assert "rerun lease: not held" in before.stderr, before.stderr
+        assert "rerun_lease" not in before.stdout
+
+        assert len(creator.resubmit_failed()) == 1
+        held = CliRunner().invoke(app, ["status", batch_id, *where], obj=runtime)
+        assert held.exit_code == 0, held.stderr
+        session = creator._presence.session.id
+        lease = creator.rerun_lease()
+        assert lease is not None
+        assert f"rerun lease: held by {lease.holder}" in " ".join(held.stderr.split())
+        line = json.loads(held.stdout)
+        assert session in line["rerun_lease"]["holder"]
+        assert line["rerun_lease"]["in_force"] is True
