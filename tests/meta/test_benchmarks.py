@@ -60,3 +60,21 @@ def test_local_benchmark_runs_every_variant_interleaved(monkeypatch: pytest.Monk
     printed.clear()
     bench.report_overhead(added, printed.append)
     assert printed[-1].split()[:3] == ["added", "per", "attempt"]
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_the_big_array_memory_benchmark_runs_small() -> None:
+    """`benchmarks/big_array_memory.py` keeps working: run tiny (no memory figure asserted)."""
+    import subprocess
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "big_array_memory.py"
+    done = subprocess.run(
+        [sys.executable, str(path), "--inputs", "20", "--kib", "1"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("one array of 20 inputs")
+    assert "added by the submission:" in done.stdout

@@ -10,7 +10,7 @@ attached included; whoever sees that first deregisters, once.
 
 The "other process" here is a second `JobSubmitter` in this process, on its own clock; its
 steps run while the watcher sleeps between polls, so the interleaving is the same every run.
-`tests/test_watcher_processes.py` runs two real processes against the local backend.
+`tests/scenarios/local/test_watcher_processes.py` runs two real processes against the local backend.
 """
 
 from __future__ import annotations
