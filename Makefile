@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast lint typecheck typecheck-wheel pytest docs cli-docs test-browser test-containers bench clean
+.PHONY: demo test test-fast lint typecheck typecheck-wheel bytecode pytest docs cli-docs test-browser test-containers bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # pip compiles bytecode one file after another; compileall uses every core (-j 0), and leaves
-# out what no test imports (a package's data that does not parse is left out too: `|| true`)
+# out what no test imports (a package's data that does not parse is left out too: `|| true`).
 NOT_IMPORTED := /(pip|setuptools|tox|mypyc|sympy|networkx|graphql|aws_xray_sdk|playwright)/
 $(STAMP_RUN): pyproject.toml pcr_sdk/_version.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-compile -e '.[local]'
@@ -21,8 +21,11 @@ $(STAMP_RUN): pyproject.toml pcr_sdk/_version.py | $(BIN)/python
 
 $(STAMP_DEV): pyproject.toml pcr_sdk/_version.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
-	$(BIN)/python -m compileall -q -j 0 -x '$(NOT_IMPORTED)' $(VENV)/lib > /dev/null || true
 	touch $@ $(STAMP_RUN)
+
+# the bytecode the suite imports (`make test` compiles it beside mypy and the docs build)
+bytecode: $(STAMP_DEV)
+	$(BIN)/python -m compileall -q -j 0 -x '$(NOT_IMPORTED)' $(VENV)/lib > /dev/null || true
 
 demo: $(STAMP_RUN)
 	$(BIN)/pcr demo
@@ -57,9 +60,9 @@ cli-docs: $(STAMP_DEV)
 docs: $(STAMP_DEV)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-# mypy and the docs build run side by side (each takes one core), then the suite
-test: lint
-	$(MAKE) --no-print-directory -j 2 typecheck docs
+# the checks, the docs build and the bytecode side by side on every core, then the suite
+test: $(STAMP_DEV)
+	$(MAKE) --no-print-directory -j 4 lint typecheck docs bytecode
 	$(MAKE) --no-print-directory pytest
 
 # The unit tests only: no subprocess, no server, no MotoWorld, no browser, not the fault or
