@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+
+from tests.support.benchmarks import load_benchmark
 
 
 @pytest.mark.slow
 def test_the_account_benchmark_runs_both_backends_interleaved(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "account_bench.py"
-    spec = importlib.util.spec_from_file_location("pcr_account_bench", path)
-    assert spec is not None
-    assert spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "pcr_account_bench", bench)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("account_bench.py", monkeypatch)
     costs = bench.measure(objects=3, jobs=2, repeats=2)
     assert {name: len(times) for name, times in costs.seconds.items()} == {
         "puts, temporary": 2, "puts, kept": 2, "jobs, temporary": 2, "jobs, kept": 2, "reopen": 2,

@@ -6,19 +6,12 @@ import sys
 
 import pytest
 
+from tests.support.benchmarks import BENCHMARKS, load_benchmark
+
 
 @pytest.mark.slow
 def test_benchmark_script_runs_and_counts_calls(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
-    spec = importlib.util.spec_from_file_location("pcr_bench", path)
-    assert spec is not None
-    assert spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "pcr_bench", bench)  # dataclasses look their module up
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("bench.py", monkeypatch)
     results = bench.run_workloads(12, 0.0)
     by_key = {(p.workload, p.name): p for p in results}
     assert by_key[("submit_jobs(array=True)", "submit")].total_calls <= 5
@@ -35,16 +28,7 @@ def test_benchmark_script_runs_and_counts_calls(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.slow
 def test_local_benchmark_runs_every_variant_interleaved(monkeypatch: pytest.MonkeyPatch) -> None:
     """`make bench`'s local engine vs process pool comparison, run tiny (no timing asserted)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "local_bench.py"
-    spec = importlib.util.spec_from_file_location("pcr_local_bench", path)
-    assert spec is not None
-    assert spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "pcr_local_bench", bench)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("local_bench.py", monkeypatch)
     result = bench.compare(jobs=3, repeats=2, parallel=1)
     assert {name: len(times) for name, times in result.seconds.items()} == {
         bench.POOL: 2,
@@ -68,11 +52,9 @@ def test_local_benchmark_runs_every_variant_interleaved(monkeypatch: pytest.Monk
 def test_the_big_array_memory_benchmark_runs_small() -> None:
     """`benchmarks/big_array_memory.py` keeps working: run tiny (no memory figure asserted)."""
     import subprocess
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "big_array_memory.py"
     done = subprocess.run(
-        [sys.executable, str(path), "--inputs", "20", "--kib", "1"],
+        [sys.executable, str(BENCHMARKS / "big_array_memory.py"), "--inputs", "20", "--kib", "1"],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
