@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=6000)
     parser.add_argument("--kib", type=int, default=100)
     args = parser.parse_args()
+    start = resident_mib()
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
@@ -84,16 +85,21 @@ def main() -> None:
         with JobSubmitter(
             "bigarray", found["queue"], "pcr-local", found["bucket"], clients=clients,
             progress=SilentProgress(), vcpus=1, gpus=0,
-        ) as submitter, PeakSampler() as sampler:  # fmt: skip
-            submitter.submit_jobs(inputs)
+        ) as submitter:  # fmt: skip
+            ready = resident_mib()
+            with PeakSampler() as sampler:
+                submitter.submit_jobs(inputs)
             submitter.detach()
-        added = sampler.peak - before
         sys.stdout.write(
             f"one array of {args.inputs} inputs, {size:.0f} MiB of JSON\n"
-            f"  resident before the submission (the inputs built): {before:.0f} MiB\n"
-            f"  peak while submitting:                              {sampler.peak:.0f} MiB\n"
-            f"  added by the submission:                            {added:.0f} MiB "
-            f"({added / size:.2f}x the inputs' JSON)\n"
+            f"  resident at start (Python, pcr_sdk imported):      {start:.0f} MiB\n"
+            f"  resident with the inputs built:                     {before:.0f} MiB\n"
+            f"  resident with the clients and the JobSubmitter:     {ready:.0f} MiB\n"
+            f"  peak while submit_jobs ran:                         {sampler.peak:.0f} MiB\n"
+            f"  added by submit_jobs:                               {sampler.peak - ready:.0f} MiB "
+            f"({(sampler.peak - ready) / size:.2f}x the inputs' JSON)\n"
+            f"  peak against the inputs' JSON size:                 "
+            f"+{sampler.peak - size:.0f} MiB\n"
         )
     finally:
         if server.stdin is not None:

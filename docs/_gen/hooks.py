@@ -301,7 +301,7 @@ PACED: dict[str, str] = {
     "this many",
     "LOGS_MAX_RESPONSE_BYTES": "bytes of events in one GetLogEvents or FilterLogEvents answer; "
     "more come on the next page",
-    "MIN_PART_BYTES": "bytes of a multipart upload's part but the last; pcr-sdk's are 8 MiB",
+    "MIN_PART_BYTES": "bytes of a multipart upload's part but the last; pcr-sdk's are this size",
     "MAX_PART_BYTES": "bytes of a multipart upload's part",
     "MAX_PARTS": "parts of a multipart upload; pcr-sdk's parts grow for objects over 80 GB",
 }

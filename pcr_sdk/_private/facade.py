@@ -53,7 +53,13 @@ from pcr_sdk._private.model.settings import (
     seconds,
     timeout_seconds,
 )
-from pcr_sdk._private.model.specs import JobDefinitionSpec, JobInput, JobSpec, S3Encryption
+from pcr_sdk._private.model.specs import (
+    CheckedInputs,
+    JobDefinitionSpec,
+    JobInput,
+    JobSpec,
+    S3Encryption,
+)
 from pcr_sdk._private.progress import ProgressReporter
 from pcr_sdk._private.public import public
 from pcr_sdk._private.seams import REAL, Seams
@@ -424,10 +430,7 @@ class JobSubmitter:
             BatchClosedError: the batch was closed.
             AwsError: an upload or a SubmitJob failed; the jobs that went out are kept.
         """
-        specs = [
-            JobSpec.of(data, depends_on_job_ids, what=f"input {i}") for i, data in enumerate(inputs)
-        ]
-        return self._submission.many(specs, array=array)
+        return self._submission.many(CheckedInputs.check(inputs, depends_on_job_ids), array=array)
 
     def resubmit_failed(
         self, *, kinds: Iterable[FailureKind | FailureKindValue] | None = None

@@ -5,6 +5,7 @@ a MotoWorld."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -17,6 +18,8 @@ from pcr_sdk import (
     JobSubmitter,
     PcrInputError,
 )
+from pcr_sdk._private.model.specs import CheckedInputs
+from pcr_sdk.advanced import InputStore, JobSpec
 from tests.support.fakes import FakeClock, NoCalls
 from tests.support.submitters import new_submitter, offline_submitter
 
@@ -79,3 +82,27 @@ def test_expired_credentials_mid_wait_say_how_to_resume(moto_world: MotoWorld) -
     assert "JobSubmitter.attach" in message
     assert f"pcr wait {sub.get_batch_id()}" in message
     moto_world.clients.batch.meta.events.unregister("before-call.batch.DescribeJobs", expired)
+
+
+def test_an_array_is_uploaded_from_its_inputs_not_from_texts_held_for_all(
+    moto_world: MotoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`submit_jobs` checks the inputs and keeps their sizes only: the store gets them as
+    `CheckedInputs`, each serialized again as its part goes out (see the store's test)."""
+    given: list[object] = []
+    put = InputStore.put_packed_inputs
+
+    def spy(store: InputStore, base_index: int, specs: Sequence[JobSpec]) -> str:
+        given.append(specs)
+        return put(store, base_index, specs)
+
+    monkeypatch.setattr(InputStore, "put_packed_inputs", spy)
+    inputs = [{"i": i, "s": "é" * i} for i in range(5)]
+    with make(moto_world) as sub:
+        ids = sub.submit_jobs(inputs)
+        sub.detach()
+    assert len(ids) == 5
+    assert len(given) == 1
+    checked = given[0]
+    assert isinstance(checked, CheckedInputs)
+    assert [spec.input for spec in checked] == inputs

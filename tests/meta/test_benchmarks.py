@@ -59,4 +59,4 @@ def test_the_big_array_memory_benchmark_runs_small() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("one array of 20 inputs")
-    assert "added by the submission:" in done.stdout
+    assert "added by submit_jobs:" in done.stdout

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal, TypeAlias
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, Literal, TypeAlias, overload
 
 from pydantic import (
     BaseModel,
@@ -236,9 +236,8 @@ class JobSpec(BaseModel):
                 f"a job may depend on at most {MAX_DEPENDENCIES} jobs, got {len(deps)}",
                 field="depends_on",
             )
-        plain = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
         try:
-            return cls(input_json=dump_json(plain, what=what, string_keys=True), depends_on=deps)
+            return cls(input_json=_input_text(data, what), depends_on=deps)
         except ValidationError as err:
             raise InvalidJobSpecError(f"job spec: {err.errors()[0]['msg']}") from err
 
@@ -246,6 +245,115 @@ class JobSpec(BaseModel):
     def input(self) -> Any:
         """The job's input, parsed back from its JSON."""
         return json.loads(self.input_json)
+
+
+def _input_text(data: JobInput, what: str) -> str:
+    plain = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+    return dump_json(plain, what=what, string_keys=True)
+
+
+class CheckedInputs(Sequence[JobSpec]):
+    """Many jobs' inputs, each checked and measured once, then serialized again only when its
+    job is sent, so that their JSON texts are never all held at once: an array of 600 MB of
+    inputs would otherwise hold 600 MB more while it is packed and uploaded.
+
+    The inputs themselves are kept as given (a pydantic model too, not its dump). One whose JSON
+    has changed size between the check and its upload is refused then (`InvalidJobSpecError`).
+    """
+
+    __slots__ = ("_data", "_depends_on", "_sizes", "_start")
+
+    def __init__(
+        self,
+        data: Sequence[JobInput],
+        sizes: Sequence[int],
+        depends_on: tuple[str, ...],
+        start: int = 0,
+    ) -> None:
+        self._data = data
+        self._sizes = sizes
+        self._depends_on = depends_on
+        self._start = start  # the first one's position in the call, for messages
+
+    @classmethod
+    def check(
+        cls, inputs: Iterable[JobInput], depends_on: Sequence[str] | None = None
+    ) -> CheckedInputs:
+        """Check every input as `JobSpec.of` does (the error names `input i`), keeping only
+        its size.
+
+        Args:
+            inputs: the jobs' inputs, as for `JobSpec.of`.
+            depends_on: the ids every one of these jobs waits for (at most 20).
+
+        Returns:
+            The inputs, checked.
+
+        Raises:
+            InvalidJobSpecError: an input is not JSON-serializable, or too many dependencies.
+        """
+        deps = JobSpec.of({}, depends_on).depends_on  # checked as one job's
+        data: list[JobInput] = []
+        sizes: list[int] = []
+        for data_i in inputs:
+            sizes.append(utf8_size(_input_text(data_i, f"input {len(data)}")))
+            data.append(data_i)
+        return cls(data, sizes, deps)
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """The ids every one of these jobs waits for."""
+        return self._depends_on
+
+    @property
+    def sizes(self) -> Sequence[int]:
+        """Each input's JSON size in UTF-8 bytes, as checked."""
+        return self._sizes
+
+    def encoded(self, i: int) -> bytes:
+        """Input `i`'s JSON in UTF-8, serialized again; refused if its size changed since checked.
+
+        Raises:
+            InvalidJobSpecError: the input is no longer JSON, or its JSON changed size.
+        """
+        what = f"input {self._start + i}"
+        body = _input_text(self._data[i], what).encode()
+        if len(body) != self._sizes[i]:
+            raise InvalidJobSpecError(
+                f"{what} changed while it was being submitted ({self._sizes[i]} bytes of JSON "
+                f"when checked, {len(body)} now)",
+                field=what,
+            )
+        return body
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+    @overload
+    def __getitem__(self, index: int) -> JobSpec: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> CheckedInputs: ...
+
+    def __getitem__(self, index: int | slice) -> JobSpec | CheckedInputs:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                raise ValueError("CheckedInputs slices take no step")
+            return CheckedInputs(
+                self._data[start:stop], self._sizes[start:stop], self._depends_on,
+                self._start + start,
+            )  # fmt: skip
+        i = range(len(self))[index]
+        # checked already: model_construct skips parsing the text back
+        return JobSpec.model_construct(
+            input_json=self.encoded(i).decode(), depends_on=self._depends_on
+        )
+
+
+def utf8_size(text: str) -> int:
+    """The length of `text` in UTF-8 bytes."""
+    return len(text) if text.isascii() else len(text.encode())
 
 
 def _refuse_constant(name: str) -> float:

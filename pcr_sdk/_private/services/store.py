@@ -18,12 +18,13 @@ from pcr_sdk._private.errors import (
     OutputMalformedError,
     OutputNotFoundError,
 )
-from pcr_sdk._private.model.specs import JobSpec, S3Encryption
+from pcr_sdk._private.model.specs import CheckedInputs, JobSpec, S3Encryption, utf8_size
 from pcr_sdk._private.public import public
 from pcr_sdk._private.wire.facts import (
     MAX_OBJECT_BYTES,
     MAX_PARTS,
     MAX_SINGLE_PUT_BYTES,
+    MIN_PART_BYTES,
     NO_SUCH_KEY_ERROR_CODES,
 )
 from pcr_sdk._private.wire.layout import BatchLayout
@@ -39,8 +40,9 @@ DELETE_OBJECTS_MAX_KEYS = 1000
 """S3's DeleteObjects takes at most 1,000 keys a call."""
 LIST_OUTPUTS_ONE_BY_ONE = 100
 """Up to this many jobs, `outputs_present` lists each job's prefix; above, the batch's."""
-PART_BYTES: Final = 8 * 1024**2
-"""The part size of a multipart upload (more for objects over 80 GB: at most 10,000 parts)."""
+PART_BYTES: Final = MIN_PART_BYTES
+"""The part size of a multipart upload: S3's smallest (5 MiB), since an upload holds a few parts
+at once; more for objects over 50 GB (at most 10,000 parts)."""
 MULTIPART_ABOVE_BYTES: Final = 16 * 1024**2
 """Bodies larger than this are uploaded in parts, never held whole."""
 
@@ -69,10 +71,6 @@ class Listing:
     """The objects, in key order."""
     server_time: datetime | None
     """The `Date` of S3's first answer (its clock, not this machine's); None if it sent none."""
-
-
-def _utf8_size(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode())
 
 
 @public("pcr_sdk.advanced")
@@ -134,7 +132,7 @@ class InputStore:
 
     def put_packed_inputs(self, base_index: int, specs: Sequence[JobSpec]) -> str:
         """Write the inputs of an array job as one packed object, streamed: above 16 MiB in
-        parts of 8 MiB (S3 multipart), each input encoded only when its part is written.
+        parts of 5 MiB (S3 multipart), each input encoded only when its part is written.
 
         Args:
             base_index: the job index of the array's child 0.
@@ -147,9 +145,14 @@ class InputStore:
             InvalidJobSpecError: the pack would be larger than an S3 object may be (5 TiB).
         """
         key = self.layout.array_inputs_key(base_index)
-        head = pack_head([_utf8_size(spec.input_json) for spec in specs])
-        size = len(head) + sum(_utf8_size(spec.input_json) for spec in specs)
-        payloads = (spec.input_json.encode() for spec in specs)
+        if isinstance(specs, CheckedInputs):  # measured once already, encoded part by part
+            sizes = specs.sizes
+            payloads: Iterable[bytes] = (specs.encoded(i) for i in range(len(specs)))
+        else:
+            sizes = [utf8_size(spec.input_json) for spec in specs]
+            payloads = (spec.input_json.encode() for spec in specs)
+        head = pack_head(sizes)
+        size = len(head) + sum(sizes)
         self.upload(key, _chain([head], payloads), size)
         return key
 

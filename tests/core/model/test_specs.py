@@ -1,5 +1,5 @@
-"""`JobDefinitionSpec` and `JobSpec`: AWS's limits and strict JSON, checked before any network
-call."""
+"""`JobDefinitionSpec`, `JobSpec` and `CheckedInputs`: AWS's limits and strict JSON, checked
+before any network call."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from pcr_sdk import InvalidJobSpecError, JobDefinitionSpec, JsonValue
+from pcr_sdk._private.model.specs import CheckedInputs
 from pcr_sdk.advanced import JobSpec
 
 
@@ -91,3 +93,44 @@ def test_any_mapping_and_sequence_is_json_but_bytes_are_not() -> None:
     assert JobSpec.of(data).input == {"r": [0, 1, 2], "t": ["a", 1.5], "m": {"k": None}}
     with pytest.raises(InvalidJobSpecError, match="bytes"):
         JobSpec.of({"b": b"x"})  # a Sequence[int] to a type checker, not JSON
+
+
+class _Point(BaseModel):
+    x: int
+
+
+def test_checked_inputs_keep_sizes_not_texts_and_encode_each_again() -> None:
+    """`CheckedInputs`: every input checked once (sizes kept), its JSON made again when sent."""
+    model = _Point(x=3)
+    checked = CheckedInputs.check([{"a": "é"}, [1, 2], model], ["job-1", "job-1"])
+    assert list(checked.sizes) == [len('{"a":"é"}'.encode()), 5, 7]
+    assert checked.depends_on == ("job-1",)
+    assert checked.encoded(0) == '{"a":"é"}'.encode()
+    assert [spec.input for spec in checked] == [{"a": "é"}, [1, 2], {"x": 3}]
+    assert checked[-1] == JobSpec.of(model, ["job-1"])
+    tail = checked[1:]
+    assert len(tail) == 2
+    assert tail.encoded(1) == b'{"x":3}'
+    with pytest.raises(IndexError):
+        checked[3]
+    with pytest.raises(ValueError, match="step"):
+        checked[::2]
+
+
+def test_checked_inputs_name_the_bad_input_and_refuse_one_changed_since() -> None:
+    with pytest.raises(InvalidJobSpecError, match="input 1"):
+        CheckedInputs.check([{"ok": 1}, {"bad": {1, 2}}])
+    with pytest.raises(InvalidJobSpecError, match="input 0"):
+        CheckedInputs.check([{1: "a", "1": "b"}])  # type: ignore[dict-item]
+    with pytest.raises(InvalidJobSpecError, match="at most 20"):
+        CheckedInputs.check([{}], [f"j{i}" for i in range(21)])
+    data = {"n": 1}
+    later = CheckedInputs.check([{}, data])[1:]
+    data["n"] = 1000
+    with pytest.raises(InvalidJobSpecError, match="input 1 changed"):
+        later.encoded(0)  # its position in the call, not in the slice
+
+
+def test_checked_inputs_take_a_generator_once() -> None:
+    checked = CheckedInputs.check({"i": i} for i in range(3))
+    assert [spec.input for spec in checked] == [{"i": 0}, {"i": 1}, {"i": 2}]

@@ -5,8 +5,10 @@ tests on a MotoWorld add botocore's retries and S3's own errors."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from typing import TYPE_CHECKING
+import tracemalloc
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.stub import Stubber
@@ -21,6 +23,8 @@ from pcr_sdk import (
     OutputNotFoundError,
     S3Encryption,
 )
+from pcr_sdk._private.model.specs import CheckedInputs
+from pcr_sdk._private.wire.packing import pack_head
 from pcr_sdk.advanced import InputStore, JobSpec
 from pcr_sdk.testing import Fault
 
@@ -125,3 +129,44 @@ def test_access_denied_is_mapped(moto_world: MotoWorld) -> None:
         InputStore(s3, moto_world.bucket, BatchLayout("b_1")).put_input(0, JobSpec.of({}))
     assert info.value.key == "jobs/b_1/000000/config.json"
     assert info.value.bucket == moto_world.bucket
+
+
+def test_packed_inputs_stream_part_by_part_holding_a_few_parts_not_the_inputs() -> None:
+    """An array's inputs (50 MiB of JSON) go in 5 MiB parts, each input serialized as its part
+    is cut: the upload holds a few parts at a time, never every input's JSON."""
+    inputs = [{"i": i, "pad": "x" * (128 * 1024)} for i in range(400)]
+    checked = CheckedInputs.check(inputs)
+    expected = hashlib.sha256(pack_head(checked.sizes))
+    for data in inputs:
+        expected.update(json.dumps(data, separators=(",", ":")).encode())
+    sent = hashlib.sha256()
+    parts: list[int] = []
+
+    def record(params: dict[str, Any], **_: object) -> None:
+        parts.append(len(params["Body"]))
+        sent.update(params["Body"])
+
+    s3 = NoCalls().clients.s3
+    s3.meta.events.register("before-parameter-build.s3.UploadPart", record, "pcr-test-parts")
+    try:
+        with Stubber(s3) as stubbed:
+            stubbed.add_response("create_multipart_upload", {"UploadId": "u"})
+            for _ in range(11):
+                stubbed.add_response("upload_part", {"ETag": '"e"'})
+            stubbed.add_response("complete_multipart_upload", {})
+            tracemalloc.start()
+            try:
+                InputStore(s3, "bkt", LAYOUT).put_packed_inputs(10, checked)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            stubbed.assert_no_pending_responses()
+    finally:
+        s3.meta.events.unregister(
+            "before-parameter-build.s3.UploadPart", unique_id="pcr-test-parts"
+        )
+    total = sum(checked.sizes)
+    assert total > 50 * 1024**2
+    assert parts[:-1] == [5 * 1024**2] * 10
+    assert sent.digest() == expected.digest()
+    assert peak < total / 2, f"the upload held {peak} bytes at once for {total} bytes of JSON"
