@@ -123,3 +123,22 @@ def test_cancelling_a_pending_array_waits_for_its_running_children(
     assert done["isCancelled"] is True
     assert done["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 1
     assert done["arrayProperties"]["statusSummary"]["FAILED"] == 1
+
+
+def test_a_dependent_failed_by_one_dependency_stays_failed_when_the_other_succeeds(
+    engine: BatchEngine, launcher: GatedLauncher
+) -> None:
+    definition = register(engine)
+    failing = submit_to(engine, definition)
+    succeeding = submit_to(engine, definition)
+    both = [{"jobId": failing}, {"jobId": succeeding}]
+    dependent = submit_to(engine, definition, dependsOn=both)
+    engine.start()
+    launcher.gate(failing).set()
+    launcher.handle(failing).finish(1)
+    failed = wait_for(engine, dependent, "FAILED")
+    launcher.gate(succeeding).set()
+    launcher.handle(succeeding).finish(0)
+    wait_for(engine, succeeding, "SUCCEEDED")
+    assert described(engine, dependent)["statusReason"] == failed["statusReason"]
+    assert dependent not in launcher.gates  # it never started

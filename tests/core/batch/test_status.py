@@ -14,6 +14,9 @@ from pcr_sdk import (
     PcrInputError,
     SubmittedJob,
 )
+from pcr_sdk._private.batch.ledger import Ledger
+from pcr_sdk._private.batch.manifest import ArrayRecord
+from pcr_sdk._private.batch.status import _NoJournal
 from tests.support.fakes import NoCalls
 
 BATCH_ID = "b_c6bc6ee9-0000-4000-8000-000000000000"
@@ -57,3 +60,15 @@ def test_bad_input_is_refused_before_any_request() -> None:
     with pytest.raises(PcrInputError, match="job_queue"):
         BatchStatus.fetch(BATCH_ID, job_queue="", clients=no_calls.clients)
     assert no_calls.sent == []
+
+
+def test_a_views_ledger_records_and_reserves_in_memory_and_writes_nowhere() -> None:
+    """The view's ledger journals to `_NoJournal`: every record it takes stays in memory."""
+    ledger = Ledger(BATCH_ID, _NoJournal())
+    assert ledger.reserve(2) == 0
+    ledger.record(SubmittedJob("a", 0))
+    ledger.record_array(ArrayRecord("arr", 1, 2, ()))
+    assert ledger.next_attempt() == 2
+    ledger.flush()
+    assert [job.job_id for job in ledger.jobs] == ["a", "arr:0", "arr:1"]
+    assert ledger.next_attempt() == 3  # the reserved attempt is remembered

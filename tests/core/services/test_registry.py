@@ -97,3 +97,21 @@ def test_fargate_job_definition_and_attach_reads_it_back(moto_world: MotoWorld) 
     found = BatchRegistry.find(batch, submitter.batch_id)
     assert (found.spec.platform, found.spec.execution_role_arn) == ("FARGATE", role)
     submitter.close()
+
+
+@pytest.mark.integration
+def test_reopen_registers_a_new_revision_of_a_closed_batch_and_keeps_an_open_ones(
+    moto_world: MotoWorld,
+) -> None:
+    batch = moto_world.clients.batch
+    batch_id = BatchId.new("reopen")
+    registry = BatchRegistry(batch, batch_id, JobDefinitionSpec(image="img"))
+    first = registry.register()
+    assert registry.reopen() == first  # open: the same revision, nothing registered
+    assert registry.deregister() is True
+    second = registry.reopen()
+    assert second != first
+    assert registry.arn == second
+    revisions = batch.describe_job_definitions(jobDefinitionName=str(batch_id))["jobDefinitions"]
+    assert {(d["revision"], d["status"]) for d in revisions} == {(1, "INACTIVE"), (2, "ACTIVE")}
+    assert registry.deregister() is True
