@@ -36,6 +36,7 @@ from tests.support.cli import (
 
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
+    from mypy_boto3_logs import CloudWatchLogsClient
 
 pytestmark = [
     pytest.mark.subprocess,
@@ -226,11 +227,26 @@ def test_the_export_lines_carry_the_keys_kept_in_the_data_directory(served: Serv
         foreign.describe_job_queues()
 
 
+def _printed(batch: BatchClient, job_id: str) -> list[str]:
+    """What the job has printed so far, read through the server's CloudWatch Logs."""
+    (job,) = batch.describe_jobs(jobs=[job_id])["jobs"]
+    stream = job.get("container", {}).get("logStreamName")
+    if not stream:
+        return []
+    logs: CloudWatchLogsClient = boto3.Session().client("logs")
+    answer = logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=stream)
+    return [event.get("message", "") for event in answer["events"]]
+
+
 def test_sigterm_stops_the_server_and_every_job_it_runs(
     served: Served, batch: BatchClient, tmp_path: Path
 ) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
+
+    def logs() -> list[str]:
+        return [path.read_text(encoding="utf-8") for path in served.data_dir.rglob("*.log")]
+
     definition = batch.register_job_definition(
         jobDefinitionName="sleeper",
         type="container",
@@ -241,9 +257,12 @@ def test_sigterm_stops_the_server_and_every_job_it_runs(
             "command": [sys.executable, "-c", SLEEPER, str(marks)],
         },
     )["jobDefinitionArn"]
-    batch.submit_job(jobName="sleeper", jobQueue=served.env["PCR_QUEUE"], jobDefinition=definition)
+    job_id = batch.submit_job(
+        jobName="sleeper", jobQueue=served.env["PCR_QUEUE"], jobDefinition=definition
+    )["jobId"]
     wait_until(lambda: len(marked_pids(marks, "worker")) == 1, 30, "the job running")
     everyone = marked_pids(marks, "worker") + marked_pids(marks, "grandchild")
+    wait_until(lambda: "sleeping" in _printed(batch, job_id), 30, "its log line")
 
     served.process.send(signal.SIGTERM)
     code, _, stderr = served.process.finish(timeout=30)
@@ -252,8 +271,7 @@ def test_sigterm_stops_the_server_and_every_job_it_runs(
     assert "stopped" in stderr
     assert "Traceback" not in stderr
     wait_until(lambda: not any(alive(pid) for pid in everyone), 5, "every job process gone")
-    logs = [path.read_text(encoding="utf-8") for path in served.data_dir.rglob("*.log")]
-    assert any(text.endswith(" sleeping\n") for text in logs)  # --data-dir keeps the logs
+    assert any(text.endswith(" sleeping\n") for text in logs())  # --data-dir keeps the logs
 
 
 def test_serving_beyond_loopback_needs_expose_and_warns(tmp_path: Path) -> None:

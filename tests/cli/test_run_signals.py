@@ -107,7 +107,8 @@ def test_timeout_prints_known_outputs_exits_124_and_stops_the_rest(tmp_path: Pat
     marks = tmp_path / "marks"
     marks.mkdir()
     jobs = _sleepy_jobs(tmp_path / "jobs.jsonl", marks, [0, 60, 0])
-    result = _run_in_process(jobs, "-p", "3", "--timeout", "4")
+    # enough for the two quick jobs on a loaded machine (each starts a Python with boto3)
+    result = _run_in_process(jobs, "-p", "3", "--timeout", "8")
     assert_clean_exit(result, 124)
     assert lines(result.stdout) == ['{"slept":0}', "null", '{"slept":0}']
     assert "gave up waiting (--timeout): stopped 1 unfinished job(s)" in result.stderr
@@ -119,7 +120,7 @@ def test_timeout_names_parallel_when_jobs_waited_for_a_slot(tmp_path: Path) -> N
     marks = tmp_path / "marks"
     marks.mkdir()
     jobs = _sleepy_jobs(tmp_path / "jobs.jsonl", marks, [60, 60])
-    result = _run_in_process(jobs, "-p", "1", "--timeout", "2")
+    result = _run_in_process(jobs, "-p", "1", "--timeout", "5")  # the first job starts meanwhile
     assert_clean_exit(result, 124)
     assert lines(result.stdout) == ["null", "null"]
     assert "1 job(s) were waiting for a free slot: at most --parallel 1" in result.stderr
