@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from botocore.awsrequest import AWSResponse
     from botocore.hooks import BaseEventHooks
     from mypy_boto3_batch import BatchClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_s3 import S3Client
 
 T = TypeVar("T")
@@ -170,6 +172,36 @@ def _shared_loader() -> botocore.loaders.Loader:
     return botocore.loaders.create_loader()
 
 
+def _new_session(region: str) -> boto3.Session:
+    core = botocore.session.Session()
+    core.register_component("data_loader", _shared_loader())
+    return boto3.Session(
+        aws_access_key_id=DUMMY_CREDENTIAL,
+        aws_secret_access_key=DUMMY_CREDENTIAL,
+        aws_session_token=DUMMY_CREDENTIAL,
+        region_name=region,
+        botocore_session=core,
+    )
+
+
+@dataclass(frozen=True)
+class _Admin:
+    s3: S3Client
+    logs: CloudWatchLogsClient
+    batch: BatchClient
+    iam: IAMClient
+
+
+@functools.cache
+def _admin_clients(region: str) -> _Admin:
+    """The harness's own clients, made once per region and process (a session and four clients
+    cost about 60 ms, a third of entering a world): nothing is registered on them, and they
+    hold no world's state (moto's stubber and the router answer for the world entered)."""
+    admin = _new_session(region)
+    return _Admin(admin.client("s3"), admin.client("logs"), admin.client("batch"),
+                  admin.client("iam"))  # fmt: skip
+
+
 def _no_backoff(*_: Any, **__: Any) -> float:
     return 0.0
 
@@ -281,8 +313,8 @@ class MotoWorld:
             mock.patch.object(botocore.retryhandler, "delay_exponential", _no_backoff)
         )
 
-        admin = self._new_session()  # the harness's own calls: no faults, not captured
-        session = self._new_session()
+        admin = _admin_clients(self.region)  # the harness's own calls: no faults, not captured
+        session = _new_session(self.region)
         events = session.events
         events.unregister("before-send", _ROUTER_HANDLER)  # the faults first, then the engine
         self.faults.install(events)
@@ -293,9 +325,8 @@ class MotoWorld:
         self._clients = AwsClients.from_session(session, region_name=self.region)
 
         clock = VirtualClock(time.time())
-        admin_s3: S3Client = admin.client("s3")
-        io = HarnessIO(s3=admin_s3, logs=admin.client("logs"), clock=clock)
-        self._admin_batch = admin.client("batch")
+        io = HarnessIO(s3=admin.s3, logs=admin.logs, clock=clock)
+        self._admin_batch = admin.batch
         batch = WorldBatch(
             self.script,
             io,
@@ -308,23 +339,12 @@ class MotoWorld:
         self._batch = batch
         _ROUTER.attach(batch.endpoint)
         stack.callback(_ROUTER.attach, None)
-        self._provision(admin, self._admin_batch, admin_s3)
+        self._provision(admin)
 
-    def _new_session(self) -> boto3.Session:
-        core = botocore.session.Session()
-        core.register_component("data_loader", _shared_loader())
-        return boto3.Session(
-            aws_access_key_id=DUMMY_CREDENTIAL,
-            aws_secret_access_key=DUMMY_CREDENTIAL,
-            aws_session_token=DUMMY_CREDENTIAL,
-            region_name=self.region,
-            botocore_session=core,
-        )
-
-    def _provision(self, admin: boto3.Session, batch: BatchClient, s3: S3Client) -> None:
+    def _provision(self, admin: _Admin) -> None:
         """The role, compute environment and job queue (in moto's Batch), and the bucket."""
-        iam = admin.client("iam")
-        role = iam.create_role(
+        batch, s3 = admin.batch, admin.s3
+        role = admin.iam.create_role(
             RoleName="pcr-test-batch-role", AssumeRolePolicyDocument=_ROLE_POLICY
         )
         self._role_arn = role["Role"]["Arn"]

@@ -313,6 +313,12 @@ class CheckedInputs(Sequence[JobSpec]):
     def encoded(self, i: int) -> bytes:
         """Input `i`'s JSON in UTF-8, serialized again; refused if its size changed since checked.
 
+        Args:
+            i: the input's position in these inputs.
+
+        Returns:
+            Its JSON text, in UTF-8.
+
         Raises:
             InvalidJobSpecError: the input is no longer JSON, or its JSON changed size.
         """
