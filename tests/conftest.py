@@ -28,6 +28,7 @@ from __future__ import annotations
 import gc
 import itertools
 import os
+import signal
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
@@ -99,6 +100,15 @@ def _local_account_of_its_own(
 FAST_BUDGET_SECONDS: Final = 0.2
 """A unit test's budget (setup, call and teardown) under `make test-fast`."""
 _spent: dict[str, float] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background by a shell without job control inherits SIGINT
+    ignored (so does every xdist worker): the tests that press Ctrl-C in this process need
+    Python's own handler back."""
+    del config
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
