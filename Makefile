@@ -5,17 +5,17 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast lint typecheck typecheck-wheel bytecode collect pytest docs cli-docs test-browser test-containers bench clean
+.PHONY: demo test test-fast lint typecheck typecheck-wheel collect pytest docs cli-docs test-browser test-containers bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # pip compiles bytecode one file after another; compileall uses every core (-j 0), and leaves
-# out what no test imports (a package's data that does not parse is left out too: `|| true`).
+# out what pcr never imports (a package's data that does not parse is left out too: `|| true`).
 # The checkout's own code is compiled too: with PYTHONDONTWRITEBYTECODE set, as on the project
-# machines, every process the suite or the demo starts would otherwise compile pcr_sdk anew
-# (about 0.35 s of CPU each).
+# machines, every job process the demo starts would otherwise compile what it imports anew.
+# (`make test` lets the suite write the bytecode of what it imports instead: see `pytest`.)
 NOT_IMPORTED := /(pip|setuptools|tox|mypyc|sympy|networkx|graphql|aws_xray_sdk|playwright)/
 COMPILE := $(BIN)/python -m compileall -q -j 0 -x '$(NOT_IMPORTED)'
 $(STAMP_RUN): pyproject.toml pcr_sdk/_version.py | $(BIN)/python
@@ -27,12 +27,8 @@ $(STAMP_DEV): pyproject.toml pcr_sdk/_version.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
 	touch $@ $(STAMP_RUN)
 
-# the bytecode the suite imports (`make test` compiles it beside mypy and the docs build)
-bytecode: $(STAMP_DEV)
-	$(COMPILE) $(VENV)/lib pcr_sdk tests examples benchmarks > /dev/null || true
-
-# pytest's rewritten test modules, cached in __pycache__: with PYTHONDONTWRITEBYTECODE set, each
-# worker would rewrite every test module anew (12 s of CPU to collect instead of 6 each)
+# pytest's rewritten test modules, and the bytecode of what collecting imports, cached in
+# __pycache__: the two workers then read them instead of both compiling everything
 collect: $(STAMP_DEV)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest --collect-only -q -m "not containers" > /dev/null
 
@@ -56,10 +52,13 @@ typecheck-wheel: $(STAMP_DEV)
 
 # The suite on PYTEST_WORKERS processes (pytest-xdist): its tests wait on subprocesses and
 # sockets much of the time, so two workers on two cores take about 60 % of one's time.
-# Real containers are `make test-containers`'s.
+# Real containers are `make test-containers`'s. Bytecode is written as modules are first
+# imported, whatever PYTHONDONTWRITEBYTECODE says (the project machines set it): otherwise
+# each of the suite's few hundred processes compiles what it imports anew (pcr_sdk alone is
+# 0.35 s of CPU), and compiling all of .venv beforehand cost 39 s of CPU for the few modules used.
 PYTEST_WORKERS ?= 2
 pytest: $(STAMP_DEV)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not containers" --durations=20
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not containers" --durations=20
 
 # docs/cli.md's reference, generated from the typer app into the file (a test checks it)
 cli-docs: $(STAMP_DEV)
@@ -69,10 +68,10 @@ cli-docs: $(STAMP_DEV)
 docs: $(STAMP_DEV)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-# the bytecode, the checks and the docs build side by side on every core, then the suite (the
-# suite's timing tests want both cores to themselves)
+# the checks, the docs build and the collection side by side on every core, then the suite
+# (the suite's timing tests want both cores to themselves)
 test: $(STAMP_DEV)
-	$(MAKE) --no-print-directory -j 4 lint typecheck docs bytecode collect
+	$(MAKE) --no-print-directory -j 4 lint typecheck docs collect
 	$(MAKE) --no-print-directory pytest
 
 # The unit tests only: no subprocess, no server, no MotoWorld, no browser, not the fault or
@@ -81,7 +80,7 @@ test: $(STAMP_DEV)
 # process, a server or mocked AWS fails under PCR_TEST_FAST=1, naming the marker it lacks.
 FAST_MARKERS := not (slow or subprocess or integration or browser or conformance or containers)
 test-fast: $(STAMP_DEV)
-	PCR_TEST_FAST=1 HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "$(FAST_MARKERS)"
+	PYTHONDONTWRITEBYTECODE= PCR_TEST_FAST=1 HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "$(FAST_MARKERS)"
 
 # The report's page in headless Chromium (Debian's /usr/bin/chromium: apt-get install chromium);
 # screenshots land in test-artifacts/report/. Part of `make test` too.

@@ -9,6 +9,7 @@ answered as AWS answers them (status, error code, message), so callers see a nor
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -111,8 +112,13 @@ def _check_shape(params: JsonObject, operation: OperationModel, check: Check) ->
         raise check.refuse(problems=" ".join(problems))
 
 
+@functools.cache
 def service_model(name: str) -> ServiceModel:
-    """botocore's model of service `name` (the one its clients are built from)."""
+    """botocore's model of service `name` (the one its clients are built from).
+
+    Parsed once per process: every local backend's endpoints share it (a model is read-only
+    once built, and parsing Batch's and Logs' took half of a backend's start).
+    """
     return ServiceModel(create_loader().load_service_model(name, "service-2"), service_name=name)
 
 
