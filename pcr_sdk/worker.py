@@ -32,7 +32,8 @@ rebuild the image with a newer pcr-sdk. The S3 client is boto3's default one, so
 
 This module imports none of the submitting side (no facade, no pydantic, no CLI), so a job's
 container starts fast; pydantic is used only for a handler whose annotations are models (the
-module defining them imported it). Its errors are `PcrError`s: S3 failures are `AwsError`s, a
+module defining them imported it), and boto3 only when the default client is made (`run(...,
+s3=client)` never imports it). Its errors are `PcrError`s: S3 failures are `AwsError`s, a
 broken environment contract is a `WorkerEnvironmentError`, a corrupt packed input a `PackError`.
 """
 
@@ -45,8 +46,6 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
-
-import boto3
 
 from pcr_sdk._private.edge.mapping import aws_call
 from pcr_sdk._private.errors import WorkerContractError, WorkerEnvironmentError
@@ -86,6 +85,8 @@ logger = logging.getLogger(__name__)
 
 
 def _default_s3() -> S3Client:
+    import boto3  # noqa: PLC0415 - here, not at the top: a worker handed a client never imports it
+
     return boto3.client("s3")
 
 

@@ -32,6 +32,7 @@ from pcr_sdk.local._credentials import CredentialsFileError, LocalCredentials
 from pcr_sdk.local._gateway import Gateway, allowed_hosts
 from pcr_sdk.local._server import HttpServer, ServerLimits
 from pcr_sdk.local._signature import Verifier
+from tests.support.light_s3 import LightS3
 from tests.support.local import Kit
 
 if TYPE_CHECKING:
@@ -217,6 +218,33 @@ def test_foreign_keys_get_awss_errors_on_batch_logs_and_s3(
 
     _nothing_registered(backend.clients.batch)
     listed = backend.clients.s3.list_objects_v2(Bucket=backend.bucket, Prefix="evil")
+    assert listed["KeyCount"] == 0
+
+
+def test_a_sigv4_signer_other_than_botocores_is_verified_the_same(backend: LocalBackend) -> None:
+    """The suite's light S3 client (its own SigV4, from AWS's specification) reads and writes
+    with the backend's keys, ranges included, and is refused with any other secret."""
+    env = backend.client_environment()
+    light = LightS3.from_env(env)
+    key = "light/one object.json"  # a space: the canonical path is percent-encoded
+    light.put_object(Bucket=backend.bucket, Key=key, Body=b'{"n": 12345}', ContentType="x/y")
+    assert backend.clients.s3.get_object(Bucket=backend.bucket, Key=key)["Body"].read() == (
+        b'{"n": 12345}'
+    )
+    assert light.get_object(Bucket=backend.bucket, Key=key)["Body"].read() == b'{"n": 12345}'
+    assert light.get_object(Bucket=backend.bucket, Key=key, Range="bytes=6-10")["Body"].read() == (
+        b"12345"
+    )
+
+    forged = LightS3.from_env(
+        {**env, "AWS_SECRET_ACCESS_KEY": "not-" + env["AWS_SECRET_ACCESS_KEY"]}
+    )
+    with pytest.raises(ClientError) as refused:
+        forged.get_object(Bucket=backend.bucket, Key=key)
+    assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    with pytest.raises(ClientError):
+        forged.put_object(Bucket=backend.bucket, Key="light/evil.json", Body=b"{}")
+    listed = backend.clients.s3.list_objects_v2(Bucket=backend.bucket, Prefix="light/evil")
     assert listed["KeyCount"] == 0
 
 

@@ -1,4 +1,5 @@
-"""A test worker (pcr_sdk.worker): marks its pid (and a grandchild's) in a directory, sleeps.
+"""A test worker (pcr_sdk.worker, on the standard library's S3 client `tests.support.light_s3`):
+marks its pid (and a grandchild's) in a directory, sleeps.
 
 Input: {"marks": DIR, "sleep": SECONDS, "grandchild": bool}; output: {"slept": SECONDS}.
 """
@@ -14,6 +15,9 @@ from typing import Any
 
 from pcr_sdk.worker import run
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the checkout: tests.support
+from tests.support.light_s3 import light_s3
+
 SLEEPER = "import time; time.sleep(300)"
 
 
@@ -28,4 +32,4 @@ def handler(data: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    run(handler)
+    run(handler, s3=light_s3())

@@ -1,4 +1,5 @@
-"""A typed worker: pydantic models in and out; `mode` plays a Spot reclaim or a bug.
+"""A typed worker (on `tests.support.light_s3`): pydantic models in and out; `mode` plays a Spot
+reclaim or a bug.
 
 spot  the first attempt waits (to be reclaimed by the test); later attempts succeed
 bug   exits with code 3 on every attempt
@@ -8,11 +9,15 @@ ok    returns at once (after `pause` seconds)
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
 from pcr_sdk.worker import run
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the checkout: tests.support
+from tests.support.light_s3 import light_s3
 
 
 class Task(BaseModel):
@@ -40,4 +45,4 @@ def handler(task: Task) -> Result:
 
 
 if __name__ == "__main__":
-    run(handler)
+    run(handler, s3=light_s3())
