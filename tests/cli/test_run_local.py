@@ -38,7 +38,8 @@ def test_plain_boto3_worker_gives_outputs_in_input_order(tmp_path: Path) -> None
     jobs = write_jobs(
         tmp_path / "jobs.jsonl", ['{"x": 2, "y": 3}', '{"x": 10, "y": 4}', '{"x": -1, "y": 7}']
     )
-    result = invoke(["run", str(jobs), "--local", "--command", worker_command(), "-p", "2"])
+    command = worker_command(PLAIN_WORKER)
+    result = invoke(["run", str(jobs), "--local", "--command", command, "-p", "2"])
     assert_clean_exit(result, 0)
     assert [json.loads(line) for line in lines(result.stdout)] == [
         {"x+y": 5, "x*y": 6},

@@ -34,6 +34,8 @@ pytestmark = [
 FLAKY: Final = """
 import pathlib, sys
 from pcr_sdk.worker import run
+sys.path.insert(0, CHECKOUT)
+from tests.support.light_s3 import light_s3
 
 MARKS = pathlib.Path(sys.argv[1])
 
@@ -45,9 +47,10 @@ def handler(data):
     return {"n": data["n"]}
 
 if __name__ == "__main__":
-    run(handler)
-"""
-"""Fails a flaky input's first attempt (with a traceback), succeeds from then on."""
+    run(handler, s3=light_s3())
+""".replace("CHECKOUT", repr(str(Path(__file__).resolve().parents[2])))
+"""Fails a flaky input's first attempt (with a traceback), succeeds from then on; on the
+standard library's S3 client (`tests.support.light_s3`: its jobs do not import boto3)."""
 FLAKY_INPUTS: Final = (1, 3, 4)
 JOBS: Final = 6
 

@@ -27,6 +27,7 @@ SDK_WORKER: Final = EXAMPLE / "worker_sdk.py"
 WORKERS: Final = Path(__file__).resolve().parent / "workers"
 SLEEPY_WORKER: Final = WORKERS / "cli_sleepy_worker.py"
 EXITS_WORKER: Final = WORKERS / "cli_exits_worker.py"
+LIGHT_WORKER: Final = WORKERS / "cli_light_worker.py"
 LAUNCHER: Final = (
     "import signal, sys\n"
     "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
@@ -45,8 +46,9 @@ assert "_get_command" in _TYPER_TESTING, "typer.testing changed: drop this cache
 _TYPER_TESTING["_get_command"] = functools.cache(typer.main.get_command)
 
 
-def worker_command(script: Path = PLAIN_WORKER) -> str:
-    """A --command value running `script` with this interpreter."""
+def worker_command(script: Path = LIGHT_WORKER) -> str:
+    """A --command value running `script` with this interpreter (by default, the sum and
+    product of the examples on a job that does not import boto3)."""
     return shlex.join([sys.executable, str(script)])
 
 
