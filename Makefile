@@ -76,7 +76,7 @@ docs: $(STAMP_DEV)
 
 # the checks, the docs build and the collection side by side on every core, then the suite
 # (the suite's timing tests want both cores to themselves). mypy takes longest (25 s of one
-# core): the others run niced, on what it leaves (37 s for the four side by side, 30 s so).
+# core): the others run niced, on what it leaves (the four side by side: 37 s, 34 s so).
 test: $(STAMP_DEV)
 	$(MAKE) --no-print-directory -j 4 typecheck lint docs collect NICE="nice -n 10"
 	$(MAKE) --no-print-directory pytest

@@ -12,7 +12,6 @@ every queue moto knows.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import threading
 import time
@@ -44,7 +43,6 @@ from pcr_sdk.worker import JobContext
 
 if TYPE_CHECKING:
     from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-    from botocore.model import ServiceModel
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_s3 import S3Client
@@ -73,11 +71,6 @@ _TAG_OPERATIONS: Final = frozenset({"TagResource", "UntagResource", "ListTagsFor
 _TAGS_PATH: Final = "/v1/tags/"
 _CLAIMED_HOSTS: Final = frozenset({"pcr-local.invalid", urlsplit(DIVERTED_HOST).hostname})
 _FUTURE_LOG_MS: Final = 3_600_000
-
-
-@functools.cache
-def _batch_model() -> ServiceModel:
-    return service_model("batch")
 
 
 class HarnessIO:
@@ -271,7 +264,7 @@ class WorldBatch:
         self._moto_batch = moto_batch
         self._queues: dict[str, str] = {}
         self.engine = BatchEngine.over(self.scheduler, queues=self._queue_arn)
-        self.endpoint = RestJsonEndpoint(_batch_model(), self.engine.operations())
+        self.endpoint = RestJsonEndpoint(service_model("batch"), self.engine.operations())
 
     def views(self) -> list[JobView]:
         return self.programs.views()
