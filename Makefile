@@ -15,7 +15,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 $(BIN)/python:
 	$(PYTHON) -m venv --without-pip $(VENV)
 	$(PYTHON) -m pip --python $(BIN)/python install -qq --no-compile pip 2>/dev/null || \
-		{ $(BIN)/python -m ensurepip -q && $(BIN)/python -m pip install --quiet --upgrade pip; }
+		{ $(BIN)/python -m ensurepip > /dev/null && $(BIN)/python -m pip install --quiet --upgrade pip; }
 
 # pip compiles bytecode one file after another; compileall uses every core (-j 0), and leaves
 # out what pcr never imports (a package's data that does not parse is left out too: `|| true`).
