@@ -1,8 +1,10 @@
 """An S3 client of the standard library for test workers: GetObject and PutObject, SigV4-signed.
 
-Workers whose tests are about what happens around a job (signals, reruns, a killed submitter)
-hand it to `pcr_sdk.worker.run(handler, s3=light_s3())`: their job processes then never import
-boto3, about half a second of CPU less each (the suite starts some hundred of them). It reaches
+Workers whose tests are about what happens around a job (signals, reruns, exits, typed I/O, a
+killed submitter, the `pcr` tests' usual job) hand it to `pcr_sdk.worker.run(handler,
+s3=light_s3())`: their job processes then never import boto3, about half a second of CPU less
+each (the suite starts some hundred of them). The examples' and the docs' workers, `pcr demo`'s
+and `workers/local_sdk_worker.py` keep boto3's default client. It reaches
 the endpoint in `AWS_ENDPOINT_URL` with the keys in the environment, path-style, as any AWS SDK
 may: a SigV4 signer written from AWS's specification, not botocore's, that the local backend's
 verification must accept all the same. A refused request raises botocore's `ClientError` (a
